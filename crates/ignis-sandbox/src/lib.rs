@@ -1,0 +1,115 @@
+//! Execution environments: how a function's runtime process is started,
+//! watched, measured and ended. The [`Sandbox`] trait has one backend per
+//! isolation level — [`process::ProcessSandbox`] (a plain child process,
+//! works anywhere) today, `namespace` and `microvm` later. The router only
+//! sees the trait.
+//!
+//! This is the only crate allowed `unsafe`; each block says why it is sound.
+#![deny(missing_docs)]
+
+pub mod process;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use tokio::net::unix::pipe;
+use tokio::sync::watch;
+
+/// What to start in an environment.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// Identifier of the environment (for logs and paths).
+    pub env_id: String,
+    /// The program to run (e.g. the code's `bootstrap`).
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The function's unpacked code (`LAMBDA_TASK_ROOT`), the working directory.
+    pub code_dir: PathBuf,
+    /// A writable scratch directory that becomes the function's `/tmp`.
+    pub tmp_dir: PathBuf,
+    /// The complete environment (nothing is inherited from the host).
+    pub env: Vec<(String, String)>,
+    /// Memory limit, MB.
+    pub memory_mb: u32,
+    /// `/tmp` size, MB.
+    pub tmp_mb: u32,
+}
+
+/// How a runtime process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitInfo {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal ended it.
+    Signal(i32),
+}
+
+impl fmt::Display for ExitInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "exit status {c}"),
+            Self::Signal(libc::SIGKILL) => f.write_str("signal: killed"),
+            Self::Signal(s) => write!(f, "signal: {s}"),
+        }
+    }
+}
+
+/// A started environment: its process and its output.
+pub struct Launched {
+    /// Control of the running process.
+    pub process: Box<dyn EnvProcess>,
+    /// The runtime's stdout.
+    pub stdout: pipe::Receiver,
+    /// The runtime's stderr.
+    pub stderr: pipe::Receiver,
+}
+
+/// A running environment's process tree.
+pub trait EnvProcess: Send + Sync {
+    /// The process id of the runtime.
+    fn pid(&self) -> u32;
+    /// Ends the environment's whole process tree at once. Idempotent.
+    fn kill(&self);
+    /// Peak memory of the environment so far, bytes, if measurable.
+    fn peak_memory_bytes(&self) -> Option<u64>;
+    /// Becomes `Some` when the runtime process has exited.
+    fn exited(&self) -> watch::Receiver<Option<ExitInfo>>;
+}
+
+/// Failure to start an environment.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The program could not be started.
+    #[error("failed to start {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime's output pipes could not be set up.
+    #[error("failed to set up output pipes: {0}")]
+    Pipes(#[source] std::io::Error),
+}
+
+/// A way of running execution environments.
+#[async_trait::async_trait]
+pub trait Sandbox: Send + Sync + 'static {
+    /// The backend's name, as `ignis serve` reports it.
+    fn name(&self) -> &'static str;
+    /// Starts an environment.
+    async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_info_reads_like_lambda() {
+        assert_eq!(ExitInfo::Code(3).to_string(), "exit status 3");
+        assert_eq!(ExitInfo::Signal(libc::SIGKILL).to_string(), "signal: killed");
+    }
+}

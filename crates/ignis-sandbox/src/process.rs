@@ -1,0 +1,214 @@
+//! The `process` backend: the runtime is a child process in its own process
+//! group, with a clean environment, its working directory in the code and
+//! `TMPDIR` pointing at its scratch directory. No isolation: for development
+//! and unprivileged hosts.
+//!
+//! The child asks the kernel to kill it when Ignis dies (`PR_SET_PDEATHSIG`),
+//! so a killed server leaves no runtime behind; `kill` ends the whole process
+//! group so helpers a bootstrap started go with it.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::{EnvProcess, ExitInfo, LaunchSpec, Launched, Sandbox, SandboxError};
+
+/// Runs environments as plain child processes.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessSandbox;
+
+#[async_trait::async_trait]
+impl Sandbox for ProcessSandbox {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .current_dir(&spec.code_dir)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env("TMPDIR", &spec.tmp_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        set_child_hooks(&mut cmd);
+        let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+            program: spec.program.display().to_string(),
+            source,
+        })?;
+        let pid = child.id().unwrap_or(0);
+        let stdout = take_pipe(child.stdout.take())?;
+        let stderr = take_pipe(child.stderr.take())?;
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(supervise(child, tx));
+        Ok(Launched { process: Box::new(ChildProcess { pid, exited: rx }), stdout, stderr })
+    }
+}
+
+fn take_pipe<T: IntoOwned>(p: Option<T>) -> Result<pipe::Receiver, SandboxError> {
+    let p = p.ok_or_else(|| SandboxError::Pipes(std::io::Error::other("pipe missing")))?;
+    let fd = p.into_owned().map_err(SandboxError::Pipes)?;
+    pipe::Receiver::from_owned_fd(fd).map_err(SandboxError::Pipes)
+}
+
+trait IntoOwned {
+    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+impl IntoOwned for tokio::process::ChildStdout {
+    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.into_owned_fd()
+    }
+}
+impl IntoOwned for tokio::process::ChildStderr {
+    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.into_owned_fd()
+    }
+}
+
+async fn supervise(mut child: Child, tx: watch::Sender<Option<ExitInfo>>) {
+    let info = match child.wait().await {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => ExitInfo::Code(c),
+            (None, Some(s)) => ExitInfo::Signal(s),
+            (None, None) => ExitInfo::Code(-1),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "failed to wait for runtime process");
+            ExitInfo::Code(-1)
+        }
+    };
+    let _ = tx.send(Some(info));
+}
+
+#[allow(unsafe_code)]
+fn set_child_hooks(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (setpgid, prctl, getppid, _exit) with no
+    // allocation.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setpgid(0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() == 1 {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+struct ChildProcess {
+    pid: u32,
+    exited: watch::Receiver<Option<ExitInfo>>,
+}
+
+impl EnvProcess for ChildProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    #[allow(unsafe_code)]
+    fn kill(&self) {
+        if self.pid == 0 {
+            return;
+        }
+        // SAFETY: killpg only sends a signal; the group id is the child's own
+        // (it called setpgid(0, 0)), so nothing outside the environment is hit.
+        // Once reaped, the group is empty and the call fails with ESRCH.
+        unsafe {
+            libc::killpg(self.pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        parse_vm_hwm(&status)
+    }
+
+    fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
+        self.exited.clone()
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads `VmHWM` (peak resident set) from `/proc/<pid>/status`, in bytes.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    fn spec(dir: &std::path::Path, script: &str) -> LaunchSpec {
+        LaunchSpec {
+            env_id: "t".into(),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            code_dir: dir.to_path_buf(),
+            tmp_dir: dir.to_path_buf(),
+            env: vec![("GREETING".into(), "hi".into())],
+            memory_mb: 128,
+            tmp_mb: 512,
+        }
+    }
+
+    #[test]
+    fn parses_hwm() {
+        assert_eq!(parse_vm_hwm("Name:\tx\nVmHWM:\t  2048 kB\n"), Some(2048 * 1024));
+        assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+    }
+
+    #[tokio::test]
+    async fn runs_with_clean_env_and_reports_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = ProcessSandbox
+            .launch(spec(dir.path(), "echo \"$GREETING $HOME $TMPDIR\"; exit 3"))
+            .await
+            .unwrap();
+        let mut out = String::new();
+        l.stdout.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out.trim(), format!("hi  {}", dir.path().display()));
+        let mut rx = l.process.exited();
+        let info = *rx.wait_for(Option::is_some).await.unwrap();
+        assert_eq!(info, Some(ExitInfo::Code(3)));
+    }
+
+    #[tokio::test]
+    async fn kill_ends_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ProcessSandbox.launch(spec(dir.path(), "sleep 60 & sleep 60")).await.unwrap();
+        assert!(l.process.peak_memory_bytes().is_some());
+        l.process.kill();
+        let mut rx = l.process.exited();
+        let info = *rx.wait_for(Option::is_some).await.unwrap();
+        assert_eq!(info, Some(ExitInfo::Signal(libc::SIGKILL)));
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(dir.path(), "");
+        s.program = dir.path().join("nope");
+        assert!(matches!(ProcessSandbox.launch(s).await, Err(SandboxError::Spawn { .. })));
+    }
+}
