@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (idempotently), then builds,
+# runs the Rust tests, clippy, rustfmt and the end-to-end suite (pytest against
+# the real `ignis` binary). Exits non-zero on the first failure.
+#
+#   IGNIS_VENV        Python venv for the end-to-end suite (default /var/tmp/ignis-venv)
+#   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
+#   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ignis-target}"
+VENV="${IGNIS_VENV:-/var/tmp/ignis-venv}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_system_packages() {
+  local missing=()
+  for tool in zip unzip curl; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3-venv)
+  fi
+  if ((${#missing[@]})); then
+    step "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
+  fi
+}
+
+install_python_packages() {
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    step "create venv $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$VENV/bin/python" -c 'import pytest, boto3, requests, awscli' >/dev/null 2>&1 \
+    || [[ ! -x "$VENV/bin/aws" ]]; then
+    step "pip install pytest boto3 awscli requests"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q pytest boto3 awscli requests
+  fi
+}
+
+install_system_packages
+install_python_packages
+
+step "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "pytest tests/e2e"
+export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
+export PATH="$VENV/bin:$PATH"
+# shellcheck disable=SC2086
+"$VENV/bin/python" -m pytest tests/e2e -q ${PYTEST_ARGS:-}

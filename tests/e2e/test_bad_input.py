@@ -1,0 +1,264 @@
+"""Bad input: malformed bodies and hostile zips each get a Lambda-shaped error
+(X-Amzn-ErrorType + {"Type", "message"}), nothing is written outside the data
+directory, and functions created before are intact afterwards."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import stat
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from support import ROLE, build_zip, code_sha256, error_code, invoke
+
+FUNCTIONS = "/2015-03-31/functions"
+
+
+@pytest.fixture(scope="module")
+def survivor(lam, echo_zip):
+    """A function created before the bad requests; must stay invokable."""
+    name = f"survivor-{uuid.uuid4().hex[:6]}"
+    lam.create_function(
+        FunctionName=name, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE, Code={"ZipFile": echo_zip}
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert invoke(lam, name, {"op": "count"})[2]["count"] == 1
+    yield name
+    lam.delete_function(FunctionName=name)
+
+
+@pytest.fixture
+def sentinel():
+    """A directory outside the data dir that a path-traversal would write into."""
+    path = Path("/tmp") / f"ignis-sentinel-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def assert_lambda_error(r: requests.Response, types: tuple[str, ...], status: int | None = None):
+    assert r.status_code >= 400, (r.status_code, r.text[:500])
+    if status is not None:
+        assert r.status_code == status, (r.status_code, r.text[:500])
+    error_type = r.headers.get("X-Amzn-ErrorType", "").split(":")[0]
+    assert error_type in types, (r.status_code, dict(r.headers), r.text[:500])
+    body = r.json()
+    assert body.get("Type") in ("User", "Service"), body
+    assert isinstance(body.get("message") or body.get("Message"), str) and (body.get("message") or body["Message"]), body
+    return body
+
+
+def create_raw(url: str, name: str, code: bytes, **extra) -> requests.Response:
+    body = {
+        "FunctionName": name,
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Role": ROLE,
+        "Code": {"ZipFile": base64.b64encode(code).decode()},
+    }
+    body.update(extra)
+    return requests.post(url + FUNCTIONS, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=120)
+
+
+def assert_not_created(lam, name):
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=name)
+    assert error_code(e.value) == "ResourceNotFoundException"
+
+
+BAD_CONTENT = ("InvalidRequestContentException", "InvalidParameterValueException", "ValidationException", "SerializationException")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"", b"[1, 2]", b'{"FunctionName": 5}', b"\xff\xfe\x00garbage"],
+    ids=["truncated", "empty", "array", "wrong-type", "binary"],
+)
+def test_malformed_create_body(url, lam, survivor, body):
+    r = requests.post(url + FUNCTIONS, data=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+
+
+def test_malformed_update_body(url, survivor):
+    r = requests.put(f"{url}{FUNCTIONS}/{survivor}/configuration", data=b'{"Timeout": ', timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+    r = requests.put(f"{url}{FUNCTIONS}/{survivor}/code", data=b"nope", timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+
+
+def test_unknown_field(url, lam, fname, echo_zip):
+    r = create_raw(url, fname, echo_zip, NoSuchField=True)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+    assert_not_created(lam, fname)
+
+
+def test_unknown_field_in_update(url, lam, survivor):
+    r = requests.put(f"{url}{FUNCTIONS}/{survivor}/configuration", data=json.dumps({"Timeoot": 5}), timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+    assert lam.get_function_configuration(FunctionName=survivor)["Timeout"] == 3
+
+
+def test_missing_required_fields(url, lam, fname):
+    r = requests.post(url + FUNCTIONS, data=json.dumps({"FunctionName": fname}), timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+    assert_not_created(lam, fname)
+
+
+def test_code_not_base64(url, lam, fname):
+    body = {"FunctionName": fname, "Runtime": "provided.al2023", "Handler": "bootstrap", "Role": ROLE, "Code": {"ZipFile": "%%%not base64%%%"}}
+    r = requests.post(url + FUNCTIONS, data=json.dumps(body), timeout=60)
+    assert_lambda_error(r, BAD_CONTENT, 400)
+    assert_not_created(lam, fname)
+
+
+def test_not_a_zip(url, lam, fname):
+    r = create_raw(url, fname, b"this is not a zip file at all" * 10)
+    body = assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert "zip" in json.dumps(body).lower()
+    assert_not_created(lam, fname)
+
+
+def test_not_a_zip_with_boto3(lam, fname):
+    with pytest.raises(ClientError) as e:
+        lam.create_function(
+            FunctionName=fname, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE, Code={"ZipFile": b"PK\x03\x04junk"}
+        )
+    assert error_code(e.value) == "InvalidParameterValueException"
+
+
+def test_truncated_zip(url, lam, fname, echo_zip):
+    r = create_raw(url, fname, echo_zip[: len(echo_zip) // 2])
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert_not_created(lam, fname)
+
+
+def test_update_code_with_bad_zip_keeps_old_code(lam, survivor, echo_zip):
+    before = lam.get_function_configuration(FunctionName=survivor)["CodeSha256"]
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=survivor, ZipFile=b"not a zip")
+    assert error_code(e.value) == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName=survivor)["CodeSha256"] == before
+
+
+def traversal_zip(sentinel: Path, rel: str) -> bytes:
+    return build_zip([("bootstrap", b"#!/bin/sh\n", 0o755), (rel, b"pwned")])
+
+
+def test_zip_with_dotdot_paths(url, lam, fname, sentinel):
+    rel = "../" * 32 + str(sentinel.relative_to("/")) + "/evil"
+    r = create_raw(url, fname, traversal_zip(sentinel, rel))
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert not (sentinel / "evil").exists()
+    assert list(sentinel.iterdir()) == []
+    assert_not_created(lam, fname)
+
+
+def test_zip_with_nested_dotdot(url, lam, fname, sentinel):
+    rel = "lib/../../" + "../" * 32 + str(sentinel.relative_to("/")) + "/evil"
+    r = create_raw(url, fname, traversal_zip(sentinel, rel))
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert list(sentinel.iterdir()) == []
+
+
+def test_zip_with_absolute_path(url, lam, fname, sentinel):
+    r = create_raw(url, fname, traversal_zip(sentinel, str(sentinel / "evil")))
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert list(sentinel.iterdir()) == []
+    assert_not_created(lam, fname)
+
+
+def test_zip_with_symlink_escape_then_write_through_it(url, lam, fname, sentinel):
+    # "escape" -> the sentinel dir, then "escape/evil": an extractor that
+    # follows the link writes outside.
+    data = build_zip(
+        [
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+            ("escape", str(sentinel), stat.S_IFLNK | 0o777),
+            ("escape/evil", b"pwned"),
+        ]
+    )
+    r = create_raw(url, fname, data)
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert list(sentinel.iterdir()) == []
+    assert_not_created(lam, fname)
+
+
+def test_zip_with_relative_symlink_escape(url, lam, fname, sentinel):
+    data = build_zip(
+        [
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+            ("up", "../" * 32 + str(sentinel.relative_to("/")), stat.S_IFLNK | 0o777),
+            ("up/evil", b"pwned"),
+        ]
+    )
+    r = create_raw(url, fname, data)
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert list(sentinel.iterdir()) == []
+
+
+def test_zip_with_symlink_pointing_outside(url, lam, fname):
+    data = build_zip([("bootstrap", b"#!/bin/sh\n", 0o755), ("passwd", "/etc/passwd", stat.S_IFLNK | 0o777)])
+    r = create_raw(url, fname, data)
+    assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert_not_created(lam, fname)
+
+
+def zip_bomb(unpacked: int) -> bytes:
+    """One zero-filled entry of `unpacked` bytes, streamed (fast, ~300 KB)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(zipfile.ZipInfo("bootstrap"), b"#!/bin/sh\n")
+        with zf.open(zipfile.ZipInfo("zeros"), "w", force_zip64=True) as f:
+            chunk = bytes(1 << 20)
+            for _ in range(unpacked >> 20):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def test_zip_bomb_over_250mb_unpacked(url, lam, fname, survivor):
+    data = zip_bomb(300 << 20)
+    assert len(data) < 5 << 20
+    r = create_raw(url, fname, data)
+    body = assert_lambda_error(r, ("InvalidParameterValueException",), 400)
+    assert "262144000" in json.dumps(body) or "250" in json.dumps(body), body
+    assert_not_created(lam, fname)
+
+
+def test_zip_bomb_in_update_code(lam, survivor):
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=survivor, ZipFile=zip_bomb(300 << 20))
+    assert error_code(e.value) == "InvalidParameterValueException"
+
+
+def test_bad_function_name_in_path(url):
+    for name in ("..%2F..%2Fetc", "a%00b", "bad%20name"):
+        r = requests.get(f"{url}{FUNCTIONS}/{name}", timeout=60)
+        assert r.status_code in (400, 404), (name, r.status_code, r.text[:300])
+        assert r.headers.get("X-Amzn-ErrorType", "").split(":")[0] in (
+            "ValidationException",
+            "InvalidParameterValueException",
+            "ResourceNotFoundException",
+        )
+
+
+def test_unknown_route(url):
+    r = requests.get(f"{url}/2015-03-31/nothing-here", timeout=60)
+    assert r.status_code in (400, 404)
+    assert r.headers.get("X-Amzn-ErrorType"), r.headers
+
+
+def test_survivor_is_intact_after_bad_input(lam, survivor, echo_zip):
+    # Runs last in this module (pytest keeps file order).
+    conf = lam.get_function_configuration(FunctionName=survivor)
+    assert conf["CodeSha256"] == code_sha256(echo_zip)
+    assert conf["State"] == "Active"
+    _, body, out = invoke(lam, survivor, {"op": "count"})
+    assert out["count"] >= 1, body

@@ -1,0 +1,228 @@
+"""Invoke API against a function built with the real `lambda_runtime` crate:
+invocation types, Tail logs, function errors, client context, warm reuse and
+concurrency."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from support import error_code, invoke, lambda_client, tail_log, wait_log_line
+
+
+def test_request_response_echoes_bytes_identically(lam, echo_fn):
+    # Odd spacing, key order, escapes and non-ASCII: a server that re-encodes
+    # the JSON on the way in or out changes these bytes.
+    payload = '{"z": 1,  "a": [1.50, "\\u00e9", "é", {"nested" :true}], "big": 12345678901234567890}'.encode()
+    resp, body, _ = invoke(lam, echo_fn, payload)
+    assert resp["StatusCode"] == 200
+    assert "FunctionError" not in resp
+    assert body == payload
+    assert resp["ExecutedVersion"] == "$LATEST"
+
+
+def test_non_object_payloads_echo(lam, echo_fn):
+    for payload in (b'"just a string"', b"[1,2,3]", b"42", b"null"):
+        _, body, _ = invoke(lam, echo_fn, payload)
+        assert body == payload
+
+
+def test_empty_payload(lam, echo_fn):
+    resp = lam.invoke(FunctionName=echo_fn)
+    assert resp["StatusCode"] == 200
+
+
+def test_event_invocation_runs_in_background(lam, url, echo_fn):
+    resp = lam.invoke(FunctionName=echo_fn, InvocationType="Event", Payload=b'{"op":"log","lines":3}')
+    assert resp["StatusCode"] == 202
+    assert resp["Payload"].read() == b""
+    wait_log_line(url, echo_fn, "log line 3")
+    wait_log_line(url, echo_fn, "REPORT RequestId")
+
+
+def test_dry_run(lam, echo_fn):
+    resp = lam.invoke(FunctionName=echo_fn, InvocationType="DryRun", Payload=b'{"op":"count"}')
+    assert resp["StatusCode"] == 204
+    # A dry run does not run the function: the first real invocation is still 1.
+    _, _, out = invoke(lam, echo_fn, {"op": "count"})
+    assert out["count"] == 1
+
+
+def test_dry_run_of_missing_function(lam, fname):
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=fname, InvocationType="DryRun")
+    assert error_code(e.value) == "ResourceNotFoundException"
+
+
+def test_log_type_tail(lam, echo_fn):
+    cold = lam.invoke(FunctionName=echo_fn, LogType="Tail", Payload=b'{"op":"log","lines":2}')
+    request_id = cold["ResponseMetadata"]["RequestId"]
+    log = tail_log(cold)
+    assert "log line 1" in log and "log line 2" in log, log
+    start = re.search(r"^START RequestId: (\S+) Version: \$LATEST$", log, re.M)
+    assert start, log
+    assert start.group(1) == request_id
+    assert re.search(rf"^END RequestId: {re.escape(request_id)}$", log, re.M), log
+    report = re.search(rf"^REPORT RequestId: {re.escape(request_id)}\t.*$", log, re.M)
+    assert report, log
+    line = report.group(0)
+    for field in (r"Duration: [\d.]+ ms", r"Billed Duration: \d+ ms", r"Memory Size: 128 MB", r"Max Memory Used: \d+ MB"):
+        assert re.search(field, line), (field, line)
+    assert re.search(r"Init Duration: [\d.]+ ms", line), line
+    assert int(re.search(r"Max Memory Used: (\d+) MB", line).group(1)) >= 1
+
+    warm = lam.invoke(FunctionName=echo_fn, LogType="Tail", Payload=b'{"op":"count"}')
+    warm_log = tail_log(warm)
+    warm_report = re.search(r"^REPORT RequestId: .*$", warm_log, re.M)
+    assert warm_report, warm_log
+    assert "Init Duration" not in warm_report.group(0)
+    assert "log line 1" not in warm_log, "Tail must hold this invocation's log only"
+
+
+def test_log_tail_is_at_most_4kb(lam, echo_fn):
+    resp = lam.invoke(FunctionName=echo_fn, LogType="Tail", Payload=b'{"op":"log","lines":2000}')
+    raw = base64.b64decode(resp["LogResult"])
+    assert len(raw) <= 4096
+    assert "REPORT RequestId" in raw.decode(errors="replace")
+
+
+def test_no_log_result_without_tail(lam, echo_fn):
+    resp = lam.invoke(FunctionName=echo_fn, Payload=b'{"op":"count"}')
+    assert "LogResult" not in resp
+
+
+def test_function_error(lam, echo_fn):
+    resp, body, out = invoke(lam, echo_fn, {"op": "error"})
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    assert out["errorMessage"] == "boom", body
+    assert out["errorType"], body
+    # The environment survives a function error.
+    assert invoke(lam, echo_fn, {"op": "count"})[2]["count"] == 2
+
+
+def test_panic_is_a_function_error(lam, echo_fn):
+    resp, body, out = invoke(lam, echo_fn, {"op": "panic"})
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    assert "errorType" in out and "errorMessage" in out, body
+    assert invoke(lam, echo_fn, {"op": "count"})[2]["count"] >= 1
+
+
+def test_context_reaches_the_runtime(lam, echo_fn):
+    arn = lam.get_function_configuration(FunctionName=echo_fn)["FunctionArn"]
+    client_context = {"custom": {"tenant": "acme"}, "env": {"platform": "e2e"}}
+    resp, body, out = invoke(
+        lam,
+        echo_fn,
+        {"op": "context"},
+        ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode(),
+    )
+    assert "FunctionError" not in resp, body
+    assert out["request_id"] == resp["ResponseMetadata"]["RequestId"]
+    assert out["invoked_function_arn"] == arn
+    assert out["client_context"]["custom"] == {"tenant": "acme"}
+    assert out["deadline"] > 0
+
+
+def test_deadline_is_the_timeout(lam, echo_fn):
+    # echo_fn has Timeout=30.
+    _, _, remaining = invoke(lam, echo_fn, {"op": "remaining"})
+    assert 0 < remaining <= 31_000, remaining
+
+
+def test_warm_reuse(lam, echo_fn):
+    _, _, first = invoke(lam, echo_fn, {"op": "count"})
+    _, _, second = invoke(lam, echo_fn, {"op": "count"})
+    assert first["count"] == 1
+    assert second["count"] == 2
+    assert first["pid"] == second["pid"]
+
+
+def test_concurrent_invocations_get_their_own_environments(url, echo_fn):
+    client = lambda_client(url, pool=16)
+    barrier = threading.Barrier(8)
+    results: list = []
+    errors: list = []
+
+    def one():
+        try:
+            barrier.wait(30)
+            results.append(invoke(client, echo_fn, {"op": "sleep", "ms": 1000}))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(results) == 8
+    for resp, body, _ in results:
+        assert "FunctionError" not in resp, body
+    pids = {out["pid"] for _, _, out in results}
+    assert len(pids) == 8, pids
+
+
+def test_sync_payload_over_6mb(lam, echo_fn):
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=echo_fn, Payload=b'"' + b"x" * (6 * 1024 * 1024 + 16) + b'"')
+    assert error_code(e.value) == "RequestTooLargeException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert invoke(lam, echo_fn, {"op": "count"})[2]["count"] == 1
+
+
+def test_async_payload_over_1mb(lam, echo_fn):
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=echo_fn, InvocationType="Event", Payload=b'"' + b"x" * (1024 * 1024 + 16) + b'"')
+    assert error_code(e.value) == "RequestTooLargeException"
+
+
+def test_sync_payload_just_under_6mb(lam, echo_fn):
+    payload = b'"' + b"x" * (6 * 1024 * 1024 - 1024) + b'"'
+    resp, body, _ = invoke(lam, echo_fn, payload)
+    assert "FunctionError" not in resp, body[:200]
+    assert body == payload
+
+
+def test_oversized_response_is_an_error_not_a_hang(url, echo_fn):
+    client = lambda_client(url, read_timeout=60)
+    try:
+        resp, body, out = invoke(client, echo_fn, {"op": "big", "bytes": 7_000_000})
+    except ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] >= 400
+    else:
+        assert resp.get("FunctionError"), f"a {len(body)}-byte response passed the 6 MB limit"
+        assert len(body) < 6 * 1024 * 1024
+        assert out and "errorType" in out, body[:500]
+    # The function still answers.
+    resp, body, out = invoke(client, echo_fn, {"op": "big", "bytes": 10})
+    assert out == "x" * 10, body
+
+
+def test_invalid_json_payload(url, echo_fn):
+    r = requests.post(f"{url}/2015-03-31/functions/{echo_fn}/invocations", data=b"{not json", timeout=60)
+    assert r.status_code == 400
+    assert r.headers.get("X-Amzn-ErrorType", "").split(":")[0] == "InvalidRequestContentException"
+    assert r.json()["Type"] == "User"
+
+
+def test_unknown_invocation_type(url, echo_fn):
+    r = requests.post(
+        f"{url}/2015-03-31/functions/{echo_fn}/invocations",
+        data=b"{}",
+        headers={"X-Amz-Invocation-Type": "Sometimes"},
+        timeout=60,
+    )
+    assert r.status_code == 400
+    assert r.headers.get("X-Amzn-ErrorType", "").split(":")[0] in (
+        "InvalidParameterValueException",
+        "ValidationException",
+    )

@@ -1,0 +1,165 @@
+"""The `ignis serve` process itself, each test on a server of its own:
+restart keeps functions, shutdown ends environments, idle reaping and the
+node memory budget."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support import ROLE, Server, error_code, invoke, lambda_client, logs, pid_alive, wait_for
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    servers: list[Server] = []
+
+    def start(data_dir=None, *args: str) -> Server:
+        srv = Server(data_dir or tmp_path / "data", tmp_path / f"logs-{len(servers)}", list(args)).start()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.kill()
+    for srv in servers:
+        panics = srv.panics_since(0)
+        assert not panics, f"server panicked:\n{srv.stderr()[-8000:]}"
+
+
+def create(client, name, code, **config):
+    params = {
+        "FunctionName": name,
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Role": ROLE,
+        "Code": {"ZipFile": code},
+        "Timeout": 30,
+    }
+    params.update(config)
+    client.create_function(**params)
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
+def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):
+    first = own_server(tmp_path / "data")
+    client = lambda_client(first.url)
+    create(client, "kept-rust", echo_zip, Description="survives", Environment={"Variables": {"K": "v"}})
+    create(client, "kept-shell", shell_zip("shell-echo"), Handler="function.handler")
+    before = client.get_function_configuration(FunctionName="kept-rust")
+    pid = invoke(client, "kept-rust", {"op": "count"})[2]["pid"]
+    assert first.stop() == 0
+    wait_for(lambda: not pid_alive(pid), 15, what="environments to end with the server")
+
+    second = own_server(tmp_path / "data")
+    client = lambda_client(second.url)
+    after = client.get_function_configuration(FunctionName="kept-rust")
+    for key in ("FunctionArn", "CodeSha256", "CodeSize", "Description", "Environment", "LastModified", "Timeout"):
+        assert after[key] == before[key], key
+    assert after["State"] == "Active"
+    names = {f["FunctionName"] for f in client.list_functions()["Functions"]}
+    assert {"kept-rust", "kept-shell"} <= names
+    _, body, out = invoke(client, "kept-rust", {"op": "count"})
+    assert out["count"] == 1, body
+    assert invoke(client, "kept-rust", {"op": "env"})[2]["K"] == "v"
+    assert invoke(client, "kept-shell", {"x": 1})[2]["event"] == {"x": 1}
+
+
+def test_sigterm_lets_inflight_invocations_finish(own_server, echo_zip):
+    srv = own_server()
+    client = lambda_client(srv.url)
+    create(client, "inflight", echo_zip)
+    pid = invoke(client, "inflight", {"op": "count"})[2]["pid"]
+    result: dict = {}
+
+    def slow():
+        try:
+            result["out"] = invoke(client, "inflight", {"op": "sleep", "ms": 2000})
+        except Exception as e:  # noqa: BLE001 - reported below
+            result["error"] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_for(
+        lambda: sum(e["message"].startswith("START") for e in logs(srv.url, "inflight")["events"]) >= 2,
+        30,
+        what="the slow invocation to start",
+    )
+    assert srv.stop(60) == 0
+    t.join(60)
+    assert "error" not in result, result
+    resp, body, out = result["out"]
+    assert "FunctionError" not in resp, body
+    assert out["slept"] == 2000
+    wait_for(lambda: not pid_alive(pid), 15, what="the environment to end with the server")
+
+
+def test_killed_server_leaves_no_function_processes(own_server, echo_zip, shell_zip):
+    srv = own_server()
+    client = lambda_client(srv.url)
+    create(client, "orphan-rust", echo_zip)
+    create(client, "orphan-shell", shell_zip("shell-echo"), Handler="function.handler")
+    pids = [invoke(client, "orphan-rust", {"op": "count"})[2]["pid"], invoke(client, "orphan-shell", {})[2]["pid"]]
+    srv.kill()
+    for pid in pids:
+        wait_for(lambda pid=pid: not pid_alive(pid), 15, what=f"function process {pid} to die with the server")
+
+
+def test_idle_environments_are_reaped(own_server, echo_zip):
+    srv = own_server(None, "--idle-timeout-secs", "1")
+    client = lambda_client(srv.url)
+    create(client, "idle", echo_zip)
+    pid = invoke(client, "idle", {"op": "count"})[2]["pid"]
+    wait_for(lambda: not pid_alive(pid), 30, what="the idle environment to be reaped")
+    assert invoke(client, "idle", {"op": "count"})[2]["count"] == 1
+
+
+def test_memory_budget_evicts_idle_environments(own_server, echo_zip):
+    srv = own_server(None, "--memory-budget-mb", "256")
+    client = lambda_client(srv.url)
+    for name in ("evict-a", "evict-b", "evict-c"):
+        create(client, name, echo_zip)
+    pid_a = invoke(client, "evict-a", {"op": "count"})[2]["pid"]
+    invoke(client, "evict-b", {"op": "count"})
+    # A third environment needs room: the least recently used idle one goes.
+    _, body, out = invoke(client, "evict-c", {"op": "count"})
+    assert out["count"] == 1, body
+    wait_for(lambda: not pid_alive(pid_a), 15, what="the LRU idle environment to be evicted")
+
+
+def test_memory_budget_throttles_sync_and_queues_async(own_server, echo_zip):
+    srv = own_server(None, "--memory-budget-mb", "256")
+    client = lambda_client(srv.url)
+    create(client, "budget", echo_zip)
+    barrier = threading.Barrier(3)
+    outcomes: list = []
+
+    def one():
+        barrier.wait(30)
+        try:
+            outcomes.append(invoke(client, "budget", {"op": "sleep", "ms": 3000})[2])
+        except ClientError as e:
+            outcomes.append(error_code(e))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    # While both environments are busy, an Event invocation waits for room.
+    wait_for(
+        lambda: sum(e["message"].startswith("START") for e in logs(srv.url, "budget")["events"]) >= 2,
+        30,
+        what="two invocations to start",
+    )
+    queued = client.invoke(FunctionName="budget", InvocationType="Event", Payload=b'{"op":"log","lines":1}')
+    assert queued["StatusCode"] == 202
+    for t in threads:
+        t.join(60)
+    assert outcomes.count("TooManyRequestsException") == 1, outcomes
+    assert sum(isinstance(o, dict) and o.get("slept") == 3000 for o in outcomes) == 2, outcomes
+    wait_for(
+        lambda: any(e["message"] == "log line 1" for e in logs(srv.url, "budget", limit=1000)["events"]),
+        30,
+        what="the queued Event invocation to run",
+    )
