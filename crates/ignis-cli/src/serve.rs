@@ -1,0 +1,115 @@
+//! The arguments of `ignis serve`: parsed data only; the server resolves them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// The region used when neither `--region`, `IGNIS_REGION` nor `AWS_REGION`
+/// is set.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Arguments of `ignis serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "IGNIS_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Where functions, code and logs are kept [default: the XDG data dir].
+    #[arg(long, env = "IGNIS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Memory all execution environments may use together, MB [default: decided by the server].
+    #[arg(long, env = "IGNIS_MEMORY_BUDGET_MB", value_name = "MB")]
+    pub memory_budget_mb: Option<u64>,
+    /// Seconds an idle execution environment is kept warm.
+    #[arg(
+        long,
+        env = "IGNIS_IDLE_TIMEOUT_SECS",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub idle_timeout_secs: u64,
+    /// Region named in ARNs (falls back to AWS_REGION).
+    #[arg(long, env = "IGNIS_REGION", default_value_t = default_region())]
+    pub region: String,
+    /// Seconds running invocations get to finish on shutdown.
+    #[arg(
+        long,
+        env = "IGNIS_SHUTDOWN_GRACE_SECS",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace_secs: u64,
+    /// Log bytes kept per function; older lines are dropped.
+    #[arg(
+        long,
+        env = "IGNIS_LOG_MAX_BYTES_PER_FUNCTION",
+        default_value_t = 1_048_576,
+        value_name = "BYTES"
+    )]
+    pub log_max_bytes_per_function: u64,
+}
+
+/// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].
+fn default_region() -> String {
+    std::env::var("AWS_REGION")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_REGION.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::{Cli, Command, ServeArgs};
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["ignis", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let args = serve(&[]);
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(args.data_dir, None);
+        assert_eq!(args.memory_budget_mb, None);
+        assert_eq!(args.idle_timeout_secs, 300);
+        assert_eq!(args.shutdown_grace_secs, 30);
+        assert_eq!(args.log_max_bytes_per_function, 1_048_576);
+        assert!(!args.region.is_empty());
+    }
+
+    #[test]
+    fn every_flag_is_read() {
+        let args = serve(&[
+            "--listen=127.0.0.1:0",
+            "--data-dir=/tmp/ignis",
+            "--memory-budget-mb=2048",
+            "--idle-timeout-secs=5",
+            "--region=eu-west-1",
+            "--shutdown-grace-secs=1",
+            "--log-max-bytes-per-function=10",
+        ]);
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(
+            args.data_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/ignis"))
+        );
+        assert_eq!(args.memory_budget_mb, Some(2048));
+        assert_eq!(args.idle_timeout_secs, 5);
+        assert_eq!(args.region, "eu-west-1");
+        assert_eq!(args.shutdown_grace_secs, 1);
+        assert_eq!(args.log_max_bytes_per_function, 10);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(["ignis", "serve", "--listen", "nowhere"]).is_err());
+        assert!(Cli::try_parse_from(["ignis", "serve", "--idle-timeout-secs", "-1"]).is_err());
+    }
+}
