@@ -19,6 +19,7 @@ install_system_packages() {
   for tool in zip unzip curl; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  command -v strip >/dev/null 2>&1 || missing+=(binutils)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)

@@ -5,6 +5,7 @@ that deletes what a test created."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -70,12 +71,18 @@ def fname(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def rust_bootstrap() -> Path:
-    """The `bootstrap` binary of fixtures/functions/rust-echo, built if needed."""
+def rust_bootstrap(tmp_path_factory) -> Path:
+    """The `bootstrap` binary of fixtures/functions/rust-echo, built if needed
+    and stripped of debug info (a 40 MB debug binary makes every upload slow;
+    cargo-lambda ships release binaries)."""
     path = TARGET_DIR / "debug" / "bootstrap"
     if not path.exists():
         subprocess.run(["cargo", "build", "-p", "ignis-fixture-echo"], cwd=REPO, check=True)
-    return path
+    stripped = tmp_path_factory.mktemp("bootstrap") / "bootstrap"
+    if shutil.which("strip") and subprocess.run(["strip", "-o", str(stripped), str(path)]).returncode == 0:
+        return stripped
+    shutil.copy2(path, stripped)
+    return stripped
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import stat
+import struct
 import uuid
 import zipfile
 from pathlib import Path
@@ -215,8 +216,10 @@ def zip_bomb(unpacked: int) -> bytes:
     """One zero-filled entry of `unpacked` bytes, streamed (fast, ~300 KB)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr(zipfile.ZipInfo("bootstrap"), b"#!/bin/sh\n")
-        with zf.open(zipfile.ZipInfo("zeros"), "w", force_zip64=True) as f:
+        zf.writestr("bootstrap", b"#!/bin/sh\n")
+        zeros = zipfile.ZipInfo("zeros")
+        zeros.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(zeros, "w", force_zip64=True) as f:
             chunk = bytes(1 << 20)
             for _ in range(unpacked >> 20):
                 f.write(chunk)
@@ -230,6 +233,38 @@ def test_zip_bomb_over_250mb_unpacked(url, lam, fname, survivor):
     body = assert_lambda_error(r, ("InvalidParameterValueException",), 400)
     assert "262144000" in json.dumps(body) or "250" in json.dumps(body), body
     assert_not_created(lam, fname)
+
+
+def lying_zip_bomb(unpacked: int, claimed: int) -> bytes:
+    """One zero-filled entry whose headers claim `claimed` bytes unpacked."""
+    data = bytearray(zip_bomb(unpacked))
+    for sig, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (at := data.find(sig, start)) >= 0:
+            if struct.unpack_from("<I", data, at + size_at)[0] == unpacked:
+                struct.pack_into("<I", data, at + size_at, claimed)
+            start = at + 4
+    return bytes(data)
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def test_zip_bomb_with_lying_sizes(url, lam, server, fname, survivor):
+    data = lying_zip_bomb(300 << 20, 1000)
+    r = create_raw(url, fname, data)
+    if r.status_code >= 400:
+        assert_lambda_error(r, ("InvalidParameterValueException",))
+    else:
+        # Accepted on the strength of its headers: unpacking must still stop
+        # at the limit (or at the claimed size), never fill the disk.
+        lam.get_waiter("function_active_v2").wait(FunctionName=fname, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        try:
+            invoke(lam, fname, {})
+        finally:
+            lam.delete_function(FunctionName=fname)
+    assert tree_size(server.data_dir) < 250 << 20
 
 
 def test_zip_bomb_in_update_code(lam, survivor):

@@ -16,6 +16,10 @@ ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[A
 LAST_MODIFIED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 
 
+def all_functions(lam) -> list[dict]:
+    return [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]]
+
+
 def test_create_reports_lambda_fields(lam, deploy, echo_zip, fname):
     created = deploy(echo_zip, wait=False, Description="made by e2e", Timeout=7, MemorySize=256)
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -156,7 +160,7 @@ def test_list_functions_pagination(lam, deploy, echo_zip, fname):
     ]
     assert len(via_paginator) == len(set(via_paginator))
     assert names <= set(via_paginator)
-    listed = {f["FunctionName"]: f for f in lam.list_functions(MaxItems=10000)["Functions"]}
+    listed = {f["FunctionName"]: f for f in all_functions(lam)}
     assert listed[f"{fname}-0"]["CodeSha256"] == code_sha256(echo_zip)
 
 
@@ -167,7 +171,7 @@ def test_delete(lam, deploy, echo_zip, fname):
     with pytest.raises(ClientError) as e:
         lam.get_function(FunctionName=fname)
     assert error_code(e.value) == "ResourceNotFoundException"
-    assert fname not in {f["FunctionName"] for f in lam.list_functions(MaxItems=10000)["Functions"]}
+    assert fname not in {f["FunctionName"] for f in all_functions(lam)}
 
 
 def test_account_settings(lam, deploy, echo_zip):
