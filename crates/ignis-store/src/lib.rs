@@ -1,0 +1,24 @@
+//! Ignis's persistent state on one node.
+//!
+//! - [`Store`]: function records (`$LATEST` configuration), with a SQLite
+//!   backend, [`SqliteStore`], keeping everything in `<data_dir>/ignis.db`.
+//! - [`CodeStore`]: function code, content-addressed by the zip's SHA-256:
+//!   the zip itself under `<data_dir>/blobs/` and its unpacked tree under
+//!   `<data_dir>/code/`. Unpacking is safe against hostile zips (path
+//!   traversal, escaping symlinks, zip bombs); see [`CodeError`] for every
+//!   rejection.
+#![deny(missing_docs)]
+
+pub mod code;
+mod migrations;
+pub mod sqlite;
+pub mod store;
+mod unzip;
+mod zip_path;
+
+#[cfg(test)]
+mod testzip;
+
+pub use code::{CodeError, CodeStore, UnzipLimits};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreError, Usage};

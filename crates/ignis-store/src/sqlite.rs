@@ -1,0 +1,518 @@
+//! [`SqliteStore`]: the default [`Store`], one SQLite file in WAL mode.
+//!
+//! The connection is blocking, so every call runs on tokio's blocking pool
+//! holding a std mutex around the single connection; the lock is never held
+//! across an `.await`.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ignis_model::FunctionRecord;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::migrations;
+use crate::store::{Store, StoreError, Usage};
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "ignis.db";
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Function records in one SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, switches it to
+    /// WAL mode and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source: rusqlite::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            source: source.into(),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source: source.into(),
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                source: format!("the database refused WAL mode (journal mode is {mode})").into(),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        migrations::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Opens `<data_dir>/ignis.db`, see [`SqliteStore::open`].
+    pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open(&data_dir.join(DB_FILE))
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-call leaves no open transaction behind (dropping a
+            // rusqlite Transaction rolls it back), so a poisoned lock is usable.
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(|source| StoreError::Task { op, source })?
+    }
+}
+
+fn query_err(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Query {
+        op,
+        source: source.into(),
+    }
+}
+
+fn encode(f: &FunctionRecord) -> Result<String, StoreError> {
+    serde_json::to_string(f).map_err(|source| StoreError::Encode {
+        name: f.name.clone(),
+        source,
+    })
+}
+
+fn decode(name: &str, record: &str) -> Result<FunctionRecord, StoreError> {
+    serde_json::from_str(record).map_err(|source| StoreError::CorruptRecord {
+        name: name.to_string(),
+        source,
+    })
+}
+
+/// Sizes are far below `i64::MAX`; saturate rather than fail if not.
+fn to_sql_size(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn create_function(&self, f: &FunctionRecord) -> Result<(), StoreError> {
+        const OP: &str = "create a function";
+        let record = encode(f)?;
+        let f = f.clone();
+        self.with_conn(OP, move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO functions (name, revision_id, code_sha256_hex, code_size, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                    params![
+                        f.name,
+                        f.revision_id,
+                        f.code.sha256_hex,
+                        to_sql_size(f.code.size),
+                        record
+                    ],
+                )
+                .map_err(query_err(OP))?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(f.name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError> {
+        const OP: &str = "get a function";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            let record: Option<String> = conn
+                .query_row(
+                    "SELECT record FROM functions WHERE name = ?1",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query_err(OP))?;
+            record.map(|r| decode(&name, &r)).transpose()
+        })
+        .await
+    }
+
+    async fn list_functions(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FunctionRecord>, StoreError> {
+        const OP: &str = "list functions";
+        let after = after.map(str::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(OP, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT name, record FROM functions
+                     WHERE ?1 IS NULL OR name > ?1 ORDER BY name LIMIT ?2",
+                )
+                .map_err(query_err(OP))?;
+            let rows = stmt
+                .query_map(params![after, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(query_err(OP))?;
+            rows.map(|row| {
+                let (name, record) = row.map_err(query_err(OP))?;
+                decode(&name, &record)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn update_function(
+        &self,
+        f: &FunctionRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "update a function";
+        let record = encode(f)?;
+        let f = f.clone();
+        let expected = expected_revision.to_string();
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let updated = tx
+                .execute(
+                    "UPDATE functions
+                     SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5
+                     WHERE name = ?1 AND revision_id = ?6",
+                    params![
+                        f.name,
+                        f.revision_id,
+                        f.code.sha256_hex,
+                        to_sql_size(f.code.size),
+                        record,
+                        expected
+                    ],
+                )
+                .map_err(query_err(OP))?;
+            if updated == 0 {
+                let exists = tx
+                    .query_row("SELECT 1 FROM functions WHERE name = ?1", [&f.name], |_| {
+                        Ok(())
+                    })
+                    .optional()
+                    .map_err(query_err(OP))?
+                    .is_some();
+                return Err(if exists {
+                    StoreError::RevisionMismatch { name: f.name }
+                } else {
+                    StoreError::NotFound(f.name)
+                });
+            }
+            tx.commit().map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn delete_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError> {
+        const OP: &str = "delete a function";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let record: Option<String> = tx
+                .query_row(
+                    "DELETE FROM functions WHERE name = ?1 RETURNING record",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query_err(OP))?;
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            // An undecodable row stays (the transaction rolls back) so the
+            // error is seen rather than the data silently dropped.
+            let f = decode(&name, &record)?;
+            tx.commit().map_err(query_err(OP))?;
+            Ok(Some(f))
+        })
+        .await
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        const OP: &str = "measure usage";
+        self.with_conn(OP, |conn| {
+            let (count, total): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(code_size), 0) FROM functions",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(query_err(OP))?;
+            Ok(Usage {
+                function_count: u64::try_from(count).unwrap_or(0),
+                total_code_size: u64::try_from(total).unwrap_or(0),
+            })
+        })
+        .await
+    }
+
+    async fn referenced_code(&self) -> Result<HashSet<String>, StoreError> {
+        const OP: &str = "list referenced code";
+        self.with_conn(OP, |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT DISTINCT code_sha256_hex FROM functions")
+                .map_err(query_err(OP))?;
+            let rows = stmt
+                .query_map([], |row| row.get(0))
+                .map_err(query_err(OP))?;
+            rows.map(|row| row.map_err(query_err(OP))).collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ignis_model::function::CodeRef;
+    use ignis_model::wire::LoggingConfig;
+    use ignis_model::{FunctionState, LastUpdateStatus};
+
+    use super::*;
+
+    fn record(name: &str, revision: &str, sha: &str, size: u64) -> FunctionRecord {
+        FunctionRecord {
+            name: name.to_string(),
+            runtime: Some("provided.al2023".to_string()),
+            role: "arn:aws:iam::000000000000:role/test".to_string(),
+            handler: Some("bootstrap".to_string()),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            environment: BTreeMap::from([("GREETING".to_string(), "hi".to_string())]),
+            ephemeral_storage: 512,
+            architectures: vec!["x86_64".to_string()],
+            tags: BTreeMap::new(),
+            code: CodeRef {
+                sha256_hex: sha.to_string(),
+                sha256_b64: "b64".to_string(),
+                size,
+                unzipped_size: size * 2,
+            },
+            last_modified: "2024-05-01T12:00:00.000+0000".to_string(),
+            revision_id: revision.to_string(),
+            state: FunctionState::Active,
+            state_reason: None,
+            state_reason_code: None,
+            last_update_status: LastUpdateStatus::Successful,
+            last_update_status_reason: None,
+            last_update_status_reason_code: None,
+            logging: LoggingConfig::default(),
+            tracing_mode: "PassThrough".to_string(),
+            dead_letter_target_arn: None,
+            kms_key_arn: None,
+        }
+    }
+
+    fn open_temp() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_in(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn create_get_delete() {
+        let (_dir, store) = open_temp();
+        let f = record("hello", "r1", "aa", 10);
+        store.create_function(&f).await.unwrap();
+        assert_eq!(store.get_function("hello").await.unwrap(), Some(f.clone()));
+        assert_eq!(store.get_function("nope").await.unwrap(), None);
+
+        let again = store.create_function(&record("hello", "r9", "bb", 1)).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists(ref n)) if n == "hello"));
+        assert_eq!(store.get_function("hello").await.unwrap(), Some(f.clone()));
+
+        assert_eq!(store.delete_function("hello").await.unwrap(), Some(f));
+        assert_eq!(store.delete_function("hello").await.unwrap(), None);
+        assert_eq!(store.get_function("hello").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn update_is_compare_and_swap() {
+        let (_dir, store) = open_temp();
+        store
+            .create_function(&record("f", "r1", "aa", 10))
+            .await
+            .unwrap();
+
+        let v2 = record("f", "r2", "bb", 20);
+        store.update_function(&v2, "r1").await.unwrap();
+        assert_eq!(store.get_function("f").await.unwrap(), Some(v2.clone()));
+
+        // A writer still holding r1 loses.
+        let stale = record("f", "r3", "cc", 30);
+        let err = store.update_function(&stale, "r1").await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::RevisionMismatch { ref name } if name == "f"),
+            "{err}"
+        );
+        assert_eq!(store.get_function("f").await.unwrap(), Some(v2));
+        assert_eq!(
+            store.referenced_code().await.unwrap(),
+            HashSet::from(["bb".to_string()])
+        );
+
+        let missing = store
+            .update_function(&record("g", "r2", "bb", 1), "r1")
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound(ref n)) if n == "g"));
+    }
+
+    #[tokio::test]
+    async fn lists_in_name_order_page_by_page() {
+        let (_dir, store) = open_temp();
+        for name in ["delta", "alpha", "charlie", "bravo", "echo"] {
+            store
+                .create_function(&record(name, "r", "aa", 1))
+                .await
+                .unwrap();
+        }
+        let names = |fs: Vec<FunctionRecord>| fs.into_iter().map(|f| f.name).collect::<Vec<_>>();
+
+        let page1 = names(store.list_functions(None, 2).await.unwrap());
+        assert_eq!(page1, ["alpha", "bravo"]);
+        let page2 = names(store.list_functions(Some("bravo"), 2).await.unwrap());
+        assert_eq!(page2, ["charlie", "delta"]);
+        let page3 = names(store.list_functions(Some("delta"), 2).await.unwrap());
+        assert_eq!(page3, ["echo"]);
+        assert!(store
+            .list_functions(Some("echo"), 2)
+            .await
+            .unwrap()
+            .is_empty());
+        // `after` need not be an existing name.
+        assert_eq!(
+            names(store.list_functions(Some("c"), 100).await.unwrap()).len(),
+            3
+        );
+        assert!(store.list_functions(None, 0).await.unwrap().is_empty());
+        assert_eq!(
+            store.list_functions(None, usize::MAX).await.unwrap().len(),
+            5
+        );
+    }
+
+    #[tokio::test]
+    async fn usage_and_referenced_code() {
+        let (_dir, store) = open_temp();
+        assert_eq!(store.usage().await.unwrap(), Usage::default());
+        store
+            .create_function(&record("a", "r", "aa", 100))
+            .await
+            .unwrap();
+        store
+            .create_function(&record("b", "r", "aa", 100))
+            .await
+            .unwrap();
+        store
+            .create_function(&record("c", "r", "cc", 50))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.usage().await.unwrap(),
+            Usage {
+                function_count: 3,
+                total_code_size: 250
+            }
+        );
+        assert_eq!(
+            store.referenced_code().await.unwrap(),
+            HashSet::from(["aa".to_string(), "cc".to_string()])
+        );
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = record("kept", "r1", "aa", 10);
+        {
+            let store = SqliteStore::open_in(dir.path()).unwrap();
+            store.create_function(&f).await.unwrap();
+        }
+        let store = SqliteStore::open_in(dir.path()).unwrap();
+        assert_eq!(store.get_function("kept").await.unwrap(), Some(f));
+        let conn = store.conn.lock().unwrap();
+        assert_eq!(
+            migrations::schema_version(&conn).unwrap(),
+            migrations::latest_version()
+        );
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn corrupt_record_is_a_clear_error() {
+        let (_dir, store) = open_temp();
+        store
+            .create_function(&record("ok", "r", "aa", 1))
+            .await
+            .unwrap();
+        store
+            .create_function(&record("bad", "r", "aa", 1))
+            .await
+            .unwrap();
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute(
+                "UPDATE functions SET record = '{not json' WHERE name = 'bad'",
+                [],
+            )
+            .unwrap();
+
+        let err = store.get_function("bad").await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::CorruptRecord { ref name, .. } if name == "bad"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("bad"), "{err}");
+        let err = store.list_functions(None, 10).await.unwrap_err();
+        assert!(matches!(err, StoreError::CorruptRecord { .. }), "{err}");
+        // Deleting a corrupt row reports it and keeps it.
+        let err = store.delete_function("bad").await.unwrap_err();
+        assert!(matches!(err, StoreError::CorruptRecord { .. }), "{err}");
+        assert_eq!(store.usage().await.unwrap().function_count, 2);
+        assert!(store.get_function("ok").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn open_fails_cleanly_on_a_non_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        std::fs::write(&path, vec![0x42; 4096]).unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Open { .. } | StoreError::Migrate { .. }),
+            "{err}"
+        );
+    }
+}
