@@ -1,0 +1,150 @@
+//! The Lambda Runtime API (`/2018-06-01/runtime/...`) for one execution
+//! environment, served by the host on a listener of its own.
+//!
+//! The environment's owner [`RuntimeApi::submit`]s an [`Invocation`]; the
+//! runtime's long-polling `/next` receives it with every `Lambda-Runtime-*`
+//! header; `/response`, `/error` and `/init/error` answer it as an
+//! [`Outcome`]. Payload bytes pass through untouched in both directions.
+#![deny(missing_docs)]
+
+mod handlers;
+mod slot;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+pub use slot::Slot;
+
+/// An invocation handed to the runtime.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// The event, exactly as the caller sent it.
+    pub payload: Bytes,
+    /// The function's timeout; the deadline is set when the runtime takes it.
+    pub timeout: Duration,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_arn: String,
+    /// `Lambda-Runtime-Client-Context` (decoded JSON), if any.
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity`, if any.
+    pub cognito_identity: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: String,
+}
+
+/// How the runtime answered an invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `/response`: the function's result.
+    Response(Bytes),
+    /// `/error`: a function error, with the runtime's error type header.
+    FunctionError {
+        /// `Lambda-Runtime-Function-Error-Type`, if sent.
+        error_type: Option<String>,
+        /// The error document.
+        body: Bytes,
+    },
+    /// `/init/error`: initialization failed.
+    InitError {
+        /// `Lambda-Runtime-Function-Error-Type`, if sent.
+        error_type: Option<String>,
+        /// The error document.
+        body: Bytes,
+    },
+    /// `/response` with a body over the 6 MB limit.
+    ResponseTooLarge {
+        /// Bytes the runtime tried to send (at least the limit + 1).
+        len: usize,
+    },
+}
+
+/// The caller's side of a submitted invocation.
+#[derive(Debug)]
+pub struct Submitted {
+    /// Fires when the runtime takes the invocation with `/next`.
+    pub delivered: oneshot::Receiver<Instant>,
+    /// Fires with the runtime's answer.
+    pub outcome: oneshot::Receiver<Outcome>,
+}
+
+/// A running Runtime API listener for one environment. Dropping it stops the
+/// listener and closes every connection.
+pub struct RuntimeApi {
+    addr: SocketAddr,
+    slot: Arc<Slot>,
+    _tasks: JoinSet<()>,
+}
+
+impl RuntimeApi {
+    /// Binds `127.0.0.1:0` and serves the Runtime API there.
+    pub async fn bind_loopback() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(listener)
+    }
+
+    /// Serves the Runtime API on `listener` (e.g. one created inside a
+    /// network namespace).
+    pub fn serve(listener: TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let slot = Arc::new(Slot::default());
+        let mut tasks = JoinSet::new();
+        tasks.spawn(accept_loop(listener, slot.clone()));
+        Ok(Self { addr, slot, _tasks: tasks })
+    }
+
+    /// The address to put in `AWS_LAMBDA_RUNTIME_API`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Hands an invocation to the runtime's next `/next`.
+    pub fn submit(&self, invocation: Invocation) -> Submitted {
+        self.slot.submit(invocation)
+    }
+
+    /// When the runtime first called `/next` (the end of its init phase).
+    pub fn ready_at(&self) -> Option<Instant> {
+        self.slot.ready_at()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, slot: Arc<Slot>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "runtime API accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // A runtime client that writes headers and body separately would
+        // otherwise wait on Nagle plus delayed ACK for every call.
+        let _ = stream.set_nodelay(true);
+        let slot = slot.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let slot = slot.clone();
+                async move { Ok::<_, std::convert::Infallible>(handlers::route(&slot, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The hand-off point between an environment's owner and its runtime: at most
+//! one invocation waiting for `/next`, at most one being processed.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::{oneshot, Notify};
+
+use crate::{Invocation, Outcome, Submitted};
+
+/// Invocation state of one environment.
+#[derive(Default)]
+pub struct Slot {
+    state: Mutex<State>,
+    next_ready: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    pending: Option<Pending>,
+    current: Option<Current>,
+    last_answered: Option<String>,
+    ready_at: Option<Instant>,
+    init_error: Option<Outcome>,
+}
+
+struct Pending {
+    invocation: Invocation,
+    delivered: oneshot::Sender<Instant>,
+    outcome: oneshot::Sender<Outcome>,
+}
+
+struct Current {
+    request_id: String,
+    outcome: oneshot::Sender<Outcome>,
+}
+
+/// Why an answer from the runtime was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AnswerError {
+    /// The request id is not the one being processed.
+    UnknownRequest,
+    /// The invocation was answered already.
+    AlreadyAnswered,
+    /// `/init/error` after init.
+    NotInitializing,
+}
+
+impl Slot {
+    pub(crate) fn submit(&self, invocation: Invocation) -> Submitted {
+        let (delivered_tx, delivered) = oneshot::channel();
+        let (outcome_tx, outcome) = oneshot::channel();
+        let mut state = self.state.lock().expect("slot lock poisoned");
+        if let Some(err) = state.init_error.clone() {
+            let _ = outcome_tx.send(err);
+            return Submitted { delivered, outcome };
+        }
+        state.pending =
+            Some(Pending { invocation, delivered: delivered_tx, outcome: outcome_tx });
+        drop(state);
+        self.next_ready.notify_one();
+        Submitted { delivered, outcome }
+    }
+
+    pub(crate) fn ready_at(&self) -> Option<Instant> {
+        self.state.lock().expect("slot lock poisoned").ready_at
+    }
+
+    /// Waits for the next invocation (the `/next` long poll).
+    pub(crate) async fn next(&self) -> Invocation {
+        loop {
+            let notified = self.next_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(invocation) = self.take_pending() {
+                return invocation;
+            }
+            notified.await;
+        }
+    }
+
+    fn take_pending(&self) -> Option<Invocation> {
+        let now = Instant::now();
+        let mut state = self.state.lock().expect("slot lock poisoned");
+        state.ready_at.get_or_insert(now);
+        let pending = state.pending.take()?;
+        if pending.delivered.send(now).is_err() {
+            // The caller gave up (timed out or was cancelled) before the
+            // runtime asked: nobody waits for this one any more.
+            return None;
+        }
+        state.current = Some(Current {
+            request_id: pending.invocation.request_id.clone(),
+            outcome: pending.outcome,
+        });
+        Some(pending.invocation)
+    }
+
+    /// Answers the invocation `request_id` with `outcome`.
+    pub(crate) fn answer(&self, request_id: &str, outcome: Outcome) -> Result<(), AnswerError> {
+        let mut state = self.state.lock().expect("slot lock poisoned");
+        match state.current.take() {
+            Some(current) if current.request_id == request_id => {
+                state.last_answered = Some(current.request_id);
+                let _ = current.outcome.send(outcome);
+                Ok(())
+            }
+            other => {
+                state.current = other;
+                if state.last_answered.as_deref() == Some(request_id) {
+                    Err(AnswerError::AlreadyAnswered)
+                } else {
+                    Err(AnswerError::UnknownRequest)
+                }
+            }
+        }
+    }
+
+    /// Reports an init failure to the invocation waiting for init, or keeps
+    /// it for the next one submitted.
+    pub(crate) fn init_error(&self, outcome: Outcome) -> Result<(), AnswerError> {
+        let mut state = self.state.lock().expect("slot lock poisoned");
+        if state.ready_at.is_some() {
+            return Err(AnswerError::NotInitializing);
+        }
+        if let Some(p) = state.pending.take() {
+            let _ = p.outcome.send(outcome.clone());
+        }
+        state.init_error = Some(outcome);
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! Tests over a real listener with a plain HTTP/1.1 client on a TCP socket.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::{Invocation, Outcome, RuntimeApi};
+
+fn invocation(id: &str) -> Invocation {
+    Invocation {
+        request_id: id.into(),
+        payload: Bytes::from_static(br#"{"a": 1 }"#),
+        timeout: Duration::from_secs(3),
+        invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        client_context: Some("{\"custom\":{}}".into()),
+        cognito_identity: None,
+        trace_id: "Root=1-0-0".into(),
+    }
+}
+
+/// Sends one request on a fresh connection and returns (status, head, body).
+async fn call(api: &RuntimeApi, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+
+#[tokio::test]
+async fn next_delivers_payload_and_headers_untouched() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(invocation("r1"));
+    let (status, head, body) = call(&api, "GET", NEXT, "", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, r#"{"a": 1 }"#);
+    assert!(head.contains("lambda-runtime-aws-request-id: r1"));
+    assert!(head.contains("lambda-runtime-deadline-ms: "));
+    assert!(head.contains("lambda-runtime-invoked-function-arn: arn:aws:lambda"));
+    assert!(head.contains("lambda-runtime-client-context: {\"custom\":{}}"));
+    assert!(sub.delivered.await.is_ok());
+    assert!(api.ready_at().is_some());
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"[1,2]").await;
+    assert_eq!(status, 202);
+    assert_eq!(sub.outcome.await.unwrap(), Outcome::Response(Bytes::from_static(b"[1,2]")));
+}
+
+#[tokio::test]
+async fn next_long_polls_until_an_invocation_arrives() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let addr_api = &api;
+    let poll = call(addr_api, "GET", NEXT, "", b"");
+    let submit = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        api.submit(invocation("late"))
+    };
+    let ((status, head, _), _sub) = tokio::join!(poll, submit);
+    assert_eq!(status, 200);
+    assert!(head.contains("lambda-runtime-aws-request-id: late"));
+}
+
+#[tokio::test]
+async fn wrong_and_repeated_request_ids_are_refused() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let _sub = api.submit(invocation("r1"));
+    call(&api, "GET", NEXT, "", b"").await;
+    let (status, _, body) = call(&api, "POST", "/2018-06-01/runtime/invocation/zzz/response", "", b"{}").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("InvalidRequestID"));
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"{}").await;
+    assert_eq!(status, 202);
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"{}").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn errors_carry_the_error_type_header() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(invocation("r1"));
+    call(&api, "GET", NEXT, "", b"").await;
+    let hdr = "Lambda-Runtime-Function-Error-Type: Runtime.Boom\r\n";
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/error", hdr, b"{\"errorMessage\":\"x\"}").await;
+    assert_eq!(status, 202);
+    match sub.outcome.await.unwrap() {
+        Outcome::FunctionError { error_type, body } => {
+            assert_eq!(error_type.as_deref(), Some("Runtime.Boom"));
+            assert_eq!(&body[..], b"{\"errorMessage\":\"x\"}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn init_error_reaches_the_waiting_invocation_and_later_ones() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(invocation("r1"));
+    let hdr = "Lambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n";
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/init/error", hdr, b"{}").await;
+    assert_eq!(status, 202);
+    assert!(matches!(sub.outcome.await.unwrap(), Outcome::InitError { .. }));
+    let again = api.submit(invocation("r2"));
+    assert!(matches!(again.outcome.await.unwrap(), Outcome::InitError { .. }));
+}
+
+#[tokio::test]
+async fn oversized_response_is_413_and_reported() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(invocation("r1"));
+    call(&api, "GET", NEXT, "", b"").await;
+    let big = vec![b'x'; ignis_model::limits::SYNC_PAYLOAD_MAX + 10];
+    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", &big).await;
+    assert_eq!(status, 413);
+    assert!(matches!(sub.outcome.await.unwrap(), Outcome::ResponseTooLarge { .. }));
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let (status, _, _) = call(&api, "GET", "/2018-06-01/runtime/nope", "", b"").await;
+    assert_eq!(status, 404);
+}
