@@ -20,7 +20,11 @@ type Reply = Response<Full<Bytes>>;
 pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     let Some(rest) = path.strip_prefix(PREFIX) else {
-        return error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path");
+        return error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "unknown Runtime API path",
+        );
     };
     let segments: Vec<&str> = rest.split('/').collect();
     match (req.method(), segments.as_slice()) {
@@ -38,7 +42,11 @@ pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
             let (error_type, body) = error_parts(req).await;
             answer(slot.init_error(Outcome::InitError { error_type, body }))
         }
-        _ => error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path"),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "unknown Runtime API path",
+        ),
     }
 }
 
@@ -49,7 +57,10 @@ async fn next(slot: &Slot) -> Reply {
 
 fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
     let deadline = now + inv.timeout;
-    let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    let deadline_ms = deadline
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
     let mut resp = Response::new(Full::new(inv.payload.clone()));
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -72,10 +83,18 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
 }
 
 async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
-    match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX).collect().await {
+    match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX)
+        .collect()
+        .await
+    {
         Ok(body) => answer(slot.answer(id, Outcome::Response(body.to_bytes()))),
         Err(_) => {
-            let _ = slot.answer(id, Outcome::ResponseTooLarge { len: SYNC_PAYLOAD_MAX + 1 });
+            let _ = slot.answer(
+                id,
+                Outcome::ResponseTooLarge {
+                    len: SYNC_PAYLOAD_MAX + 1,
+                },
+            );
             error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",
@@ -91,7 +110,10 @@ async fn error_parts(req: Request<Incoming>) -> (Option<String>, Bytes) {
         .get(h::RUNTIME_FUNCTION_ERROR_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX).collect().await {
+    let body = match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
@@ -100,10 +122,15 @@ async fn error_parts(req: Request<Incoming>) -> (Option<String>, Bytes) {
 
 fn answer(result: Result<(), AnswerError>) -> Reply {
     match result {
-        Ok(()) => json(StatusCode::ACCEPTED, Bytes::from_static(br#"{"status":"OK"}"#)),
-        Err(AnswerError::UnknownRequest) => {
-            error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID")
-        }
+        Ok(()) => json(
+            StatusCode::ACCEPTED,
+            Bytes::from_static(br#"{"status":"OK"}"#),
+        ),
+        Err(AnswerError::UnknownRequest) => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        ),
         Err(AnswerError::AlreadyAnswered) => error(
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
@@ -125,6 +152,7 @@ fn error(status: StatusCode, error_type: &str, message: &str) -> Reply {
 fn json(status: StatusCode, body: Bytes) -> Reply {
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }

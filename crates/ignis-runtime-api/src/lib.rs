@@ -99,7 +99,11 @@ impl RuntimeApi {
         let slot = Arc::new(Slot::default());
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(listener, slot.clone()));
-        Ok(Self { addr, slot, _tasks: tasks })
+        Ok(Self {
+            addr,
+            slot,
+            _tasks: tasks,
+        })
     }
 
     /// The address to put in `AWS_LAMBDA_RUNTIME_API`.

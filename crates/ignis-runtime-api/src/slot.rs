@@ -55,8 +55,11 @@ impl Slot {
             let _ = outcome_tx.send(err);
             return Submitted { delivered, outcome };
         }
-        state.pending =
-            Some(Pending { invocation, delivered: delivered_tx, outcome: outcome_tx });
+        state.pending = Some(Pending {
+            invocation,
+            delivered: delivered_tx,
+            outcome: outcome_tx,
+        });
         drop(state);
         self.next_ready.notify_one();
         Submitted { delivered, outcome }

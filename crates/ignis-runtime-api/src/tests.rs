@@ -21,7 +21,13 @@ fn invocation(id: &str) -> Invocation {
 }
 
 /// Sends one request on a fresh connection and returns (status, head, body).
-async fn call(api: &RuntimeApi, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, String) {
+async fn call(
+    api: &RuntimeApi,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(api.addr()).await.unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
@@ -52,9 +58,19 @@ async fn next_delivers_payload_and_headers_untouched() {
     assert!(head.contains("lambda-runtime-client-context: {\"custom\":{}}"));
     assert!(sub.delivered.await.is_ok());
     assert!(api.ready_at().is_some());
-    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"[1,2]").await;
+    let (status, _, _) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/r1/response",
+        "",
+        b"[1,2]",
+    )
+    .await;
     assert_eq!(status, 202);
-    assert_eq!(sub.outcome.await.unwrap(), Outcome::Response(Bytes::from_static(b"[1,2]")));
+    assert_eq!(
+        sub.outcome.await.unwrap(),
+        Outcome::Response(Bytes::from_static(b"[1,2]"))
+    );
 }
 
 #[tokio::test]
@@ -76,12 +92,33 @@ async fn wrong_and_repeated_request_ids_are_refused() {
     let api = RuntimeApi::bind_loopback().await.unwrap();
     let _sub = api.submit(invocation("r1"));
     call(&api, "GET", NEXT, "", b"").await;
-    let (status, _, body) = call(&api, "POST", "/2018-06-01/runtime/invocation/zzz/response", "", b"{}").await;
+    let (status, _, body) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/zzz/response",
+        "",
+        b"{}",
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body.contains("InvalidRequestID"));
-    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"{}").await;
+    let (status, _, _) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/r1/response",
+        "",
+        b"{}",
+    )
+    .await;
     assert_eq!(status, 202);
-    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", b"{}").await;
+    let (status, _, _) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/r1/response",
+        "",
+        b"{}",
+    )
+    .await;
     assert_eq!(status, 403);
 }
 
@@ -91,7 +128,14 @@ async fn errors_carry_the_error_type_header() {
     let sub = api.submit(invocation("r1"));
     call(&api, "GET", NEXT, "", b"").await;
     let hdr = "Lambda-Runtime-Function-Error-Type: Runtime.Boom\r\n";
-    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/error", hdr, b"{\"errorMessage\":\"x\"}").await;
+    let (status, _, _) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/r1/error",
+        hdr,
+        b"{\"errorMessage\":\"x\"}",
+    )
+    .await;
     assert_eq!(status, 202);
     match sub.outcome.await.unwrap() {
         Outcome::FunctionError { error_type, body } => {
@@ -109,9 +153,15 @@ async fn init_error_reaches_the_waiting_invocation_and_later_ones() {
     let hdr = "Lambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n";
     let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/init/error", hdr, b"{}").await;
     assert_eq!(status, 202);
-    assert!(matches!(sub.outcome.await.unwrap(), Outcome::InitError { .. }));
+    assert!(matches!(
+        sub.outcome.await.unwrap(),
+        Outcome::InitError { .. }
+    ));
     let again = api.submit(invocation("r2"));
-    assert!(matches!(again.outcome.await.unwrap(), Outcome::InitError { .. }));
+    assert!(matches!(
+        again.outcome.await.unwrap(),
+        Outcome::InitError { .. }
+    ));
 }
 
 #[tokio::test]
@@ -120,9 +170,19 @@ async fn oversized_response_is_413_and_reported() {
     let sub = api.submit(invocation("r1"));
     call(&api, "GET", NEXT, "", b"").await;
     let big = vec![b'x'; ignis_model::limits::SYNC_PAYLOAD_MAX + 10];
-    let (status, _, _) = call(&api, "POST", "/2018-06-01/runtime/invocation/r1/response", "", &big).await;
+    let (status, _, _) = call(
+        &api,
+        "POST",
+        "/2018-06-01/runtime/invocation/r1/response",
+        "",
+        &big,
+    )
+    .await;
     assert_eq!(status, 413);
-    assert!(matches!(sub.outcome.await.unwrap(), Outcome::ResponseTooLarge { .. }));
+    assert!(matches!(
+        sub.outcome.await.unwrap(),
+        Outcome::ResponseTooLarge { .. }
+    ));
 }
 
 #[tokio::test]

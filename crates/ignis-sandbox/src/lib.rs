@@ -110,6 +110,9 @@ mod tests {
     #[test]
     fn exit_info_reads_like_lambda() {
         assert_eq!(ExitInfo::Code(3).to_string(), "exit status 3");
-        assert_eq!(ExitInfo::Signal(libc::SIGKILL).to_string(), "signal: killed");
+        assert_eq!(
+            ExitInfo::Signal(libc::SIGKILL).to_string(),
+            "signal: killed"
+        );
     }
 }

@@ -47,7 +47,11 @@ impl Sandbox for ProcessSandbox {
         let stderr = take_pipe(child.stderr.take())?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(supervise(child, tx));
-        Ok(Launched { process: Box::new(ChildProcess { pid, exited: rx }), stdout, stderr })
+        Ok(Launched {
+            process: Box::new(ChildProcess { pid, exited: rx }),
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -174,7 +178,10 @@ mod tests {
 
     #[test]
     fn parses_hwm() {
-        assert_eq!(parse_vm_hwm("Name:\tx\nVmHWM:\t  2048 kB\n"), Some(2048 * 1024));
+        assert_eq!(
+            parse_vm_hwm("Name:\tx\nVmHWM:\t  2048 kB\n"),
+            Some(2048 * 1024)
+        );
         assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
     }
 
@@ -196,7 +203,10 @@ mod tests {
     #[tokio::test]
     async fn kill_ends_the_process_group() {
         let dir = tempfile::tempdir().unwrap();
-        let l = ProcessSandbox.launch(spec(dir.path(), "sleep 60 & sleep 60")).await.unwrap();
+        let l = ProcessSandbox
+            .launch(spec(dir.path(), "sleep 60 & sleep 60"))
+            .await
+            .unwrap();
         assert!(l.process.peak_memory_bytes().is_some());
         l.process.kill();
         let mut rx = l.process.exited();
@@ -209,6 +219,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = spec(dir.path(), "");
         s.program = dir.path().join("nope");
-        assert!(matches!(ProcessSandbox.launch(s).await, Err(SandboxError::Spawn { .. })));
+        assert!(matches!(
+            ProcessSandbox.launch(s).await,
+            Err(SandboxError::Spawn { .. })
+        ));
     }
 }

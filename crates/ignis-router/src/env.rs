@@ -1,0 +1,393 @@
+//! One execution environment: a runtime process started by the sandbox, its
+//! Runtime API listener and its log pump. It runs one invocation at a time
+//! and knows whether it can be reused afterwards.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ignis_runtime_api::{Invocation, Outcome, RuntimeApi};
+use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Sandbox};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::admission::Reservation;
+use crate::logs::FunctionLogs;
+use crate::pump::{self, FlushRequest, LogSink};
+use crate::report::{self, Report};
+use crate::FunctionSpec;
+
+/// Where and how environments start on this node.
+pub(crate) struct LaunchContext {
+    pub sandbox: Arc<dyn Sandbox>,
+    pub region: String,
+    pub envs_dir: PathBuf,
+    pub init_timeout: Duration,
+}
+
+/// The answer of one invocation.
+#[derive(Debug)]
+pub struct Completed {
+    /// Response or error document.
+    pub payload: Bytes,
+    /// Set when the function failed (`Unhandled`).
+    pub function_error: bool,
+    /// The invocation's log lines, START to REPORT.
+    pub log: Vec<u8>,
+}
+
+pub(crate) struct Env {
+    pub id: String,
+    pub spec: Arc<FunctionSpec>,
+    api: RuntimeApi,
+    process: Box<dyn EnvProcess>,
+    sink: Arc<LogSink>,
+    flush: mpsc::Sender<FlushRequest>,
+    launched_at: Instant,
+    init_timeout: Duration,
+    initialized: AtomicBool,
+    broken: AtomicBool,
+    peak_bytes: AtomicU64,
+    last_used: Mutex<Instant>,
+    scratch: PathBuf,
+    _reservation: Reservation,
+}
+
+/// Why an environment could not start; answered as a function error.
+pub(crate) struct LaunchFailure {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl Env {
+    pub async fn launch(
+        ctx: &LaunchContext,
+        spec: Arc<FunctionSpec>,
+        logs: Arc<FunctionLogs>,
+        reservation: Reservation,
+    ) -> Result<Arc<Env>, LaunchFailure> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let record = &spec.record;
+        let program = spec.code_dir.join("bootstrap");
+        if !program.is_file() {
+            return Err(LaunchFailure {
+                error_type: "Runtime.InvalidEntrypoint",
+                message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                    .to_string(),
+            });
+        }
+        let scratch = ctx.envs_dir.join(&id);
+        let tmp_dir = scratch.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
+            error_type: "Runtime.Unknown",
+            message: format!("failed to create the environment's /tmp: {e}"),
+        })?;
+        let api = RuntimeApi::bind_loopback()
+            .await
+            .map_err(|e| LaunchFailure {
+                error_type: "Runtime.Unknown",
+                message: format!("failed to bind the Runtime API: {e}"),
+            })?;
+        let stream = log_stream_name(&id);
+        let env = lambda_env(&spec, &ctx.region, &api.addr().to_string(), &stream);
+        let launch = LaunchSpec {
+            env_id: id.clone(),
+            program,
+            args: Vec::new(),
+            code_dir: spec.code_dir.clone(),
+            tmp_dir,
+            env,
+            memory_mb: record.memory_size,
+            tmp_mb: record.ephemeral_storage,
+        };
+        let launched_at = Instant::now();
+        let launched = match ctx.sandbox.launch(launch).await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(LaunchFailure {
+                    error_type: "Runtime.InvalidEntrypoint",
+                    message: e.to_string(),
+                });
+            }
+        };
+        let sink = Arc::new(LogSink::new(stream, logs));
+        let (flush, flushes) = mpsc::channel(1);
+        tokio::spawn(
+            pump::run(launched.stdout, launched.stderr, sink.clone(), flushes)
+                .instrument(tracing::debug_span!("log_pump", env_id = %id)),
+        );
+        tracing::debug!(env_id = %id, pid = launched.process.pid(), "environment started");
+        Ok(Arc::new(Env {
+            id,
+            spec,
+            api,
+            process: launched.process,
+            sink,
+            flush,
+            launched_at,
+            init_timeout: ctx.init_timeout,
+            initialized: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            peak_bytes: AtomicU64::new(0),
+            last_used: Mutex::new(Instant::now()),
+            scratch,
+            _reservation: reservation,
+        }))
+    }
+
+    /// Whether the environment can take another invocation.
+    pub fn reusable(&self) -> bool {
+        !self.broken.load(Ordering::Acquire) && self.process.exited().borrow().is_none()
+    }
+
+    pub fn last_used(&self) -> Instant {
+        *self.last_used.lock().expect("last_used lock poisoned")
+    }
+
+    /// Ends the environment now.
+    pub fn kill(&self) {
+        self.broken.store(true, Ordering::Release);
+        self.process.kill();
+    }
+
+    /// Runs one invocation to its end.
+    pub async fn invoke(&self, inv: Invocation) -> Completed {
+        let request_id = inv.request_id.clone();
+        let cold = !self.initialized.load(Ordering::Acquire);
+        self.sink.start_capture();
+        self.sink.line(report::start_line(&request_id, "$LATEST"));
+        let started = Instant::now();
+        let (ended, delivered) = self.run(inv, cold).await;
+        let finished = Instant::now();
+        self.initialized.store(true, Ordering::Release);
+        *self.last_used.lock().expect("last_used lock poisoned") = finished;
+
+        let (payload, function_error, status, error_type) = match ended {
+            Ended::Answered(Outcome::Response(body)) => (body, false, None, None),
+            Ended::Answered(Outcome::FunctionError { error_type, body }) => (
+                report::function_error_body(error_type.as_deref(), body),
+                true,
+                None,
+                None,
+            ),
+            Ended::Answered(Outcome::InitError { error_type, body }) => {
+                self.broken.store(true, Ordering::Release);
+                let t = error_type
+                    .clone()
+                    .unwrap_or_else(|| "Runtime.Unknown".into());
+                self.sink.line(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {t}",
+                    (finished - self.launched_at).as_secs_f64() * 1000.0
+                ));
+                (
+                    report::function_error_body(error_type.as_deref(), body),
+                    true,
+                    Some("error"),
+                    Some(t),
+                )
+            }
+            Ended::Answered(Outcome::ResponseTooLarge { .. }) => (
+                report::error_document(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        ignis_model::limits::SYNC_PAYLOAD_MAX
+                    ),
+                ),
+                true,
+                Some("error"),
+                Some("Function.ResponseSizeTooLarge".to_string()),
+            ),
+            Ended::TimedOut(limit) => {
+                self.kill();
+                self.sink.line(format!(
+                    "{} {request_id} Task timed out after {:.2} seconds",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    limit.as_secs_f64()
+                ));
+                (
+                    report::timeout_error(&request_id, limit),
+                    true,
+                    Some("timeout"),
+                    None,
+                )
+            }
+            Ended::Exited(info) => {
+                self.broken.store(true, Ordering::Release);
+                let msg =
+                    format!("RequestId: {request_id} Error: Runtime exited with error: {info}");
+                self.sink.line(msg);
+                self.sink.line("Runtime.ExitError".to_string());
+                (
+                    report::exit_error(&request_id, &info.to_string()),
+                    true,
+                    Some("error"),
+                    Some("Runtime.ExitError".to_string()),
+                )
+            }
+        };
+        self.flush_logs().await;
+        let init = if cold {
+            self.api
+                .ready_at()
+                .map(|at| at.saturating_duration_since(self.launched_at))
+        } else {
+            None
+        };
+        let duration = finished.saturating_duration_since(delivered.unwrap_or(started));
+        let report = Report {
+            duration,
+            memory_size_mb: self.spec.record.memory_size,
+            max_memory_used_mb: self.peak_mb(),
+            init,
+            status,
+            error_type,
+        };
+        self.sink.line(report::end_line(&request_id));
+        self.sink.line(report::report_line(&request_id, &report));
+        Completed {
+            payload,
+            function_error,
+            log: self.sink.take_capture(),
+        }
+    }
+
+    /// Hands `inv` to the runtime and waits for its end; also returns when
+    /// the runtime took it.
+    async fn run(&self, inv: Invocation, cold: bool) -> (Ended, Option<Instant>) {
+        let timeout = inv.timeout;
+        let mut exited = self.process.exited();
+        let sub = self.api.submit(inv);
+        let mut outcome = sub.outcome;
+        // Delivery: at once on a warm environment; after init on a cold one.
+        let delivery_limit = if cold { self.init_timeout } else { timeout };
+        let delivered = tokio::select! {
+            biased;
+            at = sub.delivered => at.ok(),
+            info = exited.wait_for(Option::is_some) => {
+                let ended = match outcome.try_recv() {
+                    Ok(o) => Ended::Answered(o),
+                    Err(_) => Ended::Exited(info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1))),
+                };
+                return (ended, None);
+            }
+            _ = tokio::time::sleep(delivery_limit) => return (Ended::TimedOut(delivery_limit), None),
+        };
+        let deadline = delivered.unwrap_or_else(Instant::now) + timeout;
+        let ended = tokio::select! {
+            biased;
+            o = &mut outcome => match o {
+                Ok(o) => Ended::Answered(o),
+                Err(_) => Ended::Exited(ExitInfo::Code(-1)),
+            },
+            info = exited.wait_for(Option::is_some) => {
+                let info = info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1));
+                match outcome.try_recv() {
+                    Ok(o) => Ended::Answered(o),
+                    Err(_) => Ended::Exited(info),
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => Ended::TimedOut(timeout),
+        };
+        (ended, delivered)
+    }
+
+    async fn flush_logs(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.flush.send(ack).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
+        }
+    }
+
+    fn peak_mb(&self) -> u64 {
+        if let Some(b) = self.process.peak_memory_bytes() {
+            self.peak_bytes.fetch_max(b, Ordering::Relaxed);
+        }
+        self.peak_bytes
+            .load(Ordering::Relaxed)
+            .div_ceil(1024 * 1024)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.process.kill();
+        let scratch = std::mem::take(&mut self.scratch);
+        let remove = move || {
+            let _ = std::fs::remove_dir_all(&scratch);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(remove);
+            }
+            Err(_) => remove(),
+        }
+    }
+}
+
+enum Ended {
+    Answered(Outcome),
+    TimedOut(Duration),
+    Exited(ExitInfo),
+}
+
+/// `YYYY/MM/DD/[$LATEST]<env id>`, as Lambda names log streams.
+fn log_stream_name(env_id: &str) -> String {
+    format!(
+        "{}/[$LATEST]{env_id}",
+        chrono::Utc::now().format("%Y/%m/%d")
+    )
+}
+
+/// The environment variables Lambda sets, then the user's.
+fn lambda_env(
+    spec: &FunctionSpec,
+    region: &str,
+    runtime_api: &str,
+    stream: &str,
+) -> Vec<(String, String)> {
+    let r = &spec.record;
+    let task_root = spec.code_dir.display().to_string();
+    let log_group = r
+        .logging
+        .log_group
+        .clone()
+        .unwrap_or_else(|| format!("/aws/lambda/{}", r.name));
+    let mut env: Vec<(String, String)> = [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("_HANDLER", r.handler.clone().unwrap_or_default()),
+        ("LAMBDA_TASK_ROOT", task_root.clone()),
+        ("LAMBDA_RUNTIME_DIR", task_root.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME", r.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", r.memory_size.to_string()),
+        ("AWS_REGION", region.to_string()),
+        ("AWS_DEFAULT_REGION", region.to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", log_group),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+        ("TZ", ":UTC".to_string()),
+        ("LANG", "en_US.UTF-8".to_string()),
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin".to_string(),
+        ),
+        (
+            "LD_LIBRARY_PATH",
+            format!("{task_root}:{task_root}/lib:/opt/lib"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(rt) = &r.runtime {
+        if !rt.starts_with("provided") {
+            env.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{rt}")));
+        }
+    }
+    env.extend(r.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}

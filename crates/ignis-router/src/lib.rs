@@ -1,0 +1,417 @@
+//! The router: resolves an invocation to its function, admits it against the
+//! node's memory budget, and runs it in a warm environment of that function
+//! or a new one. Environments are reused until reaped for idleness, broken
+//! by a crash or timeout, or outdated by a change of the function.
+#![deny(missing_docs)]
+
+mod admission;
+mod env;
+pub mod logs;
+mod pump;
+pub mod report;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ignis_model::runtime::{classify, RuntimeKind};
+use ignis_model::{FunctionRecord, FunctionState};
+use ignis_runtime_api::Invocation;
+use ignis_sandbox::Sandbox;
+use tracing::Instrument;
+
+pub use admission::Admission;
+pub use env::Completed;
+use env::{Env, LaunchContext, LaunchFailure};
+use logs::LogRegistry;
+
+/// A function as the router runs it: its configuration and unpacked code.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The stored configuration.
+    pub record: FunctionRecord,
+    /// The unpacked code on this node.
+    pub code_dir: PathBuf,
+}
+
+/// Settings of the router.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Region reported to functions.
+    pub region: String,
+    /// Where environments keep their scratch directories.
+    pub envs_dir: PathBuf,
+    /// Memory all environments together may reserve, MB.
+    pub memory_budget_mb: u64,
+    /// An idle environment older than this is ended.
+    pub idle_timeout: Duration,
+    /// Time a runtime has to reach its first `/next`.
+    pub init_timeout: Duration,
+    /// Log kept per function, bytes.
+    pub log_max_bytes: usize,
+}
+
+/// One invocation as the router receives it.
+#[derive(Debug, Clone)]
+pub struct InvokeInput {
+    /// Function name.
+    pub function: String,
+    /// The event bytes, passed through untouched.
+    pub payload: Bytes,
+    /// Decoded client context, if any.
+    pub client_context: Option<String>,
+    /// The ARN the caller used.
+    pub invoked_arn: String,
+}
+
+/// Why an invocation could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// No such function.
+    #[error("function {0} not found")]
+    NotFound(String),
+    /// The function is not Active.
+    #[error("function is in state {0:?}")]
+    NotReady(FunctionState),
+    /// The function's runtime cannot run here.
+    #[error("runtime {0} is not available on this node")]
+    RuntimeUnavailable(String),
+    /// No memory left for another environment.
+    #[error("no capacity for another execution environment")]
+    NoCapacity,
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+struct Pool {
+    spec: Mutex<Arc<FunctionSpec>>,
+    idle: Mutex<Vec<Arc<Env>>>,
+}
+
+/// Runs invocations in execution environments.
+pub struct Router {
+    ctx: LaunchContext,
+    config: RouterConfig,
+    admission: Arc<Admission>,
+    pools: RwLock<HashMap<String, Arc<Pool>>>,
+    logs: LogRegistry,
+    live: Mutex<HashMap<String, Weak<Env>>>,
+    stopping: AtomicBool,
+}
+
+impl Router {
+    /// A router starting environments with `sandbox`.
+    pub fn new(config: RouterConfig, sandbox: Arc<dyn Sandbox>) -> Arc<Self> {
+        Arc::new(Self {
+            ctx: LaunchContext {
+                sandbox,
+                region: config.region.clone(),
+                envs_dir: config.envs_dir.clone(),
+                init_timeout: config.init_timeout,
+            },
+            admission: Admission::new(config.memory_budget_mb),
+            pools: RwLock::new(HashMap::new()),
+            logs: LogRegistry::new(config.log_max_bytes),
+            live: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            config,
+        })
+    }
+
+    /// The sandbox backend in use.
+    pub fn sandbox_name(&self) -> &'static str {
+        self.ctx.sandbox.name()
+    }
+
+    /// The node's memory budget.
+    pub fn admission(&self) -> &Arc<Admission> {
+        &self.admission
+    }
+
+    /// Function logs.
+    pub fn logs(&self) -> &LogRegistry {
+        &self.logs
+    }
+
+    /// Adds a function or replaces its configuration; environments of the
+    /// old configuration are ended (idle ones now, busy ones when done).
+    pub fn upsert(&self, spec: FunctionSpec) {
+        let name = spec.record.name.clone();
+        let spec = Arc::new(spec);
+        let mut pools = self.pools.write().expect("pools lock poisoned");
+        match pools.get(&name) {
+            Some(pool) => {
+                *pool.spec.lock().expect("pool lock poisoned") = spec;
+                let stale = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
+                drop(pools);
+                stale.iter().for_each(|e| e.kill());
+            }
+            None => {
+                pools.insert(
+                    name,
+                    Arc::new(Pool {
+                        spec: Mutex::new(spec),
+                        idle: Mutex::new(Vec::new()),
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Removes a function and ends its idle environments.
+    pub fn remove(&self, name: &str) {
+        let pool = self
+            .pools
+            .write()
+            .expect("pools lock poisoned")
+            .remove(name);
+        if let Some(pool) = pool {
+            let idle = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
+            idle.iter().for_each(|e| e.kill());
+        }
+        self.logs.remove(name);
+    }
+
+    /// Runs one invocation synchronously.
+    pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let pool = self
+            .pools
+            .read()
+            .expect("pools lock poisoned")
+            .get(&input.function)
+            .cloned()
+            .ok_or_else(|| InvokeError::NotFound(input.function.clone()))?;
+        let spec = pool.spec.lock().expect("pool lock poisoned").clone();
+        if spec.record.state != FunctionState::Active {
+            return Err(InvokeError::NotReady(spec.record.state));
+        }
+        let runtime = spec.record.runtime.clone().unwrap_or_default();
+        if classify(&runtime) != Ok(RuntimeKind::Custom) {
+            return Err(InvokeError::RuntimeUnavailable(runtime));
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let span =
+            tracing::info_span!("invoke", function = %input.function, request_id = %request_id);
+        async move {
+            let env = match self.acquire(&pool, &spec).await? {
+                Ok(env) => env,
+                Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
+            };
+            let completed = env.invoke(self.invocation(input, &spec, request_id)).await;
+            self.release(&pool, env);
+            Ok(completed)
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn invocation(
+        &self,
+        input: InvokeInput,
+        spec: &FunctionSpec,
+        request_id: String,
+    ) -> Invocation {
+        let payload = if input.payload.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            input.payload
+        };
+        Invocation {
+            request_id,
+            payload,
+            timeout: Duration::from_secs(spec.record.timeout as u64),
+            invoked_arn: input.invoked_arn,
+            client_context: input.client_context,
+            cognito_identity: None,
+            trace_id: trace_id(),
+        }
+    }
+
+    async fn acquire(
+        &self,
+        pool: &Pool,
+        spec: &Arc<FunctionSpec>,
+    ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
+        loop {
+            let candidate = pool.idle.lock().expect("pool lock poisoned").pop();
+            match candidate {
+                Some(env) if env.reusable() && Arc::ptr_eq(&env.spec, spec) => {
+                    return Ok(Ok(env));
+                }
+                Some(env) => env.kill(),
+                None => break,
+            }
+        }
+        let reservation = self.reserve(spec.record.memory_size as u64)?;
+        let logs = self.logs.function(&spec.record.name);
+        let launched = Env::launch(&self.ctx, spec.clone(), logs, reservation).await;
+        if let Ok(env) = &launched {
+            self.live
+                .lock()
+                .expect("live lock poisoned")
+                .insert(env.id.clone(), Arc::downgrade(env));
+        }
+        Ok(launched)
+    }
+
+    /// Reserves `mb`, ending idle environments least recently used first
+    /// when the budget is full.
+    fn reserve(&self, mb: u64) -> Result<admission::Reservation, InvokeError> {
+        if let Some(r) = self.admission.try_reserve(mb) {
+            return Ok(r);
+        }
+        let mut idle: Vec<(Instant, Arc<Pool>, String)> = Vec::new();
+        for pool in self.pools.read().expect("pools lock poisoned").values() {
+            for env in pool.idle.lock().expect("pool lock poisoned").iter() {
+                idle.push((env.last_used(), pool.clone(), env.id.clone()));
+            }
+        }
+        idle.sort_by_key(|(at, _, _)| *at);
+        for (_, pool, id) in idle {
+            let evicted = {
+                let mut list = pool.idle.lock().expect("pool lock poisoned");
+                list.iter().position(|e| e.id == id).map(|i| list.remove(i))
+            };
+            if let Some(env) = evicted {
+                tracing::info!(env_id = %env.id, "evicting idle environment to make room");
+                env.kill();
+                drop(env);
+                if let Some(r) = self.admission.try_reserve(mb) {
+                    return Ok(r);
+                }
+            }
+        }
+        Err(InvokeError::NoCapacity)
+    }
+
+    fn release(&self, pool: &Pool, env: Arc<Env>) {
+        let current = pool.spec.lock().expect("pool lock poisoned").clone();
+        if !self.stopping.load(Ordering::Acquire)
+            && env.reusable()
+            && Arc::ptr_eq(&env.spec, &current)
+        {
+            pool.idle.lock().expect("pool lock poisoned").push(env);
+        } else {
+            env.kill();
+            self.live
+                .lock()
+                .expect("live lock poisoned")
+                .remove(&env.id);
+        }
+    }
+
+    fn launch_failed(&self, spec: &FunctionSpec, request_id: &str, f: LaunchFailure) -> Completed {
+        let logs = self.logs.function(&spec.record.name);
+        let message = format!("RequestId: {request_id} Error: {}", f.message);
+        let lines = [
+            report::start_line(request_id, "$LATEST"),
+            message.clone(),
+            f.error_type.to_string(),
+            report::end_line(request_id),
+        ];
+        let mut log = Vec::new();
+        for line in lines {
+            log.extend_from_slice(line.as_bytes());
+            log.push(b'\n');
+            logs.append("launch", line);
+        }
+        Completed {
+            payload: report::error_document(f.error_type, &message),
+            function_error: true,
+            log,
+        }
+    }
+
+    /// Ends environments idle for longer than the idle timeout, every
+    /// `every`, until `stop` resolves.
+    pub async fn reap_idle(&self, every: Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(every) => self.reap_once(),
+            }
+        }
+    }
+
+    fn reap_once(&self) {
+        let cutoff = Instant::now().checked_sub(self.config.idle_timeout);
+        let Some(cutoff) = cutoff else { return };
+        let pools: Vec<Arc<Pool>> = self
+            .pools
+            .read()
+            .expect("pools lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for pool in pools {
+            let mut idle = pool.idle.lock().expect("pool lock poisoned");
+            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|e| e.last_used() < cutoff);
+            *idle = keep;
+            drop(idle);
+            for env in old {
+                tracing::debug!(env_id = %env.id, "reaping idle environment");
+                env.kill();
+            }
+        }
+        self.live
+            .lock()
+            .expect("live lock poisoned")
+            .retain(|_, w| w.strong_count() > 0);
+    }
+
+    /// Number of environments alive (idle or busy).
+    pub fn live_environments(&self) -> usize {
+        let mut live = self.live.lock().expect("live lock poisoned");
+        live.retain(|_, w| w.strong_count() > 0);
+        live.len()
+    }
+
+    /// Refuses new invocations and ends every environment.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let pools: Vec<Arc<Pool>> = self
+            .pools
+            .read()
+            .expect("pools lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for pool in pools {
+            pool.idle.lock().expect("pool lock poisoned").clear();
+        }
+        let live: Vec<Weak<Env>> = self
+            .live
+            .lock()
+            .expect("live lock poisoned")
+            .drain()
+            .map(|(_, w)| w)
+            .collect();
+        for env in live.iter().filter_map(Weak::upgrade) {
+            env.kill();
+        }
+    }
+}
+
+/// An X-Ray style trace header.
+fn trace_id() -> String {
+    let secs = chrono::Utc::now().timestamp();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &id[..24],
+        &id[16..32]
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! Function logs: every line an environment writes, plus Lambda's START, END
+//! and REPORT lines, kept per function in a ring of bounded size and readable
+//! from a sequence number on (which `ignis logs --follow` polls).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ignis_model::logs::{LogEvent, LogPage};
+use tokio::sync::Notify;
+
+/// Log lines of one function.
+#[derive(Debug)]
+pub struct FunctionLogs {
+    ring: Mutex<Ring>,
+    appended: Notify,
+}
+
+#[derive(Debug)]
+struct Ring {
+    events: VecDeque<LogEvent>,
+    bytes: usize,
+    max_bytes: usize,
+    next_seq: u64,
+}
+
+impl FunctionLogs {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            ring: Mutex::new(Ring {
+                events: VecDeque::new(),
+                bytes: 0,
+                max_bytes,
+                next_seq: 1,
+            }),
+            appended: Notify::new(),
+        }
+    }
+
+    /// Appends one line from `stream`.
+    pub fn append(&self, stream: &str, message: String) {
+        let timestamp = chrono::Utc::now().timestamp_millis();
+        let mut ring = self.ring.lock().expect("log lock poisoned");
+        let seq = ring.next_seq;
+        ring.next_seq += 1;
+        ring.bytes += message.len() + stream.len();
+        ring.events.push_back(LogEvent {
+            seq,
+            timestamp,
+            stream: stream.to_string(),
+            message,
+        });
+        while ring.bytes > ring.max_bytes && ring.events.len() > 1 {
+            if let Some(old) = ring.events.pop_front() {
+                ring.bytes -= old.message.len() + old.stream.len();
+            }
+        }
+        drop(ring);
+        self.appended.notify_waiters();
+    }
+
+    /// Lines after `after` and at or after `since_ms`, at most `limit`;
+    /// waits up to `wait` for the first one if there is none yet.
+    pub async fn read(&self, after: u64, since_ms: i64, limit: usize, wait: Duration) -> LogPage {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.appended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let page = self.page(after, since_ms, limit);
+            if !page.events.is_empty() || tokio::time::Instant::now() >= deadline {
+                return page;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.page(after, since_ms, limit);
+            }
+        }
+    }
+
+    fn page(&self, after: u64, since_ms: i64, limit: usize) -> LogPage {
+        let ring = self.ring.lock().expect("log lock poisoned");
+        let events: Vec<LogEvent> = ring
+            .events
+            .iter()
+            .filter(|e| e.seq > after && e.timestamp >= since_ms)
+            .take(limit)
+            .cloned()
+            .collect();
+        let next_seq = events
+            .last()
+            .map_or(after.max(ring.next_seq - 1), |e| e.seq);
+        LogPage { events, next_seq }
+    }
+}
+
+/// Logs of every function on this node.
+#[derive(Debug)]
+pub struct LogRegistry {
+    max_bytes: usize,
+    functions: Mutex<HashMap<String, Arc<FunctionLogs>>>,
+}
+
+impl LogRegistry {
+    /// A registry keeping at most `max_bytes` per function.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            functions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The logs of `function`, created on first use.
+    pub fn function(&self, function: &str) -> Arc<FunctionLogs> {
+        let mut map = self.functions.lock().expect("log registry lock poisoned");
+        map.entry(function.to_string())
+            .or_insert_with(|| Arc::new(FunctionLogs::new(self.max_bytes)))
+            .clone()
+    }
+
+    /// Forgets the logs of a deleted function.
+    pub fn remove(&self, function: &str) {
+        self.functions
+            .lock()
+            .expect("log registry lock poisoned")
+            .remove(function);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ring_is_bounded_and_paged_by_sequence() {
+        let logs = FunctionLogs::new(100);
+        for i in 0..20 {
+            logs.append("s", format!("line {i:02}"));
+        }
+        let page = logs.read(0, 0, 1000, Duration::ZERO).await;
+        assert!(page.events.len() < 20);
+        assert_eq!(page.events.last().unwrap().message, "line 19");
+        let next = logs.read(page.next_seq, 0, 10, Duration::ZERO).await;
+        assert!(next.events.is_empty());
+        assert_eq!(next.next_seq, page.next_seq);
+    }
+
+    #[tokio::test]
+    async fn read_waits_for_new_lines() {
+        let logs = Arc::new(FunctionLogs::new(1000));
+        let reader = {
+            let logs = logs.clone();
+            tokio::spawn(async move { logs.read(0, 0, 10, Duration::from_secs(30)).await })
+        };
+        tokio::task::yield_now().await;
+        logs.append("s", "hello".into());
+        let page = reader.await.unwrap();
+        assert_eq!(page.events[0].message, "hello");
+    }
+}

@@ -1,0 +1,132 @@
+//! Lambda's platform log lines and the error documents Lambda returns when an
+//! invocation fails outside the function's own code.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// `START RequestId: … Version: …`.
+pub fn start_line(request_id: &str, version: &str) -> String {
+    format!("START RequestId: {request_id} Version: {version}")
+}
+
+/// `END RequestId: …`.
+pub fn end_line(request_id: &str) -> String {
+    format!("END RequestId: {request_id}")
+}
+
+/// Figures of one invocation for its REPORT line.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Time from delivery to answer.
+    pub duration: Duration,
+    /// MemorySize, MB.
+    pub memory_size_mb: u32,
+    /// Peak memory measured, MB.
+    pub max_memory_used_mb: u64,
+    /// Init phase, on cold starts.
+    pub init: Option<Duration>,
+    /// `timeout` or `error` when the invocation did not complete normally.
+    pub status: Option<&'static str>,
+    /// Error type when `status` is `error`.
+    pub error_type: Option<String>,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
+pub fn report_line(request_id: &str, r: &Report) -> String {
+    let billed = (r.duration.as_secs_f64() * 1000.0).ceil().max(1.0) as u64;
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+        ms(r.duration),
+        r.memory_size_mb,
+        r.max_memory_used_mb,
+    );
+    if let Some(init) = r.init {
+        line.push_str(&format!("\tInit Duration: {} ms", ms(init)));
+    }
+    if let Some(status) = r.status {
+        line.push_str(&format!("\tStatus: {status}"));
+        if let Some(t) = &r.error_type {
+            line.push_str(&format!("\tError Type: {t}"));
+        }
+    }
+    line
+}
+
+/// An error document `{"errorType":…,"errorMessage":…}`.
+pub fn error_document(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+/// The error document of an invocation that ran past its timeout.
+pub fn timeout_error(request_id: &str, timeout: Duration) -> Bytes {
+    error_document(
+        "Sandbox.Timedout",
+        &format!(
+            "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+            timeout.as_secs_f64()
+        ),
+    )
+}
+
+/// The error document of a runtime that exited during an invocation.
+pub fn exit_error(request_id: &str, exit: &str) -> Bytes {
+    error_document(
+        "Runtime.ExitError",
+        &format!("RequestId: {request_id} Error: Runtime exited with error: {exit}"),
+    )
+}
+
+/// The body returned for a function error: the runtime's document if it is
+/// JSON, else one built from the error type header and whatever was sent.
+pub fn function_error_body(error_type: Option<&str>, body: Bytes) -> Bytes {
+    if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+        return body;
+    }
+    error_document(
+        error_type.unwrap_or("Runtime.Unknown"),
+        &String::from_utf8_lossy(&body),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_has_lambda_fields() {
+        let r = Report {
+            duration: Duration::from_micros(1234),
+            memory_size_mb: 128,
+            max_memory_used_mb: 20,
+            init: Some(Duration::from_millis(5)),
+            status: None,
+            error_type: None,
+        };
+        assert_eq!(
+            report_line("id", &r),
+            "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 5.00 ms"
+        );
+    }
+
+    #[test]
+    fn timeout_message_matches_lambda() {
+        let b = timeout_error("r", Duration::from_secs(1));
+        assert!(std::str::from_utf8(&b)
+            .unwrap()
+            .contains("Task timed out after 1.00 seconds"));
+    }
+
+    #[test]
+    fn non_json_error_bodies_are_wrapped() {
+        let b = function_error_body(Some("X.Y"), Bytes::from_static(b"plain"));
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["errorType"], "X.Y");
+        let raw = Bytes::from_static(br#"{"errorType":"A"}"#);
+        assert_eq!(function_error_body(None, raw.clone()), raw);
+    }
+}

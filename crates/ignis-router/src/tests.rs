@@ -1,0 +1,196 @@
+//! Router tests with shell-script bootstraps speaking the Runtime API via
+//! bash's /dev/tcp (no curl needed).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ignis_model::function::{CodeRef, LastUpdateStatus};
+use ignis_model::wire::LoggingConfig;
+use ignis_model::{FunctionRecord, FunctionState};
+use ignis_sandbox::process::ProcessSandbox;
+
+use crate::{FunctionSpec, InvokeError, InvokeInput, Router, RouterConfig};
+
+/// A bash runtime: reads /next with /dev/tcp, answers with `$REPLY_CMD`.
+const RUNTIME: &str = r#"#!/bin/bash
+set -u
+host=${AWS_LAMBDA_RUNTIME_API%:*}; port=${AWS_LAMBDA_RUNTIME_API#*:}
+count=0
+req() { # method path body -> prints response head+body
+  exec 3<>/dev/tcp/$host/$port
+  printf '%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$1" "$2" "${#3}" "$3" >&3
+  cat <&3; exec 3>&-
+}
+while true; do
+  resp=$(req GET /2018-06-01/runtime/invocation/next "")
+  id=$(printf '%s' "$resp" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  body=${resp##*$'\r\n\r\n'}
+  count=$((count+1))
+  echo "handling $id"
+  case "$body" in
+    *sleep*) sleep 5 ;;
+    *exit*) exit 7 ;;
+  esac
+  req POST /2018-06-01/runtime/invocation/$id/response "{\"count\":$count,\"pid\":$$}" >/dev/null
+done
+"#;
+
+fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
+    FunctionRecord {
+        name: name.into(),
+        runtime: Some("provided.al2023".into()),
+        role: "arn:aws:iam::000000000000:role/x".into(),
+        handler: Some("bootstrap".into()),
+        description: String::new(),
+        timeout,
+        memory_size: memory,
+        environment: BTreeMap::new(),
+        ephemeral_storage: 512,
+        architectures: vec!["x86_64".into()],
+        tags: BTreeMap::new(),
+        code: CodeRef {
+            sha256_hex: "0".into(),
+            sha256_b64: "0".into(),
+            size: 0,
+            unzipped_size: 0,
+        },
+        last_modified: String::new(),
+        revision_id: "r1".into(),
+        state: FunctionState::Active,
+        state_reason: None,
+        state_reason_code: None,
+        last_update_status: LastUpdateStatus::Successful,
+        last_update_status_reason: None,
+        last_update_status_reason_code: None,
+        logging: LoggingConfig::default(),
+        tracing_mode: "PassThrough".into(),
+        dead_letter_target_arn: None,
+        kms_key_arn: None,
+    }
+}
+
+fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
+    let code = dir.join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    let bootstrap = code.join("bootstrap");
+    std::fs::write(&bootstrap, RUNTIME).unwrap();
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let router = Router::new(
+        RouterConfig {
+            region: "us-east-1".into(),
+            envs_dir: dir.join("envs"),
+            memory_budget_mb: budget_mb,
+            idle_timeout: Duration::from_secs(300),
+            init_timeout: Duration::from_secs(10),
+            log_max_bytes: 1 << 20,
+        },
+        Arc::new(ProcessSandbox),
+    );
+    router.upsert(FunctionSpec {
+        record: record("f", 2, 128),
+        code_dir: code,
+    });
+    router
+}
+
+fn input(payload: &'static str) -> InvokeInput {
+    InvokeInput {
+        function: "f".into(),
+        payload: Bytes::from_static(payload.as_bytes()),
+        client_context: None,
+        invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+    }
+}
+
+fn count(c: &crate::Completed) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(&c.payload).unwrap();
+    v["count"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn warm_reuse_then_timeout_then_fresh_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let first = router.invoke(input("{}")).await.unwrap();
+    assert!(!first.function_error, "{:?}", first.payload);
+    let log = String::from_utf8(first.log.clone()).unwrap();
+    assert!(
+        log.contains("START RequestId:") && log.contains("handling"),
+        "{log}"
+    );
+    assert!(log.contains("Init Duration:"), "{log}");
+    let second = router.invoke(input("{}")).await.unwrap();
+    assert_eq!((count(&first), count(&second)), (1, 2));
+    assert!(!String::from_utf8(second.log)
+        .unwrap()
+        .contains("Init Duration"));
+
+    let timed_out = router.invoke(input(r#"{"sleep":1}"#)).await.unwrap();
+    assert!(timed_out.function_error);
+    let body = String::from_utf8(timed_out.payload.to_vec()).unwrap();
+    assert!(body.contains("Task timed out after 2.00 seconds"), "{body}");
+    let after = router.invoke(input("{}")).await.unwrap();
+    assert_eq!(count(&after), 1);
+}
+
+#[tokio::test]
+async fn crash_is_runtime_exit_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let c = router.invoke(input(r#"{"exit":1}"#)).await.unwrap();
+    assert!(c.function_error);
+    let body = String::from_utf8(c.payload.to_vec()).unwrap();
+    assert!(
+        body.contains("Runtime.ExitError") && body.contains("exit status 7"),
+        "{body}"
+    );
+    assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 1);
+}
+
+#[tokio::test]
+async fn concurrent_invocations_get_their_own_environments_within_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 256);
+    let (a, b, c) = tokio::join!(
+        router.invoke(input("{}")),
+        router.invoke(input("{}")),
+        router.invoke(input("{}"))
+    );
+    let results = [a, b, c];
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(InvokeError::NoCapacity)))
+        .count();
+    assert!(ok >= 2 && ok + throttled == 3, "{results:?}");
+    assert!(router.live_environments() <= 2);
+    router.shutdown();
+}
+
+#[tokio::test]
+async fn unknown_function_and_managed_runtime_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let mut i = input("{}");
+    i.function = "nope".into();
+    assert!(matches!(
+        router.invoke(i).await,
+        Err(InvokeError::NotFound(_))
+    ));
+    let mut rec = record("py", 3, 128);
+    rec.runtime = Some("python3.13".into());
+    router.upsert(FunctionSpec {
+        record: rec,
+        code_dir: dir.path().into(),
+    });
+    let mut i = input("{}");
+    i.function = "py".into();
+    assert!(matches!(
+        router.invoke(i).await,
+        Err(InvokeError::RuntimeUnavailable(_))
+    ));
+}
