@@ -27,14 +27,17 @@ pub fn function_arn(region: &str, name: &str) -> String {
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_valid_qualifier(q: &str) -> bool {
     q == "$LATEST"
         || (!q.is_empty()
             && q.len() <= 128
-            && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            && q.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// Parses `hello`, `hello:1`, `000000000000:function:hello`,
@@ -71,7 +74,10 @@ pub fn parse_function_ref(input: &str) -> Result<FunctionRef, LambdaError> {
     if !is_valid_name(name) || qualifier.is_some_and(|q| !is_valid_qualifier(q)) {
         return Err(bad());
     }
-    Ok(FunctionRef { name: name.to_string(), qualifier: qualifier.map(str::to_string) })
+    Ok(FunctionRef {
+        name: name.to_string(),
+        qualifier: qualifier.map(str::to_string),
+    })
 }
 
 fn is_account(s: &str) -> bool {
@@ -90,13 +96,24 @@ mod tests {
         assert_eq!(r.qualifier.as_deref(), Some("$LATEST"));
         let r = parse_function_ref("000000000000:function:hello").unwrap();
         assert_eq!(r.name, "hello");
-        let r = parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:hello:7").unwrap();
-        assert_eq!((r.name.as_str(), r.qualifier.as_deref()), ("hello", Some("7")));
+        let r =
+            parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:hello:7").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.qualifier.as_deref()),
+            ("hello", Some("7"))
+        );
     }
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "a b", "../x", "x:y:z", "arn:aws:s3:::bucket", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "../x",
+            "x:y:z",
+            "arn:aws:s3:::bucket",
+            &"a".repeat(65),
+        ] {
             assert!(parse_function_ref(bad).is_err(), "{bad}");
         }
     }

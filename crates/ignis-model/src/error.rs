@@ -55,11 +55,8 @@ impl ErrorKind {
     /// The HTTP status Lambda answers this error type with.
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidParameterValue
-            | Self::Validation
-            | Self::InvalidRequestContent
-            | Self::InvalidRuntime
-            | Self::ResourceNotReady => 400,
+            Self::InvalidParameterValue | Self::Validation | Self::InvalidRequestContent => 400,
+            Self::InvalidRuntime | Self::ResourceNotReady => 502,
             Self::ResourceNotFound => 404,
             Self::ResourceConflict => 409,
             Self::PreconditionFailed => 412,
@@ -113,7 +110,10 @@ pub struct LambdaError {
 impl LambdaError {
     /// Builds an error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// `InvalidParameterValueException` with `message`.
@@ -123,12 +123,18 @@ impl LambdaError {
 
     /// `ResourceNotFoundException` for the function `arn`.
     pub fn function_not_found(arn: &str) -> Self {
-        Self::new(ErrorKind::ResourceNotFound, format!("Function not found: {arn}"))
+        Self::new(
+            ErrorKind::ResourceNotFound,
+            format!("Function not found: {arn}"),
+        )
     }
 
     /// The JSON body Lambda sends with this error.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { kind: self.kind.fault().to_string(), message: self.message.clone() }
+        ErrorBody {
+            kind: self.kind.fault().to_string(),
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -159,7 +165,10 @@ mod tests {
     fn body_carries_fault_and_message() {
         let e = LambdaError::function_not_found("arn:x");
         let json = serde_json::to_string(&e.body()).unwrap();
-        assert_eq!(json, r#"{"Type":"User","message":"Function not found: arn:x"}"#);
+        assert_eq!(
+            json,
+            r#"{"Type":"User","message":"Function not found: arn:x"}"#
+        );
         assert_eq!(e.kind.status(), 404);
     }
 }

@@ -119,10 +119,13 @@ impl FunctionRecord {
             last_modified: self.last_modified.clone(),
             code_sha256: self.code.sha256_b64.clone(),
             version: "$LATEST".to_string(),
-            environment: (!self.environment.is_empty())
-                .then(|| EnvironmentResponse { variables: self.environment.clone() }),
+            environment: (!self.environment.is_empty()).then(|| EnvironmentResponse {
+                variables: self.environment.clone(),
+            }),
             kms_key_arn: self.kms_key_arn.clone(),
-            tracing_config: TracingConfig { mode: Some(self.tracing_mode.clone()) },
+            tracing_config: TracingConfig {
+                mode: Some(self.tracing_mode.clone()),
+            },
             revision_id: self.revision_id.clone(),
             state: self.state,
             state_reason: self.state_reason.clone(),
@@ -132,12 +135,15 @@ impl FunctionRecord {
             last_update_status_reason_code: self.last_update_status_reason_code.clone(),
             package_type: "Zip".to_string(),
             architectures: self.architectures.clone(),
-            ephemeral_storage: EphemeralStorage { size: self.ephemeral_storage },
+            ephemeral_storage: EphemeralStorage {
+                size: self.ephemeral_storage,
+            },
             logging_config: self.logging.clone(),
-            dead_letter_config: self
-                .dead_letter_target_arn
-                .clone()
-                .map(|arn| crate::wire::DeadLetterConfig { target_arn: Some(arn) }),
+            dead_letter_config: self.dead_letter_target_arn.clone().map(|arn| {
+                crate::wire::DeadLetterConfig {
+                    target_arn: Some(arn),
+                }
+            }),
             layers: Vec::new(),
             snap_start: crate::wire::SnapStartResponse {
                 apply_on: "None".to_string(),

@@ -111,10 +111,18 @@ pub fn check_memory(mb: i64) -> Result<u32, LambdaError> {
 /// Checks EphemeralStorage.Size (512–10,240 MB).
 pub fn check_ephemeral(mb: i64) -> Result<u32, LambdaError> {
     if mb < EPHEMERAL_MIN_MB as i64 {
-        return Err(below_min("ephemeralStorage.size", mb, EPHEMERAL_MIN_MB as i64));
+        return Err(below_min(
+            "ephemeralStorage.size",
+            mb,
+            EPHEMERAL_MIN_MB as i64,
+        ));
     }
     if mb > EPHEMERAL_MAX_MB as i64 {
-        return Err(above_max("EphemeralStorage.Size", mb, EPHEMERAL_MAX_MB as i64));
+        return Err(above_max(
+            "EphemeralStorage.Size",
+            mb,
+            EPHEMERAL_MAX_MB as i64,
+        ));
     }
     Ok(mb as u32)
 }
@@ -202,7 +210,9 @@ pub fn check_environment(vars: &BTreeMap<String, String>) -> Result<(), LambdaEr
             ),
         ));
     }
-    let size = serde_json::to_string(vars).map(|s| s.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_string(vars)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if size > ENV_VARS_MAX {
         return Err(LambdaError::invalid(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {size} bytes"
@@ -249,13 +259,22 @@ mod tests {
         vars.insert("GREETING".to_string(), "hi".to_string());
         assert!(check_environment(&vars).is_ok());
         vars.insert("AWS_REGION".to_string(), "x".to_string());
-        assert!(check_environment(&vars).unwrap_err().message.contains("AWS_REGION"));
+        assert!(check_environment(&vars)
+            .unwrap_err()
+            .message
+            .contains("AWS_REGION"));
         vars.remove("AWS_REGION");
         vars.insert("BIG".to_string(), "x".repeat(5000));
-        assert!(check_environment(&vars).unwrap_err().message.contains("4KB"));
+        assert!(check_environment(&vars)
+            .unwrap_err()
+            .message
+            .contains("4KB"));
         let mut bad = BTreeMap::new();
         bad.insert("1X".to_string(), String::new());
-        assert_eq!(check_environment(&bad).unwrap_err().kind, ErrorKind::Validation);
+        assert_eq!(
+            check_environment(&bad).unwrap_err().kind,
+            ErrorKind::Validation
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ pub fn classify(runtime: &str) -> Result<RuntimeKind, LambdaError> {
             KNOWN_RUNTIMES.join(", ")
         )));
     }
-    Ok(if runtime.starts_with("provided") { RuntimeKind::Custom } else { RuntimeKind::Managed })
+    Ok(if runtime.starts_with("provided") {
+        RuntimeKind::Custom
+    } else {
+        RuntimeKind::Managed
+    })
 }
 
 #[cfg(test)]

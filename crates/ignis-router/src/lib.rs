@@ -176,8 +176,12 @@ impl Router {
         self.logs.remove(name);
     }
 
-    /// Runs one invocation synchronously.
-    pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
+    /// Checks that `function` could be invoked now (DryRun, Event).
+    pub fn check(&self, function: &str) -> Result<(), InvokeError> {
+        self.runnable(function).map(|_| ())
+    }
+
+    fn runnable(&self, function: &str) -> Result<(Arc<Pool>, Arc<FunctionSpec>), InvokeError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -185,9 +189,9 @@ impl Router {
             .pools
             .read()
             .expect("pools lock poisoned")
-            .get(&input.function)
+            .get(function)
             .cloned()
-            .ok_or_else(|| InvokeError::NotFound(input.function.clone()))?;
+            .ok_or_else(|| InvokeError::NotFound(function.to_string()))?;
         let spec = pool.spec.lock().expect("pool lock poisoned").clone();
         if spec.record.state != FunctionState::Active {
             return Err(InvokeError::NotReady(spec.record.state));
@@ -196,6 +200,12 @@ impl Router {
         if classify(&runtime) != Ok(RuntimeKind::Custom) {
             return Err(InvokeError::RuntimeUnavailable(runtime));
         }
+        Ok((pool, spec))
+    }
+
+    /// Runs one invocation synchronously.
+    pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
+        let (pool, spec) = self.runnable(&input.function)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let span =
             tracing::info_span!("invoke", function = %input.function, request_id = %request_id);

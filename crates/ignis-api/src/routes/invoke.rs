@@ -1,0 +1,159 @@
+//! Invoke: `POST /2015-03-31/functions/{name}/invocations`. The payload's
+//! bytes go to the runtime untouched and the runtime's bytes come back
+//! untouched.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use ignis_model::headers as h;
+use ignis_model::limits::{payload_too_large, ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
+use ignis_model::{ErrorKind, LambdaError};
+use ignis_router::InvokeInput;
+
+use crate::body;
+use crate::error::{invoke_error, ApiError};
+use crate::routes::management::QualifierQuery;
+use crate::AppState;
+
+/// Bytes of log returned in `X-Amz-Log-Result`.
+const LOG_TAIL_MAX: usize = 4096;
+/// Longest decoded client context Lambda accepts.
+const CLIENT_CONTEXT_MAX: usize = 3583;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// Invoke.
+pub async fn invoke(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<Response, ApiError> {
+    let kind = invocation_type(&headers)?;
+    let tail = match header(&headers, h::LOG_TYPE) {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(LambdaError::invalid(format!(
+                "Invalid LogType: {other}; expected None or Tail"
+            ))
+            .into())
+        }
+    };
+    let client_context = client_context(&headers)?;
+    let max = if kind == InvocationType::Event {
+        ASYNC_PAYLOAD_MAX
+    } else {
+        SYNC_PAYLOAD_MAX
+    };
+    let payload = body::read(b, max + 1, "Invoke")
+        .await
+        .map_err(|_| ApiError(payload_too_large(max + 1, max)))?;
+    if payload.len() > max {
+        return Err(payload_too_large(payload.len(), max).into());
+    }
+    if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+        return Err(LambdaError::new(
+            ErrorKind::InvalidRequestContent,
+            "Could not parse request body into json: Could not parse payload into json",
+        )
+        .into());
+    }
+    let record = s.functions.resolve(&name, q.qualifier.as_deref()).await?;
+    let arn = s.functions.arn(&record.name);
+    let router = s.functions.router();
+    let budget = (router.admission().used_mb(), router.admission().budget_mb());
+    let input = InvokeInput {
+        function: record.name.clone(),
+        payload,
+        client_context,
+        invoked_arn: arn.clone(),
+    };
+    match kind {
+        InvocationType::DryRun => {
+            router
+                .check(&record.name)
+                .map_err(|e| invoke_error(e, &arn, budget))?;
+            Ok(with_version(StatusCode::NO_CONTENT.into_response()))
+        }
+        InvocationType::Event => {
+            router
+                .check(&record.name)
+                .map_err(|e| invoke_error(e, &arn, budget))?;
+            if !s.events.enqueue(input) {
+                return Err(ApiError::internal("queue the event", &"queue closed"));
+            }
+            Ok(with_version(StatusCode::ACCEPTED.into_response()))
+        }
+        InvocationType::RequestResponse => {
+            let done = router
+                .invoke(input)
+                .await
+                .map_err(|e| invoke_error(e, &arn, budget))?;
+            let mut resp = (StatusCode::OK, done.payload).into_response();
+            let hs = resp.headers_mut();
+            hs.insert("content-type", HeaderValue::from_static("application/json"));
+            if done.function_error {
+                hs.insert(h::FUNCTION_ERROR, HeaderValue::from_static("Unhandled"));
+            }
+            if tail {
+                let start = done.log.len().saturating_sub(LOG_TAIL_MAX);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&done.log[start..]);
+                if let Ok(v) = HeaderValue::from_str(&encoded) {
+                    hs.insert(h::LOG_RESULT, v);
+                }
+            }
+            Ok(with_version(resp))
+        }
+    }
+}
+
+fn with_version(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(h::EXECUTED_VERSION, HeaderValue::from_static("$LATEST"));
+    resp
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ApiError> {
+    match header(headers, h::INVOCATION_TYPE) {
+        None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") => Ok(InvocationType::Event),
+        Some("DryRun") => Ok(InvocationType::DryRun),
+        Some(other) => Err(LambdaError::invalid(format!(
+            "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
+        ))
+        .into()),
+    }
+}
+
+fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(b64) = header(headers, h::CLIENT_CONTEXT) else {
+        return Ok(None);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            LambdaError::invalid("Client context must be a valid Base64-encoded JSON object.")
+        })?;
+    if decoded.len() > CLIENT_CONTEXT_MAX {
+        return Err(LambdaError::invalid(format!(
+            "Client context must be at most {CLIENT_CONTEXT_MAX} bytes once decoded"
+        ))
+        .into());
+    }
+    Ok(Some(decoded))
+}

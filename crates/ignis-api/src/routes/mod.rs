@@ -1,0 +1,5 @@
+//! HTTP routes: Lambda's paths and Ignis's own under `/ignis/v1`.
+
+pub mod invoke;
+pub mod logs;
+pub mod management;

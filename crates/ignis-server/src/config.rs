@@ -1,0 +1,89 @@
+//! The server's resolved configuration: defaults filled in from the machine.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything `ignis serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address of the API.
+    pub listen: SocketAddr,
+    /// Where the store, code and scratch space live.
+    pub data_dir: PathBuf,
+    /// Memory budget for environments, MB.
+    pub memory_budget_mb: u64,
+    /// Idle environments are ended after this.
+    pub idle_timeout: Duration,
+    /// Region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// Time in-flight invocations get at shutdown.
+    pub shutdown_grace: Duration,
+    /// Log bytes kept per function.
+    pub log_max_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Resolves optional settings against the machine.
+    pub fn resolve(
+        listen: SocketAddr,
+        data_dir: Option<PathBuf>,
+        memory_budget_mb: Option<u64>,
+        idle_timeout: Duration,
+        region: String,
+        shutdown_grace: Duration,
+        log_max_bytes: usize,
+    ) -> Self {
+        Self {
+            listen,
+            data_dir: data_dir.unwrap_or_else(default_data_dir),
+            memory_budget_mb: memory_budget_mb
+                .unwrap_or_else(|| default_budget_mb(Path::new("/proc/meminfo"))),
+            idle_timeout,
+            region,
+            shutdown_grace,
+            log_max_bytes,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/ignis`, else `~/.local/share/ignis`, else `./ignis-data`.
+pub fn default_data_dir() -> PathBuf {
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(xdg) = from("XDG_DATA_HOME") {
+        return xdg.join("ignis");
+    }
+    if let Some(home) = from("HOME") {
+        return home.join(".local/share/ignis");
+    }
+    PathBuf::from("ignis-data")
+}
+
+/// Three quarters of the machine's memory, MB (4 GB if unknown).
+fn default_budget_mb(meminfo: &Path) -> u64 {
+    std::fs::read_to_string(meminfo)
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(4096, |kb| kb / 1024 * 3 / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_three_quarters_of_memtotal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meminfo");
+        std::fs::write(&p, "MemTotal:       8388608 kB\nMemFree: 1 kB\n").unwrap();
+        assert_eq!(default_budget_mb(&p), 6144);
+        assert_eq!(default_budget_mb(&dir.path().join("missing")), 4096);
+    }
+}

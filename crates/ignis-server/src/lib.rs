@@ -1,0 +1,136 @@
+//! `ignis serve`: resolves the configuration, opens the store, loads every
+//! function into the router, serves the API and shuts down gracefully.
+#![deny(missing_docs)]
+
+mod config;
+
+use std::time::Duration;
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use ignis_api::functions::Functions;
+use ignis_api::AppState;
+use ignis_events::{AsyncConfig, AsyncInvoker};
+use ignis_model::limits::INIT_TIMEOUT_S;
+use ignis_router::{Router, RouterConfig};
+use ignis_sandbox::process::ProcessSandbox;
+use ignis_store::{CodeStore, SqliteStore};
+use tokio_util::sync::CancellationToken;
+
+pub use config::ServerConfig;
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal_stop.cancel();
+    });
+    serve(config, stop).await
+}
+
+/// Runs the server until `stop` is cancelled.
+pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Result<()> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("create data dir {}", data_dir.display()))?;
+    let store = Arc::new(SqliteStore::open_in(data_dir).context("open the store")?);
+    let code = CodeStore::open(data_dir).context("open the code store")?;
+    let envs_dir = data_dir.join("envs");
+    // Scratch directories of environments a previous run left behind.
+    let _ = std::fs::remove_dir_all(&envs_dir);
+    std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
+
+    let sandbox = Arc::new(ProcessSandbox);
+    let router = Router::new(
+        RouterConfig {
+            region: config.region.clone(),
+            envs_dir,
+            memory_budget_mb: config.memory_budget_mb,
+            idle_timeout: config.idle_timeout,
+            init_timeout: Duration::from_secs(INIT_TIMEOUT_S),
+            log_max_bytes: config.log_max_bytes,
+        },
+        sandbox,
+    );
+    let functions = Functions::new(store, code, router.clone(), config.region.clone());
+    let removed = functions
+        .collect_garbage()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0))
+        .context("collect unused code")?;
+    let loaded = functions
+        .load_all()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0))
+        .context("load functions")?;
+    let events = AsyncInvoker::start(router.clone(), AsyncConfig::default());
+    let app = ignis_api::app(AppState { functions, events });
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("bind {}", config.listen))?;
+    let addr = listener.local_addr().context("read the bound address")?;
+    tracing::info!(
+        functions = loaded,
+        unused_code_removed = removed,
+        sandbox = router.sandbox_name(),
+        memory_budget_mb = config.memory_budget_mb,
+        data_dir = %data_dir.display(),
+        "sandbox backend `process`: environments are plain child processes without isolation \
+         (the namespace backend is not built yet)"
+    );
+    println!("Ignis listening on http://{addr}");
+
+    let reaper = {
+        let router = router.clone();
+        let stop = stop.clone();
+        let every =
+            (config.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
+        tokio::spawn(async move { router.reap_idle(every, stop.cancelled_owned()).await })
+    };
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server_stop = stop.clone();
+    let mut server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_stop.cancelled().await })
+            .into_future(),
+    );
+    tokio::select! {
+        r = &mut server => {
+            r.context("server task")?.context("serve")?;
+        }
+        _ = stop.cancelled() => {
+            tracing::info!(grace = ?config.shutdown_grace, "stopping: no new connections; letting invocations finish");
+            if tokio::time::timeout(config.shutdown_grace, &mut server).await.is_err() {
+                tracing::warn!("grace period over; ending running invocations");
+                server.abort();
+            }
+        }
+    }
+    router.shutdown();
+    reaper.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

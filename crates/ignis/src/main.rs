@@ -1,0 +1,59 @@
+//! The `ignis` binary: parses the command line, sets up logging, and runs
+//! either the server or a client command.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use ignis_cli::{Cli, Command, ServeArgs};
+use ignis_server::ServerConfig;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            match runtime.block_on(ignis_server::run(server_config(args))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        _ => runtime.block_on(ignis_cli::run(cli)),
+    }
+}
+
+fn server_config(a: ServeArgs) -> ServerConfig {
+    ServerConfig::resolve(
+        a.listen,
+        a.data_dir,
+        a.memory_budget_mb,
+        Duration::from_secs(a.idle_timeout_secs),
+        a.region,
+        Duration::from_secs(a.shutdown_grace_secs),
+        usize::try_from(a.log_max_bytes_per_function).unwrap_or(usize::MAX),
+    )
+}
+
+/// Logs to stderr; `IGNIS_LOG` (or `RUST_LOG`) sets the filter, default `info`.
+fn init_tracing() {
+    let filter = std::env::var("IGNIS_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+}
