@@ -25,6 +25,14 @@ def aws_bin() -> str:
     return found
 
 
+def raw_payload_args(binary: str) -> list[str]:
+    """AWS CLI v2 base64-decodes --payload unless told otherwise; v1 (what
+    PyPI ships) sends it as it is and has no such option."""
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+    text = version.stdout + version.stderr
+    return [] if text.startswith("aws-cli/1.") else ["--cli-binary-format", "raw-in-base64-out"]
+
+
 @pytest.fixture(scope="module")
 def aws(url, tmp_path_factory):
     home = tmp_path_factory.mktemp("aws-home")
@@ -53,6 +61,7 @@ def aws(url, tmp_path_factory):
         return json.loads(out) if out.strip() else {}
 
     run.json = run_json
+    run.raw = raw_payload_args(binary)
     return run
 
 
@@ -118,7 +127,7 @@ def test_update_configuration_and_code(aws, cli_function, fname, tmp_path, shell
     aws.json("update-function-configuration", "--function-name", fname, "--handler", "function.handler")
     aws("wait", "function-updated-v2", "--function-name", fname)
     out = tmp_path / "out.json"
-    aws("invoke", "--function-name", fname, "--cli-binary-format", "raw-in-base64-out", "--payload", '{"a":1}', str(out))
+    aws("invoke", "--function-name", fname, *aws.raw, "--payload", '{"a":1}', str(out))
     assert json.loads(out.read_text())["event"] == {"a": 1}
 
 
@@ -128,7 +137,7 @@ def test_invoke_with_tail(aws, cli_function, fname, tmp_path):
     meta = aws.json(
         "invoke",
         "--function-name", fname,
-        "--cli-binary-format", "raw-in-base64-out",
+        *aws.raw,
         "--payload", '{"name":"x"}',
         "--log-type", "Tail",
         str(out),
@@ -144,7 +153,7 @@ def test_invoke_function_error(aws, cli_function, fname, tmp_path):
     aws("wait", "function-active-v2", "--function-name", fname)
     out = tmp_path / "out.json"
     meta = aws.json(
-        "invoke", "--function-name", fname, "--cli-binary-format", "raw-in-base64-out", "--payload", '{"op":"error"}', str(out)
+        "invoke", "--function-name", fname, *aws.raw, "--payload", '{"op":"error"}', str(out)
     )
     assert meta["FunctionError"] == "Unhandled"
     assert json.loads(out.read_text())["errorMessage"] == "boom"
@@ -153,7 +162,7 @@ def test_invoke_function_error(aws, cli_function, fname, tmp_path):
 def test_invoke_event_and_dry_run(aws, cli_function, fname, tmp_path):
     aws("wait", "function-active-v2", "--function-name", fname)
     out = tmp_path / "out.json"
-    event = aws.json("invoke", "--function-name", fname, "--invocation-type", "Event", "--cli-binary-format", "raw-in-base64-out", "--payload", "{}", str(out))
+    event = aws.json("invoke", "--function-name", fname, "--invocation-type", "Event", *aws.raw, "--payload", "{}", str(out))
     assert event["StatusCode"] == 202
     dry = aws.json("invoke", "--function-name", fname, "--invocation-type", "DryRun", str(out))
     assert dry["StatusCode"] == 204

@@ -75,7 +75,7 @@ def test_configuration_round_trips(lam, deploy, echo_zip, fname):
         Description="first",
         Timeout=10,
         MemorySize=256,
-        Environment={"Variables": {"A": "1", "B": "two"}},
+        Environment={"Variables": {"ALPHA": "1", "BETA": "two"}},
         EphemeralStorage={"Size": 1024},
         Architectures=["x86_64"],
         Tags={"team": "e2e", "cost-center": "42"},
@@ -84,7 +84,7 @@ def test_configuration_round_trips(lam, deploy, echo_zip, fname):
     assert got["Tags"] == {"team": "e2e", "cost-center": "42"}
     conf = got["Configuration"]
     assert conf["Description"] == "first"
-    assert conf["Environment"]["Variables"] == {"A": "1", "B": "two"}
+    assert conf["Environment"]["Variables"] == {"ALPHA": "1", "BETA": "two"}
     assert conf["EphemeralStorage"] == {"Size": 1024}
 
     role2 = "arn:aws:iam::123456789012:role/other"
@@ -93,7 +93,7 @@ def test_configuration_round_trips(lam, deploy, echo_zip, fname):
         Description="second",
         Timeout=20,
         MemorySize=512,
-        Environment={"Variables": {"C": "3"}},
+        Environment={"Variables": {"GAMMA": "3"}},
         EphemeralStorage={"Size": 2048},
         Handler="main.handler",
         Runtime="provided.al2",
@@ -105,7 +105,7 @@ def test_configuration_round_trips(lam, deploy, echo_zip, fname):
     assert conf["Description"] == "second"
     assert conf["Timeout"] == 20
     assert conf["MemorySize"] == 512
-    assert conf["Environment"]["Variables"] == {"C": "3"}
+    assert conf["Environment"]["Variables"] == {"GAMMA": "3"}
     assert conf["EphemeralStorage"] == {"Size": 2048}
     assert conf["Handler"] == "main.handler"
     assert conf["Runtime"] == "provided.al2"

@@ -46,7 +46,7 @@ def create(client, name, code, **config):
 def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):
     first = own_server(tmp_path / "data")
     client = lambda_client(first.url)
-    create(client, "kept-rust", echo_zip, Description="survives", Environment={"Variables": {"K": "v"}})
+    create(client, "kept-rust", echo_zip, Description="survives", Environment={"Variables": {"KEPT": "v"}})
     create(client, "kept-shell", shell_zip("shell-echo"), Handler="function.handler")
     before = client.get_function_configuration(FunctionName="kept-rust")
     pid = invoke(client, "kept-rust", {"op": "count"})[2]["pid"]
@@ -63,7 +63,7 @@ def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):
     assert {"kept-rust", "kept-shell"} <= names
     _, body, out = invoke(client, "kept-rust", {"op": "count"})
     assert out["count"] == 1, body
-    assert invoke(client, "kept-rust", {"op": "env"})[2]["K"] == "v"
+    assert invoke(client, "kept-rust", {"op": "env"})[2]["KEPT"] == "v"
     assert invoke(client, "kept-shell", {"x": 1})[2]["event"] == {"x": 1}
 
 
