@@ -288,7 +288,9 @@ def test_function_name_over_64_characters(lam_raw, echo_zip):
 
 
 def test_zip_over_50mb_is_too_large(lam, fname):
-    big = build_zip([("bootstrap", b"#!/bin/sh\n", 0o755), ("blob", os.urandom(51 * 1024 * 1024))], compression=0)
+    # A 60 MB zip (the example): the client must get the error, not a
+    # connection closed mid-upload.
+    big = build_zip([("bootstrap", b"#!/bin/sh\n", 0o755), ("blob", os.urandom(60 * 1024 * 1024))], compression=0)
     with pytest.raises(ClientError) as e:
         lam.create_function(**create_params(fname, big))
     assert error_code(e.value) == "RequestTooLargeException", e.value.response
