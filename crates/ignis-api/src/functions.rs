@@ -68,28 +68,47 @@ impl Functions {
         arn::function_arn(&self.region, name)
     }
 
+    /// Resolves a path parameter (name or ARN, and qualifier) to the name of
+    /// a `$LATEST` function, without reading the store.
+    pub fn resolve_name(
+        &self,
+        reference: &str,
+        qualifier: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let r = parse_function_ref(reference)?;
+        match qualifier.or(r.qualifier.as_deref()) {
+            Some(q) if q != "$LATEST" => {
+                let arn = format!("{}:{q}", self.arn(&r.name));
+                Err(ApiError(LambdaError::function_not_found(&arn)))
+            }
+            _ => Ok(r.name),
+        }
+    }
+
     /// Resolves a path parameter to a stored `$LATEST` function.
     pub async fn resolve(
         &self,
         reference: &str,
         qualifier: Option<&str>,
     ) -> Result<FunctionRecord, ApiError> {
-        let r = parse_function_ref(reference)?;
-        let qualifier = qualifier.or(r.qualifier.as_deref());
-        let not_found = |q: Option<&str>| {
-            let arn = match q {
-                Some(q) => format!("{}:{q}", self.arn(&r.name)),
-                None => self.arn(&r.name),
-            };
-            ApiError(LambdaError::function_not_found(&arn))
-        };
-        if let Some(q) = qualifier.filter(|q| *q != "$LATEST") {
-            return Err(not_found(Some(q)));
-        }
+        let name = self.resolve_name(reference, qualifier)?;
         self.store
-            .get_function(&r.name)
+            .get_function(&name)
             .await?
-            .ok_or_else(|| not_found(None))
+            .ok_or_else(|| ApiError(LambdaError::function_not_found(&self.arn(&name))))
+    }
+
+    /// Why the router does not run `name`: still Pending or Failed, or absent.
+    pub async fn not_runnable(&self, name: &str) -> ApiError {
+        match self.store.get_function(name).await {
+            Ok(Some(record)) => crate::error::invoke_error(
+                ignis_router::InvokeError::NotReady(record.state),
+                &self.arn(name),
+                (0, 0),
+            ),
+            Ok(None) => ApiError(LambdaError::function_not_found(&self.arn(name))),
+            Err(e) => e.into(),
+        }
     }
 
     /// CreateFunction.

@@ -10,7 +10,7 @@ use base64::Engine;
 use ignis_model::headers as h;
 use ignis_model::limits::{payload_too_large, ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
 use ignis_model::{ErrorKind, LambdaError};
-use ignis_router::InvokeInput;
+use ignis_router::{InvokeError, InvokeInput};
 
 use crate::body;
 use crate::error::{invoke_error, ApiError};
@@ -67,37 +67,48 @@ pub async fn invoke(
         )
         .into());
     }
-    let record = s.functions.resolve(&name, q.qualifier.as_deref()).await?;
-    let arn = s.functions.arn(&record.name);
+    // The router's in-memory table answers; the store is read only to explain
+    // a function the router does not run (absent, Pending or Failed).
+    let function = s.functions.resolve_name(&name, q.qualifier.as_deref())?;
+    let arn = s.functions.arn(&function);
     let router = s.functions.router();
-    let budget = (router.admission().used_mb(), router.admission().budget_mb());
+    let refused = |e: InvokeError| async {
+        match e {
+            InvokeError::NotFound(_) => s.functions.not_runnable(&function).await,
+            e => invoke_error(
+                e,
+                &arn,
+                (router.admission().used_mb(), router.admission().budget_mb()),
+            ),
+        }
+    };
     let input = InvokeInput {
-        function: record.name.clone(),
+        function: function.clone(),
         payload,
         client_context,
         invoked_arn: arn.clone(),
     };
     match kind {
         InvocationType::DryRun => {
-            router
-                .check(&record.name)
-                .map_err(|e| invoke_error(e, &arn, budget))?;
+            if let Err(e) = router.check(&function) {
+                return Err(refused(e).await);
+            }
             Ok(with_version(StatusCode::NO_CONTENT.into_response()))
         }
         InvocationType::Event => {
-            router
-                .check(&record.name)
-                .map_err(|e| invoke_error(e, &arn, budget))?;
+            if let Err(e) = router.check(&function) {
+                return Err(refused(e).await);
+            }
             if !s.events.enqueue(input) {
                 return Err(ApiError::internal("queue the event", &"queue closed"));
             }
             Ok(with_version(StatusCode::ACCEPTED.into_response()))
         }
         InvocationType::RequestResponse => {
-            let done = router
-                .invoke(input)
-                .await
-                .map_err(|e| invoke_error(e, &arn, budget))?;
+            let done = match router.invoke(input).await {
+                Ok(done) => done,
+                Err(e) => return Err(refused(e).await),
+            };
             let mut resp = (StatusCode::OK, done.payload).into_response();
             let hs = resp.headers_mut();
             hs.insert("content-type", HeaderValue::from_static("application/json"));
