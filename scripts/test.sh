@@ -64,4 +64,4 @@ step "pytest tests/e2e"
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
 # shellcheck disable=SC2086
-"$VENV/bin/python" -m pytest tests/e2e -q ${PYTEST_ARGS:-}
+"$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider -rfE --tb=short ${PYTEST_ARGS:-}

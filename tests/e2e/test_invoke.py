@@ -62,12 +62,11 @@ def test_dry_run_of_missing_function(lam, fname):
 
 def test_log_type_tail(lam, echo_fn):
     cold = lam.invoke(FunctionName=echo_fn, LogType="Tail", Payload=b'{"op":"log","lines":2}')
-    request_id = cold["ResponseMetadata"]["RequestId"]
     log = tail_log(cold)
     assert "log line 1" in log and "log line 2" in log, log
     start = re.search(r"^START RequestId: (\S+) Version: \$LATEST$", log, re.M)
     assert start, log
-    assert start.group(1) == request_id
+    request_id = start.group(1)
     assert re.search(rf"^END RequestId: {re.escape(request_id)}$", log, re.M), log
     report = re.search(rf"^REPORT RequestId: {re.escape(request_id)}\t.*$", log, re.M)
     assert report, log
@@ -125,10 +124,19 @@ def test_context_reaches_the_runtime(lam, echo_fn):
         ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode(),
     )
     assert "FunctionError" not in resp, body
-    assert out["request_id"] == resp["ResponseMetadata"]["RequestId"]
+    assert out["request_id"]
     assert out["invoked_function_arn"] == arn
     assert out["client_context"]["custom"] == {"tenant": "acme"}
     assert out["deadline"] > 0
+
+
+def test_response_request_id_is_the_invocations(lam, echo_fn):
+    # As on Lambda: x-amzn-RequestId of the Invoke response is the request id
+    # the runtime saw and the START/END/REPORT lines name.
+    resp, body, out = invoke(lam, echo_fn, {"op": "context"}, LogType="Tail")
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    assert out["request_id"] == request_id, body
+    assert f"START RequestId: {request_id} " in tail_log(resp)
 
 
 def test_deadline_is_the_timeout(lam, echo_fn):
