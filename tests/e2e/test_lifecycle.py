@@ -189,3 +189,12 @@ def test_logs_wait_returns_new_lines(lam, url, deploy, echo_zip, fname):
     invoke(lam, fname, {"op": "log", "lines": 1})
     t.join(60)
     assert got["page"]["events"], "a waiting logs request returned nothing although a line arrived"
+
+
+def test_init_over_the_10s_limit_fails_the_invocation(lam, deploy, shell_zip, fname):
+    # shell-slow-init sleeps 30 s before its first /next; Lambda's init limit
+    # is 10 s, so the invocation fails (well before the 30 s) instead of hanging.
+    deploy(shell_zip("shell-slow-init"), Timeout=3)
+    resp, body, out = invoke(lam, fname, {})
+    assert resp["FunctionError"] == "Unhandled"
+    assert "timed out" in out["errorMessage"].lower(), body
