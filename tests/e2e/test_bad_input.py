@@ -7,9 +7,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
+import socket
 import stat
 import struct
+import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -271,6 +274,74 @@ def test_zip_bomb_in_update_code(lam, survivor):
     with pytest.raises(ClientError) as e:
         lam.update_function_code(FunctionName=survivor, ZipFile=zip_bomb(300 << 20))
     assert error_code(e.value) == "InvalidParameterValueException"
+
+
+@pytest.mark.parametrize("what", ["create-60mb-zip", "invoke-7mb-payload"])
+def test_oversized_request_answer_and_connection(url, fname, survivor, what):
+    """A request over a size limit gets its 413 RequestTooLargeException. A
+    server that stops reading the body must say `Connection: close`: a client
+    that reuses the connection (keep-alive) otherwise fails its next request
+    on a socket the server has dropped."""
+    if what == "create-60mb-zip":
+        path = FUNCTIONS
+        code = base64.b64encode(os.urandom(60 * 1024 * 1024)).decode()
+        body = json.dumps(
+            {"FunctionName": fname, "Runtime": "provided.al2023", "Handler": "bootstrap", "Role": ROLE, "Code": {"ZipFile": code}}
+        ).encode()
+    else:
+        path = f"{FUNCTIONS}/{survivor}/invocations"
+        body = b'"' + b"x" * (7 * 1024 * 1024) + b'"'
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+
+    def send():
+        try:
+            sock.sendall(head.encode() + body)
+        except OSError:
+            pass  # the server stopped reading; its answer is what counts
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    status, headers, payload = read_http_response(sock)
+    assert status == 413, (status, headers, payload[:300])
+    assert headers.get("x-amzn-errortype", "").split(":")[0] == "RequestTooLargeException"
+    assert json.loads(payload)["Type"] == "User"
+    if headers.get("connection", "").lower() == "close":
+        sock.close()
+        return
+    # Keep-alive was promised: the connection must stay usable.
+    sender.join(60)
+    assert not sender.is_alive(), "the server neither read the body nor closed the connection"
+    sock.settimeout(10)
+    try:
+        sock.sendall(f"GET {FUNCTIONS}/{survivor} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, _, _ = read_http_response(sock)
+    except OSError as e:
+        pytest.fail(f"413 without `Connection: close`, yet the server dropped the connection: {e!r}")
+    finally:
+        sock.close()
+    assert status == 200
+
+
+def read_http_response(sock) -> tuple[int, dict, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("connection closed before a complete response")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("connection closed in the middle of a response")
+        rest += chunk
+    return status, headers, rest[:length]
 
 
 def test_bad_function_name_in_path(url):
