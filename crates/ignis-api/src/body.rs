@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use ignis_model::{ErrorKind, LambdaError};
+use ignis_runtime_api::body::{read_limited, BodyError};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -11,20 +11,19 @@ use crate::error::ApiError;
 /// Largest management request: a 50 MB zip, base64-encoded in JSON.
 pub const MANAGEMENT_BODY_MAX: usize = 69_905_067;
 
+/// Bytes of an oversized request read and dropped before answering, so the
+/// client gets the error instead of a reset connection.
+const DRAIN_MAX: usize = 128 * 1024 * 1024;
+
 /// Reads at most `max` bytes, else `RequestTooLargeException` naming `operation`.
 pub async fn read(body: Body, max: usize, operation: &str) -> Result<Bytes, ApiError> {
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError(LambdaError::new(
-                ErrorKind::RequestTooLarge,
-                format!("Request must be smaller than {max} bytes for the {operation} operation"),
-            )))
-        }
-        Err(e) => Err(ApiError(LambdaError::new(
+    match read_limited(body, max, DRAIN_MAX).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge { read, .. }) => Err(ApiError(LambdaError::new(
+            ErrorKind::RequestTooLarge,
+            format!("Request must be smaller than {max} bytes for the {operation} operation (got {read} bytes or more)"),
+        ))),
+        Err(BodyError::Read(e)) => Err(ApiError(LambdaError::new(
             ErrorKind::InvalidRequestContent,
             format!("Could not read the request body: {e}"),
         ))),

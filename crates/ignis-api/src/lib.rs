@@ -69,13 +69,18 @@ async fn unknown_operation(req: Request) -> ApiError {
     ))
 }
 
-/// Gives every response an `x-amzn-RequestId`.
+/// Gives every response an `x-amzn-RequestId` (an invocation's is its own).
 async fn request_id(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    let id = uuid::Uuid::new_v4().to_string();
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut()
-            .insert(ignis_model::headers::REQUEST_ID, v);
+    if !resp
+        .headers()
+        .contains_key(ignis_model::headers::REQUEST_ID)
+    {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut()
+                .insert(ignis_model::headers::REQUEST_ID, v);
+        }
     }
     resp
 }

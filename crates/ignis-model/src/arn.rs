@@ -1,7 +1,7 @@
 //! Function names and ARNs: Ignis answers for one account in one region, and
 //! accepts a function as a name, a partial ARN or a full ARN, as Lambda does.
 
-use crate::error::LambdaError;
+use crate::error::{ErrorKind, LambdaError};
 
 /// The account id Ignis reports in ARNs.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -44,7 +44,7 @@ fn is_valid_qualifier(q: &str) -> bool {
 /// `arn:aws:lambda:us-east-1:000000000000:function:hello[:qualifier]`.
 pub fn parse_function_ref(input: &str) -> Result<FunctionRef, LambdaError> {
     let bad = || {
-        LambdaError::invalid(format!(
+        LambdaError::new(ErrorKind::Validation, format!(
             "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy constraint: \
              Member must satisfy regular expression pattern: \
              (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ignis_runtime_api::{Invocation, Outcome, RuntimeApi};
+use ignis_runtime_api::{DeliveryHook, Invocation, Outcome, RuntimeApi};
 use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Sandbox};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -30,6 +30,8 @@ pub(crate) struct LaunchContext {
 /// The answer of one invocation.
 #[derive(Debug)]
 pub struct Completed {
+    /// The invocation's request id.
+    pub request_id: String,
     /// Response or error document.
     pub payload: Bytes,
     /// Set when the function failed (`Unhandled`).
@@ -54,6 +56,10 @@ pub(crate) struct Env {
     scratch: PathBuf,
     _reservation: Reservation,
 }
+
+/// A warm runtime exited before taking the invocation.
+#[derive(Debug)]
+pub(crate) struct Undelivered;
 
 /// Why an environment could not start; answered as a function error.
 pub(crate) struct LaunchFailure {
@@ -153,15 +159,28 @@ impl Env {
         self.process.kill();
     }
 
-    /// Runs one invocation to its end.
-    pub async fn invoke(&self, inv: Invocation) -> Completed {
+    /// Runs one invocation to its end. `Err(Undelivered)` means a warm
+    /// runtime exited before it took the invocation: the function never saw
+    /// it, and it can be run on a fresh environment.
+    pub async fn invoke(&self, inv: Invocation) -> Result<Completed, Undelivered> {
         let request_id = inv.request_id.clone();
         let cold = !self.initialized.load(Ordering::Acquire);
         self.sink.start_capture();
-        self.sink.line(report::start_line(&request_id, "$LATEST"));
+        let start = {
+            let (sink, id) = (self.sink.clone(), request_id.clone());
+            Box::new(move || sink.line(report::start_line(&id, "$LATEST")))
+        };
         let started = Instant::now();
-        let (ended, delivered) = self.run(inv, cold).await;
+        let (ended, delivered) = self.run(inv, cold, start).await;
         let finished = Instant::now();
+        if delivered.is_none() {
+            if !cold && matches!(ended, Ended::Exited(_)) {
+                self.broken.store(true, Ordering::Release);
+                self.sink.take_capture();
+                return Err(Undelivered);
+            }
+            self.sink.line(report::start_line(&request_id, "$LATEST"));
+        }
         self.initialized.store(true, Ordering::Release);
         *self.last_used.lock().expect("last_used lock poisoned") = finished;
 
@@ -248,19 +267,25 @@ impl Env {
         };
         self.sink.line(report::end_line(&request_id));
         self.sink.line(report::report_line(&request_id, &report));
-        Completed {
+        Ok(Completed {
+            request_id,
             payload,
             function_error,
             log: self.sink.take_capture(),
-        }
+        })
     }
 
     /// Hands `inv` to the runtime and waits for its end; also returns when
     /// the runtime took it.
-    async fn run(&self, inv: Invocation, cold: bool) -> (Ended, Option<Instant>) {
+    async fn run(
+        &self,
+        inv: Invocation,
+        cold: bool,
+        on_delivery: DeliveryHook,
+    ) -> (Ended, Option<Instant>) {
         let timeout = inv.timeout;
         let mut exited = self.process.exited();
-        let sub = self.api.submit(inv);
+        let sub = self.api.submit_with(inv, on_delivery);
         let mut outcome = sub.outcome;
         // Delivery: at once on a warm environment; after init on a cold one.
         let delivery_limit = if cold { self.init_timeout } else { timeout };

@@ -210,13 +210,26 @@ impl Router {
         let span =
             tracing::info_span!("invoke", function = %input.function, request_id = %request_id);
         async move {
-            let env = match self.acquire(&pool, &spec).await? {
-                Ok(env) => env,
-                Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
-            };
-            let completed = env.invoke(self.invocation(input, &spec, request_id)).await;
-            self.release(&pool, env);
-            Ok(completed)
+            let invocation = self.invocation(input, &spec, request_id.clone());
+            // A warm runtime may exit between invocations; the invocation it
+            // never took runs on another environment.
+            for _ in 0..3 {
+                let env = match self.acquire(&pool, &spec).await? {
+                    Ok(env) => env,
+                    Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
+                };
+                let result = env.invoke(invocation.clone()).await;
+                self.release(&pool, env);
+                match result {
+                    Ok(completed) => return Ok(completed),
+                    Err(env::Undelivered) => {
+                        tracing::info!(
+                            "warm environment exited before taking the invocation; retrying"
+                        );
+                    }
+                }
+            }
+            Err(InvokeError::NoCapacity)
         }
         .instrument(span)
         .await
@@ -333,6 +346,7 @@ impl Router {
             logs.append("launch", line);
         }
         Completed {
+            request_id: request_id.to_string(),
             payload: report::error_document(f.error_type, &message),
             function_error: true,
             log,

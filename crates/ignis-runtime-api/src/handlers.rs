@@ -3,17 +3,21 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use ignis_model::headers as h;
 use ignis_model::limits::SYNC_PAYLOAD_MAX;
 
+use crate::body::{read_limited, BodyError};
 use crate::slot::{AnswerError, Slot};
 use crate::{Invocation, Outcome};
 
 const PREFIX: &str = "/2018-06-01/runtime/";
+/// Bytes of an oversized response read (and dropped) so the runtime gets
+/// the 413 instead of a reset connection.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -83,24 +87,23 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
 }
 
 async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
-    match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX)
-        .collect()
-        .await
-    {
-        Ok(body) => answer(slot.answer(id, Outcome::Response(body.to_bytes()))),
-        Err(_) => {
-            let _ = slot.answer(
-                id,
-                Outcome::ResponseTooLarge {
-                    len: SYNC_PAYLOAD_MAX + 1,
-                },
-            );
-            error(
+    match read_limited(req.into_body(), SYNC_PAYLOAD_MAX, DRAIN_MAX).await {
+        Ok(body) => answer(slot.answer(id, Outcome::Response(body))),
+        Err(BodyError::TooLarge { read, drained }) => {
+            let _ = slot.answer(id, Outcome::ResponseTooLarge { len: read });
+            let mut reply = error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",
                 &format!("Exceeded maximum allowed payload size ({SYNC_PAYLOAD_MAX} bytes)."),
-            )
+            );
+            if !drained {
+                reply
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            reply
         }
+        Err(BodyError::Read(e)) => error(StatusCode::BAD_REQUEST, "InvalidRequest", &e),
     }
 }
 
@@ -110,13 +113,9 @@ async fn error_parts(req: Request<Incoming>) -> (Option<String>, Bytes) {
         .get(h::RUNTIME_FUNCTION_ERROR_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match Limited::new(req.into_body(), SYNC_PAYLOAD_MAX)
-        .collect()
+    let body = read_limited(req.into_body(), SYNC_PAYLOAD_MAX, DRAIN_MAX)
         .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+        .unwrap_or_default();
     (error_type, body)
 }
 

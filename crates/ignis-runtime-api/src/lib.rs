@@ -7,6 +7,7 @@
 //! [`Outcome`]. Payload bytes pass through untouched in both directions.
 #![deny(missing_docs)]
 
+pub mod body;
 mod handlers;
 mod slot;
 
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-pub use slot::Slot;
+pub use slot::{DeliveryHook, Slot};
 
 /// An invocation handed to the runtime.
 #[derive(Debug, Clone)]
@@ -113,7 +114,14 @@ impl RuntimeApi {
 
     /// Hands an invocation to the runtime's next `/next`.
     pub fn submit(&self, invocation: Invocation) -> Submitted {
-        self.slot.submit(invocation)
+        self.slot.submit(invocation, None)
+    }
+
+    /// Like [`RuntimeApi::submit`], running `on_delivery` the moment the
+    /// runtime takes the invocation, before the runtime can see it (e.g. to
+    /// log START ahead of anything the function prints).
+    pub fn submit_with(&self, invocation: Invocation, on_delivery: DeliveryHook) -> Submitted {
+        self.slot.submit(invocation, Some(on_delivery))
     }
 
     /// When the runtime first called `/next` (the end of its init phase).

@@ -24,8 +24,12 @@ struct State {
     init_error: Option<Outcome>,
 }
 
+/// Runs when the runtime takes the invocation, before it sees it.
+pub type DeliveryHook = Box<dyn FnOnce() + Send>;
+
 struct Pending {
     invocation: Invocation,
+    on_delivery: Option<DeliveryHook>,
     delivered: oneshot::Sender<Instant>,
     outcome: oneshot::Sender<Outcome>,
 }
@@ -47,7 +51,11 @@ pub(crate) enum AnswerError {
 }
 
 impl Slot {
-    pub(crate) fn submit(&self, invocation: Invocation) -> Submitted {
+    pub(crate) fn submit(
+        &self,
+        invocation: Invocation,
+        on_delivery: Option<DeliveryHook>,
+    ) -> Submitted {
         let (delivered_tx, delivered) = oneshot::channel();
         let (outcome_tx, outcome) = oneshot::channel();
         let mut state = self.state.lock().expect("slot lock poisoned");
@@ -57,6 +65,7 @@ impl Slot {
         }
         state.pending = Some(Pending {
             invocation,
+            on_delivery,
             delivered: delivered_tx,
             outcome: outcome_tx,
         });
@@ -91,6 +100,9 @@ impl Slot {
             // The caller gave up (timed out or was cancelled) before the
             // runtime asked: nobody waits for this one any more.
             return None;
+        }
+        if let Some(hook) = pending.on_delivery {
+            hook();
         }
         state.current = Some(Current {
             request_id: pending.invocation.request_id.clone(),

@@ -54,9 +54,12 @@ pub async fn invoke(
     } else {
         SYNC_PAYLOAD_MAX
     };
-    let payload = body::read(b, max + 1, "Invoke")
+    let payload = body::read(b, max, "Invoke")
         .await
-        .map_err(|_| ApiError(payload_too_large(max + 1, max)))?;
+        .map_err(|e| match e.0.kind {
+            ErrorKind::RequestTooLarge => ApiError(payload_too_large(max + 1, max)),
+            _ => e,
+        })?;
     if payload.len() > max {
         return Err(payload_too_large(payload.len(), max).into());
     }
@@ -112,6 +115,9 @@ pub async fn invoke(
             let mut resp = (StatusCode::OK, done.payload).into_response();
             let hs = resp.headers_mut();
             hs.insert("content-type", HeaderValue::from_static("application/json"));
+            if let Ok(v) = HeaderValue::from_str(&done.request_id) {
+                hs.insert(h::REQUEST_ID, v);
+            }
             if done.function_error {
                 hs.insert(h::FUNCTION_ERROR, HeaderValue::from_static("Unhandled"));
             }
