@@ -354,7 +354,7 @@ impl Functions {
         edit(&mut record.tags);
         record.revision_id = new_revision();
         self.store.update_function(&record, &expected).await?;
-        self.router.upsert(self.spec(record)?);
+        // Tags do not reach the function: running environments stay.
         Ok(())
     }
 
@@ -432,17 +432,36 @@ impl Functions {
                 record.last_update_status = LastUpdateStatus::Successful;
                 record.last_update_status_reason = None;
                 record.last_update_status_reason_code = None;
+                // The router learns first, so a caller that sees Active in
+                // the store can invoke at once.
+                let name = record.name.clone();
+                self.router.upsert(FunctionSpec {
+                    record: record.clone(),
+                    code_dir,
+                });
                 match self.store.update_function(&record, &expected).await {
-                    Ok(()) => {}
-                    // Changed or deleted meanwhile: that change activates itself.
-                    Err(
-                        ignis_store::StoreError::RevisionMismatch { .. }
-                        | ignis_store::StoreError::NotFound(_),
-                    ) => return Ok(()),
-                    Err(e) => return Err(e.into()),
+                    Ok(()) => Ok(()),
+                    Err(ignis_store::StoreError::NotFound(_)) => {
+                        self.router.remove(&name);
+                        Ok(())
+                    }
+                    // Changed meanwhile: converge on what the store holds now.
+                    Err(ignis_store::StoreError::RevisionMismatch { .. }) => {
+                        match self.store.get_function(&name).await? {
+                            Some(current)
+                                if current.state == FunctionState::Active
+                                    && current.last_update_status
+                                        == LastUpdateStatus::Successful =>
+                            {
+                                self.router.upsert(self.spec(current)?);
+                            }
+                            Some(_) => {}
+                            None => self.router.remove(&name),
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e.into()),
                 }
-                self.router.upsert(FunctionSpec { record, code_dir });
-                Ok(())
             }
             Err(e) => {
                 record.state = FunctionState::Failed;
