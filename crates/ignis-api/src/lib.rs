@@ -84,3 +84,6 @@ async fn request_id(req: Request, next: Next) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests;
