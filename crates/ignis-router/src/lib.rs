@@ -291,7 +291,7 @@ impl Router {
             return Ok(r);
         }
         let mut idle: Vec<(Instant, Arc<Pool>, String)> = Vec::new();
-        for pool in self.pools.read().expect("pools lock poisoned").values() {
+        for pool in self.all_pools() {
             for env in pool.idle.lock().expect("pool lock poisoned").iter() {
                 idle.push((env.last_used(), pool.clone(), env.id.clone()));
             }
@@ -368,14 +368,7 @@ impl Router {
     fn reap_once(&self) {
         let cutoff = Instant::now().checked_sub(self.config.idle_timeout);
         let Some(cutoff) = cutoff else { return };
-        let pools: Vec<Arc<Pool>> = self
-            .pools
-            .read()
-            .expect("pools lock poisoned")
-            .values()
-            .cloned()
-            .collect();
-        for pool in pools {
+        for pool in self.all_pools() {
             let mut idle = pool.idle.lock().expect("pool lock poisoned");
             let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
                 .into_iter()
@@ -393,6 +386,11 @@ impl Router {
             .retain(|_, w| w.strong_count() > 0);
     }
 
+    fn all_pools(&self) -> Vec<Arc<Pool>> {
+        let pools = self.pools.read().expect("pools lock poisoned");
+        pools.values().cloned().collect()
+    }
+
     /// Number of environments alive (idle or busy).
     pub fn live_environments(&self) -> usize {
         let mut live = self.live.lock().expect("live lock poisoned");
@@ -403,14 +401,7 @@ impl Router {
     /// Refuses new invocations and ends every environment.
     pub fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
-        let pools: Vec<Arc<Pool>> = self
-            .pools
-            .read()
-            .expect("pools lock poisoned")
-            .values()
-            .cloned()
-            .collect();
-        for pool in pools {
+        for pool in self.all_pools() {
             pool.idle.lock().expect("pool lock poisoned").clear();
         }
         let live: Vec<Weak<Env>> = self
