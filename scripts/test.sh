@@ -60,8 +60,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-step "pytest tests/e2e"
+step "pytest tests/e2e tests/runtimes"
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
 # shellcheck disable=SC2086
-"$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider -rfE --tb=short ${PYTEST_ARGS:-}
+"$VENV/bin/python" -m pytest tests/e2e tests/runtimes -q -p no:cacheprovider -rfE --tb=short ${PYTEST_ARGS:-}

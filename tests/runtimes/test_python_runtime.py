@@ -1,0 +1,665 @@
+"""Ignis's Python runtime client (runtimes/python/bootstrap.py) against a fake
+Runtime API, on every Python interpreter installed here. No Ignis server
+needed: a tiny HTTP/1.1 server in a thread serves the events the test queues,
+the client runs as Ignis starts it (`python3.X -S -u bootstrap.py`, the code
+directory as cwd, a clean environment)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BOOTSTRAP = REPO / "runtimes" / "python" / "bootstrap.py"
+PREFIX = "/2018-06-01/runtime"
+
+
+def _interpreters() -> list[tuple[str, str]]:
+    """(version, path) of each Python 3.9+ found, one per minor version."""
+    candidates = []
+    for minor in range(9, 15):
+        candidates += [f"/usr/bin/python3.{minor}", f"/usr/local/bin/python3.{minor}"]
+        candidates += sorted(glob.glob(f"/root/.pyenv/versions/3.{minor}.*/bin/python3.{minor}"))
+        found = shutil.which(f"python3.{minor}")
+        if found:
+            candidates.append(found)
+    seen: dict[str, str] = {}
+    for path in candidates:
+        if not os.access(path, os.X_OK):
+            continue
+        try:
+            out = subprocess.run(
+                [path, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out and out not in seen:
+            seen[out] = path
+    return sorted(seen.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")))
+
+
+INTERPRETERS = _interpreters()
+if not INTERPRETERS:
+    pytest.skip("no Python 3.9+ interpreter found", allow_module_level=True)
+ALL = pytest.mark.parametrize(
+    "python", [p for _, p in INTERPRETERS], ids=[v for v, _ in INTERPRETERS]
+)
+NEWEST = INTERPRETERS[-1][1]
+MINORS = {p: int(v.split(".")[1]) for v, p in INTERPRETERS}
+
+
+# --------------------------------------------------------------------------
+# The fake Runtime API
+# --------------------------------------------------------------------------
+
+
+class Outcome:
+    def __init__(self, kind: str, headers: dict, body: bytes):
+        self.kind = kind  # "response" | "error"
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class FakeRuntimeAPI:
+    def __init__(self):
+        self.events: queue.Queue = queue.Queue()
+        self.outcomes: dict[str, queue.Queue] = {}
+        self.init_errors: queue.Queue = queue.Queue()
+        self.requests: list[tuple[str, str]] = []
+        self.connections: set = set()
+        self.stopping = False
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, body=b'{"status":"OK"}', headers=None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                api.connections.add(self.client_address)
+                api.requests.append(("GET", self.path))
+                if self.path != PREFIX + "/invocation/next":
+                    return self._reply(404, b'{"errorType":"NotFound"}')
+                while True:
+                    try:
+                        rid, payload, headers = api.events.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        if api.stopping:
+                            return self._reply(500, b'{"errorType":"Stopping"}')
+                self._reply(200, payload, headers)
+
+            def do_POST(self):
+                api.connections.add(self.client_address)
+                api.requests.append(("POST", self.path))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path == PREFIX + "/init/error":
+                    api.init_errors.put(Outcome("init", headers, body))
+                    return self._reply(202)
+                parts = self.path[len(PREFIX) :].split("/")
+                # ['', 'invocation', id, 'response'|'error']
+                if len(parts) == 4 and parts[1] == "invocation" and parts[2] in api.outcomes:
+                    api.outcomes[parts[2]].put(Outcome(parts[3], headers, body))
+                    return self._reply(202)
+                self._reply(400, b'{"errorType":"InvalidRequestID"}')
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1:%d" % self.server.server_address[1]
+
+    def submit(self, payload, *, timeout_ms=30000, headers=None) -> str:
+        rid = str(uuid.uuid4())
+        self.outcomes[rid] = queue.Queue()
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        h = {
+            "Lambda-Runtime-Aws-Request-Id": rid,
+            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + timeout_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:fn",
+            "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
+        }
+        h.update(headers or {})
+        self.events.put((rid, body, h))
+        return rid
+
+    def outcome(self, rid: str, timeout=20) -> Outcome:
+        return self.outcomes[rid].get(timeout=timeout)
+
+    def invoke(self, payload, **kw) -> Outcome:
+        return self.outcome(self.submit(payload, **kw))
+
+    def close(self):
+        self.stopping = True
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Env:
+    """One execution environment: a code dir, an opt dir, the client
+    process and its output."""
+
+    def __init__(self, python, tmp: Path, files: dict, handler="handler.main", env=None, layer=None):
+        self.api = FakeRuntimeAPI()
+        self.code = tmp / "code"
+        self.opt = tmp / "opt"
+        self.code.mkdir()
+        self.opt.mkdir()
+        self.minor = MINORS[python]
+        for rel, text in files.items():
+            p = self.code / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text))
+        for rel, text in (layer or {}).items():
+            p = self.opt / rel.format(minor=self.minor)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text))
+        e = {
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "_HANDLER": handler,
+            "LAMBDA_TASK_ROOT": str(self.code),
+            "AWS_LAMBDA_FUNCTION_NAME": "fn",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_REGION": "us-east-1",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]abc",
+            "AWS_LAMBDA_LOG_FORMAT": "Text",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.%d" % self.minor,
+            "TZ": ":UTC",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "IGNIS_OPT_DIR": str(self.opt),
+        }
+        e.update(env or {})
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [python, "-S", "-u", str(BOOTSTRAP)],
+            cwd=self.code,
+            env=e,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_log(self, needle: str, timeout=10) -> str:
+        end = time.time() + timeout
+        while time.time() < end:
+            if needle in self.log():
+                return self.log()
+            time.sleep(0.01)
+        raise AssertionError(f"{needle!r} not in log:\n{self.log()}")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.reader.join(timeout=5)
+        self.api.close()
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    envs = []
+    count = [0]
+
+    def make(python, files, **kw):
+        count[0] += 1
+        d = tmp_path / ("env%d" % count[0])
+        d.mkdir()
+        env = Env(python, d, files, **kw)
+        envs.append(env)
+        return env
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+SEED = {
+    "handler.py": """
+        import json
+
+        def main(event, context):
+            print(json.dumps(event))
+            return {"statusCode": 200, "body": json.dumps({"hello": event.get("name", "world")})}
+    """
+}
+
+
+# --------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------
+
+
+@ALL
+def test_seed_example_success_and_print(make_env, python):
+    env = make_env(python, SEED)
+    out = env.api.invoke({"name": "ignis"})
+    assert out.kind == "response"
+    assert out.json() == {"statusCode": 200, "body": '{"hello": "ignis"}'}
+    # Lambda's separators: {"a": 1}
+    assert out.body == b'{"statusCode": 200, "body": "{\\"hello\\": \\"ignis\\"}"}'
+    env.wait_log('{"name": "ignis"}')
+    # one persistent connection for next, response, next
+    assert len(env.api.connections) == 1
+
+
+@ALL
+def test_init_once_per_environment_and_context(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import os, sys
+                COUNT = 0
+                INIT = 0
+                INIT += 1
+
+                def main(event, context):
+                    global COUNT
+                    COUNT += 1
+                    cc = context.client_context
+                    return {
+                        "init": INIT,
+                        "count": COUNT,
+                        "function_name": context.function_name,
+                        "function_version": context.function_version,
+                        "invoked_function_arn": context.invoked_function_arn,
+                        "memory_limit_in_mb": context.memory_limit_in_mb,
+                        "aws_request_id": context.aws_request_id,
+                        "log_group_name": context.log_group_name,
+                        "log_stream_name": context.log_stream_name,
+                        "identity": [context.identity.cognito_identity_id,
+                                     context.identity.cognito_identity_pool_id],
+                        "client_context": None if cc is None else {
+                            "custom": cc.custom, "env": cc.env,
+                            "installation_id": cc.client.installation_id,
+                            "app_title": cc.client.app_title},
+                        "remaining": context.get_remaining_time_in_millis(),
+                        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+                        "sys_path": sys.path,
+                        "cwd": os.getcwd(),
+                        "exit_builtin": callable(exit),
+                    }
+            """
+        },
+    )
+    rid1 = env.api.submit({}, timeout_ms=3000)
+    a = env.api.outcome(rid1).json()
+    cc = {
+        "client": {"installation_id": "i-1", "app_title": "app"},
+        "custom": {"k": "v"},
+        "env": {"platform": "x"},
+    }
+    rid2 = env.api.submit(
+        {},
+        headers={
+            "Lambda-Runtime-Client-Context": json.dumps(cc),
+            "Lambda-Runtime-Cognito-Identity": json.dumps(
+                {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
+            ),
+            "Lambda-Runtime-Trace-Id": "Root=1-2",
+        },
+    )
+    b = env.api.outcome(rid2).json()
+    assert (a["init"], a["count"]) == (1, 1)
+    assert (b["init"], b["count"]) == (1, 2)
+    assert a["function_name"] == "fn"
+    assert a["function_version"] == "$LATEST"
+    assert a["invoked_function_arn"].endswith(":function:fn")
+    assert a["memory_limit_in_mb"] == "128"
+    assert a["aws_request_id"] == rid1 and b["aws_request_id"] == rid2
+    assert a["log_group_name"] == "/aws/lambda/fn"
+    assert a["log_stream_name"] == "2024/01/01/[$LATEST]abc"
+    assert a["identity"] == [None, None]
+    assert a["client_context"] is None
+    assert b["identity"] == ["id-1", "pool-1"]
+    assert b["client_context"] == {
+        "custom": {"k": "v"},
+        "env": {"platform": "x"},
+        "installation_id": "i-1",
+        "app_title": "app",
+    }
+    assert 2000 < a["remaining"] <= 3000
+    assert 25000 < b["remaining"] <= 30000
+    assert a["trace"].startswith("Root=1-") and b["trace"] == "Root=1-2"
+    code = str(env.code)
+    assert a["cwd"] == code
+    assert a["sys_path"][:3] == [
+        code,
+        str(env.opt / "python" / "lib" / ("python3.%d" % env.minor) / "site-packages"),
+        str(env.opt / "python"),
+    ]
+    assert str(BOOTSTRAP.parent) not in a["sys_path"]
+    assert not [p for p in a["sys_path"][3:] if "site-packages" in p or "dist-packages" in p]
+    assert a["exit_builtin"] is True
+
+
+@ALL
+def test_unhandled_error_shape(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                def inner(x):
+                    raise ValueError("boom: %s" % x)
+
+                def main(event, context):
+                    return inner(event["x"])
+            """
+        },
+    )
+    rid = env.api.submit({"x": 7})
+    out = env.api.outcome(rid)
+    assert out.kind == "error"
+    assert out.headers["lambda-runtime-function-error-type"] == "ValueError"
+    doc = out.json()
+    assert list(doc) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert doc["errorType"] == "ValueError"
+    assert doc["errorMessage"] == "boom: 7"
+    assert doc["requestId"] == rid
+    trace = doc["stackTrace"]
+    assert len(trace) == 2, trace
+    assert trace[0].startswith('  File "%s/handler.py", line 6, in main\n' % env.code)
+    assert trace[0].endswith('    return inner(event["x"])\n')
+    assert trace[1].startswith('  File "%s/handler.py", line 3, in inner\n' % env.code)
+    log = env.wait_log("[ERROR] ValueError: boom: 7")
+    assert "Traceback (most recent call last):" in log
+    assert '\u00a0\u00a0File "%s/handler.py", line 6, in main' % env.code in log
+    # the environment survives a function error
+    assert env.api.invoke({"x": 1}).json()["errorMessage"] == "boom: 1"
+    assert env.proc.poll() is None
+
+
+def _init_error(env) -> Outcome:
+    out = env.api.init_errors.get(timeout=20)
+    assert env.proc.wait(timeout=10) == 1
+    return out
+
+
+@ALL
+def test_import_error(make_env, python):
+    env = make_env(python, {"handler.py": "import not_a_module_xyz\n\ndef main(e, c):\n    return 1\n"})
+    out = _init_error(env)
+    doc = out.json()
+    assert out.headers["lambda-runtime-function-error-type"] == "Runtime.ImportModuleError"
+    assert doc == {
+        "errorMessage": "Unable to import module 'handler': No module named 'not_a_module_xyz'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    log = env.log()
+    assert "LAMBDA_WARNING: Unhandled exception." in log
+    assert (
+        "[ERROR] Runtime.ImportModuleError: Unable to import module 'handler': "
+        "No module named 'not_a_module_xyz'" in log
+    )
+    assert not env.api.requests or env.api.requests == [("POST", PREFIX + "/init/error")]
+
+
+@ALL
+def test_missing_module_and_handler(make_env, python):
+    env = make_env(python, SEED, handler="handler.nope")
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "Runtime.HandlerNotFound"
+    assert doc["errorMessage"] == "Handler 'nope' missing on module 'handler'"
+
+    env = make_env(python, SEED, handler="missing.main")
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "Runtime.ImportModuleError"
+    assert doc["errorMessage"] == "Unable to import module 'missing': No module named 'missing'"
+
+    env = make_env(python, SEED, handler="handler")
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "Runtime.MalformedHandlerName"
+    assert doc["errorMessage"].startswith("Bad handler 'handler': ")
+
+
+@ALL
+def test_syntax_error(make_env, python):
+    env = make_env(python, {"handler.py": "def main(event, context)\n    return 1\n"})
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert doc["errorMessage"].startswith("Syntax error in module 'handler': ")
+    assert doc["stackTrace"][0].startswith('  File "%s/handler.py" Line 1\n' % env.code)
+
+
+def test_exception_at_module_level(make_env):
+    env = make_env(NEWEST, {"handler.py": "raise KeyError('cfg')\n"})
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "KeyError"
+    assert doc["errorMessage"] == "'cfg'"
+    assert any("handler.py" in f for f in doc["stackTrace"])
+    assert not any("/runtimes/python/bootstrap.py" in f for f in doc["stackTrace"])
+
+
+@ALL
+def test_marshal_error_and_decimal(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import decimal, datetime
+
+                def main(event, context):
+                    if event == "bad":
+                        return {"when": datetime.date(2024, 1, 2)}
+                    if event == "bytes":
+                        return b'{"raw": true}'
+                    if event == "nan":
+                        return float("nan")
+                    return {"d": decimal.Decimal("1.10"), "i": decimal.Decimal("10"),
+                            "n": decimal.Decimal("NaN"), "l": [decimal.Decimal("-2.5E+3")],
+                            "s": "\\u0000x"}
+            """
+        },
+    )
+    out = env.api.invoke("bad")
+    assert out.kind == "error"
+    assert out.headers["lambda-runtime-function-error-type"] == "Runtime.MarshalError"
+    doc = out.json()
+    assert doc["errorType"] == "Runtime.MarshalError"
+    assert doc["errorMessage"] == "Unable to marshal response: Object of type date is not JSON serializable"
+    assert doc["stackTrace"] == []
+    env.wait_log("[ERROR] Runtime.MarshalError: Unable to marshal response:")
+
+    out = env.api.invoke("ok")
+    assert out.kind == "response"
+    assert out.body == b'{"d": 1.10, "i": 10, "n": NaN, "l": [-2.5E+3], "s": "\\u0000x"}'
+    assert env.api.invoke("bytes").body == b'{"raw": true}'
+    assert env.api.invoke("nan").body == b"NaN"
+
+
+@ALL
+def test_large_payload_and_unicode(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                def main(event, context):
+                    print("got", len(event.get("data", "")), event["u"])
+                    return event
+            """
+        },
+    )
+    big = {"data": "x" * (5 * 1024 * 1024), "u": "héllo wörld ✓ 日本 🎉"}
+    out = env.api.invoke(big)
+    assert out.kind == "response"
+    assert out.json() == big
+    env.wait_log("got %d héllo wörld ✓ 日本 🎉" % (5 * 1024 * 1024))
+    # Lambda escapes non-ASCII up to python3.11, writes UTF-8 from 3.12 on
+    small = env.api.invoke({"u": "é🎉"})
+    if env.minor >= 12:
+        assert small.body == '{"u": "é🎉"}'.encode()
+    else:
+        assert small.body == b'{"u": "\\u00e9\\ud83c\\udf89"}'
+
+
+@ALL
+def test_log_format_text(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import logging
+                logging.getLogger().warning("at init")
+                log = logging.getLogger()
+                log.setLevel(logging.INFO)
+
+                def main(event, context):
+                    log.info("hello %s", "there")
+                    log.debug("hidden")
+                    log.error("two\\nlines")
+                    context.log("via context")
+                    return 1
+            """
+        },
+    )
+    rid = env.api.submit({})
+    env.api.outcome(rid)
+    log = env.wait_log("via context")
+    ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.search(r"^\[WARNING\]\t%s\t\tat init$" % ts, log, re.M), log
+    assert re.search(r"^\[INFO\]\t%s\t%s\thello there$" % (ts, rid), log, re.M), log
+    assert re.search(r"^\[ERROR\]\t%s\t%s\ttwo\nlines$" % (ts, rid), log, re.M), log
+    assert "hidden" not in log
+    assert re.search(r"^via context$", log, re.M)
+
+
+@ALL
+def test_log_format_json(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import logging
+                log = logging.getLogger("app")
+
+                def main(event, context):
+                    print("plain print")
+                    log.info("hello %s", "json", extra={"order": 42})
+                    log.debug("hidden")
+                    try:
+                        1 / 0
+                    except ZeroDivisionError:
+                        log.exception("failed")
+                    raise RuntimeError("bad")
+            """
+        },
+        env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"},
+    )
+    rid = env.api.submit({})
+    out = env.api.outcome(rid)
+    assert out.json()["errorType"] == "RuntimeError"
+    env.wait_log('"log_level": "ERROR"')
+    records = {}
+    for line in env.lines:
+        if line.startswith("{"):
+            rec = json.loads(line)
+            records[rec.get("message", rec.get("errorMessage"))] = rec
+    assert "plain print" in env.lines
+    info = records["hello json"]
+    assert list(info)[:5] == ["timestamp", "level", "message", "logger", "requestId"]
+    assert info["level"] == "INFO" and info["logger"] == "app" and info["requestId"] == rid
+    assert info["order"] == 42
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info["timestamp"])
+    assert "hidden" not in env.log()
+    exc = records["failed"]
+    assert exc["level"] == "ERROR" and exc["errorType"] == "ZeroDivisionError"
+    assert exc["errorMessage"] == "division by zero" and exc["stackTrace"]
+    assert exc["location"].endswith("handler.py:main:12")
+    err = records["bad"]
+    assert err["log_level"] == "ERROR" and err["errorType"] == "RuntimeError"
+    assert err["requestId"] == rid
+
+
+@ALL
+def test_layer_dependency(make_env, python):
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import layerdep, sitedep
+
+                def main(event, context):
+                    return [layerdep.NAME, sitedep.NAME]
+            """
+        },
+        layer={
+            "python/layerdep.py": "NAME = 'from /opt/python'\n",
+            "python/lib/python3.{minor}/site-packages/sitedep.py": "NAME = 'from site-packages'\n",
+        },
+    )
+    assert env.api.invoke({}).json() == ["from /opt/python", "from site-packages"]
+
+
+@ALL
+def test_nested_handler_path(make_env, python):
+    env = make_env(
+        python,
+        {
+            "pkg/sub/file.py": """
+                from . import helper
+
+                def func(event, context):
+                    return {"nested": helper.VALUE, "module": __name__}
+            """,
+            "pkg/sub/helper.py": "VALUE = 3\n",
+        },
+        handler="pkg/sub/file.func",
+    )
+    assert env.api.invoke({}).json() == {"nested": 3, "module": "pkg.sub.file"}
+
+
+def test_unmarshal_error(make_env):
+    env = make_env(NEWEST, SEED)
+    out = env.api.invoke(b"{not json")
+    assert out.kind == "error"
+    doc = out.json()
+    assert doc["errorType"] == "Runtime.UnmarshalError"
+    assert doc["errorMessage"].startswith("Unable to unmarshal input: Expecting property name")
