@@ -443,7 +443,13 @@ class RuntimeAPI(object):
     # -- transport --------------------------------------------------------
 
     def _connect(self):
-        sock = socket.create_connection(self._target)
+        host, port = self._target
+        try:
+            # ASCII bytes: a str host would make getaddrinfo import the idna codec.
+            host = host.encode("ascii")
+        except UnicodeEncodeError:
+            pass
+        sock = socket.create_connection((host, port))
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -595,9 +601,10 @@ class RuntimeAPI(object):
         if resp.status >= 500:
             # Container error: non-recoverable, the runtime should exit.
             raise RuntimeAPIError(message)
-        # 4xx (an oversized response, an invocation answered already):
-        # Lambda reports it to the caller; this environment carries on.
-        sys.stderr.write(message + "\n")
+        # 4xx (an oversized response, an invocation answered already): the
+        # platform reports it to the caller; this environment carries on.
+        if resp.status != 413:
+            sys.stderr.write("ignis: %s\n" % message)
 
     def post_response(self, request_id, body, content_type):
         self._post(

@@ -88,6 +88,7 @@ class FakeRuntimeAPI:
         self.requests: list[tuple[str, str]] = []
         self.connections: set = set()
         self.stopping = False
+        self.close_after_post = False
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,6 +133,9 @@ class FakeRuntimeAPI:
                 # ['', 'invocation', id, 'response'|'error']
                 if len(parts) == 4 and parts[1] == "invocation" and parts[2] in api.outcomes:
                     api.outcomes[parts[2]].put(Outcome(parts[3], headers, body))
+                    if api.close_after_post:
+                        self.close_connection = True
+                        return self._reply(202, headers={"Connection": "close"})
                     return self._reply(202)
                 self._reply(400, b'{"errorType":"InvalidRequestID"}')
 
@@ -459,6 +463,11 @@ def test_missing_module_and_handler(make_env, python):
     assert doc["errorType"] == "Runtime.MalformedHandlerName"
     assert doc["errorMessage"].startswith("Bad handler 'handler': ")
 
+    env = make_env(python, SEED, handler="sys.main")
+    doc = _init_error(env).json()
+    assert doc["errorType"] == "Runtime.BuiltInModuleConflict"
+    assert doc["errorMessage"] == "Cannot use built-in module sys as a handler module"
+
 
 @ALL
 def test_syntax_error(make_env, python):
@@ -663,3 +672,20 @@ def test_unmarshal_error(make_env):
     doc = out.json()
     assert doc["errorType"] == "Runtime.UnmarshalError"
     assert doc["errorMessage"].startswith("Unable to unmarshal input: Expecting property name")
+
+
+def test_reconnects_when_the_server_closes_the_connection(make_env):
+    env = make_env(NEWEST, SEED)
+    env.api.close_after_post = True
+    for i in range(3):
+        assert env.api.invoke({"name": str(i)}).json()["statusCode"] == 200
+    assert len(env.api.connections) >= 3
+    assert env.proc.poll() is None
+
+
+def test_exits_when_next_fails(make_env):
+    env = make_env(NEWEST, SEED)
+    assert env.api.invoke({}).kind == "response"
+    env.api.stopping = True  # /next answers 500: a container error
+    assert env.proc.wait(timeout=10) == 1
+    assert "ignis: GET /invocation/next answered 500" in env.wait_log("answered 500")
