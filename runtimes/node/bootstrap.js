@@ -275,13 +275,15 @@
   }
 
   // One HTTP exchange; retried once when a reused keep-alive connection turned
-  // out to be closed by the server before the request reached it.
-  function exchange(method, urlPath, body, headers, attempt = 0) {
+  // out to be closed by the server before the request reached it. `via` is
+  // the keep-alive agent, or false for a connection of its own (crash reports
+  // must not queue behind a pending long poll).
+  function exchange(method, urlPath, body, headers, via = agent, attempt = 0) {
     return new Promise((resolve, reject) => {
       const outgoing = Object.assign({}, headers);
       if (body !== undefined) outgoing['Content-Length'] = Buffer.byteLength(body);
       const request = http.request(
-        { host: apiHost, port: apiPort, method, path: API_PREFIX + urlPath, headers: outgoing, agent },
+        { host: apiHost, port: apiPort, method, path: API_PREFIX + urlPath, headers: outgoing, agent: via },
         (response) => {
           const chunks = [];
           response.on('data', (c) => chunks.push(c));
@@ -293,7 +295,7 @@
       );
       request.on('error', (err) => {
         if (request.reusedSocket && err.code === 'ECONNRESET' && attempt === 0) {
-          exchange(method, urlPath, body, headers, 1).then(resolve, reject);
+          exchange(method, urlPath, body, headers, via, 1).then(resolve, reject);
         } else {
           reject(err);
         }
@@ -302,10 +304,10 @@
     });
   }
 
-  async function post(urlPath, body, headers) {
+  async function post(urlPath, body, headers, via = agent) {
     let res;
     try {
-      res = await exchange('POST', urlPath, body, headers);
+      res = await exchange('POST', urlPath, body, headers, via);
     } catch (err) {
       fatal(`POST ${urlPath} failed: ${err.message}`);
     }
@@ -328,19 +330,19 @@
     return { headers: res.headers, body: res.body.toString('utf8') };
   }
 
-  function postError(urlPath, err) {
+  function postError(urlPath, err, via = agent) {
     const payload = errorPayload(err);
     const headers = { 'Content-Type': 'application/json' };
     if (payload.errorType !== undefined) headers[ERROR_TYPE_HEADER] = headerSafe(payload.errorType);
-    return post(urlPath, JSON.stringify(payload), headers);
+    return post(urlPath, JSON.stringify(payload), headers, via);
   }
 
-  function postInitError(err) {
-    return postError('/runtime/init/error', err);
+  function postInitError(err, via = agent) {
+    return postError('/runtime/init/error', err, via);
   }
 
-  function postInvocationError(id, err) {
-    return postError(`/runtime/invocation/${encodeURIComponent(id)}/error`, err);
+  function postInvocationError(id, err, via = agent) {
+    return postError(`/runtime/invocation/${encodeURIComponent(id)}/error`, err, via);
   }
 
   function postInvocationResponse(id, result) {
@@ -359,30 +361,28 @@
   }
 
   // ---------------------------------------------------------------------------
-  // Process-level failure handling. Before the first invocation a crash is an
-  // init error; during one it fails that invocation; either way the process
-  // exits, as Lambda's runtime does.
+  // Process-level failure handling. Until the first invocation arrives a
+  // crash is an init error; during one it fails that invocation; either way
+  // the process exits, as Lambda's runtime does.
 
   const state = {
-    invokeId: undefined, // invocation in progress
+    invokeId: undefined, // latest invocation
     reported: true, // its outcome has been (or is being) posted
     exiting: false,
-    initialized: false,
   };
 
   function crash(err, code) {
     if (state.exiting) return;
     state.exiting = true;
-    let posting;
-    if (!state.initialized) posting = postInitError(err);
-    else if (!state.reported && state.invokeId !== undefined) {
+    const exit = () => process.exit(code);
+    setTimeout(exit, 2000).unref();
+    let posting = Promise.resolve();
+    if (state.invokeId === undefined) posting = postInitError(err, false);
+    else if (!state.reported) {
       state.reported = true;
-      posting = postInvocationError(state.invokeId, err);
-    } else posting = Promise.resolve();
-    posting.then(
-      () => process.exit(code),
-      () => process.exit(code),
-    );
+      posting = postInvocationError(state.invokeId, err, false);
+    }
+    posting.then(exit, exit);
   }
 
   process.on('uncaughtException', (err) => {
@@ -401,7 +401,7 @@
   let onEmptyEventLoop = null;
   process.on('beforeExit', () => {
     const action = onEmptyEventLoop;
-    if (action) action();
+    if (action && !state.exiting) action();
   });
 
   // ---------------------------------------------------------------------------
@@ -716,7 +716,9 @@
   // The invocation loop.
 
   function scheduleNext() {
+    if (state.exiting) return;
     setImmediate(() => {
+      if (state.exiting) return;
       runOnce().catch((err) => {
         console.log(`Unexpected Top Level Error: ${err && err.toString()}`);
         crash(err, EXIT_UNCAUGHT);
@@ -729,6 +731,7 @@
 
   async function runOnce() {
     const { headers, body } = await nextInvocation();
+    if (state.exiting) return undefined;
     const id = headers['lambda-runtime-aws-request-id'];
     if (!id) fatal('invocation without Lambda-Runtime-Aws-Request-Id');
     state.invokeId = id;
@@ -928,6 +931,5 @@
     crash(err, EXIT_UNCAUGHT);
     return;
   }
-  state.initialized = true;
   scheduleNext();
 })(typeof require === 'function' ? require : undefined);

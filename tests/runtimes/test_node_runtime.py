@@ -26,7 +26,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "runtimes" / "node" / "bootstrap.js"
-NODE = shutil.which("node") or ("/usr/bin/node" if os.path.exists("/usr/bin/node") else None)
+# IGNIS_TEST_NODE runs the suite under another interpreter (Node 18–24).
+NODE = os.environ.get("IGNIS_TEST_NODE") or shutil.which("node") or (
+    "/usr/bin/node" if os.path.exists("/usr/bin/node") else None
+)
 
 if NODE is None:
     print("test_node_runtime: skipped, `node` is not installed")
@@ -135,6 +138,10 @@ class FakeRuntimeApi:
             daemon_threads = True
             block_on_close = False
 
+            def handle_error(self, request, client_address):
+                # A runtime killed mid-request (tests stop it that way) is expected.
+                pass
+
         self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -154,7 +161,8 @@ class FakeRuntimeApi:
 
 
 class NodeRuntime:
-    def __init__(self, code_dir: Path, handler: str, env: dict | None = None, opt_dir: Path | None = None):
+    def __init__(self, code_dir: Path, handler: str, env: dict | None = None, opt_dir: Path | None = None,
+                 bootstrap: Path = BOOTSTRAP):
         self.api = FakeRuntimeApi()
         self.code_dir = code_dir
         full_env = {
@@ -181,7 +189,7 @@ class NodeRuntime:
                 del full_env[key]
         self.env = full_env
         self.proc = subprocess.Popen(
-            [NODE, str(BOOTSTRAP)],
+            [NODE, str(bootstrap)],
             cwd=code_dir,
             env=full_env,
             stdin=subprocess.DEVNULL,
@@ -773,6 +781,28 @@ def test_error_thrown_during_init(node_runtime):
     assert rt.wait_exit() == 129
 
 
+def test_unhandled_rejection_during_init(node_runtime):
+    rt = node_runtime(
+        {"index.js": "Promise.reject(new Error('init reject'));\nexports.handler = async () => 1;"},
+        "index.handler",
+    )
+    body = assert_error(rt.init_error(), "Runtime.UnhandledPromiseRejection")
+    assert body["errorMessage"] == "Error: init reject"
+    assert rt.wait_exit() == 128
+
+
+def test_crash_while_waiting_for_the_first_invocation(node_runtime):
+    """An exception thrown by init code after the runtime started polling is
+    still an init error, and the pending long poll does not hold it back."""
+    rt = node_runtime(
+        {"index.js": "setTimeout(() => { throw new Error('late init'); }, 300);\nexports.handler = async () => 1;"},
+        "index.handler",
+    )
+    body = assert_error(rt.init_error(), "Error")
+    assert body["errorMessage"] == "late init"
+    assert rt.wait_exit() == 129
+
+
 def test_unhandled_rejection_during_invoke(node_runtime):
     rt = node_runtime(
         {
@@ -1071,3 +1101,21 @@ exports.handler = awslambda.streamifyResponse(async (event, stream) => {
     assert err["errorMessage"] == "mid-stream failure"
     assert_success_stream = rt.invoke({})  # environment still serves
     assert assert_success_stream.body == b"partial"
+
+
+# --------------------------------------------------------------------------
+# Placement of the bootstrap itself
+
+
+def test_bootstrap_under_a_type_module_package(tmp_path):
+    """The server may unpack bootstrap.js anywhere; a package.json with
+    "type": "module" above it must not break it."""
+    rt_dir = tmp_path / "runtime"
+    write_files(rt_dir, {"package.json": '{"type": "module"}', "bootstrap.js": BOOTSTRAP.read_text()})
+    code = tmp_path / "task"
+    write_files(code, {"index.js": ECHO_CJS})
+    rt = NodeRuntime(code, "index.handler", bootstrap=rt_dir / "bootstrap.js")
+    try:
+        assert assert_success(rt.invoke({"x": 1})) == {"format": "cjs", "event": {"x": 1}}
+    finally:
+        rt.stop()
