@@ -560,33 +560,41 @@ class RuntimeAPI(object):
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if body:
             data += body
-        for attempt in (1, 2):
+        failure = None
+        for _ in (1, 2):
             reused = self._sock is not None
-            if not reused:
-                self._connect()
             try:
-                self._sock.sendall(data)
+                if not reused:
+                    self._connect()
+                try:
+                    self._sock.sendall(data)
+                except OSError as e:
+                    # The server may have answered (a 413) and closed before
+                    # reading the whole body: its answer is what counts.
+                    try:
+                        return self._read_response()
+                    except (OSError, RuntimeAPIError, ValueError):
+                        raise e
                 return self._read_response()
-            except (ConnectionError, OSError) as e:
-                # The server may have dropped an idle kept-alive connection:
-                # once, on a connection we reused, try again on a new one.
+            except (OSError, ValueError) as e:
                 self.close()
-                if not reused or attempt == 2:
-                    raise RuntimeAPIError(
-                        "%s %s%s failed: %s" % (method, self.PREFIX, path, e)
-                    )
+                failure = e
+                # A kept-alive connection the server dropped while idle:
+                # once, try again on a new one.
+                if not reused:
+                    break
+        raise RuntimeAPIError("%s %s%s failed: %s" % (method, self.PREFIX, path, failure))
 
     # -- the API ----------------------------------------------------------
 
     def next_invocation(self):
-        while True:
-            resp = self.request("GET", "/invocation/next")
-            if resp.status == 200:
-                return resp
+        resp = self.request("GET", "/invocation/next")
+        if resp.status != 200:
             raise RuntimeAPIError(
                 "GET /invocation/next answered %d: %s"
                 % (resp.status, resp.body[:1000].decode("utf-8", "replace"))
             )
+        return resp
 
     def _post(self, path, body, headers):
         resp = self.request("POST", path, body, headers)
