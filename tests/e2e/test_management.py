@@ -298,19 +298,3 @@ def test_zip_over_50mb_is_too_large(lam, url, fname):
     with pytest.raises(ClientError) as e:
         lam.get_function(FunctionName=fname)
     assert error_code(e.value) == "ResourceNotFoundException"
-
-
-def test_managed_runtime_is_stored_but_not_runnable_here(lam, deploy, fname):
-    code = build_zip([("lambda_function.py", "def lambda_handler(event, context):\n    return event\n")])
-    created = deploy(code, Runtime="python3.13", Handler="lambda_function.lambda_handler")
-    assert created["Runtime"] == "python3.13"
-    assert lam.get_function_configuration(FunctionName=fname)["Runtime"] == "python3.13"
-    try:
-        resp = lam.invoke(FunctionName=fname, Payload=b"{}")
-    except ClientError as e:
-        message = error_message(e)
-    else:
-        assert resp.get("FunctionError"), "a managed runtime ran on a node that has none"
-        message = resp["Payload"].read().decode()
-    assert "python3.13" in message, message
-    assert re.search(r"not (available|supported|installed)", message), message

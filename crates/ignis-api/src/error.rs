@@ -69,12 +69,9 @@ pub fn invoke_error(e: InvokeError, arn: &str, budget: (u64, u64)) -> ApiError {
                 "The operation cannot be performed at this time. The function is currently in the following state: {state:?}"
             ),
         ),
-        InvokeError::RuntimeUnavailable(rt) => (
+        InvokeError::RuntimeUnavailable { runtime, reason } => (
             ErrorKind::InvalidRuntime,
-            format!(
-                "The runtime parameter of {rt} is not available on this node: managed runtimes are not installed yet. \
-                 Use provided.al2023 with a bootstrap in the zip."
-            ),
+            format!("The runtime parameter of {runtime} is not available on this node: {reason}"),
         ),
         InvokeError::NoCapacity => (
             ErrorKind::TooManyRequests,

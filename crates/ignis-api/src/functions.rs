@@ -427,8 +427,7 @@ impl Functions {
         match unpacked {
             Ok(code_dir) => {
                 record.state = FunctionState::Active;
-                record.state_reason = None;
-                record.state_reason_code = None;
+                (record.state_reason, record.state_reason_code) = self.runtime_note(&record);
                 record.last_update_status = LastUpdateStatus::Successful;
                 record.last_update_status_reason = None;
                 record.last_update_status_reason_code = None;
@@ -472,6 +471,32 @@ impl Functions {
                 self.store.update_function(&record, &expected).await?;
                 Err(ApiError::internal("prepare the function's code", &e))
             }
+        }
+    }
+
+    /// A state reason when the function's runtime runs on another version
+    /// or cannot run on this node.
+    fn runtime_note(&self, record: &FunctionRecord) -> (Option<String>, Option<String>) {
+        let runtime = record.runtime.as_deref().unwrap_or_default();
+        match self
+            .router
+            .catalog()
+            .resolve(runtime, std::path::Path::new("/opt"))
+        {
+            Ok(ignis_runtimes::Resolved::Managed(l)) => match l.substitute {
+                Some(actual) => (
+                    Some(format!(
+                        "{runtime} is not installed on this node; the function runs on {actual}"
+                    )),
+                    Some("RuntimeSubstituted".into()),
+                ),
+                None => (None, None),
+            },
+            Ok(ignis_runtimes::Resolved::Custom) => (None, None),
+            Err(e) => (
+                Some(format!("The function cannot run on this node: {e}")),
+                Some("InvalidRuntime".into()),
+            ),
         }
     }
 

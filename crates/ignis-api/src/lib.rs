@@ -21,7 +21,7 @@ use ignis_model::{ErrorKind, LambdaError};
 
 use error::ApiError;
 use functions::Functions;
-use routes::{invoke, logs, management as m};
+use routes::{invoke, logs, management as m, runtimes};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> axum::Router {
         )
         .route("/ignis/v1/functions/{name}/logs", get(logs::read))
         .route("/ignis/v1/code/{file}", get(m::code_zip))
+        .route("/ignis/v1/runtimes", get(runtimes::list))
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(request_id))

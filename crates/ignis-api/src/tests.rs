@@ -28,6 +28,11 @@ fn state(dir: &std::path::Path) -> AppState {
             log_max_bytes: 1 << 20,
         },
         Arc::new(ProcessSandbox),
+        Arc::new(ignis_runtimes::Catalog::with_interpreters(
+            dir,
+            false,
+            Vec::new(),
+        )),
     );
     let store = Arc::new(SqliteStore::open_in(dir).unwrap());
     let code = CodeStore::open(dir).unwrap();

@@ -12,6 +12,7 @@ mod invoke;
 mod logs;
 mod output;
 mod package;
+mod runtimes;
 mod serve;
 mod since;
 
@@ -66,6 +67,8 @@ pub enum Command {
     /// List, show or delete functions.
     #[command(subcommand)]
     Functions(FunctionsCommand),
+    /// List the runtimes the server's node can run.
+    Runtimes,
 }
 
 /// Runs a client command; prints failures as one `error: …` line on stderr.
@@ -92,6 +95,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Invoke(args) => invoke::run(&client()?, args).await,
         Command::Logs(args) => logs::run(&client()?, args, json).await,
         Command::Functions(cmd) => functions::run(&client()?, cmd, json).await,
+        Command::Runtimes => runtimes::run(&client()?, json).await,
     }
 }
 

@@ -48,6 +48,19 @@ pub struct ServeArgs {
         value_name = "BYTES"
     )]
     pub log_max_bytes_per_function: u64,
+    /// Refuse to run a managed runtime whose exact version is not installed
+    /// (instead of the nearest installed version of its language).
+    #[arg(long, env = "IGNIS_STRICT_RUNTIMES")]
+    pub strict_runtimes: bool,
+    /// Interpreter to prefer (e.g. /usr/bin/python3.12); repeatable, or
+    /// comma-separated in the variable.
+    #[arg(
+        long = "runtime-path",
+        env = "IGNIS_RUNTIME_PATHS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub runtime_paths: Vec<PathBuf>,
 }
 
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].

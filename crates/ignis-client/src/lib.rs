@@ -9,6 +9,7 @@ mod error;
 mod invoke;
 mod logs;
 mod request;
+mod runtimes;
 
 pub use client::Client;
 pub use error::ClientError;

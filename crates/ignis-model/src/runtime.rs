@@ -66,3 +66,31 @@ mod tests {
         assert!(e.message.contains("python3.13"));
     }
 }
+
+/// One runtime as `GET /ignis/v1/runtimes` reports it (`ignis runtimes`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeInfo {
+    /// The runtime identifier.
+    pub runtime: String,
+    /// Whether functions of this runtime can run on this node.
+    pub available: bool,
+    /// The runtime that really runs (a substitute when the exact version is
+    /// missing; `bootstrap` for custom runtimes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_on: Option<String>,
+    /// The interpreter's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// Why it cannot run, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The answer of `GET /ignis/v1/runtimes`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeList {
+    /// Every runtime identifier Lambda accepts.
+    pub runtimes: Vec<RuntimeInfo>,
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ignis_runtime_api::{DeliveryHook, Invocation, Outcome, RuntimeApi};
+use ignis_runtimes::Resolved;
 use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Sandbox};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -71,19 +72,35 @@ impl Env {
     pub async fn launch(
         ctx: &LaunchContext,
         spec: Arc<FunctionSpec>,
+        resolved: &Resolved,
         logs: Arc<FunctionLogs>,
         reservation: Reservation,
     ) -> Result<Arc<Env>, LaunchFailure> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let record = &spec.record;
-        let program = spec.code_dir.join("bootstrap");
-        if !program.is_file() {
-            return Err(LaunchFailure {
-                error_type: "Runtime.InvalidEntrypoint",
-                message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
-                    .to_string(),
-            });
-        }
+        let (program, args, runtime_env, note) = match resolved {
+            Resolved::Custom => {
+                let program = spec.code_dir.join("bootstrap");
+                if !program.is_file() {
+                    return Err(LaunchFailure {
+                        error_type: "Runtime.InvalidEntrypoint",
+                        message:
+                            "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                                .to_string(),
+                    });
+                }
+                (program, Vec::new(), Vec::new(), None)
+            }
+            Resolved::Managed(l) => {
+                let note = l.substitute.as_ref().map(|actual| {
+                    format!(
+                        "IGNIS: runtime {} is not installed on this node; running {actual}",
+                        record.runtime.as_deref().unwrap_or_default()
+                    )
+                });
+                (l.program.clone(), l.args.clone(), l.env.clone(), note)
+            }
+        };
         let scratch = ctx.envs_dir.join(&id);
         let tmp_dir = scratch.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
@@ -97,11 +114,12 @@ impl Env {
                 message: format!("failed to bind the Runtime API: {e}"),
             })?;
         let stream = log_stream_name(&id);
-        let env = lambda_env(&spec, &ctx.region, &api.addr().to_string(), &stream);
+        let mut env = lambda_env(&spec, &ctx.region, &api.addr().to_string(), &stream);
+        env.extend(runtime_env);
         let launch = LaunchSpec {
             env_id: id.clone(),
             program,
-            args: Vec::new(),
+            args,
             code_dir: spec.code_dir.clone(),
             tmp_dir,
             env,
@@ -120,6 +138,9 @@ impl Env {
             }
         };
         let sink = Arc::new(LogSink::new(stream, logs));
+        if let Some(note) = note {
+            sink.line(note);
+        }
         let (flush, flushes) = mpsc::channel(1);
         tokio::spawn(
             pump::run(launched.stdout, launched.stderr, sink.clone(), flushes)
@@ -408,6 +429,17 @@ fn lambda_env(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if r.logging.log_format.as_deref() == Some("JSON") {
+        env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+        let level = r
+            .logging
+            .application_log_level
+            .clone()
+            .unwrap_or_else(|| "INFO".into());
+        env.push(("AWS_LAMBDA_LOG_LEVEL".into(), level));
+    } else {
+        env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "Text".into()));
+    }
     if let Some(rt) = &r.runtime {
         if !rt.starts_with("provided") {
             env.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{rt}")));

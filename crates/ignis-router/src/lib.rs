@@ -11,15 +11,15 @@ mod pump;
 pub mod report;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ignis_model::runtime::{classify, RuntimeKind};
 use ignis_model::{FunctionRecord, FunctionState};
 use ignis_runtime_api::Invocation;
+use ignis_runtimes::{Catalog, Resolved, RuntimeError};
 use ignis_sandbox::Sandbox;
 use tracing::Instrument;
 
@@ -27,6 +27,10 @@ pub use admission::Admission;
 pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
+
+/// Where layers are found (`/opt`, as on Lambda; layers come with a later
+/// issue).
+const OPT_DIR: &str = "/opt";
 
 /// A function as the router runs it: its configuration and unpacked code.
 #[derive(Debug, Clone)]
@@ -77,8 +81,13 @@ pub enum InvokeError {
     #[error("function is in state {0:?}")]
     NotReady(FunctionState),
     /// The function's runtime cannot run here.
-    #[error("runtime {0} is not available on this node")]
-    RuntimeUnavailable(String),
+    #[error("runtime {runtime} is not available on this node: {reason}")]
+    RuntimeUnavailable {
+        /// The runtime identifier.
+        runtime: String,
+        /// Why.
+        reason: RuntimeError,
+    },
     /// No memory left for another environment.
     #[error("no capacity for another execution environment")]
     NoCapacity,
@@ -94,6 +103,7 @@ struct Pool {
 
 /// Runs invocations in execution environments.
 pub struct Router {
+    catalog: Arc<Catalog>,
     ctx: LaunchContext,
     config: RouterConfig,
     admission: Arc<Admission>,
@@ -105,8 +115,13 @@ pub struct Router {
 
 impl Router {
     /// A router starting environments with `sandbox`.
-    pub fn new(config: RouterConfig, sandbox: Arc<dyn Sandbox>) -> Arc<Self> {
+    pub fn new(
+        config: RouterConfig,
+        sandbox: Arc<dyn Sandbox>,
+        catalog: Arc<Catalog>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            catalog,
             ctx: LaunchContext {
                 sandbox,
                 region: config.region.clone(),
@@ -125,6 +140,11 @@ impl Router {
     /// The sandbox backend in use.
     pub fn sandbox_name(&self) -> &'static str {
         self.ctx.sandbox.name()
+    }
+
+    /// The runtimes this node can run.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// The node's memory budget.
@@ -181,7 +201,10 @@ impl Router {
         self.runnable(function).map(|_| ())
     }
 
-    fn runnable(&self, function: &str) -> Result<(Arc<Pool>, Arc<FunctionSpec>), InvokeError> {
+    fn runnable(
+        &self,
+        function: &str,
+    ) -> Result<(Arc<Pool>, Arc<FunctionSpec>, Resolved), InvokeError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -196,16 +219,20 @@ impl Router {
         if spec.record.state != FunctionState::Active {
             return Err(InvokeError::NotReady(spec.record.state));
         }
-        let runtime = spec.record.runtime.clone().unwrap_or_default();
-        if classify(&runtime) != Ok(RuntimeKind::Custom) {
-            return Err(InvokeError::RuntimeUnavailable(runtime));
-        }
-        Ok((pool, spec))
+        let runtime = spec.record.runtime.as_deref().unwrap_or_default();
+        let resolved = self
+            .catalog
+            .resolve(runtime, Path::new(OPT_DIR))
+            .map_err(|reason| InvokeError::RuntimeUnavailable {
+                runtime: runtime.to_string(),
+                reason,
+            })?;
+        Ok((pool, spec, resolved))
     }
 
     /// Runs one invocation synchronously.
     pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
-        let (pool, spec) = self.runnable(&input.function)?;
+        let (pool, spec, resolved) = self.runnable(&input.function)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let span =
             tracing::info_span!("invoke", function = %input.function, request_id = %request_id);
@@ -214,7 +241,7 @@ impl Router {
             // A warm runtime may exit between invocations; the invocation it
             // never took runs on another environment.
             for _ in 0..3 {
-                let env = match self.acquire(&pool, &spec).await? {
+                let env = match self.acquire(&pool, &spec, &resolved).await? {
                     Ok(env) => env,
                     Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
                 };
@@ -261,6 +288,7 @@ impl Router {
         &self,
         pool: &Pool,
         spec: &Arc<FunctionSpec>,
+        resolved: &Resolved,
     ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
         loop {
             let candidate = pool.idle.lock().expect("pool lock poisoned").pop();
@@ -274,7 +302,7 @@ impl Router {
         }
         let reservation = self.reserve(spec.record.memory_size as u64)?;
         let logs = self.logs.function(&spec.record.name);
-        let launched = Env::launch(&self.ctx, spec.clone(), logs, reservation).await;
+        let launched = Env::launch(&self.ctx, spec.clone(), resolved, logs, reservation).await;
         if let Ok(env) = &launched {
             self.live
                 .lock()

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use ignis_model::function::{CodeRef, LastUpdateStatus};
 use ignis_model::wire::LoggingConfig;
 use ignis_model::{FunctionRecord, FunctionState};
+use ignis_runtimes::Catalog;
 use ignis_sandbox::process::ProcessSandbox;
 
 use crate::{FunctionSpec, InvokeError, InvokeInput, Router, RouterConfig};
@@ -89,6 +90,7 @@ fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
             log_max_bytes: 1 << 20,
         },
         Arc::new(ProcessSandbox),
+        Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),
     );
     router.upsert(FunctionSpec {
         record: record("f", 2, 128),
@@ -191,6 +193,6 @@ async fn unknown_function_and_managed_runtime_are_refused() {
     i.function = "py".into();
     assert!(matches!(
         router.invoke(i).await,
-        Err(InvokeError::RuntimeUnavailable(_))
+        Err(InvokeError::RuntimeUnavailable { .. })
     ));
 }

@@ -21,10 +21,15 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Log bytes kept per function.
     pub log_max_bytes: usize,
+    /// Refuse to run a managed runtime on another version of its language.
+    pub strict_runtimes: bool,
+    /// Interpreters to use before those found by discovery.
+    pub runtime_paths: Vec<PathBuf>,
 }
 
 impl ServerConfig {
     /// Resolves optional settings against the machine.
+    #[allow(clippy::too_many_arguments)]
     pub fn resolve(
         listen: SocketAddr,
         data_dir: Option<PathBuf>,
@@ -33,6 +38,8 @@ impl ServerConfig {
         region: String,
         shutdown_grace: Duration,
         log_max_bytes: usize,
+        strict_runtimes: bool,
+        runtime_paths: Vec<PathBuf>,
     ) -> Self {
         Self {
             listen,
@@ -43,6 +50,8 @@ impl ServerConfig {
             region,
             shutdown_grace,
             log_max_bytes,
+            strict_runtimes,
+            runtime_paths,
         }
     }
 }

@@ -16,6 +16,7 @@ use ignis_api::AppState;
 use ignis_events::{AsyncConfig, AsyncInvoker};
 use ignis_model::limits::INIT_TIMEOUT_S;
 use ignis_router::{Router, RouterConfig};
+use ignis_runtimes::{Catalog, Resolved};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
@@ -46,6 +47,23 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
     let sandbox = Arc::new(ProcessSandbox);
+    let catalog = {
+        let (dir, strict, paths) = (
+            data_dir.join("runtimes"),
+            config.strict_runtimes,
+            config.runtime_paths.clone(),
+        );
+        tokio::task::spawn_blocking(move || Catalog::discover(&dir, strict, &paths))
+            .await
+            .context("discover runtimes")?
+            .context("install the runtime clients")?
+    };
+    for status in catalog.list() {
+        if let Ok(Resolved::Managed(l)) = &status.resolved {
+            let runs = l.substitute.as_deref().unwrap_or(status.runtime);
+            tracing::debug!(runtime = status.runtime, runs_on = runs, interpreter = %l.program.display(), "runtime available");
+        }
+    }
     let router = Router::new(
         RouterConfig {
             region: config.region.clone(),
@@ -56,6 +74,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             log_max_bytes: config.log_max_bytes,
         },
         sandbox,
+        Arc::new(catalog),
     );
     let functions = Functions::new(store, code, router.clone(), config.region.clone());
     let removed = functions

@@ -44,6 +44,8 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         a.region,
         Duration::from_secs(a.shutdown_grace_secs),
         usize::try_from(a.log_max_bytes_per_function).unwrap_or(usize::MAX),
+        a.strict_runtimes,
+        a.runtime_paths,
     )
 }
 

@@ -3,3 +3,4 @@
 pub mod invoke;
 pub mod logs;
 pub mod management;
+pub mod runtimes;

@@ -1,0 +1,232 @@
+//! Finding interpreters on the node: `python3.N` and `node` executables on
+//! PATH and in well-known prefixes (pyenv, nvm, /usr/local, /opt), never
+//! through shims (a pyenv shim costs tens of milliseconds per start).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A language Ignis has a runtime client for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// `python3.N`.
+    Python,
+    /// `nodejsN.x`.
+    Node,
+}
+
+impl Language {
+    /// The language's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Python => "Python",
+            Self::Node => "Node.js",
+        }
+    }
+
+    /// The language and version a runtime identifier names.
+    pub fn of(runtime: &str) -> Option<(Self, (u32, u32))> {
+        if let Some(v) = runtime.strip_prefix("python") {
+            let (major, minor) = v.split_once('.')?;
+            return Some((Self::Python, (major.parse().ok()?, minor.parse().ok()?)));
+        }
+        let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
+        Some((Self::Node, (major.parse().ok()?, 0)))
+    }
+
+    /// The runtime identifier of `version`.
+    pub fn runtime_id(self, version: (u32, u32)) -> String {
+        match self {
+            Self::Python => format!("python{}.{}", version.0, version.1),
+            Self::Node => format!("nodejs{}.x", version.0),
+        }
+    }
+
+    /// How far `have` is from `want`.
+    pub fn distance(self, have: (u32, u32), want: (u32, u32)) -> u32 {
+        let key = |v: (u32, u32)| v.0 * 1000 + v.1;
+        key(have).abs_diff(key(want))
+    }
+}
+
+/// An interpreter found on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// Its language.
+    pub language: Language,
+    /// Major and minor version (Node: major, 0).
+    pub version: (u32, u32),
+    /// Its executable.
+    pub path: PathBuf,
+}
+
+impl Interpreter {
+    /// `3.13` or `20`.
+    pub fn version_string(&self) -> String {
+        match self.language {
+            Language::Python => format!("{}.{}", self.version.0, self.version.1),
+            Language::Node => self.version.0.to_string(),
+        }
+    }
+}
+
+/// Directories searched, in order: PATH, then well-known prefixes.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".pyenv")));
+    if let Some(root) = pyenv {
+        dirs.extend(
+            children(&root.join("versions"))
+                .into_iter()
+                .map(|v| v.join("bin")),
+        );
+    }
+    if let Some(home) = &home {
+        dirs.extend(
+            children(&home.join(".nvm/versions/node"))
+                .into_iter()
+                .map(|v| v.join("bin")),
+        );
+    }
+    dirs.extend(
+        children(Path::new("/opt"))
+            .into_iter()
+            .map(|v| v.join("bin")),
+    );
+    dirs
+}
+
+fn children(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Finds interpreters: `overrides` (explicit executables) first, then
+/// `python3.N` and `node` in `dirs`. The first of each language and version wins.
+pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
+    let mut found: Vec<Interpreter> = Vec::new();
+    let mut seen_paths = HashSet::new();
+    let mut add = |i: Interpreter, found: &mut Vec<Interpreter>| {
+        let real = std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone());
+        if !seen_paths.insert(real) {
+            return;
+        }
+        if !found
+            .iter()
+            .any(|f| f.language == i.language && f.version == i.version)
+        {
+            found.push(i);
+        }
+    };
+    for path in overrides {
+        if let Some(i) = identify(path) {
+            add(i, &mut found);
+        } else {
+            tracing::warn!(path = %path.display(), "runtime override is not a python3.N or node executable");
+        }
+    }
+    for dir in dirs
+        .iter()
+        .filter(|d| !d.components().any(|c| c.as_os_str() == "shims"))
+    {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if (python_version(name).is_some() || name == "node") && is_executable(&path) {
+                if let Some(i) = identify(&path) {
+                    add(i, &mut found);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn python_version(name: &str) -> Option<(u32, u32)> {
+    let (major, minor) = name.strip_prefix("python")?.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?)).filter(|v| v.0 == 3)
+}
+
+fn identify(path: &Path) -> Option<Interpreter> {
+    let name = path.file_name()?.to_str()?;
+    if let Some(version) = python_version(name) {
+        return Some(Interpreter {
+            language: Language::Python,
+            version,
+            path: path.to_path_buf(),
+        });
+    }
+    if name == "node" || name.starts_with("node") {
+        let out = Command::new(path).arg("--version").output().ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        let major = text
+            .trim()
+            .strip_prefix('v')?
+            .split('.')
+            .next()?
+            .parse()
+            .ok()?;
+        return Some(Interpreter {
+            language: Language::Node,
+            version: (major, 0),
+            path: path.to_path_buf(),
+        });
+    }
+    None
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_runtime_ids() {
+        assert_eq!(
+            Language::of("python3.13"),
+            Some((Language::Python, (3, 13)))
+        );
+        assert_eq!(Language::of("nodejs22.x"), Some((Language::Node, (22, 0))));
+        assert_eq!(Language::of("ruby3.3"), None);
+        assert_eq!(Language::Node.runtime_id((20, 0)), "nodejs20.x");
+    }
+
+    #[test]
+    fn finds_versioned_pythons_and_skips_shims() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let shims = dir.path().join("shims");
+        for d in [&bin, &shims] {
+            std::fs::create_dir_all(d).unwrap();
+            for name in ["python3.12", "python3.9", "python3", "python3.12-config"] {
+                let p = d.join(name);
+                std::fs::write(&p, "").unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        let found = find(&[], &[shims, bin.clone()]);
+        let versions: Vec<_> = found.iter().map(|i| i.version).collect();
+        assert_eq!(versions, vec![(3, 12), (3, 9)]);
+        assert!(found.iter().all(|i| i.path.starts_with(&bin)));
+    }
+}

@@ -1,0 +1,239 @@
+//! Runtimes are data, not code paths. A runtime identifier (`python3.13`,
+//! `nodejs22.x`, `provided.al2023`) names a language and version; this crate
+//! finds the interpreters installed on the node, picks the one a function
+//! runs on (the exact version, or the nearest of the same language unless
+//! strict), and supplies Ignis's own runtime client for it, shipped inside
+//! the binary.
+#![deny(missing_docs)]
+
+mod clients;
+mod discovery;
+
+use std::path::{Path, PathBuf};
+
+use ignis_model::runtime::{classify, RuntimeKind};
+
+pub use discovery::{Interpreter, Language};
+
+/// How to start a managed runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The interpreter.
+    pub program: PathBuf,
+    /// Its arguments (the runtime client).
+    pub args: Vec<String>,
+    /// Variables the runtime needs besides Lambda's.
+    pub env: Vec<(String, String)>,
+    /// The runtime identifier that really runs, when it differs from the
+    /// function's (nearest installed version).
+    pub substitute: Option<String>,
+}
+
+/// What a runtime identifier resolves to on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A custom runtime: the code's `bootstrap`.
+    Custom,
+    /// A managed runtime.
+    Managed(Launch),
+}
+
+/// Why a runtime cannot run here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// Not a runtime identifier Lambda knows.
+    #[error("unknown runtime {0}")]
+    Unknown(String),
+    /// Ignis has no runtime client for this language yet.
+    #[error("the {0} runtime is not supported by Ignis yet")]
+    Unsupported(String),
+    /// No interpreter of the language is installed.
+    #[error("no {language} interpreter is installed on this node for {runtime}")]
+    NotInstalled {
+        /// The runtime asked for.
+        runtime: String,
+        /// Its language.
+        language: &'static str,
+    },
+    /// Strict mode and the exact version is missing.
+    #[error(
+        "{runtime} is not installed on this node (nearest: {nearest}) and --strict-runtimes is set"
+    )]
+    Strict {
+        /// The runtime asked for.
+        runtime: String,
+        /// What could have run instead.
+        nearest: String,
+    },
+}
+
+/// One line of `ignis runtimes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeStatus {
+    /// The runtime identifier.
+    pub runtime: &'static str,
+    /// What runs it here, if anything.
+    pub resolved: Result<Resolved, RuntimeError>,
+    /// The interpreter's path, for managed runtimes that resolve.
+    pub interpreter: Option<PathBuf>,
+}
+
+/// The runtimes this node can run.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    interpreters: Vec<Interpreter>,
+    clients_dir: PathBuf,
+    strict: bool,
+}
+
+impl Catalog {
+    /// Finds interpreters (PATH, well-known prefixes, `overrides` first) and
+    /// writes the runtime clients under `clients_dir`.
+    pub fn discover(
+        clients_dir: &Path,
+        strict: bool,
+        overrides: &[PathBuf],
+    ) -> std::io::Result<Self> {
+        clients::install(clients_dir)?;
+        let interpreters = discovery::find(overrides, &discovery::search_dirs());
+        for i in &interpreters {
+            tracing::debug!(language = i.language.name(), version = %i.version_string(), path = %i.path.display(), "interpreter found");
+        }
+        Ok(Self {
+            interpreters,
+            clients_dir: clients_dir.to_path_buf(),
+            strict,
+        })
+    }
+
+    /// A catalog over known interpreters (tests).
+    pub fn with_interpreters(
+        clients_dir: &Path,
+        strict: bool,
+        interpreters: Vec<Interpreter>,
+    ) -> Self {
+        Self {
+            interpreters,
+            clients_dir: clients_dir.to_path_buf(),
+            strict,
+        }
+    }
+
+    /// What `runtime` runs on here, with layers under `opt_dir` (`/opt` on
+    /// Lambda).
+    pub fn resolve(&self, runtime: &str, opt_dir: &Path) -> Result<Resolved, RuntimeError> {
+        match classify(runtime) {
+            Err(_) => return Err(RuntimeError::Unknown(runtime.to_string())),
+            Ok(RuntimeKind::Custom) => return Ok(Resolved::Custom),
+            Ok(RuntimeKind::Managed) => {}
+        }
+        let (language, wanted) =
+            Language::of(runtime).ok_or_else(|| RuntimeError::Unsupported(runtime.to_string()))?;
+        let best = self
+            .interpreters
+            .iter()
+            .filter(|i| i.language == language)
+            .min_by_key(|i| {
+                (
+                    language.distance(i.version, wanted),
+                    std::cmp::Reverse(i.version),
+                )
+            })
+            .ok_or_else(|| RuntimeError::NotInstalled {
+                runtime: runtime.to_string(),
+                language: language.name(),
+            })?;
+        let actual = language.runtime_id(best.version);
+        let substitute = (actual != runtime).then_some(actual);
+        if let (Some(nearest), true) = (&substitute, self.strict) {
+            return Err(RuntimeError::Strict {
+                runtime: runtime.to_string(),
+                nearest: nearest.clone(),
+            });
+        }
+        Ok(Resolved::Managed(clients::launch(
+            language,
+            best,
+            &self.clients_dir,
+            opt_dir,
+            substitute,
+        )))
+    }
+
+    /// Every runtime identifier and what it runs on here.
+    pub fn list(&self) -> Vec<RuntimeStatus> {
+        ignis_model::runtime::KNOWN_RUNTIMES
+            .iter()
+            .map(|&runtime| {
+                let resolved = self.resolve(runtime, Path::new("/opt"));
+                let interpreter = match &resolved {
+                    Ok(Resolved::Managed(l)) => Some(l.program.clone()),
+                    _ => None,
+                };
+                RuntimeStatus {
+                    runtime,
+                    resolved,
+                    interpreter,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn py(minor: u32) -> Interpreter {
+        Interpreter {
+            language: Language::Python,
+            version: (3, minor),
+            path: format!("/usr/bin/python3.{minor}").into(),
+        }
+    }
+
+    impl Catalog {
+        fn resolve_default(&self, runtime: &str) -> Result<Resolved, RuntimeError> {
+            self.resolve(runtime, Path::new("/opt"))
+        }
+    }
+
+    #[test]
+    fn exact_then_nearest_then_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::with_interpreters(dir.path(), false, vec![py(11), py(13)]);
+        let Ok(Resolved::Managed(l)) = c.resolve_default("python3.11") else {
+            panic!()
+        };
+        assert_eq!(
+            (l.program.to_str(), l.substitute),
+            (Some("/usr/bin/python3.11"), None)
+        );
+        let Ok(Resolved::Managed(l)) = c.resolve_default("python3.14") else {
+            panic!()
+        };
+        assert_eq!(l.substitute.as_deref(), Some("python3.13"));
+        let Ok(Resolved::Managed(l)) = c.resolve_default("python3.12") else {
+            panic!()
+        };
+        assert_eq!(
+            l.substitute.as_deref(),
+            Some("python3.13"),
+            "ties go to the newer"
+        );
+        let strict = Catalog::with_interpreters(dir.path(), true, vec![py(11)]);
+        assert!(matches!(
+            strict.resolve_default("python3.13"),
+            Err(RuntimeError::Strict { .. })
+        ));
+        assert_eq!(c.resolve_default("provided.al2023"), Ok(Resolved::Custom));
+        assert!(matches!(
+            c.resolve_default("nodejs20.x"),
+            Err(RuntimeError::NotInstalled { .. })
+        ));
+        assert!(matches!(
+            c.resolve_default("cobol"),
+            Err(RuntimeError::Unknown(_))
+        ));
+    }
+}

@@ -1,0 +1,97 @@
+"""Managed runtimes through the server: the seed's Python and TypeScript
+examples, exactly as written, run with handler `handler.main` on whatever
+interpreter of the language this node has; runtimes Ignis has no client for
+are refused with a clear InvalidRuntimeException; `ignis runtimes` lists them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from support import IGNIS_BIN, all_log_lines, build_zip, error_code, error_message, invoke, tail_log
+
+PY_HANDLER = '''\
+import json
+
+def main(event, context):
+    print(event)
+    return {"statusCode": 200, "body": json.dumps({"message": "hello", "input": event})}
+'''
+
+TS_COMPILED = '''\
+export const main = async (event) => {
+  console.log("event", JSON.stringify(event));
+  return { statusCode: 200, body: JSON.stringify({ message: "hello", input: event }) };
+};
+'''
+
+
+def runtimes(url: str) -> dict[str, dict]:
+    r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
+    r.raise_for_status()
+    return {x["Runtime"]: x for x in r.json()["Runtimes"]}
+
+
+def available(url: str, prefix: str) -> str:
+    for name, info in runtimes(url).items():
+        if name.startswith(prefix) and info["Available"]:
+            return name
+    pytest.skip(f"no {prefix} interpreter on this machine")
+
+
+def test_python_seed_example_runs(url, lam, deploy, fname):
+    runtime = available(url, "python3")
+    code = build_zip([("handler.py", PY_HANDLER)])
+    deploy(code, Runtime=runtime, Handler="handler.main")
+    resp, _, body = invoke(lam, fname, {"name": "x"}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert body["statusCode"] == 200
+    assert json.loads(body["body"]) == {"message": "hello", "input": {"name": "x"}}
+    log = tail_log(resp)
+    assert "{'name': 'x'}" in log and "REPORT RequestId" in log, log
+
+
+def test_typescript_seed_example_runs(url, lam, deploy, fname):
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    runtime = available(url, "nodejs")
+    code = build_zip([("handler.js", TS_COMPILED), ("package.json", '{"type": "module"}')])
+    deploy(code, Runtime=runtime, Handler="handler.main")
+    resp, _, body = invoke(lam, fname, {"name": "y"}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert json.loads(body["body"])["input"] == {"name": "y"}
+    assert "INFO\tevent" in tail_log(resp)
+
+
+def test_missing_version_runs_on_the_nearest_and_says_so(url, lam, deploy, fname):
+    listed = runtimes(url)
+    substituted = [n for n, i in listed.items() if n.startswith("python") and i["Available"] and i["RunsOn"] != n]
+    if not substituted:
+        pytest.skip("every Python runtime is installed here")
+    runtime = substituted[0]
+    deploy(build_zip([("handler.py", PY_HANDLER)]), Runtime=runtime, Handler="handler.main")
+    config = lam.get_function_configuration(FunctionName=fname)
+    assert listed[runtime]["RunsOn"] in config.get("StateReason", ""), config
+    _, _, body = invoke(lam, fname, {})
+    assert body["statusCode"] == 200
+    lines = all_log_lines(url, fname)
+    assert any(f"running {listed[runtime]['RunsOn']}" in line for line in lines), lines
+
+
+def test_runtime_without_a_client_is_refused_clearly(lam, deploy, fname):
+    deploy(build_zip([("lambda_function.rb", "def handler(event:, context:) = event\n")]),
+           Runtime="ruby3.3", Handler="lambda_function.handler")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=fname, Payload=b"{}")
+    assert error_code(e.value) == "InvalidRuntimeException"
+    assert "ruby3.3" in error_message(e.value) and "not supported" in error_message(e.value)
+
+
+def test_cli_lists_runtimes(url):
+    out = subprocess.run([str(IGNIS_BIN), "--endpoint", url, "runtimes"], capture_output=True, text=True, check=True)
+    assert "provided.al2023" in out.stdout and "python3.13" in out.stdout
