@@ -21,6 +21,7 @@ install_system_packages() {
   done
   command -v strip >/dev/null 2>&1 || missing+=(binutils)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
   fi
