@@ -84,12 +84,24 @@ def test_missing_version_runs_on_the_nearest_and_says_so(url, lam, deploy, fname
 
 
 def test_runtime_without_a_client_is_refused_clearly(lam, deploy, fname):
-    deploy(build_zip([("lambda_function.rb", "def handler(event:, context:) = event\n")]),
-           Runtime="ruby3.3", Handler="lambda_function.handler")
+    deploy(build_zip([("Function.cs", "// compiled .NET code would go here\n")]),
+           Runtime="dotnet8", Handler="Assembly::Namespace.Class::Handler")
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName=fname, Payload=b"{}")
     assert error_code(e.value) == "InvalidRuntimeException"
-    assert "ruby3.3" in error_message(e.value) and "not supported" in error_message(e.value)
+    assert "dotnet8" in error_message(e.value) and "not supported" in error_message(e.value)
+
+
+def test_ruby_handler_runs(url, lam, deploy, fname):
+    if not shutil.which("ruby"):
+        pytest.skip("ruby is not installed")
+    runtime = available(url, "ruby")
+    source = "def handler(event:, context:)\n  puts \"hi #{event['name']}\"\n  { statusCode: 200, body: context.function_name }\nend\n"
+    deploy(build_zip([("lambda_function.rb", source)]), Runtime=runtime, Handler="lambda_function.handler")
+    resp, _, body = invoke(lam, fname, {"name": "z"}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert body == {"statusCode": 200, "body": fname}
+    assert "hi z" in tail_log(resp)
 
 
 def test_cli_lists_runtimes(url):

@@ -8,18 +8,20 @@ use crate::Launch;
 
 const PYTHON: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE: &str = include_str!("../../../runtimes/node/bootstrap.js");
+const RUBY: &str = include_str!("../../../runtimes/ruby/bootstrap.rb");
 
 fn file(language: Language) -> (&'static str, &'static str) {
     match language {
         Language::Python => ("python/bootstrap.py", PYTHON),
         Language::Node => ("node/bootstrap.js", NODE),
+        Language::Ruby => ("ruby/bootstrap.rb", RUBY),
     }
 }
 
 /// Writes every client under `dir` (atomically, so a running environment
 /// never reads half a file).
 pub fn install(dir: &Path) -> std::io::Result<()> {
-    for language in [Language::Python, Language::Node] {
+    for language in [Language::Python, Language::Node, Language::Ruby] {
         let (rel, source) = file(language);
         let path = dir.join(rel);
         if std::fs::read_to_string(&path).is_ok_and(|s| s == source) {
@@ -49,7 +51,7 @@ pub fn launch(
         // sys.path); -u: print reaches the log unbuffered.
         Language::Python => vec!["-S".into(), "-u".into(), client.display().to_string()],
         // The client builds NODE_PATH from IGNIS_OPT_DIR in Lambda's order.
-        Language::Node => vec![client.display().to_string()],
+        Language::Node | Language::Ruby => vec![client.display().to_string()],
     };
     let env = vec![("IGNIS_OPT_DIR".to_string(), opt_dir.display().to_string())];
     Launch {

@@ -13,6 +13,8 @@ pub enum Language {
     Python,
     /// `nodejsN.x`.
     Node,
+    /// `ruby3.N`.
+    Ruby,
 }
 
 impl Language {
@@ -21,6 +23,7 @@ impl Language {
         match self {
             Self::Python => "Python",
             Self::Node => "Node.js",
+            Self::Ruby => "Ruby",
         }
     }
 
@@ -29,6 +32,10 @@ impl Language {
         if let Some(v) = runtime.strip_prefix("python") {
             let (major, minor) = v.split_once('.')?;
             return Some((Self::Python, (major.parse().ok()?, minor.parse().ok()?)));
+        }
+        if let Some(v) = runtime.strip_prefix("ruby") {
+            let (major, minor) = v.split_once('.')?;
+            return Some((Self::Ruby, (major.parse().ok()?, minor.parse().ok()?)));
         }
         let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
         Some((Self::Node, (major.parse().ok()?, 0)))
@@ -39,6 +46,7 @@ impl Language {
         match self {
             Self::Python => format!("python{}.{}", version.0, version.1),
             Self::Node => format!("nodejs{}.x", version.0),
+            Self::Ruby => format!("ruby{}.{}", version.0, version.1),
         }
     }
 
@@ -64,7 +72,7 @@ impl Interpreter {
     /// `3.13` or `20`.
     pub fn version_string(&self) -> String {
         match self.language {
-            Language::Python => format!("{}.{}", self.version.0, self.version.1),
+            Language::Python | Language::Ruby => format!("{}.{}", self.version.0, self.version.1),
             Language::Node => self.version.0.to_string(),
         }
     }
@@ -145,7 +153,9 @@ pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
         names.sort();
         for path in names {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if (python_version(name).is_some() || name == "node") && is_executable(&path) {
+            if (python_version(name).is_some() || name == "node" || is_ruby_name(name))
+                && is_executable(&path)
+            {
                 if let Some(i) = identify(&path) {
                     add(i, &mut found);
                 }
@@ -160,8 +170,31 @@ fn python_version(name: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?)).filter(|v| v.0 == 3)
 }
 
+fn is_ruby_name(name: &str) -> bool {
+    name == "ruby"
+        || name
+            .strip_prefix("ruby")
+            .is_some_and(|v| v.split('.').all(|p| p.parse::<u32>().is_ok()))
+}
+
+/// Asks an interpreter for its version (once per interpreter, at start-up).
+fn probe(path: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new(path).args(args).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 fn identify(path: &Path) -> Option<Interpreter> {
     let name = path.file_name()?.to_str()?;
+    if is_ruby_name(name) {
+        let v = probe(path, &["-e", "print RUBY_VERSION"])?;
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+        let version = (parts.next()??, parts.next()??);
+        return Some(Interpreter {
+            language: Language::Ruby,
+            version,
+            path: path.to_path_buf(),
+        });
+    }
     if let Some(version) = python_version(name) {
         return Some(Interpreter {
             language: Language::Python,
