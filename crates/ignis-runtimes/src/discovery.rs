@@ -239,7 +239,8 @@ mod tests {
             Some((Language::Python, (3, 13)))
         );
         assert_eq!(Language::of("nodejs22.x"), Some((Language::Node, (22, 0))));
-        assert_eq!(Language::of("ruby3.3"), None);
+        assert_eq!(Language::of("ruby3.3"), Some((Language::Ruby, (3, 3))));
+        assert_eq!(Language::of("dotnet8"), None);
         assert_eq!(Language::Node.runtime_id((20, 0)), "nodejs20.x");
     }
 
