@@ -48,15 +48,18 @@ def compile_command(classes: Path, sources: list[str]) -> list[str]:
     return [JAVAC, "--release", "17", "-XDstringConcat=inline", "-d", str(classes)] + sources
 
 
-def launch_command(classes: Path) -> list[str]:
-    """How the server starts an execution environment."""
+def launch_command(classes: Path, extra_classpath: list[str] = ()) -> list[str]:
+    """How the server starts an execution environment. The client builds
+    the function's class path itself (task root, lib/*.jar, then the layers'
+    java/lib/*.jar, each in lexical order, as Lambda does); the function's
+    entries on -cp as well work too (extra_classpath)."""
     return [
         JAVA,
         "-XX:+TieredCompilation",
         "-XX:TieredStopAtLevel=1",
         "-Xshare:auto",
         "-cp",
-        str(classes),
+        ":".join([str(classes), *extra_classpath]),
         "ignis.runtime.Bootstrap",
     ]
 
@@ -252,6 +255,13 @@ HANDLERS = {
             }
 
             public static void nothing(Map<String, Object> m) { }
+
+            public static Map<String, Object> nulls(Map<String, Object> m) {
+                Map<String, Object> out = new LinkedHashMap<>(m);
+                out.put("gone", null);
+                out.put("list", Arrays.asList(1, null, 3.5f, Double.NaN, 'c', new byte[] {1, 2}, Optional.empty()));
+                return out;
+            }
         }
     """,
     # pkg.Class form: RequestHandler<Map, String>, logging, context.
@@ -588,7 +598,8 @@ class Env:
     """One execution environment: a code dir, an opt dir, the JVM and its
     output."""
 
-    def __init__(self, build: Build, tmp: Path, handler: str, *, core=True, lib=False, layer=False, env=None):
+    def __init__(self, build: Build, tmp: Path, handler: str, *, core=True, lib=False, layer=False, env=None,
+                 function_classpath=False):
         self.api = FakeRuntimeAPI()
         self.code = tmp / "code"
         self.opt = tmp / "opt"
@@ -623,7 +634,10 @@ class Env:
         self.lines: list[str] = []
         self.started = time.time()
         self.proc = subprocess.Popen(
-            launch_command(build.client),
+            launch_command(
+                build.client,
+                [str(self.code), "%s/lib/*" % self.code, "%s/java/lib/*" % self.opt] if function_classpath else [],
+            ),
             cwd=self.code,
             env=e,
             stdin=subprocess.DEVNULL,
@@ -725,6 +739,9 @@ def test_scalar_record_and_untyped_inputs(make_env):
     assert env3.api.invoke(7).json() == ["java.lang.Integer", 7]
     env4 = make_env("example.Pojo::nothing")
     assert env4.api.invoke({}).body == b"null"
+    env5 = make_env("example.Pojo::nulls")
+    # null map values are left out, like null properties; list items stay
+    assert env5.api.invoke({"a": None, "b": 1}).body == b'{"b":1,"list":[1,null,3.5,"NaN","c","AQI=",null]}'
 
 
 def test_request_handler_class_and_context(make_env):
@@ -906,6 +923,11 @@ def test_large_payload_and_unicode(make_env):
 def test_dependencies_from_lib_and_layer(make_env):
     env = make_env("example.UsesDeps::handle", lib=True, layer=True, core=False)
     assert env.api.invoke({"who": "you"}).json() == ["lib says hi to you", "layer says hi to you"]
+    # the same with the function's class path on the command line
+    env = make_env("example.UsesDeps::handle", lib=True, layer=True, core=False, function_classpath=True)
+    assert env.api.invoke({"who": "me"}).json() == ["lib says hi to me", "layer says hi to me"]
+    env = make_env("example.Hello", function_classpath=True)
+    assert env.api.invoke({"name": "cp"}).body == b'"Hello, cp #1"'
     # without the layer, the layer's class is missing: an unhandled error
     env = make_env("example.UsesDeps::handle", lib=True, core=False)
     doc = env.api.invoke({"who": "you"}).json()

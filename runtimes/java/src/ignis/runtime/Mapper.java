@@ -47,7 +47,7 @@ import java.util.TreeSet;
  * one-element array as a single value; unknown enum names read as null;
  * null reads as 0/false for primitives; numbers and strings coerce into each
  * other;</li>
- * <li>null properties are left out of the output; NaN and infinities are
+ * <li>null properties and null map values are left out of the output; NaN and infinities are
  * written as strings; byte[] as base64; dates as epoch milliseconds; enums by
  * name; other values by their getters (public {@code getX()}, and
  * {@code isX()} returning boolean) and public fields, in field declaration
@@ -900,6 +900,9 @@ final class Mapper {
                 boolean first = true;
                 for (Object o : ((Map) v).entrySet()) {
                     Map.Entry e = (Map.Entry) o;
+                    if (e.getValue() == null) {
+                        continue; // Include.NON_NULL covers map values too
+                    }
                     if (!first) {
                         sb.append(',');
                     }
