@@ -1,0 +1,344 @@
+//! Warm invoke of the real `ignis` binary next to a loopback HTTP floor.
+//!
+//! Cases (each measured against both servers, with the same client, in the
+//! same run):
+//! - `warm latency, 1 client`: p50/p90/p99 of `IGNIS_BENCH_REQUESTS` (2000)
+//!   sequential invokes on one keep-alive connection, after a warm-up, in
+//!   blocks of 250 alternating between ignis and the floor;
+//! - `throughput, 1/4/16 clients`: correct answers per second of a closed
+//!   loop of N keep-alive connections for `IGNIS_BENCH_SECS` (3) seconds per
+//!   server, in 3 slices alternating between ignis and the floor;
+//! - `errors`: any non-200, `X-Amz-Function-Error`, wrong echo or transport
+//!   failure, warm-up included;
+//! - `CPU/request` (informational): CPU time per request of the latency run,
+//!   split between client, server and (ignis) the function's environments;
+//! - `cold first invoke` (ignis only, informational): the first invoke after
+//!   the function is `Active`.
+//!
+//! ignis: the release binary (`IGNIS_BIN`, default
+//! `$CARGO_TARGET_DIR/release/ignis`) on `127.0.0.1:0` with a temp data dir,
+//! serving the `lambda_runtime` echo function (`IGNIS_ECHO_BOOTSTRAP`, default
+//! `$CARGO_TARGET_DIR/release/bootstrap`). floor: a hyper HTTP/1.1 server on
+//! its own thread echoing the body of the same POST. The table prints both,
+//! their ratio and the targets (warm p50 <= 8x floor, 16-client throughput >=
+//! 0.1x floor, no errors) as PASS/MISS; a miss does not fail the bench. The
+//! run is appended to `benches/runs/<date>.txt` (`IGNIS_BENCH_SAVE=0` skips).
+//! `scripts/bench.sh` builds the binaries and runs this.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use ignis_bench::client::{post_once, Conn, Target};
+use ignis_bench::cpu;
+use ignis_bench::floor::Floor;
+use ignis_bench::load::{latency, latency_into, throughput, LatencyRun, ThroughputRun};
+use ignis_bench::report::{self, CpuPerRequest, Results, Side};
+use ignis_bench::server::{target_dir, workspace_root, IgnisProcess};
+use ignis_bench::stats::Percentiles;
+
+/// The function deployed for the bench.
+const FUNCTION: &str = "bench-echo";
+/// Latency requests sent to one server before switching to the other.
+const LATENCY_BLOCK: usize = 250;
+/// Slices of each throughput run, alternating between the servers.
+const THROUGHPUT_SLICES: u32 = 3;
+/// Concurrencies of the throughput runs.
+const CLIENTS: [usize; 3] = [1, 4, 16];
+/// Environments of 128 MB the budget must hold at 16 clients, with room.
+const MEMORY_BUDGET_MB: u64 = 16 * 128 * 2;
+/// The event: no `op` key, so the echo function returns it unchanged.
+const PAYLOAD: &str =
+    r#"{"bench":"invoke","id":"0123456789abcdef","items":[1,2,3,4,5],"nested":{"ok":true}}"#;
+
+/// Knobs from the environment.
+struct Settings {
+    ignis_bin: PathBuf,
+    bootstrap: PathBuf,
+    requests: usize,
+    secs: f64,
+    runs_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let path = |var: &str, default: PathBuf| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map_or(default, PathBuf::from)
+        };
+        let release = target_dir().join("release");
+        let number = |var: &str, default: &str| -> anyhow::Result<f64> {
+            let raw = std::env::var(var).unwrap_or_else(|_| default.into());
+            let value: f64 = raw.parse().with_context(|| format!("{var}={raw:?}"))?;
+            anyhow::ensure!(value > 0.0, "{var} must be positive");
+            Ok(value)
+        };
+        let save = std::env::var("IGNIS_BENCH_SAVE").map_or(true, |v| v != "0");
+        Ok(Self {
+            ignis_bin: path("IGNIS_BIN", release.join("ignis")),
+            bootstrap: path("IGNIS_ECHO_BOOTSTRAP", release.join("bootstrap")),
+            requests: number("IGNIS_BENCH_REQUESTS", "2000")? as usize,
+            secs: number("IGNIS_BENCH_SECS", "3")?,
+            runs_dir: save.then(|| {
+                path(
+                    "IGNIS_BENCH_RUNS_DIR",
+                    workspace_root().join("benches/runs"),
+                )
+            }),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // the bench then only reports that it was skipped (as criterion does).
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("invoke: skipped outside `cargo bench`");
+        return ExitCode::SUCCESS;
+    }
+    match bench() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("invoke: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let workspace = workspace_root();
+    let machine = report::machine(&workspace);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let results = runtime.block_on(run(&settings))?;
+
+    let text = format!("{machine}\n{}", report::table(&results));
+    println!("\n{text}");
+    if let Some(dir) = &settings.runs_dir {
+        match report::append_run(dir, &text) {
+            Ok(path) => println!("appended to {}", path.display()),
+            Err(e) => eprintln!("could not store the run in {}: {e}", dir.display()),
+        }
+    }
+    Ok(())
+}
+
+async fn run(settings: &Settings) -> anyhow::Result<Results> {
+    let duration = Duration::from_secs_f64(settings.secs);
+
+    progress(format_args!("starting {}", settings.ignis_bin.display()));
+    let ignis = IgnisProcess::start(&settings.ignis_bin, MEMORY_BUDGET_MB)?;
+    progress(format_args!(
+        "deploying {} as {FUNCTION}",
+        settings.bootstrap.display()
+    ));
+    if let Err(e) = ignis.deploy(FUNCTION, &settings.bootstrap).await {
+        anyhow::bail!("{e:#}\nserver stderr:\n{}", ignis.stderr_tail());
+    }
+    let ignis_target = Arc::new(Target {
+        addr: ignis.addr(),
+        path: format!("/2015-03-31/functions/{FUNCTION}/invocations"),
+        payload: Bytes::from_static(PAYLOAD.as_bytes()),
+    });
+    let start = Instant::now();
+    if let Err(e) = post_once(&ignis_target).await {
+        anyhow::bail!(
+            "first invoke failed: {e:#}\nserver stderr:\n{}",
+            ignis.stderr_tail()
+        );
+    }
+    let cold_invoke = start.elapsed();
+    let floor = Floor::start()?;
+    progress(format_args!(
+        "ignis on {}, floor on {}",
+        ignis.addr(),
+        floor.addr()
+    ));
+
+    let mut subjects = [
+        Subject {
+            name: "ignis",
+            target: ignis_target.clone(),
+            cpu_now: Box::new(|| {
+                let (server, function) = ignis.cpu_ns();
+                Sample {
+                    client: client_ns(),
+                    server,
+                    function: Some(function),
+                }
+            }),
+            measured: Measured::default(),
+        },
+        Subject {
+            name: "floor",
+            target: Arc::new(Target {
+                addr: floor.addr(),
+                ..(*ignis_target).clone()
+            }),
+            cpu_now: Box::new(|| Sample {
+                client: client_ns(),
+                server: floor.cpu_ns(),
+                function: None,
+            }),
+            measured: Measured::default(),
+        },
+    ];
+
+    // Warm-up: 16 clients for a second (every environment the server will
+    // want then exists), then sequential requests.
+    for s in &mut subjects {
+        let warm = throughput(&s.target, 16, Duration::from_secs(1)).await?;
+        let warm_lat = latency(&s.target, 200).await?;
+        s.measured.warmup_errors = warm.errors + warm_lat.errors;
+        progress(format_args!(
+            "{} warm-up: {:.0} req/s at 16 clients, {} errors",
+            s.name,
+            warm.per_second(),
+            s.measured.warmup_errors
+        ));
+    }
+
+    // Latency in alternating blocks, so both see the same background load.
+    let mut conns = Vec::new();
+    for s in &subjects {
+        conns.push(Conn::open(s.target.addr).await?);
+    }
+    let mut left = settings.requests;
+    while left > 0 {
+        let block = left.min(LATENCY_BLOCK);
+        for (s, conn) in subjects.iter_mut().zip(&mut conns) {
+            let before = (s.cpu_now)();
+            latency_into(conn, &s.target, block, &mut s.measured.latency).await?;
+            s.measured.cpu.add(&before, &(s.cpu_now)());
+        }
+        left -= block;
+    }
+    drop(conns);
+    for s in &subjects {
+        let p = percentiles(s)?;
+        progress(format_args!(
+            "{} latency: p50 {:?} p90 {:?} p99 {:?} ({} errors)",
+            s.name, p.p50, p.p90, p.p99, s.measured.latency.errors
+        ));
+    }
+
+    // Throughput at each concurrency, in slices alternating between the
+    // two servers.
+    let mut environments = 0;
+    let slice = duration / THROUGHPUT_SLICES;
+    for clients in CLIENTS {
+        let mut runs = [ThroughputRun::empty(clients), ThroughputRun::empty(clients)];
+        for _ in 0..THROUGHPUT_SLICES {
+            for (s, run) in subjects.iter().zip(&mut runs) {
+                run.add(&throughput(&s.target, clients, slice).await?);
+            }
+        }
+        for (s, run) in subjects.iter_mut().zip(runs) {
+            progress(format_args!(
+                "{} {clients:>2} clients: {:.0} req/s ({} errors)",
+                s.name,
+                run.per_second(),
+                run.errors
+            ));
+            s.measured.throughput.push(run);
+        }
+        environments = ignis.environments();
+    }
+    let server_peak_rss_kib = ignis.peak_rss_kib();
+
+    let [ignis_side, floor_side] = subjects.map(|s| s.side(settings.requests));
+    let (ignis_side, floor_side) = (ignis_side?, floor_side?);
+    drop(floor);
+    if let Err(e) = ignis.stop() {
+        eprintln!("warning: {e:#}");
+    }
+    Ok(Results {
+        ignis: ignis_side,
+        floor: floor_side,
+        cold_invoke,
+        environments,
+        server_peak_rss_kib,
+        config: format!(
+            "requests={} (blocks of {LATENCY_BLOCK}, alternating) secs={} (in {THROUGHPUT_SLICES} alternating slices) clients={CLIENTS:?} payload={}B budget={MEMORY_BUDGET_MB}MB client=hyper-1-http1-keepalive-nodelay(current_thread) floor=hyper-1-http1(current_thread,own thread)",
+            settings.requests,
+            settings.secs,
+            PAYLOAD.len()
+        ),
+    })
+}
+
+/// One server under measurement.
+struct Subject<'a> {
+    name: &'static str,
+    target: Arc<Target>,
+    cpu_now: Box<dyn Fn() -> Sample + 'a>,
+    measured: Measured,
+}
+
+impl Subject<'_> {
+    fn side(self, requests: usize) -> anyhow::Result<Side> {
+        let latency = percentiles(&self)?;
+        let m = self.measured;
+        let per = |ns: u64| Duration::from_nanos(ns / requests.max(1) as u64);
+        Ok(Side {
+            latency,
+            latency_errors: m.latency.errors,
+            throughput: m.throughput,
+            warmup_errors: m.warmup_errors,
+            cpu: CpuPerRequest {
+                client: per(m.cpu.client),
+                server: per(m.cpu.server),
+                function: m.cpu.function.map(per),
+            },
+        })
+    }
+}
+
+fn percentiles(s: &Subject<'_>) -> anyhow::Result<Percentiles> {
+    Percentiles::of(&s.measured.latency.samples)
+        .with_context(|| format!("no request of the {} latency run succeeded", s.name))
+}
+
+/// What has been measured of one subject so far.
+#[derive(Default)]
+struct Measured {
+    warmup_errors: u64,
+    latency: LatencyRun,
+    /// CPU used during the latency blocks.
+    cpu: Sample,
+    throughput: Vec<ThroughputRun>,
+}
+
+/// CPU nanoseconds, by party.
+#[derive(Default)]
+struct Sample {
+    client: u64,
+    server: u64,
+    function: Option<u64>,
+}
+
+impl Sample {
+    /// Adds what was used between `before` and `after`.
+    fn add(&mut self, before: &Sample, after: &Sample) {
+        self.client += after.client.saturating_sub(before.client);
+        self.server += after.server.saturating_sub(before.server);
+        if let (Some(a), Some(b)) = (before.function, after.function) {
+            *self.function.get_or_insert(0) += b.saturating_sub(a);
+        }
+    }
+}
+
+/// CPU of the load generator: the runtime is single-threaded, on this thread.
+fn client_ns() -> u64 {
+    cpu::own_thread_ns(std::process::id())
+}
+
+fn progress(msg: std::fmt::Arguments<'_>) {
+    eprintln!("invoke: {msg}");
+}

@@ -1,0 +1,325 @@
+//! The printed result: ignis next to the floor with their ratio, the
+//! issue's targets with PASS/MISS, and the machine the numbers come from.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::load::ThroughputRun;
+use crate::stats::Percentiles;
+
+/// Target: warm p50 at most this many times the floor's.
+pub const P50_TARGET_RATIO: f64 = 8.0;
+/// Target: 16-client throughput at least this fraction of the floor's.
+pub const THROUGHPUT_TARGET_RATIO: f64 = 0.1;
+/// The concurrency the throughput target is checked at.
+pub const THROUGHPUT_TARGET_CLIENTS: usize = 16;
+
+/// CPU time one request of the 1-client latency run cost, by party.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuPerRequest {
+    /// The load generator's thread.
+    pub client: Duration,
+    /// The server process (ignis) or thread (floor).
+    pub server: Duration,
+    /// The function's environments (ignis only).
+    pub function: Option<Duration>,
+}
+
+/// The measurements of one server.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// Warm latency at one client.
+    pub latency: Percentiles,
+    /// Errors during the latency run.
+    pub latency_errors: u64,
+    /// One run per concurrency, ascending.
+    pub throughput: Vec<ThroughputRun>,
+    /// Errors during the warm-up (counted against "no errors" too).
+    pub warmup_errors: u64,
+    /// CPU per request of the latency run.
+    pub cpu: CpuPerRequest,
+}
+
+impl Side {
+    /// Errors over all runs.
+    pub fn errors(&self) -> u64 {
+        self.warmup_errors
+            + self.latency_errors
+            + self.throughput.iter().map(|t| t.errors).sum::<u64>()
+    }
+
+    fn at(&self, clients: usize) -> Option<&ThroughputRun> {
+        self.throughput.iter().find(|t| t.clients == clients)
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Results {
+    /// The ignis binary with the echo function.
+    pub ignis: Side,
+    /// The loopback floor server.
+    pub floor: Side,
+    /// The first invoke after `Active` (a cold start), measured once.
+    pub cold_invoke: Duration,
+    /// `bootstrap` processes below the server after the 16-client run.
+    pub environments: usize,
+    /// The server's peak RSS, KiB.
+    pub server_peak_rss_kib: Option<u64>,
+    /// How the run was configured, one `key=value` list.
+    pub config: String,
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+/// The table of ignis, floor and ratio, then the targets.
+pub fn table(r: &Results) -> String {
+    let mut out = String::new();
+    let row = |out: &mut String, metric: &str, ignis: String, floor: String, ratio: f64| {
+        let _ = writeln!(out, "{metric:<24} {ignis:>14} {floor:>14} {ratio:>9.2}x");
+    };
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14} {:>14} {:>10}",
+        "metric", "ignis", "floor", "ignis/floor"
+    );
+    let (i, f) = (&r.ignis.latency, &r.floor.latency);
+    for (name, a, b) in [
+        ("warm p50 (1 client)", i.p50, f.p50),
+        ("warm p90 (1 client)", i.p90, f.p90),
+        ("warm p99 (1 client)", i.p99, f.p99),
+        ("warm mean (1 client)", i.mean, f.mean),
+        ("warm max (1 client)", i.max, f.max),
+    ] {
+        row(
+            &mut out,
+            name,
+            us(a),
+            us(b),
+            ratio(a.as_secs_f64(), b.as_secs_f64()),
+        );
+    }
+    for t in &r.ignis.throughput {
+        let floor = r.floor.at(t.clients).map_or(0.0, ThroughputRun::per_second);
+        row(
+            &mut out,
+            &format!(
+                "throughput {} client{}",
+                t.clients,
+                if t.clients == 1 { "" } else { "s" }
+            ),
+            format!("{:.0} req/s", t.per_second()),
+            format!("{floor:.0} req/s"),
+            ratio(t.per_second(), floor),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14} {:>14}",
+        "errors",
+        r.ignis.errors(),
+        r.floor.errors()
+    );
+    let (ic, fc) = (&r.ignis.cpu, &r.floor.cpu);
+    let opt_us = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), us);
+    for (name, a, b) in [
+        ("CPU/request server", Some(ic.server), Some(fc.server)),
+        ("CPU/request function", ic.function, fc.function),
+        ("CPU/request client", Some(ic.client), Some(fc.client)),
+    ] {
+        let _ = writeln!(out, "{name:<24} {:>14} {:>14}", opt_us(a), opt_us(b));
+    }
+
+    let p50_ratio = ratio(i.p50.as_secs_f64(), f.p50.as_secs_f64());
+    let tp = |s: &Side| {
+        s.at(THROUGHPUT_TARGET_CLIENTS)
+            .map_or(0.0, ThroughputRun::per_second)
+    };
+    let tp_ratio = ratio(tp(&r.ignis), tp(&r.floor));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<40} {:>10}  verdict", "target", "got");
+    let _ = writeln!(
+        out,
+        "{:<40} {:>9.2}x  {}",
+        format!("warm p50 <= {P50_TARGET_RATIO}x floor"),
+        p50_ratio,
+        verdict(p50_ratio <= P50_TARGET_RATIO)
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>9.3}x  {}",
+        format!(
+            "{THROUGHPUT_TARGET_CLIENTS}-client throughput >= {THROUGHPUT_TARGET_RATIO}x floor"
+        ),
+        tp_ratio,
+        verdict(tp_ratio >= THROUGHPUT_TARGET_RATIO)
+    );
+    let errors = r.ignis.errors();
+    let _ = writeln!(
+        out,
+        "{:<40} {:>10}  {}",
+        "no errors",
+        errors,
+        verdict(errors == 0)
+    );
+
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "cold first invoke: {:.1} ms",
+        r.cold_invoke.as_secs_f64() * 1e3
+    );
+    let _ = writeln!(
+        out,
+        "environments after the {THROUGHPUT_TARGET_CLIENTS}-client run: {}",
+        r.environments
+    );
+    if let Some(kib) = r.server_peak_rss_kib {
+        let _ = writeln!(out, "ignis server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    let _ = writeln!(out, "latency samples: ignis {}, floor {}", i.count, f.count);
+    let _ = writeln!(out, "config: {}", r.config);
+    out
+}
+
+/// Date, revision and machine: the header of a stored run.
+pub fn machine(workspace: &Path) -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
+    let busy = cpu_busy_percent(Duration::from_secs(1))
+        .map_or_else(|| "unknown".into(), |p| format!("{p:.0}%"));
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(workspace)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    let rev = git(&["rev-parse", "--short=12", "HEAD"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|o| !o.stdout.is_empty());
+    format!(
+        "date: {}\nrevision: {rev}{}\nnproc: {nproc}\ncpu: {cpu}\nkernel: {kernel}\nload average before the run: {load}; CPU busy in the second before: {busy}\n",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+        if dirty { " (uncommitted changes)" } else { "" },
+    )
+}
+
+/// How busy all CPUs were over `window` (from `/proc/stat`), in percent.
+fn cpu_busy_percent(window: Duration) -> Option<f64> {
+    // (busy, total) jiffies: idle and iowait are the idle columns.
+    let read = || -> Option<(u64, u64)> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let cols: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = cols.iter().take(8).sum();
+        let idle = cols.get(3)? + cols.get(4)?;
+        Some((total - idle, total))
+    };
+    let (b0, t0) = read()?;
+    std::thread::sleep(window);
+    let (b1, t1) = read()?;
+    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+    Some(100.0 * b1.saturating_sub(b0) as f64 / total as f64)
+}
+
+/// Appends `text` to `<dir>/<YYYY-MM-DD>.txt` (UTC) and returns the path.
+pub fn append_run(dir: &Path, text: &str) -> std::io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.txt", chrono::Utc::now().format("%Y-%m-%d")));
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    writeln!(file, "{text}")?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(p50_us: u64, rps16: u64, errors: u64) -> Side {
+        let d = Duration::from_micros(p50_us);
+        Side {
+            latency: Percentiles::of(&[d]).unwrap(),
+            latency_errors: errors,
+            throughput: vec![ThroughputRun {
+                clients: 16,
+                ok: rps16,
+                errors: 0,
+                elapsed: Duration::from_secs(1),
+            }],
+            warmup_errors: 0,
+            cpu: CpuPerRequest {
+                client: d,
+                server: d,
+                function: None,
+            },
+        }
+    }
+
+    fn results(ignis: Side) -> Results {
+        Results {
+            ignis,
+            floor: side(50, 10_000, 0),
+            cold_invoke: Duration::from_millis(20),
+            environments: 16,
+            server_peak_rss_kib: Some(2048),
+            config: "x=1".into(),
+        }
+    }
+
+    #[test]
+    fn targets_pass_and_miss() {
+        let good = table(&results(side(400, 1_000, 0)));
+        assert!(good.contains("warm p50 <= 8x floor"), "{good}");
+        assert_eq!(good.matches("PASS").count(), 3, "{good}");
+        let bad = table(&results(side(401, 999, 2)));
+        assert_eq!(bad.matches("MISS").count(), 3, "{bad}");
+    }
+}

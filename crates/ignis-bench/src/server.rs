@@ -1,0 +1,310 @@
+//! The system under test: the release `ignis` binary as a child process on
+//! `127.0.0.1:0` with a temporary data dir, and the `lambda_runtime` echo
+//! function deployed to it through `ignis-client`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Cursor, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use ignis_client::{Client, CreateFunction};
+use ignis_model::FunctionState;
+use tempfile::TempDir;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use crate::cpu;
+
+/// How long the server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a new function may stay `Pending`.
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stopped server gets before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The line `ignis serve` prints once it listens.
+const LISTENING: &str = "Ignis listening on http://";
+
+/// The workspace root (this crate lives in `crates/ignis-bench`).
+pub fn workspace_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// Cargo's target dir: `CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A running `ignis serve`; killed on drop if not stopped.
+pub struct IgnisProcess {
+    child: Child,
+    addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl IgnisProcess {
+    /// Starts `bin serve` on an ephemeral port with a fresh data dir and
+    /// waits for its `Ignis listening on` line.
+    pub fn start(bin: &Path, memory_budget_mb: u64) -> anyhow::Result<Self> {
+        if !bin.is_file() {
+            bail!(
+                "no ignis binary at {} (build it with `cargo build --release -p ignis -p ignis-fixture-echo` or set IGNIS_BIN)",
+                bin.display()
+            );
+        }
+        let dir = tempfile::Builder::new().prefix("ignis-bench-").tempdir()?;
+        let stderr = fs::File::create(dir.path().join("server.stderr"))?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--data-dir={}", dir.path().join("data").display()))
+            .arg(format!("--memory-budget-mb={memory_budget_mb}"))
+            .arg("--shutdown-grace-secs=5")
+            .env_remove("IGNIS_LISTEN")
+            .env_remove("IGNIS_DATA_DIR")
+            .env_remove("IGNIS_MEMORY_BUDGET_MB")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = mpsc::channel();
+        // Reads the address, then keeps draining stdout so the server never
+        // blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.trim().strip_prefix(LISTENING) {
+                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                }
+            }
+        });
+        let mut process = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir,
+        };
+        let addr = rx.recv_timeout(START_TIMEOUT).map_err(|_| {
+            anyhow!(
+                "ignis did not print its address; stderr:\n{}",
+                process.stderr_tail()
+            )
+        })?;
+        process.addr = addr
+            .parse()
+            .with_context(|| format!("address {addr:?} printed by ignis"))?;
+        Ok(process)
+    }
+
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines the server wrote to stderr, for error messages.
+    pub fn stderr_tail(&self) -> String {
+        let text = fs::read_to_string(self.dir.path().join("server.stderr")).unwrap_or_default();
+        let lines: Vec<_> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Zips `bootstrap` (mode 0755), creates function `name` from it
+    /// (`provided.al2023`, 128 MB) and waits until it is `Active`.
+    pub async fn deploy(&self, name: &str, bootstrap: &Path) -> anyhow::Result<()> {
+        let zip = zip_bootstrap(bootstrap, self.dir.path())?;
+        let client = Client::new(&self.endpoint())?;
+        let mut req = CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", &zip);
+        req.runtime = Some("provided.al2023".into());
+        req.handler = Some("bootstrap".into());
+        req.memory_size = Some(128);
+        req.timeout = Some(30);
+        client.create_function(&req).await?;
+        let start = Instant::now();
+        loop {
+            let conf = client.get_function(name).await?.configuration;
+            match conf.state {
+                FunctionState::Active => return Ok(()),
+                FunctionState::Failed => {
+                    bail!("function {name} failed: {:?}", conf.state_reason)
+                }
+                FunctionState::Pending if start.elapsed() > ACTIVE_TIMEOUT => {
+                    bail!("function {name} still Pending after {ACTIVE_TIMEOUT:?}")
+                }
+                FunctionState::Pending => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// How many processes named `bootstrap` run below the server: its
+    /// execution environments.
+    pub fn environments(&self) -> usize {
+        descendants_named(self.child.id(), "bootstrap").len()
+    }
+
+    /// CPU nanoseconds used so far by the server and by its environments.
+    pub fn cpu_ns(&self) -> (u64, u64) {
+        let server = cpu::process_ns(self.child.id());
+        let envs = descendants_named(self.child.id(), "bootstrap")
+            .into_iter()
+            .map(cpu::process_ns)
+            .sum();
+        (server, envs)
+    }
+
+    /// The server's peak resident memory (`VmHWM`), KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Stops the server with SIGTERM (SIGKILL after a grace period).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < STOP_TIMEOUT {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        bail!("ignis did not stop within {STOP_TIMEOUT:?} of SIGTERM; killed")
+    }
+}
+
+impl Drop for IgnisProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The deployment package: `bootstrap` with mode 0755, stripped of debug
+/// info first when `strip` is installed (as cargo-lambda ships it).
+fn zip_bootstrap(bootstrap: &Path, scratch: &Path) -> anyhow::Result<Vec<u8>> {
+    if !bootstrap.is_file() {
+        bail!(
+            "no echo bootstrap at {} (build it with `cargo build --release -p ignis-fixture-echo` or set IGNIS_ECHO_BOOTSTRAP)",
+            bootstrap.display()
+        );
+    }
+    let stripped = scratch.join("bootstrap.stripped");
+    let stripped_ok = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(bootstrap)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let code = fs::read(if stripped_ok { &stripped } else { bootstrap })
+        .with_context(|| format!("read {}", bootstrap.display()))?;
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options)?;
+    zip.write_all(&code)?;
+    Ok(zip.finish()?.into_inner())
+}
+
+/// The processes below `root` whose command name is `name`.
+fn descendants_named(root: u32, name: &str) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    // pid -> (parent pid, command name)
+    let mut procs: HashMap<u32, (u32, String)> = HashMap::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(parsed) = parse_stat(&stat) {
+            procs.insert(pid, parsed);
+        }
+    }
+    procs
+        .iter()
+        .filter(|(_, (_, comm))| comm == name)
+        .filter(|(&pid, _)| {
+            let mut cur = pid;
+            // Walks up to init; bounded in case of a cycle from a pid race.
+            for _ in 0..64 {
+                match procs.get(&cur) {
+                    Some(&(ppid, _)) if ppid == root => return true,
+                    Some(&(ppid, _)) if ppid > 1 => cur = ppid,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .map(|(&pid, _)| pid)
+        .collect()
+}
+
+/// (ppid, comm) of a `/proc/<pid>/stat` line: `pid (comm) state ppid ...`.
+fn parse_stat(stat: &str) -> Option<(u32, String)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let ppid = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ppid, comm))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_stat;
+
+    #[test]
+    fn stat_with_spaces_and_parens_in_comm() {
+        let stat = "4242 (boot (strap) x) S 17 4242 4242 0 -1 4194560";
+        assert_eq!(parse_stat(stat), Some((17, "boot (strap) x".into())));
+    }
+
+    #[test]
+    fn descendants_of_this_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let found = super::descendants_named(std::process::id(), "sleep");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!found.is_empty());
+    }
+}
