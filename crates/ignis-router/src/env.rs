@@ -11,12 +11,10 @@ use bytes::Bytes;
 use ignis_runtime_api::{DeliveryHook, Invocation, Outcome, RuntimeApi};
 use ignis_runtimes::Resolved;
 use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Sandbox};
-use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 
 use crate::admission::Reservation;
 use crate::logs::FunctionLogs;
-use crate::pump::{self, FlushRequest, LogSink};
+use crate::pump::{LogSink, Pump};
 use crate::report::{self, Report};
 use crate::FunctionSpec;
 
@@ -47,7 +45,7 @@ pub(crate) struct Env {
     api: RuntimeApi,
     process: Box<dyn EnvProcess>,
     sink: Arc<LogSink>,
-    flush: mpsc::Sender<FlushRequest>,
+    pump: Arc<Pump>,
     launched_at: Instant,
     init_timeout: Duration,
     initialized: AtomicBool,
@@ -80,15 +78,20 @@ impl Env {
         let record = &spec.record;
         let (program, args, runtime_env, note) = match resolved {
             Resolved::Custom => {
-                let program = spec.code_dir.join("bootstrap");
-                if !program.is_file() {
+                // As Lambda: the function's own bootstrap, else one a layer
+                // ships (only a function's layers are its /opt here).
+                let candidates = [
+                    Some(spec.code_dir.join("bootstrap")),
+                    spec.opt_dir.as_ref().map(|o| o.join("bootstrap")),
+                ];
+                let Some(program) = candidates.into_iter().flatten().find(|p| p.is_file()) else {
                     return Err(LaunchFailure {
                         error_type: "Runtime.InvalidEntrypoint",
                         message:
                             "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
                                 .to_string(),
                     });
-                }
+                };
                 (program, Vec::new(), Vec::new(), None)
             }
             Resolved::Managed(l) => {
@@ -141,11 +144,7 @@ impl Env {
         if let Some(note) = note {
             sink.line(note);
         }
-        let (flush, flushes) = mpsc::channel(1);
-        tokio::spawn(
-            pump::run(launched.stdout, launched.stderr, sink.clone(), flushes)
-                .instrument(tracing::debug_span!("log_pump", env_id = %id)),
-        );
+        let pump = Pump::start(launched.stdout, launched.stderr, sink.clone());
         tracing::debug!(env_id = %id, pid = launched.process.pid(), "environment started");
         Ok(Arc::new(Env {
             id,
@@ -153,7 +152,7 @@ impl Env {
             api,
             process: launched.process,
             sink,
-            flush,
+            pump,
             launched_at,
             init_timeout: ctx.init_timeout,
             initialized: AtomicBool::new(false),
@@ -269,7 +268,7 @@ impl Env {
                 )
             }
         };
-        self.flush_logs().await;
+        self.pump.flush();
         let init = if cold {
             self.api
                 .ready_at()
@@ -341,13 +340,6 @@ impl Env {
         (ended, delivered)
     }
 
-    async fn flush_logs(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.flush.send(ack).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
-        }
-    }
-
     fn peak_mb(&self) -> u64 {
         if let Some(b) = self.process.peak_memory_bytes() {
             self.peak_bytes.fetch_max(b, Ordering::Relaxed);
@@ -397,6 +389,7 @@ fn lambda_env(
 ) -> Vec<(String, String)> {
     let r = &spec.record;
     let task_root = spec.code_dir.display().to_string();
+    let opt = spec.opt_dir().display().to_string();
     let log_group = r
         .logging
         .log_group
@@ -419,11 +412,11 @@ fn lambda_env(
         ("LANG", "en_US.UTF-8".to_string()),
         (
             "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin".to_string(),
+            format!("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{opt}/bin"),
         ),
         (
             "LD_LIBRARY_PATH",
-            format!("{task_root}:{task_root}/lib:/opt/lib"),
+            format!("{task_root}:{task_root}/lib:{opt}/lib"),
         ),
     ]
     .into_iter()
@@ -447,4 +440,37 @@ fn lambda_env(
     }
     env.extend(r.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn var(env: &[(String, String)], key: &str) -> String {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn search_paths_follow_the_opt_dir() {
+        let mut spec = FunctionSpec {
+            record: crate::tests::record("f", 3, 128),
+            code_dir: PathBuf::from("/data/code/abc"),
+            opt_dir: None,
+        };
+        let env = lambda_env(&spec, "us-east-1", "127.0.0.1:1", "s");
+        assert!(var(&env, "PATH").ends_with(":/opt/bin"));
+        assert!(var(&env, "LD_LIBRARY_PATH").ends_with(":/opt/lib"));
+        spec.opt_dir = Some(PathBuf::from("/data/opt/123"));
+        let env = lambda_env(&spec, "us-east-1", "127.0.0.1:1", "s");
+        assert!(var(&env, "PATH").ends_with(":/data/opt/123/bin"));
+        assert_eq!(
+            var(&env, "LD_LIBRARY_PATH"),
+            "/data/code/abc:/data/code/abc/lib:/data/opt/123/lib"
+        );
+    }
 }

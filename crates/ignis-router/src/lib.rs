@@ -28,8 +28,8 @@ pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
 
-/// Where layers are found (`/opt`, as on Lambda; layers come with a later
-/// issue).
+/// Where layers are found for a function without layers (`/opt`, as on
+/// Lambda).
 const OPT_DIR: &str = "/opt";
 
 /// A function as the router runs it: its configuration and unpacked code.
@@ -39,6 +39,16 @@ pub struct FunctionSpec {
     pub record: FunctionRecord,
     /// The unpacked code on this node.
     pub code_dir: PathBuf,
+    /// The union of the function's layers on this node; `None` without
+    /// layers (the environment then sees `/opt`).
+    pub opt_dir: Option<PathBuf>,
+}
+
+impl FunctionSpec {
+    /// The directory the function's environment knows as `/opt`.
+    pub fn opt_dir(&self) -> &Path {
+        self.opt_dir.as_deref().unwrap_or(Path::new(OPT_DIR))
+    }
 }
 
 /// Settings of the router.
@@ -222,7 +232,7 @@ impl Router {
         let runtime = spec.record.runtime.as_deref().unwrap_or_default();
         let resolved = self
             .catalog
-            .resolve(runtime, Path::new(OPT_DIR))
+            .resolve(runtime, spec.opt_dir())
             .map_err(|reason| InvokeError::RuntimeUnavailable {
                 runtime: runtime.to_string(),
                 reason,

@@ -7,9 +7,7 @@ use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::FunctionLogs;
 
@@ -64,63 +62,132 @@ impl LogSink {
     }
 }
 
-/// Asks the pump to drain; answers when done.
-pub type FlushRequest = oneshot::Sender<()>;
-
-/// Copies `stdout` and `stderr` into `sink` until both close.
-pub async fn run(
-    mut stdout: pipe::Receiver,
-    mut stderr: pipe::Receiver,
+/// The reading side of an environment's output, shared by the pump task and
+/// the invocation that flushes it. Every read of the pipes happens under the
+/// lock, so a flush sees every byte the runtime wrote before it, in order.
+pub struct Pump {
     sink: Arc<LogSink>,
-    mut flushes: mpsc::Receiver<FlushRequest>,
-) {
-    // Duplicates of the pipes for flushes: a raw non-blocking read sees what
-    // is in the pipe now, whatever tokio's readiness cache believes.
-    let out_dup = dup(&stdout);
-    let err_dup = dup(&stderr);
-    let (mut out, mut err) = (Lines::default(), Lines::default());
-    let (mut out_buf, mut err_buf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    let (mut out_open, mut err_open) = (true, true);
-    loop {
-        tokio::select! {
-            r = stdout.read(&mut out_buf), if out_open => match r {
-                Ok(n) if n > 0 => out.feed(&out_buf[..n], &sink),
-                _ => { out_open = false; out.finish(&sink); }
-            },
-            r = stderr.read(&mut err_buf), if err_open => match r {
-                Ok(n) if n > 0 => err.feed(&err_buf[..n], &sink),
-                _ => { err_open = false; err.finish(&sink); }
-            },
-            req = flushes.recv() => match req {
-                Some(ack) => {
-                    drain(out_dup.as_ref(), &mut out, &mut out_buf, &sink, out_open);
-                    drain(err_dup.as_ref(), &mut err, &mut err_buf, &sink, err_open);
-                    out.finish(&sink);
-                    err.finish(&sink);
-                    let _ = ack.send(());
-                }
-                None if !out_open && !err_open => return,
-                None => {}
-            },
+    state: Mutex<PumpState>,
+}
+
+struct PumpState {
+    out: Stream,
+    err: Stream,
+    buf: Vec<u8>,
+}
+
+/// One pipe: a duplicate of its descriptor for non-blocking reads (whatever
+/// tokio's readiness cache believes) and its partial line.
+struct Stream {
+    file: Option<std::fs::File>,
+    lines: Lines,
+    open: bool,
+}
+
+impl Stream {
+    fn new(p: &pipe::Receiver) -> Self {
+        let file = p.as_fd().try_clone_to_owned().ok().map(std::fs::File::from);
+        Self {
+            open: file.is_some(),
+            file,
+            lines: Lines::default(),
         }
+    }
+
+    /// Reads what is in the pipe now with `read`; marks it closed at end
+    /// of file.
+    fn drain_with(
+        &mut self,
+        buf: &mut [u8],
+        sink: &LogSink,
+        mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) {
+        if !self.open {
+            return;
+        }
+        loop {
+            match read(buf) {
+                Ok(0) => {
+                    self.open = false;
+                    self.lines.finish(sink);
+                    return;
+                }
+                Ok(n) => self.lines.feed(&buf[..n], sink),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.open = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads what is in the pipe now through the duplicate descriptor.
+    fn drain(&mut self, buf: &mut [u8], sink: &LogSink) {
+        let Some(file) = self.file.take() else { return };
+        self.drain_with(buf, sink, |b| (&file).read(b));
+        self.file = Some(file);
     }
 }
 
-fn dup(p: &pipe::Receiver) -> Option<std::fs::File> {
-    p.as_fd().try_clone_to_owned().ok().map(std::fs::File::from)
-}
+impl Pump {
+    /// Starts copying `stdout` and `stderr` into `sink` until both close.
+    pub fn start(stdout: pipe::Receiver, stderr: pipe::Receiver, sink: Arc<LogSink>) -> Arc<Pump> {
+        let pump = Arc::new(Pump {
+            sink,
+            state: Mutex::new(PumpState {
+                out: Stream::new(&stdout),
+                err: Stream::new(&stderr),
+                buf: vec![0u8; 16 * 1024],
+            }),
+        });
+        tokio::spawn(pump.clone().run(stdout, stderr));
+        pump
+    }
 
-fn drain(p: Option<&std::fs::File>, lines: &mut Lines, buf: &mut [u8], sink: &LogSink, open: bool) {
-    let Some(mut p) = p.filter(|_| open) else {
-        return;
-    };
-    loop {
-        match p.read(buf) {
-            Ok(0) => return,
-            Ok(n) => lines.feed(&buf[..n], sink),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return,
+    async fn run(self: Arc<Self>, stdout: pipe::Receiver, stderr: pipe::Receiver) {
+        loop {
+            let (out_open, err_open) = {
+                let st = self.state.lock().expect("pump lock poisoned");
+                (st.out.open, st.err.open)
+            };
+            if !out_open && !err_open {
+                return;
+            }
+            tokio::select! {
+                r = stdout.readable(), if out_open => if r.is_err() { self.close(true) },
+                r = stderr.readable(), if err_open => if r.is_err() { self.close(false) },
+            }
+            // Read through tokio's receivers, under the lock: a WouldBlock
+            // clears their readiness, and a concurrent flush cannot interleave.
+            let mut guard = self.state.lock().expect("pump lock poisoned");
+            let st = &mut *guard;
+            st.out
+                .drain_with(&mut st.buf, &self.sink, |b| stdout.try_read(b));
+            st.err
+                .drain_with(&mut st.buf, &self.sink, |b| stderr.try_read(b));
         }
+    }
+
+    fn close(&self, out: bool) {
+        let mut st = self.state.lock().expect("pump lock poisoned");
+        if out {
+            st.out.open = false
+        } else {
+            st.err.open = false
+        }
+    }
+
+    /// Writes everything the runtime has printed so far to the log,
+    /// including a last line without its newline.
+    pub fn flush(&self) {
+        let mut guard = self.state.lock().expect("pump lock poisoned");
+        let st = &mut *guard;
+        st.out.drain(&mut st.buf, &self.sink);
+        st.err.drain(&mut st.buf, &self.sink);
+        st.out.lines.finish(&self.sink);
+        st.err.lines.finish(&self.sink);
     }
 }
 
@@ -171,24 +238,35 @@ mod tests {
     async fn lines_written_before_a_flush_are_captured() {
         let registry = LogRegistry::new(1 << 20);
         let sink = Arc::new(LogSink::new("s".into(), registry.function("f")));
-        let (out_tx, out_rx) = pipe::pipe().unwrap();
-        let (err_tx, err_rx) = pipe::pipe().unwrap();
-        let (flush_tx, flush_rx) = mpsc::channel(1);
-        let pump = tokio::spawn(run(out_rx, err_rx, sink.clone(), flush_rx));
+        let (mut out_tx, out_rx) = pipe::pipe().unwrap();
+        let (mut err_tx, err_rx) = pipe::pipe().unwrap();
+        let pump = Pump::start(out_rx, err_rx, sink.clone());
         sink.start_capture();
-        let (mut out_tx, mut err_tx) = (out_tx, err_tx);
         out_tx.write_all(b"one\ntwo\npartial").await.unwrap();
         err_tx.write_all(b"oops\n").await.unwrap();
-        let (ack, done) = oneshot::channel();
-        flush_tx.send(ack).await.unwrap();
-        done.await.unwrap();
+        pump.flush();
         let captured = String::from_utf8(sink.take_capture()).unwrap();
         for l in ["one\n", "two\n", "partial\n", "oops\n"] {
             assert!(captured.contains(l), "{captured:?}");
         }
-        drop((out_tx, err_tx, flush_tx));
-        pump.await.unwrap();
-        let page = registry.function("f").read(0, 0, 100, Duration::ZERO).await;
-        assert_eq!(page.events.len(), 4);
+        out_tx.write_all(b"later\n").await.unwrap();
+        drop((out_tx, err_tx));
+        let logs = registry.function("f");
+        let page = loop {
+            let page = logs.read(0, 0, 100, Duration::from_secs(5)).await;
+            if page.events.len() >= 5 {
+                break page;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // Order holds within a stream; stderr may interleave anywhere.
+        let stdout: Vec<_> = page
+            .events
+            .iter()
+            .map(|e| e.message.as_str())
+            .filter(|m| *m != "oops")
+            .collect();
+        assert_eq!(stdout, ["one", "two", "partial", "later"]);
+        assert_eq!(page.events.len(), 5);
     }
 }

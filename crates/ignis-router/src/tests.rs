@@ -40,7 +40,7 @@ while true; do
 done
 "#;
 
-fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
+pub(crate) fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
     FunctionRecord {
         name: name.into(),
         runtime: Some("provided.al2023".into()),
@@ -71,6 +71,7 @@ fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
         tracing_mode: "PassThrough".into(),
         dead_letter_target_arn: None,
         kms_key_arn: None,
+        layers: Vec::new(),
     }
 }
 
@@ -95,6 +96,7 @@ fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
     router.upsert(FunctionSpec {
         record: record("f", 2, 128),
         code_dir: code,
+        opt_dir: None,
     });
     router
 }
@@ -188,6 +190,7 @@ async fn unknown_function_and_managed_runtime_are_refused() {
     router.upsert(FunctionSpec {
         record: rec,
         code_dir: dir.path().into(),
+        opt_dir: None,
     });
     let mut i = input("{}");
     i.function = "py".into();
@@ -195,4 +198,34 @@ async fn unknown_function_and_managed_runtime_are_refused() {
         router.invoke(i).await,
         Err(InvokeError::RuntimeUnavailable { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_bootstrap_shipped_in_a_layer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    router.upsert(FunctionSpec {
+        record: record("nolayer", 3, 128),
+        code_dir: empty.clone(),
+        opt_dir: None,
+    });
+    let mut i = input("{}");
+    i.function = "nolayer".into();
+    let done = router.invoke(i).await.unwrap();
+    assert!(done.function_error);
+    assert!(String::from_utf8_lossy(&done.payload).contains("Runtime.InvalidEntrypoint"));
+
+    router.upsert(FunctionSpec {
+        record: record("layered", 3, 128),
+        code_dir: empty,
+        opt_dir: Some(dir.path().join("code")),
+    });
+    let mut i = input("{}");
+    i.function = "layered".into();
+    let done = router.invoke(i).await.unwrap();
+    assert!(!done.function_error, "{:?}", done.payload);
+    assert!(String::from_utf8_lossy(&done.payload).contains("\"count\":1"));
+    router.shutdown();
 }

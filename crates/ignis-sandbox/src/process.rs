@@ -47,8 +47,15 @@ impl Sandbox for ProcessSandbox {
         let stderr = take_pipe(child.stderr.take())?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(supervise(child, tx));
+        // Opened once: reading an open procfs file is cheaper than opening it
+        // for every REPORT line.
+        let status = std::fs::File::open(format!("/proc/{pid}/status")).ok();
         Ok(Launched {
-            process: Box::new(ChildProcess { pid, exited: rx }),
+            process: Box::new(ChildProcess {
+                pid,
+                exited: rx,
+                status,
+            }),
             stdout,
             stderr,
         })
@@ -115,6 +122,7 @@ fn set_child_hooks(cmd: &mut Command) {
 struct ChildProcess {
     pid: u32,
     exited: watch::Receiver<Option<ExitInfo>>,
+    status: Option<std::fs::File>,
 }
 
 impl EnvProcess for ChildProcess {
@@ -136,8 +144,10 @@ impl EnvProcess for ChildProcess {
     }
 
     fn peak_memory_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        parse_vm_hwm(&status)
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 4096];
+        let n = self.status.as_ref()?.read_at(&mut buf, 0).ok()?;
+        parse_vm_hwm(&String::from_utf8_lossy(&buf[..n]))
     }
 
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
