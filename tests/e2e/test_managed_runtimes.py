@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support import IGNIS_BIN, all_log_lines, build_zip, error_code, error_message, invoke, tail_log
+from support import IGNIS_BIN, all_log_lines, build_zip, error_code, error_message, invoke, tail_log, wait_for
 
 PY_HANDLER = '''\
 import json
@@ -107,3 +107,38 @@ def test_ruby_handler_runs(url, lam, deploy, fname):
 def test_cli_lists_runtimes(url):
     out = subprocess.run([str(IGNIS_BIN), "--endpoint", url, "runtimes"], capture_output=True, text=True, check=True)
     assert "provided.al2023" in out.stdout and "python3.13" in out.stdout
+
+
+JAVA_HANDLER = '''\
+package example;
+
+import java.util.HashMap;
+import java.util.Map;
+
+public class Hello {
+    public Map<String, Object> handle(Map<String, Object> event) {
+        System.out.println("hello " + event.get("name"));
+        Map<String, Object> out = new HashMap<>();
+        out.put("statusCode", 200);
+        out.put("name", event.get("name"));
+        return out;
+    }
+}
+'''
+
+
+def test_java_handler_runs(url, lam, deploy, fname, tmp_path):
+    if not (shutil.which("java") and shutil.which("javac")):
+        pytest.skip("no JDK installed")
+    # The Java client compiles once per machine in the background at start-up.
+    wait_for(lambda: runtimes(url)["java17"]["Available"], timeout=180, what="the Java runtime client")
+    src = tmp_path / "example" / "Hello.java"
+    src.parent.mkdir(parents=True)
+    src.write_text(JAVA_HANDLER)
+    subprocess.run(["javac", "--release", "17", "-d", str(tmp_path / "classes"), str(src)], check=True)
+    code = build_zip([("example/Hello.class", (tmp_path / "classes/example/Hello.class").read_bytes())])
+    deploy(code, Runtime="java17", Handler="example.Hello::handle", Timeout=30, MemorySize=512)
+    resp, _, body = invoke(lam, fname, {"name": "duke"}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert body == {"statusCode": 200, "name": "duke"}
+    assert "hello duke" in tail_log(resp)

@@ -1,7 +1,7 @@
 //! Ignis's own runtime clients, one per language, shipped inside the binary
 //! and written out once at start-up; and the command that starts each.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::discovery::{Interpreter, Language};
 use crate::Launch;
@@ -10,19 +10,24 @@ const PYTHON: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE: &str = include_str!("../../../runtimes/node/bootstrap.js");
 const RUBY: &str = include_str!("../../../runtimes/ruby/bootstrap.rb");
 
-fn file(language: Language) -> (&'static str, &'static str) {
+/// The client of a scripting language: its path under the clients
+/// directory and its source.
+fn file(language: Language) -> Option<(&'static str, &'static str)> {
     match language {
-        Language::Python => ("python/bootstrap.py", PYTHON),
-        Language::Node => ("node/bootstrap.js", NODE),
-        Language::Ruby => ("ruby/bootstrap.rb", RUBY),
+        Language::Python => Some(("python/bootstrap.py", PYTHON)),
+        Language::Node => Some(("node/bootstrap.js", NODE)),
+        Language::Ruby => Some(("ruby/bootstrap.rb", RUBY)),
+        Language::Java => None,
     }
 }
 
 /// Writes every client under `dir` (atomically, so a running environment
 /// never reads half a file).
 pub fn install(dir: &Path) -> std::io::Result<()> {
-    for language in [Language::Python, Language::Node, Language::Ruby] {
-        let (rel, source) = file(language);
+    for (rel, source) in [Language::Python, Language::Node, Language::Ruby]
+        .into_iter()
+        .filter_map(file)
+    {
         let path = dir.join(rel);
         if std::fs::read_to_string(&path).is_ok_and(|s| s == source) {
             continue;
@@ -37,23 +42,50 @@ pub fn install(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The command that runs `interpreter` with its client.
+/// The command that runs `interpreter` with its client; Java needs its
+/// compiled classes.
 pub fn launch(
     language: Language,
     interpreter: &Interpreter,
     dir: &Path,
     opt_dir: &Path,
     substitute: Option<String>,
+    java_classes: Option<&Path>,
 ) -> Launch {
-    let client: PathBuf = dir.join(file(language).0);
+    let script = |language| {
+        dir.join(file(language).map_or("", |f| f.0))
+            .display()
+            .to_string()
+    };
+    let mut env = vec![("IGNIS_OPT_DIR".to_string(), opt_dir.display().to_string())];
     let args = match language {
         // -S: no host site-packages (the client puts the code and layers on
         // sys.path); -u: print reaches the log unbuffered.
-        Language::Python => vec!["-S".into(), "-u".into(), client.display().to_string()],
-        // The client builds NODE_PATH from IGNIS_OPT_DIR in Lambda's order.
-        Language::Node | Language::Ruby => vec![client.display().to_string()],
+        Language::Python => vec!["-S".into(), "-u".into(), script(language)],
+        // The Node client builds NODE_PATH from IGNIS_OPT_DIR in Lambda's
+        // order; the Ruby client its load and gem paths.
+        Language::Node | Language::Ruby => vec![script(language)],
+        // The client builds the function's class loader (task root, lib/*.jar,
+        // layers) itself; C1 only and class data sharing start the JVM fastest.
+        Language::Java => {
+            // Lambda's en_US.UTF-8 is not installed everywhere; without a
+            // UTF-8 locale Java's default charset is ASCII.
+            env.push(("LANG".to_string(), "C.UTF-8".to_string()));
+            let classes = java_classes
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            [
+                "-XX:+TieredCompilation",
+                "-XX:TieredStopAtLevel=1",
+                "-Xshare:auto",
+                "-cp",
+                &classes,
+                crate::java::MAIN_CLASS,
+            ]
+            .map(String::from)
+            .to_vec()
+        }
     };
-    let env = vec![("IGNIS_OPT_DIR".to_string(), opt_dir.display().to_string())];
     Launch {
         program: interpreter.path.clone(),
         args,

@@ -15,6 +15,8 @@ pub enum Language {
     Node,
     /// `ruby3.N`.
     Ruby,
+    /// `javaN`.
+    Java,
 }
 
 impl Language {
@@ -24,6 +26,7 @@ impl Language {
             Self::Python => "Python",
             Self::Node => "Node.js",
             Self::Ruby => "Ruby",
+            Self::Java => "Java",
         }
     }
 
@@ -37,6 +40,10 @@ impl Language {
             let (major, minor) = v.split_once('.')?;
             return Some((Self::Ruby, (major.parse().ok()?, minor.parse().ok()?)));
         }
+        if let Some(v) = runtime.strip_prefix("java") {
+            let major = v.split('.').next()?;
+            return Some((Self::Java, (major.parse().ok()?, 0)));
+        }
         let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
         Some((Self::Node, (major.parse().ok()?, 0)))
     }
@@ -47,6 +54,8 @@ impl Language {
             Self::Python => format!("python{}.{}", version.0, version.1),
             Self::Node => format!("nodejs{}.x", version.0),
             Self::Ruby => format!("ruby{}.{}", version.0, version.1),
+            Self::Java if version.0 == 8 => "java8.al2".to_string(),
+            Self::Java => format!("java{}", version.0),
         }
     }
 
@@ -73,7 +82,7 @@ impl Interpreter {
     pub fn version_string(&self) -> String {
         match self.language {
             Language::Python | Language::Ruby => format!("{}.{}", self.version.0, self.version.1),
-            Language::Node => self.version.0.to_string(),
+            Language::Node | Language::Java => self.version.0.to_string(),
         }
     }
 }
@@ -153,7 +162,9 @@ pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
         names.sort();
         for path in names {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if (python_version(name).is_some() || name == "node" || is_ruby_name(name))
+            if (python_version(name).is_some()
+                || matches!(name, "node" | "java")
+                || is_ruby_name(name))
                 && is_executable(&path)
             {
                 if let Some(i) = identify(&path) {
@@ -185,6 +196,24 @@ fn probe(path: &Path, args: &[&str]) -> Option<String> {
 
 fn identify(path: &Path) -> Option<Interpreter> {
     let name = path.file_name()?.to_str()?;
+    if name == "java" {
+        // `java -version` writes `openjdk version "17.0.15" ...` (or "1.8.0_x") to stderr.
+        let out = Command::new(path).arg("-version").output().ok()?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        let quoted = text.split('"').nth(1)?;
+        let mut parts = quoted.split('.');
+        let first: u32 = parts.next()?.parse().ok()?;
+        let major = if first == 1 {
+            parts.next()?.parse().ok()?
+        } else {
+            first
+        };
+        return Some(Interpreter {
+            language: Language::Java,
+            version: (major, 0),
+            path: path.to_path_buf(),
+        });
+    }
     if is_ruby_name(name) {
         let v = probe(path, &["-e", "print RUBY_VERSION"])?;
         let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());

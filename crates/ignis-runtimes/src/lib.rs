@@ -8,8 +8,10 @@
 
 mod clients;
 mod discovery;
+mod java;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use ignis_model::runtime::{classify, RuntimeKind};
 
@@ -55,6 +57,17 @@ pub enum RuntimeError {
         /// Its language.
         language: &'static str,
     },
+    /// The runtime client could not be prepared (e.g. no `javac`).
+    #[error("the {language} runtime client is not available: {reason}")]
+    ClientUnavailable {
+        /// The language.
+        language: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime client is still being prepared (Java compiles once per machine).
+    #[error("the {0} runtime client is still being prepared on this node; retry shortly")]
+    NotPrepared(&'static str),
     /// Strict mode and the exact version is missing.
     #[error(
         "{runtime} is not installed on this node (nearest: {nearest}) and --strict-runtimes is set"
@@ -78,19 +91,27 @@ pub struct RuntimeStatus {
     pub interpreter: Option<PathBuf>,
 }
 
+/// The interpreter chosen for a managed runtime: its language, the
+/// interpreter, and the runtime that really runs if it is a substitute.
+type Choice<'a> = (Language, &'a Interpreter, Option<String>);
+
 /// The runtimes this node can run.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     interpreters: Vec<Interpreter>,
     clients_dir: PathBuf,
     strict: bool,
+    java_classes: Arc<OnceLock<Result<PathBuf, String>>>,
 }
 
 impl Catalog {
-    /// Finds interpreters (PATH, well-known prefixes, `overrides` first) and
-    /// writes the runtime clients under `clients_dir`.
+    /// Finds interpreters (PATH, well-known prefixes, `overrides` first),
+    /// writes the runtime clients under `clients_dir`, and, when a JVM is
+    /// installed, compiles the Java client in the background into
+    /// `cache_dir` (once per machine and client version: it takes seconds).
     pub fn discover(
         clients_dir: &Path,
+        cache_dir: &Path,
         strict: bool,
         overrides: &[PathBuf],
     ) -> std::io::Result<Self> {
@@ -99,10 +120,30 @@ impl Catalog {
         for i in &interpreters {
             tracing::debug!(language = i.language.name(), version = %i.version_string(), path = %i.path.display(), "interpreter found");
         }
+        let java_classes: Arc<OnceLock<Result<PathBuf, String>>> = Arc::default();
+        let newest_java = interpreters
+            .iter()
+            .filter(|i| i.language == Language::Java)
+            .max_by_key(|i| i.version);
+        if let Some(java) = newest_java {
+            let (java, cache, slot) = (
+                java.path.clone(),
+                cache_dir.to_path_buf(),
+                java_classes.clone(),
+            );
+            std::thread::spawn(move || {
+                let result = java::compile(&java, &cache);
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "the Java runtime client is not available");
+                }
+                let _ = slot.set(result);
+            });
+        }
         Ok(Self {
             interpreters,
             clients_dir: clients_dir.to_path_buf(),
             strict,
+            java_classes,
         })
     }
 
@@ -116,15 +157,15 @@ impl Catalog {
             interpreters,
             clients_dir: clients_dir.to_path_buf(),
             strict,
+            java_classes: Arc::default(),
         }
     }
 
-    /// What `runtime` runs on here, with layers under `opt_dir` (`/opt` on
-    /// Lambda).
-    pub fn resolve(&self, runtime: &str, opt_dir: &Path) -> Result<Resolved, RuntimeError> {
+    /// Chooses the interpreter for `runtime`.
+    fn interpreter(&self, runtime: &str) -> Result<Option<Choice<'_>>, RuntimeError> {
         match classify(runtime) {
             Err(_) => return Err(RuntimeError::Unknown(runtime.to_string())),
-            Ok(RuntimeKind::Custom) => return Ok(Resolved::Custom),
+            Ok(RuntimeKind::Custom) => return Ok(None),
             Ok(RuntimeKind::Managed) => {}
         }
         let (language, wanted) =
@@ -151,12 +192,35 @@ impl Catalog {
                 nearest: nearest.clone(),
             });
         }
+        Ok(Some((language, best, substitute)))
+    }
+
+    /// What `runtime` runs on here, with layers under `opt_dir` (`/opt` on
+    /// Lambda).
+    pub fn resolve(&self, runtime: &str, opt_dir: &Path) -> Result<Resolved, RuntimeError> {
+        let Some((language, interpreter, substitute)) = self.interpreter(runtime)? else {
+            return Ok(Resolved::Custom);
+        };
+        let classes = match language {
+            Language::Java => match self.java_classes.get() {
+                Some(Ok(dir)) => Some(dir.as_path()),
+                Some(Err(reason)) => {
+                    return Err(RuntimeError::ClientUnavailable {
+                        language: "Java",
+                        reason: reason.clone(),
+                    })
+                }
+                None => return Err(RuntimeError::NotPrepared("Java")),
+            },
+            _ => None,
+        };
         Ok(Resolved::Managed(clients::launch(
             language,
-            best,
+            interpreter,
             &self.clients_dir,
             opt_dir,
             substitute,
+            classes,
         )))
     }
 

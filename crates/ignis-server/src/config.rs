@@ -56,6 +56,23 @@ impl ServerConfig {
     }
 }
 
+/// `$XDG_CACHE_HOME/ignis`, else `~/.cache/ignis`, else `<data dir>/cache`:
+/// what any server on this machine may rebuild (the compiled Java client).
+pub fn cache_dir(data_dir: &Path) -> PathBuf {
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(xdg) = from("XDG_CACHE_HOME") {
+        return xdg.join("ignis");
+    }
+    if let Some(home) = from("HOME") {
+        return home.join(".cache/ignis");
+    }
+    data_dir.join("cache")
+}
+
 /// `$XDG_DATA_HOME/ignis`, else `~/.local/share/ignis`, else `./ignis-data`.
 pub fn default_data_dir() -> PathBuf {
     let from = |var: &str| {

@@ -53,7 +53,8 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             config.strict_runtimes,
             config.runtime_paths.clone(),
         );
-        tokio::task::spawn_blocking(move || Catalog::discover(&dir, strict, &paths))
+        let cache = config::cache_dir(data_dir);
+        tokio::task::spawn_blocking(move || Catalog::discover(&dir, &cache, strict, &paths))
             .await
             .context("discover runtimes")?
             .context("install the runtime clients")?
