@@ -22,6 +22,8 @@ install_system_packages() {
   command -v strip >/dev/null 2>&1 || missing+=(binutils)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
+  command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
   if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
   fi
