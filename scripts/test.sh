@@ -24,6 +24,12 @@ install_system_packages() {
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  # tests/e2e/test_official_clients.py: awslambdaric runs on the python3 of a
+  # function's PATH; npm's aws-lambda-ric builds natively.
+  [[ -x /usr/bin/python3 || -x /usr/local/bin/python3 ]] || missing+=(python3)
+  for pair in npm:npm cmake:cmake autoconf:autoconf automake:automake libtoolize:libtool g++:g++ make:make; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
   if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
   fi
