@@ -142,3 +142,24 @@ def test_java_handler_runs(url, lam, deploy, fname, tmp_path):
     assert "FunctionError" not in resp, body
     assert body == {"statusCode": 200, "name": "duke"}
     assert "hello duke" in tail_log(resp)
+
+
+SLEEPERS = {
+    "python3": ("handler.py", "import time\n\ndef main(event, context):\n    time.sleep(5)\n", "handler.main"),
+    "nodejs": ("index.mjs", "export const handler = () => new Promise((r) => setTimeout(r, 5000));\n", "index.handler"),
+    "ruby": ("lambda_function.rb", "def handler(event:, context:)\n  sleep 5\nend\n", "lambda_function.handler"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SLEEPERS))
+def test_timeout_ends_a_managed_runtime_and_the_next_invoke_works(url, lam, deploy, fname, language):
+    runtime = available(url, language)
+    file, source, handler = SLEEPERS[language]
+    deploy(build_zip([(file, source)]), Runtime=runtime, Handler=handler, Timeout=1)
+    resp, _, body = invoke(lam, fname, {})
+    assert resp.get("FunctionError") == "Unhandled", body
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"], body
+    # The killed environment is replaced: the next invocation times out the
+    # same way instead of hanging or reporting a dead runtime.
+    _, _, again = invoke(lam, fname, {})
+    assert "Task timed out after 1.00 seconds" in again["errorMessage"], again
