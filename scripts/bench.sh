@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release `ignis` binary and the `lambda_runtime` echo function,
-# then runs the invoke benchmark against them (crates/ignis-bench, see its
-# benches/README.md). The table is printed and appended to benches/runs/.
+# then runs the invoke benchmark and after it the runtimes benchmark (cold
+# start and warm invoke per managed runtime) against them (crates/ignis-bench,
+# see its benches/README.md). The tables are printed and appended to
+# benches/runs/.
 #
 #   CARGO_TARGET_DIR      cargo's target dir (default /var/tmp/ignis-target)
 #   IGNIS_BENCH_REQUESTS  requests of the 1-client latency run (default 2000)
 #   IGNIS_BENCH_SECS      seconds of each throughput run (default 3)
+#   IGNIS_BENCH_COLD      cold starts per runtime (default 20)
+#   IGNIS_BENCH_WARM      warm invokes per runtime (default 300)
 #   IGNIS_BENCH_SAVE=0    print only, do not append to benches/runs/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +19,5 @@ export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/release/ignis}"
 export IGNIS_ECHO_BOOTSTRAP="${IGNIS_ECHO_BOOTSTRAP:-$CARGO_TARGET_DIR/release/bootstrap}"
 
 cargo build --release -p ignis -p ignis-fixture-echo
-exec cargo bench -p ignis-bench --bench invoke "$@"
+cargo bench -p ignis-bench --bench invoke "$@"
+exec cargo bench -p ignis-bench --bench runtimes "$@"

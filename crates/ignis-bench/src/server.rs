@@ -12,8 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use ignis_client::{Client, CreateFunction};
-use ignis_model::FunctionState;
+use ignis_client::{Client, CreateFunction, UpdateFunctionConfiguration};
+use ignis_model::wire::Environment;
+use ignis_model::{FunctionState, LastUpdateStatus};
 use tempfile::TempDir;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
@@ -127,15 +128,35 @@ impl IgnisProcess {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// A management client for this server.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.endpoint())?)
+    }
+
     /// Zips `bootstrap` (mode 0755), creates function `name` from it
     /// (`provided.al2023`, 128 MB) and waits until it is `Active`.
     pub async fn deploy(&self, name: &str, bootstrap: &Path) -> anyhow::Result<()> {
         let zip = zip_bootstrap(bootstrap, self.dir.path())?;
-        let client = Client::new(&self.endpoint())?;
-        let mut req = CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", &zip);
-        req.runtime = Some("provided.al2023".into());
-        req.handler = Some("bootstrap".into());
-        req.memory_size = Some(128);
+        self.deploy_zip(name, &zip, "provided.al2023", "bootstrap", 128)
+            .await
+    }
+
+    /// Creates function `name` from the bytes of a zip with the given
+    /// runtime, handler and memory (timeout 30 s) and waits until it is
+    /// `Active`.
+    pub async fn deploy_zip(
+        &self,
+        name: &str,
+        zip: &[u8],
+        runtime: &str,
+        handler: &str,
+        memory_mb: i64,
+    ) -> anyhow::Result<()> {
+        let client = self.client()?;
+        let mut req = CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", zip);
+        req.runtime = Some(runtime.into());
+        req.handler = Some(handler.into());
+        req.memory_size = Some(memory_mb);
         req.timeout = Some(30);
         client.create_function(&req).await?;
         let start = Instant::now();
@@ -150,6 +171,40 @@ impl IgnisProcess {
                     bail!("function {name} still Pending after {ACTIVE_TIMEOUT:?}")
                 }
                 FunctionState::Pending => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Sets the environment of function `name` to the single variable
+    /// `key=value` (UpdateFunctionConfiguration; the server then retires
+    /// the function's environments) and waits for `LastUpdateStatus:
+    /// Successful`.
+    pub async fn set_env(&self, name: &str, key: &str, value: &str) -> anyhow::Result<()> {
+        let client = self.client()?;
+        let req = UpdateFunctionConfiguration {
+            environment: Some(Environment {
+                variables: [(key.to_string(), value.to_string())].into(),
+            }),
+            ..Default::default()
+        };
+        let mut conf = client.update_function_configuration(name, &req).await?;
+        let start = Instant::now();
+        loop {
+            match conf.last_update_status {
+                LastUpdateStatus::Successful => return Ok(()),
+                LastUpdateStatus::Failed => {
+                    bail!(
+                        "update of {name} failed: {:?}",
+                        conf.last_update_status_reason
+                    )
+                }
+                LastUpdateStatus::InProgress if start.elapsed() > ACTIVE_TIMEOUT => {
+                    bail!("update of {name} still InProgress after {ACTIVE_TIMEOUT:?}")
+                }
+                LastUpdateStatus::InProgress => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    conf = client.get_function(name).await?.configuration;
+                }
             }
         }
     }
@@ -209,7 +264,7 @@ impl Drop for IgnisProcess {
 
 /// The deployment package: `bootstrap` with mode 0755, stripped of debug
 /// info first when `strip` is installed (as cargo-lambda ships it).
-fn zip_bootstrap(bootstrap: &Path, scratch: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn zip_bootstrap(bootstrap: &Path, scratch: &Path) -> anyhow::Result<Vec<u8>> {
     if !bootstrap.is_file() {
         bail!(
             "no echo bootstrap at {} (build it with `cargo build --release -p ignis-fixture-echo` or set IGNIS_ECHO_BOOTSTRAP)",
@@ -226,12 +281,19 @@ fn zip_bootstrap(bootstrap: &Path, scratch: &Path) -> anyhow::Result<Vec<u8>> {
         .is_ok_and(|s| s.success());
     let code = fs::read(if stripped_ok { &stripped } else { bootstrap })
         .with_context(|| format!("read {}", bootstrap.display()))?;
+    zip_files(&[("bootstrap", &code, 0o755)])
+}
+
+/// A deployment zip of `(path, contents, unix mode)` entries, deflated.
+pub fn zip_files(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options)?;
-    zip.write_all(&code)?;
+    for (path, contents, mode) in files {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .unix_permissions(*mode);
+        zip.start_file(*path, options)?;
+        zip.write_all(contents)?;
+    }
     Ok(zip.finish()?.into_inner())
 }
 
