@@ -3,7 +3,10 @@
 //!
 //! A create or update stores the function as `Pending` / `InProgress`, then a
 //! background step makes sure the code is unpacked on this node and marks it
-//! `Active` / `Successful`, as Lambda's waiters expect.
+//! `Active` / `Successful`, as Lambda's waiters expect. Layer operations
+//! live in [`layers`].
+
+pub mod layers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use base64::Engine;
 use ignis_model::arn::{self, parse_function_ref};
 use ignis_model::function::{lambda_timestamp, CodeRef};
+use ignis_model::layer::FunctionLayer;
 use ignis_model::limits::{self, ZIP_MAX};
 use ignis_model::wire::{
     AccountLimit, AccountSettings, AccountUsage, CreateFunctionRequest, FunctionConfiguration,
@@ -136,7 +140,6 @@ impl Functions {
             )
             .into());
         }
-        refuse_layers(req.layers.as_deref())?;
         let (Some(rt), Some(handler)) = (req.runtime.as_deref(), req.handler.as_deref()) else {
             return Err(LambdaError::invalid(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
@@ -170,7 +173,11 @@ impl Functions {
             )
             .into());
         }
+        let layers = self
+            .resolve_layers(req.layers.as_deref().unwrap_or_default())
+            .await?;
         let code = self.put_code(zip).await?;
+        layers::check_combined_size(&code, &layers)?;
         let record = FunctionRecord {
             name: r.name.clone(),
             runtime: Some(rt.to_string()),
@@ -199,6 +206,7 @@ impl Functions {
                 .unwrap_or_else(|| "PassThrough".into()),
             dead_letter_target_arn: req.dead_letter_config.and_then(|d| d.target_arn),
             kms_key_arn: req.kms_key_arn,
+            layers,
         };
         self.store.create_function(&record).await?;
         tracing::info!(function = %record.name, code = %record.code.sha256_hex, "function created");
@@ -234,6 +242,7 @@ impl Functions {
             req.s3_bucket.is_some() || req.image_uri.is_some(),
         )?;
         let code = self.put_code(zip).await?;
+        layers::check_combined_size(&code, &record.layers)?;
         let expected = record.revision_id.clone();
         record.code = code;
         if let Some(archs) = req.architectures {
@@ -253,7 +262,6 @@ impl Functions {
     ) -> Result<FunctionConfiguration, ApiError> {
         let mut record = self.resolve(reference, None).await?;
         refuse_unsupported(req.first_unsupported())?;
-        refuse_layers(req.layers.as_deref())?;
         check_revision(&record, req.revision_id.as_deref())?;
         self.check_not_updating(&record)?;
         let expected = record.revision_id.clone();
@@ -297,6 +305,10 @@ impl Functions {
         }
         if req.logging_config.is_some() {
             record.logging = logging(req.logging_config, Some(&record.logging), &record.name);
+        }
+        if let Some(arns) = req.layers {
+            record.layers = self.resolve_layers(&arns).await?;
+            layers::check_combined_size(&record.code, &record.layers)?;
         }
         self.commit_update(record, &expected).await
     }
@@ -399,8 +411,12 @@ impl Functions {
     }
 
     fn spec(&self, record: FunctionRecord) -> Result<FunctionSpec, ApiError> {
-        let code_dir = self.code.ensure_unpacked(&record.code)?;
-        Ok(FunctionSpec { record, code_dir })
+        let (code_dir, opt_dir) = prepare(&self.code, &record.code, &record.layers)?;
+        Ok(FunctionSpec {
+            record,
+            code_dir,
+            opt_dir,
+        })
     }
 
     /// Finishes a create or update in the background: the code is made ready
@@ -421,11 +437,12 @@ impl Functions {
         let expected = record.revision_id.clone();
         let code = self.code.clone();
         let code_ref = record.code.clone();
-        let unpacked = tokio::task::spawn_blocking(move || code.ensure_unpacked(&code_ref))
+        let layers = record.layers.clone();
+        let unpacked = tokio::task::spawn_blocking(move || prepare(&code, &code_ref, &layers))
             .await
             .map_err(|e| ApiError::internal("unpack the code", &e))?;
         match unpacked {
-            Ok(code_dir) => {
+            Ok((code_dir, opt_dir)) => {
                 record.state = FunctionState::Active;
                 (record.state_reason, record.state_reason_code) = self.runtime_note(&record);
                 record.last_update_status = LastUpdateStatus::Successful;
@@ -437,6 +454,7 @@ impl Functions {
                 self.router.upsert(FunctionSpec {
                     record: record.clone(),
                     code_dir,
+                    opt_dir,
                 });
                 match self.store.update_function(&record, &expected).await {
                     Ok(()) => Ok(()),
@@ -549,11 +567,21 @@ fn refuse_unsupported(name: Option<&'static str>) -> Result<(), ApiError> {
     }
 }
 
-fn refuse_layers(layers: Option<&[String]>) -> Result<(), ApiError> {
-    if layers.is_some_and(|l| !l.is_empty()) {
-        return Err(LambdaError::invalid("Layers are not supported by Ignis yet").into());
-    }
-    Ok(())
+/// Makes the function's code and the union of its layers ready on this
+/// node (blocking): the code directory and, with layers, the `/opt` one.
+fn prepare(
+    code: &CodeStore,
+    code_ref: &CodeRef,
+    layers: &[FunctionLayer],
+) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>), ignis_store::CodeError> {
+    let code_dir = code.ensure_unpacked(code_ref)?;
+    let opt_dir = if layers.is_empty() {
+        None
+    } else {
+        let refs: Vec<CodeRef> = layers.iter().map(|l| l.code.clone()).collect();
+        Some(code.ensure_opt(&refs)?)
+    };
+    Ok((code_dir, opt_dir))
 }
 
 fn check_revision(record: &FunctionRecord, expected: Option<&str>) -> Result<(), ApiError> {

@@ -21,7 +21,7 @@ use ignis_model::{ErrorKind, LambdaError};
 
 use error::ApiError;
 use functions::Functions;
-use routes::{invoke, logs, management as m, runtimes};
+use routes::{invoke, layers, logs, management as m, runtimes};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -35,6 +35,7 @@ pub struct AppState {
 /// The API's routes.
 pub fn app(state: AppState) -> axum::Router {
     const F: &str = "/2015-03-31/functions";
+    const L: &str = "/2018-10-31/layers";
     axum::Router::new()
         .route(F, post(m::create).get(m::list))
         .route(&format!("{F}/"), post(m::create).get(m::list))
@@ -48,6 +49,16 @@ pub fn app(state: AppState) -> axum::Router {
             axum::routing::put(m::update_code),
         )
         .route(&format!("{F}/{{name}}/invocations"), post(invoke::invoke))
+        .route(L, get(layers::list_or_find))
+        .route(&format!("{L}/"), get(layers::list_or_find))
+        .route(
+            &format!("{L}/{{name}}/versions"),
+            post(layers::publish).get(layers::list_versions),
+        )
+        .route(
+            &format!("{L}/{{name}}/versions/{{version}}"),
+            get(layers::get).delete(layers::delete),
+        )
         .route("/2016-08-19/account-settings", get(m::account_settings))
         .route("/2016-08-19/account-settings/", get(m::account_settings))
         .route(

@@ -17,6 +17,8 @@ use tower::ServiceExt;
 use crate::functions::Functions;
 use crate::{app, AppState};
 
+mod layers;
+
 fn state(dir: &std::path::Path) -> AppState {
     let router = Router::new(
         RouterConfig {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::arn;
+use crate::layer::FunctionLayer;
 use crate::wire::{
     EnvironmentResponse, EphemeralStorage, FunctionConfiguration, LoggingConfig, TracingConfig,
 };
@@ -96,6 +97,10 @@ pub struct FunctionRecord {
     pub dead_letter_target_arn: Option<String>,
     /// KMS key for the environment, reported back as given.
     pub kms_key_arn: Option<String>,
+    /// Layers, in the order they are unpacked (records stored before
+    /// layers existed have none).
+    #[serde(default)]
+    pub layers: Vec<FunctionLayer>,
 }
 
 impl FunctionRecord {
@@ -144,7 +149,14 @@ impl FunctionRecord {
                     target_arn: Some(arn),
                 }
             }),
-            layers: Vec::new(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| crate::wire::LayerRef {
+                    arn: l.arn.clone(),
+                    code_size: l.code.size,
+                })
+                .collect(),
             snap_start: crate::wire::SnapStartResponse {
                 apply_on: "None".to_string(),
                 optimization_status: "Off".to_string(),
@@ -161,6 +173,21 @@ pub fn lambda_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_without_layers_still_load() {
+        let old = r#"{"name":"f","runtime":"provided.al2023","role":"r","handler":"bootstrap",
+            "description":"","timeout":3,"memory_size":128,"environment":{},"ephemeral_storage":512,
+            "architectures":["x86_64"],"tags":{},"code":{"sha256_hex":"aa","sha256_b64":"qg==","size":1,
+            "unzipped_size":1},"last_modified":"t","revision_id":"r","state":"Active","state_reason":null,
+            "state_reason_code":null,"last_update_status":"Successful","last_update_status_reason":null,
+            "last_update_status_reason_code":null,"logging":{},"tracing_mode":"PassThrough",
+            "dead_letter_target_arn":null,"kms_key_arn":null}"#;
+        let record: FunctionRecord = serde_json::from_str(old).unwrap();
+        assert!(record.layers.is_empty());
+        let json = serde_json::to_value(record.configuration("us-east-1")).unwrap();
+        assert!(json.get("Layers").is_none());
+    }
 
     #[test]
     fn timestamp_format_matches_lambda() {

@@ -7,6 +7,7 @@ pub mod arn;
 pub mod error;
 pub mod function;
 pub mod headers;
+pub mod layer;
 pub mod limits;
 pub mod logs;
 pub mod runtime;

@@ -152,7 +152,7 @@ pub struct CreateFunctionRequest {
     pub kms_key_arn: Option<String>,
     /// VPC configuration: only an empty one is accepted.
     pub vpc_config: Option<Value>,
-    /// Layers (a later issue).
+    /// Layer version ARNs, in order.
     pub layers: Option<Vec<String>>,
     /// `PublishTo` (not provided).
     pub publish_to: Option<Value>,
@@ -288,7 +288,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub tracing_config: Option<TracingConfig>,
     /// Only update if the revision matches.
     pub revision_id: Option<String>,
-    /// Layers (a later issue).
+    /// Layer version ARNs, in order.
     pub layers: Option<Vec<String>>,
     /// `/tmp` size.
     pub ephemeral_storage: Option<EphemeralStorageInput>,
@@ -310,7 +310,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub accelerator_config: Option<Value>,
 }
 
-/// `Layer` in a configuration (always empty until layers land).
+/// `Layer` in a configuration.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct LayerRef {

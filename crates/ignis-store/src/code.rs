@@ -5,7 +5,10 @@
 //! <data_dir>/blobs/<hex>.zip        the uploaded zip, kept for GetFunction and re-unpacking
 //! <data_dir>/code/<hex>/            its unpacked tree, what environments run
 //! <data_dir>/code/.staging-<random> a tree being unpacked, renamed into place when complete
+//! <data_dir>/opt/<hex>/             the union of a list of layers (see `opt.rs`)
 //! ```
+//!
+//! Layer zips are stored exactly like function zips.
 //!
 //! A tree appears under its final name only once fully and safely unpacked,
 //! so a present `code/<hex>` is always complete.
@@ -27,6 +30,7 @@ pub use crate::unzip::{UnzipLimits, MAX_ENTRIES};
 
 const BLOBS_DIR: &str = "blobs";
 const CODE_DIR: &str = "code";
+const OPT_DIR: &str = "opt";
 const BLOB_SUFFIX: &str = ".zip";
 const STAGING_PREFIX: &str = ".staging-";
 const BLOB_TEMP_PREFIX: &str = ".tmp-";
@@ -217,6 +221,7 @@ impl CodeError {
 pub struct CodeStore {
     blobs: PathBuf,
     code: PathBuf,
+    opt: PathBuf,
     limits: UnzipLimits,
 }
 
@@ -231,6 +236,7 @@ impl CodeStore {
         Ok(Self {
             blobs,
             code,
+            opt: data_dir.join(OPT_DIR),
             limits: UnzipLimits::default(),
         })
     }
@@ -279,6 +285,18 @@ impl CodeStore {
         Ok(tree)
     }
 
+    /// The directory holding the union of `layers` unpacked in order (later
+    /// layers overwrite earlier files, as in Lambda's `/opt`), built once
+    /// per distinct ordered list under `opt/<hex>/`.
+    pub fn ensure_opt(&self, layers: &[CodeRef]) -> Result<PathBuf, CodeError> {
+        let trees = layers
+            .iter()
+            .map(|l| self.ensure_unpacked(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let digests: Vec<&str> = layers.iter().map(|l| l.sha256_hex.as_str()).collect();
+        crate::opt::ensure_union(&self.opt, &crate::opt::union_key(&digests), &trees)
+    }
+
     /// The stored zip with this digest.
     pub fn read_zip(&self, sha256_hex: &str) -> Result<Vec<u8>, CodeError> {
         check_digest(sha256_hex)?;
@@ -292,10 +310,13 @@ impl CodeStore {
     }
 
     /// Removes the blobs and unpacked trees whose digest is not in `keep`,
-    /// and leftovers of interrupted writes older than an hour; returns how
-    /// many digests were removed. The caller must not run it while code it
+    /// every layer union, and leftovers of interrupted writes older than an
+    /// hour; returns how many digests were removed. The caller must not run it while code it
     /// stored is not yet referenced from `keep`.
     pub fn collect_garbage(&self, keep: &HashSet<String>) -> Result<usize, CodeError> {
+        // Layer unions are derived data, rebuilt when a function is loaded;
+        // dropping them all keeps none of a removed layer alive.
+        crate::opt::remove_all(&self.opt)?;
         let mut removed = HashSet::new();
         for (name, path) in list_dir(&self.blobs)? {
             match name.strip_suffix(BLOB_SUFFIX) {

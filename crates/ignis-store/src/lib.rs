@@ -6,11 +6,14 @@
 //!   the zip itself under `<data_dir>/blobs/` and its unpacked tree under
 //!   `<data_dir>/code/`. Unpacking is safe against hostile zips (path
 //!   traversal, escaping symlinks, zip bombs); see [`CodeError`] for every
-//!   rejection.
+//!   rejection. Layers are stored the same way; a function's layers are
+//!   merged into one `/opt` tree per distinct ordered list
+//!   ([`CodeStore::ensure_opt`]).
 #![deny(missing_docs)]
 
 pub mod code;
 mod migrations;
+mod opt;
 pub mod sqlite;
 pub mod store;
 mod unzip;

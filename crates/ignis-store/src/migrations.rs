@@ -7,7 +7,10 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// Schema migrations, oldest first. Never edit one that has shipped; append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_functions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_functions.sql"),
+    include_str!("migrations/0002_layers.sql"),
+];
 
 /// The schema version this build creates and understands.
 pub(crate) fn latest_version() -> u32 {

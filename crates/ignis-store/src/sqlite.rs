@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ignis_model::layer::LayerVersionRecord;
 use ignis_model::FunctionRecord;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -92,16 +93,25 @@ fn query_err(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 
 fn encode(f: &FunctionRecord) -> Result<String, StoreError> {
     serde_json::to_string(f).map_err(|source| StoreError::Encode {
-        name: f.name.clone(),
+        name: format!("function {}", f.name),
         source,
     })
 }
 
 fn decode(name: &str, record: &str) -> Result<FunctionRecord, StoreError> {
     serde_json::from_str(record).map_err(|source| StoreError::CorruptRecord {
-        name: name.to_string(),
+        name: format!("function {name}"),
         source,
     })
+}
+
+/// The `layer_code` column: the function's layer digests, space-separated.
+fn layer_code(f: &FunctionRecord) -> String {
+    f.layers
+        .iter()
+        .map(|l| l.code.sha256_hex.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Sizes are far below `i64::MAX`; saturate rather than fail if not.
@@ -118,14 +128,15 @@ impl Store for SqliteStore {
         self.with_conn(OP, move |conn| {
             let inserted = conn
                 .execute(
-                    "INSERT INTO functions (name, revision_id, code_sha256_hex, code_size, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO functions (name, revision_id, code_sha256_hex, code_size, record, layer_code)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
                     params![
                         f.name,
                         f.revision_id,
                         f.code.sha256_hex,
                         to_sql_size(f.code.size),
-                        record
+                        record,
+                        layer_code(&f)
                     ],
                 )
                 .map_err(query_err(OP))?;
@@ -197,7 +208,8 @@ impl Store for SqliteStore {
             let updated = tx
                 .execute(
                     "UPDATE functions
-                     SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5
+                     SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5,
+                         layer_code = ?7
                      WHERE name = ?1 AND revision_id = ?6",
                     params![
                         f.name,
@@ -205,7 +217,8 @@ impl Store for SqliteStore {
                         f.code.sha256_hex,
                         to_sql_size(f.code.size),
                         record,
-                        expected
+                        expected,
+                        layer_code(&f)
                     ],
                 )
                 .map_err(query_err(OP))?;
@@ -275,15 +288,169 @@ impl Store for SqliteStore {
         const OP: &str = "list referenced code";
         self.with_conn(OP, |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT DISTINCT code_sha256_hex FROM functions")
+                .prepare_cached(
+                    "SELECT code_sha256_hex FROM functions
+                     UNION SELECT layer_code FROM functions
+                     UNION SELECT code_sha256_hex FROM layer_versions",
+                )
                 .map_err(query_err(OP))?;
             let rows = stmt
-                .query_map([], |row| row.get(0))
+                .query_map([], |row| row.get::<_, String>(0))
                 .map_err(query_err(OP))?;
-            rows.map(|row| row.map_err(query_err(OP))).collect()
+            let mut keep = HashSet::new();
+            for row in rows {
+                let digests = row.map_err(query_err(OP))?;
+                keep.extend(digests.split_whitespace().map(str::to_string));
+            }
+            Ok(keep)
         })
         .await
     }
+
+    async fn publish_layer_version(
+        &self,
+        v: &LayerVersionRecord,
+    ) -> Result<LayerVersionRecord, StoreError> {
+        const OP: &str = "publish a layer version";
+        let mut v = v.clone();
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let version: i64 = tx
+                .query_row(
+                    "INSERT INTO layer_names (name, last_version) VALUES (?1, 1)
+                     ON CONFLICT (name) DO UPDATE SET last_version = last_version + 1
+                     RETURNING last_version",
+                    [&v.name],
+                    |row| row.get(0),
+                )
+                .map_err(query_err(OP))?;
+            v.version = u64::try_from(version).unwrap_or(0);
+            let record = encode_layer(&v)?;
+            tx.execute(
+                "INSERT INTO layer_versions (name, version, code_sha256_hex, record)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![v.name, version, v.code.sha256_hex, record],
+            )
+            .map_err(query_err(OP))?;
+            tx.commit().map_err(query_err(OP))?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn get_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError> {
+        const OP: &str = "get a layer version";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            let record: Option<String> = conn
+                .query_row(
+                    "SELECT record FROM layer_versions WHERE name = ?1 AND version = ?2",
+                    params![name, to_sql_size(version)],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query_err(OP))?;
+            record.map(|r| decode_layer(&name, version, &r)).transpose()
+        })
+        .await
+    }
+
+    async fn list_layer_versions(&self, name: &str) -> Result<Vec<LayerVersionRecord>, StoreError> {
+        const OP: &str = "list layer versions";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            select_layers(
+                conn,
+                OP,
+                "SELECT name, version, record FROM layer_versions
+                 WHERE name = ?1 ORDER BY version DESC",
+                params![name],
+            )
+        })
+        .await
+    }
+
+    async fn list_all_layer_versions(&self) -> Result<Vec<LayerVersionRecord>, StoreError> {
+        const OP: &str = "list layers";
+        self.with_conn(OP, |conn| {
+            select_layers(
+                conn,
+                OP,
+                "SELECT name, version, record FROM layer_versions
+                 ORDER BY name, version DESC",
+                [],
+            )
+        })
+        .await
+    }
+
+    async fn delete_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError> {
+        const OP: &str = "delete a layer version";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let record: Option<String> = tx
+                .query_row(
+                    "DELETE FROM layer_versions WHERE name = ?1 AND version = ?2 RETURNING record",
+                    params![name, to_sql_size(version)],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query_err(OP))?;
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            let v = decode_layer(&name, version, &record)?;
+            tx.commit().map_err(query_err(OP))?;
+            Ok(Some(v))
+        })
+        .await
+    }
+}
+
+fn encode_layer(v: &LayerVersionRecord) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|source| StoreError::Encode {
+        name: format!("layer {}:{}", v.name, v.version),
+        source,
+    })
+}
+
+fn decode_layer(name: &str, version: u64, record: &str) -> Result<LayerVersionRecord, StoreError> {
+    serde_json::from_str(record).map_err(|source| StoreError::CorruptRecord {
+        name: format!("layer {name}:{version}"),
+        source,
+    })
+}
+
+fn select_layers(
+    conn: &Connection,
+    op: &'static str,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<LayerVersionRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(query_err(op))?;
+    let rows = stmt
+        .query_map(params, |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(query_err(op))?;
+    rows.map(|row| {
+        let (name, version, record) = row.map_err(query_err(op))?;
+        decode_layer(&name, u64::try_from(version).unwrap_or(0), &record)
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -327,6 +494,7 @@ mod tests {
             tracing_mode: "PassThrough".to_string(),
             dead_letter_target_arn: None,
             kms_key_arn: None,
+            layers: Vec::new(),
         }
     }
 
@@ -468,6 +636,161 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 
+    fn layer(name: &str, sha: &str) -> LayerVersionRecord {
+        LayerVersionRecord {
+            name: name.to_string(),
+            version: 0,
+            description: format!("{name} {sha}"),
+            compatible_runtimes: vec!["python3.12".to_string()],
+            compatible_architectures: vec!["x86_64".to_string()],
+            license_info: Some("MIT".to_string()),
+            code: CodeRef {
+                sha256_hex: sha.to_string(),
+                sha256_b64: "b64".to_string(),
+                size: 3,
+                unzipped_size: 6,
+            },
+            created_date: "2024-05-01T12:00:00.000+0000".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn layer_versions_count_from_one_per_name_and_are_never_reused() {
+        let (_dir, store) = open_temp();
+        let v1 = store
+            .publish_layer_version(&layer("deps", "aa"))
+            .await
+            .unwrap();
+        let v2 = store
+            .publish_layer_version(&layer("deps", "bb"))
+            .await
+            .unwrap();
+        let other = store
+            .publish_layer_version(&layer("other", "cc"))
+            .await
+            .unwrap();
+        assert_eq!((v1.version, v2.version, other.version), (1, 2, 1));
+        assert_eq!(
+            store.get_layer_version("deps", 2).await.unwrap(),
+            Some(v2.clone())
+        );
+        assert_eq!(store.get_layer_version("deps", 3).await.unwrap(), None);
+        let versions = |vs: Vec<LayerVersionRecord>| {
+            vs.into_iter()
+                .map(|v| (v.name, v.version))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            versions(store.list_layer_versions("deps").await.unwrap()),
+            [("deps".to_string(), 2), ("deps".to_string(), 1)]
+        );
+        assert_eq!(
+            versions(store.list_all_layer_versions().await.unwrap()),
+            [
+                ("deps".to_string(), 2),
+                ("deps".to_string(), 1),
+                ("other".to_string(), 1)
+            ]
+        );
+
+        assert_eq!(
+            store.delete_layer_version("deps", 2).await.unwrap(),
+            Some(v2)
+        );
+        assert_eq!(store.delete_layer_version("deps", 2).await.unwrap(), None);
+        assert_eq!(
+            store.delete_layer_version("deps", 1).await.unwrap(),
+            Some(v1)
+        );
+        assert!(store.list_layer_versions("deps").await.unwrap().is_empty());
+        // Every version gone: the next is still 3.
+        let v3 = store
+            .publish_layer_version(&layer("deps", "dd"))
+            .await
+            .unwrap();
+        assert_eq!(v3.version, 3);
+    }
+
+    #[tokio::test]
+    async fn layer_code_stays_referenced_while_a_function_uses_it() {
+        let (_dir, store) = open_temp();
+        let v = store
+            .publish_layer_version(&layer("deps", "ll"))
+            .await
+            .unwrap();
+        let mut f = record("f", "r1", "aa", 1);
+        f.layers = vec![ignis_model::layer::FunctionLayer {
+            arn: v.version_arn("us-east-1"),
+            code: v.code.clone(),
+        }];
+        store.create_function(&f).await.unwrap();
+        store.delete_layer_version("deps", 1).await.unwrap();
+        assert_eq!(
+            store.referenced_code().await.unwrap(),
+            HashSet::from(["aa".to_string(), "ll".to_string()])
+        );
+        let mut g = f.clone();
+        g.revision_id = "r2".to_string();
+        g.layers.clear();
+        store.update_function(&g, "r1").await.unwrap();
+        assert_eq!(
+            store.referenced_code().await.unwrap(),
+            HashSet::from(["aa".to_string()])
+        );
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let published = {
+            let store = SqliteStore::open_in(dir.path()).unwrap();
+            store
+                .publish_layer_version(&layer("deps", "aa"))
+                .await
+                .unwrap()
+        };
+        let store = SqliteStore::open_in(dir.path()).unwrap();
+        assert_eq!(
+            store.get_layer_version("deps", 1).await.unwrap(),
+            Some(published)
+        );
+        assert_eq!(
+            store
+                .publish_layer_version(&layer("deps", "bb"))
+                .await
+                .unwrap()
+                .version,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(include_str!("migrations/0001_functions.sql"))
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            // A record as the version-1 build wrote it: no `layers`.
+            let mut old = serde_json::to_value(record("old", "r", "aa", 1)).unwrap();
+            old.as_object_mut().unwrap().remove("layers");
+            conn.execute(
+                "INSERT INTO functions VALUES ('old', 'r', 'aa', 1, ?1)",
+                [old.to_string()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let f = store.get_function("old").await.unwrap().unwrap();
+        assert!(f.layers.is_empty());
+        assert_eq!(
+            store.referenced_code().await.unwrap(),
+            HashSet::from(["aa".to_string()])
+        );
+    }
+
     #[tokio::test]
     async fn corrupt_record_is_a_clear_error() {
         let (_dir, store) = open_temp();
@@ -491,7 +814,7 @@ mod tests {
 
         let err = store.get_function("bad").await.unwrap_err();
         assert!(
-            matches!(err, StoreError::CorruptRecord { ref name, .. } if name == "bad"),
+            matches!(err, StoreError::CorruptRecord { ref name, .. } if name == "function bad"),
             "{err}"
         );
         assert!(err.to_string().contains("bad"), "{err}");

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use ignis_model::layer::LayerVersionRecord;
 use ignis_model::FunctionRecord;
 
 /// A backend's own error, kept as the cause of a [`StoreError`].
@@ -61,20 +62,18 @@ pub enum StoreError {
         source: BackendError,
     },
     /// A stored record could not be decoded.
-    #[error(
-        "failed to decode the stored record of function {name}; the database holds corrupt data"
-    )]
+    #[error("failed to decode the stored record of {name}; the database holds corrupt data")]
     CorruptRecord {
-        /// The function's name.
+        /// What the record is, e.g. `function hello` or `layer deps:2`.
         name: String,
         /// The decoding failure.
         #[source]
         source: serde_json::Error,
     },
     /// A record could not be encoded for storage.
-    #[error("failed to encode the record of function {name}")]
+    #[error("failed to encode the record of {name}")]
     Encode {
-        /// The function's name.
+        /// What the record is, e.g. `function hello` or `layer deps:2`.
         name: String,
         /// The encoding failure.
         #[source]
@@ -132,7 +131,37 @@ pub trait Store: Send + Sync + 'static {
     /// Number of functions and the sum of their code sizes.
     async fn usage(&self) -> Result<Usage, StoreError>;
 
-    /// Every code SHA-256 (lowercase hex) still referenced by a function, for
-    /// garbage collection of code blobs.
+    /// Every code SHA-256 (lowercase hex) still referenced by a function
+    /// (its code or its layers) or a layer version, for garbage collection
+    /// of code blobs.
     async fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
+
+    /// Stores a new version of layer `v.name`, numbered one past the last
+    /// version ever published under that name (from 1); returns it numbered.
+    /// `v.version` is ignored.
+    async fn publish_layer_version(
+        &self,
+        v: &LayerVersionRecord,
+    ) -> Result<LayerVersionRecord, StoreError>;
+
+    /// Version `version` of layer `name`, if it exists.
+    async fn get_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError>;
+
+    /// Every version of layer `name`, newest first.
+    async fn list_layer_versions(&self, name: &str) -> Result<Vec<LayerVersionRecord>, StoreError>;
+
+    /// Every version of every layer, by name, newest first within a name.
+    async fn list_all_layer_versions(&self) -> Result<Vec<LayerVersionRecord>, StoreError>;
+
+    /// Deletes a layer version and returns it; `Ok(None)` if missing. Its
+    /// number is not given out again.
+    async fn delete_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError>;
 }
