@@ -61,6 +61,18 @@ pub struct ServeArgs {
         value_name = "PATH"
     )]
     pub runtime_paths: Vec<PathBuf>,
+    /// How execution environments are isolated: `namespace` (Linux
+    /// namespaces and cgroups, needs root), `process` (plain child
+    /// processes), or `auto` (`namespace` when running as root and its
+    /// self-check passes, else `process`).
+    #[arg(
+        long,
+        env = "IGNIS_SANDBOX",
+        value_parser = ["auto", "namespace", "process"],
+        default_value = "process",
+        value_name = "BACKEND"
+    )]
+    pub sandbox: String,
 }
 
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].
@@ -95,6 +107,7 @@ mod tests {
         assert_eq!(args.shutdown_grace_secs, 30);
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
+        assert_eq!(args.sandbox, "process");
     }
 
     #[test]
@@ -107,6 +120,7 @@ mod tests {
             "--region=eu-west-1",
             "--shutdown-grace-secs=1",
             "--log-max-bytes-per-function=10",
+            "--sandbox=namespace",
         ]);
         assert_eq!(args.listen.port(), 0);
         assert_eq!(
@@ -118,11 +132,13 @@ mod tests {
         assert_eq!(args.region, "eu-west-1");
         assert_eq!(args.shutdown_grace_secs, 1);
         assert_eq!(args.log_max_bytes_per_function, 10);
+        assert_eq!(args.sandbox, "namespace");
     }
 
     #[test]
     fn bad_values_are_refused() {
         assert!(Cli::try_parse_from(["ignis", "serve", "--listen", "nowhere"]).is_err());
         assert!(Cli::try_parse_from(["ignis", "serve", "--idle-timeout-secs", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["ignis", "serve", "--sandbox", "docker"]).is_err());
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ignis_runtime_api::{DeliveryHook, Invocation, Outcome, RuntimeApi};
 use ignis_runtimes::Resolved;
-use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Sandbox};
+use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
 
 use crate::admission::Reservation;
 use crate::logs::FunctionLogs;
@@ -76,15 +76,24 @@ impl Env {
     ) -> Result<Arc<Env>, LaunchFailure> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let record = &spec.record;
+        let scratch = ctx.envs_dir.join(&id);
+        let tmp_dir = scratch.join("tmp");
+        // The paths the function sees (the sandbox may mount them elsewhere).
+        let guest = ctx
+            .sandbox
+            .guest_paths(&spec.code_dir, &tmp_dir, spec.opt_dir.as_deref());
         let (program, args, runtime_env, note) = match resolved {
             Resolved::Custom => {
                 // As Lambda: the function's own bootstrap, else one a layer
                 // ships (only a function's layers are its /opt here).
                 let candidates = [
-                    Some(spec.code_dir.join("bootstrap")),
-                    spec.opt_dir.as_ref().map(|o| o.join("bootstrap")),
+                    Some((spec.code_dir.join("bootstrap"), &guest.task_root)),
+                    spec.opt_dir
+                        .as_ref()
+                        .map(|o| (o.join("bootstrap"), &guest.opt)),
                 ];
-                let Some(program) = candidates.into_iter().flatten().find(|p| p.is_file()) else {
+                let found = candidates.into_iter().flatten().find(|(p, _)| p.is_file());
+                let Some((_, seen_in)) = found else {
                     return Err(LaunchFailure {
                         error_type: "Runtime.InvalidEntrypoint",
                         message:
@@ -92,7 +101,7 @@ impl Env {
                                 .to_string(),
                     });
                 };
-                (program, Vec::new(), Vec::new(), None)
+                (seen_in.join("bootstrap"), Vec::new(), Vec::new(), None)
             }
             Resolved::Managed(l) => {
                 let note = l.substitute.as_ref().map(|actual| {
@@ -104,8 +113,6 @@ impl Env {
                 (l.program.clone(), l.args.clone(), l.env.clone(), note)
             }
         };
-        let scratch = ctx.envs_dir.join(&id);
-        let tmp_dir = scratch.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
             error_type: "Runtime.Unknown",
             message: format!("failed to create the environment's /tmp: {e}"),
@@ -117,7 +124,7 @@ impl Env {
                 message: format!("failed to bind the Runtime API: {e}"),
             })?;
         let stream = log_stream_name(&id);
-        let mut env = lambda_env(&spec, &ctx.region, &api.addr().to_string(), &stream);
+        let mut env = lambda_env(&spec, &guest, &ctx.region, &api.addr().to_string(), &stream);
         env.extend(runtime_env);
         let launch = LaunchSpec {
             env_id: id.clone(),
@@ -125,6 +132,7 @@ impl Env {
             args,
             code_dir: spec.code_dir.clone(),
             tmp_dir,
+            opt_dir: spec.opt_dir.clone(),
             env,
             memory_mb: record.memory_size,
             tmp_mb: record.ephemeral_storage,
@@ -383,13 +391,14 @@ fn log_stream_name(env_id: &str) -> String {
 /// The environment variables Lambda sets, then the user's.
 fn lambda_env(
     spec: &FunctionSpec,
+    guest: &GuestPaths,
     region: &str,
     runtime_api: &str,
     stream: &str,
 ) -> Vec<(String, String)> {
     let r = &spec.record;
-    let task_root = spec.code_dir.display().to_string();
-    let opt = spec.opt_dir().display().to_string();
+    let task_root = guest.task_root.display().to_string();
+    let opt = guest.opt.display().to_string();
     let log_group = r
         .logging
         .log_group
@@ -444,7 +453,7 @@ fn lambda_env(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     use super::*;
 
@@ -462,15 +471,30 @@ mod tests {
             code_dir: PathBuf::from("/data/code/abc"),
             opt_dir: None,
         };
-        let env = lambda_env(&spec, "us-east-1", "127.0.0.1:1", "s");
+        let sandbox = ignis_sandbox::process::ProcessSandbox;
+        let guest = |s: &FunctionSpec| {
+            sandbox.guest_paths(&s.code_dir, Path::new("/t"), s.opt_dir.as_deref())
+        };
+        let env = lambda_env(&spec, &guest(&spec), "us-east-1", "127.0.0.1:1", "s");
         assert!(var(&env, "PATH").ends_with(":/opt/bin"));
         assert!(var(&env, "LD_LIBRARY_PATH").ends_with(":/opt/lib"));
         spec.opt_dir = Some(PathBuf::from("/data/opt/123"));
-        let env = lambda_env(&spec, "us-east-1", "127.0.0.1:1", "s");
+        let env = lambda_env(&spec, &guest(&spec), "us-east-1", "127.0.0.1:1", "s");
         assert!(var(&env, "PATH").ends_with(":/data/opt/123/bin"));
         assert_eq!(
             var(&env, "LD_LIBRARY_PATH"),
             "/data/code/abc:/data/code/abc/lib:/data/opt/123/lib"
+        );
+        let seen = GuestPaths {
+            task_root: "/var/task".into(),
+            tmp: "/tmp".into(),
+            opt: "/opt".into(),
+        };
+        let env = lambda_env(&spec, &seen, "us-east-1", "127.0.0.1:1", "s");
+        assert_eq!(var(&env, "LAMBDA_TASK_ROOT"), "/var/task");
+        assert_eq!(
+            var(&env, "LD_LIBRARY_PATH"),
+            "/var/task:/var/task/lib:/opt/lib"
         );
     }
 }

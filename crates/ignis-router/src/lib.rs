@@ -230,13 +230,18 @@ impl Router {
             return Err(InvokeError::NotReady(spec.record.state));
         }
         let runtime = spec.record.runtime.as_deref().unwrap_or_default();
-        let resolved = self
-            .catalog
-            .resolve(runtime, spec.opt_dir())
-            .map_err(|reason| InvokeError::RuntimeUnavailable {
+        // Managed runtime clients find layers where the function sees them.
+        let opt = self
+            .ctx
+            .sandbox
+            .guest_paths(&spec.code_dir, Path::new(""), spec.opt_dir.as_deref())
+            .opt;
+        let resolved = self.catalog.resolve(runtime, &opt).map_err(|reason| {
+            InvokeError::RuntimeUnavailable {
                 runtime: runtime.to_string(),
                 reason,
-            })?;
+            }
+        })?;
         Ok((pool, spec, resolved))
     }
 

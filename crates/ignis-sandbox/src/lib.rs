@@ -1,16 +1,17 @@
 //! Execution environments: how a function's runtime process is started,
 //! watched, measured and ended. The [`Sandbox`] trait has one backend per
 //! isolation level — [`process::ProcessSandbox`] (a plain child process,
-//! works anywhere) today, `namespace` and `microvm` later. The router only
-//! sees the trait.
+//! works anywhere), [`namespace::NamespaceSandbox`] (Linux namespaces and
+//! cgroups, needs root), `microvm` later. The router only sees the trait.
 //!
 //! This is the only crate allowed `unsafe`; each block says why it is sound.
 #![deny(missing_docs)]
 
+pub mod namespace;
 pub mod process;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::net::unix::pipe;
 use tokio::sync::watch;
@@ -28,6 +29,8 @@ pub struct LaunchSpec {
     pub code_dir: PathBuf,
     /// A writable scratch directory that becomes the function's `/tmp`.
     pub tmp_dir: PathBuf,
+    /// The union of the function's layers (`/opt` on Lambda), if any.
+    pub opt_dir: Option<PathBuf>,
     /// The complete environment (nothing is inherited from the host).
     pub env: Vec<(String, String)>,
     /// Memory limit, MB.
@@ -92,6 +95,21 @@ pub enum SandboxError {
     /// The runtime's output pipes could not be set up.
     #[error("failed to set up output pipes: {0}")]
     Pipes(#[source] std::io::Error),
+    /// The environment's cgroups could not be created or limited.
+    #[error("failed to set up the environment's cgroups: {0}")]
+    Cgroup(#[source] std::io::Error),
+}
+
+/// Where the function sees its directories: what `LAMBDA_TASK_ROOT`,
+/// `TMPDIR`, `/opt` and the bootstrap path must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestPaths {
+    /// The code directory (`/var/task` on Lambda).
+    pub task_root: PathBuf,
+    /// The scratch directory (`/tmp` on Lambda).
+    pub tmp: PathBuf,
+    /// The layers (`/opt` on Lambda).
+    pub opt: PathBuf,
 }
 
 /// A way of running execution environments.
@@ -99,6 +117,16 @@ pub enum SandboxError {
 pub trait Sandbox: Send + Sync + 'static {
     /// The backend's name, as `ignis serve` reports it.
     fn name(&self) -> &'static str;
+    /// Where a function whose host directories are `code_dir`, `tmp_dir` and
+    /// `opt_dir` sees them. Backends without their own file system view see
+    /// the host paths (and `/opt` when there are no layers).
+    fn guest_paths(&self, code_dir: &Path, tmp_dir: &Path, opt_dir: Option<&Path>) -> GuestPaths {
+        GuestPaths {
+            task_root: code_dir.to_path_buf(),
+            tmp: tmp_dir.to_path_buf(),
+            opt: opt_dir.unwrap_or(Path::new("/opt")).to_path_buf(),
+        }
+    }
     /// Starts an environment.
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError>;
 }

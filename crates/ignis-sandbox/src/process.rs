@@ -65,13 +65,13 @@ impl Sandbox for ProcessSandbox {
     }
 }
 
-fn take_pipe<T: IntoOwned>(p: Option<T>) -> Result<pipe::Receiver, SandboxError> {
+pub(crate) fn take_pipe<T: IntoOwned>(p: Option<T>) -> Result<pipe::Receiver, SandboxError> {
     let p = p.ok_or_else(|| SandboxError::Pipes(std::io::Error::other("pipe missing")))?;
     let fd = p.into_owned().map_err(SandboxError::Pipes)?;
     pipe::Receiver::from_owned_fd(fd).map_err(SandboxError::Pipes)
 }
 
-trait IntoOwned {
+pub(crate) trait IntoOwned {
     fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd>;
 }
 impl IntoOwned for tokio::process::ChildStdout {
@@ -208,6 +208,7 @@ mod tests {
             args: vec!["-c".into(), script.into()],
             code_dir: dir.to_path_buf(),
             tmp_dir: dir.to_path_buf(),
+            opt_dir: None,
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb: 128,
             tmp_mb: 512,

@@ -25,6 +25,19 @@ pub struct ServerConfig {
     pub strict_runtimes: bool,
     /// Interpreters to use before those found by discovery.
     pub runtime_paths: Vec<PathBuf>,
+    /// The sandbox backend asked for.
+    pub sandbox: SandboxChoice,
+}
+
+/// Which sandbox backend runs environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxChoice {
+    /// `namespace` when root and its self-check passes, else `process`.
+    Auto,
+    /// Linux namespaces and cgroups; failing to start it is an error.
+    Namespace,
+    /// Plain child processes.
+    Process,
 }
 
 impl ServerConfig {
@@ -40,6 +53,7 @@ impl ServerConfig {
         log_max_bytes: usize,
         strict_runtimes: bool,
         runtime_paths: Vec<PathBuf>,
+        sandbox: &str,
     ) -> Self {
         Self {
             listen,
@@ -52,6 +66,11 @@ impl ServerConfig {
             log_max_bytes,
             strict_runtimes,
             runtime_paths,
+            sandbox: match sandbox {
+                "namespace" => SandboxChoice::Namespace,
+                "auto" => SandboxChoice::Auto,
+                _ => SandboxChoice::Process,
+            },
         }
     }
 }

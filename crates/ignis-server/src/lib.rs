@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod sandbox;
 
 use std::time::Duration;
 
@@ -17,11 +18,10 @@ use ignis_events::{AsyncConfig, AsyncInvoker};
 use ignis_model::limits::INIT_TIMEOUT_S;
 use ignis_router::{Router, RouterConfig};
 use ignis_runtimes::{Catalog, Resolved};
-use ignis_sandbox::process::ProcessSandbox;
 use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
 
-pub use config::ServerConfig;
+pub use config::{SandboxChoice, ServerConfig};
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
@@ -46,7 +46,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let sandbox = Arc::new(ProcessSandbox);
+    let (sandbox, sandbox_why) = sandbox::choose(config.sandbox).await?;
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),
@@ -101,8 +101,8 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         sandbox = router.sandbox_name(),
         memory_budget_mb = config.memory_budget_mb,
         data_dir = %data_dir.display(),
-        "sandbox backend `process`: environments are plain child processes without isolation \
-         (the namespace backend is not built yet)"
+        "sandbox backend `{}`: {sandbox_why}",
+        router.sandbox_name()
     );
     println!("Ignis listening on http://{addr}");
 

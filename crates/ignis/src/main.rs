@@ -46,6 +46,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         usize::try_from(a.log_max_bytes_per_function).unwrap_or(usize::MAX),
         a.strict_runtimes,
         a.runtime_paths,
+        &a.sandbox,
     )
 }
 

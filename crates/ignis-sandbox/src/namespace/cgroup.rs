@@ -1,0 +1,321 @@
+//! Environment cgroups: which hierarchy (v1 or v2) holds the memory, CPU
+//! and pids controllers, where Ignis's own cgroups are (environments are
+//! created below them, never at the root), and the files an environment's
+//! limits are written to. File access goes through [`CgroupFs`] so the plan
+//! is tested with a recording fake.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Lambda's ratio: 1,769 MB of memory buys one vCPU.
+pub const MB_PER_VCPU: u64 = 1769;
+/// The CFS period quotas are expressed in, µs.
+pub const CPU_PERIOD_US: u64 = 100_000;
+/// Processes and threads an environment may have.
+pub const PIDS_MAX: u32 = 1024;
+/// Directory name prefix of environment cgroups.
+pub const PREFIX: &str = "ignis-";
+
+/// The file operations the cgroup plan needs.
+pub trait CgroupFs: Send + Sync {
+    /// Creates a cgroup directory.
+    fn create(&self, dir: &Path) -> io::Result<()>;
+    /// Writes a control file.
+    fn write(&self, file: &Path, value: &str) -> io::Result<()>;
+    /// Whether a control file exists (optional controls such as memsw).
+    fn exists(&self, file: &Path) -> bool;
+    /// Removes a cgroup directory (fails while processes remain).
+    fn remove(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real cgroup file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+impl CgroupFs for RealFs {
+    fn create(&self, dir: &Path) -> io::Result<()> {
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            r => r,
+        }
+    }
+    fn write(&self, file: &Path, value: &str) -> io::Result<()> {
+        std::fs::write(file, value)
+    }
+    fn exists(&self, file: &Path) -> bool {
+        file.exists()
+    }
+    fn remove(&self, dir: &Path) -> io::Result<()> {
+        std::fs::remove_dir(dir)
+    }
+}
+
+/// Where environments' cgroups go on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// Controllers on v1 hierarchies: Ignis's own memory, cpu and pids cgroups.
+    V1 {
+        /// Ignis's memory cgroup directory.
+        memory: PathBuf,
+        /// Ignis's cpu cgroup directory.
+        cpu: PathBuf,
+        /// Ignis's pids cgroup directory.
+        pids: PathBuf,
+    },
+    /// The unified hierarchy: Ignis's own cgroup directory.
+    V2(PathBuf),
+}
+
+impl Layout {
+    /// Reads `/proc/self/cgroup` under the `mount` root (`/sys/fs/cgroup`).
+    pub fn detect(proc_self_cgroup: &str, mount: &Path) -> Option<Layout> {
+        let v1 = |ctrl: &str| {
+            proc_self_cgroup.lines().find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                if !ctrls.split(',').any(|c| c == ctrl) {
+                    return None;
+                }
+                let rel = path.trim_start_matches('/');
+                [ctrls, ctrl]
+                    .iter()
+                    .map(|m| mount.join(m))
+                    .find(|m| m.join("cgroup.procs").exists())
+                    .map(|m| m.join(rel))
+            })
+        };
+        if let (Some(memory), Some(cpu), Some(pids)) = (v1("memory"), v1("cpu"), v1("pids")) {
+            return Some(Layout::V1 { memory, cpu, pids });
+        }
+        let path = proc_self_cgroup
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))?;
+        let controllers = std::fs::read_to_string(mount.join("cgroup.controllers")).ok()?;
+        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+        (has("memory") && has("cpu") && has("pids"))
+            .then(|| Layout::V2(mount.join(path.trim_start_matches('/'))))
+    }
+
+    /// The directories Ignis's environments are created in.
+    pub fn parents(&self) -> Vec<PathBuf> {
+        match self {
+            Layout::V1 { memory, cpu, pids } => vec![memory.clone(), cpu.clone(), pids.clone()],
+            Layout::V2(dir) => vec![dir.clone()],
+        }
+    }
+}
+
+/// An environment's cgroups, created and limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvCgroups {
+    /// The directories, one per hierarchy.
+    pub dirs: Vec<PathBuf>,
+    /// The `cgroup.procs` files the environment's first process joins.
+    pub procs: Vec<PathBuf>,
+    /// The peak memory file.
+    pub peak: PathBuf,
+}
+
+/// CPU quota per period for `memory_mb`, as Lambda scales CPU with memory.
+pub fn cpu_quota_us(memory_mb: u32) -> u64 {
+    (u64::from(memory_mb) * CPU_PERIOD_US / MB_PER_VCPU).max(1000)
+}
+
+/// Creates the cgroups of environment `env_id` and writes its limits.
+/// On failure whatever was created is removed again.
+pub fn create(
+    fs: &dyn CgroupFs,
+    layout: &Layout,
+    env_id: &str,
+    memory_mb: u32,
+) -> io::Result<EnvCgroups> {
+    let name = format!("{PREFIX}{env_id}");
+    let bytes = (u64::from(memory_mb) * 1024 * 1024).to_string();
+    let quota = cpu_quota_us(memory_mb);
+    let cg = match layout {
+        Layout::V1 { memory, cpu, pids } => EnvCgroups {
+            dirs: vec![memory.join(&name), cpu.join(&name), pids.join(&name)],
+            procs: vec![],
+            peak: memory.join(&name).join("memory.max_usage_in_bytes"),
+        },
+        Layout::V2(parent) => EnvCgroups {
+            dirs: vec![parent.join(&name)],
+            procs: vec![],
+            peak: parent.join(&name).join("memory.peak"),
+        },
+    };
+    let procs = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
+    let cg = EnvCgroups { procs, ..cg };
+    let result = (|| {
+        for d in &cg.dirs {
+            fs.create(d)?;
+        }
+        match layout {
+            Layout::V1 { .. } => {
+                let (mem, cpu, pids) = (&cg.dirs[0], &cg.dirs[1], &cg.dirs[2]);
+                fs.write(&mem.join("memory.limit_in_bytes"), &bytes)?;
+                let memsw = mem.join("memory.memsw.limit_in_bytes");
+                if fs.exists(&memsw) {
+                    fs.write(&memsw, &bytes)?;
+                } else {
+                    fs.write(&mem.join("memory.swappiness"), "0")?;
+                }
+                fs.write(&cpu.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                fs.write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                fs.write(&pids.join("pids.max"), &PIDS_MAX.to_string())?;
+            }
+            Layout::V2(_) => {
+                let d = &cg.dirs[0];
+                fs.write(&d.join("memory.max"), &bytes)?;
+                fs.write(&d.join("memory.swap.max"), "0")?;
+                fs.write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+                fs.write(&d.join("pids.max"), &PIDS_MAX.to_string())?;
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(cg),
+        Err(e) => {
+            remove(fs, &cg);
+            Err(e)
+        }
+    }
+}
+
+/// Removes the environment's cgroups; false if one is still busy.
+pub fn remove(fs: &dyn CgroupFs, cg: &EnvCgroups) -> bool {
+    cg.dirs.iter().all(|d| match fs.remove(d) {
+        Ok(()) => true,
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every operation; `memsw` says whether swap accounting exists.
+    #[derive(Default)]
+    pub struct FakeFs {
+        pub ops: Mutex<Vec<String>>,
+        pub memsw: bool,
+    }
+
+    impl CgroupFs for FakeFs {
+        fn create(&self, dir: &Path) -> io::Result<()> {
+            self.ops
+                .lock()
+                .unwrap()
+                .push(format!("mkdir {}", dir.display()));
+            Ok(())
+        }
+        fn write(&self, file: &Path, value: &str) -> io::Result<()> {
+            self.ops
+                .lock()
+                .unwrap()
+                .push(format!("{} = {value}", file.display()));
+            Ok(())
+        }
+        fn exists(&self, file: &Path) -> bool {
+            self.memsw && file.ends_with("memory.memsw.limit_in_bytes")
+        }
+        fn remove(&self, dir: &Path) -> io::Result<()> {
+            self.ops
+                .lock()
+                .unwrap()
+                .push(format!("rmdir {}", dir.display()));
+            Ok(())
+        }
+    }
+
+    fn v1() -> Layout {
+        Layout::V1 {
+            memory: "/cg/memory/api/x".into(),
+            cpu: "/cg/cpu".into(),
+            pids: "/cg/pids".into(),
+        }
+    }
+
+    #[test]
+    fn cpu_follows_memory_like_lambda() {
+        assert_eq!(cpu_quota_us(1769), 100_000);
+        assert_eq!(cpu_quota_us(10_240), 578_858); // ≈ 5.8 vCPUs
+        assert_eq!(cpu_quota_us(128), 7_235);
+        assert_eq!(cpu_quota_us(1), 1000);
+    }
+
+    #[test]
+    fn v1_plan_limits_memory_swap_cpu_and_pids_below_ignis_own_cgroups() {
+        let fs = FakeFs {
+            memsw: true,
+            ..FakeFs::default()
+        };
+        let cg = create(&fs, &v1(), "e1", 1769).unwrap();
+        assert_eq!(
+            *fs.ops.lock().unwrap(),
+            [
+                "mkdir /cg/memory/api/x/ignis-e1",
+                "mkdir /cg/cpu/ignis-e1",
+                "mkdir /cg/pids/ignis-e1",
+                "/cg/memory/api/x/ignis-e1/memory.limit_in_bytes = 1854930944",
+                "/cg/memory/api/x/ignis-e1/memory.memsw.limit_in_bytes = 1854930944",
+                "/cg/cpu/ignis-e1/cpu.cfs_period_us = 100000",
+                "/cg/cpu/ignis-e1/cpu.cfs_quota_us = 100000",
+                "/cg/pids/ignis-e1/pids.max = 1024",
+            ]
+        );
+        assert_eq!(
+            cg.peak,
+            Path::new("/cg/memory/api/x/ignis-e1/memory.max_usage_in_bytes")
+        );
+        assert_eq!(cg.procs[1], Path::new("/cg/cpu/ignis-e1/cgroup.procs"));
+    }
+
+    #[test]
+    fn v1_without_swap_accounting_sets_swappiness_to_zero() {
+        let fs = FakeFs::default();
+        create(&fs, &v1(), "e1", 128).unwrap();
+        let ops = fs.ops.lock().unwrap();
+        assert!(ops.contains(&"/cg/memory/api/x/ignis-e1/memory.swappiness = 0".to_string()));
+    }
+
+    #[test]
+    fn v2_plan_and_removal() {
+        let fs = FakeFs::default();
+        let cg = create(&fs, &Layout::V2("/cg/ignis.service".into()), "e2", 3538).unwrap();
+        assert!(remove(&fs, &cg));
+        assert_eq!(
+            *fs.ops.lock().unwrap(),
+            [
+                "mkdir /cg/ignis.service/ignis-e2",
+                "/cg/ignis.service/ignis-e2/memory.max = 3709861888",
+                "/cg/ignis.service/ignis-e2/memory.swap.max = 0",
+                "/cg/ignis.service/ignis-e2/cpu.max = 200000 100000",
+                "/cg/ignis.service/ignis-e2/pids.max = 1024",
+                "rmdir /cg/ignis.service/ignis-e2",
+            ]
+        );
+        assert_eq!(cg.peak, Path::new("/cg/ignis.service/ignis-e2/memory.peak"));
+    }
+
+    #[test]
+    fn detects_v1_nested_memory_cgroup() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            std::fs::create_dir(root.path().join(c)).unwrap();
+            std::fs::write(root.path().join(c).join("cgroup.procs"), "").unwrap();
+        }
+        let text = "8:pids:/\n4:memory:/process_api/abc\n1:cpu:/\n0::/\n";
+        let layout = Layout::detect(text, root.path()).unwrap();
+        assert_eq!(
+            layout,
+            Layout::V1 {
+                memory: root.path().join("memory/process_api/abc"),
+                cpu: root.path().join("cpu/"),
+                pids: root.path().join("pids/"),
+            }
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! What runs between `fork` and `exec`: three processes, no allocation.
+//!
+//! 1. The *keeper*, Ignis's direct child: joins the environment's cgroups,
+//!    unshares the mount, PID, IPC and UTS namespaces in one call, forks the
+//!    init and waits for it, then exits the way the runtime did. It stays
+//!    in the host's PID namespace, so the server watches and kills it like
+//!    any child; its death takes the environment with it (the init has
+//!    `PR_SET_PDEATHSIG`, and the end of a PID namespace's init kills
+//!    every process in it).
+//! 2. The *init*, PID 1 of the new namespace: builds the file system from
+//!    the mount plan, `pivot_root`s into it, makes the root read-only, forks
+//!    the runtime, then reaps every zombie and forwards SIGTERM to the
+//!    runtime until the runtime exits, and exits with its status (a
+//!    signal as 128 + its number, which the keeper turns back into the
+//!    signal).
+//! 3. The *runtime*: drops to the unprivileged user (no capabilities left),
+//!    sets `no_new_privs`, enters `/var/task` and returns to `exec`.
+//!
+//! Every path is a C string prepared in the server beforehand: after `fork`
+//! in a threaded program only async-signal-safe calls are allowed.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::mounts::Step;
+
+/// Everything the child side needs, prepared before `fork`.
+pub struct Prepared {
+    /// `cgroup.procs` files the keeper joins.
+    pub procs: Vec<CString>,
+    /// The mount plan.
+    pub steps: Vec<Step>,
+    /// The new root's mount point.
+    pub new_root: CString,
+    /// The runtime's working directory inside.
+    pub workdir: CString,
+    /// The unprivileged user and group.
+    pub uid: libc::uid_t,
+    /// The group.
+    pub gid: libc::gid_t,
+}
+
+const FLAGS: libc::c_int =
+    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+const HOSTNAME: &[u8] = b"localhost";
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The runtime's pid as the init sees it, for forwarding signals.
+static RUNTIME: AtomicI32 = AtomicI32::new(0);
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The pre-exec hook. Returns only in the runtime process.
+#[allow(unsafe_code)]
+pub fn run(p: &Prepared) -> io::Result<()> {
+    // SAFETY: we are in the forked child. Every call below is a raw system
+    // call on C strings and integers prepared before the fork; nothing
+    // allocates or takes a lock.
+    unsafe {
+        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+        if libc::getppid() == 1 {
+            libc::_exit(1);
+        }
+        for procs in &p.procs {
+            join(procs)?;
+        }
+        check(libc::unshare(FLAGS))?;
+        let init = libc::fork();
+        check(init)?;
+        if init > 0 {
+            keep(init);
+        }
+        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+        build_root(p)?;
+        let runtime = libc::fork();
+        check(runtime)?;
+        if runtime > 0 {
+            init_loop(runtime);
+        }
+        drop_privileges(p)
+    }
+}
+
+/// Writes "0" (the calling process) to a `cgroup.procs` file.
+#[allow(unsafe_code)]
+unsafe fn join(procs: &CStr) -> io::Result<()> {
+    // SAFETY: open/write/close on a valid C string and a stack buffer.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(fd)?;
+        let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let err = io::Error::last_os_error();
+        libc::close(fd);
+        if n != 1 {
+            return Err(err);
+        }
+        Ok(())
+    }
+}
+
+/// The keeper: waits for the init and exits as the runtime did.
+#[allow(unsafe_code)]
+unsafe fn keep(init: libc::pid_t) -> ! {
+    // SAFETY: close_range, waitpid, signal, kill and _exit are
+    // async-signal-safe; closing our copies of the server's descriptors
+    // (including std's exec-error pipe) lets `spawn` return once the
+    // runtime has exec'd.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let status = wait_for(init);
+        let sig = if libc::WIFSIGNALED(status) {
+            libc::WTERMSIG(status)
+        } else {
+            match libc::WEXITSTATUS(status) {
+                c @ 129..=192 => c - 128,
+                c => libc::_exit(c),
+            }
+        };
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+        libc::_exit(128 + sig)
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe fn wait_for(pid: libc::pid_t) -> libc::c_int {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes only to `status`.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return status;
+        }
+        if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 255 << 8;
+        }
+    }
+}
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = RUNTIME.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// PID 1: reaps zombies and forwards SIGTERM until the runtime exits.
+#[allow(unsafe_code)]
+unsafe fn init_loop(runtime: libc::pid_t) -> ! {
+    RUNTIME.store(runtime, Ordering::Relaxed);
+    // SAFETY: as in `keep`; the handler only calls kill.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t);
+        loop {
+            let mut status = 0;
+            let r = libc::waitpid(-1, &mut status, 0);
+            if r == runtime {
+                let code = if libc::WIFSIGNALED(status) {
+                    128 + libc::WTERMSIG(status)
+                } else {
+                    libc::WEXITSTATUS(status)
+                };
+                libc::_exit(code);
+            }
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                libc::_exit(255);
+            }
+        }
+    }
+}
+
+/// Executes the mount plan and pivots into the new root.
+#[allow(unsafe_code)]
+unsafe fn build_root(p: &Prepared) -> io::Result<()> {
+    let null = std::ptr::null::<libc::c_char>();
+    // SAFETY: mount-family calls on prepared C strings; they change only
+    // this process's (new) mount namespace.
+    unsafe {
+        check(libc::mount(
+            null,
+            c"/".as_ptr(),
+            null,
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        for step in &p.steps {
+            apply(step)?;
+        }
+        check(libc::chdir(p.new_root.as_ptr()))?;
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int)?;
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+        check(libc::chdir(c"/".as_ptr()))?;
+        set_attr(
+            c"/",
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            0,
+        )?;
+        check(libc::sethostname(HOSTNAME.as_ptr().cast(), HOSTNAME.len()))
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe fn set_attr(path: &CStr, attrs: u64, flags: libc::c_uint) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads `attr`, which lives across the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(r as libc::c_int)
+}
+
+#[allow(unsafe_code)]
+unsafe fn apply(step: &Step) -> io::Result<()> {
+    let null = std::ptr::null::<libc::c_char>();
+    let fs_flags = libc::MS_NOSUID | libc::MS_NODEV;
+    // SAFETY: raw file and mount calls on prepared C strings.
+    unsafe {
+        match step {
+            Step::Mkdir(path) => {
+                if libc::mkdir(path.as_ptr(), 0o755) < 0
+                    && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+            Step::Touch(path) => {
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
+                check(fd)?;
+                libc::close(fd);
+                Ok(())
+            }
+            Step::Symlink(to, path) => check(libc::symlink(to.as_ptr(), path.as_ptr())),
+            Step::Tmpfs(path, opts) => check(libc::mount(
+                c"tmpfs".as_ptr(),
+                path.as_ptr(),
+                c"tmpfs".as_ptr(),
+                fs_flags,
+                opts.as_ptr().cast(),
+            )),
+            Step::BindRo(from, to) => {
+                check(libc::mount(
+                    from.as_ptr(),
+                    to.as_ptr(),
+                    null,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
+                set_attr(
+                    to,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                    AT_RECURSIVE,
+                )
+            }
+            Step::Bind(from, to) => check(libc::mount(
+                from.as_ptr(),
+                to.as_ptr(),
+                null,
+                libc::MS_BIND,
+                std::ptr::null(),
+            )),
+            Step::Proc(path) => check(libc::mount(
+                c"proc".as_ptr(),
+                path.as_ptr(),
+                c"proc".as_ptr(),
+                fs_flags | libc::MS_NOEXEC,
+                std::ptr::null(),
+            )),
+        }
+    }
+}
+
+/// The runtime: an unprivileged user without capabilities or a way back.
+#[allow(unsafe_code)]
+unsafe fn drop_privileges(p: &Prepared) -> io::Result<()> {
+    // SAFETY: credential and prctl calls on integers; chdir on a C string.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(p.gid, p.gid, p.gid))?;
+        check(libc::setresuid(p.uid, p.uid, p.uid))?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        check(libc::chdir(p.workdir.as_ptr()))
+    }
+}

@@ -1,0 +1,347 @@
+//! The `namespace` backend: each environment gets its own mount, PID, IPC
+//! and UTS namespaces, a read-only root of the host's base directories with
+//! the code at `/var/task`, layers at `/opt`, a sized tmpfs at `/tmp`, a
+//! minimal `/dev` and a fresh `/proc`; it runs as an unprivileged user
+//! without capabilities under `no_new_privs`, in cgroups below Ignis's own
+//! that cap memory (no swap), CPU (1,769 MB = one vCPU) and pids.
+//!
+//! This slice shares the host's network namespace (mode `host`): the
+//! Runtime API listens on the host's loopback. See `docs/sandbox.md`.
+
+pub mod cgroup;
+mod init;
+pub mod mounts;
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
+use cgroup::{CgroupFs, EnvCgroups, Layout, RealFs};
+use mounts::BaseEntry;
+
+/// The unprivileged user functions run as (Lambda's is `sbx_user1051`).
+pub const DEFAULT_UID: u32 = 993;
+/// Its group.
+pub const DEFAULT_GID: u32 = 990;
+
+/// Why the namespace backend cannot run here.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    /// Namespaces, mounts and cgroups need root.
+    #[error("the namespace sandbox needs root (running as uid {0})")]
+    NotRoot(u32),
+    /// No cgroup hierarchy holds the memory, cpu and pids controllers.
+    #[error("failed to find cgroups with the memory, cpu and pids controllers")]
+    NoCgroups,
+    /// The trial environment did not run.
+    #[error("failed the self-check launch: {0}")]
+    SelfCheck(String),
+}
+
+/// Runs environments in Linux namespaces and cgroups.
+pub struct NamespaceSandbox {
+    layout: Layout,
+    base: Vec<BaseEntry>,
+    uid: u32,
+    gid: u32,
+    fs: Arc<dyn CgroupFs>,
+}
+
+impl std::fmt::Debug for NamespaceSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamespaceSandbox")
+            .field("layout", &self.layout)
+            .field("uid", &self.uid)
+            .finish()
+    }
+}
+
+impl NamespaceSandbox {
+    /// Detects the cgroup layout and the host's base root; functions run as
+    /// `uid`/`gid`.
+    #[allow(unsafe_code)]
+    pub fn new(uid: u32, gid: u32) -> Result<Self, NamespaceError> {
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        if euid != 0 {
+            return Err(NamespaceError::NotRoot(euid));
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let layout =
+            Layout::detect(&own, Path::new("/sys/fs/cgroup")).ok_or(NamespaceError::NoCgroups)?;
+        Ok(Self {
+            layout,
+            base: mounts::host_base(),
+            uid,
+            gid,
+            fs: Arc::new(RealFs),
+        })
+    }
+
+    /// [`new`](Self::new), then a trial launch of `/bin/sh -c 'exit 0'` in a
+    /// throw-away directory: the backend is only used if it works here.
+    pub async fn probe(uid: u32, gid: u32) -> Result<Self, NamespaceError> {
+        let sandbox = Self::new(uid, gid)?;
+        let fail = |e: &dyn std::fmt::Display| NamespaceError::SelfCheck(e.to_string());
+        let dir = tempfile_dir().map_err(|e| fail(&e))?;
+        let spec = LaunchSpec {
+            env_id: format!("selfcheck-{}", std::process::id()),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "test -d /var/task && exit 7".into()],
+            code_dir: dir.join("code"),
+            tmp_dir: dir.join("tmp"),
+            opt_dir: None,
+            env: Vec::new(),
+            memory_mb: 128,
+            tmp_mb: 1,
+        };
+        let result = async {
+            let launched = sandbox.launch(spec).await.map_err(|e| fail(&e))?;
+            let mut rx = launched.process.exited();
+            let info = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(Option::is_some))
+                .await
+                .map_err(|e| fail(&e))?
+                .map_err(|e| fail(&e))?
+                .expect("waited for Some");
+            match info {
+                ExitInfo::Code(7) => Ok(()),
+                other => Err(fail(&format!("trial environment ended with {other}"))),
+            }
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result.map(|()| sandbox)
+    }
+
+    /// The cgroup layout in use.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn prepare(&self, spec: &LaunchSpec, cg: &EnvCgroups) -> init::Prepared {
+        let extra = mounts::runtime_dirs(&spec.program, &spec.args);
+        let steps = mounts::plan(&mounts::Layout {
+            new_root: &spec.tmp_dir,
+            base: &self.base,
+            code_dir: &spec.code_dir,
+            opt_dir: spec.opt_dir.as_deref(),
+            tmp_mb: spec.tmp_mb,
+            extra: &extra,
+        });
+        init::Prepared {
+            procs: cg.procs.iter().map(|p| cpath(p)).collect(),
+            steps,
+            new_root: cpath(&spec.tmp_dir),
+            workdir: cpath(Path::new(mounts::TASK_ROOT)),
+            uid: self.uid,
+            gid: self.gid,
+        }
+    }
+}
+
+fn cpath(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).expect("paths hold no NUL bytes")
+}
+
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("ignis-selfcheck-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("code"))?;
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    Ok(dir)
+}
+
+#[async_trait::async_trait]
+impl Sandbox for NamespaceSandbox {
+    fn name(&self) -> &'static str {
+        "namespace"
+    }
+
+    fn guest_paths(&self, _code: &Path, _tmp: &Path, _opt: Option<&Path>) -> GuestPaths {
+        GuestPaths {
+            task_root: mounts::TASK_ROOT.into(),
+            tmp: mounts::TMP.into(),
+            opt: mounts::OPT.into(),
+        }
+    }
+
+    async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
+            .map_err(SandboxError::Cgroup)?;
+        let prepared = Arc::new(self.prepare(&spec, &cg));
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env("TMPDIR", mounts::TMP)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        set_hook(&mut cmd, prepared);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(source) => {
+                cleanup(self.fs.as_ref(), &cg).await;
+                return Err(SandboxError::Spawn {
+                    program: spec.program.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let stdout = crate::process::take_pipe(child.stdout.take())?;
+        let stderr = crate::process::take_pipe(child.stderr.take())?;
+        let (tx, rx) = watch::channel(None);
+        let peak = Arc::new(AtomicU64::new(0));
+        let peak_file = std::fs::File::open(&cg.peak).ok();
+        let procs = cg.procs.first().cloned();
+        tokio::spawn(supervise(child, tx, self.fs.clone(), cg, peak.clone()));
+        Ok(Launched {
+            process: Box::new(NsProcess {
+                pid,
+                exited: rx,
+                peak_file,
+                peak,
+                procs,
+            }),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+#[allow(unsafe_code)]
+fn set_hook(cmd: &mut Command, prepared: Arc<init::Prepared>) {
+    // SAFETY: `init::run` runs in the forked child and makes only raw,
+    // async-signal-safe system calls on data prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || init::run(&prepared));
+    }
+}
+
+async fn supervise(
+    mut child: Child,
+    tx: watch::Sender<Option<ExitInfo>>,
+    fs: Arc<dyn CgroupFs>,
+    cg: EnvCgroups,
+    peak: Arc<AtomicU64>,
+) {
+    let info = match child.wait().await {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => ExitInfo::Code(c),
+            (None, Some(s)) => ExitInfo::Signal(s),
+            (None, None) => ExitInfo::Code(-1),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "failed to wait for the environment's keeper");
+            ExitInfo::Code(-1)
+        }
+    };
+    if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
+        peak.fetch_max(p, Ordering::Relaxed);
+    }
+    let _ = tx.send(Some(info));
+    cleanup(fs.as_ref(), &cg).await;
+}
+
+/// Kills whatever is left in the environment's cgroups and removes them.
+async fn cleanup(fs: &dyn CgroupFs, cg: &EnvCgroups) {
+    for _ in 0..500 {
+        for procs in &cg.procs {
+            kill_all(procs);
+        }
+        if cgroup::remove(fs, cg) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!(cgroups = ?cg.dirs, "failed to remove an environment's cgroups");
+}
+
+#[allow(unsafe_code)]
+fn kill_all(procs: &Path) {
+    let Ok(text) = std::fs::read_to_string(procs) else {
+        return;
+    };
+    for pid in text
+        .lines()
+        .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+    {
+        // SAFETY: kill only sends a signal, to a process in this
+        // environment's cgroup.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.trim().parse().ok()
+}
+
+struct NsProcess {
+    pid: u32,
+    exited: watch::Receiver<Option<ExitInfo>>,
+    peak_file: Option<std::fs::File>,
+    peak: Arc<AtomicU64>,
+    procs: Option<PathBuf>,
+}
+
+impl EnvProcess for NsProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    #[allow(unsafe_code)]
+    fn kill(&self) {
+        if self.exited.borrow().is_some() || self.pid == 0 {
+            return;
+        }
+        // SAFETY: the keeper is our child and not yet reaped (the exit
+        // watch is unset), so its pid is still its own. Its death kills the
+        // init (PDEATHSIG), and the init's death the whole namespace.
+        unsafe {
+            libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+        }
+        if let Some(p) = &self.procs {
+            kill_all(p);
+        }
+    }
+
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 32];
+        if let Some(n) = self
+            .peak_file
+            .as_ref()
+            .and_then(|f| f.read_at(&mut buf, 0).ok())
+        {
+            if let Some(v) = parse_u64(&buf[..n]) {
+                self.peak.fetch_max(v, Ordering::Relaxed);
+            }
+        }
+        Some(self.peak.load(Ordering::Relaxed))
+    }
+
+    fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
+        self.exited.clone()
+    }
+}
+
+impl Drop for NsProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+//! The mount plan: the environment's file system as a list of steps, built
+//! in the server (where allocating is fine) and executed by the sandbox's
+//! init before `pivot_root` (where it is not: the plan holds every path as a
+//! ready C string). The new root is a tmpfs holding read-only binds of the
+//! host's base directories, the code at `/var/task`, layers at `/opt`, a
+//! sized tmpfs at `/tmp`, a minimal `/dev` and a fresh `/proc`.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Host directories that make up the read-only base root.
+pub const BASE_DIRS: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
+/// Devices bind-mounted from the host into `/dev`.
+pub const DEVICES: [&str; 6] = ["null", "zero", "random", "urandom", "full", "tty"];
+/// Where the function sees its code.
+pub const TASK_ROOT: &str = "/var/task";
+/// Where the function sees its layers.
+pub const OPT: &str = "/opt";
+/// The function's scratch space.
+pub const TMP: &str = "/tmp";
+
+/// One entry of the base root, as found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseEntry {
+    /// A directory, bind-mounted read-only.
+    Dir(PathBuf),
+    /// A symbolic link (merged-/usr systems: `/bin -> usr/bin`), recreated.
+    Link(PathBuf, PathBuf),
+}
+
+/// Reads which of [`BASE_DIRS`] exist on the host and which are links.
+pub fn host_base() -> Vec<BaseEntry> {
+    BASE_DIRS
+        .iter()
+        .map(Path::new)
+        .filter_map(|p| match std::fs::read_link(p) {
+            Ok(target) => Some(BaseEntry::Link(p.to_path_buf(), target)),
+            Err(_) => p.is_dir().then(|| BaseEntry::Dir(p.to_path_buf())),
+        })
+        .collect()
+}
+
+/// One step of the plan; paths are absolute on the host, under the new root
+/// where they are targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `mkdir` (an existing directory is fine).
+    Mkdir(CString),
+    /// An empty file to bind a device onto.
+    Touch(CString),
+    /// A symbolic link: (link contents, path).
+    Symlink(CString, CString),
+    /// A tmpfs with these mount options (`size=…,mode=…`).
+    Tmpfs(CString, CString),
+    /// A recursive bind mount made read-only (source, target).
+    BindRo(CString, CString),
+    /// A bind mount left writable (devices).
+    Bind(CString, CString),
+    /// A fresh procfs.
+    Proc(CString),
+}
+
+/// What the plan is built from.
+#[derive(Debug, Clone)]
+pub struct Layout<'a> {
+    /// Host directory the new root tmpfs is mounted on (only inside the
+    /// environment's mount namespace).
+    pub new_root: &'a Path,
+    /// The base root entries.
+    pub base: &'a [BaseEntry],
+    /// The function's code.
+    pub code_dir: &'a Path,
+    /// The function's layers.
+    pub opt_dir: Option<&'a Path>,
+    /// `/tmp` size, MB.
+    pub tmp_mb: u32,
+    /// Host directories the runtime needs, visible read-only at their own path.
+    pub extra: &'a [PathBuf],
+}
+
+fn c(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).expect("paths hold no NUL bytes")
+}
+
+/// Builds the steps that populate the new root.
+pub fn plan(l: &Layout<'_>) -> Vec<Step> {
+    let at = |guest: &str| l.new_root.join(guest.trim_start_matches('/'));
+    let mut steps = vec![Step::Tmpfs(c(l.new_root), cstr("mode=0755,size=1m"))];
+    for entry in l.base {
+        match entry {
+            BaseEntry::Dir(p) => {
+                let target = at(&p.to_string_lossy());
+                steps.push(Step::Mkdir(c(&target)));
+                steps.push(Step::BindRo(c(p), c(&target)));
+            }
+            BaseEntry::Link(p, to) => {
+                steps.push(Step::Symlink(c(to), c(&at(&p.to_string_lossy()))))
+            }
+        }
+    }
+    for dir in ["/var", TASK_ROOT, OPT, TMP, "/dev", "/proc"] {
+        steps.push(Step::Mkdir(c(&at(dir))));
+    }
+    steps.push(Step::BindRo(c(l.code_dir), c(&at(TASK_ROOT))));
+    if let Some(opt) = l.opt_dir {
+        steps.push(Step::BindRo(c(opt), c(&at(OPT))));
+    }
+    steps.push(Step::Tmpfs(
+        c(&at(TMP)),
+        cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
+    ));
+    steps.extend(dev_steps(&at("/dev")));
+    steps.push(Step::Proc(c(&at("/proc"))));
+    for dir in l.extra {
+        let mut ancestors: Vec<_> = dir.ancestors().skip(1).collect();
+        ancestors.reverse();
+        for a in ancestors.into_iter().skip(1) {
+            steps.push(Step::Mkdir(c(&at(&a.to_string_lossy()))));
+        }
+        let target = at(&dir.to_string_lossy());
+        steps.push(Step::Mkdir(c(&target)));
+        steps.push(Step::BindRo(c(dir), c(&target)));
+    }
+    steps
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("no NUL bytes")
+}
+
+fn dev_steps(dev: &Path) -> Vec<Step> {
+    let mut steps = vec![Step::Tmpfs(c(dev), cstr("mode=0755,size=64k"))];
+    for d in DEVICES {
+        steps.push(Step::Touch(c(&dev.join(d))));
+        steps.push(Step::Bind(c(&Path::new("/dev").join(d)), c(&dev.join(d))));
+    }
+    let links = [
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    for (to, name) in links {
+        steps.push(Step::Symlink(cstr(to), c(&dev.join(name))));
+    }
+    steps.push(Step::Mkdir(c(&dev.join("shm"))));
+    steps.push(Step::Tmpfs(c(&dev.join("shm")), cstr("mode=1777,size=64m")));
+    steps
+}
+
+/// Host directories a managed runtime needs that the base root lacks: the
+/// installation prefix of an interpreter outside it (`~/.pyenv/versions/X`
+/// for `…/X/bin/python`) and the directories of absolute-path arguments (the
+/// runtime client). Each becomes visible read-only at its own path. A
+/// program under `/var/task` or `/opt` is the function's own.
+pub fn runtime_dirs(program: &Path, args: &[String]) -> Vec<PathBuf> {
+    let in_base = |p: &Path| BASE_DIRS.iter().any(|b| p.starts_with(b));
+    let mut dirs = Vec::new();
+    if program.starts_with(TASK_ROOT) || program.starts_with(OPT) {
+        return dirs;
+    }
+    let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    if !in_base(&real) {
+        if let Some(prefix) = real.parent().and_then(Path::parent) {
+            dirs.push(prefix.to_path_buf());
+        }
+    }
+    for arg in args.iter().map(Path::new).filter(|a| a.is_absolute()) {
+        let dir = if arg.is_dir() {
+            arg.to_path_buf()
+        } else if arg.is_file() {
+            match arg.parent() {
+                Some(p) => p.to_path_buf(),
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if !in_base(&dir) && !dirs.iter().any(|d| dir.starts_with(d)) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(steps: &[Step]) -> Vec<String> {
+        let s = |c: &CString| c.to_string_lossy().into_owned();
+        steps
+            .iter()
+            .map(|st| match st {
+                Step::Mkdir(p) => format!("mkdir {}", s(p)),
+                Step::Touch(p) => format!("touch {}", s(p)),
+                Step::Symlink(to, p) => format!("ln {} -> {}", s(p), s(to)),
+                Step::Tmpfs(p, o) => format!("tmpfs {} {}", s(p), s(o)),
+                Step::BindRo(f, t) => format!("bind-ro {} {}", s(f), s(t)),
+                Step::Bind(f, t) => format!("bind {} {}", s(f), s(t)),
+                Step::Proc(p) => format!("proc {}", s(p)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plan_builds_a_read_only_root_without_host_data() {
+        let base = [
+            BaseEntry::Dir("/usr".into()),
+            BaseEntry::Link("/bin".into(), "usr/bin".into()),
+            BaseEntry::Dir("/etc".into()),
+        ];
+        let extra = [PathBuf::from("/root/.pyenv/versions/3.12")];
+        let steps = plan(&Layout {
+            new_root: Path::new("/s/r"),
+            base: &base,
+            code_dir: Path::new("/data/code/abc"),
+            opt_dir: Some(Path::new("/data/opt/1")),
+            tmp_mb: 512,
+            extra: &extra,
+        });
+        let shown = show(&steps);
+        let want = [
+            "tmpfs /s/r mode=0755,size=1m",
+            "mkdir /s/r/usr",
+            "bind-ro /usr /s/r/usr",
+            "ln /s/r/bin -> usr/bin",
+            "mkdir /s/r/etc",
+            "bind-ro /etc /s/r/etc",
+            "bind-ro /data/code/abc /s/r/var/task",
+            "bind-ro /data/opt/1 /s/r/opt",
+            "tmpfs /s/r/tmp mode=1777,size=512m",
+            "tmpfs /s/r/dev mode=0755,size=64k",
+            "bind /dev/null /s/r/dev/null",
+            "ln /s/r/dev/fd -> /proc/self/fd",
+            "tmpfs /s/r/dev/shm mode=1777,size=64m",
+            "proc /s/r/proc",
+            "mkdir /s/r/root",
+            "mkdir /s/r/root/.pyenv/versions",
+            "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
+        ];
+        let mut at = 0;
+        for w in want {
+            let found = shown[at..].iter().position(|s| s == w);
+            assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
+            at += found.unwrap() + 1;
+        }
+        assert!(!shown
+            .iter()
+            .any(|s| s.contains("/home") || s.contains("bind /data")));
+    }
+
+    #[test]
+    fn runtime_dirs_expose_an_interpreter_prefix_and_the_client() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = d.path().join("pyenv/versions/3.12/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("python"), "").unwrap();
+        let client = d.path().join("data/runtimes/python");
+        std::fs::create_dir_all(&client).unwrap();
+        std::fs::write(client.join("bootstrap.py"), "").unwrap();
+        let args = [
+            "-u".to_string(),
+            client.join("bootstrap.py").display().to_string(),
+        ];
+        let dirs = runtime_dirs(&bin.join("python"), &args);
+        let real = |p: PathBuf| std::fs::canonicalize(p).unwrap();
+        assert_eq!(dirs[0], real(d.path().join("pyenv/versions/3.12")));
+        assert_eq!(dirs[1], client);
+        assert!(runtime_dirs(Path::new("/usr/bin/env"), &[]).is_empty());
+    }
+}

@@ -1,0 +1,243 @@
+//! Root-only tests launch real environments and look from inside; without
+//! root they print why they skip. The mount and cgroup plans are tested
+//! without root beside their code.
+
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+
+use super::*;
+use crate::process::ProcessSandbox;
+
+fn sandbox() -> Option<NamespaceSandbox> {
+    match NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            println!("skipped: {e}");
+            None
+        }
+    }
+}
+
+struct Dirs {
+    root: tempfile::TempDir,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["code", "tmp", "secret"] {
+            std::fs::create_dir(root.path().join(d)).unwrap();
+        }
+        std::fs::write(root.path().join("code/handler.txt"), "code").unwrap();
+        Dirs { root }
+    }
+
+    fn spec(&self, id: &str, script: &str, memory_mb: u32, tmp_mb: u32) -> LaunchSpec {
+        LaunchSpec {
+            env_id: format!("{id}-{}", std::process::id()),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            code_dir: self.root.path().join("code"),
+            tmp_dir: self.root.path().join("tmp"),
+            opt_dir: None,
+            env: vec![("GREETING".into(), "hi".into())],
+            memory_mb,
+            tmp_mb,
+        }
+    }
+}
+
+async fn run(s: &dyn Sandbox, spec: LaunchSpec) -> (String, ExitInfo) {
+    let mut l = s.launch(spec).await.unwrap();
+    let mut out = String::new();
+    l.stdout.read_to_string(&mut out).await.unwrap();
+    let mut rx = l.process.exited();
+    let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+    (out, info)
+}
+
+#[tokio::test]
+async fn the_function_sees_only_its_own_small_machine() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let secret = d.root.path().join("secret");
+    let script = format!(
+        r#"
+        cat /etc/shadow >/dev/null 2>&1 && echo shadow=readable || echo shadow=denied
+        for p in /home /root {secret}; do test -e $p && echo $p=visible || echo $p=absent; done
+        for p in /x /etc/x /usr/x /var/task/x; do touch $p 2>&1 | grep -q 'Read-only' && echo $p=rofs || echo $p=writable; done
+        touch /tmp/ok && echo tmp=writable
+        dd if=/dev/zero of=/tmp/big bs=1M count=20 2>&1 | grep -q 'No space left' && echo tmp=full
+        echo pid=$$ uid=$(id -u) gid=$(id -g)
+        echo procs=$(ls /proc | grep -c '^[0-9]')
+        grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '
+        echo cwd=$(pwd) task=$(cat handler.txt) tmpdir=$TMPDIR greeting=$GREETING
+        ls /dev | tr '\n' ' '; echo
+        "#,
+        secret = secret.display()
+    );
+    let (out, info) = run(&s, d.spec("see", &script, 128, 8)).await;
+    println!("{out}");
+    assert_eq!(info, ExitInfo::Code(0));
+    for want in [
+        "shadow=denied",
+        "/home=absent",
+        "/root=absent",
+        &format!("{}=absent", secret.display()),
+        "/x=rofs",
+        "/etc/x=rofs",
+        "/usr/x=rofs",
+        "/var/task/x=rofs",
+        "tmp=writable",
+        "tmp=full",
+        "pid=2 uid=993 gid=990",
+        "CapEff: 0000000000000000",
+        "NoNewPrivs: 1",
+        "cwd=/var/task task=code tmpdir=/tmp greeting=hi",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let procs: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("procs="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(procs <= 6, "the environment sees {procs} processes");
+    for dev in ["null", "zero", "random", "urandom", "full", "tty", "shm"] {
+        assert!(out.contains(dev), "/dev/{dev} missing");
+    }
+}
+
+#[tokio::test]
+async fn allocating_past_memory_size_is_killed_and_measured() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let l = s
+        .launch(d.spec("oom", "tail /dev/zero", 64, 8))
+        .await
+        .unwrap();
+    let mut rx = l.process.exited();
+    let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+    assert_eq!(info, ExitInfo::Signal(libc::SIGKILL));
+    let peak = l.process.peak_memory_bytes().unwrap();
+    assert!(
+        peak > 32 << 20 && peak <= 64 << 20,
+        "peak {peak} bytes with a 64 MB limit"
+    );
+}
+
+#[tokio::test]
+async fn exit_status_and_signals_pass_through_the_init() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let (_, info) = run(&s, d.spec("exit", "exit 3", 128, 1)).await;
+    assert_eq!(info, ExitInfo::Code(3));
+    let (_, info) = run(&s, d.spec("sig", "kill -TERM $$; sleep 1", 128, 1)).await;
+    assert_eq!(info, ExitInfo::Signal(libc::SIGTERM));
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_spawn_error_and_leaves_no_cgroup() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let mut spec = d.spec("missing", "", 128, 1);
+    spec.program = "/var/task/bootstrap".into();
+    let name = format!("{}{}", cgroup::PREFIX, spec.env_id);
+    assert!(matches!(
+        s.launch(spec).await,
+        Err(SandboxError::Spawn { .. })
+    ));
+    let parents = s.layout().parents();
+    for _ in 0..100 {
+        if !parents.iter().any(|p| p.join(&name).exists()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("cgroup {name} left behind");
+}
+
+/// Processes whose environment holds `marker`.
+fn with_marker(marker: &str) -> usize {
+    let needle = format!("IGNIS_LEAK_MARK={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .map(|b| b.split(|c| *c == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_200_environments_leaves_nothing_behind() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let marker = format!("leak{}", std::process::id());
+    for i in 0..200 {
+        let mut spec = d.spec(&format!("leak{i}"), "sleep 60 & sleep 60", 128, 1);
+        spec.env.push(("IGNIS_LEAK_MARK".into(), marker.clone()));
+        let l = s.launch(spec).await.unwrap();
+        l.process.kill();
+        let mut rx = l.process.exited();
+        rx.wait_for(Option::is_some).await.unwrap();
+    }
+    let prefix = format!("{}leak", cgroup::PREFIX);
+    let suffix = format!("-{}", std::process::id());
+    let count_cgroups = || {
+        s.layout()
+            .parents()
+            .iter()
+            .flat_map(|p| std::fs::read_dir(p).unwrap().flatten())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&prefix) && n.ends_with(&suffix)
+            })
+            .count()
+    };
+    let mut left = (usize::MAX, usize::MAX);
+    for _ in 0..300 {
+        left = (count_cgroups(), with_marker(&marker));
+        if left == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "after 200 environments: {} cgroups, {} processes left",
+        left.0, left.1
+    );
+    assert_eq!(left, (0, 0));
+}
+
+#[tokio::test]
+async fn cold_start_overhead_against_the_process_backend() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let (mut ns, mut pr) = (Vec::new(), Vec::new());
+    for i in 0..50 {
+        for (backend, out) in [
+            (&s as &dyn Sandbox, &mut ns),
+            (&ProcessSandbox as &dyn Sandbox, &mut pr),
+        ] {
+            let started = Instant::now();
+            let (_, info) = run(backend, d.spec(&format!("cold{i}"), "exit 0", 128, 1)).await;
+            assert_eq!(info, ExitInfo::Code(0));
+            out.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let p50 = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (n, p) = (p50(&mut ns), p50(&mut pr));
+    println!(
+        "launch to exit of /bin/sh, p50 of 50: namespace {n:.2} ms, process {p:.2} ms, overhead {:.2} ms",
+        n - p
+    );
+}
