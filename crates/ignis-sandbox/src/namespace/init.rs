@@ -1,14 +1,14 @@
 //! What runs between `fork` and `exec`: three processes, no allocation.
 //!
-//! 1. The *keeper*, Ignis's direct child: joins the environment's cgroups,
-//!    unshares the mount, PID, IPC and UTS namespaces in one call, forks the
+//! 1. The *keeper*, Ignis's direct child: unshares the mount, PID, IPC and UTS namespaces in one call, forks the
 //!    init and waits for it, then exits the way the runtime did. It stays
 //!    in the host's PID namespace, so the server watches and kills it like
 //!    any child; its death takes the environment with it (the init has
 //!    `PR_SET_PDEATHSIG`, and the end of a PID namespace's init kills
 //!    every process in it).
 //! 2. The *init*, PID 1 of the new namespace: builds the file system from
-//!    the mount plan, `pivot_root`s into it, makes the root read-only, forks
+//!    the mount plan, `pivot_root`s into it, makes the root read-only, joins
+//!    the environment's cgroups (with files opened before the pivot), forks
 //!    the runtime, then reaps every zombie and forwards SIGTERM to the
 //!    runtime until the runtime exits, and exits with its status (a
 //!    signal as 128 + its number, which the keeper turns back into the
@@ -41,6 +41,8 @@ pub struct Prepared {
     pub gid: libc::gid_t,
 }
 
+/// At most this many `cgroup.procs` files (v1: memory, cpu, pids).
+pub const MAX_HIERARCHIES: usize = 4;
 const FLAGS: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 const HOSTNAME: &[u8] = b"localhost";
@@ -80,9 +82,6 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         if libc::getppid() == 1 {
             libc::_exit(1);
         }
-        for procs in &p.procs {
-            join(procs)?;
-        }
         check(libc::unshare(FLAGS))?;
         let init = libc::fork();
         check(init)?;
@@ -90,7 +89,18 @@ pub fn run(p: &Prepared) -> io::Result<()> {
             keep(init);
         }
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+        // The cgroup files are opened before pivot_root hides them and
+        // joined after it, so building the root is not charged to a small
+        // function's CPU quota.
+        let mut fds = [-1; MAX_HIERARCHIES];
+        for (fd, procs) in fds.iter_mut().zip(&p.procs) {
+            *fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            check(*fd)?;
+        }
         build_root(p)?;
+        for fd in fds.into_iter().filter(|fd| *fd >= 0) {
+            join(fd)?;
+        }
         let runtime = libc::fork();
         check(runtime)?;
         if runtime > 0 {
@@ -100,13 +110,12 @@ pub fn run(p: &Prepared) -> io::Result<()> {
     }
 }
 
-/// Writes "0" (the calling process) to a `cgroup.procs` file.
+/// Writes "0" (the calling process) to an open `cgroup.procs` file and
+/// closes it.
 #[allow(unsafe_code)]
-unsafe fn join(procs: &CStr) -> io::Result<()> {
-    // SAFETY: open/write/close on a valid C string and a stack buffer.
+unsafe fn join(fd: libc::c_int) -> io::Result<()> {
+    // SAFETY: write/close on an open descriptor and a static buffer.
     unsafe {
-        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        check(fd)?;
         let n = libc::write(fd, b"0".as_ptr().cast(), 1);
         let err = io::Error::last_os_error();
         libc::close(fd);

@@ -137,6 +137,10 @@ impl NamespaceSandbox {
             tmp_mb: spec.tmp_mb,
             extra: &extra,
         });
+        assert!(
+            cg.procs.len() <= init::MAX_HIERARCHIES,
+            "one procs file per hierarchy"
+        );
         init::Prepared {
             procs: cg.procs.iter().map(|p| cpath(p)).collect(),
             steps,
