@@ -9,30 +9,28 @@ starts the JVM there with the environment the server gives a managed runtime,
 feeds it invocations over a tiny HTTP server and checks what it posts back
 and what it logs.
 
-Self-contained on purpose (no conftest.py): tests/runtimes is shared with
-other runtimes' suites."""
+No conftest.py on purpose (tests/runtimes is shared with other runtimes'
+suites): the fake Runtime API and the process plumbing come from
+fake_runtime_api.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import textwrap
-import threading
 import time
-import uuid
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from fake_runtime_api import PREFIX, ClientProcess, FakeRuntimeAPI, Outcome, env_factory, lambda_env, write_tree
+
 REPO = Path(__file__).resolve().parents[2]
 JAVA_DIR = REPO / "runtimes" / "java"
-PREFIX = "/2018-06-01/runtime"
 
 JAVA = os.environ.get("IGNIS_TEST_JAVA") or shutil.which("java")
 JAVAC = shutil.which("javac", path=str(Path(JAVA).parent) if JAVA else None) or shutil.which("javac")
@@ -428,13 +426,7 @@ HANDLERS = {
 
 
 def _write_sources(root: Path, sources: dict) -> list[str]:
-    paths = []
-    for rel, text in sources.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-        paths.append(str(p))
-    return paths
+    return write_tree(root, sources, text=textwrap.dedent, encoding="utf-8")
 
 
 def _jar(classes: Path, prefix: str, dest: Path):
@@ -478,129 +470,20 @@ def build(tmp_path_factory) -> Build:
 
 
 # --------------------------------------------------------------------------
-# The fake Runtime API
+# The JVM, against the fake Runtime API (fake_runtime_api.py)
 # --------------------------------------------------------------------------
 
 
-class Outcome:
-    def __init__(self, kind: str, headers: dict, body: bytes):
-        self.kind = kind  # "response" | "error" | "init"
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return "Outcome(%s, %r)" % (self.kind, self.body[:500])
-
-
-class FakeRuntimeAPI:
-    def __init__(self):
-        self.events: queue.Queue = queue.Queue()
-        self.outcomes: dict[str, queue.Queue] = {}
-        self.init_errors: queue.Queue = queue.Queue()
-        self.requests: list[tuple[str, str]] = []
-        self.connections: set = set()
-        self.first_next = None
-        self.stopping = False
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status, body=b'{"status":"OK"}', headers=None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                api.connections.add(self.client_address)
-                api.requests.append(("GET", self.path))
-                if api.first_next is None:
-                    api.first_next = time.time()
-                if self.path != PREFIX + "/invocation/next":
-                    return self._reply(404, b'{"errorType":"NotFound"}')
-                while True:
-                    try:
-                        rid, payload, headers = api.events.get(timeout=0.2)
-                        break
-                    except queue.Empty:
-                        if api.stopping:
-                            return self._reply(500, b'{"errorType":"Stopping"}')
-                self._reply(200, payload, headers)
-
-            def do_POST(self):
-                api.connections.add(self.client_address)
-                api.requests.append(("POST", self.path))
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                if self.path == PREFIX + "/init/error":
-                    api.init_errors.put(Outcome("init", headers, body))
-                    return self._reply(202)
-                parts = self.path[len(PREFIX):].split("/")
-                if len(parts) == 4 and parts[1] == "invocation" and parts[2] in api.outcomes:
-                    api.outcomes[parts[2]].put(Outcome(parts[3], headers, body))
-                    return self._reply(202)
-                self._reply(400, b'{"errorType":"InvalidRequestID"}')
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # a client that exits mid-request (init errors, /next failing)
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def address(self) -> str:
-        return "127.0.0.1:%d" % self.server.server_address[1]
-
-    def submit(self, payload, *, timeout_ms=30000, headers=None) -> str:
-        rid = str(uuid.uuid4())
-        self.outcomes[rid] = queue.Queue()
-        if isinstance(payload, bytes):
-            body = payload
-        else:
-            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        h = {
-            "Lambda-Runtime-Aws-Request-Id": rid,
-            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + timeout_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:fn",
-            "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-        }
-        h.update(headers or {})
-        self.events.put((rid, body, h))
-        return rid
-
-    def outcome(self, rid: str, timeout=30) -> Outcome:
-        return self.outcomes[rid].get(timeout=timeout)
-
-    def invoke(self, payload, **kw) -> Outcome:
-        return self.outcome(self.submit(payload, **kw))
-
-    def close(self):
-        self.stopping = True
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Env:
+class Env(ClientProcess):
     """One execution environment: a code dir, an opt dir, the JVM and its
     output."""
 
+    log_timeout = 15
+
     def __init__(self, build: Build, tmp: Path, handler: str, *, core=True, lib=False, layer=False, env=None,
                  function_classpath=False):
-        self.api = FakeRuntimeAPI()
+        # quiet_errors: a client that exits mid-request (init errors, /next failing)
+        self.api = FakeRuntimeAPI(quiet_errors=True, ensure_ascii=False, outcome_timeout=30, repr_chars=500)
         self.code = tmp / "code"
         self.opt = tmp / "opt"
         shutil.copytree(build.classes / "example", self.code / "example")
@@ -614,81 +497,27 @@ class Env:
         if layer:
             (self.opt / "java" / "lib").mkdir(parents=True)
             shutil.copy(build.layer_jar, self.opt / "java" / "lib")
-        e = {
-            "AWS_LAMBDA_RUNTIME_API": self.api.address,
-            "_HANDLER": handler,
-            "LAMBDA_TASK_ROOT": str(self.code),
-            "AWS_LAMBDA_FUNCTION_NAME": "fn",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-            "AWS_REGION": "us-east-1",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]abc",
-            "AWS_LAMBDA_LOG_FORMAT": "Text",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_java17",
-            "TZ": ":UTC",
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "IGNIS_OPT_DIR": str(self.opt),
-        }
-        e.update(env or {})
-        self.lines: list[str] = []
-        self.started = time.time()
-        self.proc = subprocess.Popen(
+        e = lambda_env(
+            self.api.address, handler, self.code, self.opt, execution_env="AWS_Lambda_java17", memory="256", overrides=env
+        )
+        self.launch(
             launch_command(
                 build.client,
                 [str(self.code), "%s/lib/*" % self.code, "%s/java/lib/*" % self.opt] if function_classpath else [],
             ),
             cwd=self.code,
             env=e,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
         )
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_log(self, needle: str, timeout=15) -> str:
-        end = time.time() + timeout
-        while time.time() < end:
-            if needle in self.log():
-                return self.log()
-            time.sleep(0.01)
-        raise AssertionError(f"{needle!r} not in log:\n{self.log()}")
 
     def init_error(self) -> Outcome:
         out = self.api.init_errors.get(timeout=30)
         assert self.proc.wait(timeout=15) == 1
         return out
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.reader.join(timeout=5)
-        self.api.close()
-
 
 @pytest.fixture
 def make_env(build, tmp_path):
-    envs = []
-
-    def make(handler, **kw):
-        d = tmp_path / ("env%d" % len(envs))
-        d.mkdir()
-        env = Env(build, d, handler, **kw)
-        envs.append(env)
-        return env
-
-    yield make
-    for env in envs:
-        env.close()
+    yield from env_factory(tmp_path, lambda d, handler, **kw: Env(build, d, handler, **kw))
 
 
 # --------------------------------------------------------------------------

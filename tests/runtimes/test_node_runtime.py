@@ -4,8 +4,9 @@ temporary directory, starts `node bootstrap.js` there with the environment the
 server gives a managed runtime, feeds it invocations over a tiny HTTP server
 and checks what it posts back and what it logs.
 
-Self-contained on purpose (no conftest.py): tests/runtimes is shared with
-other runtimes' suites."""
+No conftest.py on purpose (tests/runtimes is shared with other runtimes'
+suites): the fake Runtime API and the process plumbing come from
+fake_runtime_api.py."""
 
 from __future__ import annotations
 
@@ -14,26 +15,20 @@ import json
 import os
 import queue
 import re
-import shutil
-import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from fake_runtime_api import (
+    ClientProcess, Posted, PostedRuntimeAPI, interpreter_or_skip, invocation_headers, lambda_env, write_tree,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "runtimes" / "node" / "bootstrap.js"
 # IGNIS_TEST_NODE runs the suite under another interpreter (Node 18–24).
-NODE = os.environ.get("IGNIS_TEST_NODE") or shutil.which("node") or (
-    "/usr/bin/node" if os.path.exists("/usr/bin/node") else None
-)
-
-if NODE is None:
-    print("test_node_runtime: skipped, `node` is not installed")
-    pytest.skip("node is not installed", allow_module_level=True)
+NODE = interpreter_or_skip("IGNIS_TEST_NODE", "node", "test_node_runtime")
 
 WAIT = 10.0  # seconds: generous upper bound for anything to arrive
 TEXT_LINE = re.compile(
@@ -42,173 +37,28 @@ TEXT_LINE = re.compile(
 
 
 # --------------------------------------------------------------------------
-# Fake Runtime API
+# Runtime process, against the fake Runtime API (fake_runtime_api.py)
 
 
-class Posted:
-    """One thing the runtime posted: a response, an invocation error or an
-    init error."""
-
-    def __init__(self, kind: str, request_id: str | None, headers: dict, body: bytes, trailers: dict):
-        self.kind = kind
-        self.request_id = request_id
-        self.headers = headers
-        self.body = body
-        self.trailers = trailers
-
-    @property
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-    def __repr__(self) -> str:
-        return f"Posted({self.kind}, {self.request_id}, {self.body[:300]!r})"
-
-
-class FakeRuntimeApi:
-    def __init__(self):
-        self.events: queue.Queue = queue.Queue()
-        self.posted: queue.Queue = queue.Queue()
-        self.connections: set = set()
-        self.closed = threading.Event()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _reply(self, status: int, body: bytes = b"", headers: dict | None = None):
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _read_body(self) -> tuple[bytes, dict]:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    data = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            break
-                        data += self.rfile.read(size)
-                        self.rfile.readline()
-                    trailers = {}
-                    while True:
-                        line = self.rfile.readline().strip()
-                        if not line:
-                            break
-                        k, _, v = line.decode("latin-1").partition(":")
-                        trailers[k.strip().lower()] = v.strip()
-                    return data, trailers
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length), {}
-
-            def do_GET(self):
-                api.connections.add(self.client_address)
-                if self.path != "/2018-06-01/runtime/invocation/next":
-                    self._reply(404, b'{"errorType":"NotFound"}')
-                    return
-                while not api.closed.is_set():
-                    try:
-                        headers, body = api.events.get(timeout=0.1)
-                    except queue.Empty:
-                        continue
-                    self._reply(200, body, headers)
-                    return
-                self.close_connection = True
-
-            def do_POST(self):
-                api.connections.add(self.client_address)
-                body, trailers = self._read_body()
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                m = re.fullmatch(r"/2018-06-01/runtime/invocation/([^/]+)/(response|error)", self.path)
-                if m:
-                    api.posted.put(Posted(m.group(2), m.group(1), headers, body, trailers))
-                elif self.path == "/2018-06-01/runtime/init/error":
-                    api.posted.put(Posted("init_error", None, headers, body, trailers))
-                else:
-                    self._reply(404, b'{"errorType":"NotFound"}')
-                    return
-                self._reply(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request, client_address):
-                # A runtime killed mid-request (tests stop it that way) is expected.
-                pass
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.closed.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# --------------------------------------------------------------------------
-# Runtime process
-
-
-class NodeRuntime:
+class NodeRuntime(ClientProcess):
     def __init__(self, code_dir: Path, handler: str, env: dict | None = None, opt_dir: Path | None = None,
                  bootstrap: Path = BOOTSTRAP):
-        self.api = FakeRuntimeApi()
+        self.api = PostedRuntimeAPI()
         self.code_dir = code_dir
-        full_env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": self.api.address,
-            "_HANDLER": handler,
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "AWS_LAMBDA_FUNCTION_NAME": "node-fn",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/node-fn",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "2025/01/01/[$LATEST]0123456789abcdef",
-            "AWS_LAMBDA_LOG_FORMAT": "Text",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_nodejs20.x",
-            "TZ": ":UTC",
-            "LANG": "en_US.UTF-8",
-            "IGNIS_OPT_DIR": str(opt_dir or code_dir.parent / "opt-empty"),
-        }
-        full_env.update(env or {})
-        for key, value in list(full_env.items()):
-            if value is None:
-                del full_env[key]
-        self.env = full_env
-        self.proc = subprocess.Popen(
-            [NODE, str(bootstrap)],
-            cwd=code_dir,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        self.env = lambda_env(
+            self.api.address,
+            handler,
+            code_dir,
+            opt_dir or code_dir.parent / "opt-empty",
+            execution_env="AWS_Lambda_nodejs20.x",
+            function_name="node-fn",
+            memory="256",
+            log_stream="2025/01/01/[$LATEST]0123456789abcdef",
+            path=os.environ.get("PATH", "/usr/bin:/bin"),
+            extra={"AWS_DEFAULT_REGION": "us-east-1", "LANG": "en_US.UTF-8"},
+            overrides=env,
         )
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self._stdout), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr), daemon=True),
-        ]
-        for t in self._readers:
-            t.start()
-
-    @staticmethod
-    def _pump(stream, sink: list):
-        for raw in iter(stream.readline, b""):
-            sink.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        self.launch([NODE, str(bootstrap)], cwd=code_dir, env=self.env, separate_stderr=True)
 
     # invocations ----------------------------------------------------------
     def send(self, event=None, *, raw: bytes | None = None, request_id: str | None = None,
@@ -217,13 +67,15 @@ class NodeRuntime:
         body = raw if raw is not None else json.dumps(event).encode("utf-8")
         hdrs = {
             "Content-Type": "application/json",
-            "Lambda-Runtime-Aws-Request-Id": request_id,
-            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + timeout_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:node-fn",
-            "Lambda-Runtime-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            **invocation_headers(
+                request_id,
+                timeout_ms,
+                arn="arn:aws:lambda:us-east-1:123456789012:function:node-fn",
+                trace="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            ),
         }
         hdrs.update(headers or {})
-        self.api.events.put((hdrs, body))
+        self.api.events.put((body, hdrs))
         return request_id
 
     def next_posted(self, timeout: float = WAIT) -> Posted:
@@ -251,30 +103,27 @@ class NodeRuntime:
 
     # logs -----------------------------------------------------------------
     def stdout(self) -> str:
-        return "\n".join(self._stdout)
+        return self.log()
 
     def stderr(self) -> str:
-        return "\n".join(self._stderr)
+        return "\n".join(self.err_lines)
 
     def log_lines(self) -> list[str]:
-        return list(self._stdout)
+        return list(self.lines)
 
     def wait_log(self, predicate, timeout: float = WAIT) -> str:
         deadline = time.time() + timeout
         while time.time() < deadline:
-            for line in list(self._stdout):
+            for line in list(self.lines):
                 if predicate(line):
                     return line
             time.sleep(0.01)
         raise AssertionError(f"no matching log line; stdout:\n{self.stdout()}\nstderr:\n{self.stderr()}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=WAIT)
+        self.kill(timeout=WAIT)
         self.api.close()
-        for t in self._readers:
-            t.join(timeout=2)
+        self.join_readers(timeout=2)
 
 
 @pytest.fixture
@@ -298,14 +147,7 @@ def node_runtime(tmp_path):
 
 
 def write_files(root: Path, files: dict):
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            p.write_bytes(content)
-        else:
-            p.write_text(content, encoding="utf-8")
+    write_tree(root, files, encoding="utf-8")
 
 
 def assert_success(posted: Posted):

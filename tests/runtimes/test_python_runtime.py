@@ -9,23 +9,19 @@ from __future__ import annotations
 import glob
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
-import threading
-import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from fake_runtime_api import PREFIX, ClientProcess, FakeRuntimeAPI, Outcome, env_factory, lambda_env, write_tree
+
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "runtimes" / "python" / "bootstrap.py"
-PREFIX = "/2018-06-01/runtime"
 
 
 def _interpreters() -> list[tuple[str, str]]:
@@ -66,115 +62,11 @@ MINORS = {p: int(v.split(".")[1]) for v, p in INTERPRETERS}
 
 
 # --------------------------------------------------------------------------
-# The fake Runtime API
+# The client, against the fake Runtime API (fake_runtime_api.py)
 # --------------------------------------------------------------------------
 
 
-class Outcome:
-    def __init__(self, kind: str, headers: dict, body: bytes):
-        self.kind = kind  # "response" | "error"
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body)
-
-
-class FakeRuntimeAPI:
-    def __init__(self):
-        self.events: queue.Queue = queue.Queue()
-        self.outcomes: dict[str, queue.Queue] = {}
-        self.init_errors: queue.Queue = queue.Queue()
-        self.requests: list[tuple[str, str]] = []
-        self.connections: set = set()
-        self.stopping = False
-        self.close_after_post = False
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status, body=b'{"status":"OK"}', headers=None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                api.connections.add(self.client_address)
-                api.requests.append(("GET", self.path))
-                if self.path != PREFIX + "/invocation/next":
-                    return self._reply(404, b'{"errorType":"NotFound"}')
-                while True:
-                    try:
-                        rid, payload, headers = api.events.get(timeout=0.2)
-                        break
-                    except queue.Empty:
-                        if api.stopping:
-                            return self._reply(500, b'{"errorType":"Stopping"}')
-                self._reply(200, payload, headers)
-
-            def do_POST(self):
-                api.connections.add(self.client_address)
-                api.requests.append(("POST", self.path))
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                if self.path == PREFIX + "/init/error":
-                    api.init_errors.put(Outcome("init", headers, body))
-                    return self._reply(202)
-                parts = self.path[len(PREFIX) :].split("/")
-                # ['', 'invocation', id, 'response'|'error']
-                if len(parts) == 4 and parts[1] == "invocation" and parts[2] in api.outcomes:
-                    api.outcomes[parts[2]].put(Outcome(parts[3], headers, body))
-                    if api.close_after_post:
-                        self.close_connection = True
-                        return self._reply(202, headers={"Connection": "close"})
-                    return self._reply(202)
-                self._reply(400, b'{"errorType":"InvalidRequestID"}')
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def address(self) -> str:
-        return "127.0.0.1:%d" % self.server.server_address[1]
-
-    def submit(self, payload, *, timeout_ms=30000, headers=None) -> str:
-        rid = str(uuid.uuid4())
-        self.outcomes[rid] = queue.Queue()
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        h = {
-            "Lambda-Runtime-Aws-Request-Id": rid,
-            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + timeout_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:fn",
-            "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-        }
-        h.update(headers or {})
-        self.events.put((rid, body, h))
-        return rid
-
-    def outcome(self, rid: str, timeout=20) -> Outcome:
-        return self.outcomes[rid].get(timeout=timeout)
-
-    def invoke(self, payload, **kw) -> Outcome:
-        return self.outcome(self.submit(payload, **kw))
-
-    def close(self):
-        self.stopping = True
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Env:
+class Env(ClientProcess):
     """One execution environment: a code dir, an opt dir, the client
     process and its output."""
 
@@ -185,82 +77,22 @@ class Env:
         self.code.mkdir()
         self.opt.mkdir()
         self.minor = MINORS[python]
-        for rel, text in files.items():
-            p = self.code / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(textwrap.dedent(text))
-        for rel, text in (layer or {}).items():
-            p = self.opt / rel.format(minor=self.minor)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(textwrap.dedent(text))
-        e = {
-            "AWS_LAMBDA_RUNTIME_API": self.api.address,
-            "_HANDLER": handler,
-            "LAMBDA_TASK_ROOT": str(self.code),
-            "AWS_LAMBDA_FUNCTION_NAME": "fn",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_REGION": "us-east-1",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]abc",
-            "AWS_LAMBDA_LOG_FORMAT": "Text",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.%d" % self.minor,
-            "TZ": ":UTC",
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "IGNIS_OPT_DIR": str(self.opt),
-        }
-        e.update(env or {})
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [python, "-S", "-u", str(BOOTSTRAP)],
-            cwd=self.code,
-            env=e,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+        write_tree(self.code, files, text=textwrap.dedent)
+        write_tree(self.opt, layer, name=lambda rel: rel.format(minor=self.minor), text=textwrap.dedent)
+        e = lambda_env(
+            self.api.address,
+            handler,
+            self.code,
+            self.opt,
+            execution_env="AWS_Lambda_python3.%d" % self.minor,
+            overrides=env,
         )
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_log(self, needle: str, timeout=10) -> str:
-        end = time.time() + timeout
-        while time.time() < end:
-            if needle in self.log():
-                return self.log()
-            time.sleep(0.01)
-        raise AssertionError(f"{needle!r} not in log:\n{self.log()}")
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.reader.join(timeout=5)
-        self.api.close()
+        self.launch([python, "-S", "-u", str(BOOTSTRAP)], cwd=self.code, env=e)
 
 
 @pytest.fixture
 def make_env(tmp_path):
-    envs = []
-    count = [0]
-
-    def make(python, files, **kw):
-        count[0] += 1
-        d = tmp_path / ("env%d" % count[0])
-        d.mkdir()
-        env = Env(python, d, files, **kw)
-        envs.append(env)
-        return env
-
-    yield make
-    for env in envs:
-        env.close()
+    yield from env_factory(tmp_path, lambda d, python, files, **kw: Env(python, d, files, **kw), first=1)
 
 
 SEED = {
