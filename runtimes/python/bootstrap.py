@@ -17,14 +17,20 @@ file puts the code and the layers there, in Lambda's order. The Runtime API is
 spoken over one persistent HTTP/1.1 connection by a small client of its own:
 `http.client` drags in `email` and `ssl`, which costs tens of milliseconds on
 every cold start.
+
+Start-up cost is every cold start's too, so nothing is imported before the
+first GET /next that it does not need: JSON goes through the C accelerator
+`_json` directly (the `json` package compiles regular expressions on import,
+and is only imported to report a decoding error exactly as it does), the
+connection through `_socket` (`socket` imports `enum` and `selectors`), and
+`logging` is set up when something first imports it (see _LoggingSetup).
 """
 
-import json
-import logging
 import os
-import socket
 import sys
 import time
+
+import _socket
 
 # --------------------------------------------------------------------------
 # JSON: what Lambda's Python runtime produces.
@@ -35,8 +41,66 @@ import time
 # writes them as UTF-8 from python3.12 on.
 # --------------------------------------------------------------------------
 
+try:
+    from _json import encode_basestring as _c_encode_str
+    from _json import encode_basestring_ascii as _c_encode_ascii
+    from _json import make_encoder as _c_make_encoder
+    from _json import make_scanner as _c_make_scanner
+except ImportError:  # no accelerator: the json package does it all
+    _c_make_encoder = _c_make_scanner = None
+
 _DECIMAL_MARK = "\x00ignis-decimal-" + os.urandom(8).hex() + ":"
-_DECIMAL_MARK_JSON = json.dumps(_DECIMAL_MARK)[:-1]  # '"\u0000ignis-decimal-<nonce>:'
+_DECIMAL_MARK_JSON = None  # '"\u0000ignis-decimal-<nonce>:', when first needed
+_JSON_WS = " \t\n\r"
+
+
+class _DecoderContext(object):
+    """What the C scanner reads off a json.JSONDecoder()."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {
+        "-Infinity": float("-inf"),
+        "Infinity": float("inf"),
+        "NaN": float("nan"),
+    }.__getitem__
+    memo = {}
+
+
+_scan_once = None
+
+
+def from_json(data):
+    """json.loads(data), without importing `json` unless `data` is not a
+    well-formed document (then json.loads raises its own error)."""
+    global _scan_once
+    if _c_make_scanner is not None:
+        text = data
+        if isinstance(data, (bytes, bytearray)):
+            # json.detect_encoding says UTF-8 unless the document starts with
+            # a BOM or a NUL in its first two bytes.
+            if data[:1] in (b"\x00", b"\xef", b"\xfe", b"\xff") or data[1:2] == b"\x00":
+                text = None
+            else:
+                text = data.decode("utf-8", "surrogatepass")
+        elif not isinstance(data, str) or data.startswith("\ufeff"):
+            text = None
+        if text is not None:
+            try:
+                if _scan_once is None:
+                    _scan_once = _c_make_scanner(_DecoderContext())
+                start = len(text) - len(text.lstrip(_JSON_WS))
+                obj, end = _scan_once(text, start)
+                if end == len(text.rstrip(_JSON_WS)):
+                    return obj
+            except Exception:
+                pass
+    import json
+
+    return json.loads(data)
 
 
 def _runtime_minor():
@@ -68,11 +132,34 @@ def to_json(obj, ensure_ascii=None):
 
     if ensure_ascii is None:
         ensure_ascii = _ENSURE_ASCII
-    text = json.JSONEncoder(
-        ensure_ascii=ensure_ascii, allow_nan=True, default=default
-    ).encode(obj)
+    encode = None
+    if _c_make_encoder is not None:
+        # What json.JSONEncoder(...).encode(obj) does with the accelerator.
+        encode_str = _c_encode_ascii if ensure_ascii else _c_encode_str
+        if isinstance(obj, str):
+            return encode_str(obj)
+        try:
+            encode = _c_make_encoder(
+                {}, default, encode_str, None, ": ", ", ", False, False, True
+            )
+        except TypeError:
+            encode = None
+    if encode is not None:
+        text = "".join(encode(obj, 0))
+    else:
+        import json
+
+        text = json.JSONEncoder(
+            ensure_ascii=ensure_ascii, allow_nan=True, default=default
+        ).encode(obj)
     if decimals:
         import re
+
+        global _DECIMAL_MARK_JSON
+        if _DECIMAL_MARK_JSON is None:
+            import json
+
+            _DECIMAL_MARK_JSON = json.dumps(_DECIMAL_MARK)[:-1]
 
         pattern = re.escape(_DECIMAL_MARK_JSON) + r'(\d+)"'
         text = re.sub(pattern, lambda m: decimals[int(m.group(1))], text)
@@ -137,16 +224,6 @@ def exception_document(exc, request_id=None):
 # --------------------------------------------------------------------------
 
 _LOG_FORMAT_JSON = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
-_LEVELS = {
-    "CRITICAL": logging.CRITICAL,
-    "FATAL": logging.FATAL,
-    "ERROR": logging.ERROR,
-    "WARN": logging.WARNING,
-    "WARNING": logging.WARNING,
-    "INFO": logging.INFO,
-    "DEBUG": logging.DEBUG,
-    "NOTSET": logging.NOTSET,
-}
 _NBSP = "\u00a0"
 _UNHANDLED_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. "
@@ -203,21 +280,6 @@ def log_error_document(doc):
     write_log("\n".join(lines))
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.aws_request_id = _request_id or ""
-        record.tenant_id = _tenant_id
-        return True
-
-
-class _StdoutHandler(logging.Handler):
-    def emit(self, record):
-        try:
-            write_log(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-
 _RESERVED = frozenset(
     (
         "name msg args levelname levelno pathname filename module exc_info "
@@ -227,47 +289,76 @@ _RESERVED = frozenset(
 )
 
 
-class JsonFormatter(logging.Formatter):
-    """Lambda's JSON log format for the logging module."""
+def _json_formatter_class(logging):
+    class JsonFormatter(logging.Formatter):
+        """Lambda's JSON log format for the logging module."""
 
-    def __init__(self):
-        logging.Formatter.__init__(self, datefmt="%Y-%m-%dT%H:%M:%SZ")
+        def __init__(self):
+            logging.Formatter.__init__(self, datefmt="%Y-%m-%dT%H:%M:%SZ")
 
-    def format(self, record):
-        import traceback
+        def format(self, record):
+            import json
+            import traceback
 
-        record.levelno = min(50, max(0, record.levelno)) // 10 * 10
-        record.levelname = logging.getLevelName(record.levelno)
-        exc = record.exc_info
-        doc = {
-            "timestamp": self.formatTime(record, self.datefmt),
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "logger": record.name,
-            "stackTrace": traceback.format_tb(exc[2]) if exc else None,
-            "errorType": exc[0].__name__ if exc else None,
-            "errorMessage": str(exc[1]) if exc else None,
-            "requestId": getattr(record, "aws_request_id", None),
-            "location": (
-                "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
-                if exc
-                else None
-            ),
-        }
-        if getattr(record, "tenant_id", None) is not None:
-            doc["tenantId"] = record.tenant_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and key not in doc:
-                doc[key] = value
-        doc = {k: v for k, v in doc.items() if v is not None}
-        return json.dumps(doc, ensure_ascii=False, default=str)
+            record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+            record.levelname = logging.getLevelName(record.levelno)
+            exc = record.exc_info
+            doc = {
+                "timestamp": self.formatTime(record, self.datefmt),
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "stackTrace": traceback.format_tb(exc[2]) if exc else None,
+                "errorType": exc[0].__name__ if exc else None,
+                "errorMessage": str(exc[1]) if exc else None,
+                "requestId": getattr(record, "aws_request_id", None),
+                "location": (
+                    "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
+                    if exc
+                    else None
+                ),
+            }
+            if getattr(record, "tenant_id", None) is not None:
+                doc["tenantId"] = record.tenant_id
+            for key, value in record.__dict__.items():
+                if key not in _RESERVED and key not in doc:
+                    doc[key] = value
+            doc = {k: v for k, v in doc.items() if v is not None}
+            return json.dumps(doc, ensure_ascii=False, default=str)
+
+    return JsonFormatter
 
 
-def setup_logging():
+def setup_logging(logging):
+    """Lambda's root handler, on the `logging` module just imported."""
+
+    class _RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id or ""
+            record.tenant_id = _tenant_id
+            return True
+
+    class _StdoutHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                write_log(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+    levels = {
+        "CRITICAL": logging.CRITICAL,
+        "FATAL": logging.FATAL,
+        "ERROR": logging.ERROR,
+        "WARN": logging.WARNING,
+        "WARNING": logging.WARNING,
+        "INFO": logging.INFO,
+        "DEBUG": logging.DEBUG,
+        "NOTSET": logging.NOTSET,
+    }
     logging.Formatter.converter = time.gmtime
     handler = _StdoutHandler()
     if _LOG_FORMAT_JSON:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(_json_formatter_class(logging)())
     else:
         handler.setFormatter(
             logging.Formatter(
@@ -280,9 +371,73 @@ def setup_logging():
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
     if level:
         level = {"TRACE": "DEBUG"}.get(level.upper(), level.upper())
-        if level in _LEVELS:
-            root.setLevel(_LEVELS[level])
+        if level in levels:
+            root.setLevel(levels[level])
     root.addHandler(handler)
+
+
+class _LoggingSetup(object):
+    """A meta path finder that sets Lambda's logging up right after the
+    `logging` module is first imported, by the handler's code or by this file,
+    so that importing it is not a cost of every start-up. It finds nothing
+    itself: it asks the finders after it and has the loader they return call
+    setup_logging once the module has run."""
+
+    @classmethod
+    def install(cls):
+        if "logging" in sys.modules:
+            setup_logging(sys.modules["logging"])
+        else:
+            sys.meta_path.insert(0, cls)
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        try:
+            sys.meta_path.remove(cls)
+        except ValueError:
+            pass
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is not None:
+
+            def exec_then_setup(module):
+                # Off the loader first: it may be shared with what `logging`
+                # imports.
+                try:
+                    del loader.exec_module
+                except AttributeError:
+                    pass
+                exec_module(module)
+                setup_logging(module)
+
+            loader.exec_module = exec_then_setup
+        elif hasattr(loader, "get_code"):  # a loader of before PEP 451
+            spec.loader = _LegacyLoader(loader)
+        return spec
+
+
+class _LegacyLoader(object):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader
+        exec(self.loader.get_code(module.__name__), module.__dict__)
+        setup_logging(module)
 
 
 # --------------------------------------------------------------------------
@@ -398,7 +553,7 @@ class LambdaContext(object):
 
 def _parse_json_header(value, name):
     try:
-        return json.loads(value)
+        return from_json(value)
     except Exception as e:
         raise FaultError(
             FaultError.CONTEXT_UNMARSHAL, "Unable to parse %s JSON: %s" % (name, e)
@@ -412,6 +567,26 @@ def _parse_json_header(value, name):
 
 class RuntimeAPIError(Exception):
     pass
+
+
+def _create_connection(host, port):
+    """socket.create_connection((host, port)) on a bare _socket.socket."""
+    error = None
+    for family, type_, proto, _, address in _socket.getaddrinfo(
+        host, port, 0, _socket.SOCK_STREAM
+    ):
+        sock = None
+        try:
+            sock = _socket.socket(family, type_, proto)
+            sock.connect(address)
+            return sock
+        except OSError as e:
+            error = e
+            if sock is not None:
+                sock.close()
+    if error is not None:
+        raise error
+    raise OSError("getaddrinfo returns an empty list")
 
 
 class _Closed(ConnectionError):
@@ -449,9 +624,9 @@ class RuntimeAPI(object):
             host = host.encode("ascii")
         except UnicodeEncodeError:
             pass
-        sock = socket.create_connection((host, port))
+        sock = _create_connection(host, port)
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         except OSError:
             pass
         self._sock = sock
@@ -775,7 +950,7 @@ def handle_invocation(api, handler, resp):
         content_type = headers.get("content-type", "application/json")
         if content_type.split(";")[0].strip().lower() in ("application/json", ""):
             try:
-                event = json.loads(resp.body)
+                event = from_json(resp.body)
             except Exception as e:
                 raise FaultError(
                     FaultError.UNMARSHAL, "Unable to unmarshal input: %s" % e
@@ -814,13 +989,15 @@ def main():
 
     doc = None
     try:
-        setup_logging()
+        _LoggingSetup.install()
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except FaultError as e:
         doc = error_document(e.message, e.error_type, e.stack_trace)
     except Exception as e:
         doc = exception_document(e)
     if doc is not None:
+        import logging
+
         logging.warning(_UNHANDLED_WARNING)
         log_error_document(doc)
         try:
