@@ -94,19 +94,7 @@ impl Settings {
 }
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
-    // the bench then only reports that it was skipped (as criterion does).
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("invoke: skipped outside `cargo bench`");
-        return ExitCode::SUCCESS;
-    }
-    match bench() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("invoke: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    ignis_bench::run_bench("invoke", bench)
 }
 
 fn bench() -> anyhow::Result<()> {

@@ -130,18 +130,7 @@ struct Measured {
 }
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("runtimes: skipped outside `cargo bench`");
-        return ExitCode::SUCCESS;
-    }
-    match bench() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("runtimes: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    ignis_bench::run_bench("runtimes", bench)
 }
 
 fn bench() -> anyhow::Result<()> {

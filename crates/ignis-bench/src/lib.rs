@@ -16,3 +16,20 @@ pub mod report;
 pub mod server;
 pub mod startup;
 pub mod stats;
+
+/// The `main` of a bench target named `name`: runs `bench` under
+/// `cargo bench` (which passes `--bench`); under `cargo test --benches` it only
+/// reports that it was skipped, as criterion does.
+pub fn run_bench(name: &str, bench: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("{name}: skipped outside `cargo bench`");
+        return std::process::ExitCode::SUCCESS;
+    }
+    match bench() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -228,14 +228,6 @@ fn is_env_name(k: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// The `RequestTooLargeException` for a payload of `len` bytes over `max`.
-pub fn payload_too_large(len: usize, max: usize) -> LambdaError {
-    LambdaError::new(
-        ErrorKind::RequestTooLarge,
-        format!("Request must be smaller than {max} bytes for the InvokeFunction operation (got {len} bytes)"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,9 +106,15 @@ pub enum InvokeError {
     ShuttingDown,
 }
 
+/// A function ready to run: its pool, configuration and runtime.
+type Runnable = (Arc<Pool>, Arc<FunctionSpec>, Arc<Resolved>);
+
 struct Pool {
     spec: Mutex<Arc<FunctionSpec>>,
     idle: Mutex<Vec<Arc<Env>>>,
+    /// The runtime resolved for a configuration (kept with it, so a replaced
+    /// configuration is resolved afresh); failures are not kept.
+    runtime: Mutex<Option<(Arc<FunctionSpec>, Arc<Resolved>)>>,
 }
 
 /// Runs invocations in execution environments.
@@ -185,6 +191,7 @@ impl Router {
                     name,
                     Arc::new(Pool {
                         spec: Mutex::new(spec),
+                        runtime: Mutex::new(None),
                         idle: Mutex::new(Vec::new()),
                     }),
                 );
@@ -211,10 +218,7 @@ impl Router {
         self.runnable(function).map(|_| ())
     }
 
-    fn runnable(
-        &self,
-        function: &str,
-    ) -> Result<(Arc<Pool>, Arc<FunctionSpec>, Resolved), InvokeError> {
+    fn runnable(&self, function: &str) -> Result<Runnable, InvokeError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -229,6 +233,22 @@ impl Router {
         if spec.record.state != FunctionState::Active {
             return Err(InvokeError::NotReady(spec.record.state));
         }
+        let resolved = self.resolve_runtime(&pool, &spec)?;
+        Ok((pool, spec, resolved))
+    }
+
+    /// What runs `spec`'s runtime: resolved on the first invocation of a
+    /// configuration, then reused (the warm path does no lookup).
+    fn resolve_runtime(
+        &self,
+        pool: &Pool,
+        spec: &Arc<FunctionSpec>,
+    ) -> Result<Arc<Resolved>, InvokeError> {
+        if let Some((for_spec, resolved)) = &*pool.runtime.lock().expect("pool lock poisoned") {
+            if Arc::ptr_eq(for_spec, spec) {
+                return Ok(resolved.clone());
+            }
+        }
         let runtime = spec.record.runtime.as_deref().unwrap_or_default();
         // Managed runtime clients find layers where the function sees them.
         let opt = self
@@ -242,7 +262,9 @@ impl Router {
                 reason,
             }
         })?;
-        Ok((pool, spec, resolved))
+        let resolved = Arc::new(resolved);
+        *pool.runtime.lock().expect("pool lock poisoned") = Some((spec.clone(), resolved.clone()));
+        Ok(resolved)
     }
 
     /// Runs one invocation synchronously.

@@ -2,13 +2,12 @@
 //! bytes go to the runtime untouched and the runtime's bytes come back
 //! untouched.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use ignis_model::headers as h;
-use ignis_model::limits::{payload_too_large, ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
+use ignis_model::limits::{ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
 use ignis_model::{ErrorKind, LambdaError};
 use ignis_router::{InvokeError, InvokeInput};
 
@@ -34,9 +33,11 @@ pub async fn invoke(
     State(s): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<QualifierQuery>,
-    headers: HeaderMap,
-    b: Body,
+    req: Request,
 ) -> Result<Response, ApiError> {
+    // Taken apart rather than extracted: the HeaderMap extractor clones.
+    let (parts, b) = req.into_parts();
+    let headers = parts.headers;
     let kind = invocation_type(&headers)?;
     let tail = match header(&headers, h::LOG_TYPE) {
         None | Some("None") => false,
@@ -54,15 +55,7 @@ pub async fn invoke(
     } else {
         SYNC_PAYLOAD_MAX
     };
-    let payload = body::read(b, max, "Invoke")
-        .await
-        .map_err(|e| match e.0.kind {
-            ErrorKind::RequestTooLarge => ApiError(payload_too_large(max + 1, max)),
-            _ => e,
-        })?;
-    if payload.len() > max {
-        return Err(payload_too_large(payload.len(), max).into());
-    }
+    let payload = body::read(b, max, "InvokeFunction").await?;
     if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
         return Err(LambdaError::new(
             ErrorKind::InvalidRequestContent,
