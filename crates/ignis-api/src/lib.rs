@@ -7,13 +7,13 @@
 pub mod body;
 pub mod error;
 pub mod functions;
+mod headers;
 pub mod routes;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use ignis_events::AsyncInvoker;
@@ -70,7 +70,9 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/ignis/v1/runtimes", get(runtimes::list))
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())
-        .layer(middleware::from_fn(request_id))
+        .layer(tower::util::MapResponseLayer::new(
+            with_request_id as fn(Response) -> Response,
+        ))
         .with_state(state)
 }
 
@@ -82,16 +84,14 @@ async fn unknown_operation(req: Request) -> ApiError {
 }
 
 /// Gives every response an `x-amzn-RequestId` (an invocation's is its own).
-async fn request_id(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    if !resp
-        .headers()
-        .contains_key(ignis_model::headers::REQUEST_ID)
-    {
-        let id = uuid::Uuid::new_v4().to_string();
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            resp.headers_mut()
-                .insert(ignis_model::headers::REQUEST_ID, v);
+/// A plain function mapped over the response: no boxed future per request,
+/// unlike `middleware::from_fn`.
+fn with_request_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key(headers::REQUEST_ID) {
+        let mut buf = uuid::Uuid::encode_buffer();
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        if let Ok(v) = HeaderValue::from_str(id) {
+            resp.headers_mut().insert(headers::REQUEST_ID, v);
         }
     }
     resp

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use ignis_model::headers as h;
 use ignis_model::limits::SYNC_PAYLOAD_MAX;
@@ -21,28 +21,31 @@ const DRAIN_MAX: usize = 64 * 1024 * 1024;
 
 type Reply = Response<Full<Bytes>>;
 
+// Header names built at compile time: `HeaderName::from_static` at run time
+// parses the name on every call, on every `/next`.
+const REQUEST_ID: HeaderName = HeaderName::from_static(h::RUNTIME_REQUEST_ID);
+const DEADLINE_MS: HeaderName = HeaderName::from_static(h::RUNTIME_DEADLINE_MS);
+const INVOKED_FUNCTION_ARN: HeaderName = HeaderName::from_static(h::RUNTIME_INVOKED_FUNCTION_ARN);
+const TRACE_ID: HeaderName = HeaderName::from_static(h::RUNTIME_TRACE_ID);
+const CLIENT_CONTEXT: HeaderName = HeaderName::from_static(h::RUNTIME_CLIENT_CONTEXT);
+const COGNITO_IDENTITY: HeaderName = HeaderName::from_static(h::RUNTIME_COGNITO_IDENTITY);
+const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(h::RUNTIME_FUNCTION_ERROR_TYPE);
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
 pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
-    let path = req.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix(PREFIX) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "unknown Runtime API path",
-        );
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    match (req.method(), segments.as_slice()) {
-        (&Method::GET, ["invocation", "next"]) => next(slot).await,
-        (&Method::POST, ["invocation", id, "response"]) => {
-            let id = id.to_string();
+    let rest = req.uri().path().strip_prefix(PREFIX);
+    match (req.method(), rest.map(route_of)) {
+        (&Method::GET, Some(Route::Next)) => next(slot).await,
+        (&Method::POST, Some(Route::Response(range))) => {
+            let id = request_id_at(&req, range);
             response(slot, &id, req).await
         }
-        (&Method::POST, ["invocation", id, "error"]) => {
-            let id = id.to_string();
+        (&Method::POST, Some(Route::Error(range))) => {
+            let id = request_id_at(&req, range);
             let (error_type, body) = error_parts(req).await;
             answer(slot.answer(&id, Outcome::FunctionError { error_type, body }))
         }
-        (&Method::POST, ["init", "error"]) => {
+        (&Method::POST, Some(Route::InitError)) => {
             let (error_type, body) = error_parts(req).await;
             answer(slot.init_error(Outcome::InitError { error_type, body }))
         }
@@ -52,6 +55,46 @@ pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
             "unknown Runtime API path",
         ),
     }
+}
+
+/// A Runtime API path below [`PREFIX`]; a request id is kept as its byte
+/// range in that rest, so routing allocates nothing.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Next,
+    Response(std::ops::Range<usize>),
+    Error(std::ops::Range<usize>),
+    InitError,
+    Unknown,
+}
+
+fn route_of(rest: &str) -> Route {
+    match rest {
+        "invocation/next" => return Route::Next,
+        "init/error" => return Route::InitError,
+        _ => {}
+    }
+    let Some(tail) = rest.strip_prefix("invocation/") else {
+        return Route::Unknown;
+    };
+    let Some((id, action)) = tail.split_once('/') else {
+        return Route::Unknown;
+    };
+    if id.is_empty() {
+        return Route::Unknown;
+    }
+    let start = "invocation/".len();
+    let range = start..start + id.len();
+    match action {
+        "response" => Route::Response(range),
+        "error" => Route::Error(range),
+        _ => Route::Unknown,
+    }
+}
+
+/// The request id at `range` of the path below [`PREFIX`].
+fn request_id_at(req: &Request<Incoming>, range: std::ops::Range<usize>) -> String {
+    req.uri().path()[PREFIX.len()..][range].to_owned()
 }
 
 async fn next(slot: &Slot) -> Reply {
@@ -67,22 +110,23 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
         .as_millis();
     let mut resp = Response::new(Full::new(inv.payload.clone()));
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let mut put = |name: &'static str, value: &str| {
+    headers.reserve(8);
+    headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+    let mut put = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    put(h::RUNTIME_REQUEST_ID, &inv.request_id);
-    put(h::RUNTIME_DEADLINE_MS, &deadline_ms.to_string());
-    put(h::RUNTIME_INVOKED_FUNCTION_ARN, &inv.invoked_arn);
-    put(h::RUNTIME_TRACE_ID, &inv.trace_id);
+    put(REQUEST_ID, &inv.request_id);
+    put(INVOKED_FUNCTION_ARN, &inv.invoked_arn);
+    put(TRACE_ID, &inv.trace_id);
     if let Some(cc) = &inv.client_context {
-        put(h::RUNTIME_CLIENT_CONTEXT, cc);
+        put(CLIENT_CONTEXT, cc);
     }
     if let Some(ci) = &inv.cognito_identity {
-        put(h::RUNTIME_COGNITO_IDENTITY, ci);
+        put(COGNITO_IDENTITY, ci);
     }
+    headers.insert(DEADLINE_MS, HeaderValue::from(deadline_ms as u64));
     resp
 }
 
@@ -110,7 +154,7 @@ async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
 async fn error_parts(req: Request<Incoming>) -> (Option<String>, Bytes) {
     let error_type = req
         .headers()
-        .get(h::RUNTIME_FUNCTION_ERROR_TYPE)
+        .get(FUNCTION_ERROR_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body = read_limited(req.into_body(), SYNC_PAYLOAD_MAX, DRAIN_MAX)
@@ -151,7 +195,39 @@ fn error(status: StatusCode, error_type: &str, message: &str) -> Reply {
 fn json(status: StatusCode, body: Bytes) -> Reply {
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
     resp
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::{route_of, Route};
+
+    #[test]
+    fn paths_route_without_allocating() {
+        assert_eq!(route_of("invocation/next"), Route::Next);
+        assert_eq!(route_of("init/error"), Route::InitError);
+        let rest = "invocation/abc-123/response";
+        let Route::Response(range) = route_of(rest) else {
+            panic!("not a response route");
+        };
+        assert_eq!(&rest[range], "abc-123");
+        let rest = "invocation/x/error";
+        let Route::Error(range) = route_of(rest) else {
+            panic!("not an error route");
+        };
+        assert_eq!(&rest[range], "x");
+        for unknown in [
+            "",
+            "invocation",
+            "invocation/",
+            "invocation//response",
+            "invocation/x/other",
+            "invocation/x/response/more",
+            "init",
+            "next",
+        ] {
+            assert_eq!(route_of(unknown), Route::Unknown, "{unknown:?}");
+        }
+    }
 }

@@ -3,16 +3,17 @@
 //! untouched.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use ignis_model::headers as h;
 use ignis_model::limits::{ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
 use ignis_model::{ErrorKind, LambdaError};
 use ignis_router::{InvokeError, InvokeInput};
 
 use crate::body;
 use crate::error::{invoke_error, ApiError};
+use crate::headers as h;
 use crate::routes::management::QualifierQuery;
 use crate::AppState;
 
@@ -107,7 +108,7 @@ pub async fn invoke(
             };
             let mut resp = (StatusCode::OK, done.payload).into_response();
             let hs = resp.headers_mut();
-            hs.insert("content-type", HeaderValue::from_static("application/json"));
+            hs.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             if let Ok(v) = HeaderValue::from_str(&done.request_id) {
                 hs.insert(h::REQUEST_ID, v);
             }
@@ -132,7 +133,7 @@ fn with_version(mut resp: Response) -> Response {
     resp
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
