@@ -264,15 +264,16 @@ impl Env {
             }
             Ended::Exited(info) => {
                 self.broken.store(true, Ordering::Release);
+                let error_type = report::exit_error_type(&info);
                 let msg =
                     format!("RequestId: {request_id} Error: Runtime exited with error: {info}");
                 self.sink.line(msg);
-                self.sink.line("Runtime.ExitError".to_string());
+                self.sink.line(error_type.to_string());
                 (
-                    report::exit_error(&request_id, &info.to_string()),
+                    report::exit_error(&request_id, &info),
                     true,
                     Some("error"),
-                    Some("Runtime.ExitError".to_string()),
+                    Some(error_type.to_string()),
                 )
             }
         };

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use ignis_sandbox::ExitInfo;
 
 /// `START RequestId: … Version: …`.
 pub fn start_line(request_id: &str, version: &str) -> String {
@@ -73,10 +74,22 @@ pub fn timeout_error(request_id: &str, timeout: Duration) -> Bytes {
     )
 }
 
+/// Lambda's error type for a runtime that exited during an invocation:
+/// `Runtime.OutOfMemory` when the sandbox saw the OOM killer end it, else
+/// `Runtime.ExitError`. The message is the same for both
+/// (`… Runtime exited with error: signal: killed`).
+pub fn exit_error_type(exit: &ExitInfo) -> &'static str {
+    if exit.out_of_memory() {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    }
+}
+
 /// The error document of a runtime that exited during an invocation.
-pub fn exit_error(request_id: &str, exit: &str) -> Bytes {
+pub fn exit_error(request_id: &str, exit: &ExitInfo) -> Bytes {
     error_document(
-        "Runtime.ExitError",
+        exit_error_type(exit),
         &format!("RequestId: {request_id} Error: Runtime exited with error: {exit}"),
     )
 }
@@ -119,6 +132,26 @@ mod tests {
         assert!(std::str::from_utf8(&b)
             .unwrap()
             .contains("Task timed out after 1.00 seconds"));
+    }
+
+    #[test]
+    fn exit_errors_read_like_lambda() {
+        let doc = |e: &ExitInfo| {
+            serde_json::from_slice::<serde_json::Value>(&exit_error("r1", e)).unwrap()
+        };
+        let oom = doc(&ExitInfo::OutOfMemory);
+        assert_eq!(oom["errorType"], "Runtime.OutOfMemory");
+        assert_eq!(
+            oom["errorMessage"],
+            "RequestId: r1 Error: Runtime exited with error: signal: killed"
+        );
+        let killed = doc(&ExitInfo::Signal(9));
+        assert_eq!(killed["errorType"], "Runtime.ExitError");
+        assert_eq!(killed["errorMessage"], oom["errorMessage"]);
+        assert_eq!(
+            doc(&ExitInfo::Code(2))["errorMessage"],
+            "RequestId: r1 Error: Runtime exited with error: exit status 2"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use ignis_model::wire::LoggingConfig;
 use ignis_model::{FunctionRecord, FunctionState};
 use ignis_runtimes::Catalog;
 use ignis_sandbox::process::ProcessSandbox;
+use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Launched, Sandbox, SandboxError};
+use tokio::sync::watch;
 
 use crate::{FunctionSpec, InvokeError, InvokeInput, Router, RouterConfig};
 
@@ -35,6 +37,7 @@ while true; do
   case "$body" in
     *sleep*) sleep 5 ;;
     *exit*) exit 7 ;;
+    *oom*) kill -KILL $$ ;;
   esac
   req POST /2018-06-01/runtime/invocation/$id/response "{\"count\":$count,\"pid\":$$}" >/dev/null
 done
@@ -76,6 +79,10 @@ pub(crate) fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
 }
 
 fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
+    setup_with(dir, budget_mb, Arc::new(ProcessSandbox))
+}
+
+fn setup_with(dir: &Path, budget_mb: u64, sandbox: Arc<dyn Sandbox>) -> Arc<Router> {
     let code = dir.join("code");
     std::fs::create_dir_all(&code).unwrap();
     let bootstrap = code.join("bootstrap");
@@ -90,7 +97,7 @@ fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
             init_timeout: Duration::from_secs(10),
             log_max_bytes: 1 << 20,
         },
-        Arc::new(ProcessSandbox),
+        sandbox,
         Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),
     );
     router.upsert(FunctionSpec {
@@ -152,6 +159,86 @@ async fn crash_is_runtime_exit_error() {
         body.contains("Runtime.ExitError") && body.contains("exit status 7"),
         "{body}"
     );
+    assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 1);
+}
+
+/// The process backend, except that a SIGKILL reads as the OOM killer's,
+/// as the namespace backend reports it after its memory cgroup's OOM kill.
+struct OomSandbox;
+
+#[async_trait::async_trait]
+impl Sandbox for OomSandbox {
+    fn name(&self) -> &'static str {
+        "oom"
+    }
+
+    async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let l = ProcessSandbox.launch(spec).await?;
+        let mut inner = l.process.exited();
+        let (tx, exited) = watch::channel(None);
+        tokio::spawn(async move {
+            let info = inner.wait_for(Option::is_some).await.map(|i| *i);
+            let _ = tx.send(match info {
+                Ok(Some(ExitInfo::Signal(9))) => Some(ExitInfo::OutOfMemory),
+                Ok(other) => other,
+                Err(_) => Some(ExitInfo::Code(-1)),
+            });
+        });
+        Ok(Launched {
+            process: Box::new(OomProcess {
+                inner: l.process,
+                exited,
+            }),
+            stdout: l.stdout,
+            stderr: l.stderr,
+        })
+    }
+}
+
+struct OomProcess {
+    inner: Box<dyn EnvProcess>,
+    exited: watch::Receiver<Option<ExitInfo>>,
+}
+
+impl EnvProcess for OomProcess {
+    fn pid(&self) -> u32 {
+        self.inner.pid()
+    }
+    fn kill(&self) {
+        self.inner.kill()
+    }
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        self.inner.peak_memory_bytes()
+    }
+    fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {
+        self.exited.clone()
+    }
+}
+
+#[tokio::test]
+async fn out_of_memory_is_reported_as_lambda_does_and_the_environment_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup_with(dir.path(), 1024, Arc::new(OomSandbox));
+    assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 1);
+    let c = router.invoke(input(r#"{"oom":1}"#)).await.unwrap();
+    assert!(c.function_error);
+    let body: serde_json::Value = serde_json::from_slice(&c.payload).unwrap();
+    assert_eq!(body["errorType"], "Runtime.OutOfMemory");
+    let msg = format!(
+        "RequestId: {} Error: Runtime exited with error: signal: killed",
+        c.request_id
+    );
+    assert_eq!(body["errorMessage"], msg.as_str());
+    let log = String::from_utf8(c.log).unwrap();
+    assert!(
+        log.contains(&format!("{msg}\nRuntime.OutOfMemory\n")),
+        "{log}"
+    );
+    assert!(
+        log.contains("Status: error\tError Type: Runtime.OutOfMemory"),
+        "{log}"
+    );
+    // A fresh environment takes the next invocation.
     assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 1);
 }
 

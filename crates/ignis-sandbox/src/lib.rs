@@ -46,13 +46,25 @@ pub enum ExitInfo {
     Code(i32),
     /// A signal ended it.
     Signal(i32),
+    /// The environment's memory limit was hit and the kernel's OOM killer
+    /// ended it (with SIGKILL). Only backends that can tell (`namespace`,
+    /// from its memory cgroup's `oom_kill` counter) report it; others see
+    /// `Signal(SIGKILL)`.
+    OutOfMemory,
+}
+
+impl ExitInfo {
+    /// Whether the environment ran out of memory.
+    pub fn out_of_memory(&self) -> bool {
+        matches!(self, Self::OutOfMemory)
+    }
 }
 
 impl fmt::Display for ExitInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Code(c) => write!(f, "exit status {c}"),
-            Self::Signal(libc::SIGKILL) => f.write_str("signal: killed"),
+            Self::Signal(libc::SIGKILL) | Self::OutOfMemory => f.write_str("signal: killed"),
             Self::Signal(s) => write!(f, "signal: {s}"),
         }
     }
@@ -142,5 +154,9 @@ mod tests {
             ExitInfo::Signal(libc::SIGKILL).to_string(),
             "signal: killed"
         );
+        // Lambda says the same; the error type tells them apart.
+        assert_eq!(ExitInfo::OutOfMemory.to_string(), "signal: killed");
+        assert!(ExitInfo::OutOfMemory.out_of_memory());
+        assert!(!ExitInfo::Signal(libc::SIGKILL).out_of_memory());
     }
 }

@@ -114,6 +114,20 @@ pub struct EnvCgroups {
     pub procs: Vec<PathBuf>,
     /// The peak memory file.
     pub peak: PathBuf,
+    /// The file with the memory cgroup's `oom_kill` counter
+    /// (`memory.oom_control` on v1, `memory.events` on v2).
+    pub events: PathBuf,
+}
+
+/// How many processes the OOM killer ended in a memory cgroup, from its
+/// `memory.oom_control` (v1, kernel 4.13+) or `memory.events` (v2) text.
+/// `memory.failcnt` is not used: it also counts limit hits the kernel
+/// resolved by reclaiming page cache.
+pub fn oom_kills(events: &str) -> Option<u64> {
+    events.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == "oom_kill").then(|| value.trim().parse().ok())?
+    })
 }
 
 /// CPU quota per period for `memory_mb`, as Lambda scales CPU with memory.
@@ -137,11 +151,13 @@ pub fn create(
             dirs: vec![memory.join(&name), cpu.join(&name), pids.join(&name)],
             procs: vec![],
             peak: memory.join(&name).join("memory.max_usage_in_bytes"),
+            events: memory.join(&name).join("memory.oom_control"),
         },
         Layout::V2(parent) => EnvCgroups {
             dirs: vec![parent.join(&name)],
             procs: vec![],
             peak: parent.join(&name).join("memory.peak"),
+            events: parent.join(&name).join("memory.events"),
         },
     };
     let procs = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
@@ -298,6 +314,20 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(cg.peak, Path::new("/cg/ignis.service/ignis-e2/memory.peak"));
+        assert_eq!(
+            cg.events,
+            Path::new("/cg/ignis.service/ignis-e2/memory.events")
+        );
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_v1_and_v2_event_files() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        let v2 = "low 0\nhigh 0\nmax 41\noom 1\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(oom_kills(v1), Some(2));
+        assert_eq!(oom_kills(v2), Some(1));
+        assert_eq!(oom_kills("oom_kill_disable 0\nunder_oom 0\n"), None);
+        assert_eq!(oom_kills(""), None);
     }
 
     #[test]

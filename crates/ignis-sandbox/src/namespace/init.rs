@@ -14,7 +14,8 @@
 //!    signal as 128 + its number, which the keeper turns back into the
 //!    signal).
 //! 3. The *runtime*: drops to the unprivileged user (no capabilities left),
-//!    sets `no_new_privs`, enters `/var/task` and returns to `exec`.
+//!    sets `no_new_privs`, enters `/var/task`, installs the seccomp filter
+//!    (compiled before the fork) and returns to `exec`.
 //!
 //! Every path is a C string prepared in the server beforehand: after `fork`
 //! in a threaded program only async-signal-safe calls are allowed.
@@ -24,6 +25,7 @@ use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::mounts::Step;
+use super::seccomp;
 
 /// Everything the child side needs, prepared before `fork`.
 pub struct Prepared {
@@ -39,6 +41,8 @@ pub struct Prepared {
     pub uid: libc::uid_t,
     /// The group.
     pub gid: libc::gid_t,
+    /// The runtime's seccomp filter (none on an architecture without one).
+    pub seccomp: Option<std::sync::Arc<seccomp::Filter>>,
 }
 
 /// At most this many `cgroup.procs` files (v1: memory, cpu, pids).
@@ -319,7 +323,8 @@ unsafe fn apply(step: &Step) -> io::Result<()> {
     }
 }
 
-/// The runtime: an unprivileged user without capabilities or a way back.
+/// The runtime: an unprivileged user without capabilities or a way back,
+/// under the seccomp filter.
 #[allow(unsafe_code)]
 unsafe fn drop_privileges(p: &Prepared) -> io::Result<()> {
     // SAFETY: credential and prctl calls on integers; chdir on a C string.
@@ -328,6 +333,10 @@ unsafe fn drop_privileges(p: &Prepared) -> io::Result<()> {
         check(libc::setresgid(p.gid, p.gid, p.gid))?;
         check(libc::setresuid(p.uid, p.uid, p.uid))?;
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
-        check(libc::chdir(p.workdir.as_ptr()))
+        check(libc::chdir(p.workdir.as_ptr()))?;
+    }
+    match &p.seccomp {
+        Some(filter) => seccomp::install(filter),
+        None => Ok(()),
     }
 }

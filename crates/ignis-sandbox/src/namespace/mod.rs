@@ -2,8 +2,9 @@
 //! and UTS namespaces, a read-only root of the host's base directories with
 //! the code at `/var/task`, layers at `/opt`, a sized tmpfs at `/tmp`, a
 //! minimal `/dev` and a fresh `/proc`; it runs as an unprivileged user
-//! without capabilities under `no_new_privs`, in cgroups below Ignis's own
-//! that cap memory (no swap), CPU (1,769 MB = one vCPU) and pids.
+//! without capabilities under `no_new_privs` and a seccomp filter
+//! ([`seccomp`]), in cgroups below Ignis's own that cap memory (no swap),
+//! CPU (1,769 MB = one vCPU) and pids.
 //!
 //! This slice shares the host's network namespace (mode `host`): the
 //! Runtime API listens on the host's loopback. See `docs/sandbox.md`.
@@ -11,6 +12,7 @@
 pub mod cgroup;
 mod init;
 pub mod mounts;
+pub mod seccomp;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -54,6 +56,7 @@ pub struct NamespaceSandbox {
     uid: u32,
     gid: u32,
     fs: Arc<dyn CgroupFs>,
+    seccomp: Option<Arc<seccomp::Filter>>,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -84,6 +87,7 @@ impl NamespaceSandbox {
             uid,
             gid,
             fs: Arc::new(RealFs),
+            seccomp: native_seccomp(),
         })
     }
 
@@ -148,8 +152,20 @@ impl NamespaceSandbox {
             workdir: cpath(Path::new(mounts::TASK_ROOT)),
             uid: self.uid,
             gid: self.gid,
+            seccomp: self.seccomp.clone(),
         }
     }
+}
+
+fn native_seccomp() -> Option<Arc<seccomp::Filter>> {
+    let filter = seccomp::native().map(Arc::new);
+    if filter.is_none() {
+        tracing::warn!(
+            arch = std::env::consts::ARCH,
+            "no seccomp filter for this architecture: functions run without one"
+        );
+    }
+    filter
 }
 
 fn cpath(p: &Path) -> CString {
@@ -253,8 +269,21 @@ async fn supervise(
     if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
         peak.fetch_max(p, Ordering::Relaxed);
     }
-    let _ = tx.send(Some(info));
+    let oom_kills = std::fs::read_to_string(&cg.events)
+        .ok()
+        .and_then(|t| cgroup::oom_kills(&t));
+    let _ = tx.send(Some(classify(info, oom_kills)));
     cleanup(fs.as_ref(), &cg).await;
+}
+
+/// A runtime killed by SIGKILL in a memory cgroup whose OOM killer has
+/// struck ran out of memory (the kernel counts the kill as it sends it,
+/// before the process can be reaped).
+fn classify(info: ExitInfo, oom_kills: Option<u64>) -> ExitInfo {
+    match info {
+        ExitInfo::Signal(libc::SIGKILL) if oom_kills.unwrap_or(0) > 0 => ExitInfo::OutOfMemory,
+        other => other,
+    }
 }
 
 /// Kills whatever is left in the environment's cgroups and removes them.
