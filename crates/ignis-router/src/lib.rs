@@ -405,10 +405,11 @@ impl Router {
             report::end_line(request_id),
         ];
         let mut log = Vec::new();
+        let stream: Arc<str> = "launch".into();
         for line in lines {
             log.extend_from_slice(line.as_bytes());
             log.push(b'\n');
-            logs.append("launch", line);
+            logs.append(&stream, line);
         }
         Completed {
             request_id: request_id.to_string(),

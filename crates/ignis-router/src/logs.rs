@@ -18,10 +18,35 @@ pub struct FunctionLogs {
 
 #[derive(Debug)]
 struct Ring {
-    events: VecDeque<LogEvent>,
+    events: VecDeque<Entry>,
     bytes: usize,
     max_bytes: usize,
     next_seq: u64,
+}
+
+/// A kept line. The stream name is shared by every line of an environment,
+/// not copied per line; [`LogEvent`]s are made only when a page is read.
+#[derive(Debug)]
+struct Entry {
+    seq: u64,
+    timestamp: i64,
+    stream: Arc<str>,
+    message: String,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        self.message.len() + self.stream.len()
+    }
+
+    fn to_event(&self) -> LogEvent {
+        LogEvent {
+            seq: self.seq,
+            timestamp: self.timestamp,
+            stream: self.stream.to_string(),
+            message: self.message.clone(),
+        }
+    }
 }
 
 impl FunctionLogs {
@@ -38,21 +63,21 @@ impl FunctionLogs {
     }
 
     /// Appends one line from `stream`.
-    pub fn append(&self, stream: &str, message: String) {
+    pub fn append(&self, stream: &Arc<str>, message: String) {
         let timestamp = chrono::Utc::now().timestamp_millis();
         let mut ring = self.ring.lock().expect("log lock poisoned");
-        let seq = ring.next_seq;
-        ring.next_seq += 1;
-        ring.bytes += message.len() + stream.len();
-        ring.events.push_back(LogEvent {
-            seq,
+        let entry = Entry {
+            seq: ring.next_seq,
             timestamp,
-            stream: stream.to_string(),
+            stream: stream.clone(),
             message,
-        });
+        };
+        ring.next_seq += 1;
+        ring.bytes += entry.size();
+        ring.events.push_back(entry);
         while ring.bytes > ring.max_bytes && ring.events.len() > 1 {
             if let Some(old) = ring.events.pop_front() {
-                ring.bytes -= old.message.len() + old.stream.len();
+                ring.bytes -= old.size();
             }
         }
         drop(ring);
@@ -84,7 +109,7 @@ impl FunctionLogs {
             .iter()
             .filter(|e| e.seq > after && e.timestamp >= since_ms)
             .take(limit)
-            .cloned()
+            .map(Entry::to_event)
             .collect();
         let next_seq = events
             .last()
@@ -134,7 +159,7 @@ mod tests {
     async fn ring_is_bounded_and_paged_by_sequence() {
         let logs = FunctionLogs::new(100);
         for i in 0..20 {
-            logs.append("s", format!("line {i:02}"));
+            logs.append(&"s".into(), format!("line {i:02}"));
         }
         let page = logs.read(0, 0, 1000, Duration::ZERO).await;
         assert!(page.events.len() < 20);
@@ -152,7 +177,7 @@ mod tests {
             tokio::spawn(async move { logs.read(0, 0, 10, Duration::from_secs(30)).await })
         };
         tokio::task::yield_now().await;
-        logs.append("s", "hello".into());
+        logs.append(&"s".into(), "hello".into());
         let page = reader.await.unwrap();
         assert_eq!(page.events[0].message, "hello");
     }

@@ -19,7 +19,7 @@ const CAPTURE_MAX: usize = 64 * 1024;
 /// Where an environment's lines go.
 #[derive(Debug)]
 pub struct LogSink {
-    stream: String,
+    stream: Arc<str>,
     logs: Arc<FunctionLogs>,
     capture: Mutex<Option<Vec<u8>>>,
 }
@@ -28,7 +28,7 @@ impl LogSink {
     /// A sink writing to `logs` as log stream `stream`.
     pub fn new(stream: String, logs: Arc<FunctionLogs>) -> Self {
         Self {
-            stream,
+            stream: stream.into(),
             logs,
             capture: Mutex::new(None),
         }
