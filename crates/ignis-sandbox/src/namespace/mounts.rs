@@ -19,6 +19,10 @@ pub const TASK_ROOT: &str = "/var/task";
 pub const OPT: &str = "/opt";
 /// The function's scratch space.
 pub const TMP: &str = "/tmp";
+/// Options of the environment's `/proc`: processes of other users — the
+/// root-owned init, whose command line is the server's — are invisible, not
+/// merely unreadable. System-wide files (`meminfo`, `cpuinfo`, `stat`) stay.
+pub const PROC_OPTIONS: &str = "hidepid=invisible";
 
 /// One entry of the base root, as found on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +61,8 @@ pub enum Step {
     BindRo(CString, CString),
     /// A bind mount left writable (devices).
     Bind(CString, CString),
-    /// A fresh procfs.
-    Proc(CString),
+    /// A fresh procfs with these mount options.
+    Proc(CString, CString),
 }
 
 /// What the plan is built from.
@@ -111,7 +115,7 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
         cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
     ));
     steps.extend(dev_steps(&at("/dev")));
-    steps.push(Step::Proc(c(&at("/proc"))));
+    steps.push(Step::Proc(c(&at("/proc")), cstr(PROC_OPTIONS)));
     for dir in l.extra {
         let mut ancestors: Vec<_> = dir.ancestors().skip(1).collect();
         ancestors.reverse();
@@ -199,7 +203,7 @@ mod tests {
                 Step::Tmpfs(p, o) => format!("tmpfs {} {}", s(p), s(o)),
                 Step::BindRo(f, t) => format!("bind-ro {} {}", s(f), s(t)),
                 Step::Bind(f, t) => format!("bind {} {}", s(f), s(t)),
-                Step::Proc(p) => format!("proc {}", s(p)),
+                Step::Proc(p, o) => format!("proc {} {}", s(p), s(o)),
             })
             .collect()
     }
@@ -235,7 +239,7 @@ mod tests {
             "bind /dev/null /s/r/dev/null",
             "ln /s/r/dev/fd -> /proc/self/fd",
             "tmpfs /s/r/dev/shm mode=1777,size=64m",
-            "proc /s/r/proc",
+            "proc /s/r/proc hidepid=invisible",
             "mkdir /s/r/root",
             "mkdir /s/r/root/.pyenv/versions",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",

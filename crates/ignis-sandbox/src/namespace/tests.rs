@@ -71,6 +71,9 @@ async fn the_function_sees_only_its_own_small_machine() {
         dd if=/dev/zero of=/tmp/big bs=1M count=20 2>&1 | grep -q 'No space left' && echo tmp=full
         echo pid=$$ uid=$(id -u) gid=$(id -g)
         echo procs=$(ls /proc | grep -c '^[0-9]')
+        test -e /proc/1 && echo init=visible || echo init=hidden
+        cat /proc/1/cmdline >/dev/null 2>&1 && echo init_cmdline=readable || echo init_cmdline=denied
+        grep -q MemTotal /proc/meminfo && grep -q processor /proc/cpuinfo && echo sysinfo=readable
         grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '
         echo cwd=$(pwd) task=$(cat handler.txt) tmpdir=$TMPDIR greeting=$GREETING
         ls /dev | tr '\n' ' '; echo
@@ -92,6 +95,9 @@ async fn the_function_sees_only_its_own_small_machine() {
         "tmp=writable",
         "tmp=full",
         "pid=2 uid=993 gid=990",
+        "init=hidden",
+        "init_cmdline=denied",
+        "sysinfo=readable",
         "CapEff: 0000000000000000",
         "NoNewPrivs: 1",
         "cwd=/var/task task=code tmpdir=/tmp greeting=hi",
