@@ -114,6 +114,9 @@ def main(event, context):
     if a == "tmp-secret":
         write(f"/tmp/{event['secret']}")
         return {"tmp": sorted(os.listdir("/tmp"))}
+    if a == "fresh":
+        return {"tmp": sorted(os.listdir("/tmp")), "runtime": sorted(os.listdir("/var/runtime")),
+                "cmdline": open("/proc/self/cmdline").read().split("\0")}
     if a == "tmp-peek":
         return {"tmp": sorted(os.listdir("/tmp")),
                 "read": attempt(read, f"/tmp/{event['secret']}")}
@@ -324,8 +327,8 @@ def test_files_of_the_host_and_of_ignis_are_out_of_reach(hlam, hostile, ns_serve
         assert body[f] == "ENOENT", (f, body[f])
     for d in dirs[:-1]:
         assert body[d] in ("ENOENT", []) or set(body[d]) <= {".pyenv"}, (d, body[d])
-    # Only the runtime client's own directory is mounted from the data dir.
-    assert body[str(data)] == "ENOENT" or set(body[str(data)]) <= {"runtimes"}, body[str(data)]
+    # Nothing of the data dir is mounted: the runtime client is at /var/runtime.
+    assert body[str(data)] == "ENOENT", body[str(data)]
 
 
 def test_another_function_s_tmp_is_invisible(hlam, hdeploy, hostile, contained):
@@ -339,8 +342,21 @@ def test_another_function_s_tmp_is_invisible(hlam, hdeploy, hostile, contained):
     assert secret in attack(hlam, hostile, "tmp-peek", secret=secret)["tmp"]
 
 
+def test_a_fresh_environment_s_tmp_is_empty(hlam, hdeploy, ns_server, contained):
+    """Ignis's runtime client is seen at /var/runtime, not at its host path:
+    with the data dir under the host's /tmp (as here), mounting it there
+    used to leave its mount point's parents in the function's /tmp."""
+    assert str(ns_server.data_dir).startswith("/tmp/"), ns_server.data_dir
+    body = attack(hlam, hdeploy(HOSTILE), "fresh")
+    assert body["tmp"] == [], body
+    assert "bootstrap.py" in body["runtime"], body
+    assert "/var/runtime/bootstrap.py" in body["cmdline"], body
+    assert not any(str(ns_server.data_dir) in arg for arg in body["cmdline"]), body
+
+
 def test_writes_outside_tmp_fail(hlam, hostile, contained):
     paths = ["/x", "/etc/passwd", "/etc/x", "/usr/bin/x", "/var/task/x", "/var/task/handler.py", "/opt/x",
+             "/var/runtime/x", "/var/runtime/bootstrap.py",
              "/proc/sys/kernel/hostname", "/dev/x", "/tmp/ok"]
     body = attack(hlam, hostile, "write", paths=paths)
     assert body.pop("/tmp/ok") == "ok"
@@ -356,6 +372,7 @@ def test_processes_of_the_host_cannot_be_seen_or_signalled(hlam, hostile, ns_ser
     # its command line, a fork of the server's, names the data dir.
     assert body["pids"][0] == body["me"] == 2 and 1 not in body["pids"] and len(body["pids"]) <= 3, body
     assert body["cmdlines"]["1"] == "ENOENT" and body["init_status"] == "ENOENT", body
+    assert str(ns_server.data_dir) not in json.dumps(body["cmdlines"]), body
     assert all(r.startswith("read ") for r in body["system"].values()), body["system"]
     assert all(r == "ESRCH" for r in body["kill_host"].values()), body["kill_host"]
     assert body["kill_init"] == "EPERM", body
