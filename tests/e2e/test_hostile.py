@@ -94,7 +94,7 @@ def kill_all_but_me():
                 pass
         except ChildProcessError:
             pass
-        if len(own_pids()) <= 2:  # the init and this runtime
+        if own_pids() == [os.getpid()]:  # the init is hidden (hidepid)
             return
         time.sleep(0.05)
 
@@ -114,14 +114,19 @@ def main(event, context):
     if a == "tmp-secret":
         write(f"/tmp/{event['secret']}")
         return {"tmp": sorted(os.listdir("/tmp"))}
+    if a == "fresh":
+        return {"tmp": sorted(os.listdir("/tmp")), "runtime": sorted(os.listdir("/var/runtime")),
+                "cmdline": open("/proc/self/cmdline").read().split("\0")}
     if a == "tmp-peek":
         return {"tmp": sorted(os.listdir("/tmp")),
                 "read": attempt(read, f"/tmp/{event['secret']}")}
     if a == "procs":
         pids = own_pids()
-        cmds = {p: attempt(lambda q: open(f"/proc/{q}/cmdline").read().replace("\0", " "), p) for p in pids}
+        cmds = {p: attempt(lambda q: open(f"/proc/{q}/cmdline").read().replace("\0", " "), p) for p in pids + [1]}
         kills = {str(p): attempt(os.kill, p, signal.SIGKILL) for p in event["host_pids"] if p not in pids}
-        return {"pids": pids, "cmdlines": cmds, "kill_host": kills, "kill_init": attempt(os.kill, 1, signal.SIGKILL)}
+        system = {f: attempt(read, f"/proc/{f}") for f in ("meminfo", "cpuinfo", "stat", "self/status", "self/maps")}
+        return {"pids": pids, "me": os.getpid(), "cmdlines": cmds, "kill_host": kills, "system": system,
+                "init_status": attempt(read, "/proc/1/status"), "kill_init": attempt(os.kill, 1, signal.SIGKILL)}
     if a == "forkbomb":
         bomb = subprocess.Popen(["/bin/sh", "-c", "b() { b | b & }; b"], start_new_session=True)
         time.sleep(event["seconds"])
@@ -317,13 +322,13 @@ def test_files_of_the_host_and_of_ignis_are_out_of_reach(hlam, hostile, ns_serve
     body = attack(hlam, hostile, "read", files=files, dirs=dirs)
     assert body["/etc/shadow"] == "EACCES"
     assert body["/root/.bash_history"] == "ENOENT"
-    assert body["/proc/1/environ"] == "EACCES"  # the init is root
+    assert body["/proc/1/environ"] == "ENOENT"  # the init is invisible (hidepid)
     for f in files[3:]:
         assert body[f] == "ENOENT", (f, body[f])
     for d in dirs[:-1]:
         assert body[d] in ("ENOENT", []) or set(body[d]) <= {".pyenv"}, (d, body[d])
-    # Only the runtime client's own directory is mounted from the data dir.
-    assert body[str(data)] == "ENOENT" or set(body[str(data)]) <= {"runtimes"}, body[str(data)]
+    # Nothing of the data dir is mounted: the runtime client is at /var/runtime.
+    assert body[str(data)] == "ENOENT", body[str(data)]
 
 
 def test_another_function_s_tmp_is_invisible(hlam, hdeploy, hostile, contained):
@@ -337,8 +342,21 @@ def test_another_function_s_tmp_is_invisible(hlam, hdeploy, hostile, contained):
     assert secret in attack(hlam, hostile, "tmp-peek", secret=secret)["tmp"]
 
 
+def test_a_fresh_environment_s_tmp_is_empty(hlam, hdeploy, ns_server, contained):
+    """Ignis's runtime client is seen at /var/runtime, not at its host path:
+    with the data dir under the host's /tmp (as here), mounting it there
+    used to leave its mount point's parents in the function's /tmp."""
+    assert str(ns_server.data_dir).startswith("/tmp/"), ns_server.data_dir
+    body = attack(hlam, hdeploy(HOSTILE), "fresh")
+    assert body["tmp"] == [], body
+    assert "bootstrap.py" in body["runtime"], body
+    assert "/var/runtime/bootstrap.py" in body["cmdline"], body
+    assert not any(str(ns_server.data_dir) in arg for arg in body["cmdline"]), body
+
+
 def test_writes_outside_tmp_fail(hlam, hostile, contained):
     paths = ["/x", "/etc/passwd", "/etc/x", "/usr/bin/x", "/var/task/x", "/var/task/handler.py", "/opt/x",
+             "/var/runtime/x", "/var/runtime/bootstrap.py",
              "/proc/sys/kernel/hostname", "/dev/x", "/tmp/ok"]
     body = attack(hlam, hostile, "write", paths=paths)
     assert body.pop("/tmp/ok") == "ok"
@@ -349,8 +367,13 @@ def test_writes_outside_tmp_fail(hlam, hostile, contained):
 def test_processes_of_the_host_cannot_be_seen_or_signalled(hlam, hostile, ns_server, contained):
     host_pids = [ns_server.proc.pid, os.getpid(), os.getppid()]
     body = attack(hlam, hostile, "procs", host_pids=host_pids)
-    # The init (1) and the runtime (2), plus short-lived helpers at most.
-    assert body["pids"][:2] == [1, 2] and len(body["pids"]) <= 4, body
+    # Only the function's own processes: the runtime (2), plus short-lived
+    # helpers at most. The init (1) is root's, so /proc hides it (hidepid):
+    # its command line, a fork of the server's, names the data dir.
+    assert body["pids"][0] == body["me"] == 2 and 1 not in body["pids"] and len(body["pids"]) <= 3, body
+    assert body["cmdlines"]["1"] == "ENOENT" and body["init_status"] == "ENOENT", body
+    assert str(ns_server.data_dir) not in json.dumps(body["cmdlines"]), body
+    assert all(r.startswith("read ") for r in body["system"].values()), body["system"]
     assert all(r == "ESRCH" for r in body["kill_host"].values()), body["kill_host"]
     assert body["kill_init"] == "EPERM", body
     assert ns_server.proc.poll() is None
@@ -393,7 +416,7 @@ def test_fork_bomb_is_held_by_the_pids_limit(hlam, hostile, ns_server, contained
     )
     assert limit == 1024 and most <= limit, (most, limit)
     assert refused > 0, "the bomb never hit the pids limit"
-    assert result["left"] == 2, result  # the function could clean up after itself
+    assert result["left"] == 1, result  # the function could clean up after itself
     # The next invocation works, in the same environment.
     assert attack(hlam, hostile, "hello")["count"] == hello["count"] + 2
 

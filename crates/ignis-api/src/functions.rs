@@ -499,7 +499,7 @@ impl Functions {
         match self
             .router
             .catalog()
-            .resolve(runtime, std::path::Path::new("/opt"))
+            .resolve(runtime, std::path::Path::new("/opt"), None)
         {
             Ok(ignis_runtimes::Resolved::Managed(l)) => match l.substitute {
                 Some(actual) => (

@@ -82,7 +82,7 @@ impl Env {
         let guest = ctx
             .sandbox
             .guest_paths(&spec.code_dir, &tmp_dir, spec.opt_dir.as_deref());
-        let (program, args, runtime_env, note) = match resolved {
+        let (program, args, runtime_env, note, runtime_dir) = match resolved {
             Resolved::Custom => {
                 // As Lambda: the function's own bootstrap, else one a layer
                 // ships (only a function's layers are its /opt here).
@@ -101,7 +101,13 @@ impl Env {
                                 .to_string(),
                     });
                 };
-                (seen_in.join("bootstrap"), Vec::new(), Vec::new(), None)
+                (
+                    seen_in.join("bootstrap"),
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                    None,
+                )
             }
             Resolved::Managed(l) => {
                 let note = l.substitute.as_ref().map(|actual| {
@@ -110,7 +116,13 @@ impl Env {
                         record.runtime.as_deref().unwrap_or_default()
                     )
                 });
-                (l.program.clone(), l.args.clone(), l.env.clone(), note)
+                (
+                    l.program.clone(),
+                    l.args.clone(),
+                    l.env.clone(),
+                    note,
+                    l.client_dir.clone(),
+                )
             }
         };
         std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
@@ -133,6 +145,7 @@ impl Env {
             code_dir: spec.code_dir.clone(),
             tmp_dir,
             opt_dir: spec.opt_dir.clone(),
+            runtime_dir,
             env,
             memory_mb: record.memory_size,
             tmp_mb: record.ephemeral_storage,
@@ -490,6 +503,7 @@ mod tests {
             task_root: "/var/task".into(),
             tmp: "/tmp".into(),
             opt: "/opt".into(),
+            runtime: Some("/var/runtime".into()),
         };
         let env = lambda_env(&spec, &seen, "us-east-1", "127.0.0.1:1", "s");
         assert_eq!(var(&env, "LAMBDA_TASK_ROOT"), "/var/task");

@@ -250,18 +250,19 @@ impl Router {
             }
         }
         let runtime = spec.record.runtime.as_deref().unwrap_or_default();
-        // Managed runtime clients find layers where the function sees them.
-        let opt = self
-            .ctx
-            .sandbox
-            .guest_paths(&spec.code_dir, Path::new(""), spec.opt_dir.as_deref())
-            .opt;
-        let resolved = self.catalog.resolve(runtime, &opt).map_err(|reason| {
-            InvokeError::RuntimeUnavailable {
+        // Managed runtime clients find layers, and are found, where the
+        // function sees them.
+        let guest =
+            self.ctx
+                .sandbox
+                .guest_paths(&spec.code_dir, Path::new(""), spec.opt_dir.as_deref());
+        let resolved = self
+            .catalog
+            .resolve(runtime, &guest.opt, guest.runtime.as_deref())
+            .map_err(|reason| InvokeError::RuntimeUnavailable {
                 runtime: runtime.to_string(),
                 reason,
-            }
-        })?;
+            })?;
         let resolved = Arc::new(resolved);
         *pool.runtime.lock().expect("pool lock poisoned") = Some((spec.clone(), resolved.clone()));
         Ok(resolved)

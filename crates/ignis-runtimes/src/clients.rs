@@ -10,13 +10,15 @@ const PYTHON: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE: &str = include_str!("../../../runtimes/node/bootstrap.js");
 const RUBY: &str = include_str!("../../../runtimes/ruby/bootstrap.rb");
 
-/// The client of a scripting language: its path under the clients
-/// directory and its source.
-fn file(language: Language) -> Option<(&'static str, &'static str)> {
+/// The client of a scripting language: its directory under the clients
+/// directory, its file name and its source. Each language has a directory
+/// of its own, which is all a sandbox shows the function (at
+/// `/var/runtime` in the `namespace` sandbox).
+fn file(language: Language) -> Option<(&'static str, &'static str, &'static str)> {
     match language {
-        Language::Python => Some(("python/bootstrap.py", PYTHON)),
-        Language::Node => Some(("node/bootstrap.js", NODE)),
-        Language::Ruby => Some(("ruby/bootstrap.rb", RUBY)),
+        Language::Python => Some(("python", "bootstrap.py", PYTHON)),
+        Language::Node => Some(("node", "bootstrap.js", NODE)),
+        Language::Ruby => Some(("ruby", "bootstrap.rb", RUBY)),
         Language::Java => None,
     }
 }
@@ -24,11 +26,11 @@ fn file(language: Language) -> Option<(&'static str, &'static str)> {
 /// Writes every client under `dir` (atomically, so a running environment
 /// never reads half a file).
 pub fn install(dir: &Path) -> std::io::Result<()> {
-    for (rel, source) in [Language::Python, Language::Node, Language::Ruby]
+    for (sub, name, source) in [Language::Python, Language::Node, Language::Ruby]
         .into_iter()
         .filter_map(file)
     {
-        let path = dir.join(rel);
+        let path = dir.join(sub).join(name);
         if std::fs::read_to_string(&path).is_ok_and(|s| s == source) {
             continue;
         }
@@ -42,18 +44,38 @@ pub fn install(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The command that runs `interpreter` with its client; Java needs its
-/// compiled classes.
+/// Where a runtime's client files are: on the host (`dir`, the clients
+/// directory; `java_classes` for Java) and where the function sees them
+/// (`seen_at` when the sandbox shows them at a fixed place, else the host
+/// directory).
+pub struct ClientFiles<'a> {
+    /// The clients directory.
+    pub dir: &'a Path,
+    /// The compiled Java client.
+    pub java_classes: Option<&'a Path>,
+    /// Where the sandbox shows a client's directory, if not at its host path.
+    pub seen_at: Option<&'a Path>,
+}
+
+/// The command that runs `interpreter` with its client.
 pub fn launch(
     language: Language,
     interpreter: &Interpreter,
-    dir: &Path,
+    files: &ClientFiles<'_>,
     opt_dir: &Path,
     substitute: Option<String>,
-    java_classes: Option<&Path>,
 ) -> Launch {
+    let host = match file(language) {
+        Some((sub, _, _)) => Some(files.dir.join(sub)),
+        None => files.java_classes.map(Path::to_path_buf),
+    };
+    let seen = files
+        .seen_at
+        .map(Path::to_path_buf)
+        .or_else(|| host.clone())
+        .unwrap_or_default();
     let script = |language| {
-        dir.join(file(language).map_or("", |f| f.0))
+        seen.join(file(language).map_or("", |f| f.1))
             .display()
             .to_string()
     };
@@ -71,9 +93,7 @@ pub fn launch(
             // Lambda's en_US.UTF-8 is not installed everywhere; without a
             // UTF-8 locale Java's default charset is ASCII.
             env.push(("LANG".to_string(), "C.UTF-8".to_string()));
-            let classes = java_classes
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let classes = seen.display().to_string();
             [
                 "-XX:+TieredCompilation",
                 "-XX:TieredStopAtLevel=1",
@@ -91,5 +111,6 @@ pub fn launch(
         args,
         env,
         substitute,
+        client_dir: host,
     }
 }

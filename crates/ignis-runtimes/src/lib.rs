@@ -29,6 +29,9 @@ pub struct Launch {
     /// The runtime identifier that really runs, when it differs from the
     /// function's (nearest installed version).
     pub substitute: Option<String>,
+    /// The host directory of the runtime client's files, which the sandbox
+    /// must show the function (where `args` say it is).
+    pub client_dir: Option<PathBuf>,
 }
 
 /// What a runtime identifier resolves to on this node.
@@ -196,8 +199,14 @@ impl Catalog {
     }
 
     /// What `runtime` runs on here, with layers under `opt_dir` (`/opt` on
-    /// Lambda).
-    pub fn resolve(&self, runtime: &str, opt_dir: &Path) -> Result<Resolved, RuntimeError> {
+    /// Lambda) and the runtime client's directory seen at `client_seen_at`
+    /// (`/var/runtime` in the `namespace` sandbox; `None`: its host path).
+    pub fn resolve(
+        &self,
+        runtime: &str,
+        opt_dir: &Path,
+        client_seen_at: Option<&Path>,
+    ) -> Result<Resolved, RuntimeError> {
         let Some((language, interpreter, substitute)) = self.interpreter(runtime)? else {
             return Ok(Resolved::Custom);
         };
@@ -214,13 +223,17 @@ impl Catalog {
             },
             _ => None,
         };
+        let files = clients::ClientFiles {
+            dir: &self.clients_dir,
+            java_classes: classes,
+            seen_at: client_seen_at,
+        };
         Ok(Resolved::Managed(clients::launch(
             language,
             interpreter,
-            &self.clients_dir,
+            &files,
             opt_dir,
             substitute,
-            classes,
         )))
     }
 
@@ -229,7 +242,7 @@ impl Catalog {
         ignis_model::runtime::KNOWN_RUNTIMES
             .iter()
             .map(|&runtime| {
-                let resolved = self.resolve(runtime, Path::new("/opt"));
+                let resolved = self.resolve(runtime, Path::new("/opt"), None);
                 let interpreter = match &resolved {
                     Ok(Resolved::Managed(l)) => Some(l.program.clone()),
                     _ => None,
@@ -258,7 +271,7 @@ mod tests {
 
     impl Catalog {
         fn resolve_default(&self, runtime: &str) -> Result<Resolved, RuntimeError> {
-            self.resolve(runtime, Path::new("/opt"))
+            self.resolve(runtime, Path::new("/opt"), None)
         }
     }
 
@@ -299,5 +312,32 @@ mod tests {
             c.resolve_default("cobol"),
             Err(RuntimeError::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn the_client_is_found_where_the_sandbox_shows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::with_interpreters(dir.path(), false, vec![py(13)]);
+        let Ok(Resolved::Managed(host)) = c.resolve_default("python3.13") else {
+            panic!()
+        };
+        let client = dir.path().join("python");
+        assert_eq!(host.client_dir.as_deref(), Some(client.as_path()));
+        assert_eq!(
+            host.args.last().map(String::as_str),
+            client.join("bootstrap.py").to_str()
+        );
+        let Ok(Resolved::Managed(seen)) = c.resolve(
+            "python3.13",
+            Path::new("/opt"),
+            Some(Path::new("/var/runtime")),
+        ) else {
+            panic!()
+        };
+        assert_eq!(seen.client_dir, host.client_dir);
+        assert_eq!(
+            seen.args,
+            ["-S", "-u", "/var/runtime/bootstrap.py"].map(String::from)
+        );
     }
 }

@@ -31,6 +31,9 @@ pub struct LaunchSpec {
     pub tmp_dir: PathBuf,
     /// The union of the function's layers (`/opt` on Lambda), if any.
     pub opt_dir: Option<PathBuf>,
+    /// Ignis's runtime client files of a managed runtime, if any: a host
+    /// directory the function sees at [`GuestPaths::runtime`].
+    pub runtime_dir: Option<PathBuf>,
     /// The complete environment (nothing is inherited from the host).
     pub env: Vec<(String, String)>,
     /// Memory limit, MB.
@@ -122,6 +125,10 @@ pub struct GuestPaths {
     pub tmp: PathBuf,
     /// The layers (`/opt` on Lambda).
     pub opt: PathBuf,
+    /// Where the runtime client files ([`LaunchSpec::runtime_dir`]) are
+    /// seen, when the sandbox shows them at a fixed place (`/var/runtime`,
+    /// as on Lambda); `None`: at their host path.
+    pub runtime: Option<PathBuf>,
 }
 
 /// A way of running execution environments.
@@ -137,6 +144,7 @@ pub trait Sandbox: Send + Sync + 'static {
             task_root: code_dir.to_path_buf(),
             tmp: tmp_dir.to_path_buf(),
             opt: opt_dir.unwrap_or(Path::new("/opt")).to_path_buf(),
+            runtime: None,
         }
     }
     /// Starts an environment.

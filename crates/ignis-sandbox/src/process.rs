@@ -209,6 +209,7 @@ mod tests {
             code_dir: dir.to_path_buf(),
             tmp_dir: dir.to_path_buf(),
             opt_dir: None,
+            runtime_dir: None,
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb: 128,
             tmp_mb: 512,

@@ -312,12 +312,12 @@ unsafe fn apply(step: &Step) -> io::Result<()> {
                 libc::MS_BIND,
                 std::ptr::null(),
             )),
-            Step::Proc(path) => check(libc::mount(
+            Step::Proc(path, opts) => check(libc::mount(
                 c"proc".as_ptr(),
                 path.as_ptr(),
                 c"proc".as_ptr(),
                 fs_flags | libc::MS_NOEXEC,
-                std::ptr::null(),
+                opts.as_ptr().cast(),
             )),
         }
     }

@@ -1,10 +1,11 @@
 //! The `namespace` backend: each environment gets its own mount, PID, IPC
 //! and UTS namespaces, a read-only root of the host's base directories with
-//! the code at `/var/task`, layers at `/opt`, a sized tmpfs at `/tmp`, a
-//! minimal `/dev` and a fresh `/proc`; it runs as an unprivileged user
-//! without capabilities under `no_new_privs` and a seccomp filter
-//! ([`seccomp`]), in cgroups below Ignis's own that cap memory (no swap),
-//! CPU (1,769 MB = one vCPU) and pids.
+//! the code at `/var/task`, layers at `/opt`, the runtime client at
+//! `/var/runtime`, a sized tmpfs at `/tmp`, a minimal `/dev` and a fresh
+//! `/proc`; it runs as an unprivileged user without capabilities under
+//! `no_new_privs` and a seccomp filter ([`seccomp`]), in cgroups below
+//! Ignis's own that cap memory (no swap), CPU (1,769 MB = one vCPU) and
+//! pids.
 //!
 //! This slice shares the host's network namespace (mode `host`): the
 //! Runtime API listens on the host's loopback. See `docs/sandbox.md`.
@@ -104,6 +105,7 @@ impl NamespaceSandbox {
             code_dir: dir.join("code"),
             tmp_dir: dir.join("tmp"),
             opt_dir: None,
+            runtime_dir: None,
             env: Vec::new(),
             memory_mb: 128,
             tmp_mb: 1,
@@ -132,12 +134,15 @@ impl NamespaceSandbox {
     }
 
     fn prepare(&self, spec: &LaunchSpec, cg: &EnvCgroups) -> init::Prepared {
-        let extra = mounts::runtime_dirs(&spec.program, &spec.args);
+        let extra: Vec<_> = mounts::interpreter_prefix(&spec.program)
+            .into_iter()
+            .collect();
         let steps = mounts::plan(&mounts::Layout {
             new_root: &spec.tmp_dir,
             base: &self.base,
             code_dir: &spec.code_dir,
             opt_dir: spec.opt_dir.as_deref(),
+            runtime_dir: spec.runtime_dir.as_deref(),
             tmp_mb: spec.tmp_mb,
             extra: &extra,
         });
@@ -190,6 +195,7 @@ impl Sandbox for NamespaceSandbox {
             task_root: mounts::TASK_ROOT.into(),
             tmp: mounts::TMP.into(),
             opt: mounts::OPT.into(),
+            runtime: Some(mounts::RUNTIME_DIR.into()),
         }
     }
 

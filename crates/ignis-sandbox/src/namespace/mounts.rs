@@ -2,8 +2,9 @@
 //! in the server (where allocating is fine) and executed by the sandbox's
 //! init before `pivot_root` (where it is not: the plan holds every path as a
 //! ready C string). The new root is a tmpfs holding read-only binds of the
-//! host's base directories, the code at `/var/task`, layers at `/opt`, a
-//! sized tmpfs at `/tmp`, a minimal `/dev` and a fresh `/proc`.
+//! host's base directories, the code at `/var/task`, layers at `/opt`,
+//! Ignis's runtime client at `/var/runtime`, a sized tmpfs at `/tmp`, a
+//! minimal `/dev` and a fresh `/proc`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -17,8 +18,15 @@ pub const DEVICES: [&str; 6] = ["null", "zero", "random", "urandom", "full", "tt
 pub const TASK_ROOT: &str = "/var/task";
 /// Where the function sees its layers.
 pub const OPT: &str = "/opt";
+/// Where the function sees the runtime client files (Lambda keeps its
+/// runtime there too).
+pub const RUNTIME_DIR: &str = "/var/runtime";
 /// The function's scratch space.
 pub const TMP: &str = "/tmp";
+/// Options of the environment's `/proc`: processes of other users — the
+/// root-owned init, whose command line is the server's — are invisible, not
+/// merely unreadable. System-wide files (`meminfo`, `cpuinfo`, `stat`) stay.
+pub const PROC_OPTIONS: &str = "hidepid=invisible";
 
 /// One entry of the base root, as found on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +65,8 @@ pub enum Step {
     BindRo(CString, CString),
     /// A bind mount left writable (devices).
     Bind(CString, CString),
-    /// A fresh procfs.
-    Proc(CString),
+    /// A fresh procfs with these mount options.
+    Proc(CString, CString),
 }
 
 /// What the plan is built from.
@@ -73,6 +81,8 @@ pub struct Layout<'a> {
     pub code_dir: &'a Path,
     /// The function's layers.
     pub opt_dir: Option<&'a Path>,
+    /// The runtime client files, shown at [`RUNTIME_DIR`].
+    pub runtime_dir: Option<&'a Path>,
     /// `/tmp` size, MB.
     pub tmp_mb: u32,
     /// Host directories the runtime needs, visible read-only at their own path.
@@ -99,10 +109,13 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
             }
         }
     }
-    for dir in ["/var", TASK_ROOT, OPT, TMP, "/dev", "/proc"] {
+    for dir in ["/var", TASK_ROOT, RUNTIME_DIR, OPT, TMP, "/dev", "/proc"] {
         steps.push(Step::Mkdir(c(&at(dir))));
     }
     steps.push(Step::BindRo(c(l.code_dir), c(&at(TASK_ROOT))));
+    if let Some(runtime) = l.runtime_dir {
+        steps.push(Step::BindRo(c(runtime), c(&at(RUNTIME_DIR))));
+    }
     if let Some(opt) = l.opt_dir {
         steps.push(Step::BindRo(c(opt), c(&at(OPT))));
     }
@@ -111,7 +124,7 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
         cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
     ));
     steps.extend(dev_steps(&at("/dev")));
-    steps.push(Step::Proc(c(&at("/proc"))));
+    steps.push(Step::Proc(c(&at("/proc")), cstr(PROC_OPTIONS)));
     for dir in l.extra {
         let mut ancestors: Vec<_> = dir.ancestors().skip(1).collect();
         ancestors.reverse();
@@ -149,39 +162,20 @@ fn dev_steps(dev: &Path) -> Vec<Step> {
     steps
 }
 
-/// Host directories a managed runtime needs that the base root lacks: the
-/// installation prefix of an interpreter outside it (`~/.pyenv/versions/X`
-/// for `…/X/bin/python`) and the directories of absolute-path arguments (the
-/// runtime client). Each becomes visible read-only at its own path. A
-/// program under `/var/task` or `/opt` is the function's own.
-pub fn runtime_dirs(program: &Path, args: &[String]) -> Vec<PathBuf> {
-    let in_base = |p: &Path| BASE_DIRS.iter().any(|b| p.starts_with(b));
-    let mut dirs = Vec::new();
+/// The host directory an interpreter outside the base root needs: its
+/// installation prefix (`~/.pyenv/versions/X` for `…/X/bin/python`, found
+/// through symlinks), visible read-only at its own path because
+/// interpreters find their libraries there. A program under `/var/task` or
+/// `/opt` is the function's own; one under the base root is already there.
+pub fn interpreter_prefix(program: &Path) -> Option<PathBuf> {
     if program.starts_with(TASK_ROOT) || program.starts_with(OPT) {
-        return dirs;
+        return None;
     }
     let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
-    if !in_base(&real) {
-        if let Some(prefix) = real.parent().and_then(Path::parent) {
-            dirs.push(prefix.to_path_buf());
-        }
+    if BASE_DIRS.iter().any(|b| real.starts_with(b)) {
+        return None;
     }
-    for arg in args.iter().map(Path::new).filter(|a| a.is_absolute()) {
-        let dir = if arg.is_dir() {
-            arg.to_path_buf()
-        } else if arg.is_file() {
-            match arg.parent() {
-                Some(p) => p.to_path_buf(),
-                None => continue,
-            }
-        } else {
-            continue;
-        };
-        if !in_base(&dir) && !dirs.iter().any(|d| dir.starts_with(d)) {
-            dirs.push(dir);
-        }
-    }
-    dirs
+    real.parent().and_then(Path::parent).map(Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -199,7 +193,7 @@ mod tests {
                 Step::Tmpfs(p, o) => format!("tmpfs {} {}", s(p), s(o)),
                 Step::BindRo(f, t) => format!("bind-ro {} {}", s(f), s(t)),
                 Step::Bind(f, t) => format!("bind {} {}", s(f), s(t)),
-                Step::Proc(p) => format!("proc {}", s(p)),
+                Step::Proc(p, o) => format!("proc {} {}", s(p), s(o)),
             })
             .collect()
     }
@@ -217,6 +211,7 @@ mod tests {
             base: &base,
             code_dir: Path::new("/data/code/abc"),
             opt_dir: Some(Path::new("/data/opt/1")),
+            runtime_dir: Some(Path::new("/tmp/data/runtimes/python")),
             tmp_mb: 512,
             extra: &extra,
         });
@@ -228,14 +223,16 @@ mod tests {
             "ln /s/r/bin -> usr/bin",
             "mkdir /s/r/etc",
             "bind-ro /etc /s/r/etc",
+            "mkdir /s/r/var/runtime",
             "bind-ro /data/code/abc /s/r/var/task",
+            "bind-ro /tmp/data/runtimes/python /s/r/var/runtime",
             "bind-ro /data/opt/1 /s/r/opt",
             "tmpfs /s/r/tmp mode=1777,size=512m",
             "tmpfs /s/r/dev mode=0755,size=64k",
             "bind /dev/null /s/r/dev/null",
             "ln /s/r/dev/fd -> /proc/self/fd",
             "tmpfs /s/r/dev/shm mode=1777,size=64m",
-            "proc /s/r/proc",
+            "proc /s/r/proc hidepid=invisible",
             "mkdir /s/r/root",
             "mkdir /s/r/root/.pyenv/versions",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
@@ -249,25 +246,20 @@ mod tests {
         assert!(!shown
             .iter()
             .any(|s| s.contains("/home") || s.contains("bind /data")));
+        // Nothing is made inside the function's /tmp, even for host
+        // directories under the host's /tmp.
+        assert!(!shown.iter().any(|s| s.contains("/s/r/tmp/")), "{shown:#?}");
     }
 
     #[test]
-    fn runtime_dirs_expose_an_interpreter_prefix_and_the_client() {
+    fn an_interpreter_outside_the_base_root_brings_its_prefix() {
         let d = tempfile::tempdir().unwrap();
         let bin = d.path().join("pyenv/versions/3.12/bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::write(bin.join("python"), "").unwrap();
-        let client = d.path().join("data/runtimes/python");
-        std::fs::create_dir_all(&client).unwrap();
-        std::fs::write(client.join("bootstrap.py"), "").unwrap();
-        let args = [
-            "-u".to_string(),
-            client.join("bootstrap.py").display().to_string(),
-        ];
-        let dirs = runtime_dirs(&bin.join("python"), &args);
-        let real = |p: PathBuf| std::fs::canonicalize(p).unwrap();
-        assert_eq!(dirs[0], real(d.path().join("pyenv/versions/3.12")));
-        assert_eq!(dirs[1], client);
-        assert!(runtime_dirs(Path::new("/usr/bin/env"), &[]).is_empty());
+        let real = std::fs::canonicalize(d.path().join("pyenv/versions/3.12")).unwrap();
+        assert_eq!(interpreter_prefix(&bin.join("python")), Some(real));
+        assert_eq!(interpreter_prefix(Path::new("/usr/bin/env")), None);
+        assert_eq!(interpreter_prefix(Path::new("/var/task/bootstrap")), None);
     }
 }

@@ -41,6 +41,7 @@ impl Dirs {
             code_dir: self.root.path().join("code"),
             tmp_dir: self.root.path().join("tmp"),
             opt_dir: None,
+            runtime_dir: None,
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb,
             tmp_mb,
@@ -71,6 +72,9 @@ async fn the_function_sees_only_its_own_small_machine() {
         dd if=/dev/zero of=/tmp/big bs=1M count=20 2>&1 | grep -q 'No space left' && echo tmp=full
         echo pid=$$ uid=$(id -u) gid=$(id -g)
         echo procs=$(ls /proc | grep -c '^[0-9]')
+        test -e /proc/1 && echo init=visible || echo init=hidden
+        cat /proc/1/cmdline >/dev/null 2>&1 && echo init_cmdline=readable || echo init_cmdline=denied
+        grep -q MemTotal /proc/meminfo && grep -q processor /proc/cpuinfo && echo sysinfo=readable
         grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '
         echo cwd=$(pwd) task=$(cat handler.txt) tmpdir=$TMPDIR greeting=$GREETING
         ls /dev | tr '\n' ' '; echo
@@ -92,6 +96,9 @@ async fn the_function_sees_only_its_own_small_machine() {
         "tmp=writable",
         "tmp=full",
         "pid=2 uid=993 gid=990",
+        "init=hidden",
+        "init_cmdline=denied",
+        "sysinfo=readable",
         "CapEff: 0000000000000000",
         "NoNewPrivs: 1",
         "cwd=/var/task task=code tmpdir=/tmp greeting=hi",
@@ -107,6 +114,38 @@ async fn the_function_sees_only_its_own_small_machine() {
     assert!(procs <= 6, "the environment sees {procs} processes");
     for dev in ["null", "zero", "random", "urandom", "full", "tty", "shm"] {
         assert!(out.contains(dev), "/dev/{dev} missing");
+    }
+}
+
+#[tokio::test]
+async fn the_runtime_client_is_at_var_runtime_and_tmp_starts_empty() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    // A runtime client under the host's /tmp, as when the data dir is there.
+    let client = d.root.path().join("data/runtimes/python");
+    std::fs::create_dir_all(&client).unwrap();
+    std::fs::write(client.join("bootstrap.py"), "client").unwrap();
+    assert!(client.starts_with(std::env::temp_dir()));
+    let script = format!(
+        r#"
+        echo tmp=[$(ls -A /tmp)]
+        echo client=$(cat /var/runtime/bootstrap.py)
+        touch /var/runtime/x 2>&1 | grep -q 'Read-only' && echo runtime=rofs
+        test -e {client} && echo host_path=visible || echo host_path=absent
+        "#,
+        client = client.display()
+    );
+    let mut spec = d.spec("runtime", &script, 128, 8);
+    spec.runtime_dir = Some(client);
+    let (out, info) = run(&s, spec).await;
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    for want in [
+        "tmp=[]",
+        "client=client",
+        "runtime=rofs",
+        "host_path=absent",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
 }
 
