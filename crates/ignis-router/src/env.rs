@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn search_paths_follow_the_opt_dir() {
         let mut spec = FunctionSpec {
-            record: crate::tests::record("f", 3, 128),
+            record: ignis_test_support::function("f").build(),
             code_dir: PathBuf::from("/data/code/abc"),
             opt_dir: None,
         };
