@@ -422,7 +422,15 @@ fn lambda_env(
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("_HANDLER", r.handler.clone().unwrap_or_default()),
         ("LAMBDA_TASK_ROOT", task_root.clone()),
-        ("LAMBDA_RUNTIME_DIR", task_root.clone()),
+        // `/var/runtime` where the sandbox shows the runtime there, as
+        // Lambda; the process backend has no such place.
+        (
+            "LAMBDA_RUNTIME_DIR",
+            guest
+                .runtime
+                .as_ref()
+                .map_or_else(|| task_root.clone(), |p| p.display().to_string()),
+        ),
         ("AWS_LAMBDA_FUNCTION_NAME", r.name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", r.memory_size.to_string()),
