@@ -73,6 +73,11 @@ pub struct ServeArgs {
         value_name = "BACKEND"
     )]
     pub sandbox: String,
+    /// A directory laid out like a root file system (e.g. a container
+    /// image's userland) whose usr, lib, lib64, bin, sbin and etc the
+    /// namespace sandbox shows read-only instead of the host's.
+    #[arg(long, env = "IGNIS_SANDBOX_ROOT", value_name = "DIR")]
+    pub sandbox_root: Option<PathBuf>,
 }
 
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].
@@ -108,6 +113,7 @@ mod tests {
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
         assert_eq!(args.sandbox, "process");
+        assert_eq!(args.sandbox_root, None);
     }
 
     #[test]
@@ -121,6 +127,7 @@ mod tests {
             "--shutdown-grace-secs=1",
             "--log-max-bytes-per-function=10",
             "--sandbox=namespace",
+            "--sandbox-root=/srv/al2023",
         ]);
         assert_eq!(args.listen.port(), 0);
         assert_eq!(
@@ -133,6 +140,10 @@ mod tests {
         assert_eq!(args.shutdown_grace_secs, 1);
         assert_eq!(args.log_max_bytes_per_function, 10);
         assert_eq!(args.sandbox, "namespace");
+        assert_eq!(
+            args.sandbox_root.as_deref(),
+            Some(std::path::Path::new("/srv/al2023"))
+        );
     }
 
     #[test]

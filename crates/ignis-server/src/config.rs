@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub runtime_paths: Vec<PathBuf>,
     /// The sandbox backend asked for.
     pub sandbox: SandboxChoice,
+    /// The namespace sandbox's base root directory instead of the host's.
+    pub sandbox_root: Option<PathBuf>,
 }
 
 /// Which sandbox backend runs environments.
@@ -54,6 +56,7 @@ impl ServerConfig {
         strict_runtimes: bool,
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
+        sandbox_root: Option<PathBuf>,
     ) -> Self {
         Self {
             listen,
@@ -71,6 +74,7 @@ impl ServerConfig {
                 "auto" => SandboxChoice::Auto,
                 _ => SandboxChoice::Process,
             },
+            sandbox_root: sandbox_root.filter(|p| !p.as_os_str().is_empty()),
         }
     }
 }
