@@ -74,7 +74,7 @@ impl ServerConfig {
                 "auto" => SandboxChoice::Auto,
                 _ => SandboxChoice::Process,
             },
-            sandbox_root: sandbox_root.filter(|p| !p.as_os_str().is_empty()),
+            sandbox_root,
         }
     }
 }

@@ -71,3 +71,41 @@ pub async fn choose(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(choice: SandboxChoice, root: &Path) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        match rt.block_on(choose(choice, Some(root))) {
+            Ok((s, why)) => panic!("chose {} ({why})", s.name()),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_sandbox_root_stops_the_start_with_the_reason() {
+        let d = tempfile::tempdir().unwrap();
+        for choice in [SandboxChoice::Namespace, SandboxChoice::Auto] {
+            let err = fail(choice, d.path());
+            assert!(err.starts_with("check --sandbox-root:"), "{err}");
+            assert!(err.contains("has no usr directory"), "{err}");
+        }
+        let err = fail(SandboxChoice::Namespace, &d.path().join("missing"));
+        assert!(err.contains("failed to read the sandbox root"), "{err}");
+    }
+
+    #[test]
+    fn a_sandbox_root_needs_the_namespace_sandbox() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", d.path().join("bin")).unwrap();
+        std::fs::write(d.path().join("usr/bin/sh"), "").unwrap();
+        let err = fail(SandboxChoice::Process, d.path());
+        assert!(err.contains("needs the namespace sandbox"), "{err}");
+    }
+}

@@ -516,3 +516,43 @@ async fn a_custom_root_replaces_the_host_s_base_directories() {
         "the host's os-release leaked in:\n{out}"
     );
 }
+
+#[tokio::test]
+async fn a_custom_root_without_etc_gets_the_host_s_resolver_files_only() {
+    if sandbox().is_none() {
+        return;
+    }
+    let Some(root) = tiny_root() else { return };
+    std::fs::remove_dir_all(root.path().join("etc")).unwrap();
+    let base = base_root::BaseRoot::custom(root.path()).unwrap();
+    let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+        .unwrap()
+        .with_base_root(base);
+    let d = Dirs::new();
+    let script = r#"
+        echo "etc=[$(echo /etc/*)]"
+        echo "hosts=[$(</etc/hosts)]"
+        echo x 2>/dev/null >/etc/x && echo etc=writable || echo etc=readonly
+        "#;
+    let (out, info) = run(&s, d.spec("noetc", script, 128, 8)).await;
+    println!("{out}");
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    let mut files: Vec<&str> = base_root::HOST_FILES
+        .iter()
+        .filter(|f| Path::new("/").join(f).is_file())
+        .map(|f| f.trim_start_matches("etc/"))
+        .collect();
+    files.sort();
+    let listed = files
+        .iter()
+        .map(|f| format!("/etc/{f}"))
+        .collect::<Vec<_>>();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for want in [
+        format!("etc=[{}]", listed.join(" ")),
+        format!("hosts=[{}]", hosts.trim_end_matches('\n')),
+        "etc=readonly".to_string(),
+    ] {
+        assert!(out.contains(&want), "missing {want:?} in:\n{out}");
+    }
+}
