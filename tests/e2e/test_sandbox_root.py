@@ -90,10 +90,52 @@ def build_tiny_root(root: Path) -> str | None:
         inside = root / under_usr(lib)
         inside.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(lib, inside)
+    add_python(root)
     (root / "etc/os-release").write_text('NAME="Ignis test root"\nID=ignis-test\n')
     # Empty, as `docker export` leaves it: Ignis binds the host's over it.
     (root / "etc/resolv.conf").write_text("")
     return None
+
+
+def copy_program(root: Path, program: str, inside: str) -> bool:
+    """Copies `program` to `inside` (a path in the root) with the libraries
+    `ldd` lists; False when ldd cannot tell."""
+    out = subprocess.run(["ldd", program], capture_output=True, text=True)
+    if out.returncode != 0:
+        return False
+    (root / inside).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(program, root / inside)
+    for lib in (w for w in out.stdout.split() if w.startswith("/")):
+        dest = root / under_usr(lib)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, dest)
+    return True
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def add_python(root: Path) -> None:
+    """The host's Debian-style /usr/bin/python3.N, if any, put at the root's
+    /usr/local/bin with its standard library under /usr/local/lib, where
+    the host has no interpreter of that name: only discovery inside the
+    root can find it there."""
+    host = next((p for p in sorted(Path("/usr/bin").glob("python3.*"), reverse=True)
+                 if p.name.replace("python3.", "").isdigit()), None)
+    if host is None or not (Path("/usr/lib") / host.name / "os.py").exists():
+        return
+    if Path("/usr/local/bin", host.name).exists():
+        return
+    if not copy_program(root, str(host), f"usr/local/bin/{host.name}"):
+        return
+    skip = shutil.ignore_patterns("test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip",
+                                  "lib2to3", "pydoc_data", "__pycache__", "config-*")
+    shutil.copytree(Path("/usr/lib") / host.name, root / "usr/local/lib" / host.name,
+                    ignore=skip, copy_function=link_or_copy)
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +208,39 @@ def test_a_bad_root_stops_the_server_with_the_reason(tmp_path, tiny_root):
     with pytest.raises(RuntimeError) as err:
         srv.start(timeout=30)
     assert "has no usr directory" in str(err.value), err.value
+
+
+def test_a_python_inside_the_root_runs_the_managed_runtime(root_server, tiny_root):
+    pythons = sorted((tiny_root / "usr/local/bin").glob("python3.*"))
+    if not pythons:
+        reason = "no Debian-style /usr/bin/python3.N with its library in /usr/lib on this host"
+        print(f"test_sandbox_root: skipped: {reason}")
+        pytest.skip(reason)
+    runtime = pythons[0].name
+    lam = lambda_client(root_server.url)
+    name = "sandbox-root-python"
+    src = (
+        "import sys\n"
+        "def main(event, context):\n"
+        "    return {'executable': sys.executable, 'prefix': sys.prefix,\n"
+        "            'os_release': open('/etc/os-release').read(), 'event': event}\n"
+    )
+    lam.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Handler="handler.main",
+        Role=ROLE,
+        Code={"ZipFile": build_zip([("handler.py", src, 0o644)])},
+        Timeout=30,
+        MemorySize=1769,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    try:
+        resp, raw, body = invoke(lam, name, {"py": 1})
+        assert "FunctionError" not in resp, raw
+        assert body["executable"] == f"/usr/local/bin/{runtime}", body
+        assert body["prefix"] == "/usr/local", body
+        assert "ID=ignis-test" in body["os_release"].splitlines(), body
+        assert body["event"] == {"py": 1}, body
+    finally:
+        lam.delete_function(FunctionName=name)

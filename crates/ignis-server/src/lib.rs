@@ -55,10 +55,16 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             config.runtime_paths.clone(),
         );
         let cache = config::cache_dir(data_dir);
-        tokio::task::spawn_blocking(move || Catalog::discover(&dir, &cache, strict, &paths))
-            .await
-            .context("discover runtimes")?
-            .context("install the runtime clients")?
+        // Interpreters inside the custom base root, when environments get it.
+        let root = (sandbox.name() == "namespace")
+            .then(|| config.sandbox_root.clone())
+            .flatten();
+        tokio::task::spawn_blocking(move || {
+            Catalog::discover(&dir, &cache, strict, &paths, root.as_deref())
+        })
+        .await
+        .context("discover runtimes")?
+        .context("install the runtime clients")?
     };
     for status in catalog.list() {
         if let Ok(Resolved::Managed(l)) = &status.resolved {

@@ -140,6 +140,14 @@ impl BaseRoot {
         self.dir.as_deref()
     }
 
+    /// Whether a custom root holds `guest` (a path as the function sees
+    /// it, found through the root's own links); never for the host's.
+    pub fn holds(&self, guest: &Path) -> bool {
+        self.dir
+            .as_deref()
+            .is_some_and(|dir| resolve_in(dir, guest).is_some())
+    }
+
     /// What the mount plan binds and links.
     pub fn entries(&self) -> &[BaseEntry] {
         &self.entries
@@ -397,6 +405,10 @@ mod tests {
             Some(r.join("etc/os-release"))
         );
         assert_eq!(resolve_in(r, Path::new("/etc/hosts")), None);
+        let base = BaseRoot::custom(r).unwrap();
+        assert!(base.holds(Path::new("/bin/sh")));
+        assert!(!base.holds(Path::new("/root/.pyenv/versions/3.12/bin/python")));
+        assert!(!BaseRoot::host().holds(Path::new("/bin/sh")));
         symlink("loop", r.join("usr/loop")).unwrap();
         assert_eq!(resolve_in(r, Path::new("/usr/loop")), None);
     }

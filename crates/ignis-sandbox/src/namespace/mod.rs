@@ -154,7 +154,9 @@ impl NamespaceSandbox {
     }
 
     fn prepare(&self, spec: &LaunchSpec, cg: &EnvCgroups) -> init::Prepared {
+        // A program the custom root holds runs from there, not the host.
         let extra: Vec<_> = mounts::interpreter_prefix(&spec.program)
+            .filter(|_| !self.base.holds(&spec.program))
             .into_iter()
             .collect();
         let steps = mounts::plan(&mounts::Layout {
