@@ -4,6 +4,8 @@ node memory budget."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 
 import pytest
@@ -41,6 +43,20 @@ def create(client, name, code, **config):
     params.update(config)
     client.create_function(**params)
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
+def test_start_line_names_the_sandbox(own_server, tmp_path):
+    # `auto` (the default) isolates environments in namespaces when running
+    # as root; IGNIS_SANDBOX=process runs the suite on the process backend.
+    srv = own_server()
+    line = next(l for l in srv.stdout_path.read_text().splitlines() if l.startswith("sandbox: "))
+    asked = os.environ.get("IGNIS_SANDBOX", "auto")
+    expected = asked if asked != "auto" else ("namespace" if os.geteuid() == 0 else "process")
+    assert re.fullmatch(rf"sandbox: {expected} \(.+\)", line), line
+    if asked == "auto" and expected == "namespace":
+        assert re.search(r"running as root; cgroup v[12]", line), line
+    if asked == "auto" and expected == "process":
+        assert "not root" in line, line
 
 
 def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):

@@ -63,13 +63,13 @@ pub struct ServeArgs {
     pub runtime_paths: Vec<PathBuf>,
     /// How execution environments are isolated: `namespace` (Linux
     /// namespaces and cgroups, needs root), `process` (plain child
-    /// processes), or `auto` (`namespace` when running as root and its
-    /// self-check passes, else `process`).
+    /// processes, no isolation), or `auto`, the default (`namespace` when
+    /// running as root and its self-check passes, else `process`).
     #[arg(
         long,
         env = "IGNIS_SANDBOX",
         value_parser = ["auto", "namespace", "process"],
-        default_value = "process",
+        default_value = "auto",
         value_name = "BACKEND"
     )]
     pub sandbox: String,
@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(args.shutdown_grace_secs, 30);
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
-        assert_eq!(args.sandbox, "process");
+        assert_eq!(args.sandbox, "auto");
     }
 
     #[test]

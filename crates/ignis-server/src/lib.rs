@@ -104,6 +104,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         "sandbox backend `{}`: {sandbox_why}",
         router.sandbox_name()
     );
+    println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
     println!("Ignis listening on http://{addr}");
 
     let reaper = {

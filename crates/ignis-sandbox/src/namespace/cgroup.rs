@@ -96,6 +96,14 @@ impl Layout {
             .then(|| Layout::V2(mount.join(path.trim_start_matches('/'))))
     }
 
+    /// `cgroup v1` / `cgroup v2`, as `ignis serve` reports it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Layout::V1 { .. } => "cgroup v1",
+            Layout::V2(_) => "cgroup v2",
+        }
+    }
+
     /// The directories Ignis's environments are created in.
     pub fn parents(&self) -> Vec<PathBuf> {
         match self {
