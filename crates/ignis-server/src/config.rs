@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub runtime_paths: Vec<PathBuf>,
     /// The sandbox backend asked for.
     pub sandbox: SandboxChoice,
+    /// Whether the `namespace` backend may turn on the cgroup2 hierarchy's
+    /// `favordynmods` option (cheap cgroup moves, host-wide).
+    pub favordynmods: bool,
 }
 
 /// Which sandbox backend runs environments.
@@ -54,6 +57,7 @@ impl ServerConfig {
         strict_runtimes: bool,
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
+        favordynmods: bool,
     ) -> Self {
         Self {
             listen,
@@ -71,6 +75,7 @@ impl ServerConfig {
                 "auto" => SandboxChoice::Auto,
                 _ => SandboxChoice::Process,
             },
+            favordynmods,
         }
     }
 }

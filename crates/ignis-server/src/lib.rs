@@ -46,7 +46,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let (sandbox, sandbox_why) = sandbox::choose(config.sandbox).await?;
+    let (sandbox, sandbox_why) = sandbox::choose(config.sandbox, config.favordynmods).await?;
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),

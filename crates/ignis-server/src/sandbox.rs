@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::{NamespaceError, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::Sandbox;
@@ -11,7 +12,11 @@ use crate::config::SandboxChoice;
 
 /// The backend `choice` resolves to on this machine, with the reason, as
 /// `ignis serve` prints it (`namespace (running as root; cgroup v1)`).
-pub async fn choose(choice: SandboxChoice) -> anyhow::Result<(Arc<dyn Sandbox>, String)> {
+/// With `favordynmods`, `namespace` turns on cheap cgroup moves first.
+pub async fn choose(
+    choice: SandboxChoice,
+    favordynmods: bool,
+) -> anyhow::Result<(Arc<dyn Sandbox>, String)> {
     match choice {
         SandboxChoice::Process => Ok((
             Arc::new(ProcessSandbox),
@@ -21,16 +26,49 @@ pub async fn choose(choice: SandboxChoice) -> anyhow::Result<(Arc<dyn Sandbox>, 
             let s = NamespaceSandbox::probe(DEFAULT_UID, DEFAULT_GID)
                 .await
                 .context("start the namespace sandbox")?;
-            let why = format!("--sandbox namespace; {}", s.layout().describe());
+            let why = format!(
+                "--sandbox namespace; {}{}",
+                s.layout().describe(),
+                favor(favordynmods)
+            );
             Ok((Arc::new(s), why))
         }
         SandboxChoice::Auto => match NamespaceSandbox::probe(DEFAULT_UID, DEFAULT_GID).await {
             Ok(s) => {
-                let why = format!("running as root; {}", s.layout().describe());
+                let why = format!(
+                    "running as root; {}{}",
+                    s.layout().describe(),
+                    favor(favordynmods)
+                );
                 Ok((Arc::new(s), why))
             }
             Err(e) => Ok((Arc::new(ProcessSandbox), process_reason(&e))),
         },
+    }
+}
+
+/// Turns on cheap cgroup moves (see `dynmods`) and says what it did.
+fn favor(enable: bool) -> String {
+    if !enable {
+        return String::new();
+    }
+    match dynmods::favor_dynamic_cgroups() {
+        Ok(DynMods::AlreadyOn) => format!("; {}", dynmods::OPTION),
+        Ok(DynMods::Enabled(at)) => {
+            tracing::info!(cgroup2 = %at.display(), "turned on {} for cheap cgroup moves", dynmods::OPTION);
+            format!("; {} turned on", dynmods::OPTION)
+        }
+        Ok(DynMods::NoCgroup2) => {
+            tracing::warn!(
+                "no cgroup2 hierarchy to turn on {}: each cold start waits for an RCU grace period",
+                dynmods::OPTION
+            );
+            String::new()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "failed to turn on {}: each cold start waits for an RCU grace period", dynmods::OPTION);
+            String::new()
+        }
     }
 }
 

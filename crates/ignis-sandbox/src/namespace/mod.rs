@@ -9,6 +9,7 @@
 //! Runtime API listens on the host's loopback. See `docs/sandbox.md`.
 
 pub mod cgroup;
+pub mod dynmods;
 mod init;
 pub mod mounts;
 
