@@ -175,7 +175,7 @@ async fn run(settings: &Settings) -> anyhow::Result<String> {
         ms(fork_exec.p50)
     ));
 
-    let mut out = String::new();
+    let mut out = format!("server: {}\n", ignis.sandbox());
     let mut summary = Vec::new();
     let mut skipped = Vec::new();
     let runtimes = client.runtimes().await?.runtimes;
