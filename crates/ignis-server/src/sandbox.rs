@@ -1,14 +1,20 @@
 //! Picks the sandbox backend at start and says why.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use ignis_sandbox::namespace::cgroup;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::{NamespaceError, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::Sandbox;
 
 use crate::config::SandboxChoice;
+
+/// Empty environment cgroups at least this old are left over (another
+/// server's environment being set up is younger).
+const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// The backend `choice` resolves to on this machine, with the reason, as
 /// `ignis serve` prints it (`namespace (running as root; cgroup v1)`).
@@ -26,6 +32,7 @@ pub async fn choose(
             let s = NamespaceSandbox::probe(DEFAULT_UID, DEFAULT_GID)
                 .await
                 .context("start the namespace sandbox")?;
+            remove_stale(&s);
             let why = format!(
                 "--sandbox namespace; {}{}",
                 s.layout().describe(),
@@ -35,6 +42,7 @@ pub async fn choose(
         }
         SandboxChoice::Auto => match NamespaceSandbox::probe(DEFAULT_UID, DEFAULT_GID).await {
             Ok(s) => {
+                remove_stale(&s);
                 let why = format!(
                     "running as root; {}{}",
                     s.layout().describe(),
@@ -44,6 +52,17 @@ pub async fn choose(
             }
             Err(e) => Ok((Arc::new(ProcessSandbox), process_reason(&e))),
         },
+    }
+}
+
+/// Removes environment cgroups a killed server left behind.
+fn remove_stale(s: &NamespaceSandbox) {
+    let removed = cgroup::remove_stale(&s.layout().parents(), STALE_AFTER);
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed the empty cgroups of environments a previous server left behind"
+        );
     }
 }
 

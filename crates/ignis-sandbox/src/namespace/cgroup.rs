@@ -6,6 +6,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Lambda's ratio: 1,769 MB of memory buys one vCPU.
 pub const MB_PER_VCPU: u64 = 1769;
@@ -205,6 +206,26 @@ fn write_burst(fs: &dyn CgroupFs, file: &Path, quota_us: u64) -> io::Result<()> 
     Ok(())
 }
 
+/// Removes the empty environment cgroups (`ignis-*`) below `parents` that
+/// are older than `min_age`: those of environments whose server was killed
+/// before it could remove them (their processes died with it). A cgroup
+/// that still holds processes cannot be removed and stays; the age spares
+/// one another server is just setting up. Returns how many went.
+pub fn remove_stale(parents: &[PathBuf], min_age: Duration) -> usize {
+    let stale = |e: &std::fs::DirEntry| {
+        e.file_name().to_string_lossy().starts_with(PREFIX)
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age))
+    };
+    parents
+        .iter()
+        .filter_map(|p| std::fs::read_dir(p).ok())
+        .flat_map(|dir| dir.flatten())
+        .filter(|e| stale(e) && std::fs::remove_dir(e.path()).is_ok())
+        .count()
+}
+
 /// Removes the environment's cgroups; false if one is still busy.
 pub fn remove(fs: &dyn CgroupFs, cg: &EnvCgroups) -> bool {
     cg.dirs.iter().all(|d| match fs.remove(d) {
@@ -344,6 +365,23 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(cg.peak, Path::new("/cg/ignis.service/ignis-e2/memory.peak"));
+    }
+
+    #[test]
+    fn stale_environment_cgroups_go_busy_and_foreign_ones_stay() {
+        let root = tempfile::tempdir().unwrap();
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        for d in ["a/ignis-old", "a/ignis-busy", "a/other", "b/ignis-x"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        // A cgroup with processes cannot be removed; a non-empty directory
+        // stands in for it.
+        std::fs::write(a.join("ignis-busy/cgroup.procs"), "42").unwrap();
+        let parents = [a.clone(), b.clone(), root.path().join("missing")];
+        assert_eq!(remove_stale(&parents, Duration::from_secs(3600)), 0);
+        assert_eq!(remove_stale(&parents, Duration::ZERO), 2);
+        assert!(a.join("ignis-busy").exists() && a.join("other").exists());
+        assert!(!a.join("ignis-old").exists() && !b.join("ignis-x").exists());
     }
 
     #[test]
