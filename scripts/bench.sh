@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release `ignis` binary and the `lambda_runtime` echo function,
-# then runs the invoke benchmark and after it the runtimes benchmark (cold
-# start and warm invoke per managed runtime) against them (crates/ignis-bench,
+# then runs the invoke benchmark, the runtimes benchmark (cold start and warm
+# invoke per managed runtime) and the sandbox benchmark (cold start of the
+# namespace backend next to process, root only) against them (crates/ignis-bench,
 # see its benches/README.md). The tables are printed and appended to
 # benches/runs/.
 #
 #   CARGO_TARGET_DIR      cargo's target dir (default /var/tmp/ignis-target)
 #   IGNIS_BENCH_REQUESTS  requests of the 1-client latency run (default 2000)
 #   IGNIS_BENCH_SECS      seconds of each throughput run (default 3)
-#   IGNIS_BENCH_COLD      cold starts per runtime (default 20)
+#   IGNIS_BENCH_COLD      cold starts per runtime (default 20; sandbox: per size and backend, default 40)
 #   IGNIS_BENCH_WARM      warm invokes per runtime (default 300)
 #   IGNIS_BENCH_SAVE=0    print only, do not append to benches/runs/
 set -euo pipefail
@@ -20,4 +21,6 @@ export IGNIS_ECHO_BOOTSTRAP="${IGNIS_ECHO_BOOTSTRAP:-$CARGO_TARGET_DIR/release/b
 
 cargo build --release -p ignis -p ignis-fixture-echo
 cargo bench -p ignis-bench --bench invoke "$@"
-exec cargo bench -p ignis-bench --bench runtimes "$@"
+cargo bench -p ignis-bench --bench runtimes "$@"
+# namespace vs process cold start (root only; says so and skips otherwise)
+exec cargo bench -p ignis-bench --bench sandbox "$@"

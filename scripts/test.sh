@@ -6,6 +6,12 @@
 #   IGNIS_VENV        Python venv for the end-to-end suite (default /var/tmp/ignis-venv)
 #   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
 #   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
+#   IGNIS_SANDBOX     the servers' sandbox backend (default auto: namespace as
+#                     root, else process); IGNIS_SANDBOX=process runs the
+#                     end-to-end suite on the process backend
+#
+# As root, `cargo test` also runs the sandbox's root-only tests, among them
+# the 10,000-environment leak count (crates/ignis-sandbox/tests/leaks.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -193,19 +193,26 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purpose.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def env_alive(env: str) -> bool:
+    """Whether a live (not zombie) process on this host belongs to the
+    execution environment named `env` (its `AWS_LAMBDA_LOG_STREAM_NAME`, which
+    the fixtures report as "env"). Pids cannot name an environment: the runtime
+    is pid 2 in every `namespace` environment; its environment block is seen
+    from the host with either backend."""
+    needle = f"AWS_LAMBDA_LOG_STREAM_NAME={env}".encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"{entry.path}/stat") as f:
+                if f.read().split(")")[-1].split()[0] != "Z":
+                    return True
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return False
 
 
 # ---------------------------------------------------------------- invoke + logs

@@ -153,7 +153,7 @@ def test_warm_reuse(lam, echo_fn):
     _, _, second = invoke(lam, echo_fn, {"op": "count"})
     assert first["count"] == 1
     assert second["count"] == 2
-    assert first["pid"] == second["pid"]
+    assert first["env"] == second["env"]
 
 
 def test_concurrent_invocations_get_their_own_environments(url, echo_fn):
@@ -178,8 +178,8 @@ def test_concurrent_invocations_get_their_own_environments(url, echo_fn):
     assert len(results) == 8
     for resp, body, _ in results:
         assert "FunctionError" not in resp, body
-    pids = {out["pid"] for _, _, out in results}
-    assert len(pids) == 8, pids
+    envs = {out["env"] for _, _, out in results}
+    assert len(envs) == 8, envs
 
 
 # Over-limit requests use a client of their own: whether the server keeps the

@@ -10,7 +10,7 @@ import zipfile
 
 import requests
 
-from support import build_zip, code_sha256, invoke, logs, pid_alive, wait_for
+from support import build_zip, code_sha256, env_alive, invoke, logs, wait_for
 
 
 def test_lambda_environment_variables(lam, deploy, echo_zip, fname):
@@ -36,15 +36,16 @@ def test_lambda_environment_variables(lam, deploy, echo_zip, fname):
 def test_timeout_kills_the_environment(lam, deploy, echo_zip, fname):
     deploy(echo_zip, Timeout=1)
     _, _, first = invoke(lam, fname, {"op": "count"})
+    assert env_alive(first["env"]), first
     resp, body, out = invoke(lam, fname, {"op": "sleep", "ms": 3000})
     assert resp["StatusCode"] == 200
     assert resp["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in out["errorMessage"], body
     # The timed-out environment is gone; the next invocation starts afresh.
-    wait_for(lambda: not pid_alive(first["pid"]), 15, what="the timed-out runtime to end")
+    wait_for(lambda: not env_alive(first["env"]), 15, what="the timed-out runtime to end")
     _, body, after = invoke(lam, fname, {"op": "count"})
     assert after["count"] == 1, body
-    assert after["pid"] != first["pid"]
+    assert after["env"] != first["env"]
 
 
 def test_runtime_exit_is_runtime_exit_error(lam, deploy, echo_zip, fname):
@@ -97,7 +98,7 @@ def test_shell_bootstrap_and_warm_counter(lam, deploy, shell_zip, fname):
     _, _, second = invoke(lam, fname, {"hello": "again"})
     assert second["event"] == {"hello": "again"}
     assert second["count"] == 2
-    assert second["pid"] == first["pid"]
+    assert second["env"] == first["env"]
 
 
 def test_configuration_change_replaces_environment(lam, deploy, echo_zip, fname):
@@ -110,7 +111,8 @@ def test_configuration_change_replaces_environment(lam, deploy, echo_zip, fname)
     after = invoke(lam, fname, {"op": "count"})[2]
     assert after["count"] == 1, "the environment of the old configuration was reused"
     assert invoke(lam, fname, {"op": "env"})[2]["GREETING"] == "bye"
-    wait_for(lambda: not pid_alive(before["pid"]), 30, what="the old environment to end")
+    assert after["env"] != before["env"]
+    wait_for(lambda: not env_alive(before["env"]), 30, what="the old environment to end")
 
 
 def test_code_change_replaces_environment(lam, deploy, echo_zip, fname):
@@ -129,9 +131,10 @@ def _bootstrap_of(zip_bytes: bytes) -> bytes:
 
 def test_deleted_function_environment_ends(lam, deploy, echo_zip, fname):
     deploy(echo_zip, Timeout=30)
-    pid = invoke(lam, fname, {"op": "count"})[2]["pid"]
+    env = invoke(lam, fname, {"op": "count"})[2]["env"]
+    assert env_alive(env), env
     lam.delete_function(FunctionName=fname)
-    wait_for(lambda: not pid_alive(pid), 30, what="the deleted function's environment to end")
+    wait_for(lambda: not env_alive(env), 30, what="the deleted function's environment to end")
 
 
 def test_logs_endpoint(lam, url, deploy, echo_zip, fname):

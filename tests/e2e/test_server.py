@@ -4,12 +4,14 @@ node memory budget."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, Server, error_code, invoke, lambda_client, logs, pid_alive, wait_for
+from support import ROLE, Server, env_alive, error_code, invoke, lambda_client, logs, wait_for
 
 
 @pytest.fixture
@@ -43,15 +45,30 @@ def create(client, name, code, **config):
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 
+def test_start_line_names_the_sandbox(own_server, tmp_path):
+    # `auto` (the default) isolates environments in namespaces when running
+    # as root; IGNIS_SANDBOX=process runs the suite on the process backend.
+    srv = own_server()
+    line = next(l for l in srv.stdout_path.read_text().splitlines() if l.startswith("sandbox: "))
+    asked = os.environ.get("IGNIS_SANDBOX", "auto")
+    expected = asked if asked != "auto" else ("namespace" if os.geteuid() == 0 else "process")
+    assert re.fullmatch(rf"sandbox: {expected} \(.+\)", line), line
+    if asked == "auto" and expected == "namespace":
+        assert re.search(r"running as root; cgroup v[12]", line), line
+    if asked == "auto" and expected == "process":
+        assert "not root" in line, line
+
+
 def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):
     first = own_server(tmp_path / "data")
     client = lambda_client(first.url)
     create(client, "kept-rust", echo_zip, Description="survives", Environment={"Variables": {"KEPT": "v"}})
     create(client, "kept-shell", shell_zip("shell-echo"), Handler="function.handler")
     before = client.get_function_configuration(FunctionName="kept-rust")
-    pid = invoke(client, "kept-rust", {"op": "count"})[2]["pid"]
+    env = invoke(client, "kept-rust", {"op": "count"})[2]["env"]
+    assert env_alive(env), env
     assert first.stop() == 0
-    wait_for(lambda: not pid_alive(pid), 15, what="environments to end with the server")
+    wait_for(lambda: not env_alive(env), 15, what="environments to end with the server")
 
     second = own_server(tmp_path / "data")
     client = lambda_client(second.url)
@@ -71,7 +88,7 @@ def test_sigterm_lets_inflight_invocations_finish(own_server, echo_zip):
     srv = own_server()
     client = lambda_client(srv.url)
     create(client, "inflight", echo_zip)
-    pid = invoke(client, "inflight", {"op": "count"})[2]["pid"]
+    env = invoke(client, "inflight", {"op": "count"})[2]["env"]
     result: dict = {}
 
     def slow():
@@ -93,7 +110,7 @@ def test_sigterm_lets_inflight_invocations_finish(own_server, echo_zip):
     resp, body, out = result["out"]
     assert "FunctionError" not in resp, body
     assert out["slept"] == 2000
-    wait_for(lambda: not pid_alive(pid), 15, what="the environment to end with the server")
+    wait_for(lambda: not env_alive(env), 15, what="the environment to end with the server")
 
 
 def test_killed_server_leaves_no_function_processes(own_server, echo_zip, shell_zip):
@@ -101,18 +118,19 @@ def test_killed_server_leaves_no_function_processes(own_server, echo_zip, shell_
     client = lambda_client(srv.url)
     create(client, "orphan-rust", echo_zip)
     create(client, "orphan-shell", shell_zip("shell-echo"), Handler="function.handler")
-    pids = [invoke(client, "orphan-rust", {"op": "count"})[2]["pid"], invoke(client, "orphan-shell", {})[2]["pid"]]
+    envs = [invoke(client, "orphan-rust", {"op": "count"})[2]["env"], invoke(client, "orphan-shell", {})[2]["env"]]
+    assert all(env_alive(env) for env in envs), envs
     srv.kill()
-    for pid in pids:
-        wait_for(lambda pid=pid: not pid_alive(pid), 15, what=f"function process {pid} to die with the server")
+    for env in envs:
+        wait_for(lambda env=env: not env_alive(env), 15, what=f"the processes of environment {env} to die with the server")
 
 
 def test_idle_environments_are_reaped(own_server, echo_zip):
     srv = own_server(None, "--idle-timeout-secs", "1")
     client = lambda_client(srv.url)
     create(client, "idle", echo_zip)
-    pid = invoke(client, "idle", {"op": "count"})[2]["pid"]
-    wait_for(lambda: not pid_alive(pid), 30, what="the idle environment to be reaped")
+    env = invoke(client, "idle", {"op": "count"})[2]["env"]
+    wait_for(lambda: not env_alive(env), 30, what="the idle environment to be reaped")
     assert invoke(client, "idle", {"op": "count"})[2]["count"] == 1
 
 
@@ -121,12 +139,13 @@ def test_memory_budget_evicts_idle_environments(own_server, echo_zip):
     client = lambda_client(srv.url)
     for name in ("evict-a", "evict-b", "evict-c"):
         create(client, name, echo_zip)
-    pid_a = invoke(client, "evict-a", {"op": "count"})[2]["pid"]
+    env_a = invoke(client, "evict-a", {"op": "count"})[2]["env"]
+    assert env_alive(env_a), env_a
     invoke(client, "evict-b", {"op": "count"})
     # A third environment needs room: the least recently used idle one goes.
     _, body, out = invoke(client, "evict-c", {"op": "count"})
     assert out["count"] == 1, body
-    wait_for(lambda: not pid_alive(pid_a), 15, what="the LRU idle environment to be evicted")
+    wait_for(lambda: not env_alive(env_a), 15, what="the LRU idle environment to be evicted")
 
 
 def test_memory_budget_throttles_sync_and_queues_async(own_server, echo_zip):

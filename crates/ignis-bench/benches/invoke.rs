@@ -239,6 +239,7 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
         environments = ignis.environments();
     }
     let server_peak_rss_kib = ignis.peak_rss_kib();
+    let sandbox = ignis.sandbox().to_string();
 
     let [ignis_side, floor_side] = subjects.map(|s| s.side(settings.requests));
     let (ignis_side, floor_side) = (ignis_side?, floor_side?);
@@ -253,7 +254,7 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
         environments,
         server_peak_rss_kib,
         config: format!(
-            "requests={} (blocks of {LATENCY_BLOCK}, alternating) secs={} (in {THROUGHPUT_SLICES} alternating slices) clients={CLIENTS:?} payload={}B budget={MEMORY_BUDGET_MB}MB client=hyper-1-http1-keepalive-nodelay(current_thread) floor=hyper-1-http1(current_thread,own thread)",
+            "requests={} (blocks of {LATENCY_BLOCK}, alternating) secs={} (in {THROUGHPUT_SLICES} alternating slices) clients={CLIENTS:?} payload={}B budget={MEMORY_BUDGET_MB}MB client=hyper-1-http1-keepalive-nodelay(current_thread) floor=hyper-1-http1(current_thread,own thread) server=[{sandbox}]",
             settings.requests,
             settings.secs,
             PAYLOAD.len()

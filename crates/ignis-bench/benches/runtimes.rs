@@ -36,12 +36,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use ignis_bench::client::Target;
+use ignis_bench::cold::{init_duration, invoke_checked, ms};
 use ignis_bench::load::latency;
 use ignis_bench::report;
 use ignis_bench::server::{target_dir, workspace_root, zip_bootstrap, zip_files, IgnisProcess};
 use ignis_bench::startup::{floor_command, time_runs};
 use ignis_bench::stats::Percentiles;
-use ignis_client::{Client, InvokeRequest};
+use ignis_client::Client;
 use ignis_model::runtime::RuntimeInfo;
 
 /// Memory all environments may use: one function at a time, with room for
@@ -174,7 +175,7 @@ async fn run(settings: &Settings) -> anyhow::Result<String> {
         ms(fork_exec.p50)
     ));
 
-    let mut out = String::new();
+    let mut out = format!("server: {}\n", ignis.sandbox());
     let mut summary = Vec::new();
     let mut skipped = Vec::new();
     let runtimes = client.runtimes().await?.runtimes;
@@ -435,13 +436,13 @@ async fn measure(
 
     // The first invoke after create is a cold start too, but also the first
     // time this process loads the interpreter's files: untimed.
-    invoke_checked(client, &name).await?;
+    invoke_checked(client, &name, PAYLOAD).await?;
     let mut cold = Vec::with_capacity(settings.cold);
     let mut init = Vec::with_capacity(settings.cold);
     for i in 0..settings.cold {
         ignis.set_env(&name, COLD_VAR, &i.to_string()).await?;
         let start = Instant::now();
-        let tail = invoke_checked(client, &name).await?;
+        let tail = invoke_checked(client, &name, PAYLOAD).await?;
         cold.push(start.elapsed());
         if let Some(d) = init_duration(&tail) {
             init.push(d);
@@ -493,50 +494,6 @@ async fn measure(
         warm_errors: run.errors + warmup.errors,
         floor,
     })
-}
-
-/// Invokes `name` with the payload and `LogType=Tail`; fails unless the
-/// payload comes back. Returns the log tail.
-async fn invoke_checked(client: &Client, name: &str) -> anyhow::Result<String> {
-    let out = client
-        .invoke(
-            name,
-            InvokeRequest {
-                tail: true,
-                payload: PAYLOAD.as_bytes().to_vec(),
-                ..Default::default()
-            },
-        )
-        .await?;
-    let want: serde_json::Value = serde_json::from_str(PAYLOAD)?;
-    let got: Option<serde_json::Value> = serde_json::from_slice(&out.payload).ok();
-    if out.status != 200 || out.function_error.is_some() || got.as_ref() != Some(&want) {
-        bail!(
-            "invoke of {name} answered {} {:?}: {}\nlog tail:\n{}",
-            out.status,
-            out.function_error,
-            String::from_utf8_lossy(&out.payload),
-            out.log_tail.unwrap_or_default()
-        );
-    }
-    Ok(out.log_tail.unwrap_or_default())
-}
-
-/// `Init Duration: 12.34 ms` of the REPORT line in a log tail.
-fn init_duration(tail: &str) -> Option<Duration> {
-    let line = tail.lines().rev().find(|l| l.starts_with("REPORT"))?;
-    let rest = line.split("Init Duration:").nth(1)?;
-    let ms: f64 = rest.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_secs_f64(ms / 1e3))
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms < 1.0 {
-        format!("{:.1} µs", ms * 1e3)
-    } else {
-        format!("{ms:.1} ms")
-    }
 }
 
 fn ratio(a: Duration, b: Duration) -> String {

@@ -5,10 +5,12 @@
 //! same way ([`load`]), CPU time per request ([`cpu`]), percentiles
 //! ([`stats`]) and the printed table with the targets ([`report`]);
 //! and for `benches/runtimes.rs` (cold and warm invokes per managed runtime),
-//! interpreter start-up floors ([`startup`]).
+//! interpreter start-up floors ([`startup`]); timed cold starts ([`cold`]),
+//! shared with `benches/sandbox.rs` (cold start per sandbox backend).
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod cold;
 pub mod cpu;
 pub mod floor;
 pub mod load;

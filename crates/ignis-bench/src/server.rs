@@ -29,6 +29,8 @@ const ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The line `ignis serve` prints once it listens.
 const LISTENING: &str = "Ignis listening on http://";
+/// The line `ignis serve` prints before it, naming the sandbox backend.
+const SANDBOX: &str = "sandbox: ";
 
 /// The workspace root (this crate lives in `crates/ignis-bench`).
 pub fn workspace_root() -> PathBuf {
@@ -49,12 +51,19 @@ pub struct IgnisProcess {
     child: Child,
     addr: SocketAddr,
     dir: TempDir,
+    sandbox: String,
 }
 
 impl IgnisProcess {
     /// Starts `bin serve` on an ephemeral port with a fresh data dir and
     /// waits for its `Ignis listening on` line.
     pub fn start(bin: &Path, memory_budget_mb: u64) -> anyhow::Result<Self> {
+        Self::start_with(bin, memory_budget_mb, &[])
+    }
+
+    /// [`start`](Self::start) with more `ignis serve` arguments (e.g.
+    /// `--sandbox=namespace`).
+    pub fn start_with(bin: &Path, memory_budget_mb: u64, args: &[&str]) -> anyhow::Result<Self> {
         if !bin.is_file() {
             bail!(
                 "no ignis binary at {} (build it with `cargo build --release -p ignis -p ignis-fixture-echo` or set IGNIS_BIN)",
@@ -69,6 +78,7 @@ impl IgnisProcess {
             .arg(format!("--data-dir={}", dir.path().join("data").display()))
             .arg(format!("--memory-budget-mb={memory_budget_mb}"))
             .arg("--shutdown-grace-secs=5")
+            .args(args)
             .env_remove("IGNIS_LISTEN")
             .env_remove("IGNIS_DATA_DIR")
             .env_remove("IGNIS_MEMORY_BUDGET_MB")
@@ -82,10 +92,14 @@ impl IgnisProcess {
         // Reads the address, then keeps draining stdout so the server never
         // blocks on a full pipe.
         std::thread::spawn(move || {
+            let mut sandbox = String::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if line.starts_with(SANDBOX) {
+                    sandbox = line.trim().to_string();
+                }
                 if let Some(rest) = line.trim().strip_prefix(LISTENING) {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                    let _ = tx.send((rest.trim_end_matches('/').to_string(), sandbox.clone()));
                 }
             }
         });
@@ -93,8 +107,9 @@ impl IgnisProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir,
+            sandbox: String::new(),
         };
-        let addr = rx.recv_timeout(START_TIMEOUT).map_err(|_| {
+        let (addr, sandbox) = rx.recv_timeout(START_TIMEOUT).map_err(|_| {
             anyhow!(
                 "ignis did not print its address; stderr:\n{}",
                 process.stderr_tail()
@@ -103,12 +118,19 @@ impl IgnisProcess {
         process.addr = addr
             .parse()
             .with_context(|| format!("address {addr:?} printed by ignis"))?;
+        process.sandbox = sandbox;
         Ok(process)
     }
 
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The line naming its sandbox backend and why (`sandbox: namespace
+    /// (running as root; cgroup v1)`), empty if it printed none.
+    pub fn sandbox(&self) -> &str {
+        &self.sandbox
     }
 
     /// Its endpoint URL.

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub sandbox: SandboxChoice,
     /// The namespace sandbox's base root directory instead of the host's.
     pub sandbox_root: Option<PathBuf>,
+    /// Whether the `namespace` backend may turn on the cgroup2 hierarchy's
+    /// `favordynmods` option (cheap cgroup moves, host-wide).
+    pub favordynmods: bool,
 }
 
 /// Which sandbox backend runs environments.
@@ -57,6 +60,7 @@ impl ServerConfig {
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
         sandbox_root: Option<PathBuf>,
+        favordynmods: bool,
     ) -> Self {
         Self {
             listen,
@@ -75,6 +79,7 @@ impl ServerConfig {
                 _ => SandboxChoice::Process,
             },
             sandbox_root,
+            favordynmods,
         }
     }
 }

@@ -46,8 +46,12 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let (sandbox, sandbox_why) =
-        sandbox::choose(config.sandbox, config.sandbox_root.as_deref()).await?;
+    let (sandbox, sandbox_why) = sandbox::choose(
+        config.sandbox,
+        config.sandbox_root.as_deref(),
+        config.favordynmods,
+    )
+    .await?;
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),
@@ -111,6 +115,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         "sandbox backend `{}`: {sandbox_why}",
         router.sandbox_name()
     );
+    println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
     println!("Ignis listening on http://{addr}");
 
     let reaper = {

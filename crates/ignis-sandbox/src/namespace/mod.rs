@@ -13,6 +13,7 @@
 
 pub mod base_root;
 pub mod cgroup;
+pub mod dynmods;
 mod init;
 pub mod mounts;
 pub mod seccomp;
