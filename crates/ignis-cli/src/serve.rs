@@ -73,6 +73,19 @@ pub struct ServeArgs {
         value_name = "BACKEND"
     )]
     pub sandbox: String,
+    /// Networking of `namespace` environments: `bridge` (own network
+    /// namespace, egress through a veth pair and NAT, the host's loopback
+    /// unreachable), `none` (own namespace, loopback only), `host` (the
+    /// host's network), or `auto` (`bridge` when it can be set up, else
+    /// `none`). The `process` backend always uses the host's network.
+    #[arg(
+        long,
+        env = "IGNIS_NETWORK",
+        value_parser = ["auto", "bridge", "none", "host"],
+        default_value = "auto",
+        value_name = "MODE"
+    )]
+    pub network: String,
 }
 
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].
@@ -108,6 +121,7 @@ mod tests {
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
         assert_eq!(args.sandbox, "process");
+        assert_eq!(args.network, "auto");
     }
 
     #[test]
@@ -121,6 +135,7 @@ mod tests {
             "--shutdown-grace-secs=1",
             "--log-max-bytes-per-function=10",
             "--sandbox=namespace",
+            "--network=none",
         ]);
         assert_eq!(args.listen.port(), 0);
         assert_eq!(
@@ -133,6 +148,7 @@ mod tests {
         assert_eq!(args.shutdown_grace_secs, 1);
         assert_eq!(args.log_max_bytes_per_function, 10);
         assert_eq!(args.sandbox, "namespace");
+        assert_eq!(args.network, "none");
     }
 
     #[test]
@@ -140,5 +156,6 @@ mod tests {
         assert!(Cli::try_parse_from(["ignis", "serve", "--listen", "nowhere"]).is_err());
         assert!(Cli::try_parse_from(["ignis", "serve", "--idle-timeout-secs", "-1"]).is_err());
         assert!(Cli::try_parse_from(["ignis", "serve", "--sandbox", "docker"]).is_err());
+        assert!(Cli::try_parse_from(["ignis", "serve", "--network", "macvlan"]).is_err());
     }
 }

@@ -191,6 +191,7 @@ impl Sandbox for OomSandbox {
             }),
             stdout: l.stdout,
             stderr: l.stderr,
+            runtime_api: l.runtime_api,
         })
     }
 }

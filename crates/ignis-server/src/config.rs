@@ -27,6 +27,21 @@ pub struct ServerConfig {
     pub runtime_paths: Vec<PathBuf>,
     /// The sandbox backend asked for.
     pub sandbox: SandboxChoice,
+    /// The network mode asked for (`namespace` backend only).
+    pub network: NetworkChoice,
+}
+
+/// How `namespace` environments are networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkChoice {
+    /// `bridge` when it can be set up, else `none`.
+    Auto,
+    /// Own network namespace, veth to a bridge, NAT.
+    Bridge,
+    /// Own network namespace, loopback only.
+    None,
+    /// The host's network namespace.
+    Host,
 }
 
 /// Which sandbox backend runs environments.
@@ -54,6 +69,7 @@ impl ServerConfig {
         strict_runtimes: bool,
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
+        network: &str,
     ) -> Self {
         Self {
             listen,
@@ -70,6 +86,12 @@ impl ServerConfig {
                 "namespace" => SandboxChoice::Namespace,
                 "auto" => SandboxChoice::Auto,
                 _ => SandboxChoice::Process,
+            },
+            network: match network {
+                "bridge" => NetworkChoice::Bridge,
+                "none" => NetworkChoice::None,
+                "host" => NetworkChoice::Host,
+                _ => NetworkChoice::Auto,
             },
         }
     }

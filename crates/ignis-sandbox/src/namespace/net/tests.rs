@@ -1,0 +1,267 @@
+//! Root-only tests of the network modes: what an environment can reach,
+//! that veths go with their environments, and what a namespace costs.
+//! Without root they print why they skip. Message building and address
+//! allocation are tested without root beside their code.
+
+use std::net::TcpStream;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+use crate::namespace::{NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
+use crate::{ExitInfo, LaunchSpec, Sandbox};
+
+#[allow(unsafe_code)]
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        println!("skipped: network namespaces need root (running as uid {euid})");
+    }
+    euid == 0
+}
+
+fn veths(bridge: &str) -> usize {
+    let prefix = format!("ig{}v", bridge.trim_start_matches("ignis"));
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .count()
+}
+
+/// Runs `f` on a thread inside the namespace `fd`.
+fn inside<T: Send>(fd: RawFd, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            setns(fd).unwrap();
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+#[test]
+fn a_none_namespace_holds_the_runtime_api_socket_and_nothing_of_the_host() {
+    if !root() {
+        return;
+    }
+    let net = Network::setup(NetMode::None, 0).unwrap();
+    assert_eq!(net.runtime_api_addr(), Some(RUNTIME_API_ADDR));
+    let host_only = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_only.local_addr().unwrap().port();
+    let mut env = net.take().unwrap().unwrap();
+    let api = env.take_listener().unwrap();
+    assert_eq!(api.local_addr().unwrap(), RUNTIME_API_ADDR);
+    assert!(env.address().is_none());
+    let (to_api, to_host) = inside(env.netns_fd(), || {
+        (
+            TcpStream::connect(RUNTIME_API_ADDR).is_ok(),
+            TcpStream::connect(("127.0.0.1", host_port)).map_err(|e| e.kind()),
+        )
+    });
+    assert!(to_api, "the runtime reaches the API inside");
+    assert_eq!(to_host.unwrap_err(), io::ErrorKind::ConnectionRefused);
+    net.shutdown();
+}
+
+#[test]
+fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_with_them() {
+    if !root() {
+        return;
+    }
+    let net = Network::setup(NetMode::Bridge, 0).unwrap();
+    let bridge = net.bridge_name().unwrap().to_string();
+    let gateway = net.gateway().unwrap();
+    let on_gateway = TcpListener::bind((gateway, 0)).unwrap();
+    let gw_port = on_gateway.local_addr().unwrap().port();
+    let on_loopback = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lo_port = on_loopback.local_addr().unwrap().port();
+
+    let envs: Vec<EnvNet> = (0..10).map(|_| net.take().unwrap().unwrap()).collect();
+    assert_eq!(veths(&bridge), 10);
+    let mut addrs: Vec<_> = envs.iter().map(|e| e.address().unwrap()).collect();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 10, "every environment has its own address");
+    let (gw, lo, gw_lo) = inside(envs[0].netns_fd(), || {
+        let try_connect = |a: SocketAddr| TcpStream::connect(a).map(|_| ()).map_err(|e| e.kind());
+        (
+            try_connect(SocketAddr::from((gateway, gw_port))),
+            try_connect(SocketAddr::from((Ipv4Addr::LOCALHOST, lo_port))),
+            try_connect(SocketAddr::from((gateway, lo_port))),
+        )
+    });
+    assert_eq!(gw, Ok(()), "the host's bridge address is reachable");
+    assert_eq!(lo, Err(io::ErrorKind::ConnectionRefused));
+    assert_eq!(gw_lo, Err(io::ErrorKind::ConnectionRefused));
+    drop(envs);
+    net.shutdown(); // waits for the queued deletions
+    assert_eq!(veths(&bridge), 0, "no veth outlives its environment");
+    assert!(!std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists());
+}
+
+fn p50(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_ms(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+#[test]
+fn cost_of_a_namespace_made_on_demand_and_taken_from_the_pool() {
+    if !root() {
+        return;
+    }
+    for mode in [NetMode::None, NetMode::Bridge] {
+        let net = Network::setup(mode, 4).unwrap();
+        let (shared, pool) = net.state.as_ref().unwrap();
+        let (mut fresh, mut dropped) = (Vec::new(), Vec::new());
+        for _ in 0..30 {
+            let mut made = None;
+            fresh.push(time_ms(|| made = Some(create(shared).unwrap())));
+            dropped.push(time_ms(|| drop(made)));
+        }
+        let mut pooled = Vec::new();
+        for _ in 0..30 {
+            while lock(&pool.ready).len() < pool.target {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let mut taken = None;
+            pooled.push(time_ms(|| taken = Some(net.take().unwrap())));
+            drop(taken);
+        }
+        println!(
+            "network {}: namespace made on demand p50 {:.3} ms (dropping it {:.3} ms), \
+             taken from the pool p50 {:.3} ms",
+            mode.name(),
+            p50(&mut fresh),
+            p50(&mut dropped),
+            p50(&mut pooled)
+        );
+        net.shutdown();
+    }
+}
+
+async fn run_script(s: &NamespaceSandbox, dir: &std::path::Path, script: &str) -> String {
+    for d in ["code", "tmp"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let spec = LaunchSpec {
+        env_id: format!("net-{}-{}", std::process::id(), uuid_ish()),
+        program: "/usr/bin/bash".into(),
+        args: vec!["-c".into(), script.into()],
+        code_dir: dir.join("code"),
+        tmp_dir: dir.join("tmp"),
+        opt_dir: None,
+        runtime_dir: None,
+        env: Vec::new(),
+        memory_mb: 256,
+        tmp_mb: 1,
+    };
+    let mut l = s.launch(spec).await.unwrap();
+    let api = l.runtime_api.take().expect("a Runtime API socket inside");
+    let api = tokio::net::TcpListener::from_std(api).unwrap();
+    let serve = tokio::spawn(async move {
+        let (mut conn, _) = api.accept().await.unwrap();
+        conn.write_all(b"pong\n").await.unwrap();
+    });
+    let mut out = String::new();
+    l.stdout.read_to_string(&mut out).await.unwrap();
+    let mut rx = l.process.exited();
+    let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+    assert_eq!(info, ExitInfo::Code(0), "output: {out}");
+    serve.abort();
+    out
+}
+
+fn uuid_ish() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a function sees of the network, as `key=value` lines.
+fn probe_script(lo_port: u16, gateway: Option<Ipv4Addr>, gw_port: u16) -> String {
+    let gw = gateway.map_or("172.31.255.254".to_string(), |g| g.to_string());
+    format!(
+        r#"
+        echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ,)
+        read -r reply </dev/tcp/127.0.0.1/9001 && echo api=$reply
+        (echo x >/dev/tcp/127.0.0.1/{lo_port}) 2>/dev/null && echo host_loopback=reached || echo host_loopback=unreachable
+        (echo x >/dev/tcp/{gw}/{gw_port}) 2>/dev/null && echo gateway=reached || echo gateway=unreachable
+        exit 0
+        "#
+    )
+}
+
+#[tokio::test]
+async fn functions_in_none_and_bridge_reach_the_runtime_api_at_9001_and_not_the_hosts_loopback() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let on_loopback = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lo_port = on_loopback.local_addr().unwrap().port();
+    for mode in [NetMode::None, NetMode::Bridge] {
+        let net = Arc::new(Network::setup(mode, 1).unwrap());
+        let gateway = net.gateway();
+        let on_gateway = TcpListener::bind((gateway.unwrap_or(Ipv4Addr::LOCALHOST), 0)).unwrap();
+        let gw_port = on_gateway.local_addr().unwrap().port();
+        let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+            .unwrap()
+            .with_network(net.clone());
+        assert_eq!(s.runtime_api_addr(), Some(RUNTIME_API_ADDR));
+        let out = run_script(&s, dir.path(), &probe_script(lo_port, gateway, gw_port)).await;
+        assert!(out.contains("api=pong"), "{mode:?}: {out}");
+        assert!(out.contains("host_loopback=unreachable"), "{mode:?}: {out}");
+        match mode {
+            NetMode::Bridge => {
+                assert!(out.contains("ifaces=eth0,lo,"), "{out}");
+                assert!(out.contains("gateway=reached"), "{out}");
+            }
+            _ => {
+                assert!(out.contains("ifaces=lo,"), "{out}");
+                assert!(out.contains("gateway=unreachable"), "{out}");
+            }
+        }
+        drop(s);
+        net.shutdown();
+    }
+}
+
+#[tokio::test]
+async fn fifty_environments_leave_no_veth_behind() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = Arc::new(Network::setup(NetMode::Bridge, 2).unwrap());
+    let bridge = net.bridge_name().unwrap().to_string();
+    let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+        .unwrap()
+        .with_network(net.clone());
+    for _ in 0..50 {
+        run_script(&s, dir.path(), "read -r r </dev/tcp/127.0.0.1/9001").await;
+    }
+    // Veths are deleted in the background once their environment is reaped.
+    for _ in 0..1000 {
+        if veths(&bridge) <= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(veths(&bridge) <= 2, "only the pool's veths remain");
+    drop(s);
+    net.shutdown();
+    assert_eq!(veths(&bridge), 0);
+    assert!(!std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists());
+}
