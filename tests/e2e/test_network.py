@@ -9,6 +9,8 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import shutil
+import subprocess
 import threading
 import uuid
 from pathlib import Path
@@ -75,6 +77,7 @@ def servers(tmp_path_factory):
     # Shutdown removes the bridge and every veth.
     assert bridge and not os.path.exists(f"/sys/class/net/{bridge.group(1)}")
     assert veths(bridge.group(1)) == 0
+    assert not shutil.which("nft") or not nft_table(bridge.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +130,19 @@ def probe(srv: Server, targets: list[str]) -> dict:
     return out
 
 
+def nft_table(bridge: str) -> bool:
+    return subprocess.run(["nft", "list", "table", "ip", bridge], capture_output=True).returncode == 0
+
+
 def test_the_server_says_which_network_runs(servers, gateway):
     assert network_line(servers["none"])[0] == "none"
     assert gateway[0].startswith("ignis")
+    text = network_line(servers["bridge"])[1]
+    if shutil.which("nft"):
+        assert "NAT by an nftables masquerade rule" in text, text
+        assert nft_table(gateway[0])
+    else:
+        assert "no NAT" in text, text
 
 
 def test_bridge_reaches_a_host_address_but_not_ignis_on_the_hosts_loopback(servers, gateway, host_http):

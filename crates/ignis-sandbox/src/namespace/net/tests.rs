@@ -265,3 +265,82 @@ async fn fifty_environments_leave_no_veth_behind() {
         .join(&bridge)
         .exists());
 }
+
+/// Launch to exit of `/bin/sh -c 'exit 0'` (3,538 MB: two vCPUs, so the
+/// CPU quota does not throttle it), p50 of 30 rounds; each round launches
+/// once per mode, alternating, so a busy machine skews them alike.
+#[tokio::test]
+async fn cold_start_by_network_mode() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["code", "tmp"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let spec = || LaunchSpec {
+        env_id: format!("cold-{}-{}", std::process::id(), uuid_ish()),
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), "exit 0".into()],
+        code_dir: dir.path().join("code"),
+        tmp_dir: dir.path().join("tmp"),
+        opt_dir: None,
+        runtime_dir: None,
+        env: Vec::new(),
+        memory_mb: 3538,
+        tmp_mb: 1,
+    };
+    let modes = [
+        (NetMode::Host, 0),
+        (NetMode::None, 0),
+        (NetMode::None, DEFAULT_POOL_SIZE),
+        (NetMode::Bridge, 0),
+        (NetMode::Bridge, DEFAULT_POOL_SIZE),
+    ];
+    let mut sandboxes: Vec<(String, Arc<Network>, Box<dyn Sandbox>)> = modes
+        .iter()
+        .map(|&(mode, pool)| {
+            let net = Arc::new(Network::setup(mode, pool).unwrap());
+            let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+                .unwrap()
+                .with_network(net.clone());
+            (
+                format!("{} (pool {pool})", mode.name()),
+                net,
+                Box::new(s) as Box<dyn Sandbox>,
+            )
+        })
+        .collect();
+    sandboxes.push((
+        "process".into(),
+        Arc::new(Network::host()),
+        Box::new(crate::process::ProcessSandbox),
+    ));
+    let mut ms = vec![Vec::new(); sandboxes.len()];
+    for _ in 0..30 {
+        for ((_, net, s), ms) in sandboxes.iter().zip(&mut ms) {
+            if let Some((_, p)) = &net.state {
+                while p.target > 0 && lock(&p.ready).len() < p.target {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            let started = Instant::now();
+            let l = s.launch(spec()).await.unwrap();
+            let info = *l.process.exited().wait_for(Option::is_some).await.unwrap();
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(info, Some(ExitInfo::Code(0)));
+        }
+    }
+    let report: Vec<String> = sandboxes
+        .iter()
+        .zip(&mut ms)
+        .map(|((name, _, _), ms)| format!("{name} {:.2} ms", p50(ms)))
+        .collect();
+    println!(
+        "launch to exit of /bin/sh, p50 of 30: {}",
+        report.join(", ")
+    );
+    for (_, net, _) in &sandboxes {
+        net.shutdown();
+    }
+}
