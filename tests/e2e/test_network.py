@@ -169,7 +169,7 @@ def test_none_has_only_loopback_and_reaches_nothing_of_the_host(servers, gateway
 
 
 def veths(bridge: str) -> int:
-    prefix = "ig" + bridge.removeprefix("ignis") + "v"
+    prefix = "ig" + bridge.removeprefix("ignis") + "g"
     return sum(1 for n in os.listdir("/sys/class/net") if n.startswith(prefix))
 
 
@@ -214,3 +214,21 @@ def test_fifty_environments_leave_no_veth_or_namespace_behind(servers, gateway):
     wait_for(lambda: len(netns_held(pid)) == 4, 30, what="only the pool's namespaces")
     assert processes_in(seen) == 0
     assert len(seen) > 4
+
+
+def test_a_killed_servers_bridge_is_reclaimed_by_the_next(tmp_path_factory):
+    killed = start(tmp_path_factory, "bridge")
+    bridge = BRIDGE.search(network_line(killed)[1]).group(1)
+    killed.kill()
+    # SIGKILL: no shutdown ran; the namespaces (and their veths) died with
+    # the process, the bridge and NAT table stay until a server reclaims them.
+    assert os.path.exists(f"/sys/class/net/{bridge}")
+    wait_for(lambda: veths(bridge) == 0, 30, what="the killed server's veths to go")
+    nxt = start(tmp_path_factory, "bridge")
+    try:
+        assert BRIDGE.search(network_line(nxt)[1]).group(1) == bridge
+        assert "removing a bridge left by a stopped server" in nxt.stderr()
+    finally:
+        assert nxt.stop() == 0
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+    assert not shutil.which("nft") or not nft_table(bridge)

@@ -62,8 +62,7 @@ impl Bridge {
             .collect();
         let (n, subnet) = addr::choose(&routes, |n| claim(host, n)).ok_or(NetError::NoSubnet)?;
         let name = format!("ignis{n}");
-        let alias = format!("{ALIAS}{}", std::process::id());
-        host.request("create the bridge", netlink::new_bridge(&name, &alias))?;
+        host.request("create the bridge", netlink::new_bridge(&name))?;
         let mut bridge = Self {
             index: 0,
             name,
@@ -80,6 +79,11 @@ impl Bridge {
 
     fn configure(&mut self, host: &Socket) -> Result<(), NetError> {
         self.index = netlink::index_of(&self.name).map_err(NetError::Index)?;
+        let alias = format!("{ALIAS}{}", std::process::id());
+        host.request(
+            "record the bridge's owner",
+            netlink::set_alias(self.index, &alias),
+        )?;
         host.request(
             "address the bridge",
             netlink::add_addr(self.index, self.gateway(), self.subnet.prefix),

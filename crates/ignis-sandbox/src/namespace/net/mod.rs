@@ -140,6 +140,8 @@ struct Shared {
     /// the kernel's RCU grace periods, ~35 ms here: not on an async worker).
     reaper: Mutex<Option<mpsc::Sender<(String, Ipv4Addr)>>>,
     reaper_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Veth names: `veth_prefix` + a counter.
+    veth_prefix: String,
     counter: AtomicU64,
     torn_down: AtomicBool,
 }
@@ -176,21 +178,35 @@ impl Network {
         }
         let host_ns = open_ns(c"/proc/self/ns/net").map_err(NetError::HostNs)?;
         let host_nl = Socket::open()?;
+        // Opened before the bridge exists, so nothing below can fail and
+        // leave the bridge behind without a `Network` to remove it.
+        let reaper_nl = match mode {
+            NetMode::Bridge => Some(Socket::open()?),
+            _ => None,
+        };
         let bridge = match mode {
             NetMode::Bridge => Some(Bridge::setup(&host_nl)?),
             _ => None,
         };
         let subnet = bridge.as_ref().map_or(addr::Subnet::nth(0), |b| b.subnet);
+        let bridge_name = bridge.as_ref().map(|b| b.name.clone());
         let addrs = Arc::new(Mutex::new(addr::Allocator::new(subnet)));
-        let (reaper, reaper_thread) = match bridge {
-            Some(_) => {
+        let (reaper, reaper_thread) = match reaper_nl {
+            Some(nl) => {
                 let (tx, rx) = mpsc::channel();
-                let (nl, addrs) = (Socket::open()?, addrs.clone());
-                let handle = std::thread::Builder::new()
+                let addrs = addrs.clone();
+                let spawned = std::thread::Builder::new()
                     .name("ignis-veth-reaper".into())
-                    .spawn(move || reap(&nl, &addrs, &rx))
-                    .map_err(NetError::Thread)?;
-                (Some(tx), Some(handle))
+                    .spawn(move || reap(&nl, &addrs, &rx));
+                match spawned {
+                    Ok(handle) => (Some(tx), Some(handle)),
+                    Err(e) => {
+                        if let Some(b) = &bridge {
+                            b.teardown(&host_nl);
+                        }
+                        return Err(NetError::Thread(e));
+                    }
+                }
             }
             None => (None, None),
         };
@@ -201,6 +217,7 @@ impl Network {
             addrs,
             reaper: Mutex::new(reaper),
             reaper_thread: Mutex::new(reaper_thread),
+            veth_prefix: veth_prefix(bridge_name.as_deref()),
             counter: AtomicU64::new(0),
             torn_down: AtomicBool::new(false),
         });
@@ -268,6 +285,12 @@ impl Network {
     pub fn gateway(&self) -> Option<Ipv4Addr> {
         let (shared, _) = self.state.as_ref()?;
         shared.bridge.as_ref().map(Bridge::gateway)
+    }
+
+    /// What the names of this network's veths (host ends) start with.
+    pub fn veth_prefix(&self) -> Option<&str> {
+        let (shared, _) = self.state.as_ref()?;
+        shared.bridge.as_ref().map(|_| shared.veth_prefix.as_str())
     }
 
     /// The bridge's name, in `bridge` mode.
@@ -400,6 +423,17 @@ fn delete_veth(nl: &Socket, name: &str) {
     }
 }
 
+/// `ig<bridge number>g<network number in this process>v`: at most 8
+/// bytes, so a 6-hex-digit counter keeps names within 15. Unique per
+/// network, so a veth a previous network of this process left to be
+/// deleted never takes a new one's name.
+fn veth_prefix(bridge: Option<&str>) -> String {
+    static NETWORKS: AtomicU64 = AtomicU64::new(0);
+    let n = NETWORKS.fetch_add(1, Ordering::Relaxed) % 0x100;
+    let bridge = bridge.map_or("", |b| b.trim_start_matches("ignis"));
+    format!("ig{bridge}g{n:x}v")
+}
+
 /// Keeps the pool at its target until stopped.
 fn refill(shared: &Arc<Shared>, pool: &Pool) {
     let mut failed = false;
@@ -439,11 +473,10 @@ fn refill(shared: &Arc<Shared>, pool: &Pool) {
 /// `bridge` mode, its veth wired and addressed.
 fn create(shared: &Arc<Shared>) -> Result<EnvNet, NetError> {
     let veth = match &shared.bridge {
-        Some(b) => {
+        Some(_) => {
             let addr = lock(&shared.addrs).allocate().ok_or(NetError::NoAddress)?;
-            let n = shared.counter.fetch_add(1, Ordering::Relaxed);
-            // ≤ 15 bytes: "ig" + bridge number + "v" + hex counter.
-            let name = format!("ig{}v{n:x}", b.name.trim_start_matches("ignis"));
+            let n = shared.counter.fetch_add(1, Ordering::Relaxed) % 0x100_0000;
+            let name = format!("{}{n:x}", shared.veth_prefix);
             Some((name, addr))
         }
         None => None,
@@ -489,7 +522,7 @@ fn prepare(
     if let (Some((name, addr)), Some(b)) = (veth, &shared.bridge) {
         lock(&shared.host_nl).request(
             "create a veth pair",
-            netlink::new_veth(name, b.index, GUEST_IFNAME, netns.as_raw_fd()),
+            netlink::new_veth(name, Some(b.index), GUEST_IFNAME, netns.as_raw_fd()),
         )?;
         setns(shared.host_ns.as_raw_fd()).map_err(NetError::Setns)?;
         let host_index = netlink::index_of(name).map_err(NetError::Index)?;

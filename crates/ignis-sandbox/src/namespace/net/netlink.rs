@@ -162,33 +162,34 @@ fn ifinfo(family: u8, index: i32, flags: u32, change: u32) -> [u8; 16] {
     h
 }
 
-/// Creates bridge `name`, up, with `alias` (its owner, for clean-up of a
-/// crashed server's bridge).
-pub fn new_bridge(name: &str, alias: &str) -> Message {
+/// Creates bridge `name`, up.
+pub fn new_bridge(name: &str) -> Message {
     Message::new(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         &ifinfo(AF_UNSPEC, 0, IFF_UP, IFF_UP),
     )
     .str_attr(IFLA_IFNAME, name)
-    .str_attr(IFLA_IFALIAS, alias)
     .begin(IFLA_LINKINFO)
     .str_attr(IFLA_INFO_KIND, "bridge")
     .end()
 }
 
-/// Creates the veth pair `host` (up, a port of bridge `master`) and `peer`
-/// (down: a veth cannot come up before its peer is linked; created
+/// Creates the veth pair `host` (up, a port of bridge `master` if any) and
+/// `peer` (down: a veth cannot come up before its peer is linked; created
 /// directly in the network namespace `netns_fd`).
-pub fn new_veth(host: &str, master: u32, peer: &str, netns_fd: RawFd) -> Message {
+pub fn new_veth(host: &str, master: Option<u32>, peer: &str, netns_fd: RawFd) -> Message {
     let fd = u32::try_from(netns_fd).expect("descriptors are not negative");
-    Message::new(
+    let m = Message::new(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         &ifinfo(AF_UNSPEC, 0, IFF_UP, IFF_UP),
     )
-    .str_attr(IFLA_IFNAME, host)
-    .u32_attr(IFLA_MASTER, master)
+    .str_attr(IFLA_IFNAME, host);
+    match master {
+        Some(index) => m.u32_attr(IFLA_MASTER, index),
+        None => m,
+    }
     .begin(IFLA_LINKINFO)
     .str_attr(IFLA_INFO_KIND, "veth")
     .begin(IFLA_INFO_DATA)
@@ -208,6 +209,13 @@ pub fn isolate_port(index: u32) -> Message {
         .begin(IFLA_PROTINFO)
         .attr(IFLA_BRPORT_ISOLATED, &[1])
         .end()
+}
+
+/// Sets the alias of link `index` (the kernel takes it only on an existing
+/// link, not at creation).
+pub fn set_alias(index: u32, alias: &str) -> Message {
+    Message::new(RTM_NEWLINK, 0, &ifinfo(AF_UNSPEC, as_index(index), 0, 0))
+        .str_attr(IFLA_IFALIAS, alias)
 }
 
 /// Brings link `index` up.
@@ -411,7 +419,7 @@ mod tests {
 
     #[test]
     fn veth_peer_is_nested_with_its_own_ifinfomsg_and_netns() {
-        let m = new_veth("ig0x1", 5, "eth0", 9).finish(3);
+        let m = new_veth("ig0x1", Some(5), "eth0", 9).finish(3);
         assert_eq!(u32_at(&m, 0) as usize, m.len());
         assert_eq!(
             u16_at(&m, 6),

@@ -22,12 +22,12 @@ fn root() -> bool {
     euid == 0
 }
 
-fn veths(bridge: &str) -> usize {
-    let prefix = format!("ig{}v", bridge.trim_start_matches("ignis"));
+fn veths(net: &Network) -> usize {
+    let prefix = net.veth_prefix().unwrap();
     std::fs::read_dir("/sys/class/net")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
 }
 
@@ -41,6 +41,23 @@ fn inside<T: Send>(fd: RawFd, f: impl FnOnce() -> T + Send) -> T {
         .join()
         .unwrap()
     })
+}
+
+/// The bridge `name` that had `index` is gone (a concurrent test may have
+/// made another by that name since).
+fn assert_bridge_gone(name: &str, index: u32) {
+    assert_ne!(
+        netlink::index_of(name).ok(),
+        Some(index),
+        "{name} outlived its network"
+    );
+}
+
+#[test]
+fn veth_names_fit_in_an_interface_name() {
+    let longest = format!("{}{:x}", veth_prefix(Some("ignis15")), 0xff_ffff);
+    assert!(longest.len() < libc::IFNAMSIZ, "{longest}");
+    assert!(veth_prefix(Some("ignis3")).starts_with("ig3g"));
 }
 
 #[test]
@@ -74,6 +91,7 @@ fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_wit
     }
     let net = Network::setup(NetMode::Bridge, 0).unwrap();
     let bridge = net.bridge_name().unwrap().to_string();
+    let index = netlink::index_of(&bridge).unwrap();
     let gateway = net.gateway().unwrap();
     let on_gateway = TcpListener::bind((gateway, 0)).unwrap();
     let gw_port = on_gateway.local_addr().unwrap().port();
@@ -81,7 +99,7 @@ fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_wit
     let lo_port = on_loopback.local_addr().unwrap().port();
 
     let envs: Vec<EnvNet> = (0..10).map(|_| net.take().unwrap().unwrap()).collect();
-    assert_eq!(veths(&bridge), 10);
+    assert_eq!(veths(&net), 10);
     let mut addrs: Vec<_> = envs.iter().map(|e| e.address().unwrap()).collect();
     addrs.dedup();
     assert_eq!(addrs.len(), 10, "every environment has its own address");
@@ -98,10 +116,8 @@ fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_wit
     assert_eq!(gw_lo, Err(io::ErrorKind::ConnectionRefused));
     drop(envs);
     net.shutdown(); // waits for the queued deletions
-    assert_eq!(veths(&bridge), 0, "no veth outlives its environment");
-    assert!(!std::path::Path::new("/sys/class/net")
-        .join(&bridge)
-        .exists());
+    assert_eq!(veths(&net), 0, "no veth outlives its environment");
+    assert_bridge_gone(&bridge, index);
 }
 
 fn p50(v: &mut [f64]) -> f64 {
@@ -244,6 +260,7 @@ async fn fifty_environments_leave_no_veth_behind() {
     let dir = tempfile::tempdir().unwrap();
     let net = Arc::new(Network::setup(NetMode::Bridge, 2).unwrap());
     let bridge = net.bridge_name().unwrap().to_string();
+    let index = netlink::index_of(&bridge).unwrap();
     let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
         .unwrap()
         .with_network(net.clone());
@@ -252,18 +269,16 @@ async fn fifty_environments_leave_no_veth_behind() {
     }
     // Veths are deleted in the background once their environment is reaped.
     for _ in 0..1000 {
-        if veths(&bridge) <= 2 {
+        if veths(&net) <= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(veths(&bridge) <= 2, "only the pool's veths remain");
+    assert!(veths(&net) <= 2, "only the pool's veths remain");
     drop(s);
     net.shutdown();
-    assert_eq!(veths(&bridge), 0);
-    assert!(!std::path::Path::new("/sys/class/net")
-        .join(&bridge)
-        .exists());
+    assert_eq!(veths(&net), 0);
+    assert_bridge_gone(&bridge, index);
 }
 
 /// Launch to exit of `/bin/sh -c 'exit 0'` (3,538 MB: two vCPUs, so the
@@ -343,4 +358,117 @@ async fn cold_start_by_network_mode() {
     for (_, net, _) in &sandboxes {
         net.shutdown();
     }
+}
+
+/// A network namespace standing in for the world beyond the host:
+/// `eth0` 198.18.0.2/24 (a benchmarking range), linked to the host's
+/// `igo<pid>` 198.18.0.1/24. Its host end is deleted on drop.
+struct Outside {
+    ns: OwnedFd,
+    host_if: String,
+    host_nl: Socket,
+}
+
+const OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const OUTSIDE_GW: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+impl Outside {
+    fn new() -> Self {
+        let host_nl = Socket::open().unwrap();
+        let host_if = format!("igo{}", std::process::id());
+        let (ns, nl) = std::thread::scope(|s| {
+            s.spawn(|| {
+                unshare_net().unwrap();
+                let ns = open_ns(c"/proc/thread-self/ns/net").unwrap();
+                (ns, Socket::open().unwrap())
+            })
+            .join()
+            .unwrap()
+        });
+        host_nl
+            .request(
+                "create the outside's veth",
+                netlink::new_veth(&host_if, None, GUEST_IFNAME, ns.as_raw_fd()),
+            )
+            .unwrap();
+        let index = netlink::index_of(&host_if).unwrap();
+        host_nl
+            .request("address", netlink::add_addr(index, OUTSIDE_GW, 24))
+            .unwrap();
+        inside(ns.as_raw_fd(), || {
+            let eth0 = netlink::index_of(GUEST_IFNAME).unwrap();
+            nl.request("up", netlink::link_up(eth0)).unwrap();
+            nl.request("address", netlink::add_addr(eth0, OUTSIDE, 24))
+                .unwrap();
+        });
+        Self {
+            ns,
+            host_if,
+            host_nl,
+        }
+    }
+
+    /// Accepts one connection on `OUTSIDE` and answers with the address it
+    /// came from.
+    fn echo_peer(&self) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = inside(self.ns.as_raw_fd(), || {
+            TcpListener::bind((OUTSIDE, 0)).unwrap()
+        });
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let handle = std::thread::spawn(move || {
+            use std::io::Write;
+            // Gives up after 10 s, so a broken NAT fails the test, not hangs it.
+            for _ in 0..1000 {
+                if let Ok((mut conn, peer)) = listener.accept() {
+                    conn.set_nonblocking(false).unwrap();
+                    writeln!(conn, "{}", peer.ip()).unwrap();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        (port, handle)
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self
+            .host_nl
+            .request("delete", netlink::del_link(&self.host_if));
+    }
+}
+
+#[tokio::test]
+async fn bridge_traffic_leaves_the_host_masqueraded() {
+    if !root() {
+        return;
+    }
+    let net = Arc::new(Network::setup(NetMode::Bridge, 0).unwrap());
+    let nat = net.state.as_ref().unwrap().0.bridge.as_ref().unwrap().nat;
+    if nat == Nat::Missing {
+        println!("skipped: neither nft nor iptables is installed");
+        net.shutdown();
+        return;
+    }
+    let outside = Outside::new();
+    let (port, server) = outside.echo_peer();
+    let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+        .unwrap()
+        .with_network(net.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "read -r r </dev/tcp/127.0.0.1/9001
+        echo peer=$(timeout 5 bash -c 'read -r p </dev/tcp/{OUTSIDE}/{port} && echo $p')"
+    );
+    let out = run_script(&s, dir.path(), &script).await;
+    server.join().unwrap();
+    assert_eq!(
+        out.trim(),
+        format!("peer={OUTSIDE_GW}"),
+        "seen from outside"
+    );
+    drop(s);
+    net.shutdown();
 }
