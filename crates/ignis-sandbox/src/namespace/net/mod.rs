@@ -195,9 +195,10 @@ impl Network {
             Some(nl) => {
                 let (tx, rx) = mpsc::channel();
                 let addrs = addrs.clone();
+                let group = doomed_group(bridge.as_ref().map_or(0, |b| b.index));
                 let spawned = std::thread::Builder::new()
                     .name("ignis-veth-reaper".into())
-                    .spawn(move || reap(&nl, &addrs, &rx));
+                    .spawn(move || reap(&nl, &addrs, &rx, group));
                 match spawned {
                     Ok(handle) => (Some(tx), Some(handle)),
                     Err(e) => {
@@ -404,12 +405,45 @@ impl Drop for EnvNet {
     }
 }
 
-/// Deletes queued veths until the queue closes; an address is reused only
-/// once its veth is gone.
-fn reap(nl: &Socket, addrs: &Mutex<addr::Allocator>, queue: &mpsc::Receiver<(String, Ipv4Addr)>) {
-    for (name, addr) in queue {
-        delete_veth(nl, &name);
-        lock(addrs).release(addr);
+/// The interface group a server's veths join just before they are deleted
+/// together: "IG" and the low bits of the bridge's index.
+fn doomed_group(bridge_index: u32) -> u32 {
+    0x4947_0000 | (bridge_index & 0xffff)
+}
+
+/// Deletes queued veths until the queue closes, every veth queued by then
+/// in one request (deleting a link waits for RCU grace periods, ≈ 35 ms
+/// here; a batch waits once); an address is reused only once its veth is
+/// gone.
+fn reap(
+    nl: &Socket,
+    addrs: &Mutex<addr::Allocator>,
+    queue: &mpsc::Receiver<(String, Ipv4Addr)>,
+    group: u32,
+) {
+    while let Ok(first) = queue.recv() {
+        let batch: Vec<_> = std::iter::once(first).chain(queue.try_iter()).collect();
+        let mut doomed = 0;
+        for (name, _) in &batch {
+            match nl.request("mark a veth for deletion", netlink::set_group(name, group)) {
+                Ok(()) => doomed += 1,
+                Err(NetlinkError::Refused { source, .. })
+                    if source.raw_os_error() == Some(libc::ENODEV) => {}
+                Err(e) => {
+                    tracing::warn!(veth = %name, error = %e, "failed to mark a veth for deletion")
+                }
+            }
+        }
+        if doomed > 0 {
+            if let Err(e) = nl.request("delete veths", netlink::del_group(group)) {
+                tracing::warn!(veths = doomed, error = %e, "failed to delete veths");
+            }
+        }
+        tracing::debug!(veths = doomed, "veths deleted");
+        let mut addrs = lock(addrs);
+        for (_, addr) in batch {
+            addrs.release(addr);
+        }
     }
 }
 

@@ -30,6 +30,7 @@ const IFLA_MASTER: u16 = 10;
 const IFLA_PROTINFO: u16 = 12;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
+const IFLA_GROUP: u16 = 27;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
@@ -230,6 +231,19 @@ pub fn link_up(index: u32) -> Message {
 /// Deletes link `name` (and, for a veth, its peer).
 pub fn del_link(name: &str) -> Message {
     Message::new(RTM_DELLINK, 0, &ifinfo(AF_UNSPEC, 0, 0, 0)).str_attr(IFLA_IFNAME, name)
+}
+
+/// Puts link `name` in interface group `group`.
+pub fn set_group(name: &str, group: u32) -> Message {
+    Message::new(RTM_NEWLINK, 0, &ifinfo(AF_UNSPEC, 0, 0, 0))
+        .str_attr(IFLA_IFNAME, name)
+        .u32_attr(IFLA_GROUP, group)
+}
+
+/// Deletes every link of interface group `group` at once (the kernel waits
+/// for one RCU grace period for all of them instead of one each).
+pub fn del_group(group: u32) -> Message {
+    Message::new(RTM_DELLINK, 0, &ifinfo(AF_UNSPEC, 0, 0, 0)).u32_attr(IFLA_GROUP, group)
 }
 
 /// Adds `addr/prefix` to link `index`.
@@ -446,6 +460,26 @@ mod tests {
         assert_eq!(u16_at(&m, ns + 2), IFLA_NET_NS_FD);
         assert_eq!(u32_at(&m, ns + 4), 9);
         assert_eq!(ns + 8, m.len());
+    }
+
+    #[test]
+    fn group_deletion_names_only_the_group() {
+        let m = del_group(0x4947_0003).finish(1);
+        assert_eq!(m.len(), 40);
+        assert_eq!(u16_at(&m, 4), RTM_DELLINK);
+        assert_eq!(u32_at(&m, 20), 0, "no index");
+        assert_eq!(u16_at(&m, 34), IFLA_GROUP);
+        assert_eq!(u32_at(&m, 36), 0x4947_0003);
+        let m = set_group("ig0g0v1", 7).finish(1);
+        assert_eq!(u16_at(&m, 4), RTM_NEWLINK);
+        assert_eq!(
+            u16_at(&m, 6),
+            NLM_F_REQUEST | NLM_F_ACK,
+            "modifies, never creates"
+        );
+        assert_eq!(&m[36..44], b"ig0g0v1\0");
+        assert_eq!(u16_at(&m, 46), IFLA_GROUP);
+        assert_eq!(u32_at(&m, 48), 7);
     }
 
     #[test]
