@@ -67,6 +67,7 @@ def network_line(srv: Server) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
+    forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     made = {mode: start(tmp_path_factory, mode) for mode in ("bridge", "none")}
     yield made
     bridge = BRIDGE.search(made["bridge"].stderr())
@@ -78,6 +79,7 @@ def servers(tmp_path_factory):
     assert bridge and not os.path.exists(f"/sys/class/net/{bridge.group(1)}")
     assert veths(bridge.group(1)) == 0
     assert not shutil.which("nft") or not nft_table(bridge.group(1))
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forward_before
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,9 @@ use super::netlink::{self, Socket};
 use super::NetError;
 
 const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+/// Left by the server that turned forwarding on, for the last server to
+/// stop (whichever it is, even after a crash) to turn it back off.
+const FORWARD_MARKER: &str = "/run/ignis-ip-forward-was-off";
 /// What a bridge's alias starts with; the owning server's pid follows.
 const ALIAS: &str = "ignis pid ";
 
@@ -42,8 +45,6 @@ pub struct Bridge {
     pub subnet: Subnet,
     /// How egress is translated.
     pub nat: Nat,
-    /// Whether this server turned IPv4 forwarding on.
-    forward_was_off: bool,
 }
 
 impl Bridge {
@@ -68,7 +69,6 @@ impl Bridge {
             name,
             subnet,
             nat: Nat::Missing,
-            forward_was_off: false,
         };
         if let Err(e) = bridge.configure(host) {
             bridge.teardown(host);
@@ -88,23 +88,28 @@ impl Bridge {
             "address the bridge",
             netlink::add_addr(self.index, self.gateway(), self.subnet.prefix),
         )?;
+        self.nat = add_nat(&self.name, self.subnet)?;
+        // Without NAT nothing is forwarded: the environments' private source
+        // addresses must not leave the host untranslated.
+        if self.nat == Nat::Missing {
+            return Ok(());
+        }
         let forward = std::fs::read_to_string(FORWARD).map_err(NetError::Forward)?;
         if forward.trim() == "0" {
+            std::fs::write(FORWARD_MARKER, "").map_err(NetError::Forward)?;
             std::fs::write(FORWARD, "1").map_err(NetError::Forward)?;
-            self.forward_was_off = true;
         }
-        self.nat = add_nat(&self.name, self.subnet)?;
         Ok(())
     }
 
-    /// Removes the NAT rule and the bridge; turns forwarding back off if
-    /// this server turned it on and no other Ignis bridge is left.
+    /// Removes the NAT rule and the bridge; turns forwarding back off if an
+    /// Ignis server turned it on and no Ignis bridge is left.
     pub fn teardown(&self, host: &Socket) {
         remove_nat(self.nat, &self.name, self.subnet);
         if let Err(e) = host.request("delete the bridge", netlink::del_link(&self.name)) {
             tracing::warn!(bridge = %self.name, error = %e, "failed to delete the bridge");
         }
-        if self.forward_was_off && !other_bridges() {
+        if !other_bridges() && std::fs::remove_file(FORWARD_MARKER).is_ok() {
             let _ = std::fs::write(FORWARD, "0");
         }
         tracing::info!(bridge = %self.name, "network bridge removed");
