@@ -12,6 +12,10 @@ use super::*;
 use crate::namespace::{NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use crate::{ExitInfo, LaunchSpec, Sandbox};
 
+/// Root tests run one at a time, so counting this process's namespace
+/// descriptors is exact.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[allow(unsafe_code)]
 fn root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -65,6 +69,7 @@ fn a_none_namespace_holds_the_runtime_api_socket_and_nothing_of_the_host() {
     if !root() {
         return;
     }
+    let _serial = SERIAL.blocking_lock();
     let net = Network::setup(NetMode::None, 0).unwrap();
     assert_eq!(net.runtime_api_addr(), Some(RUNTIME_API_ADDR));
     let host_only = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -89,6 +94,7 @@ fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_wit
     if !root() {
         return;
     }
+    let _serial = SERIAL.blocking_lock();
     let net = Network::setup(NetMode::Bridge, 0).unwrap();
     let bridge = net.bridge_name().unwrap().to_string();
     let index = netlink::index_of(&bridge).unwrap();
@@ -136,6 +142,7 @@ fn cost_of_a_namespace_made_on_demand_and_taken_from_the_pool() {
     if !root() {
         return;
     }
+    let _serial = SERIAL.blocking_lock();
     for mode in [NetMode::None, NetMode::Bridge] {
         let net = Network::setup(mode, 4).unwrap();
         let (shared, pool) = net.state.as_ref().unwrap();
@@ -231,6 +238,7 @@ async fn functions_in_none_and_bridge_reach_the_runtime_api_at_9001_and_not_the_
     if !root() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let on_loopback = TcpListener::bind("127.0.0.1:0").unwrap();
     let lo_port = on_loopback.local_addr().unwrap().port();
@@ -266,6 +274,7 @@ async fn fifty_environments_leave_no_veth_behind() {
     if !root() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let net = Arc::new(Network::setup(NetMode::Bridge, 2).unwrap());
     let bridge = net.bridge_name().unwrap().to_string();
@@ -298,6 +307,7 @@ async fn cold_start_by_network_mode() {
     if !root() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     for d in ["code", "tmp"] {
         std::fs::create_dir_all(dir.path().join(d)).unwrap();
@@ -454,6 +464,7 @@ async fn bridge_traffic_leaves_the_host_masqueraded() {
     if !root() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let net = Arc::new(Network::setup(NetMode::Bridge, 0).unwrap());
     let nat = net.state.as_ref().unwrap().0.bridge.as_ref().unwrap().nat;
     if nat == Nat::Missing {
@@ -480,4 +491,39 @@ async fn bridge_traffic_leaves_the_host_masqueraded() {
     );
     drop(s);
     net.shutdown();
+}
+
+/// Network namespaces this process holds descriptors of.
+fn netns_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("net:"))
+        })
+        .count()
+}
+
+#[test]
+fn two_thousand_namespaces_leave_no_veth_descriptor_or_address_behind() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.blocking_lock();
+    let before = netns_fds();
+    let net = Network::setup(NetMode::Bridge, 0).unwrap();
+    for _ in 0..20 {
+        let envs: Vec<EnvNet> = (0..100).map(|_| net.take().unwrap().unwrap()).collect();
+        assert!(veths(&net) >= 100);
+        assert!(netns_fds() >= before + 100);
+        drop(envs);
+    }
+    let (shared, _) = net.state.as_ref().unwrap();
+    let shared = shared.clone();
+    net.shutdown();
+    assert_eq!(veths(&net), 0);
+    drop(net);
+    assert_eq!(netns_fds(), before + 1, "only the host's, kept by `shared`");
+    drop(shared);
+    assert_eq!(netns_fds(), before);
 }
