@@ -310,7 +310,10 @@ impl Network {
         pool.wake.notify_one();
         match pooled {
             Some(n) => Ok(Some(n)),
-            None => create(shared).map(Some),
+            None => {
+                tracing::debug!("namespace pool empty: making one on the launch path");
+                create(shared).map(Some)
+            }
         }
     }
 
