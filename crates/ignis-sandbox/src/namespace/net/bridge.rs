@@ -55,13 +55,20 @@ impl Bridge {
 
     /// Creates the bridge on the first free subnet, with NAT and forwarding.
     pub fn setup(host: &Socket) -> Result<Self, NetError> {
+        for n in 0..addr::MAX_BRIDGES {
+            reclaim(host, n);
+        }
         let routes = std::fs::read_to_string("/proc/net/route").map_err(NetError::Routes)?;
         let routes: Vec<Subnet> = addr::parse_routes(&routes)
             .into_iter()
-            .filter(|(iface, _)| !stale(iface))
             .map(|(_, s)| s)
             .collect();
-        let (n, subnet) = addr::choose(&routes, |n| claim(host, n)).ok_or(NetError::NoSubnet)?;
+        let (n, subnet) = addr::choose(&routes, |n| {
+            !std::path::Path::new("/sys/class/net")
+                .join(format!("ignis{n}"))
+                .exists()
+        })
+        .ok_or(NetError::NoSubnet)?;
         let name = format!("ignis{n}");
         host.request("create the bridge", netlink::new_bridge(&name))?;
         let mut bridge = Self {
@@ -116,21 +123,22 @@ impl Bridge {
     }
 }
 
-/// Whether `ignis<n>` can be ours: absent, or left by a server that is gone
-/// (then it is deleted with its NAT table).
-fn claim(host: &Socket, n: u32) -> bool {
+/// Deletes `ignis<n>` and its NAT table if a server that is gone (killed)
+/// left them.
+fn reclaim(host: &Socket, n: u32) {
     let name = format!("ignis{n}");
-    if !std::path::Path::new("/sys/class/net").join(&name).exists() {
-        return true;
-    }
     if !stale(&name) {
-        return false;
+        return;
     }
     tracing::info!(bridge = %name, "removing a bridge left by a stopped server");
     remove_nat(Nat::Nft, &name, Subnet::nth(n));
     remove_nat(Nat::Iptables, &name, Subnet::nth(n));
-    host.request("delete a stale bridge", netlink::del_link(&name))
-        .is_ok()
+    if let Err(e) = host.request("delete a stale bridge", netlink::del_link(&name)) {
+        // Unless another server starting now removed it first.
+        if std::path::Path::new("/sys/class/net").join(&name).exists() {
+            tracing::warn!(bridge = %name, error = %e, "failed to delete a stale bridge");
+        }
+    }
 }
 
 /// Whether `iface` is an Ignis bridge whose server is no longer running.
