@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub sandbox: SandboxChoice,
     /// The network mode asked for (`namespace` backend only).
     pub network: NetworkChoice,
+    /// Network namespaces kept prepared.
+    pub network_pool_size: usize,
 }
 
 /// How `namespace` environments are networked.
@@ -70,6 +72,7 @@ impl ServerConfig {
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
         network: &str,
+        network_pool_size: usize,
     ) -> Self {
         Self {
             listen,
@@ -93,6 +96,7 @@ impl ServerConfig {
                 "host" => NetworkChoice::Host,
                 _ => NetworkChoice::Auto,
             },
+            network_pool_size,
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let chosen = sandbox::choose(config.sandbox, config.network).await?;
+    let chosen = sandbox::choose(config.sandbox, config.network, config.network_pool_size).await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
     let catalog = {
         let (dir, strict, paths) = (

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ignis_sandbox::namespace::net::{NetMode, Network, DEFAULT_POOL_SIZE};
+use ignis_sandbox::namespace::net::{NetMode, Network};
 use ignis_sandbox::namespace::{NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::Sandbox;
@@ -25,8 +25,12 @@ pub struct Chosen {
 }
 
 /// The backend `choice` resolves to on this machine, networked as `network`
-/// asks.
-pub async fn choose(choice: SandboxChoice, network: NetworkChoice) -> anyhow::Result<Chosen> {
+/// asks with `pool` namespaces kept prepared.
+pub async fn choose(
+    choice: SandboxChoice,
+    network: NetworkChoice,
+    pool: usize,
+) -> anyhow::Result<Chosen> {
     let namespace = match choice {
         SandboxChoice::Process => {
             return Ok(process(
@@ -51,7 +55,7 @@ pub async fn choose(choice: SandboxChoice, network: NetworkChoice) -> anyhow::Re
         },
     };
     let (sandbox, why) = namespace;
-    let (net, network_why) = tokio::task::spawn_blocking(move || setup_network(network))
+    let (net, network_why) = tokio::task::spawn_blocking(move || setup_network(network, pool))
         .await
         .context("set up the network")??;
     let net = Arc::new(net);
@@ -75,9 +79,9 @@ fn process(why: String) -> Chosen {
 }
 
 /// `auto` tries `bridge`, then `none`; an explicit mode must work.
-fn setup_network(choice: NetworkChoice) -> anyhow::Result<(Network, String)> {
+fn setup_network(choice: NetworkChoice, pool: usize) -> anyhow::Result<(Network, String)> {
     let explicit = |mode: NetMode| {
-        Network::setup(mode, DEFAULT_POOL_SIZE)
+        Network::setup(mode, pool)
             .with_context(|| format!("set up --network {}", mode.name()))
             .map(|n| (n, format!("asked for with --network {}", mode.name())))
     };
@@ -85,10 +89,10 @@ fn setup_network(choice: NetworkChoice) -> anyhow::Result<(Network, String)> {
         NetworkChoice::Bridge => explicit(NetMode::Bridge),
         NetworkChoice::None => explicit(NetMode::None),
         NetworkChoice::Host => explicit(NetMode::Host),
-        NetworkChoice::Auto => match Network::setup(NetMode::Bridge, DEFAULT_POOL_SIZE) {
+        NetworkChoice::Auto => match Network::setup(NetMode::Bridge, pool) {
             Ok(n) => Ok((n, "--network auto: the bridge could be set up".to_string())),
             Err(bridge) => {
-                let n = Network::setup(NetMode::None, DEFAULT_POOL_SIZE).with_context(|| {
+                let n = Network::setup(NetMode::None, pool).with_context(|| {
                     format!("set up --network none after bridge failed ({bridge})")
                 })?;
                 Ok((

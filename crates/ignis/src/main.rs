@@ -54,6 +54,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         a.runtime_paths,
         &a.sandbox,
         &a.network,
+        a.network_pool_size,
     )
 }
 

@@ -42,7 +42,8 @@ pub const RUNTIME_API_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9001));
 /// The name of an environment's end of its veth pair.
 pub const GUEST_IFNAME: &str = "eth0";
-/// Prepared namespaces kept ready by default.
+/// Prepared namespaces kept ready by default (`ignis serve
+/// --network-pool-size`).
 pub const DEFAULT_POOL_SIZE: usize = 4;
 /// The loopback interface's index in every network namespace.
 const LOOPBACK_INDEX: u32 = 1;
