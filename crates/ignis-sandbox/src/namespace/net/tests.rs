@@ -120,6 +120,13 @@ fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_wit
     assert_eq!(gw, Ok(()), "the host's bridge address is reachable");
     assert_eq!(lo, Err(io::ErrorKind::ConnectionRefused));
     assert_eq!(gw_lo, Err(io::ErrorKind::ConnectionRefused));
+    // Isolated bridge ports: one environment cannot reach another.
+    let neighbour = SocketAddr::from((envs[1].address().unwrap(), 8080));
+    let _listening = inside(envs[1].netns_fd(), || TcpListener::bind(neighbour).unwrap());
+    let to_neighbour = inside(envs[0].netns_fd(), || {
+        TcpStream::connect_timeout(&neighbour, Duration::from_secs(1)).map(|_| ())
+    });
+    assert!(to_neighbour.is_err(), "reached the other environment");
     drop(envs);
     net.shutdown(); // waits for the queued deletions
     assert_eq!(veths(&net), 0, "no veth outlives its environment");
