@@ -117,7 +117,8 @@ def main(event, context):
         return {"tmp": sorted(os.listdir("/tmp"))}
     if a == "fresh":
         return {"tmp": sorted(os.listdir("/tmp")), "runtime": sorted(os.listdir("/var/runtime")),
-                "cmdline": open("/proc/self/cmdline").read().split("\0")}
+                "cmdline": open("/proc/self/cmdline").read().split("\0"),
+                "runtime_dir": os.environ.get("LAMBDA_RUNTIME_DIR")}
     if a == "tmp-peek":
         return {"tmp": sorted(os.listdir("/tmp")),
                 "read": attempt(read, f"/tmp/{event['secret']}")}
@@ -362,6 +363,7 @@ def test_a_fresh_environment_s_tmp_is_empty(hlam, hdeploy, ns_server, contained)
     assert body["tmp"] == [], body
     assert "bootstrap.py" in body["runtime"], body
     assert "/var/runtime/bootstrap.py" in body["cmdline"], body
+    assert body["runtime_dir"] == "/var/runtime", body
     assert not any(str(ns_server.data_dir) in arg for arg in body["cmdline"]), body
 
 

@@ -43,7 +43,10 @@ def test_event_invocation_runs_in_background(lam, url, echo_fn):
     assert resp["StatusCode"] == 202
     assert resp["Payload"].read() == b""
     wait_log_line(url, echo_fn, "log line 3")
-    wait_log_line(url, echo_fn, "REPORT RequestId")
+    # As on Lambda, the 202 names the request id the invocation runs under.
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    lines = wait_log_line(url, echo_fn, f"REPORT RequestId: {request_id}")
+    assert any(line.startswith(f"START RequestId: {request_id}") for line in lines), lines
 
 
 def test_dry_run(lam, echo_fn):

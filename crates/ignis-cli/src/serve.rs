@@ -73,6 +73,11 @@ pub struct ServeArgs {
         value_name = "BACKEND"
     )]
     pub sandbox: String,
+    /// A directory laid out like a root file system (e.g. a container
+    /// image's userland) whose usr, lib, lib64, bin, sbin and etc the
+    /// namespace sandbox shows read-only instead of the host's.
+    #[arg(long, env = "IGNIS_SANDBOX_ROOT", value_name = "DIR")]
+    pub sandbox_root: Option<PathBuf>,
     /// Networking of `namespace` environments: `bridge` (own network
     /// namespace, egress through a veth pair and NAT, the host's loopback
     /// unreachable), `none` (own namespace, loopback only), `host` (the
@@ -130,6 +135,7 @@ mod tests {
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
         assert_eq!(args.sandbox, "process");
+        assert_eq!(args.sandbox_root, None);
         assert_eq!(args.network, "auto");
         assert_eq!(args.network_pool_size, 4);
     }
@@ -145,6 +151,7 @@ mod tests {
             "--shutdown-grace-secs=1",
             "--log-max-bytes-per-function=10",
             "--sandbox=namespace",
+            "--sandbox-root=/srv/al2023",
             "--network=none",
             "--network-pool-size=16",
         ]);
@@ -159,6 +166,10 @@ mod tests {
         assert_eq!(args.shutdown_grace_secs, 1);
         assert_eq!(args.log_max_bytes_per_function, 10);
         assert_eq!(args.sandbox, "namespace");
+        assert_eq!(
+            args.sandbox_root.as_deref(),
+            Some(std::path::Path::new("/srv/al2023"))
+        );
         assert_eq!(args.network, "none");
         assert_eq!(args.network_pool_size, 16);
     }

@@ -1,26 +1,32 @@
 //! Asynchronous invocations (`X-Amz-Invocation-Type: Event`): accepted at
 //! once, queued in memory, run in the background with Lambda's retry policy
-//! (two retries of a function error, after one and then two minutes). An
-//! invocation that finds no capacity waits in the queue until memory frees up.
+//! (two retries of a function error, after one and then two minutes), every
+//! attempt under the request id the invocation was accepted with. An
+//! invocation that finds no capacity waits in the queue until memory frees
+//! up; that wait is not a retry.
 //!
 //! The queue is in memory: queued events are lost if the node stops. A
 //! durable queue in the store replaces it in a later issue.
 #![deny(missing_docs)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ignis_router::{InvokeError, InvokeInput, Router};
+use ignis_router::{Completed, InvokeError, InvokeInput, Router};
 use tokio::sync::{mpsc, Semaphore};
 
 /// Settings of the async queue.
 #[derive(Debug, Clone)]
 pub struct AsyncConfig {
-    /// Delay before each retry of a failed invocation; its length is the
-    /// number of retries (Lambda: 1 min, 2 min).
+    /// Delay before each retry of a failed invocation, in order; its length
+    /// is the number of retries (Lambda: 1 min, 2 min).
     pub retry_delays: Vec<Duration>,
     /// Invocations run at once from the queue.
     pub concurrency: usize,
+    /// Longest wait for memory before trying an invocation that found no
+    /// capacity again (a release of memory wakes it sooner).
+    pub capacity_recheck: Duration,
 }
 
 impl Default for AsyncConfig {
@@ -28,9 +34,41 @@ impl Default for AsyncConfig {
         Self {
             retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             concurrency: 64,
+            capacity_recheck: Duration::from_secs(1),
         }
     }
 }
+
+/// What the queue runs invocations on: the [`Router`] (a seam, so the retry
+/// policy is tested with a recording fake under paused time).
+pub trait Target: Send + Sync + 'static {
+    /// Runs one attempt.
+    fn invoke(
+        &self,
+        input: InvokeInput,
+    ) -> impl Future<Output = Result<Completed, InvokeError>> + Send;
+    /// Resolves when memory is released.
+    fn capacity_freed(&self) -> impl Future<Output = ()> + Send;
+}
+
+impl Target for Router {
+    fn invoke(
+        &self,
+        input: InvokeInput,
+    ) -> impl Future<Output = Result<Completed, InvokeError>> + Send {
+        Router::invoke(self, input)
+    }
+
+    fn capacity_freed(&self) -> impl Future<Output = ()> + Send {
+        let admission = self.admission().clone();
+        async move { admission.freed().await }
+    }
+}
+
+/// The queue no longer accepts invocations (its dispatcher has stopped).
+#[derive(Debug, thiserror::Error)]
+#[error("the asynchronous invocation queue is closed")]
+pub struct QueueClosed;
 
 struct Job {
     input: InvokeInput,
@@ -45,20 +83,28 @@ pub struct AsyncInvoker {
 
 impl AsyncInvoker {
     /// Starts the queue's dispatcher on the current runtime.
-    pub fn start(router: Arc<Router>, config: AsyncConfig) -> Self {
+    pub fn start<T: Target>(target: Arc<T>, config: AsyncConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(router, config, rx, tx.clone()));
+        tokio::spawn(dispatch(target, config, rx, tx.clone()));
         Self { tx }
     }
 
-    /// Queues an invocation. Returns false if the queue is closed.
-    pub fn enqueue(&self, input: InvokeInput) -> bool {
-        self.tx.send(Job { input, attempt: 0 }).is_ok()
+    /// Queues an invocation; returns the request id every attempt runs
+    /// under (the input's, or a new one).
+    pub fn enqueue(&self, mut input: InvokeInput) -> Result<String, QueueClosed> {
+        let request_id = input
+            .request_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        self.tx
+            .send(Job { input, attempt: 0 })
+            .map_err(|_| QueueClosed)?;
+        Ok(request_id)
     }
 }
 
-async fn dispatch(
-    router: Arc<Router>,
+async fn dispatch<T: Target>(
+    target: Arc<T>,
     config: AsyncConfig,
     mut rx: mpsc::UnboundedReceiver<Job>,
     tx: mpsc::UnboundedSender<Job>,
@@ -69,36 +115,44 @@ async fn dispatch(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let (router, config, tx) = (router.clone(), config.clone(), tx.clone());
+        let (target, config, tx) = (target.clone(), config.clone(), tx.clone());
         tokio::spawn(async move {
-            run(&router, &config, job, &tx).await;
+            run(target.as_ref(), &config, job, &tx).await;
             drop(permit);
         });
     }
 }
 
-async fn run(router: &Router, config: &AsyncConfig, job: Job, tx: &mpsc::UnboundedSender<Job>) {
+/// Runs one attempt of `job`, waiting for capacity as long as it takes, and
+/// schedules the next attempt after a function error.
+async fn run<T: Target>(
+    target: &T,
+    config: &AsyncConfig,
+    job: Job,
+    tx: &mpsc::UnboundedSender<Job>,
+) {
     let function = job.input.function.clone();
+    let request_id = job.input.request_id.clone().unwrap_or_default();
     loop {
-        match router.invoke(job.input.clone()).await {
+        match target.invoke(job.input.clone()).await {
             Ok(done) if !done.function_error => return,
             Ok(_) => break,
             Err(InvokeError::NoCapacity) => {
                 // Wait in the queue for memory, re-checking now and then.
                 let _ =
-                    tokio::time::timeout(Duration::from_secs(1), router.admission().freed()).await;
+                    tokio::time::timeout(config.capacity_recheck, target.capacity_freed()).await;
             }
             Err(e) => {
-                tracing::warn!(%function, error = %e, "dropping asynchronous invocation");
+                tracing::warn!(%function, %request_id, error = %e, "dropping asynchronous invocation");
                 return;
             }
         }
     }
     let Some(delay) = config.retry_delays.get(job.attempt).copied() else {
-        tracing::warn!(%function, attempts = job.attempt + 1, "asynchronous invocation failed; retries exhausted");
+        tracing::warn!(%function, %request_id, attempts = job.attempt + 1, "asynchronous invocation failed; retries exhausted");
         return;
     };
-    tracing::info!(%function, attempt = job.attempt + 1, ?delay, "asynchronous invocation failed; retrying");
+    tracing::info!(%function, %request_id, attempt = job.attempt + 1, ?delay, "asynchronous invocation failed; retrying");
     let retry = Job {
         input: job.input,
         attempt: job.attempt + 1,
@@ -109,3 +163,6 @@ async fn run(router: &Router, config: &AsyncConfig, job: Job, tx: &mpsc::Unbound
         let _ = tx.send(retry);
     });
 }
+
+#[cfg(test)]
+mod tests;

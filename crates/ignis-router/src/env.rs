@@ -441,7 +441,15 @@ fn lambda_env(
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("_HANDLER", r.handler.clone().unwrap_or_default()),
         ("LAMBDA_TASK_ROOT", task_root.clone()),
-        ("LAMBDA_RUNTIME_DIR", task_root.clone()),
+        // `/var/runtime` where the sandbox shows the runtime there, as
+        // Lambda; the process backend has no such place.
+        (
+            "LAMBDA_RUNTIME_DIR",
+            guest
+                .runtime
+                .as_ref()
+                .map_or_else(|| task_root.clone(), |p| p.display().to_string()),
+        ),
         ("AWS_LAMBDA_FUNCTION_NAME", r.name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", r.memory_size.to_string()),
@@ -500,7 +508,7 @@ mod tests {
     #[test]
     fn search_paths_follow_the_opt_dir() {
         let mut spec = FunctionSpec {
-            record: crate::tests::record("f", 3, 128),
+            record: ignis_test_support::function("f").build(),
             code_dir: PathBuf::from("/data/code/abc"),
             opt_dir: None,
         };

@@ -79,6 +79,9 @@ pub struct InvokeInput {
     pub client_context: Option<String>,
     /// The ARN the caller used.
     pub invoked_arn: String,
+    /// The request id to run under; `None`: a new one. Every attempt of an
+    /// Event invocation keeps the id it was accepted with, as on Lambda.
+    pub request_id: Option<String>,
 }
 
 /// Why an invocation could not be run.
@@ -271,7 +274,10 @@ impl Router {
     /// Runs one invocation synchronously.
     pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
         let (pool, spec, resolved) = self.runnable(&input.function)?;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = input
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span =
             tracing::info_span!("invoke", function = %input.function, request_id = %request_id);
         async move {

@@ -1,19 +1,16 @@
 //! Router tests with shell-script bootstraps speaking the Runtime API via
 //! bash's /dev/tcp (no curl needed).
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ignis_model::function::{CodeRef, LastUpdateStatus};
-use ignis_model::wire::LoggingConfig;
-use ignis_model::{FunctionRecord, FunctionState};
 use ignis_runtimes::Catalog;
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Launched, Sandbox, SandboxError};
+use ignis_test_support::function;
 use tokio::sync::watch;
 
 use crate::{FunctionSpec, InvokeError, InvokeInput, Router, RouterConfig};
@@ -43,41 +40,6 @@ while true; do
 done
 "#;
 
-pub(crate) fn record(name: &str, timeout: u32, memory: u32) -> FunctionRecord {
-    FunctionRecord {
-        name: name.into(),
-        runtime: Some("provided.al2023".into()),
-        role: "arn:aws:iam::000000000000:role/x".into(),
-        handler: Some("bootstrap".into()),
-        description: String::new(),
-        timeout,
-        memory_size: memory,
-        environment: BTreeMap::new(),
-        ephemeral_storage: 512,
-        architectures: vec!["x86_64".into()],
-        tags: BTreeMap::new(),
-        code: CodeRef {
-            sha256_hex: "0".into(),
-            sha256_b64: "0".into(),
-            size: 0,
-            unzipped_size: 0,
-        },
-        last_modified: String::new(),
-        revision_id: "r1".into(),
-        state: FunctionState::Active,
-        state_reason: None,
-        state_reason_code: None,
-        last_update_status: LastUpdateStatus::Successful,
-        last_update_status_reason: None,
-        last_update_status_reason_code: None,
-        logging: LoggingConfig::default(),
-        tracing_mode: "PassThrough".into(),
-        dead_letter_target_arn: None,
-        kms_key_arn: None,
-        layers: Vec::new(),
-    }
-}
-
 fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
     setup_with(dir, budget_mb, Arc::new(ProcessSandbox))
 }
@@ -101,7 +63,7 @@ fn setup_with(dir: &Path, budget_mb: u64, sandbox: Arc<dyn Sandbox>) -> Arc<Rout
         Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),
     );
     router.upsert(FunctionSpec {
-        record: record("f", 2, 128),
+        record: function("f").timeout(2).build(),
         code_dir: code,
         opt_dir: None,
     });
@@ -114,6 +76,7 @@ fn input(payload: &'static str) -> InvokeInput {
         payload: Bytes::from_static(payload.as_bytes()),
         client_context: None,
         invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        request_id: None,
     }
 }
 
@@ -146,6 +109,28 @@ async fn warm_reuse_then_timeout_then_fresh_environment() {
     assert!(body.contains("Task timed out after 2.00 seconds"), "{body}");
     let after = router.invoke(input("{}")).await.unwrap();
     assert_eq!(count(&after), 1);
+}
+
+#[tokio::test]
+async fn an_invocation_runs_under_the_request_id_it_brings() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let id = "6bc28136-2ba5-4b5d-a4a9-0b6a6e7d1b2c";
+    let mut i = input("{}");
+    i.request_id = Some(id.into());
+    let done = router.invoke(i).await.unwrap();
+    assert_eq!(done.request_id, id);
+    let log = String::from_utf8(done.log).unwrap();
+    for line in [
+        format!("START RequestId: {id} "),
+        format!("handling {id}"),
+        format!("END RequestId: {id}"),
+        format!("REPORT RequestId: {id}\t"),
+    ] {
+        assert!(log.contains(&line), "{line:?} missing in {log}");
+    }
+    let fresh = router.invoke(input("{}")).await.unwrap();
+    assert_ne!(fresh.request_id, id);
 }
 
 #[tokio::test]
@@ -273,10 +258,8 @@ async fn unknown_function_and_managed_runtime_are_refused() {
         router.invoke(i).await,
         Err(InvokeError::NotFound(_))
     ));
-    let mut rec = record("py", 3, 128);
-    rec.runtime = Some("python3.13".into());
     router.upsert(FunctionSpec {
-        record: rec,
+        record: function("py").runtime("python3.13").build(),
         code_dir: dir.path().into(),
         opt_dir: None,
     });
@@ -295,7 +278,7 @@ async fn a_bootstrap_shipped_in_a_layer_runs() {
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     router.upsert(FunctionSpec {
-        record: record("nolayer", 3, 128),
+        record: function("nolayer").build(),
         code_dir: empty.clone(),
         opt_dir: None,
     });
@@ -306,7 +289,7 @@ async fn a_bootstrap_shipped_in_a_layer_runs() {
     assert!(String::from_utf8_lossy(&done.payload).contains("Runtime.InvalidEntrypoint"));
 
     router.upsert(FunctionSpec {
-        record: record("layered", 3, 128),
+        record: function("layered").build(),
         code_dir: empty,
         opt_dir: Some(dir.path().join("code")),
     });

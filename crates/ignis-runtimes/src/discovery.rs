@@ -1,6 +1,7 @@
 //! Finding interpreters on the node: `python3.N` and `node` executables on
 //! PATH and in well-known prefixes (pyenv, nvm, /usr/local, /opt), never
-//! through shims (a pyenv shim costs tens of milliseconds per start).
+//! through shims (a pyenv shim costs tens of milliseconds per start); and
+//! inside a custom base root of the sandbox (`--sandbox-root`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -176,6 +177,80 @@ pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
     found
 }
 
+/// Directories of a custom base root searched for interpreters, as the
+/// function sees them.
+pub const ROOT_DIRS: [&str; 2] = ["/usr/local/bin", "/usr/bin"];
+
+/// Interpreters inside the root file system `root` (the sandbox's
+/// `--sandbox-root`): `python3.N`, `node` and `ruby` in its [`ROOT_DIRS`],
+/// named by the path the function sees (`/usr/bin/python3.9`), since they
+/// run there on the root's own libraries. A Python's version is its name;
+/// `node` and `ruby` are asked theirs inside the root (`chroot`, once, at
+/// start-up). Java is not looked for: its client is compiled with the
+/// host's `javac`. A directory that is a link is skipped (it may lead out
+/// of the root).
+pub fn find_in_root(root: &Path) -> Vec<Interpreter> {
+    let mut found: Vec<Interpreter> = Vec::new();
+    for dir in ROOT_DIRS {
+        let host_dir = root.join(dir.trim_start_matches('/'));
+        if !std::fs::symlink_metadata(&host_dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&host_dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let guest = Path::new(dir).join(&name);
+            let found_one = if let Some(version) = python_version(&name) {
+                is_executable_in(&host_dir.join(&name)).then_some(Interpreter {
+                    language: Language::Python,
+                    version,
+                    path: guest,
+                })
+            } else if name == "node" || is_ruby_name(&name) {
+                identify_with(&guest, |args| chroot(root, &guest, args))
+            } else {
+                None
+            };
+            if let Some(i) = found_one {
+                if !found
+                    .iter()
+                    .any(|f| f.language == i.language && f.version == i.version)
+                {
+                    found.push(i);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Runs `program` (a path inside `root`) with `args` inside `root`; its
+/// stdout, when it ran.
+fn chroot(root: &Path, program: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("chroot")
+        .arg(root)
+        .arg(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// An executable file, or a link (resolved inside the root when it runs).
+fn is_executable_in(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) || is_executable(path)
+}
+
 fn python_version(name: &str) -> Option<(u32, u32)> {
     let (major, minor) = name.strip_prefix("python")?.split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?)).filter(|v| v.0 == 3)
@@ -214,15 +289,8 @@ fn identify(path: &Path) -> Option<Interpreter> {
             path: path.to_path_buf(),
         });
     }
-    if is_ruby_name(name) {
-        let v = probe(path, &["-e", "print RUBY_VERSION"])?;
-        let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
-        let version = (parts.next()??, parts.next()??);
-        return Some(Interpreter {
-            language: Language::Ruby,
-            version,
-            path: path.to_path_buf(),
-        });
+    if is_ruby_name(name) || name == "node" || name.starts_with("node") {
+        return identify_with(path, |args| probe(path, args));
     }
     if let Some(version) = python_version(name) {
         return Some(Interpreter {
@@ -231,9 +299,25 @@ fn identify(path: &Path) -> Option<Interpreter> {
             path: path.to_path_buf(),
         });
     }
+    None
+}
+
+/// A `ruby` or `node` at `path`, its version asked through `ask` (which
+/// runs it with the arguments and returns its stdout).
+fn identify_with(path: &Path, ask: impl Fn(&[&str]) -> Option<String>) -> Option<Interpreter> {
+    let name = path.file_name()?.to_str()?;
+    if is_ruby_name(name) {
+        let v = ask(&["-e", "print RUBY_VERSION"])?;
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+        let version = (parts.next()??, parts.next()??);
+        return Some(Interpreter {
+            language: Language::Ruby,
+            version,
+            path: path.to_path_buf(),
+        });
+    }
     if name == "node" || name.starts_with("node") {
-        let out = Command::new(path).arg("--version").output().ok()?;
-        let text = String::from_utf8(out.stdout).ok()?;
+        let text = ask(&["--version"])?;
         let major = text
             .trim()
             .strip_prefix('v')?
@@ -291,5 +375,41 @@ mod tests {
         let versions: Vec<_> = found.iter().map(|i| i.version).collect();
         assert_eq!(versions, vec![(3, 12), (3, 9)]);
         assert!(found.iter().all(|i| i.path.starts_with(&bin)));
+    }
+
+    #[test]
+    fn finds_pythons_inside_a_root_by_the_path_the_function_sees() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for d in ["usr/bin", "usr/local/bin"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        for p in [
+            "usr/bin/python3.9",
+            "usr/bin/python3.12",
+            "usr/bin/python3.8-config",
+        ] {
+            std::fs::write(r.join(p), "").unwrap();
+            std::fs::set_permissions(r.join(p), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(r.join("usr/bin/python3.11"), "").unwrap();
+        symlink("python3.9", r.join("usr/bin/python3")).unwrap();
+        // An absolute link means the root's /opt, not the host's.
+        symlink("/opt/py/bin/python3.12", r.join("usr/local/bin/python3.12")).unwrap();
+        let found = find_in_root(r);
+        let got: Vec<_> = found
+            .iter()
+            .map(|i| (i.version, i.path.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ((3, 12), "/usr/local/bin/python3.12".to_string()),
+                ((3, 9), "/usr/bin/python3.9".to_string()),
+            ],
+            "not executable: python3.11; not an interpreter: python3, -config"
+        );
+        assert!(find_in_root(&r.join("missing")).is_empty());
     }
 }

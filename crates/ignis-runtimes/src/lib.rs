@@ -108,18 +108,31 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Finds interpreters (PATH, well-known prefixes, `overrides` first),
-    /// writes the runtime clients under `clients_dir`, and, when a JVM is
-    /// installed, compiles the Java client in the background into
-    /// `cache_dir` (once per machine and client version: it takes seconds).
+    /// Finds interpreters (`overrides` first, then those inside the
+    /// sandbox's custom base root `root` if any, then PATH and well-known
+    /// prefixes; the first of each language and version wins), writes the
+    /// runtime clients under `clients_dir`, and, when a JVM is installed,
+    /// compiles the Java client in the background into `cache_dir` (once
+    /// per machine and client version: it takes seconds).
     pub fn discover(
         clients_dir: &Path,
         cache_dir: &Path,
         strict: bool,
         overrides: &[PathBuf],
+        root: Option<&Path>,
     ) -> std::io::Result<Self> {
         clients::install(clients_dir)?;
-        let interpreters = discovery::find(overrides, &discovery::search_dirs());
+        let mut interpreters = discovery::find(overrides, &[]);
+        let in_root = root.map(discovery::find_in_root).unwrap_or_default();
+        let on_host = discovery::find(&[], &discovery::search_dirs());
+        for i in in_root.into_iter().chain(on_host) {
+            if !interpreters
+                .iter()
+                .any(|f| f.language == i.language && f.version == i.version)
+            {
+                interpreters.push(i);
+            }
+        }
         for i in &interpreters {
             tracing::debug!(language = i.language.name(), version = %i.version_string(), path = %i.path.display(), "interpreter found");
         }

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub runtime_paths: Vec<PathBuf>,
     /// The sandbox backend asked for.
     pub sandbox: SandboxChoice,
+    /// The namespace sandbox's base root directory instead of the host's.
+    pub sandbox_root: Option<PathBuf>,
     /// The network mode asked for (`namespace` backend only).
     pub network: NetworkChoice,
     /// Network namespaces kept prepared.
@@ -71,6 +73,7 @@ impl ServerConfig {
         strict_runtimes: bool,
         runtime_paths: Vec<PathBuf>,
         sandbox: &str,
+        sandbox_root: Option<PathBuf>,
         network: &str,
         network_pool_size: usize,
     ) -> Self {
@@ -90,6 +93,7 @@ impl ServerConfig {
                 "auto" => SandboxChoice::Auto,
                 _ => SandboxChoice::Process,
             },
+            sandbox_root,
             network: match network {
                 "bridge" => NetworkChoice::Bridge,
                 "none" => NetworkChoice::None,

@@ -46,7 +46,13 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let chosen = sandbox::choose(config.sandbox, config.network, config.network_pool_size).await?;
+    let chosen = sandbox::choose(
+        config.sandbox,
+        config.sandbox_root.as_deref(),
+        config.network,
+        config.network_pool_size,
+    )
+    .await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
     let catalog = {
         let (dir, strict, paths) = (
@@ -55,10 +61,16 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             config.runtime_paths.clone(),
         );
         let cache = config::cache_dir(data_dir);
-        tokio::task::spawn_blocking(move || Catalog::discover(&dir, &cache, strict, &paths))
-            .await
-            .context("discover runtimes")?
-            .context("install the runtime clients")?
+        // Interpreters inside the custom base root, when environments get it.
+        let root = (sandbox.name() == "namespace")
+            .then(|| config.sandbox_root.clone())
+            .flatten();
+        tokio::task::spawn_blocking(move || {
+            Catalog::discover(&dir, &cache, strict, &paths, root.as_deref())
+        })
+        .await
+        .context("discover runtimes")?
+        .context("install the runtime clients")?
     };
     for status in catalog.list() {
         if let Ok(Resolved::Managed(l)) = &status.resolved {

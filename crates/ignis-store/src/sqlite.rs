@@ -455,48 +455,10 @@ fn select_layers(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use ignis_model::function::CodeRef;
-    use ignis_model::wire::LoggingConfig;
-    use ignis_model::{FunctionState, LastUpdateStatus};
+    use ignis_test_support::function;
 
     use super::*;
-
-    fn record(name: &str, revision: &str, sha: &str, size: u64) -> FunctionRecord {
-        FunctionRecord {
-            name: name.to_string(),
-            runtime: Some("provided.al2023".to_string()),
-            role: "arn:aws:iam::000000000000:role/test".to_string(),
-            handler: Some("bootstrap".to_string()),
-            description: String::new(),
-            timeout: 3,
-            memory_size: 128,
-            environment: BTreeMap::from([("GREETING".to_string(), "hi".to_string())]),
-            ephemeral_storage: 512,
-            architectures: vec!["x86_64".to_string()],
-            tags: BTreeMap::new(),
-            code: CodeRef {
-                sha256_hex: sha.to_string(),
-                sha256_b64: "b64".to_string(),
-                size,
-                unzipped_size: size * 2,
-            },
-            last_modified: "2024-05-01T12:00:00.000+0000".to_string(),
-            revision_id: revision.to_string(),
-            state: FunctionState::Active,
-            state_reason: None,
-            state_reason_code: None,
-            last_update_status: LastUpdateStatus::Successful,
-            last_update_status_reason: None,
-            last_update_status_reason_code: None,
-            logging: LoggingConfig::default(),
-            tracing_mode: "PassThrough".to_string(),
-            dead_letter_target_arn: None,
-            kms_key_arn: None,
-            layers: Vec::new(),
-        }
-    }
 
     fn open_temp() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -507,12 +469,14 @@ mod tests {
     #[tokio::test]
     async fn create_get_delete() {
         let (_dir, store) = open_temp();
-        let f = record("hello", "r1", "aa", 10);
+        let f = function("hello").code("aa", 10).build();
         store.create_function(&f).await.unwrap();
         assert_eq!(store.get_function("hello").await.unwrap(), Some(f.clone()));
         assert_eq!(store.get_function("nope").await.unwrap(), None);
 
-        let again = store.create_function(&record("hello", "r9", "bb", 1)).await;
+        let again = store
+            .create_function(&function("hello").revision("r9").code("bb", 1).build())
+            .await;
         assert!(matches!(again, Err(StoreError::AlreadyExists(ref n)) if n == "hello"));
         assert_eq!(store.get_function("hello").await.unwrap(), Some(f.clone()));
 
@@ -525,16 +489,16 @@ mod tests {
     async fn update_is_compare_and_swap() {
         let (_dir, store) = open_temp();
         store
-            .create_function(&record("f", "r1", "aa", 10))
+            .create_function(&function("f").code("aa", 10).build())
             .await
             .unwrap();
 
-        let v2 = record("f", "r2", "bb", 20);
+        let v2 = function("f").revision("r2").code("bb", 20).build();
         store.update_function(&v2, "r1").await.unwrap();
         assert_eq!(store.get_function("f").await.unwrap(), Some(v2.clone()));
 
         // A writer still holding r1 loses.
-        let stale = record("f", "r3", "cc", 30);
+        let stale = function("f").revision("r3").code("cc", 30).build();
         let err = store.update_function(&stale, "r1").await.unwrap_err();
         assert!(
             matches!(err, StoreError::RevisionMismatch { ref name } if name == "f"),
@@ -547,7 +511,7 @@ mod tests {
         );
 
         let missing = store
-            .update_function(&record("g", "r2", "bb", 1), "r1")
+            .update_function(&function("g").revision("r2").code("bb", 1).build(), "r1")
             .await;
         assert!(matches!(missing, Err(StoreError::NotFound(ref n)) if n == "g"));
     }
@@ -557,7 +521,7 @@ mod tests {
         let (_dir, store) = open_temp();
         for name in ["delta", "alpha", "charlie", "bravo", "echo"] {
             store
-                .create_function(&record(name, "r", "aa", 1))
+                .create_function(&function(name).revision("r").build())
                 .await
                 .unwrap();
         }
@@ -591,15 +555,15 @@ mod tests {
         let (_dir, store) = open_temp();
         assert_eq!(store.usage().await.unwrap(), Usage::default());
         store
-            .create_function(&record("a", "r", "aa", 100))
+            .create_function(&function("a").revision("r").code("aa", 100).build())
             .await
             .unwrap();
         store
-            .create_function(&record("b", "r", "aa", 100))
+            .create_function(&function("b").revision("r").code("aa", 100).build())
             .await
             .unwrap();
         store
-            .create_function(&record("c", "r", "cc", 50))
+            .create_function(&function("c").revision("r").code("cc", 50).build())
             .await
             .unwrap();
         assert_eq!(
@@ -618,7 +582,7 @@ mod tests {
     #[tokio::test]
     async fn reopening_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let f = record("kept", "r1", "aa", 10);
+        let f = function("kept").code("aa", 10).build();
         {
             let store = SqliteStore::open_in(dir.path()).unwrap();
             store.create_function(&f).await.unwrap();
@@ -718,7 +682,7 @@ mod tests {
             .publish_layer_version(&layer("deps", "ll"))
             .await
             .unwrap();
-        let mut f = record("f", "r1", "aa", 1);
+        let mut f = function("f").build();
         f.layers = vec![ignis_model::layer::FunctionLayer {
             arn: v.version_arn("us-east-1"),
             code: v.code.clone(),
@@ -774,7 +738,7 @@ mod tests {
                 .unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             // A record as the version-1 build wrote it: no `layers`.
-            let mut old = serde_json::to_value(record("old", "r", "aa", 1)).unwrap();
+            let mut old = serde_json::to_value(function("old").revision("r").build()).unwrap();
             old.as_object_mut().unwrap().remove("layers");
             conn.execute(
                 "INSERT INTO functions VALUES ('old', 'r', 'aa', 1, ?1)",
@@ -795,11 +759,11 @@ mod tests {
     async fn corrupt_record_is_a_clear_error() {
         let (_dir, store) = open_temp();
         store
-            .create_function(&record("ok", "r", "aa", 1))
+            .create_function(&function("ok").revision("r").build())
             .await
             .unwrap();
         store
-            .create_function(&record("bad", "r", "aa", 1))
+            .create_function(&function("bad").revision("r").build())
             .await
             .unwrap();
         store

@@ -53,6 +53,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         a.strict_runtimes,
         a.runtime_paths,
         &a.sandbox,
+        a.sandbox_root,
         &a.network,
         a.network_pool_size,
     )

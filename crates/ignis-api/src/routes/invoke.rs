@@ -84,6 +84,7 @@ pub async fn invoke(
         payload,
         client_context,
         invoked_arn: arn.clone(),
+        request_id: None,
     };
     match kind {
         InvocationType::DryRun => {
@@ -96,10 +97,17 @@ pub async fn invoke(
             if let Err(e) = router.check(&function) {
                 return Err(refused(e).await);
             }
-            if !s.events.enqueue(input) {
-                return Err(ApiError::internal("queue the event", &"queue closed"));
+            // The 202 names the request id every attempt runs under (its
+            // START/END/REPORT lines), as Lambda's does.
+            let request_id = s
+                .events
+                .enqueue(input)
+                .map_err(|e| ApiError::internal("queue the event", &e))?;
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert(h::REQUEST_ID, v);
             }
-            Ok(with_version(StatusCode::ACCEPTED.into_response()))
+            Ok(with_version(resp))
         }
         InvocationType::RequestResponse => {
             let done = match router.invoke(input).await {

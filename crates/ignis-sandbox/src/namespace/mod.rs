@@ -1,5 +1,6 @@
 //! The `namespace` backend: each environment gets its own mount, PID, IPC
-//! and UTS namespaces, a read-only root of the host's base directories with
+//! and UTS namespaces, a read-only root of the host's base directories (or
+//! a custom root's, [`base_root`]) with
 //! the code at `/var/task`, layers at `/opt`, the runtime client at
 //! `/var/runtime`, a sized tmpfs at `/tmp`, a minimal `/dev` and a fresh
 //! `/proc`; it runs as an unprivileged user without capabilities under
@@ -11,6 +12,7 @@
 //! [`NamespaceSandbox::new`]), `none` or `bridge` (own network namespace,
 //! the Runtime API at `127.0.0.1:9001` inside). See `docs/sandbox.md`.
 
+pub mod base_root;
 pub mod cgroup;
 mod init;
 pub mod mounts;
@@ -31,8 +33,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 use crate::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
+use base_root::BaseRoot;
 use cgroup::{CgroupFs, EnvCgroups, Layout, RealFs};
-use mounts::BaseEntry;
 
 /// The unprivileged user functions run as (Lambda's is `sbx_user1051`).
 pub const DEFAULT_UID: u32 = 993;
@@ -56,7 +58,7 @@ pub enum NamespaceError {
 /// Runs environments in Linux namespaces and cgroups.
 pub struct NamespaceSandbox {
     layout: Layout,
-    base: Vec<BaseEntry>,
+    base: BaseRoot,
     uid: u32,
     gid: u32,
     fs: Arc<dyn CgroupFs>,
@@ -70,6 +72,7 @@ impl std::fmt::Debug for NamespaceSandbox {
             .field("layout", &self.layout)
             .field("uid", &self.uid)
             .field("network", &self.network.mode())
+            .field("base", &self.base.dir())
             .finish()
     }
 }
@@ -89,7 +92,7 @@ impl NamespaceSandbox {
             Layout::detect(&own, Path::new("/sys/fs/cgroup")).ok_or(NamespaceError::NoCgroups)?;
         Ok(Self {
             layout,
-            base: mounts::host_base(),
+            base: BaseRoot::host(),
             uid,
             gid,
             fs: Arc::new(RealFs),
@@ -104,10 +107,27 @@ impl NamespaceSandbox {
         self
     }
 
-    /// [`new`](Self::new), then a trial launch of `/bin/sh -c 'exit 0'` in a
-    /// throw-away directory: the backend is only used if it works here.
+    /// Environments get `base` as their base root instead of the host's.
+    pub fn with_base_root(mut self, base: BaseRoot) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The base root environments get.
+    pub fn base_root(&self) -> &BaseRoot {
+        &self.base
+    }
+
+    /// [`probe_with`](Self::probe_with) the host's base root.
     pub async fn probe(uid: u32, gid: u32) -> Result<Self, NamespaceError> {
-        let sandbox = Self::new(uid, gid)?;
+        Self::probe_with(uid, gid, BaseRoot::host()).await
+    }
+
+    /// [`new`](Self::new) with `base` as the base root, then a trial launch
+    /// of `/bin/sh` (inside that root) in a throw-away directory: the
+    /// backend is only used if it works here.
+    pub async fn probe_with(uid: u32, gid: u32, base: BaseRoot) -> Result<Self, NamespaceError> {
+        let sandbox = Self::new(uid, gid)?.with_base_root(base);
         let fail = |e: &dyn std::fmt::Display| NamespaceError::SelfCheck(e.to_string());
         let dir = tempfile_dir().map_err(|e| fail(&e))?;
         let spec = LaunchSpec {
@@ -151,12 +171,14 @@ impl NamespaceSandbox {
         cg: &EnvCgroups,
         netns: Option<&net::EnvNet>,
     ) -> init::Prepared {
+        // A program the custom root holds runs from there, not the host.
         let extra: Vec<_> = mounts::interpreter_prefix(&spec.program)
+            .filter(|_| !self.base.holds(&spec.program))
             .into_iter()
             .collect();
         let steps = mounts::plan(&mounts::Layout {
             new_root: &spec.tmp_dir,
-            base: &self.base,
+            base: self.base.entries(),
             code_dir: &spec.code_dir,
             opt_dir: spec.opt_dir.as_deref(),
             runtime_dir: spec.runtime_dir.as_deref(),

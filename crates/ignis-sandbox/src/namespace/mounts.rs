@@ -2,7 +2,8 @@
 //! in the server (where allocating is fine) and executed by the sandbox's
 //! init before `pivot_root` (where it is not: the plan holds every path as a
 //! ready C string). The new root is a tmpfs holding read-only binds of the
-//! host's base directories, the code at `/var/task`, layers at `/opt`,
+//! base root's directories ([`super::base_root`]: the host's, or those of a
+//! custom root directory), the code at `/var/task`, layers at `/opt`,
 //! Ignis's runtime client at `/var/runtime`, a sized tmpfs at `/tmp`, a
 //! minimal `/dev` and a fresh `/proc`.
 
@@ -10,7 +11,9 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Host directories that make up the read-only base root.
+use super::base_root::BaseEntry;
+
+/// Host directories that make up the read-only base root by default.
 pub const BASE_DIRS: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
 /// Devices bind-mounted from the host into `/dev`.
 pub const DEVICES: [&str; 6] = ["null", "zero", "random", "urandom", "full", "tty"];
@@ -27,27 +30,6 @@ pub const TMP: &str = "/tmp";
 /// root-owned init, whose command line is the server's — are invisible, not
 /// merely unreadable. System-wide files (`meminfo`, `cpuinfo`, `stat`) stay.
 pub const PROC_OPTIONS: &str = "hidepid=invisible";
-
-/// One entry of the base root, as found on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BaseEntry {
-    /// A directory, bind-mounted read-only.
-    Dir(PathBuf),
-    /// A symbolic link (merged-/usr systems: `/bin -> usr/bin`), recreated.
-    Link(PathBuf, PathBuf),
-}
-
-/// Reads which of [`BASE_DIRS`] exist on the host and which are links.
-pub fn host_base() -> Vec<BaseEntry> {
-    BASE_DIRS
-        .iter()
-        .map(Path::new)
-        .filter_map(|p| match std::fs::read_link(p) {
-            Ok(target) => Some(BaseEntry::Link(p.to_path_buf(), target)),
-            Err(_) => p.is_dir().then(|| BaseEntry::Dir(p.to_path_buf())),
-        })
-        .collect()
-}
 
 /// One step of the plan; paths are absolute on the host, under the new root
 /// where they are targets.
@@ -75,7 +57,7 @@ pub struct Layout<'a> {
     /// Host directory the new root tmpfs is mounted on (only inside the
     /// environment's mount namespace).
     pub new_root: &'a Path,
-    /// The base root entries.
+    /// The base root entries (see [`super::base_root::BaseRoot::entries`]).
     pub base: &'a [BaseEntry],
     /// The function's code.
     pub code_dir: &'a Path,
@@ -99,13 +81,27 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
     let mut steps = vec![Step::Tmpfs(c(l.new_root), cstr("mode=0755,size=1m"))];
     for entry in l.base {
         match entry {
-            BaseEntry::Dir(p) => {
-                let target = at(&p.to_string_lossy());
+            BaseEntry::Dir { host, guest } => {
+                let target = at(&guest.to_string_lossy());
                 steps.push(Step::Mkdir(c(&target)));
-                steps.push(Step::BindRo(c(p), c(&target)));
+                steps.push(Step::BindRo(c(host), c(&target)));
             }
-            BaseEntry::Link(p, to) => {
-                steps.push(Step::Symlink(c(to), c(&at(&p.to_string_lossy()))))
+            BaseEntry::Link { guest, target } => {
+                steps.push(Step::Symlink(c(target), c(&at(&guest.to_string_lossy()))))
+            }
+            BaseEntry::File {
+                host,
+                guest,
+                create,
+            } => {
+                let target = at(&guest.to_string_lossy());
+                if *create {
+                    if let Some(parent) = target.parent() {
+                        steps.push(Step::Mkdir(c(parent)));
+                    }
+                    steps.push(Step::Touch(c(&target)));
+                }
+                steps.push(Step::BindRo(c(host), c(&target)));
             }
         }
     }
@@ -201,9 +197,18 @@ mod tests {
     #[test]
     fn plan_builds_a_read_only_root_without_host_data() {
         let base = [
-            BaseEntry::Dir("/usr".into()),
-            BaseEntry::Link("/bin".into(), "usr/bin".into()),
-            BaseEntry::Dir("/etc".into()),
+            BaseEntry::Dir {
+                host: "/usr".into(),
+                guest: "/usr".into(),
+            },
+            BaseEntry::Link {
+                guest: "/bin".into(),
+                target: "usr/bin".into(),
+            },
+            BaseEntry::Dir {
+                host: "/etc".into(),
+                guest: "/etc".into(),
+            },
         ];
         let extra = [PathBuf::from("/root/.pyenv/versions/3.12")];
         let steps = plan(&Layout {
@@ -249,6 +254,96 @@ mod tests {
         // Nothing is made inside the function's /tmp, even for host
         // directories under the host's /tmp.
         assert!(!shown.iter().any(|s| s.contains("/s/r/tmp/")), "{shown:#?}");
+    }
+
+    fn layout<'a>(base: &'a [BaseEntry], extra: &'a [PathBuf]) -> Layout<'a> {
+        Layout {
+            new_root: Path::new("/s/r"),
+            base,
+            code_dir: Path::new("/data/code/abc"),
+            opt_dir: None,
+            runtime_dir: Some(Path::new("/data/runtimes/python")),
+            tmp_mb: 512,
+            extra,
+        }
+    }
+
+    #[test]
+    fn a_custom_root_is_bound_from_its_directory_with_its_links() {
+        let base = [
+            BaseEntry::Dir {
+                host: "/srv/al2023/usr".into(),
+                guest: "/usr".into(),
+            },
+            BaseEntry::Link {
+                guest: "/lib64".into(),
+                target: "usr/lib64".into(),
+            },
+            BaseEntry::Dir {
+                host: "/srv/al2023/etc".into(),
+                guest: "/etc".into(),
+            },
+            BaseEntry::File {
+                host: "/etc/resolv.conf".into(),
+                guest: "/etc/resolv.conf".into(),
+                create: false,
+            },
+        ];
+        let extra = [PathBuf::from("/root/.pyenv/versions/3.12")];
+        let shown = show(&plan(&layout(&base, &extra)));
+        let want = [
+            "tmpfs /s/r mode=0755,size=1m",
+            "mkdir /s/r/usr",
+            "bind-ro /srv/al2023/usr /s/r/usr",
+            "ln /s/r/lib64 -> usr/lib64",
+            "mkdir /s/r/etc",
+            "bind-ro /srv/al2023/etc /s/r/etc",
+            "bind-ro /etc/resolv.conf /s/r/etc/resolv.conf",
+            "bind-ro /data/code/abc /s/r/var/task",
+            "bind-ro /data/runtimes/python /s/r/var/runtime",
+            "proc /s/r/proc hidepid=invisible",
+            "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
+        ];
+        let mut at = 0;
+        for w in want {
+            let found = shown[at..].iter().position(|s| s == w);
+            assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
+            at += found.unwrap() + 1;
+        }
+        // Nothing of the host's base directories, and nothing is made
+        // inside the root's own (read-only) etc.
+        for host in ["bind-ro /usr ", "bind-ro /etc ", "bind-ro /lib"] {
+            assert!(!shown.iter().any(|s| s.starts_with(host)), "{shown:#?}");
+        }
+        assert!(!shown.iter().any(|s| s.starts_with("touch /s/r/etc")));
+    }
+
+    #[test]
+    fn host_resolver_files_get_an_etc_of_their_own_in_a_root_without_one() {
+        let base = [
+            BaseEntry::Dir {
+                host: "/srv/min/usr".into(),
+                guest: "/usr".into(),
+            },
+            BaseEntry::File {
+                host: "/etc/hosts".into(),
+                guest: "/etc/hosts".into(),
+                create: true,
+            },
+        ];
+        let shown = show(&plan(&layout(&base, &[])));
+        let want = [
+            "bind-ro /srv/min/usr /s/r/usr",
+            "mkdir /s/r/etc",
+            "touch /s/r/etc/hosts",
+            "bind-ro /etc/hosts /s/r/etc/hosts",
+        ];
+        let mut at = 0;
+        for w in want {
+            let found = shown[at..].iter().position(|s| s == w);
+            assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
+            at += found.unwrap() + 1;
+        }
     }
 
     #[test]

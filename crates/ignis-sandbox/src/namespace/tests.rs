@@ -407,3 +407,152 @@ async fn interpreters_still_run_under_the_filter() {
         assert!(out.contains(want), "{program}: {out}");
     }
 }
+
+/// Where a host file of a merged-/usr system lives inside a root: `/lib/x`
+/// → `usr/lib/x` (the root's `lib` is a link to `usr/lib`).
+fn under_usr(host: &Path) -> PathBuf {
+    let rel = host.strip_prefix("/").unwrap_or(host);
+    if rel.starts_with("usr") {
+        rel.to_path_buf()
+    } else {
+        Path::new("usr").join(rel)
+    }
+}
+
+/// A root file system of bash alone, laid out like Amazon Linux 2023
+/// (merged /usr): the binary, the libraries `ldd` lists, `sh -> bash`, an
+/// `etc/os-release` with `ID=ignis-test` and an empty `etc/resolv.conf`.
+/// `None` (with the reason printed) when this host has no bash or ldd.
+pub(super) fn tiny_root() -> Option<tempfile::TempDir> {
+    let Some(bash) = ["/usr/bin/bash", "/bin/bash"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    else {
+        println!("skipped: no bash on this host");
+        return None;
+    };
+    let ldd = match std::process::Command::new("ldd").arg(bash).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        other => {
+            println!("skipped: ldd {} failed: {other:?}", bash.display());
+            return None;
+        }
+    };
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    for dir in ["usr/bin", "usr/lib", "usr/lib64", "etc"] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+    }
+    for (link, to) in [
+        ("bin", "usr/bin"),
+        ("lib", "usr/lib"),
+        ("lib64", "usr/lib64"),
+    ] {
+        std::os::unix::fs::symlink(to, r.join(link)).unwrap();
+    }
+    std::fs::copy(bash, r.join("usr/bin/bash")).unwrap();
+    std::os::unix::fs::symlink("bash", r.join("usr/bin/sh")).unwrap();
+    for lib in ldd.split_whitespace().filter(|w| w.starts_with('/')) {
+        let inside = r.join(under_usr(Path::new(lib)));
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &inside).unwrap();
+    }
+    std::fs::write(
+        r.join("etc/os-release"),
+        "NAME=\"Ignis test root\"\nID=ignis-test\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("etc/resolv.conf"), "").unwrap();
+    Some(d)
+}
+
+#[tokio::test]
+async fn a_custom_root_replaces_the_host_s_base_directories() {
+    if sandbox().is_none() {
+        return;
+    }
+    let Some(root) = tiny_root() else { return };
+    let base = base_root::BaseRoot::custom(root.path()).unwrap();
+    // The self-check runs /bin/sh inside the tiny root.
+    let s = NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.base_root().dir(),
+        Some(std::fs::canonicalize(root.path()).unwrap().as_path())
+    );
+    let d = Dirs::new();
+    // Bash builtins only: the root has no other program.
+    let script = r#"
+        while IFS= read -r l; do echo "os-release: $l"; done </etc/os-release
+        echo "resolv=[$(</etc/resolv.conf)]"
+        test -L /bin && echo bin=link
+        test -e /usr/bin/python3 && echo host_usr=visible || echo host_usr=absent
+        echo x 2>/dev/null >/etc/x && echo etc=writable || echo etc=readonly
+        echo "task=$(<handler.txt)"
+        "#;
+    let (out, info) = run(&s, d.spec("root", script, 128, 8)).await;
+    println!("{out}");
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for want in [
+        "os-release: ID=ignis-test",
+        &format!("resolv=[{}]", host_resolv.trim_end_matches('\n')),
+        "bin=link",
+        "host_usr=absent",
+        "etc=readonly",
+        "task=code",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let host_id = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let host_id = host_id
+        .lines()
+        .find(|l| l.starts_with("ID="))
+        .unwrap_or("ID=");
+    assert!(
+        !out.contains(&format!("os-release: {host_id}\n")),
+        "the host's os-release leaked in:\n{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_root_without_etc_gets_the_host_s_resolver_files_only() {
+    if sandbox().is_none() {
+        return;
+    }
+    let Some(root) = tiny_root() else { return };
+    std::fs::remove_dir_all(root.path().join("etc")).unwrap();
+    let base = base_root::BaseRoot::custom(root.path()).unwrap();
+    let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+        .unwrap()
+        .with_base_root(base);
+    let d = Dirs::new();
+    let script = r#"
+        echo "etc=[$(echo /etc/*)]"
+        echo "hosts=[$(</etc/hosts)]"
+        echo x 2>/dev/null >/etc/x && echo etc=writable || echo etc=readonly
+        "#;
+    let (out, info) = run(&s, d.spec("noetc", script, 128, 8)).await;
+    println!("{out}");
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    let mut files: Vec<&str> = base_root::HOST_FILES
+        .iter()
+        .filter(|f| Path::new("/").join(f).is_file())
+        .map(|f| f.trim_start_matches("etc/"))
+        .collect();
+    files.sort();
+    let listed = files
+        .iter()
+        .map(|f| format!("/etc/{f}"))
+        .collect::<Vec<_>>();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for want in [
+        format!("etc=[{}]", listed.join(" ")),
+        format!("hosts=[{}]", hosts.trim_end_matches('\n')),
+        "etc=readonly".to_string(),
+    ] {
+        assert!(out.contains(&want), "missing {want:?} in:\n{out}");
+    }
+}
