@@ -26,6 +26,9 @@ install_system_packages() {
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   command -v strip >/dev/null 2>&1 || missing+=(binutils)
+  # tests/e2e/test_network.py: the namespace sandbox's bridge mode adds its
+  # NAT rule with nft (Ignis runs without it, with no NAT).
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)

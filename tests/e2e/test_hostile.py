@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -193,6 +194,16 @@ def main(event, context):
             "clone3": syscall("clone3", None, 0),
             "status": [l.strip() for l in open("/proc/self/status") if l.startswith(("Seccomp", "NoNewPrivs", "CapEff"))],
         }
+    if a == "connect":
+        import socket
+        out = {}
+        for host, port in event["targets"]:
+            with socket.socket() as s:
+                s.settimeout(3)
+                out[f"{host}:{port}"] = attempt(s.connect, (host, port))
+        out["ifaces"] = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+        out["runtime_api"] = os.environ["AWS_LAMBDA_RUNTIME_API"]
+        return out
     raise ValueError(f"unknown attack {a}")
 '''
 
@@ -506,6 +517,21 @@ def test_privileged_system_calls_fail_with_eperm(hlam, hostile, contained):
     for call, result in body.items():
         assert result == "EPERM", (call, result)
     assert "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status and "CapEff:\t0000000000000000" in status, status
+
+
+def test_ignis_s_api_on_the_host_s_loopback_is_refused(hlam, hostile, ns_server, contained):
+    """The server runs the default network (`bridge` here, `none` where a
+    bridge cannot be set up): the function's 127.0.0.1 is its own."""
+    port = int(ns_server.url.rsplit(":", 1)[1])
+    targets = [["127.0.0.1", port]]
+    gateway = re.search(r"\(gateway ([\d.]+)\)", ns_server.stderr())
+    if gateway:  # Ignis binds the host's loopback only
+        targets.append([gateway.group(1), port])
+    out = attack(hlam, hostile, "connect", targets=targets)
+    for host, port in targets:
+        assert out[f"{host}:{port}"] == "ECONNREFUSED", out
+    assert out["runtime_api"] == "127.0.0.1:9001"
+    assert out["ifaces"] == (["eth0", "lo"] if gateway else ["lo"]), out
 
 
 def test_normal_runtimes_still_work(hlam, hdeploy, rust_bootstrap, shell_zip, ns_server):

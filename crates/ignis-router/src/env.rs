@@ -129,14 +129,22 @@ impl Env {
             error_type: "Runtime.Unknown",
             message: format!("failed to create the environment's /tmp: {e}"),
         })?;
-        let api = RuntimeApi::bind_loopback()
-            .await
-            .map_err(|e| LaunchFailure {
-                error_type: "Runtime.Unknown",
-                message: format!("failed to bind the Runtime API: {e}"),
-            })?;
+        let api_failed = |e: std::io::Error| LaunchFailure {
+            error_type: "Runtime.Unknown",
+            message: format!("failed to bind the Runtime API: {e}"),
+        };
+        // Either the sandbox makes the socket inside the environment (its
+        // own network namespace), or the Runtime API listens on the host's
+        // loopback.
+        let (api_addr, host_api) = match ctx.sandbox.runtime_api_addr() {
+            Some(inside) => (inside, None),
+            None => {
+                let api = RuntimeApi::bind_loopback().await.map_err(api_failed)?;
+                (api.addr(), Some(api))
+            }
+        };
         let stream = log_stream_name(&id);
-        let mut env = lambda_env(&spec, &guest, &ctx.region, &api.addr().to_string(), &stream);
+        let mut env = lambda_env(&spec, &guest, &ctx.region, &api_addr.to_string(), &stream);
         env.extend(runtime_env);
         let launch = LaunchSpec {
             env_id: id.clone(),
@@ -151,7 +159,7 @@ impl Env {
             tmp_mb: record.ephemeral_storage,
         };
         let launched_at = Instant::now();
-        let launched = match ctx.sandbox.launch(launch).await {
+        let mut launched = match ctx.sandbox.launch(launch).await {
             Ok(l) => l,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&scratch);
@@ -159,6 +167,17 @@ impl Env {
                     error_type: "Runtime.InvalidEntrypoint",
                     message: e.to_string(),
                 });
+            }
+        };
+        let api = match (host_api, launched.runtime_api.take()) {
+            (Some(api), _) => api,
+            (None, Some(inside)) => tokio::net::TcpListener::from_std(inside)
+                .and_then(RuntimeApi::serve)
+                .map_err(api_failed)?,
+            (None, None) => {
+                return Err(api_failed(std::io::Error::other(
+                    "the sandbox made no Runtime API socket",
+                )))
             }
         };
         let sink = Arc::new(LogSink::new(stream, logs));

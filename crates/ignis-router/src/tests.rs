@@ -176,6 +176,7 @@ impl Sandbox for OomSandbox {
             }),
             stdout: l.stdout,
             stderr: l.stderr,
+            runtime_api: l.runtime_api,
         })
     }
 }

@@ -81,6 +81,9 @@ pub struct Launched {
     pub stdout: pipe::Receiver,
     /// The runtime's stderr.
     pub stderr: pipe::Receiver,
+    /// The Runtime API's listening socket inside the environment, when the
+    /// backend made one ([`Sandbox::runtime_api_addr`] is `Some`).
+    pub runtime_api: Option<std::net::TcpListener>,
 }
 
 /// A running environment's process tree.
@@ -113,6 +116,9 @@ pub enum SandboxError {
     /// The environment's cgroups could not be created or limited.
     #[error("failed to set up the environment's cgroups: {0}")]
     Cgroup(#[source] std::io::Error),
+    /// The environment's network namespace could not be made.
+    #[error("failed to set up the environment's network: {0}")]
+    Network(#[source] namespace::net::NetError),
 }
 
 /// Where the function sees its directories: what `LAMBDA_TASK_ROOT`,
@@ -146,6 +152,13 @@ pub trait Sandbox: Send + Sync + 'static {
             opt: opt_dir.unwrap_or(Path::new("/opt")).to_path_buf(),
             runtime: None,
         }
+    }
+    /// Where the runtime reaches the Runtime API when the backend creates
+    /// its socket inside the environment (returned in
+    /// [`Launched::runtime_api`]); `None` when the caller serves it on the
+    /// host's loopback.
+    fn runtime_api_addr(&self) -> Option<std::net::SocketAddr> {
+        None
     }
     /// Starts an environment.
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError>;

@@ -61,6 +61,7 @@ impl Sandbox for ProcessSandbox {
             }),
             stdout,
             stderr,
+            runtime_api: None,
         })
     }
 }

@@ -32,6 +32,23 @@ pub struct ServerConfig {
     /// Whether the `namespace` backend may turn on the cgroup2 hierarchy's
     /// `favordynmods` option (cheap cgroup moves, host-wide).
     pub favordynmods: bool,
+    /// The network mode asked for (`namespace` backend only).
+    pub network: NetworkChoice,
+    /// Network namespaces kept prepared.
+    pub network_pool_size: usize,
+}
+
+/// How `namespace` environments are networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkChoice {
+    /// `bridge` when it can be set up, else `none`.
+    Auto,
+    /// Own network namespace, veth to a bridge, NAT.
+    Bridge,
+    /// Own network namespace, loopback only.
+    None,
+    /// The host's network namespace.
+    Host,
 }
 
 /// Which sandbox backend runs environments.
@@ -61,6 +78,8 @@ impl ServerConfig {
         sandbox: &str,
         sandbox_root: Option<PathBuf>,
         favordynmods: bool,
+        network: &str,
+        network_pool_size: usize,
     ) -> Self {
         Self {
             listen,
@@ -80,6 +99,13 @@ impl ServerConfig {
             },
             sandbox_root,
             favordynmods,
+            network: match network {
+                "bridge" => NetworkChoice::Bridge,
+                "none" => NetworkChoice::None,
+                "host" => NetworkChoice::Host,
+                _ => NetworkChoice::Auto,
+            },
+            network_pool_size,
         }
     }
 }

@@ -21,7 +21,7 @@ use ignis_runtimes::{Catalog, Resolved};
 use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{SandboxChoice, ServerConfig};
+pub use config::{NetworkChoice, SandboxChoice, ServerConfig};
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
@@ -46,12 +46,15 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let _ = std::fs::remove_dir_all(&envs_dir);
     std::fs::create_dir_all(&envs_dir).context("create the environments dir")?;
 
-    let (sandbox, sandbox_why) = sandbox::choose(
+    let chosen = sandbox::choose(
         config.sandbox,
         config.sandbox_root.as_deref(),
+        config.network,
+        config.network_pool_size,
         config.favordynmods,
     )
     .await?;
+    let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),
@@ -116,6 +119,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         router.sandbox_name()
     );
     println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
+    println!("network: {} ({})", chosen.network_mode, chosen.network_why);
     println!("Ignis listening on http://{addr}");
 
     let reaper = {
@@ -148,6 +152,10 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    if let Some(network) = network {
+        // Joins the namespace pool's threads and deletes the bridge.
+        let _ = tokio::task::spawn_blocking(move || network.shutdown()).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Picks the sandbox backend at start and says why.
+//! Picks the sandbox backend and its network mode at start and says why.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,31 +8,48 @@ use anyhow::Context;
 use ignis_sandbox::namespace::base_root::BaseRoot;
 use ignis_sandbox::namespace::cgroup;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
+use ignis_sandbox::namespace::net::{NetMode, Network};
 use ignis_sandbox::namespace::{NamespaceError, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::Sandbox;
 
-use crate::config::SandboxChoice;
+use crate::config::{NetworkChoice, SandboxChoice};
 
 /// Empty environment cgroups at least this old are left over (another
 /// server's environment being set up is younger).
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
-/// The backend `choice` resolves to on this machine, with the reason, as
-/// `ignis serve` prints it (`namespace (running as root; cgroup v1; base
-/// root …)`). `root` replaces the host's base directories in the namespace
-/// sandbox; with `favordynmods`, `namespace` turns on cheap cgroup moves
-/// first.
+/// The backend and network this server runs, with the reasons.
+pub struct Chosen {
+    /// The backend.
+    pub sandbox: Arc<dyn Sandbox>,
+    /// Why this backend.
+    pub why: String,
+    /// The network set up for it, to shut down with the server.
+    pub network: Option<Arc<Network>>,
+    /// The network mode's name.
+    pub network_mode: &'static str,
+    /// Why this mode, and what it set up.
+    pub network_why: String,
+}
+
+/// The backend `choice` resolves to on this machine, with the reason;
+/// `root` replaces the host's base directories in the namespace sandbox,
+/// whose environments are networked as `network` asks with `pool`
+/// namespaces kept prepared; with `favordynmods`, `namespace` turns on
+/// cheap cgroup moves first.
 pub async fn choose(
     choice: SandboxChoice,
     root: Option<&Path>,
+    network: NetworkChoice,
+    pool: usize,
     favordynmods: bool,
-) -> anyhow::Result<(Arc<dyn Sandbox>, String)> {
+) -> anyhow::Result<Chosen> {
     let base = match root {
         Some(dir) => BaseRoot::custom(dir).context("check --sandbox-root")?,
         None => BaseRoot::host(),
     };
-    match choice {
+    let (sandbox, why) = match choice {
         SandboxChoice::Process => {
             if let Some(dir) = root {
                 anyhow::bail!(
@@ -41,57 +58,91 @@ pub async fn choose(
                     dir.display()
                 );
             }
-            Ok((
-                Arc::new(ProcessSandbox),
+            return Ok(process(
                 "--sandbox process; environments are not isolated".to_string(),
-            ))
+            ));
         }
         SandboxChoice::Namespace => {
             let s = NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base)
                 .await
                 .context("start the namespace sandbox")?;
-            Ok(namespace_started(
-                Arc::new(s),
-                "--sandbox namespace".to_string(),
-                favordynmods,
-            ))
+            let why = started(&s, "--sandbox namespace", favordynmods);
+            (s, why)
         }
         SandboxChoice::Auto => {
             match NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base).await {
-                Ok(s) => Ok(namespace_started(
-                    Arc::new(s),
-                    "running as root".to_string(),
-                    favordynmods,
-                )),
+                Ok(s) => {
+                    let why = started(&s, "running as root", favordynmods);
+                    (s, why)
+                }
                 Err(e) => {
                     let unused = root
                         .map(|d| format!("; --sandbox-root {} is not used", d.display()))
                         .unwrap_or_default();
-                    Ok((
-                        Arc::new(ProcessSandbox),
-                        format!("{}{unused}", process_reason(&e)),
-                    ))
+                    return Ok(process(format!("{}{unused}", process_reason(&e))));
                 }
             }
         }
-    }
+    };
+    let (net, network_why) = tokio::task::spawn_blocking(move || setup_network(network, pool))
+        .await
+        .context("set up the network")??;
+    let net = Arc::new(net);
+    Ok(Chosen {
+        sandbox: Arc::new(sandbox.with_network(net.clone())),
+        why,
+        network_mode: net.mode().name(),
+        network_why: format!("{network_why}; {}", net.describe()),
+        network: Some(net),
+    })
 }
 
 /// A namespace sandbox that passed its self-check: clears what a killed
 /// server left, turns on cheap cgroup moves, and says what runs.
-fn namespace_started(
-    s: Arc<NamespaceSandbox>,
-    why: String,
-    favordynmods: bool,
-) -> (Arc<dyn Sandbox>, String) {
-    remove_stale(&s);
-    let why = format!(
+fn started(s: &NamespaceSandbox, why: &str, favordynmods: bool) -> String {
+    remove_stale(s);
+    format!(
         "{why}; {}{}; base root {}",
         s.layout().describe(),
         favor(favordynmods),
         s.base_root()
-    );
-    (s, why)
+    )
+}
+
+fn process(why: String) -> Chosen {
+    Chosen {
+        sandbox: Arc::new(ProcessSandbox),
+        why,
+        network: None,
+        network_mode: NetMode::Host.name(),
+        network_why: "the process backend shares the host's network".to_string(),
+    }
+}
+
+/// `auto` tries `bridge`, then `none`; an explicit mode must work.
+fn setup_network(choice: NetworkChoice, pool: usize) -> anyhow::Result<(Network, String)> {
+    let explicit = |mode: NetMode| {
+        Network::setup(mode, pool)
+            .with_context(|| format!("set up --network {}", mode.name()))
+            .map(|n| (n, format!("asked for with --network {}", mode.name())))
+    };
+    match choice {
+        NetworkChoice::Bridge => explicit(NetMode::Bridge),
+        NetworkChoice::None => explicit(NetMode::None),
+        NetworkChoice::Host => explicit(NetMode::Host),
+        NetworkChoice::Auto => match Network::setup(NetMode::Bridge, pool) {
+            Ok(n) => Ok((n, "--network auto: the bridge could be set up".to_string())),
+            Err(bridge) => {
+                let n = Network::setup(NetMode::None, pool).with_context(|| {
+                    format!("set up --network none after bridge failed ({bridge})")
+                })?;
+                Ok((
+                    n,
+                    format!("--network auto: the bridge could not be set up ({bridge})"),
+                ))
+            }
+        },
+    }
 }
 
 /// Removes environment cgroups a killed server left behind.
@@ -151,8 +202,8 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        match rt.block_on(choose(choice, Some(root), false)) {
-            Ok((s, why)) => panic!("chose {} ({why})", s.name()),
+        match rt.block_on(choose(choice, Some(root), NetworkChoice::Auto, 0, false)) {
+            Ok(c) => panic!("chose {} ({})", c.sandbox.name(), c.why),
             Err(e) => format!("{e:#}"),
         }
     }

@@ -55,6 +55,8 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         &a.sandbox,
         a.sandbox_root,
         a.cgroup_favordynmods == "on",
+        &a.network,
+        a.network_pool_size,
     )
 }
 

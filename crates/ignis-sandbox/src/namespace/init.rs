@@ -1,6 +1,8 @@
 //! What runs between `fork` and `exec`: three processes, no allocation.
 //!
-//! 1. The *keeper*, Ignis's direct child: unshares the mount, PID, IPC and UTS namespaces in one call, forks the
+//! 1. The *keeper*, Ignis's direct child: joins the environment's network
+//!    namespace if it has one (prepared by the host, see `net`), unshares
+//!    the mount, PID, IPC and UTS namespaces in one call, forks the
 //!    init and waits for it, then exits the way the runtime did. It stays
 //!    in the host's PID namespace, so the server watches and kills it like
 //!    any child; its death takes the environment with it (the init has
@@ -43,6 +45,8 @@ pub struct Prepared {
     pub gid: libc::gid_t,
     /// The runtime's seccomp filter (none on an architecture without one).
     pub seccomp: Option<std::sync::Arc<seccomp::Filter>>,
+    /// The environment's network namespace, or -1 to keep the host's.
+    pub netns: libc::c_int,
 }
 
 /// At most this many `cgroup.procs` files (v1: memory, cpu, pids).
@@ -85,6 +89,9 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
         if libc::getppid() == 1 {
             libc::_exit(1);
+        }
+        if p.netns >= 0 {
+            check(libc::setns(p.netns, libc::CLONE_NEWNET))?;
         }
         check(libc::unshare(FLAGS))?;
         let init = libc::fork();

@@ -8,17 +8,20 @@
 //! Ignis's own that cap memory (no swap), CPU (1,769 MB = one vCPU) and
 //! pids.
 //!
-//! This slice shares the host's network namespace (mode `host`): the
-//! Runtime API listens on the host's loopback. See `docs/sandbox.md`.
+//! Networking is one of [`net::NetMode`]: `host` (shared; the default of
+//! [`NamespaceSandbox::new`]), `none` or `bridge` (own network namespace,
+//! the Runtime API at `127.0.0.1:9001` inside). See `docs/sandbox.md`.
 
 pub mod base_root;
 pub mod cgroup;
 pub mod dynmods;
 mod init;
 pub mod mounts;
+pub mod net;
 pub mod seccomp;
 
 use std::ffi::CString;
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -61,6 +64,7 @@ pub struct NamespaceSandbox {
     gid: u32,
     fs: Arc<dyn CgroupFs>,
     seccomp: Option<Arc<seccomp::Filter>>,
+    network: Arc<net::Network>,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -68,6 +72,7 @@ impl std::fmt::Debug for NamespaceSandbox {
         f.debug_struct("NamespaceSandbox")
             .field("layout", &self.layout)
             .field("uid", &self.uid)
+            .field("network", &self.network.mode())
             .field("base", &self.base.dir())
             .finish()
     }
@@ -93,7 +98,14 @@ impl NamespaceSandbox {
             gid,
             fs: Arc::new(RealFs),
             seccomp: native_seccomp(),
+            network: Arc::new(net::Network::host()),
         })
+    }
+
+    /// Networks environments with `network` instead of the host's.
+    pub fn with_network(mut self, network: Arc<net::Network>) -> Self {
+        self.network = network;
+        self
     }
 
     /// Environments get `base` as their base root instead of the host's.
@@ -154,7 +166,12 @@ impl NamespaceSandbox {
         &self.layout
     }
 
-    fn prepare(&self, spec: &LaunchSpec, cg: &EnvCgroups) -> init::Prepared {
+    fn prepare(
+        &self,
+        spec: &LaunchSpec,
+        cg: &EnvCgroups,
+        netns: Option<&net::EnvNet>,
+    ) -> init::Prepared {
         // A program the custom root holds runs from there, not the host.
         let extra: Vec<_> = mounts::interpreter_prefix(&spec.program)
             .filter(|_| !self.base.holds(&spec.program))
@@ -181,6 +198,7 @@ impl NamespaceSandbox {
             uid: self.uid,
             gid: self.gid,
             seccomp: self.seccomp.clone(),
+            netns: netns.map_or(-1, net::EnvNet::netns_fd),
         }
     }
 }
@@ -222,10 +240,15 @@ impl Sandbox for NamespaceSandbox {
         }
     }
 
+    fn runtime_api_addr(&self) -> Option<SocketAddr> {
+        self.network.runtime_api_addr()
+    }
+
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let mut env_net = self.network.take().map_err(SandboxError::Network)?;
         let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
             .map_err(SandboxError::Cgroup)?;
-        let prepared = Arc::new(self.prepare(&spec, &cg));
+        let prepared = Arc::new(self.prepare(&spec, &cg, env_net.as_ref()));
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
@@ -253,7 +276,13 @@ impl Sandbox for NamespaceSandbox {
         let peak = Arc::new(AtomicU64::new(0));
         let peak_file = std::fs::File::open(&cg.peak).ok();
         let procs = cg.procs.first().cloned();
-        tokio::spawn(supervise(child, tx, self.fs.clone(), cg, peak.clone()));
+        let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
+        let (fs, peak_seen) = (self.fs.clone(), peak.clone());
+        tokio::spawn(async move {
+            supervise(child, tx, fs, cg, peak_seen).await;
+            // Deletes the veth once the environment's processes are gone.
+            drop(env_net);
+        });
         Ok(Launched {
             process: Box::new(NsProcess {
                 pid,
@@ -264,6 +293,7 @@ impl Sandbox for NamespaceSandbox {
             }),
             stdout,
             stderr,
+            runtime_api,
         })
     }
 }

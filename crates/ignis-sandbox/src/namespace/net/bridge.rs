@@ -1,0 +1,247 @@
+//! The `bridge` mode's one-time host setup: the bridge `ignis<N>` with the
+//! gateway address, IPv4 forwarding and a MASQUERADE rule for its subnet;
+//! and their removal at shutdown.
+//!
+//! The bridge and its address are made over netlink. The NAT rule is the one
+//! step that shells out, once per server start and stop: to `nft` (its own
+//! table `ip ignis<N>`), else `iptables`; when neither is installed the
+//! environments reach this host but not beyond it, and the start-up line
+//! says so.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use super::addr::{self, Subnet};
+use super::netlink::{self, Socket};
+use super::NetError;
+
+const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+/// Left by the server that turned forwarding on, for the last server to
+/// stop (whichever it is, even after a crash) to turn it back off.
+const FORWARD_MARKER: &str = "/run/ignis-ip-forward-was-off";
+/// What a bridge's alias starts with; the owning server's pid follows.
+const ALIAS: &str = "ignis pid ";
+
+/// How environments' traffic leaves the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// An nftables table of our own.
+    Nft,
+    /// A rule in iptables' `nat` table.
+    Iptables,
+    /// No tool to set it up: only the host is reachable.
+    Missing,
+}
+
+/// A bridge this server set up.
+#[derive(Debug)]
+pub struct Bridge {
+    /// `ignis<N>`.
+    pub name: String,
+    /// Its interface index.
+    pub index: u32,
+    /// The environments' subnet.
+    pub subnet: Subnet,
+    /// How egress is translated.
+    pub nat: Nat,
+}
+
+impl Bridge {
+    /// The host's address on the bridge, the environments' gateway.
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.subnet.gateway()
+    }
+
+    /// Creates the bridge on the first free subnet, with NAT and forwarding.
+    pub fn setup(host: &Socket) -> Result<Self, NetError> {
+        for n in 0..addr::MAX_BRIDGES {
+            reclaim(host, n);
+        }
+        let routes = std::fs::read_to_string("/proc/net/route").map_err(NetError::Routes)?;
+        let routes: Vec<Subnet> = addr::parse_routes(&routes)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let (n, subnet) = addr::choose(&routes, |n| {
+            !std::path::Path::new("/sys/class/net")
+                .join(format!("ignis{n}"))
+                .exists()
+        })
+        .ok_or(NetError::NoSubnet)?;
+        let name = format!("ignis{n}");
+        host.request("create the bridge", netlink::new_bridge(&name))?;
+        let mut bridge = Self {
+            index: 0,
+            name,
+            subnet,
+            nat: Nat::Missing,
+        };
+        if let Err(e) = bridge.configure(host) {
+            bridge.teardown(host);
+            return Err(e);
+        }
+        Ok(bridge)
+    }
+
+    fn configure(&mut self, host: &Socket) -> Result<(), NetError> {
+        self.index = netlink::index_of(&self.name).map_err(NetError::Index)?;
+        let alias = format!("{ALIAS}{}", std::process::id());
+        host.request(
+            "record the bridge's owner",
+            netlink::set_alias(self.index, &alias),
+        )?;
+        host.request(
+            "address the bridge",
+            netlink::add_addr(self.index, self.gateway(), self.subnet.prefix),
+        )?;
+        self.nat = add_nat(&self.name, self.subnet)?;
+        // Without NAT nothing is forwarded: the environments' private source
+        // addresses must not leave the host untranslated.
+        if self.nat == Nat::Missing {
+            return Ok(());
+        }
+        let forward = std::fs::read_to_string(FORWARD).map_err(NetError::Forward)?;
+        if forward.trim() == "0" {
+            std::fs::write(FORWARD_MARKER, "").map_err(NetError::Forward)?;
+            std::fs::write(FORWARD, "1").map_err(NetError::Forward)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the NAT rule and the bridge; turns forwarding back off if an
+    /// Ignis server turned it on and no Ignis bridge is left.
+    pub fn teardown(&self, host: &Socket) {
+        remove_nat(self.nat, &self.name, self.subnet);
+        if let Err(e) = host.request("delete the bridge", netlink::del_link(&self.name)) {
+            tracing::warn!(bridge = %self.name, error = %e, "failed to delete the bridge");
+        }
+        if !other_bridges() && std::fs::remove_file(FORWARD_MARKER).is_ok() {
+            let _ = std::fs::write(FORWARD, "0");
+        }
+        tracing::info!(bridge = %self.name, "network bridge removed");
+    }
+}
+
+/// Deletes `ignis<n>` and its NAT table if a server that is gone (killed)
+/// left them.
+fn reclaim(host: &Socket, n: u32) {
+    let name = format!("ignis{n}");
+    if !stale(&name) {
+        return;
+    }
+    tracing::info!(bridge = %name, "removing a bridge left by a stopped server");
+    remove_nat(Nat::Nft, &name, Subnet::nth(n));
+    remove_nat(Nat::Iptables, &name, Subnet::nth(n));
+    if let Err(e) = host.request("delete a stale bridge", netlink::del_link(&name)) {
+        // Unless another server starting now removed it first.
+        if std::path::Path::new("/sys/class/net").join(&name).exists() {
+            tracing::warn!(bridge = %name, error = %e, "failed to delete a stale bridge");
+        }
+    }
+}
+
+/// Whether `iface` is an Ignis bridge whose server is no longer running.
+#[allow(unsafe_code)]
+fn stale(iface: &str) -> bool {
+    let path = format!("/sys/class/net/{iface}/ifalias");
+    let Some(pid) = std::fs::read_to_string(path).ok().and_then(|a| {
+        a.trim()
+            .strip_prefix(ALIAS)
+            .and_then(|p| p.parse::<libc::pid_t>().ok())
+    }) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}
+
+fn other_bridges() -> bool {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("ignis"))
+        })
+        .unwrap_or(false)
+}
+
+fn add_nat(bridge: &str, subnet: Subnet) -> Result<Nat, NetError> {
+    let script = format!(
+        "table ip {bridge} {{\n chain post {{\n  type nat hook postrouting priority srcnat;\n  \
+         ip saddr {subnet} oifname != \"{bridge}\" masquerade\n }}\n}}\n"
+    );
+    if run("nft", &["-f", "-"], Some(&script))? {
+        return Ok(Nat::Nft);
+    }
+    let rule = iptables_rule(bridge, subnet);
+    let mut args = vec!["-t", "nat", "-A", "POSTROUTING"];
+    args.extend(rule.iter().map(String::as_str));
+    if run("iptables", &args, None)? {
+        return Ok(Nat::Iptables);
+    }
+    Ok(Nat::Missing)
+}
+
+fn remove_nat(nat: Nat, bridge: &str, subnet: Subnet) {
+    let _ = match nat {
+        Nat::Nft => run("nft", &["delete", "table", "ip", bridge], None),
+        Nat::Iptables => {
+            let rule = iptables_rule(bridge, subnet);
+            let mut args = vec!["-t", "nat", "-D", "POSTROUTING"];
+            args.extend(rule.iter().map(String::as_str));
+            run("iptables", &args, None)
+        }
+        Nat::Missing => Ok(true),
+    };
+}
+
+fn iptables_rule(bridge: &str, subnet: Subnet) -> Vec<String> {
+    [
+        "-s",
+        &subnet.to_string(),
+        "!",
+        "-o",
+        bridge,
+        "-j",
+        "MASQUERADE",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs `tool`: `Ok(false)` when it is not installed, an error when it
+/// failed.
+fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> Result<bool, NetError> {
+    let mut cmd = Command::new(tool);
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(NetError::Nat(format!("{tool}: {e}"))),
+    };
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| NetError::Nat(format!("{tool}: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError::Nat(format!("{tool}: {e}")))?;
+    if out.status.success() {
+        Ok(true)
+    } else {
+        Err(NetError::Nat(format!(
+            "{tool} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
