@@ -157,9 +157,9 @@ impl IgnisProcess {
 
     /// Zips `bootstrap` (mode 0755), creates function `name` from it
     /// (`provided.al2023`, 128 MB) and waits until it is `Active`.
-    pub async fn deploy(&self, name: &str, bootstrap: &Path) -> anyhow::Result<()> {
+    pub async fn deploy(&self, name: &str, bootstrap: &Path, memory_mb: i64) -> anyhow::Result<()> {
         let zip = zip_bootstrap(bootstrap, self.dir.path())?;
-        self.deploy_zip(name, &zip, "provided.al2023", "bootstrap", 128)
+        self.deploy_zip(name, &zip, "provided.al2023", "bootstrap", memory_mb)
             .await
     }
 
