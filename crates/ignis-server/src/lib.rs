@@ -119,6 +119,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         router.sandbox_name()
     );
     println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
+    tracing::info!("network `{}`: {}", chosen.network_mode, chosen.network_why);
     println!("network: {} ({})", chosen.network_mode, chosen.network_why);
     println!("Ignis listening on http://{addr}");
 

@@ -166,17 +166,30 @@ impl NamespaceSandbox {
         &self.layout
     }
 
+    /// The host installation (the parent of its `bin/`) of a program that
+    /// lives outside the base root, bind-mounted read-only at its own path.
+    /// A program the custom root holds runs from there, not the host.
+    fn host_prefix(&self, program: &Path) -> Option<PathBuf> {
+        mounts::interpreter_prefix(program).filter(|_| !self.base.holds(program))
+    }
+
+    /// The path to exec: a host interpreter reached through a link outside
+    /// what is mounted (a venv's `bin/python3.11` -> pyenv's) runs by its
+    /// real path, inside the prefix [`Self::host_prefix`] mounts.
+    fn exec_path(&self, program: &Path) -> PathBuf {
+        match self.host_prefix(program) {
+            Some(_) => std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf()),
+            None => program.to_path_buf(),
+        }
+    }
+
     fn prepare(
         &self,
         spec: &LaunchSpec,
         cg: &EnvCgroups,
         netns: Option<&net::EnvNet>,
     ) -> init::Prepared {
-        // A program the custom root holds runs from there, not the host.
-        let extra: Vec<_> = mounts::interpreter_prefix(&spec.program)
-            .filter(|_| !self.base.holds(&spec.program))
-            .into_iter()
-            .collect();
+        let extra: Vec<_> = self.host_prefix(&spec.program).into_iter().collect();
         let steps = mounts::plan(&mounts::Layout {
             new_root: &spec.tmp_dir,
             base: self.base.entries(),
@@ -249,7 +262,7 @@ impl Sandbox for NamespaceSandbox {
         let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
             .map_err(SandboxError::Cgroup)?;
         let prepared = Arc::new(self.prepare(&spec, &cg, env_net.as_ref()));
-        let mut cmd = Command::new(&spec.program);
+        let mut cmd = Command::new(self.exec_path(&spec.program));
         cmd.args(&spec.args)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))

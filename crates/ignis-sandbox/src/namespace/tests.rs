@@ -556,3 +556,38 @@ async fn a_custom_root_without_etc_gets_the_host_s_resolver_files_only() {
         assert!(out.contains(&want), "missing {want:?} in:\n{out}");
     }
 }
+
+/// A host interpreter outside the base root, reached through a link that is
+/// not mounted itself (a venv's `bin/python3` -> pyenv's), runs by its real
+/// path inside its mounted installation.
+#[tokio::test]
+async fn an_interpreter_reached_through_an_unmounted_link_runs() {
+    let Some(s) = sandbox() else { return };
+    let Some(real) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("python3"))
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .find(|p| {
+            !["/usr", "/bin", "/sbin", "/lib"]
+                .iter()
+                .any(|b| p.starts_with(b))
+                && !p.components().any(|c| c.as_os_str() == "shims")
+        })
+    else {
+        println!("skipped: no python3 outside /usr on PATH");
+        return;
+    };
+    let d = Dirs::new();
+    let venv = tempfile::tempdir().unwrap();
+    std::fs::create_dir(venv.path().join("bin")).unwrap();
+    let link = venv.path().join("bin/python3");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let mut spec = d.spec("venv-link", "", 1769, 8);
+    spec.program = link;
+    spec.args = vec![
+        "-c".into(),
+        "import sys; print('exe=' + sys.executable)".into(),
+    ];
+    let (out, info) = run(&s, spec).await;
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    assert!(out.contains(&format!("exe={}", real.display())), "{out}");
+}
