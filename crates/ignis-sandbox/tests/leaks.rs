@@ -6,8 +6,11 @@
 //! is left: processes (children of this test and processes carrying the
 //! run's marker variable), mounts in the host's mount table under the run's
 //! directory, the environments' cgroup directories below Ignis's, scratch
-//! directories that cannot be removed, and this process's open file
-//! descriptors. Every count must be back at its starting value.
+//! directories that cannot be removed, this process's open file
+//! descriptors, and the veths of the run's network. Every count must be back
+//! at its starting value. The environments are networked as `bridge` (own
+//! network namespace and veth each) when the bridge can be set up, else
+//! `none`; after the network's shutdown no veth of it is left.
 //!
 //! Needs root; without it the test prints why it skips. Like `ignis serve`,
 //! it first turns on the cgroup2 `favordynmods` option (see
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ignis_sandbox::namespace::cgroup::Layout;
+use ignis_sandbox::namespace::net::{NetMode, Network};
 use ignis_sandbox::namespace::{dynmods, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::{ExitInfo, LaunchSpec, Sandbox};
 
@@ -33,6 +37,7 @@ struct Counts {
     cgroups: usize,
     scratch: usize,
     fds: usize,
+    veths: usize,
 }
 
 struct Run {
@@ -40,6 +45,7 @@ struct Run {
     marker: String,
     prefix: String,
     layout: Layout,
+    network: Arc<Network>,
 }
 
 impl Run {
@@ -93,8 +99,21 @@ impl Run {
                 .count(),
             scratch: entries(&self.root.path().join("envs")),
             fds: entries(Path::new("/proc/self/fd")),
+            veths: veths(&self.network),
         }
     }
+}
+
+/// Host ends of the network's veths (none without a bridge).
+fn veths(network: &Network) -> usize {
+    let Some(prefix) = network.veth_prefix() else {
+        return 0;
+    };
+    std::fs::read_dir("/sys/class/net").map_or(0, |d| {
+        d.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .count()
+    })
 }
 
 fn entries(dir: &Path) -> usize {
@@ -191,12 +210,21 @@ async fn settle(run: &Run, want: Counts, attempts: usize) -> Counts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_environments_leave_nothing_behind() {
     let sandbox = match NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID) {
-        Ok(s) => Arc::new(s),
+        Ok(s) => s,
         Err(e) => {
             println!("skipped: {e}");
             return;
         }
     };
+    let network = Network::setup(NetMode::Bridge, 4)
+        .or_else(|e| {
+            println!("no bridge ({e}): environments get network mode none");
+            Network::setup(NetMode::None, 4)
+        })
+        .expect("set up the environments' network");
+    let network = Arc::new(network);
+    println!("network: {}", network.describe());
+    let sandbox = Arc::new(sandbox.with_network(network.clone()));
     println!("favordynmods: {:?}", dynmods::favor_dynamic_cgroups());
     let total = setting("IGNIS_LEAK_ENVS", 10_000);
     let size = setting("IGNIS_LEAK_BATCH", 32).max(1);
@@ -209,18 +237,29 @@ async fn ten_thousand_environments_leave_nothing_behind() {
         prefix: format!("leak10k-{}-", std::process::id()),
         layout: sandbox.layout().clone(),
         root,
+        network: network.clone(),
     });
     // A first batch makes the runtime create what it keeps for good (the
     // SIGCHLD pipe, worker threads) before the starting count.
     batch(&sandbox, &run, total..total + size).await;
-    let empty = Counts {
+    // At rest the network's pool holds its prepared namespaces (with their
+    // veths in `bridge`); the warm-up's veths go in batches in the
+    // background, and the descriptor count is read once they have.
+    let pooled = if network.veth_prefix().is_some() {
+        4
+    } else {
+        0
+    };
+    let mut empty = Counts {
         children: 0,
         marked: 0,
         mounts: 0,
         cgroups: 0,
         scratch: 0,
-        fds: run.count().fds,
+        fds: 0,
+        veths: pooled,
     };
+    empty.fds = settle_fds(&run, empty, 400).await;
     let start = settle(&run, empty, 200).await;
     println!("before: {start:?}");
     assert_eq!(start, empty, "the warm-up left something behind");
@@ -242,6 +281,33 @@ async fn ten_thousand_environments_leave_nothing_behind() {
         mount_count()
     );
     assert_eq!(after, start, "leftovers after {total} environments");
+    network.shutdown();
+    assert_eq!(
+        veths(&network),
+        0,
+        "veths left after the network's shutdown"
+    );
+}
+
+/// Polls until everything but the descriptor count is at `empty` and the
+/// descriptor count has held still for a few reads; returns it.
+async fn settle_fds(run: &Run, empty: Counts, attempts: usize) -> usize {
+    let (mut last, mut still) = (usize::MAX, 0);
+    for _ in 0..attempts {
+        let now = run.count();
+        let rest = Counts { fds: 0, ..now };
+        if rest == empty && now.fds == last {
+            still += 1;
+            if still >= 5 {
+                break;
+            }
+        } else {
+            still = 0;
+        }
+        last = now.fds;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
 }
 
 fn mount_count() -> usize {
