@@ -37,7 +37,8 @@ use ignis_bench::cpu;
 use ignis_bench::floor::Floor;
 use ignis_bench::load::{latency, latency_into, throughput, LatencyRun, ThroughputRun};
 use ignis_bench::report::{self, CpuPerRequest, Results, Side};
-use ignis_bench::server::{target_dir, workspace_root, IgnisProcess};
+use ignis_bench::server::{workspace_root, IgnisProcess};
+use ignis_bench::settings;
 use ignis_bench::stats::Percentiles;
 
 /// The function deployed for the bench.
@@ -71,30 +72,12 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> anyhow::Result<Self> {
-        let path = |var: &str, default: PathBuf| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map_or(default, PathBuf::from)
-        };
-        let release = target_dir().join("release");
-        let number = |var: &str, default: &str| -> anyhow::Result<f64> {
-            let raw = std::env::var(var).unwrap_or_else(|_| default.into());
-            let value: f64 = raw.parse().with_context(|| format!("{var}={raw:?}"))?;
-            anyhow::ensure!(value > 0.0, "{var} must be positive");
-            Ok(value)
-        };
-        let save = std::env::var("IGNIS_BENCH_SAVE").map_or(true, |v| v != "0");
         Ok(Self {
-            ignis_bin: path("IGNIS_BIN", release.join("ignis")),
-            bootstrap: path("IGNIS_ECHO_BOOTSTRAP", release.join("bootstrap")),
-            requests: number("IGNIS_BENCH_REQUESTS", "2000")? as usize,
-            secs: number("IGNIS_BENCH_SECS", "3")?,
-            runs_dir: save.then(|| {
-                path(
-                    "IGNIS_BENCH_RUNS_DIR",
-                    workspace_root().join("benches/runs"),
-                )
-            }),
+            ignis_bin: settings::ignis_bin(),
+            bootstrap: settings::echo_bootstrap(),
+            requests: settings::positive("IGNIS_BENCH_REQUESTS", 2000)?,
+            secs: settings::positive("IGNIS_BENCH_SECS", 3.0)?,
+            runs_dir: settings::runs_dir(),
         })
     }
 }

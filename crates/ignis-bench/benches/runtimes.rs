@@ -39,7 +39,8 @@ use ignis_bench::client::Target;
 use ignis_bench::cold::{init_duration, invoke_checked, ms};
 use ignis_bench::load::latency;
 use ignis_bench::report;
-use ignis_bench::server::{target_dir, workspace_root, zip_bootstrap, zip_files, IgnisProcess};
+use ignis_bench::server::{workspace_root, zip_bootstrap, zip_files, IgnisProcess};
+use ignis_bench::settings;
 use ignis_bench::startup::{floor_command, time_runs};
 use ignis_bench::stats::Percentiles;
 use ignis_client::Client;
@@ -73,33 +74,13 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> anyhow::Result<Self> {
-        let path = |var: &str, default: PathBuf| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map_or(default, PathBuf::from)
-        };
-        let release = target_dir().join("release");
-        let count = |var: &str, default: usize| -> anyhow::Result<usize> {
-            let Ok(raw) = std::env::var(var) else {
-                return Ok(default);
-            };
-            let value: usize = raw.parse().with_context(|| format!("{var}={raw:?}"))?;
-            anyhow::ensure!(value > 0, "{var} must be positive");
-            Ok(value)
-        };
-        let save = std::env::var("IGNIS_BENCH_SAVE").map_or(true, |v| v != "0");
         Ok(Self {
-            ignis_bin: path("IGNIS_BIN", release.join("ignis")),
-            bootstrap: path("IGNIS_ECHO_BOOTSTRAP", release.join("bootstrap")),
-            cold: count("IGNIS_BENCH_COLD", 20)?,
-            warm: count("IGNIS_BENCH_WARM", 300)?,
-            floor_runs: count("IGNIS_BENCH_FLOOR_RUNS", 20)?,
-            runs_dir: save.then(|| {
-                path(
-                    "IGNIS_BENCH_RUNS_DIR",
-                    workspace_root().join("benches/runs"),
-                )
-            }),
+            ignis_bin: settings::ignis_bin(),
+            bootstrap: settings::echo_bootstrap(),
+            cold: settings::positive("IGNIS_BENCH_COLD", 20)?,
+            warm: settings::positive("IGNIS_BENCH_WARM", 300)?,
+            floor_runs: settings::positive("IGNIS_BENCH_FLOOR_RUNS", 20)?,
+            runs_dir: settings::runs_dir(),
         })
     }
 }

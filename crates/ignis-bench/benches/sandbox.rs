@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ignis_bench::cold::{init_duration, invoke_checked, ms};
 use ignis_bench::report;
-use ignis_bench::server::{target_dir, workspace_root, zip_bootstrap, IgnisProcess};
+use ignis_bench::server::{workspace_root, zip_bootstrap, IgnisProcess};
+use ignis_bench::settings;
 use ignis_bench::stats::Percentiles;
 
 /// Memory sizes measured, MB.
@@ -55,30 +56,11 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> anyhow::Result<Self> {
-        let path = |var: &str, default: PathBuf| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map_or(default, PathBuf::from)
-        };
-        let release = target_dir().join("release");
-        let cold = match std::env::var("IGNIS_BENCH_COLD") {
-            Ok(raw) => raw
-                .parse()
-                .with_context(|| format!("IGNIS_BENCH_COLD={raw:?}"))?,
-            Err(_) => 40,
-        };
-        anyhow::ensure!(cold > 0, "IGNIS_BENCH_COLD must be positive");
-        let save = std::env::var("IGNIS_BENCH_SAVE").map_or(true, |v| v != "0");
         Ok(Self {
-            ignis_bin: path("IGNIS_BIN", release.join("ignis")),
-            bootstrap: path("IGNIS_ECHO_BOOTSTRAP", release.join("bootstrap")),
-            cold,
-            runs_dir: save.then(|| {
-                path(
-                    "IGNIS_BENCH_RUNS_DIR",
-                    workspace_root().join("benches/runs"),
-                )
-            }),
+            ignis_bin: settings::ignis_bin(),
+            bootstrap: settings::echo_bootstrap(),
+            cold: settings::positive("IGNIS_BENCH_COLD", 40)?,
+            runs_dir: settings::runs_dir(),
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod floor;
 pub mod load;
 pub mod report;
 pub mod server;
+pub mod settings;
 pub mod startup;
 pub mod stats;
 
