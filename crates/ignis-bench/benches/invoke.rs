@@ -96,13 +96,7 @@ fn bench() -> anyhow::Result<()> {
     let results = runtime.block_on(run(&settings))?;
 
     let text = format!("{machine}\n{}", report::table(&results));
-    println!("\n{text}");
-    if let Some(dir) = &settings.runs_dir {
-        match report::append_run(dir, &text) {
-            Ok(path) => println!("appended to {}", path.display()),
-            Err(e) => eprintln!("could not store the run in {}: {e}", dir.display()),
-        }
-    }
+    report::print_and_store(&text, settings.runs_dir.as_deref());
     Ok(())
 }
 

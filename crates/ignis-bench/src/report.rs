@@ -267,6 +267,17 @@ fn cpu_busy_percent(window: Duration) -> Option<f64> {
     Some(100.0 * b1.saturating_sub(b0) as f64 / total as f64)
 }
 
+/// Prints a run's text and appends it to `runs_dir` (when saving).
+pub fn print_and_store(text: &str, runs_dir: Option<&Path>) {
+    println!("\n{text}");
+    if let Some(dir) = runs_dir {
+        match append_run(dir, text) {
+            Ok(path) => println!("appended to {}", path.display()),
+            Err(e) => eprintln!("could not store the run in {}: {e}", dir.display()),
+        }
+    }
+}
+
 /// Appends `text` to `<dir>/<YYYY-MM-DD>.txt` (UTC) and returns the path.
 pub fn append_run(dir: &Path, text: &str) -> std::io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
