@@ -122,6 +122,9 @@ def main(event, context):
     if a == "tmp-peek":
         return {"tmp": sorted(os.listdir("/tmp")),
                 "read": attempt(read, f"/tmp/{event['secret']}")}
+    if a == "tty":
+        return {"open": attempt(lambda p: os.close(os.open(p, os.O_RDWR)), "/dev/tty"),
+                "sid_is_pgid": os.getsid(0) == os.getpgid(0)}
     if a == "procs":
         pids = own_pids()
         cmds = {p: attempt(lambda q: open(f"/proc/{q}/cmdline").read().replace("\0", " "), p) for p in pids + [1]}
@@ -375,6 +378,13 @@ def test_writes_outside_tmp_fail(hlam, hostile, contained):
     assert body.pop("/tmp/ok") == "ok"
     for path, result in body.items():
         assert result in ("EROFS", "EACCES", "EPERM"), (path, result)
+
+
+def test_the_function_has_no_controlling_terminal(hlam, hostile, contained):
+    """The init starts a session of its own: /dev/tty reaches no terminal,
+    not even when the server runs in an administrator's shell."""
+    body = attack(hlam, hostile, "tty")
+    assert body["open"] == "ENXIO", body
 
 
 def test_processes_of_the_host_cannot_be_seen_or_signalled(hlam, hostile, ns_server, contained):

@@ -8,12 +8,6 @@ use clap::Parser;
 use ignis_cli::{Cli, Command, ServeArgs};
 use ignis_server::ServerConfig;
 
-/// The server allocates and frees small buffers on every invocation (headers,
-/// log lines, payload `Bytes`); mimalloc's thread-local free lists make
-/// that markedly cheaper than glibc's malloc (see docs/architecture.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

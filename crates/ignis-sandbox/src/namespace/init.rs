@@ -10,8 +10,8 @@
 //!    every process in it).
 //! 2. The *init*, PID 1 of the new namespace: builds the file system from
 //!    the mount plan, `pivot_root`s into it, makes the root read-only, joins
-//!    the environment's cgroups (with files opened before the pivot), forks
-//!    the runtime, then reaps every zombie and forwards SIGTERM to the
+//!    the environment's cgroups (with files opened before the pivot), starts
+//!    a session without a controlling terminal, forks the runtime, then reaps every zombie and forwards SIGTERM to the
 //!    runtime until the runtime exits, and exits with its status (a
 //!    signal as 128 + its number, which the keeper turns back into the
 //!    signal).
@@ -112,6 +112,10 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         for fd in fds.into_iter().filter(|fd| *fd >= 0) {
             join(fd)?;
         }
+        // A session of its own and so no controlling terminal: the server's
+        // (an administrator's shell, for `sudo ignis serve`) is out of
+        // reach through /dev/tty, TIOCSTI included.
+        check(libc::setsid())?;
         let runtime = libc::fork();
         check(runtime)?;
         if runtime > 0 {

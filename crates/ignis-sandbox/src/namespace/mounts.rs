@@ -29,7 +29,7 @@ pub const TMP: &str = "/tmp";
 /// Options of the environment's `/proc`: processes of other users — the
 /// root-owned init, whose command line is the server's — are invisible, not
 /// merely unreadable. System-wide files (`meminfo`, `cpuinfo`, `stat`) stay.
-pub const PROC_OPTIONS: &str = "hidepid=invisible";
+pub const PROC_OPTIONS: &str = "hidepid=2";
 
 /// One step of the plan; paths are absolute on the host, under the new root
 /// where they are targets.
@@ -237,7 +237,7 @@ mod tests {
             "bind /dev/null /s/r/dev/null",
             "ln /s/r/dev/fd -> /proc/self/fd",
             "tmpfs /s/r/dev/shm mode=1777,size=64m",
-            "proc /s/r/proc hidepid=invisible",
+            "proc /s/r/proc hidepid=2",
             "mkdir /s/r/root",
             "mkdir /s/r/root/.pyenv/versions",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
@@ -301,7 +301,7 @@ mod tests {
             "bind-ro /etc/resolv.conf /s/r/etc/resolv.conf",
             "bind-ro /data/code/abc /s/r/var/task",
             "bind-ro /data/runtimes/python /s/r/var/runtime",
-            "proc /s/r/proc hidepid=invisible",
+            "proc /s/r/proc hidepid=2",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
         ];
         let mut at = 0;
