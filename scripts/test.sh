@@ -29,6 +29,8 @@ install_system_packages() {
   # tests/e2e/test_network.py: the namespace sandbox's bridge mode adds its
   # NAT rule with nft (Ignis runs without it, with no NAT).
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  # test_network.py puts a stand-in metadata address on lo with ip.
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)

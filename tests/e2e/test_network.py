@@ -10,6 +10,7 @@ import http.server
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import uuid
@@ -157,6 +158,43 @@ def test_bridge_reaches_a_host_address_but_not_ignis_on_the_hosts_loopback(serve
     assert out[f"127.0.0.1:{port}"] == "refused", out
     assert out[f"{gateway[1]}:{port}"] == "refused", out
     assert out[http_target] == "reached", out
+
+
+@pytest.fixture
+def metadata_http():
+    """A stand-in for a cloud's instance metadata service: 169.254.169.254
+    on the host's loopback interface, with an HTTP server bound to it."""
+    addr = "169.254.169.254"
+    if not shutil.which("ip"):
+        pytest.skip("iproute2's ip is not installed")
+    added = subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "lo"], capture_output=True)
+    if added.returncode != 0 and b"File exists" not in added.stderr:
+        pytest.skip(f"cannot add {addr} to lo: {added.stderr.decode().strip()}")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer((addr, 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        if added.returncode == 0:
+            subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"], capture_output=True)
+
+
+def test_bridge_cannot_reach_a_link_local_metadata_service(servers, gateway, metadata_http):
+    """Lambda does not let functions read an instance's metadata (and its
+    role's credentials): link-local addresses are dropped for `bridge`,
+    whether the host holds the address (input) or routes to it (forward)."""
+    target = f"{metadata_http[0]}:{metadata_http[1]}"
+    with socket.create_connection(metadata_http, timeout=3):
+        pass  # the host itself reaches the stand-in
+    out = probe(servers["bridge"], [target])
+    assert out[target] == "unreachable", out
 
 
 def test_none_has_only_loopback_and_reaches_nothing_of_the_host(servers, gateway, host_http):

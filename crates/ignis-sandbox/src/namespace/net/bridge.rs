@@ -167,48 +167,81 @@ fn other_bridges() -> bool {
         .unwrap_or(false)
 }
 
+/// Link-local addresses (169.254.0.0/16) hold cloud instance metadata
+/// services (169.254.169.254: an instance role's credentials), which Lambda
+/// does not expose to functions: `bridge` environments may not reach them,
+/// whether routed through the host or addressed to it.
+const LINK_LOCAL: &str = "169.254.0.0/16";
+
+/// The nftables table of `bridge`: masquerade what leaves through another
+/// interface, and drop what the environments send to link-local addresses.
+fn nft_table(bridge: &str, subnet: Subnet) -> String {
+    format!(
+        "table ip {bridge} {{\n \
+         chain post {{\n  type nat hook postrouting priority srcnat;\n  \
+         ip saddr {subnet} oifname != \"{bridge}\" masquerade\n }}\n \
+         chain filter_forward {{\n  type filter hook forward priority filter;\n  \
+         iifname \"{bridge}\" ip daddr {LINK_LOCAL} drop\n }}\n \
+         chain filter_input {{\n  type filter hook input priority filter;\n  \
+         iifname \"{bridge}\" ip daddr {LINK_LOCAL} drop\n }}\n}}\n"
+    )
+}
+
 fn add_nat(bridge: &str, subnet: Subnet) -> Result<Nat, NetError> {
-    let script = format!(
-        "table ip {bridge} {{\n chain post {{\n  type nat hook postrouting priority srcnat;\n  \
-         ip saddr {subnet} oifname != \"{bridge}\" masquerade\n }}\n}}\n"
-    );
-    if run("nft", &["-f", "-"], Some(&script))? {
+    if run("nft", &["-f", "-"], Some(&nft_table(bridge, subnet)))? {
         return Ok(Nat::Nft);
     }
-    let rule = iptables_rule(bridge, subnet);
-    let mut args = vec!["-t", "nat", "-A", "POSTROUTING"];
-    args.extend(rule.iter().map(String::as_str));
-    if run("iptables", &args, None)? {
-        return Ok(Nat::Iptables);
+    let rules = iptables_rules(bridge, subnet);
+    for (i, (table, chain, rule)) in rules.iter().enumerate() {
+        let mut args = vec!["-t", table, "-A", chain];
+        args.extend(rule.iter().map(String::as_str));
+        if !run("iptables", &args, None)? {
+            if i > 0 {
+                remove_nat(Nat::Iptables, bridge, subnet);
+            }
+            return Ok(Nat::Missing);
+        }
     }
-    Ok(Nat::Missing)
+    Ok(Nat::Iptables)
 }
 
 fn remove_nat(nat: Nat, bridge: &str, subnet: Subnet) {
-    let _ = match nat {
-        Nat::Nft => run("nft", &["delete", "table", "ip", bridge], None),
-        Nat::Iptables => {
-            let rule = iptables_rule(bridge, subnet);
-            let mut args = vec!["-t", "nat", "-D", "POSTROUTING"];
-            args.extend(rule.iter().map(String::as_str));
-            run("iptables", &args, None)
+    match nat {
+        Nat::Nft => {
+            let _ = run("nft", &["delete", "table", "ip", bridge], None);
         }
-        Nat::Missing => Ok(true),
-    };
+        Nat::Iptables => {
+            for (table, chain, rule) in iptables_rules(bridge, subnet) {
+                let mut args = vec!["-t", table, "-D", chain];
+                args.extend(rule.iter().map(String::as_str));
+                let _ = run("iptables", &args, None);
+            }
+        }
+        Nat::Missing => {}
+    }
 }
 
-fn iptables_rule(bridge: &str, subnet: Subnet) -> Vec<String> {
-    [
-        "-s",
-        &subnet.to_string(),
-        "!",
-        "-o",
-        bridge,
-        "-j",
-        "MASQUERADE",
+/// The iptables fallback of [`nft_table`]: (table, chain, rule).
+fn iptables_rules(bridge: &str, subnet: Subnet) -> Vec<(&'static str, &'static str, Vec<String>)> {
+    let rule = |words: &[&str]| words.iter().map(|w| (*w).to_string()).collect::<Vec<_>>();
+    let subnet = subnet.to_string();
+    vec![
+        (
+            "nat",
+            "POSTROUTING",
+            rule(&["-s", &subnet, "!", "-o", bridge, "-j", "MASQUERADE"]),
+        ),
+        (
+            "filter",
+            "FORWARD",
+            rule(&["-i", bridge, "-d", LINK_LOCAL, "-j", "DROP"]),
+        ),
+        (
+            "filter",
+            "INPUT",
+            rule(&["-i", bridge, "-d", LINK_LOCAL, "-j", "DROP"]),
+        ),
     ]
-    .map(String::from)
-    .to_vec()
 }
 
 /// Runs `tool`: `Ok(false)` when it is not installed, an error when it
@@ -243,5 +276,48 @@ fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> Result<bool, NetError>
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )))
+    }
+}
+
+#[cfg(test)]
+mod nat_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_masquerades_and_drops_link_local() {
+        let t = nft_table("ignis7", Subnet::nth(7));
+        assert!(t.contains("masquerade"), "{t}");
+        assert_eq!(t.matches("ip daddr 169.254.0.0/16 drop").count(), 2, "{t}");
+        assert!(
+            t.contains("hook forward") && t.contains("hook input"),
+            "{t}"
+        );
+        let rules = iptables_rules("ignis7", Subnet::nth(7));
+        assert_eq!(rules.len(), 3);
+        assert!(rules[1..]
+            .iter()
+            .all(|(_, _, r)| r.ends_with(&["DROP".to_string()])));
+    }
+
+    /// `nft -c` parses the table without applying it (root and nftables
+    /// needed, else skipped with the reason).
+    #[test]
+    fn nft_accepts_the_table() {
+        // SAFETY: geteuid has no preconditions.
+        #[allow(unsafe_code)]
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root {
+            println!("skipped: nft -c needs root");
+            return;
+        }
+        match run(
+            "nft",
+            &["-c", "-f", "-"],
+            Some(&nft_table("ignis7", Subnet::nth(7))),
+        ) {
+            Ok(true) => {}
+            Ok(false) => println!("skipped: nft is not installed"),
+            Err(e) => panic!("nft refused the table: {e}"),
+        }
     }
 }
