@@ -86,7 +86,7 @@ impl Bridge {
 
     fn configure(&mut self, host: &Socket) -> Result<(), NetError> {
         self.index = netlink::index_of(&self.name).map_err(NetError::Index)?;
-        let alias = format!("{ALIAS}{}", std::process::id());
+        let alias = format!("{ALIAS}{} {}", std::process::id(), pid_namespace());
         host.request(
             "record the bridge's owner",
             netlink::set_alias(self.index, &alias),
@@ -139,23 +139,51 @@ fn reclaim(host: &Socket, n: u32) {
             tracing::warn!(bridge = %name, error = %e, "failed to delete a stale bridge");
         }
     }
+    // Its veths (`ig<n>g…`) go when the kernel tears the dead server's
+    // namespaces down, which it does asynchronously: delete what is left
+    // so a new server's veth names cannot collide with them.
+    let prefix = format!("ig{n}g");
+    if let Ok(links) = std::fs::read_dir("/sys/class/net") {
+        for link in links.flatten() {
+            let link = link.file_name().to_string_lossy().into_owned();
+            if link.starts_with(&prefix) {
+                let _ = host.request("delete a stale veth", netlink::del_link(&link));
+            }
+        }
+    }
 }
 
 /// Whether `iface` is an Ignis bridge whose server is no longer running.
+/// The alias names the owner's pid and PID namespace; a pid is only
+/// checked within our own PID namespace (two servers in different PID
+/// namespaces sharing one network namespace cannot see each other's pids,
+/// and must not take each other's bridge for stale).
 #[allow(unsafe_code)]
 fn stale(iface: &str) -> bool {
     let path = format!("/sys/class/net/{iface}/ifalias");
-    let Some(pid) = std::fs::read_to_string(path).ok().and_then(|a| {
-        a.trim()
-            .strip_prefix(ALIAS)
-            .and_then(|p| p.parse::<libc::pid_t>().ok())
+    let Some((pid, pidns)) = std::fs::read_to_string(path).ok().and_then(|a| {
+        let rest = a.trim().strip_prefix(ALIAS)?.to_string();
+        let mut words = rest.split_whitespace();
+        let pid = words.next()?.parse::<libc::pid_t>().ok()?;
+        Some((pid, words.next().map(str::to_string)))
     }) else {
         return false;
     };
+    if pidns.as_deref() != Some(pid_namespace().as_str()) {
+        return false;
+    }
     // SAFETY: signal 0 only checks whether the process exists.
     let alive = unsafe { libc::kill(pid, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     !alive
+}
+
+/// This process's PID namespace (`pid:[4026531836]`), as the kernel names
+/// it; empty if it cannot be read.
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn other_bridges() -> bool {

@@ -468,7 +468,9 @@ fn delete_veth(nl: &Socket, name: &str) {
 /// deleted never takes a new one's name.
 fn veth_prefix(bridge: Option<&str>) -> String {
     static NETWORKS: AtomicU64 = AtomicU64::new(0);
-    let n = NETWORKS.fetch_add(1, Ordering::Relaxed) % 0x100;
+    // Offset by the pid, so a server restarted at once after a kill (whose
+    // veths the kernel may still be tearing down) starts at other names.
+    let n = (u64::from(std::process::id()) + NETWORKS.fetch_add(1, Ordering::Relaxed)) % 0x100;
     let bridge = bridge.map_or("", |b| b.trim_start_matches("ignis"));
     format!("ig{bridge}g{n:x}v")
 }
