@@ -170,14 +170,22 @@ impl Env {
             }
         };
         let api = match (host_api, launched.runtime_api.take()) {
-            (Some(api), _) => api,
-            (None, Some(inside)) => tokio::net::TcpListener::from_std(inside)
-                .and_then(RuntimeApi::serve)
-                .map_err(api_failed)?,
-            (None, None) => {
-                return Err(api_failed(std::io::Error::other(
-                    "the sandbox made no Runtime API socket",
-                )))
+            (Some(api), _) => Ok(api),
+            (None, Some(inside)) => {
+                tokio::net::TcpListener::from_std(inside).and_then(RuntimeApi::serve)
+            }
+            (None, None) => Err(std::io::Error::other(
+                "the sandbox made no Runtime API socket",
+            )),
+        };
+        let api = match api {
+            Ok(api) => api,
+            Err(e) => {
+                // Dropping the launch kills the environment; its scratch
+                // directory goes too.
+                drop(launched);
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(api_failed(e));
             }
         };
         let sink = Arc::new(LogSink::new(stream, logs));

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// A language Ignis has a runtime client for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,17 +231,43 @@ pub fn find_in_root(root: &Path) -> Vec<Interpreter> {
     found
 }
 
-/// Runs `program` (a path inside `root`) with `args` inside `root`; its
-/// stdout, when it ran.
+/// The user a version probe inside a custom root runs as: the sandbox's
+/// unprivileged function user (`ignis_sandbox::namespace::DEFAULT_UID` /
+/// `DEFAULT_GID`), not root — the root may come from an untrusted image.
+const PROBE_USER: &str = "993:990";
+/// How long a version probe may take before it is killed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `program` (a path inside `root`) with `args` inside `root`, as an
+/// unprivileged user, with an empty environment and a time limit; its
+/// stdout, when it ran and succeeded.
 fn chroot(root: &Path, program: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("chroot")
+    let mut child = Command::new("chroot")
+        .arg(format!("--userspec={PROBE_USER}"))
         .arg(root)
         .arg(program)
         .args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .output()
+        .spawn()
         .ok()?;
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!(program = %program.display(), "a version probe inside the sandbox root did not answer in time");
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
