@@ -258,21 +258,28 @@ impl Sandbox for NamespaceSandbox {
     }
 
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
-        let mut env_net = self.network.take().map_err(SandboxError::Network)?;
-        let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
-            .map_err(SandboxError::Cgroup)?;
-        let prepared = Arc::new(self.prepare(&spec, &cg, env_net.as_ref()));
-        let mut cmd = Command::new(self.exec_path(&spec.program));
-        cmd.args(&spec.args)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .env("TMPDIR", mounts::TMP)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        set_hook(&mut cmd, prepared);
-        let mut child = match cmd.spawn() {
+        // Taking a network namespace (made now if the pool is empty), the
+        // cgroup writes and the spawn — which returns only once the runtime
+        // has exec'd, after the root is built — block for milliseconds.
+        let (mut env_net, cg, spawned) = blocking(|| -> Result<_, SandboxError> {
+            let env_net = self.network.take().map_err(SandboxError::Network)?;
+            let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
+                .map_err(SandboxError::Cgroup)?;
+            let prepared = Arc::new(self.prepare(&spec, &cg, env_net.as_ref()));
+            let mut cmd = Command::new(self.exec_path(&spec.program));
+            cmd.args(&spec.args)
+                .env_clear()
+                .envs(spec.env.iter().map(|(k, v)| (k, v)))
+                .env("TMPDIR", mounts::TMP)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            set_hook(&mut cmd, prepared);
+            let spawned = cmd.spawn();
+            Ok((env_net, cg, spawned))
+        })?;
+        let mut child = match spawned {
             Ok(c) => c,
             Err(source) => {
                 cleanup(self.fs.as_ref(), &cg).await;
@@ -308,6 +315,16 @@ impl Sandbox for NamespaceSandbox {
             stderr,
             runtime_api,
         })
+    }
+}
+
+/// Runs `f`, blocking set-up work, so that a multi-thread runtime moves the
+/// worker's other tasks elsewhere meanwhile (`block_in_place`); inline on a
+/// current-thread runtime (tests), where that is not available.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
