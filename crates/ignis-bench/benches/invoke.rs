@@ -90,10 +90,8 @@ fn bench() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let workspace = workspace_root();
     let machine = report::machine(&workspace);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let results = runtime.block_on(run(&settings))?;
+    let (results, _) = ignis_bench::block_on_timed(run(&settings))?;
+    let results = results?;
 
     let text = format!("{machine}\n{}", report::table(&results));
     report::print_and_store(&text, settings.runs_dir.as_deref());

@@ -118,14 +118,11 @@ fn main() -> ExitCode {
 fn bench() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let machine = report::machine(&workspace_root());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let started = Instant::now();
-    let body = runtime.block_on(run(&settings))?;
+    let (body, took) = ignis_bench::block_on_timed(run(&settings))?;
+    let body = body?;
     let text = format!(
         "bench: runtimes (cold start, warm invoke, interpreter start-up floor)\n{machine}\n{body}run took {:.0} s; config: cold={} warm={} (after {WARMUP} warm-up) floor_runs={} payload={}B budget={MEMORY_BUDGET_MB}MB memory={MEMORY_MB}MB (java {JAVA_MEMORY_MB}MB) cold-start=UpdateFunctionConfiguration({COLD_VAR}) then first invoke (ignis-client, LogType=Tail) warm-client=hyper-1-http1-keepalive-nodelay(current_thread)\n",
-        started.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         settings.cold,
         settings.warm,
         settings.floor_runs,

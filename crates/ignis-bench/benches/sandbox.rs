@@ -92,14 +92,11 @@ fn bench() -> anyhow::Result<()> {
     }
     let settings = Settings::from_env()?;
     let machine = report::machine(&workspace_root());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let started = Instant::now();
-    let body = runtime.block_on(run(&settings))?;
+    let (body, took) = ignis_bench::block_on_timed(run(&settings))?;
+    let body = body?;
     let text = format!(
         "bench: sandbox (cold start, namespace vs process, same function, one run)\n{machine}\n{body}run took {:.0} s; config: cold={} (after {WARMUP} warm-up per case, alternating backends and sizes) function=provided.al2023 lambda_runtime echo (release, stripped) cold-start=UpdateFunctionConfiguration({COLD_VAR}) then first invoke (ignis-client, LogType=Tail)\n",
-        started.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         settings.cold,
     );
     report::print_and_store(&text, settings.runs_dir.as_deref());

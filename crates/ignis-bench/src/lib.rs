@@ -36,3 +36,16 @@ pub fn run_bench(name: &str, bench: impl FnOnce() -> anyhow::Result<()>) -> std:
         }
     }
 }
+
+/// Runs `run` to completion on a single-threaded runtime (the load
+/// generators are single-threaded by design) and says how long it took.
+pub fn block_on_timed<F: std::future::Future>(
+    run: F,
+) -> anyhow::Result<(F::Output, std::time::Duration)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = std::time::Instant::now();
+    let out = runtime.block_on(run);
+    Ok((out, started.elapsed()))
+}
