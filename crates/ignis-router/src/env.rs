@@ -3,7 +3,7 @@
 //! and knows whether it can be reused afterwards.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,6 @@ pub(crate) struct Env {
     init_timeout: Duration,
     initialized: AtomicBool,
     broken: AtomicBool,
-    peak_bytes: AtomicU64,
     last_used: Mutex<Instant>,
     scratch: PathBuf,
     _reservation: Reservation,
@@ -205,7 +204,6 @@ impl Env {
             init_timeout: ctx.init_timeout,
             initialized: AtomicBool::new(false),
             broken: AtomicBool::new(false),
-            peak_bytes: AtomicU64::new(0),
             last_used: Mutex::new(Instant::now()),
             scratch,
             _reservation: reservation,
@@ -389,12 +387,12 @@ impl Env {
         (ended, delivered)
     }
 
+    /// Max Memory Used: the backends keep the highest value they saw, so
+    /// the last reading stands even after the runtime is gone.
     fn peak_mb(&self) -> u64 {
-        if let Some(b) = self.process.peak_memory_bytes() {
-            self.peak_bytes.fetch_max(b, Ordering::Relaxed);
-        }
-        self.peak_bytes
-            .load(Ordering::Relaxed)
+        self.process
+            .peak_memory_bytes()
+            .unwrap_or(0)
             .div_ceil(1024 * 1024)
     }
 }

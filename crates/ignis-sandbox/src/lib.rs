@@ -57,6 +57,23 @@ pub enum ExitInfo {
 }
 
 impl ExitInfo {
+    /// How a waited-for child ended, from `wait`'s result (`Code(-1)` when
+    /// the wait itself failed or the status says neither).
+    pub fn from_wait(waited: std::io::Result<std::process::ExitStatus>, what: &str) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match waited {
+            Ok(status) => match (status.code(), status.signal()) {
+                (Some(c), _) => Self::Code(c),
+                (None, Some(s)) => Self::Signal(s),
+                (None, None) => Self::Code(-1),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to wait for {what}");
+                Self::Code(-1)
+            }
+        }
+    }
+
     /// Whether the environment ran out of memory.
     pub fn out_of_memory(&self) -> bool {
         matches!(self, Self::OutOfMemory)
@@ -92,7 +109,8 @@ pub trait EnvProcess: Send + Sync {
     fn pid(&self) -> u32;
     /// Ends the environment's whole process tree at once. Idempotent.
     fn kill(&self);
-    /// Peak memory of the environment so far, bytes, if measurable.
+    /// Peak memory of the environment so far, bytes, if measurable: the
+    /// highest value seen, which stands after the environment has ended.
     fn peak_memory_bytes(&self) -> Option<u64>;
     /// Becomes `Some` when the runtime process has exited.
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>>;

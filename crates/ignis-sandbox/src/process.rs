@@ -7,7 +7,6 @@
 //! so a killed server leaves no runtime behind; `kill` ends the whole process
 //! group so helpers a bootstrap started go with it.
 
-use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -87,17 +86,7 @@ impl IntoOwned for tokio::process::ChildStderr {
 }
 
 async fn supervise(mut child: Child, tx: watch::Sender<Option<ExitInfo>>) {
-    let info = match child.wait().await {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => ExitInfo::Code(c),
-            (None, Some(s)) => ExitInfo::Signal(s),
-            (None, None) => ExitInfo::Code(-1),
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "failed to wait for runtime process");
-            ExitInfo::Code(-1)
-        }
-    };
+    let info = ExitInfo::from_wait(child.wait().await, "the runtime process");
     let _ = tx.send(Some(info));
 }
 
@@ -166,10 +155,17 @@ impl EnvProcess for ChildProcess {
             return Some(sample.peak);
         }
         let mut buf = [0u8; 4096];
-        let n = self.status.as_ref()?.read_at(&mut buf, 0).ok()?;
-        let peak = parse_vm_hwm(&buf[..n])?;
-        sample.at = Some(Instant::now());
-        sample.peak = sample.peak.max(peak);
+        let status = self.status.as_ref()?;
+        // Once the process is gone its status reads fail: the peak seen
+        // so far stands.
+        if let Some(peak) = status
+            .read_at(&mut buf, 0)
+            .ok()
+            .and_then(|n| parse_vm_hwm(&buf[..n]))
+        {
+            sample.at = Some(Instant::now());
+            sample.peak = sample.peak.max(peak);
+        }
         Some(sample.peak)
     }
 

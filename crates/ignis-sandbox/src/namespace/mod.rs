@@ -23,7 +23,6 @@ pub mod seccomp;
 use std::ffi::CString;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -344,17 +343,7 @@ async fn supervise(
     cg: EnvCgroups,
     peak: Arc<AtomicU64>,
 ) {
-    let info = match child.wait().await {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => ExitInfo::Code(c),
-            (None, Some(s)) => ExitInfo::Signal(s),
-            (None, None) => ExitInfo::Code(-1),
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "failed to wait for the environment's keeper");
-            ExitInfo::Code(-1)
-        }
-    };
+    let info = ExitInfo::from_wait(child.wait().await, "the environment's keeper");
     if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
         peak.fetch_max(p, Ordering::Relaxed);
     }
