@@ -137,6 +137,20 @@ pub enum SandboxError {
     /// The environment's network namespace could not be made.
     #[error("failed to set up the environment's network: {0}")]
     Network(#[source] namespace::net::NetError),
+    /// The root template the environment's file system is copied from
+    /// could not be built.
+    #[error("failed to build the environments' root template: {0}")]
+    Template(#[source] std::io::Error),
+    /// A directory of the function (code, layers, runtime client) could
+    /// not be cloned for mounting inside.
+    #[error("failed to prepare {} for mounting: {source}", path.display())]
+    Mount {
+        /// The host directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where the function sees its directories: what `LAMBDA_TASK_ROOT`,

@@ -1,16 +1,19 @@
 //! What runs between `fork` and `exec`: three processes, no allocation.
 //!
-//! 1. The *keeper*, Ignis's direct child: joins the environment's network
-//!    namespace if it has one (prepared by the host, see `net`), unshares
-//!    the mount, PID, IPC and UTS namespaces in one call, forks the
-//!    init and waits for it, then exits the way the runtime did. It stays
+//! 1. The *keeper*, Ignis's direct child: opens the environment's
+//!    `cgroup.procs` files, enters the root template's mount namespace
+//!    ([`super::template`]) and the environment's network namespace if it
+//!    has one (prepared by the host, see `net`), unshares the mount (a
+//!    copy of the template's), PID, IPC and UTS namespaces in one call,
+//!    forks the init and waits for it, then exits the way the runtime did. It stays
 //!    in the host's PID namespace, so the server watches and kills it like
 //!    any child; its death takes the environment with it (the init has
 //!    `PR_SET_PDEATHSIG`, and the end of a PID namespace's init kills
 //!    every process in it).
-//! 2. The *init*, PID 1 of the new namespace: builds the file system from
-//!    the mount plan, `pivot_root`s into it, makes the root read-only, joins
-//!    the environment's cgroups (with files opened before the pivot), starts
+//! 2. The *init*, PID 1 of the new namespace: attaches the environment's
+//!    read-only trees (code, layers, runtime client) and mounts its own
+//!    `/tmp`, `/dev/shm` and `/proc` (see `mounts::env_plan`), joins the
+//!    environment's cgroups (with files the keeper opened), starts
 //!    a session without a controlling terminal, forks the runtime, then reaps every zombie and forwards SIGTERM to the
 //!    runtime until the runtime exits, and exits with its status (a
 //!    signal as 128 + its number, which the keeper turns back into the
@@ -24,19 +27,25 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
 use super::mounts::Step;
 use super::seccomp;
+use super::template::Template;
 
 /// Everything the child side needs, prepared before `fork`.
 pub struct Prepared {
-    /// `cgroup.procs` files the keeper joins.
+    /// `cgroup.procs` files the init joins.
     pub procs: Vec<CString>,
-    /// The mount plan.
+    /// The root template whose mount namespace the environment copies.
+    pub template: Arc<Template>,
+    /// Read-only trees cloned from the host (`open_tree`), attached at these
+    /// paths inside.
+    pub trees: Vec<(OwnedFd, CString)>,
+    /// The environment's own file systems, mounted after the trees.
     pub steps: Vec<Step>,
-    /// The new root's mount point.
-    pub new_root: CString,
     /// The runtime's working directory inside.
     pub workdir: CString,
     /// The unprivileged user and group.
@@ -54,10 +63,11 @@ pub const MAX_HIERARCHIES: usize = 4;
 const FLAGS: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 const HOSTNAME: &[u8] = b"localhost";
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const AT_RECURSIVE: libc::c_uint = 0x8000;
+pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub(super) const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 
 /// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
@@ -90,6 +100,16 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         if libc::getppid() == 1 {
             libc::_exit(1);
         }
+        // The cgroup files are opened before the template's namespace
+        // hides them and joined once the file systems are mounted, so that
+        // work is not charged to a small function's CPU quota.
+        let mut fds = [-1; MAX_HIERARCHIES];
+        for (fd, procs) in fds.iter_mut().zip(&p.procs) {
+            *fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            check(*fd)?;
+        }
+        // Entering a mount namespace makes its root our root and cwd.
+        check(libc::setns(p.template.ns_fd(), libc::CLONE_NEWNS))?;
         if p.netns >= 0 {
             check(libc::setns(p.netns, libc::CLONE_NEWNET))?;
         }
@@ -100,15 +120,7 @@ pub fn run(p: &Prepared) -> io::Result<()> {
             keep(init);
         }
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
-        // The cgroup files are opened before pivot_root hides them and
-        // joined after it, so building the root is not charged to a small
-        // function's CPU quota.
-        let mut fds = [-1; MAX_HIERARCHIES];
-        for (fd, procs) in fds.iter_mut().zip(&p.procs) {
-            *fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            check(*fd)?;
-        }
-        build_root(p)?;
+        mount_own(p)?;
         for fd in fds.into_iter().filter(|fd| *fd >= 0) {
             join(fd)?;
         }
@@ -217,38 +229,94 @@ unsafe fn init_loop(runtime: libc::pid_t) -> ! {
     }
 }
 
-/// Executes the mount plan and pivots into the new root.
+/// The init's part of the file system: the environment's trees attached
+/// and its own file systems mounted in its copy of the template.
 #[allow(unsafe_code)]
-unsafe fn build_root(p: &Prepared) -> io::Result<()> {
-    let null = std::ptr::null::<libc::c_char>();
-    // SAFETY: mount-family calls on prepared C strings; they change only
-    // this process's (new) mount namespace.
+unsafe fn mount_own(p: &Prepared) -> io::Result<()> {
+    // SAFETY: move_mount and the mount calls of `apply` on prepared
+    // descriptors and C strings; they change only this process's (new)
+    // mount namespace.
     unsafe {
-        check(libc::mount(
-            null,
-            c"/".as_ptr(),
-            null,
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ))?;
+        for (tree, at) in &p.trees {
+            check(libc::syscall(
+                libc::SYS_move_mount,
+                tree.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                at.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            ) as libc::c_int)?;
+        }
         for step in &p.steps {
             apply(step)?;
         }
-        check(libc::chdir(p.new_root.as_ptr()))?;
-        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int)?;
-        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
-        check(libc::chdir(c"/".as_ptr()))?;
-        set_attr(
-            c"/",
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            0,
-        )?;
         check(libc::sethostname(HOSTNAME.as_ptr().cast(), HOSTNAME.len()))
+    }
+}
+
+/// The root template's builder, a fork of the server: a mount namespace
+/// of its own, the plan executed in it, pivoted into and made read-only.
+/// Reports 0 or the failing call's errno on `report` and, on success,
+/// waits to be killed (the server opens its namespace first).
+#[allow(unsafe_code)]
+pub fn build_template(steps: &[Step], new_root: &CStr, report: libc::c_int) -> ! {
+    // SAFETY: we are in the forked child; raw system calls on data
+    // prepared before the fork, then only write, pause and _exit.
+    unsafe {
+        let result = (|| -> io::Result<()> {
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            for step in steps {
+                apply(step)?;
+            }
+            check(libc::chdir(new_root.as_ptr()))?;
+            check(
+                libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int,
+            )?;
+            check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+            check(libc::chdir(c"/".as_ptr()))?;
+            set_attr(
+                c"/",
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                0,
+            )
+        })();
+        let code: i32 = match result {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+        };
+        libc::write(report, (&code as *const i32).cast(), 4);
+        if code != 0 {
+            libc::_exit(1);
+        }
+        loop {
+            libc::pause();
+        }
     }
 }
 
 #[allow(unsafe_code)]
 unsafe fn set_attr(path: &CStr, attrs: u64, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: as `set_attr_at`, relative to the working directory.
+    unsafe { set_attr_at(libc::AT_FDCWD, path, attrs, flags) }
+}
+
+/// `mount_setattr(2)`: sets `attrs` on the mount at `path` relative to
+/// `dirfd` (the mount `dirfd` itself with `AT_EMPTY_PATH` and `c""`).
+#[allow(unsafe_code)]
+pub(super) unsafe fn set_attr_at(
+    dirfd: libc::c_int,
+    path: &CStr,
+    attrs: u64,
+    flags: libc::c_uint,
+) -> io::Result<()> {
     let attr = MountAttr {
         attr_set: attrs,
         attr_clr: 0,
@@ -259,7 +327,7 @@ unsafe fn set_attr(path: &CStr, attrs: u64, flags: libc::c_uint) -> io::Result<(
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
             flags,
             &attr as *const MountAttr,

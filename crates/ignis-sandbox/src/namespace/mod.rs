@@ -19,14 +19,16 @@ mod init;
 pub mod mounts;
 pub mod net;
 pub mod seccomp;
+pub mod template;
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -35,6 +37,7 @@ use tokio::sync::watch;
 use crate::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
 use base_root::BaseRoot;
 use cgroup::{CgroupFs, EnvCgroups, Layout, RealFs};
+use template::Template;
 
 /// The unprivileged user functions run as (Lambda's is `sbx_user1051`).
 pub const DEFAULT_UID: u32 = 993;
@@ -64,6 +67,9 @@ pub struct NamespaceSandbox {
     fs: Arc<dyn CgroupFs>,
     seccomp: Option<Arc<seccomp::Filter>>,
     network: Arc<net::Network>,
+    /// Root templates by the host interpreter prefixes they hold (most
+    /// runtimes need none: one template).
+    templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -98,6 +104,7 @@ impl NamespaceSandbox {
             fs: Arc::new(RealFs),
             seccomp: native_seccomp(),
             network: Arc::new(net::Network::host()),
+            templates: Mutex::default(),
         })
     }
 
@@ -110,6 +117,7 @@ impl NamespaceSandbox {
     /// Environments get `base` as their base root instead of the host's.
     pub fn with_base_root(mut self, base: BaseRoot) -> Self {
         self.base = base;
+        self.templates = Mutex::default();
         self
     }
 
@@ -182,36 +190,55 @@ impl NamespaceSandbox {
         }
     }
 
+    /// The root template holding `extra`, built on first use.
+    fn template(&self, extra: Vec<PathBuf>) -> std::io::Result<Arc<Template>> {
+        let mut templates = self.templates.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = templates.get(&extra) {
+            return Ok(t.clone());
+        }
+        let built = Arc::new(Template::build(self.base.entries(), &extra)?);
+        templates.insert(extra, built.clone());
+        Ok(built)
+    }
+
     fn prepare(
         &self,
         spec: &LaunchSpec,
         cg: &EnvCgroups,
         netns: Option<&net::EnvNet>,
-    ) -> init::Prepared {
+    ) -> Result<init::Prepared, SandboxError> {
         let extra: Vec<_> = self.host_prefix(&spec.program).into_iter().collect();
-        let steps = mounts::plan(&mounts::Layout {
-            new_root: &spec.tmp_dir,
-            base: self.base.entries(),
+        let template = self.template(extra).map_err(SandboxError::Template)?;
+        let own = mounts::env_plan(&mounts::EnvLayout {
             code_dir: &spec.code_dir,
             opt_dir: spec.opt_dir.as_deref(),
             runtime_dir: spec.runtime_dir.as_deref(),
             tmp_mb: spec.tmp_mb,
-            extra: &extra,
         });
+        let trees = own
+            .trees
+            .into_iter()
+            .map(|(host, at)| {
+                template::read_only_tree(&host)
+                    .map(|fd| (fd, at))
+                    .map_err(|source| SandboxError::Mount { path: host, source })
+            })
+            .collect::<Result<_, _>>()?;
         assert!(
             cg.procs.len() <= init::MAX_HIERARCHIES,
             "one procs file per hierarchy"
         );
-        init::Prepared {
+        Ok(init::Prepared {
             procs: cg.procs.iter().map(|p| cpath(p)).collect(),
-            steps,
-            new_root: cpath(&spec.tmp_dir),
+            template,
+            trees,
+            steps: own.steps,
             workdir: cpath(Path::new(mounts::TASK_ROOT)),
             uid: self.uid,
             gid: self.gid,
             seccomp: self.seccomp.clone(),
             netns: netns.map_or(-1, net::EnvNet::netns_fd),
-        }
+        })
     }
 }
 
@@ -264,7 +291,14 @@ impl Sandbox for NamespaceSandbox {
             let env_net = self.network.take().map_err(SandboxError::Network)?;
             let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
                 .map_err(SandboxError::Cgroup)?;
-            let prepared = Arc::new(self.prepare(&spec, &cg, env_net.as_ref()));
+            let prepared = match self.prepare(&spec, &cg, env_net.as_ref()) {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    // Nothing ran in them yet: removing them cannot wait.
+                    cgroup::remove(self.fs.as_ref(), &cg);
+                    return Err(e);
+                }
+            };
             let mut cmd = Command::new(self.exec_path(&spec.program));
             cmd.args(&spec.args)
                 .env_clear()

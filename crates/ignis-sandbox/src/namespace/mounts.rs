@@ -1,11 +1,22 @@
-//! The mount plan: the environment's file system as a list of steps, built
-//! in the server (where allocating is fine) and executed by the sandbox's
-//! init before `pivot_root` (where it is not: the plan holds every path as a
-//! ready C string). The new root is a tmpfs holding read-only binds of the
-//! base root's directories ([`super::base_root`]: the host's, or those of a
-//! custom root directory), the code at `/var/task`, layers at `/opt`,
-//! Ignis's runtime client at `/var/runtime`, a sized tmpfs at `/tmp`, a
-//! minimal `/dev` and a fresh `/proc`.
+//! The mount plan, in two parts, built in the server (where allocating is
+//! fine) and executed between `fork` and `exec` (where it is not: every
+//! path is a ready C string).
+//!
+//! - The **template** ([`template_plan`], run once per base root and set of
+//!   host interpreter directories by [`super::template`]): a tmpfs holding
+//!   read-only binds of the base root's directories ([`super::base_root`]:
+//!   the host's, or a custom root's), a minimal `/dev`, the host
+//!   interpreter prefixes a runtime needs, and empty mount points for what
+//!   each environment brings. It is pivoted into and made read-only in a
+//!   mount namespace of its own, which the server keeps open.
+//! - The **environment's own** ([`env_plan`]): each environment's keeper
+//!   enters the template's namespace and unshares a copy of it (a few
+//!   dozen mounts copied in the kernel, no `pivot_root`, no old root to
+//!   unmount), then its init attaches the code at `/var/task`, layers at
+//!   `/opt` and Ignis's runtime client at `/var/runtime` (read-only trees
+//!   the server cloned with `open_tree`, since the host's paths are not
+//!   visible from inside), and mounts a sized tmpfs at `/tmp`, a
+//!   `/dev/shm` and a fresh `/proc`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -51,22 +62,14 @@ pub enum Step {
     Proc(CString, CString),
 }
 
-/// What the plan is built from.
+/// What the template is built from.
 #[derive(Debug, Clone)]
-pub struct Layout<'a> {
-    /// Host directory the new root tmpfs is mounted on (only inside the
-    /// environment's mount namespace).
+pub struct TemplateLayout<'a> {
+    /// Host directory the template's root tmpfs is mounted on (only inside
+    /// the template's own mount namespace, until it pivots into it).
     pub new_root: &'a Path,
     /// The base root entries (see [`super::base_root::BaseRoot::entries`]).
     pub base: &'a [BaseEntry],
-    /// The function's code.
-    pub code_dir: &'a Path,
-    /// The function's layers.
-    pub opt_dir: Option<&'a Path>,
-    /// The runtime client files, shown at [`RUNTIME_DIR`].
-    pub runtime_dir: Option<&'a Path>,
-    /// `/tmp` size, MB.
-    pub tmp_mb: u32,
     /// Host directories the runtime needs, visible read-only at their own path.
     pub extra: &'a [PathBuf],
 }
@@ -75,8 +78,11 @@ fn c(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("paths hold no NUL bytes")
 }
 
-/// Builds the steps that populate the new root.
-pub fn plan(l: &Layout<'_>) -> Vec<Step> {
+/// Mount points every environment fills with its own mounts.
+const ENV_MOUNT_POINTS: [&str; 7] = ["/var", TASK_ROOT, RUNTIME_DIR, OPT, TMP, "/dev", "/proc"];
+
+/// Builds the steps that populate the template's root.
+pub fn template_plan(l: &TemplateLayout<'_>) -> Vec<Step> {
     let at = |guest: &str| l.new_root.join(guest.trim_start_matches('/'));
     let mut steps = vec![Step::Tmpfs(c(l.new_root), cstr("mode=0755,size=1m"))];
     for entry in l.base {
@@ -105,22 +111,10 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
             }
         }
     }
-    for dir in ["/var", TASK_ROOT, RUNTIME_DIR, OPT, TMP, "/dev", "/proc"] {
+    for dir in ENV_MOUNT_POINTS {
         steps.push(Step::Mkdir(c(&at(dir))));
     }
-    steps.push(Step::BindRo(c(l.code_dir), c(&at(TASK_ROOT))));
-    if let Some(runtime) = l.runtime_dir {
-        steps.push(Step::BindRo(c(runtime), c(&at(RUNTIME_DIR))));
-    }
-    if let Some(opt) = l.opt_dir {
-        steps.push(Step::BindRo(c(opt), c(&at(OPT))));
-    }
-    steps.push(Step::Tmpfs(
-        c(&at(TMP)),
-        cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
-    ));
     steps.extend(dev_steps(&at("/dev")));
-    steps.push(Step::Proc(c(&at("/proc")), cstr(PROC_OPTIONS)));
     for dir in l.extra {
         let mut ancestors: Vec<_> = dir.ancestors().skip(1).collect();
         ancestors.reverse();
@@ -132,6 +126,49 @@ pub fn plan(l: &Layout<'_>) -> Vec<Step> {
         steps.push(Step::BindRo(c(dir), c(&target)));
     }
     steps
+}
+
+/// What one environment brings into its copy of the template.
+#[derive(Debug, Clone)]
+pub struct EnvLayout<'a> {
+    /// The function's code.
+    pub code_dir: &'a Path,
+    /// The function's layers.
+    pub opt_dir: Option<&'a Path>,
+    /// The runtime client files, shown at [`RUNTIME_DIR`].
+    pub runtime_dir: Option<&'a Path>,
+    /// `/tmp` size, MB.
+    pub tmp_mb: u32,
+}
+
+/// One environment's own mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvMounts {
+    /// Host directories shown read-only at a path inside: (host, guest).
+    pub trees: Vec<(PathBuf, CString)>,
+    /// File systems of its own, mounted after the trees are attached.
+    pub steps: Vec<Step>,
+}
+
+/// Builds one environment's own mounts; every target is a mount point of
+/// the template.
+pub fn env_plan(l: &EnvLayout<'_>) -> EnvMounts {
+    let mut trees = vec![(l.code_dir.to_path_buf(), cstr(TASK_ROOT))];
+    if let Some(runtime) = l.runtime_dir {
+        trees.push((runtime.to_path_buf(), cstr(RUNTIME_DIR)));
+    }
+    if let Some(opt) = l.opt_dir {
+        trees.push((opt.to_path_buf(), cstr(OPT)));
+    }
+    let steps = vec![
+        Step::Tmpfs(
+            cstr(TMP),
+            cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
+        ),
+        Step::Tmpfs(cstr("/dev/shm"), cstr("mode=1777,size=64m")),
+        Step::Proc(cstr("/proc"), cstr(PROC_OPTIONS)),
+    ];
+    EnvMounts { trees, steps }
 }
 
 fn cstr(s: &str) -> CString {
@@ -154,7 +191,6 @@ fn dev_steps(dev: &Path) -> Vec<Step> {
         steps.push(Step::Symlink(cstr(to), c(&dev.join(name))));
     }
     steps.push(Step::Mkdir(c(&dev.join("shm"))));
-    steps.push(Step::Tmpfs(c(&dev.join("shm")), cstr("mode=1777,size=64m")));
     steps
 }
 
@@ -211,13 +247,9 @@ mod tests {
             },
         ];
         let extra = [PathBuf::from("/root/.pyenv/versions/3.12")];
-        let steps = plan(&Layout {
+        let steps = template_plan(&TemplateLayout {
             new_root: Path::new("/s/r"),
             base: &base,
-            code_dir: Path::new("/data/code/abc"),
-            opt_dir: Some(Path::new("/data/opt/1")),
-            runtime_dir: Some(Path::new("/tmp/data/runtimes/python")),
-            tmp_mb: 512,
             extra: &extra,
         });
         let shown = show(&steps);
@@ -228,42 +260,80 @@ mod tests {
             "ln /s/r/bin -> usr/bin",
             "mkdir /s/r/etc",
             "bind-ro /etc /s/r/etc",
+            "mkdir /s/r/var/task",
             "mkdir /s/r/var/runtime",
-            "bind-ro /data/code/abc /s/r/var/task",
-            "bind-ro /tmp/data/runtimes/python /s/r/var/runtime",
-            "bind-ro /data/opt/1 /s/r/opt",
-            "tmpfs /s/r/tmp mode=1777,size=512m",
+            "mkdir /s/r/opt",
+            "mkdir /s/r/tmp",
+            "mkdir /s/r/proc",
             "tmpfs /s/r/dev mode=0755,size=64k",
             "bind /dev/null /s/r/dev/null",
             "ln /s/r/dev/fd -> /proc/self/fd",
-            "tmpfs /s/r/dev/shm mode=1777,size=64m",
-            "proc /s/r/proc hidepid=2",
+            "mkdir /s/r/dev/shm",
             "mkdir /s/r/root",
             "mkdir /s/r/root/.pyenv/versions",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
         ];
+        in_order(&shown, &want);
+        assert!(!shown
+            .iter()
+            .any(|s| s.contains("/home") || s.contains("/data") || s.contains("proc /")));
+        // Nothing is made inside the function's /tmp, even for host
+        // directories under the host's /tmp.
+        assert!(!shown.iter().any(|s| s.contains("/s/r/tmp/")), "{shown:#?}");
+    }
+
+    fn in_order(shown: &[String], want: &[&str]) {
         let mut at = 0;
         for w in want {
             let found = shown[at..].iter().position(|s| s == w);
             assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
             at += found.unwrap() + 1;
         }
-        assert!(!shown
-            .iter()
-            .any(|s| s.contains("/home") || s.contains("bind /data")));
-        // Nothing is made inside the function's /tmp, even for host
-        // directories under the host's /tmp.
-        assert!(!shown.iter().any(|s| s.contains("/s/r/tmp/")), "{shown:#?}");
     }
 
-    fn layout<'a>(base: &'a [BaseEntry], extra: &'a [PathBuf]) -> Layout<'a> {
-        Layout {
+    #[test]
+    fn an_environment_brings_its_code_layers_runtime_and_file_systems() {
+        let mounts = env_plan(&EnvLayout {
+            code_dir: Path::new("/data/code/abc"),
+            opt_dir: Some(Path::new("/data/opt/1")),
+            runtime_dir: Some(Path::new("/tmp/data/runtimes/python")),
+            tmp_mb: 512,
+        });
+        let trees: Vec<_> = mounts
+            .trees
+            .iter()
+            .map(|(h, g)| format!("{} {}", h.display(), g.to_string_lossy()))
+            .collect();
+        assert_eq!(
+            trees,
+            [
+                "/data/code/abc /var/task",
+                "/tmp/data/runtimes/python /var/runtime",
+                "/data/opt/1 /opt"
+            ]
+        );
+        assert_eq!(
+            show(&mounts.steps),
+            [
+                "tmpfs /tmp mode=1777,size=512m",
+                "tmpfs /dev/shm mode=1777,size=64m",
+                "proc /proc hidepid=2",
+            ]
+        );
+        let bare = env_plan(&EnvLayout {
+            code_dir: Path::new("/c"),
+            opt_dir: None,
+            runtime_dir: None,
+            tmp_mb: 0,
+        });
+        assert_eq!(bare.trees.len(), 1);
+        assert_eq!(show(&bare.steps)[0], "tmpfs /tmp mode=1777,size=1m");
+    }
+
+    fn layout<'a>(base: &'a [BaseEntry], extra: &'a [PathBuf]) -> TemplateLayout<'a> {
+        TemplateLayout {
             new_root: Path::new("/s/r"),
             base,
-            code_dir: Path::new("/data/code/abc"),
-            opt_dir: None,
-            runtime_dir: Some(Path::new("/data/runtimes/python")),
-            tmp_mb: 512,
             extra,
         }
     }
@@ -290,7 +360,7 @@ mod tests {
             },
         ];
         let extra = [PathBuf::from("/root/.pyenv/versions/3.12")];
-        let shown = show(&plan(&layout(&base, &extra)));
+        let shown = show(&template_plan(&layout(&base, &extra)));
         let want = [
             "tmpfs /s/r mode=0755,size=1m",
             "mkdir /s/r/usr",
@@ -299,17 +369,10 @@ mod tests {
             "mkdir /s/r/etc",
             "bind-ro /srv/al2023/etc /s/r/etc",
             "bind-ro /etc/resolv.conf /s/r/etc/resolv.conf",
-            "bind-ro /data/code/abc /s/r/var/task",
-            "bind-ro /data/runtimes/python /s/r/var/runtime",
-            "proc /s/r/proc hidepid=2",
+            "mkdir /s/r/var/task",
             "bind-ro /root/.pyenv/versions/3.12 /s/r/root/.pyenv/versions/3.12",
         ];
-        let mut at = 0;
-        for w in want {
-            let found = shown[at..].iter().position(|s| s == w);
-            assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
-            at += found.unwrap() + 1;
-        }
+        in_order(&shown, &want);
         // Nothing of the host's base directories, and nothing is made
         // inside the root's own (read-only) etc.
         for host in ["bind-ro /usr ", "bind-ro /etc ", "bind-ro /lib"] {
@@ -331,19 +394,14 @@ mod tests {
                 create: true,
             },
         ];
-        let shown = show(&plan(&layout(&base, &[])));
+        let shown = show(&template_plan(&layout(&base, &[])));
         let want = [
             "bind-ro /srv/min/usr /s/r/usr",
             "mkdir /s/r/etc",
             "touch /s/r/etc/hosts",
             "bind-ro /etc/hosts /s/r/etc/hosts",
         ];
-        let mut at = 0;
-        for w in want {
-            let found = shown[at..].iter().position(|s| s == w);
-            assert!(found.is_some(), "{w} missing or out of order in {shown:#?}");
-            at += found.unwrap() + 1;
-        }
+        in_order(&shown, &want);
     }
 
     #[test]

@@ -153,7 +153,16 @@ struct Pool {
     wake: Condvar,
     target: usize,
     stop: AtomicBool,
+    /// Namespaces taken so far: the refill waits until this stops moving.
+    takes: AtomicU64,
 }
+
+/// How long after the last take the pool waits before it refills: a
+/// refill (≈ 0.5 ms `unshare` plus netlink) started by a cold start's take
+/// ran on the other core beside that cold start, delayed its forked
+/// children's first run (traced: ≈ 0.2 ms) and competed with the
+/// runtime's start-up, nice level or not.
+const REFILL_QUIET: Duration = Duration::from_millis(25);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -228,6 +237,7 @@ impl Network {
             wake: Condvar::new(),
             target: pool_size,
             stop: AtomicBool::new(false),
+            takes: AtomicU64::new(0),
         });
         let net = Self {
             mode,
@@ -308,6 +318,7 @@ impl Network {
             return Ok(None);
         };
         let pooled = lock(&pool.ready).pop_front();
+        pool.takes.fetch_add(1, Ordering::Release);
         pool.wake.notify_one();
         match pooled {
             Some(n) => Ok(Some(n)),
@@ -489,7 +500,7 @@ fn refill(shared: &Arc<Shared>, pool: &Pool) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         }
-        if pool.stop.load(Ordering::Acquire) {
+        if !wait_for_quiet(pool) {
             return;
         }
         match create(shared) {
@@ -508,6 +519,28 @@ fn refill(shared: &Arc<Shared>, pool: &Pool) {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+    }
+}
+
+/// Waits until no namespace was taken for [`REFILL_QUIET`]; false once
+/// the pool is stopped.
+fn wait_for_quiet(pool: &Pool) -> bool {
+    let mut seen = pool.takes.load(Ordering::Acquire);
+    loop {
+        let ready = lock(&pool.ready);
+        let (ready, _) = pool
+            .wake
+            .wait_timeout(ready, REFILL_QUIET)
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(ready);
+        if pool.stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = pool.takes.load(Ordering::Acquire);
+        if now == seen {
+            return true;
+        }
+        seen = now;
     }
 }
 
