@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub network: NetworkChoice,
     /// Network namespaces kept prepared.
     pub network_pool_size: usize,
+    /// The zygote `main` forked before the async runtime started, to fork
+    /// the namespace sandbox's environments; `None`: the server forks them.
+    pub zygote: Option<std::sync::Arc<ignis_sandbox::namespace::zygote::Zygote>>,
 }
 
 /// How `namespace` environments are networked.
@@ -106,6 +109,7 @@ impl ServerConfig {
                 _ => NetworkChoice::Auto,
             },
             network_pool_size,
+            zygote: None,
         }
     }
 }

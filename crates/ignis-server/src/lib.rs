@@ -22,6 +22,7 @@ use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{NetworkChoice, SandboxChoice, ServerConfig};
+pub use sandbox::start_zygote;
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
@@ -52,6 +53,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         config.network,
         config.network_pool_size,
         config.favordynmods,
+        config.zygote.clone(),
     )
     .await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);

@@ -9,6 +9,7 @@ use ignis_sandbox::namespace::base_root::BaseRoot;
 use ignis_sandbox::namespace::cgroup;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::net::{NetMode, Network};
+use ignis_sandbox::namespace::zygote::Zygote;
 use ignis_sandbox::namespace::{NamespaceError, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::Sandbox;
@@ -37,13 +38,15 @@ pub struct Chosen {
 /// `root` replaces the host's base directories in the namespace sandbox,
 /// whose environments are networked as `network` asks with `pool`
 /// namespaces kept prepared; with `favordynmods`, `namespace` turns on
-/// cheap cgroup moves first.
+/// cheap cgroup moves first; `zygote`, when `main` started one, forks its
+/// environments.
 pub async fn choose(
     choice: SandboxChoice,
     root: Option<&Path>,
     network: NetworkChoice,
     pool: usize,
     favordynmods: bool,
+    zygote: Option<Arc<Zygote>>,
 ) -> anyhow::Result<Chosen> {
     let base = match root {
         Some(dir) => BaseRoot::custom(dir).context("check --sandbox-root")?,
@@ -63,26 +66,24 @@ pub async fn choose(
             ));
         }
         SandboxChoice::Namespace => {
-            let s = NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base)
+            let s = probe(base, zygote)
                 .await
                 .context("start the namespace sandbox")?;
             let why = started(&s, "--sandbox namespace", favordynmods);
             (s, why)
         }
-        SandboxChoice::Auto => {
-            match NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base).await {
-                Ok(s) => {
-                    let why = started(&s, "running as root", favordynmods);
-                    (s, why)
-                }
-                Err(e) => {
-                    let unused = root
-                        .map(|d| format!("; --sandbox-root {} is not used", d.display()))
-                        .unwrap_or_default();
-                    return Ok(process(format!("{}{unused}", process_reason(&e))));
-                }
+        SandboxChoice::Auto => match probe(base, zygote).await {
+            Ok(s) => {
+                let why = started(&s, "running as root", favordynmods);
+                (s, why)
             }
-        }
+            Err(e) => {
+                let unused = root
+                    .map(|d| format!("; --sandbox-root {} is not used", d.display()))
+                    .unwrap_or_default();
+                return Ok(process(format!("{}{unused}", process_reason(&e))));
+            }
+        },
     };
     let (net, network_why) = tokio::task::spawn_blocking(move || setup_network(network, pool))
         .await
@@ -97,14 +98,52 @@ pub async fn choose(
     })
 }
 
+/// Starts the zygote that forks the namespace sandbox's environments, when
+/// `choice` may run that sandbox and this process is root. Call it before
+/// the async runtime starts any thread (see `Zygote::start`); `None` when
+/// it is not needed or could not start (the server then forks
+/// environments itself).
+pub fn start_zygote(choice: SandboxChoice) -> Option<Arc<Zygote>> {
+    if choice == SandboxChoice::Process || !ignis_sandbox::namespace::running_as_root() {
+        return None;
+    }
+    match Zygote::start() {
+        Ok(z) => Some(Arc::new(z)),
+        Err(e) => {
+            eprintln!("warning: failed to start the zygote, the server forks environments: {e}");
+            None
+        }
+    }
+}
+
+/// The namespace sandbox on `base`, forked by `zygote` if there is one,
+/// after its self-check.
+async fn probe(
+    base: BaseRoot,
+    zygote: Option<Arc<Zygote>>,
+) -> Result<NamespaceSandbox, NamespaceError> {
+    let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)?.with_base_root(base);
+    match zygote {
+        Some(z) => s.with_zygote(z),
+        None => s,
+    }
+    .checked()
+    .await
+}
+
 /// A namespace sandbox that passed its self-check: clears what a killed
 /// server left, turns on cheap cgroup moves, and says what runs.
 fn started(s: &NamespaceSandbox, why: &str, favordynmods: bool) -> String {
     remove_stale(s);
     format!(
-        "{why}; {}{}; base root {}",
+        "{why}; {}{}; {}; base root {}",
         s.layout().describe(),
         favor(favordynmods),
+        if s.has_zygote() {
+            "environments forked by a zygote"
+        } else {
+            "environments forked by the server"
+        },
         s.base_root()
     )
 }
@@ -202,7 +241,14 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        match rt.block_on(choose(choice, Some(root), NetworkChoice::Auto, 0, false)) {
+        match rt.block_on(choose(
+            choice,
+            Some(root),
+            NetworkChoice::Auto,
+            0,
+            false,
+            None,
+        )) {
             Ok(c) => panic!("chose {} ({})", c.sandbox.name(), c.why),
             Err(e) => format!("{e:#}"),
         }

@@ -10,6 +10,16 @@ use ignis_server::ServerConfig;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Resolved before any thread starts: the zygote that forks environments
+    // must be forked from a single-threaded process.
+    let serve = match &cli.command {
+        Command::Serve(args) => {
+            let mut config = server_config(args.clone());
+            config.zygote = ignis_server::start_zygote(config.sandbox);
+            Some(config)
+        }
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -20,10 +30,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
-        Command::Serve(args) => {
+    match serve {
+        Some(config) => {
             init_tracing();
-            match runtime.block_on(ignis_server::run(server_config(args))) {
+            match runtime.block_on(ignis_server::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

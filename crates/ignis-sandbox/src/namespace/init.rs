@@ -20,10 +20,14 @@
 //!    signal).
 //! 3. The *runtime*: drops to the unprivileged user (no capabilities left),
 //!    sets `no_new_privs`, enters `/var/task`, installs the seccomp filter
-//!    (compiled before the fork) and returns to `exec`.
+//!    (compiled before the fork) and `execve`s the runtime.
 //!
-//! Every path is a C string prepared in the server beforehand: after `fork`
-//! in a threaded program only async-signal-safe calls are allowed.
+//! Every path is a C string prepared beforehand: the keeper is forked
+//! either by the server (a threaded program, where after `fork` only
+//! async-signal-safe calls are allowed) or by the zygote
+//! ([`super::zygote`]). A failure anywhere before the `execve` is written
+//! as its errno to the report pipe, which the launcher reads until every
+//! copy is closed: end of file means the runtime exec'd.
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -56,6 +60,66 @@ pub struct Prepared {
     pub seccomp: Option<std::sync::Arc<seccomp::Filter>>,
     /// The environment's network namespace, or -1 to keep the host's.
     pub netns: libc::c_int,
+    /// What the runtime execs.
+    pub exec: Exec,
+    /// The runtime's stdout and stderr (its stdin is `/dev/null`).
+    pub stdout: libc::c_int,
+    /// See `stdout`.
+    pub stderr: libc::c_int,
+    /// Where a failure before the `execve` is reported (close-on-exec).
+    pub report: libc::c_int,
+}
+
+/// A program, its arguments and environment as the C arrays `execve`
+/// takes, built before the fork.
+pub struct Exec {
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the pointers point into the CStrings' heap buffers, which this
+// struct owns and never changes; moving it moves no buffer.
+#[allow(unsafe_code)]
+unsafe impl Send for Exec {}
+// SAFETY: as above; it is read only.
+#[allow(unsafe_code)]
+unsafe impl Sync for Exec {}
+
+impl Exec {
+    /// `program` run with `argv` (argv[0] first) and `envp` (`KEY=value`).
+    pub fn new(program: CString, argv: Vec<CString>, envp: Vec<CString>) -> Self {
+        let ptrs = |v: &[CString]| {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        Self {
+            argv_ptrs: ptrs(&argv),
+            envp_ptrs: ptrs(&envp),
+            program,
+            argv,
+            envp,
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &CStr {
+        &self.program
+    }
+
+    /// The arguments, argv[0] first.
+    pub fn argv(&self) -> &[CString] {
+        &self.argv
+    }
+
+    /// The environment, `KEY=value`.
+    pub fn envp(&self) -> &[CString] {
+        &self.envp
+    }
 }
 
 /// At most this many `cgroup.procs` files (v1: memory, cpu, pids).
@@ -89,10 +153,26 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// The pre-exec hook. Returns only in the runtime process.
+/// The keeper's body, in a freshly forked child: becomes the runtime
+/// (`execve`) three processes down, or reports why not and exits 127.
 #[allow(unsafe_code)]
-pub fn run(p: &Prepared) -> io::Result<()> {
-    // SAFETY: we are in the forked child. Every call below is a raw system
+pub fn run(p: &Prepared) -> ! {
+    let err = match keeper(p) {
+        Ok(()) => io::Error::from_raw_os_error(libc::EINVAL),
+        Err(e) => e,
+    };
+    let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
+    // SAFETY: write and _exit on an integer and an open descriptor.
+    unsafe {
+        libc::write(p.report, (&code as *const i32).cast(), 4);
+        libc::_exit(127)
+    }
+}
+
+/// The keeper, then the init and the runtime; returns only on failure.
+#[allow(unsafe_code)]
+fn keeper(p: &Prepared) -> io::Result<()> {
+    // SAFETY: we are in a forked child. Every call below is a raw system
     // call on C strings and integers prepared before the fork; nothing
     // allocates or takes a lock.
     unsafe {
@@ -100,6 +180,14 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         if libc::getppid() == 1 {
             libc::_exit(1);
         }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        check(null)?;
+        check(libc::dup2(null, 0))?;
+        if null != 0 {
+            libc::close(null);
+        }
+        check(libc::dup2(p.stdout, 1))?;
+        check(libc::dup2(p.stderr, 2))?;
         // The cgroup files are opened before the template's namespace
         // hides them and joined once the file systems are mounted, so that
         // work is not charged to a small function's CPU quota.
@@ -133,7 +221,13 @@ pub fn run(p: &Prepared) -> io::Result<()> {
         if runtime > 0 {
             init_loop(runtime);
         }
-        drop_privileges(p)
+        drop_privileges(p)?;
+        libc::execve(
+            p.exec.program.as_ptr(),
+            p.exec.argv_ptrs.as_ptr(),
+            p.exec.envp_ptrs.as_ptr(),
+        );
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -157,8 +251,8 @@ unsafe fn join(fd: libc::c_int) -> io::Result<()> {
 #[allow(unsafe_code)]
 unsafe fn keep(init: libc::pid_t) -> ! {
     // SAFETY: close_range, waitpid, signal, kill and _exit are
-    // async-signal-safe; closing our copies of the server's descriptors
-    // (including std's exec-error pipe) lets `spawn` return once the
+    // async-signal-safe; closing our copies of the launcher's descriptors
+    // (the report pipe among them) lets the launch return once the
     // runtime has exec'd.
     unsafe {
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);

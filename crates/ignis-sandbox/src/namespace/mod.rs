@@ -19,30 +19,40 @@ mod init;
 pub mod mounts;
 pub mod net;
 pub mod seccomp;
+mod spawn;
 pub mod template;
+pub mod zygote;
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use std::os::fd::{AsRawFd, OwnedFd};
+
 use tokio::sync::watch;
 
 use crate::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
 use base_root::BaseRoot;
 use cgroup::{CgroupFs, EnvCgroups, Layout, RealFs};
 use template::Template;
+use zygote::Zygote;
 
 /// The unprivileged user functions run as (Lambda's is `sbx_user1051`).
 pub const DEFAULT_UID: u32 = 993;
 /// Its group.
 pub const DEFAULT_GID: u32 = 990;
+
+/// Whether this process runs as root (the namespace backend needs it).
+#[allow(unsafe_code)]
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
 
 /// Why the namespace backend cannot run here.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +80,9 @@ pub struct NamespaceSandbox {
     /// Root templates by the host interpreter prefixes they hold (most
     /// runtimes need none: one template).
     templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
+    /// Forks keepers when the server started one; else the server forks
+    /// them itself.
+    zygote: Option<Arc<Zygote>>,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -105,6 +118,7 @@ impl NamespaceSandbox {
             seccomp: native_seccomp(),
             network: Arc::new(net::Network::host()),
             templates: Mutex::default(),
+            zygote: None,
         })
     }
 
@@ -112,6 +126,17 @@ impl NamespaceSandbox {
     pub fn with_network(mut self, network: Arc<net::Network>) -> Self {
         self.network = network;
         self
+    }
+
+    /// Keepers are forked by `zygote` instead of this process.
+    pub fn with_zygote(mut self, zygote: Arc<Zygote>) -> Self {
+        self.zygote = Some(zygote);
+        self
+    }
+
+    /// Whether a zygote forks the keepers.
+    pub fn has_zygote(&self) -> bool {
+        self.zygote.is_some()
     }
 
     /// Environments get `base` as their base root instead of the host's.
@@ -135,7 +160,13 @@ impl NamespaceSandbox {
     /// of `/bin/sh` (inside that root) in a throw-away directory: the
     /// backend is only used if it works here.
     pub async fn probe_with(uid: u32, gid: u32, base: BaseRoot) -> Result<Self, NamespaceError> {
-        let sandbox = Self::new(uid, gid)?.with_base_root(base);
+        Self::new(uid, gid)?.with_base_root(base).checked().await
+    }
+
+    /// This sandbox after a trial launch of `/bin/sh` (inside its base
+    /// root) in a throw-away directory: it is only used if it works here.
+    pub async fn checked(self) -> Result<Self, NamespaceError> {
+        let sandbox = self;
         let fail = |e: &dyn std::fmt::Display| NamespaceError::SelfCheck(e.to_string());
         let dir = tempfile_dir().map_err(|e| fail(&e))?;
         let spec = LaunchSpec {
@@ -206,6 +237,7 @@ impl NamespaceSandbox {
         spec: &LaunchSpec,
         cg: &EnvCgroups,
         netns: Option<&net::EnvNet>,
+        io: &LaunchIo,
     ) -> Result<init::Prepared, SandboxError> {
         let extra: Vec<_> = self.host_prefix(&spec.program).into_iter().collect();
         let template = self.template(extra).map_err(SandboxError::Template)?;
@@ -238,8 +270,95 @@ impl NamespaceSandbox {
             gid: self.gid,
             seccomp: self.seccomp.clone(),
             netns: netns.map_or(-1, net::EnvNet::netns_fd),
+            exec: self.exec(spec),
+            stdout: io.stdout.1.as_raw_fd(),
+            stderr: io.stderr.1.as_raw_fd(),
+            report: io.report.1.as_raw_fd(),
         })
     }
+
+    /// The runtime's `execve`: the program (by its path inside; a bare
+    /// name is looked up in the function's `PATH`), argv[0] = that path,
+    /// the function's environment with `TMPDIR=/tmp`.
+    fn exec(&self, spec: &LaunchSpec) -> init::Exec {
+        let program = self.exec_path(&resolve(&spec.program, &spec.env));
+        let argv = std::iter::once(cpath(&program))
+            .chain(spec.args.iter().map(|a| cstr_lossy(a.as_bytes())))
+            .collect();
+        let envp = spec
+            .env
+            .iter()
+            .filter(|(k, _)| k != "TMPDIR")
+            .map(|(k, v)| cstr_lossy(format!("{k}={v}").as_bytes()))
+            .chain(std::iter::once(cstr_lossy(
+                format!("TMPDIR={}", mounts::TMP).as_bytes(),
+            )))
+            .collect();
+        init::Exec::new(cpath(&program), argv, envp)
+    }
+
+    /// Starts the keeper (through the zygote when there is one) and waits
+    /// until the runtime exec'd or the launch failed.
+    fn start(
+        &self,
+        prepared: init::Prepared,
+        report: (OwnedFd, OwnedFd),
+    ) -> std::io::Result<spawn::Spawned> {
+        let spawned = match &self.zygote {
+            Some(z) => z.spawn(&prepared),
+            None => spawn::fork_direct(&prepared),
+        };
+        drop(prepared);
+        drop(report.1);
+        let spawned = spawned?;
+        match spawn::read_report(report.0) {
+            Ok(()) => Ok(spawned),
+            Err(e) => {
+                spawn::reap_now(&spawned);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The pipes of one launch, (read, write) each: the runtime's stdout and
+/// stderr, and the launch report.
+struct LaunchIo {
+    stdout: (OwnedFd, OwnedFd),
+    stderr: (OwnedFd, OwnedFd),
+    report: (OwnedFd, OwnedFd),
+}
+
+impl LaunchIo {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            stdout: spawn::pipe()?,
+            stderr: spawn::pipe()?,
+            report: spawn::pipe()?,
+        })
+    }
+}
+
+/// `program`, or for a bare name the first executable of that name in the
+/// `PATH` of `env` (as `execvp` would find it).
+fn resolve(program: &Path, env: &[(String, String)]) -> PathBuf {
+    if program.components().count() != 1 || program.is_absolute() {
+        return program.to_path_buf();
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map_or("/usr/local/bin:/usr/bin:/bin", |(_, v)| v.as_str());
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+fn cstr_lossy(b: &[u8]) -> CString {
+    CString::new(b.iter().copied().filter(|&c| c != 0).collect::<Vec<_>>())
+        .expect("NUL bytes removed")
 }
 
 fn native_seccomp() -> Option<Arc<seccomp::Filter>> {
@@ -287,32 +406,25 @@ impl Sandbox for NamespaceSandbox {
         // Taking a network namespace (made now if the pool is empty), the
         // cgroup writes and the spawn — which returns only once the runtime
         // has exec'd, after the root is built — block for milliseconds.
-        let (mut env_net, cg, spawned) = blocking(|| -> Result<_, SandboxError> {
+        let (mut env_net, cg, io, spawned) = blocking(|| -> Result<_, SandboxError> {
             let env_net = self.network.take().map_err(SandboxError::Network)?;
+            let io = LaunchIo::new().map_err(SandboxError::Pipes)?;
             let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
                 .map_err(SandboxError::Cgroup)?;
-            let prepared = match self.prepare(&spec, &cg, env_net.as_ref()) {
-                Ok(p) => Arc::new(p),
+            let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io) {
+                Ok(p) => p,
                 Err(e) => {
                     // Nothing ran in them yet: removing them cannot wait.
                     cgroup::remove(self.fs.as_ref(), &cg);
                     return Err(e);
                 }
             };
-            let mut cmd = Command::new(self.exec_path(&spec.program));
-            cmd.args(&spec.args)
-                .env_clear()
-                .envs(spec.env.iter().map(|(k, v)| (k, v)))
-                .env("TMPDIR", mounts::TMP)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
-            set_hook(&mut cmd, prepared);
-            let spawned = cmd.spawn();
-            Ok((env_net, cg, spawned))
+            let spawned = self.start(prepared, io.report);
+            // The runtime holds the write ends now.
+            drop((io.stdout.1, io.stderr.1));
+            Ok((env_net, cg, (io.stdout.0, io.stderr.0), spawned))
         })?;
-        let mut child = match spawned {
+        let child = match spawned {
             Ok(c) => c,
             Err(source) => {
                 cleanup(self.fs.as_ref(), &cg).await;
@@ -322,9 +434,11 @@ impl Sandbox for NamespaceSandbox {
                 });
             }
         };
-        let pid = child.id().unwrap_or(0);
-        let stdout = crate::process::take_pipe(child.stdout.take())?;
-        let stderr = crate::process::take_pipe(child.stderr.take())?;
+        let pid = child.pid as u32;
+        let stdout =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(io.0).map_err(SandboxError::Pipes)?;
+        let stderr =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(io.1).map_err(SandboxError::Pipes)?;
         let (tx, rx) = watch::channel(None);
         let peak = Arc::new(AtomicU64::new(0));
         let peak_file = std::fs::File::open(&cg.peak).ok();
@@ -332,7 +446,7 @@ impl Sandbox for NamespaceSandbox {
         let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
         let (fs, peak_seen) = (self.fs.clone(), peak.clone());
         tokio::spawn(async move {
-            supervise(child, tx, fs, cg, peak_seen).await;
+            supervise(child.pidfd, tx, fs, cg, peak_seen).await;
             // Deletes the veth once the environment's processes are gone.
             drop(env_net);
         });
@@ -361,23 +475,14 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-#[allow(unsafe_code)]
-fn set_hook(cmd: &mut Command, prepared: Arc<init::Prepared>) {
-    // SAFETY: `init::run` runs in the forked child and makes only raw,
-    // async-signal-safe system calls on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || init::run(&prepared));
-    }
-}
-
 async fn supervise(
-    mut child: Child,
+    pidfd: OwnedFd,
     tx: watch::Sender<Option<ExitInfo>>,
     fs: Arc<dyn CgroupFs>,
     cg: EnvCgroups,
     peak: Arc<AtomicU64>,
 ) {
-    let info = ExitInfo::from_wait(child.wait().await, "the environment's keeper");
+    let info = ExitInfo::from_wait(spawn::wait(pidfd).await, "the environment's keeper");
     if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
         peak.fetch_max(p, Ordering::Relaxed);
     }

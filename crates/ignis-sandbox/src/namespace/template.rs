@@ -83,6 +83,12 @@ impl Template {
         result
     }
 
+    /// A template whose namespace descriptor came from elsewhere (the
+    /// zygote receives it with each launch).
+    pub fn from_fd(ns: OwnedFd) -> Template {
+        Template { ns }
+    }
+
     /// The namespace's descriptor, for `setns` (close-on-exec).
     pub fn ns_fd(&self) -> libc::c_int {
         self.ns.as_raw_fd()

@@ -1,0 +1,149 @@
+//! Starting an environment's keeper and watching it: forked by the server
+//! itself, or — when `ignis serve` started one before its threads — by the
+//! zygote ([`super::zygote`]), a small single-threaded process whose forks
+//! copy almost no page tables. Either way the keeper is the server's
+//! child (the zygote forks with `CLONE_PARENT`), watched through a pidfd.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitStatus;
+
+use tokio::io::unix::AsyncFd;
+
+use super::init::{self, Prepared};
+
+/// A started keeper.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid (in the server's PID namespace).
+    pub pid: libc::pid_t,
+    /// Its pidfd.
+    pub pidfd: OwnedFd,
+}
+
+/// Forks the keeper from this process.
+#[allow(unsafe_code)]
+pub fn fork_direct(p: &Prepared) -> io::Result<Spawned> {
+    // SAFETY: the child runs `init::run`, raw system calls on data
+    // prepared before the fork, and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        init::run(p);
+    }
+    // SAFETY: pidfd_open on our own child, which nobody else reaps.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        // SAFETY: our unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(err);
+    }
+    // SAFETY: a fresh descriptor we own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    Ok(Spawned { pid, pidfd })
+}
+
+/// A pipe, both ends close-on-exec: (read, write).
+#[allow(unsafe_code)]
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: two fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Reads the report pipe until every copy of its write end is closed:
+/// `Ok` when the runtime exec'd, the errno the keeper, init or runtime
+/// wrote otherwise.
+pub fn read_report(read: OwnedFd) -> io::Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::from(read);
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match got {
+        0 => Ok(()),
+        4 => Err(io::Error::from_raw_os_error(i32::from_ne_bytes(buf))),
+        _ => Err(io::Error::other("a truncated launch report")),
+    }
+}
+
+/// Reaps a keeper that is known to be exiting (its launch failed).
+#[allow(unsafe_code)]
+pub fn reap_now(s: &Spawned) {
+    // SAFETY: waitid on our own child's pidfd; writes only `info`.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PIDFD,
+            s.pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED,
+        );
+    }
+}
+
+/// Waits for the keeper to exit and reaps it.
+#[allow(unsafe_code)]
+pub async fn wait(pidfd: OwnedFd) -> io::Result<ExitStatus> {
+    // SAFETY: the AsyncFd owns the pidfd, which stays open and the same
+    // for its whole life.
+    let fd = unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) }?;
+    loop {
+        let mut guard = fd.readable().await?;
+        match try_reap(fd.get_ref())? {
+            Some(status) => return Ok(status),
+            None => guard.clear_ready(),
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn try_reap(pidfd: &OwnedFd) -> io::Result<Option<ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: waitid on our own child's pidfd; writes only `info`.
+    let (r, info) = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        );
+        (r, info)
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EINTR) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: waitid filled in a SIGCHLD siginfo (or left it zeroed).
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if pid == 0 {
+        return Ok(None);
+    }
+    let raw = match info.si_code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+        _ => status & 0x7f,
+    };
+    Ok(Some(ExitStatus::from_raw(raw)))
+}
