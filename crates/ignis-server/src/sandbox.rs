@@ -104,7 +104,8 @@ pub async fn choose(
 /// it is not needed or could not start (the server then forks
 /// environments itself).
 pub fn start_zygote(choice: SandboxChoice) -> Option<Arc<Zygote>> {
-    if choice == SandboxChoice::Process || !ignis_sandbox::namespace::running_as_root() {
+    let off = std::env::var("IGNIS_ZYGOTE").is_ok_and(|v| v == "off");
+    if off || choice == SandboxChoice::Process || !ignis_sandbox::namespace::running_as_root() {
         return None;
     }
     match Zygote::start() {

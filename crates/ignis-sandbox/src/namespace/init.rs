@@ -124,7 +124,8 @@ impl Exec {
 
 /// At most this many `cgroup.procs` files (v1: memory, cpu, pids).
 pub const MAX_HIERARCHIES: usize = 4;
-const FLAGS: libc::c_int =
+/// The namespaces an environment gets besides its network's.
+pub const FLAGS: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 const HOSTNAME: &[u8] = b"localhost";
 pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -157,7 +158,21 @@ fn check(r: libc::c_int) -> io::Result<()> {
 /// (`execve`) three processes down, or reports why not and exits 127.
 #[allow(unsafe_code)]
 pub fn run(p: &Prepared) -> ! {
-    let err = match keeper(p) {
+    report(p, keeper(p))
+}
+
+/// The init's body when the zygote cloned it straight into the new
+/// namespaces (no keeper): it is PID 1 already, in its copy of the
+/// template and in its network namespace; `procs` are the environment's
+/// `cgroup.procs` files, opened by the zygote beforehand.
+pub fn run_init(p: &Prepared, procs: &[libc::c_int]) -> ! {
+    report(p, stdio(p).and_then(|()| init(p, procs)))
+}
+
+/// Writes why the launch failed to the report pipe and exits 127.
+#[allow(unsafe_code)]
+fn report(p: &Prepared, result: io::Result<()>) -> ! {
+    let err = match result {
         Ok(()) => io::Error::from_raw_os_error(libc::EINVAL),
         Err(e) => e,
     };
@@ -167,6 +182,36 @@ pub fn run(p: &Prepared) -> ! {
         libc::write(p.report, (&code as *const i32).cast(), 4);
         libc::_exit(127)
     }
+}
+
+/// stdin from `/dev/null`, stdout and stderr to the launcher's pipes.
+#[allow(unsafe_code)]
+fn stdio(p: &Prepared) -> io::Result<()> {
+    // SAFETY: open, dup2 and close on descriptors and a static C string.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        check(null)?;
+        check(libc::dup2(null, 0))?;
+        if null != 0 {
+            libc::close(null);
+        }
+        check(libc::dup2(p.stdout, 1))?;
+        check(libc::dup2(p.stderr, 2))
+    }
+}
+
+/// Opens the environment's `cgroup.procs` files (close-on-exec) into
+/// `fds`: before the template's namespace hides them; they are joined once
+/// the file systems are mounted, so that work is not charged to a small
+/// function's CPU quota.
+#[allow(unsafe_code)]
+pub fn open_procs(p: &Prepared, fds: &mut [libc::c_int; MAX_HIERARCHIES]) -> io::Result<()> {
+    for (fd, procs) in fds.iter_mut().zip(&p.procs) {
+        // SAFETY: open on a prepared C string.
+        *fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        check(*fd)?;
+    }
+    Ok(())
 }
 
 /// The keeper, then the init and the runtime; returns only on failure.
@@ -180,22 +225,9 @@ fn keeper(p: &Prepared) -> io::Result<()> {
         if libc::getppid() == 1 {
             libc::_exit(1);
         }
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        check(null)?;
-        check(libc::dup2(null, 0))?;
-        if null != 0 {
-            libc::close(null);
-        }
-        check(libc::dup2(p.stdout, 1))?;
-        check(libc::dup2(p.stderr, 2))?;
-        // The cgroup files are opened before the template's namespace
-        // hides them and joined once the file systems are mounted, so that
-        // work is not charged to a small function's CPU quota.
+        stdio(p)?;
         let mut fds = [-1; MAX_HIERARCHIES];
-        for (fd, procs) in fds.iter_mut().zip(&p.procs) {
-            *fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            check(*fd)?;
-        }
+        open_procs(p, &mut fds)?;
         // Entering a mount namespace makes its root our root and cwd.
         check(libc::setns(p.template.ns_fd(), libc::CLONE_NEWNS))?;
         if p.netns >= 0 {
@@ -207,9 +239,19 @@ fn keeper(p: &Prepared) -> io::Result<()> {
         if init > 0 {
             keep(init);
         }
+        self::init(p, &fds)
+    }
+}
+
+/// PID 1 of the environment: its own mounts, its cgroups, a session of
+/// its own, then the runtime; returns only on failure.
+#[allow(unsafe_code)]
+fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
+    // SAFETY: as in `keeper`.
+    unsafe {
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
         mount_own(p)?;
-        for fd in fds.into_iter().filter(|fd| *fd >= 0) {
+        for fd in procs.iter().copied().filter(|fd| *fd >= 0) {
             join(fd)?;
         }
         // A session of its own and so no controlling terminal: the server's

@@ -495,8 +495,14 @@ async fn supervise(
 
 /// A runtime killed by SIGKILL in a memory cgroup whose OOM killer has
 /// struck ran out of memory (the kernel counts the kill as it sends it,
-/// before the process can be reaped).
+/// before the process can be reaped). The init reports a runtime killed by
+/// a signal as 128 + its number (the keeper re-raises it; without a
+/// keeper the server sees the init's code): read back as the signal.
 fn classify(info: ExitInfo, oom_kills: Option<u64>) -> ExitInfo {
+    let info = match info {
+        ExitInfo::Code(c @ 129..=192) => ExitInfo::Signal(c - 128),
+        other => other,
+    };
     match info {
         ExitInfo::Signal(libc::SIGKILL) if oom_kills.unwrap_or(0) > 0 => ExitInfo::OutOfMemory,
         other => other,

@@ -13,11 +13,16 @@
 //!
 //! How: the server sends the prepared launch (`init::Prepared`, encoded
 //! below) over a `SOCK_SEQPACKET` socket pair with its descriptors
-//! (`SCM_RIGHTS`); the zygote rebuilds it, forks with `CLONE_PARENT |
-//! CLONE_PIDFD` — so the keeper is the *server's* child, reaped and killed
-//! by it, and dies with it (`PR_SET_PDEATHSIG`) — and answers with the pid
-//! and the pidfd. It never waits for the keeper: the server reads the
-//! launch's report pipe itself, so the zygote is busy only for the fork.
+//! (`SCM_RIGHTS`); the zygote rebuilds it, opens the environment's
+//! `cgroup.procs` files, enters the root template's mount namespace and
+//! the environment's network namespace, and clones the environment's init
+//! straight into new mount (a copy of the template), PID, IPC and UTS
+//! namespaces with `CLONE_PARENT | CLONE_PIDFD` — so the init is the
+//! *server's* child, reaped and killed by it, and dies with it
+//! (`PR_SET_PDEATHSIG`); no keeper process is needed on this path — then
+//! returns to its own namespaces and answers with the pid and the pidfd.
+//! It never waits for the init: the server reads the launch's report pipe
+//! itself, so the zygote is busy only for the clone.
 //! It exits when the server's end of the socket closes, and is killed with
 //! the server.
 
@@ -134,6 +139,11 @@ fn serve(sock: OwnedFd) -> ! {
         libc::prctl(libc::PR_SET_NAME, c"ignis-zygote".as_ptr());
     }
     let filter = seccomp::native().map(Arc::new);
+    let home = match Home::open() {
+        Ok(h) => h,
+        // SAFETY: _exit has no preconditions.
+        Err(_) => unsafe { libc::_exit(1) },
+    };
     let mut buf = vec![0u8; MAX_MESSAGE];
     loop {
         let (n, fds) = match recv(sock.as_raw_fd(), &mut buf) {
@@ -143,7 +153,7 @@ fn serve(sock: OwnedFd) -> ! {
             Err(_) => break,
         };
         let answer = decode(&buf[..n], fds, filter.clone()).and_then(|launch| {
-            let spawned = fork_keeper(&launch.prepared);
+            let spawned = clone_init(&launch.prepared, &home);
             drop(launch);
             spawned
         });
@@ -159,7 +169,7 @@ fn serve(sock: OwnedFd) -> ! {
                 send(sock.as_raw_fd(), &reply, &[])
             }
         };
-        if sent.is_err() {
+        if sent.is_err() || home.lost.get() {
             break;
         }
     }
@@ -167,31 +177,85 @@ fn serve(sock: OwnedFd) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-/// Forks the keeper as a sibling: the server's child.
+/// The zygote's own mount and network namespaces, to return to after
+/// each clone.
+struct Home {
+    mnt: OwnedFd,
+    net: OwnedFd,
+    /// Returning failed: the zygote must not clone from elsewhere.
+    lost: std::cell::Cell<bool>,
+}
+
+impl Home {
+    fn open() -> io::Result<Home> {
+        let open = |p: &str| std::fs::File::open(p).map(OwnedFd::from);
+        Ok(Home {
+            mnt: open("/proc/self/ns/mnt")?,
+            net: open("/proc/self/ns/net")?,
+            lost: std::cell::Cell::new(false),
+        })
+    }
+}
+
+/// Clones the environment's init into its namespaces, as the server's
+/// child (a sibling of the zygote).
 #[allow(unsafe_code)]
-fn fork_keeper(p: &Prepared) -> io::Result<(libc::pid_t, OwnedFd)> {
-    let mut pidfd: libc::c_int = -1;
-    // SAFETY: clone without a new stack behaves as fork; the child runs
-    // `init::run` and never returns. CLONE_PIDFD stores the pidfd in
-    // `pidfd` (the parent_tid argument).
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::CLONE_PARENT | libc::CLONE_PIDFD,
-            0usize,
-            &mut pidfd as *mut libc::c_int,
-            0usize,
-            0usize,
-        )
-    } as libc::pid_t;
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
+fn clone_init(p: &Prepared, home: &Home) -> io::Result<(libc::pid_t, OwnedFd)> {
+    let mut procs = [-1; super::init::MAX_HIERARCHIES];
+    let opened = super::init::open_procs(p, &mut procs);
+    let close_procs = |procs: &[libc::c_int]| {
+        for fd in procs.iter().copied().filter(|fd| *fd >= 0) {
+            // SAFETY: descriptors opened above, closed once.
+            unsafe { libc::close(fd) };
+        }
+    };
+    if let Err(e) = opened {
+        close_procs(&procs);
+        return Err(e);
     }
-    if pid == 0 {
-        super::init::run(p);
+    let result = (|| {
+        // SAFETY: setns on descriptors we hold; clone without a new stack
+        // behaves as fork (the child runs `init::run_init` and never
+        // returns); CLONE_PIDFD stores the pidfd in `pidfd` (the
+        // parent_tid argument).
+        unsafe {
+            if libc::setns(p.template.ns_fd(), libc::CLONE_NEWNS) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if p.netns >= 0 && libc::setns(p.netns, libc::CLONE_NEWNET) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut pidfd: libc::c_int = -1;
+            let flags = libc::CLONE_PARENT | libc::CLONE_PIDFD | super::init::FLAGS;
+            let pid = libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong,
+                0usize,
+                &mut pidfd as *mut libc::c_int,
+                0usize,
+                0usize,
+            ) as libc::pid_t;
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if pid == 0 {
+                super::init::run_init(p, &procs);
+            }
+            Ok((pid, OwnedFd::from_raw_fd(pidfd)))
+        }
+    })();
+    close_procs(&procs);
+    // SAFETY: setns back into the namespaces we came from.
+    let back = unsafe {
+        libc::setns(home.mnt.as_raw_fd(), libc::CLONE_NEWNS) == 0
+            && libc::setns(home.net.as_raw_fd(), libc::CLONE_NEWNET) == 0
+    };
+    if !back {
+        // Never clone from the wrong namespaces: the loop ends after this
+        // answer and later launches fail with "the zygote is gone".
+        home.lost.set(true);
     }
-    // SAFETY: the pidfd the kernel made for us.
-    Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+    result
 }
 
 /// A decoded launch and the descriptors it borrows.
