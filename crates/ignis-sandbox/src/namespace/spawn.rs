@@ -1,8 +1,9 @@
-//! Starting an environment's keeper and watching it: forked by the server
-//! itself, or — when `ignis serve` started one before its threads — by the
-//! zygote ([`super::zygote`]), a small single-threaded process whose forks
-//! copy almost no page tables. Either way the keeper is the server's
-//! child (the zygote forks with `CLONE_PARENT`), watched through a pidfd.
+//! Starting an environment and watching it: the server forks a keeper
+//! itself, or — when `ignis serve` started one before its threads — the
+//! zygote ([`super::zygote`]), a small single-threaded process, clones the
+//! environment's init straight into its namespaces. Either way the
+//! server's child (the zygote clones with `CLONE_PARENT`) is watched
+//! through a pidfd.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
