@@ -84,6 +84,7 @@ impl Run {
     fn count(&self) -> Counts {
         let root = self.root.path().to_string_lossy().into_owned();
         let cgroup_prefix = format!("ignis-{}", self.prefix);
+        let pool_prefix = ignis_sandbox::namespace::cgpool::pool_prefix();
         Counts {
             children: processes(|stat, _| {
                 parent_of(stat) == Some(std::process::id()) && pid_of(stat) != self.zygote
@@ -102,7 +103,10 @@ impl Run {
                 .parents()
                 .iter()
                 .flat_map(|p| std::fs::read_dir(p).unwrap().flatten())
-                .filter(|e| e.file_name().to_string_lossy().starts_with(&cgroup_prefix))
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with(&cgroup_prefix) || name.starts_with(&pool_prefix)
+                })
                 .count(),
             scratch: entries(&self.root.path().join("envs")),
             fds: entries(Path::new("/proc/self/fd")),
@@ -219,6 +223,8 @@ async fn settle(run: &Run, want: Counts, attempts: usize) -> Counts {
 }
 
 const NAME: &str = "ten_thousand_environments_leave_nothing_behind";
+/// Blank cgroups kept ready, as `ignis serve` keeps them.
+const CGROUP_POOL: usize = 4;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -244,7 +250,10 @@ fn main() {
 
 async fn ten_thousand_environments_leave_nothing_behind(zygote: Option<Arc<Zygote>>) {
     let sandbox = match NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID) {
-        Ok(s) => s.with_zygote(zygote.clone().expect("root has a zygote")),
+        Ok(s) => s
+            .with_zygote(zygote.clone().expect("root has a zygote"))
+            .with_cgroup_pool(CGROUP_POOL)
+            .expect("start the cgroup pool"),
         Err(e) => {
             println!("skipped: {e}");
             return;
@@ -289,7 +298,7 @@ async fn ten_thousand_environments_leave_nothing_behind(zygote: Option<Arc<Zygot
         children: 0,
         marked: 0,
         mounts: 0,
-        cgroups: 0,
+        cgroups: CGROUP_POOL * sandbox.layout().parents().len(),
         scratch: 0,
         fds: 0,
         veths: pooled,
@@ -317,6 +326,14 @@ async fn ten_thousand_environments_leave_nothing_behind(zygote: Option<Arc<Zygot
     );
     assert_eq!(after, start, "leftovers after {total} environments");
     network.shutdown();
+    if let Some(pool) = sandbox.cgroup_pool() {
+        pool.shutdown();
+    }
+    assert_eq!(
+        run.count().cgroups,
+        0,
+        "cgroups left after the pool's shutdown"
+    );
     assert_eq!(
         veths(&network),
         0,

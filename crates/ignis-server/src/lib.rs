@@ -57,6 +57,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     )
     .await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
+    let cgroups = chosen.cgroups;
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),
@@ -155,6 +156,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    if let Some(cgroups) = cgroups {
+        let _ = tokio::task::spawn_blocking(move || cgroups.shutdown()).await;
+    }
     if let Some(network) = network {
         // Joins the namespace pool's threads and deletes the bridge.
         let _ = tokio::task::spawn_blocking(move || network.shutdown()).await;

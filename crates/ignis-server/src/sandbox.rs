@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ignis_sandbox::namespace::base_root::BaseRoot;
+use ignis_sandbox::namespace::cgpool::CgroupPool;
 use ignis_sandbox::namespace::cgroup;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::net::{NetMode, Network};
@@ -19,6 +20,8 @@ use crate::config::{NetworkChoice, SandboxChoice};
 /// Empty environment cgroups at least this old are left over (another
 /// server's environment being set up is younger).
 const STALE_AFTER: Duration = Duration::from_secs(60);
+/// Blank environment cgroups kept ready (see `namespace::cgpool`).
+const CGROUP_POOL: usize = 4;
 
 /// The backend and network this server runs, with the reasons.
 pub struct Chosen {
@@ -28,6 +31,8 @@ pub struct Chosen {
     pub why: String,
     /// The network set up for it, to shut down with the server.
     pub network: Option<Arc<Network>>,
+    /// Its blank cgroups, removed when the server stops.
+    pub cgroups: Option<Arc<CgroupPool>>,
     /// The network mode's name.
     pub network_mode: &'static str,
     /// Why this mode, and what it set up.
@@ -89,7 +94,11 @@ pub async fn choose(
         .await
         .context("set up the network")??;
     let net = Arc::new(net);
+    let sandbox = sandbox
+        .with_cgroup_pool(CGROUP_POOL)
+        .context("start the cgroup pool")?;
     Ok(Chosen {
+        cgroups: sandbox.cgroup_pool(),
         sandbox: Arc::new(sandbox.with_network(net.clone())),
         why,
         network_mode: net.mode().name(),
@@ -154,6 +163,7 @@ fn process(why: String) -> Chosen {
         sandbox: Arc::new(ProcessSandbox),
         why,
         network: None,
+        cgroups: None,
         network_mode: NetMode::Host.name(),
         network_why: "the process backend shares the host's network".to_string(),
     }

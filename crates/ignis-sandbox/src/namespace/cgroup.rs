@@ -152,62 +152,87 @@ pub fn create(
     env_id: &str,
     memory_mb: u32,
 ) -> io::Result<EnvCgroups> {
-    let name = format!("{PREFIX}{env_id}");
-    let bytes = (u64::from(memory_mb) * 1024 * 1024).to_string();
-    let quota = cpu_quota_us(memory_mb);
+    let cg = make(fs, layout, &format!("{PREFIX}{env_id}"))?;
+    match limit(fs, layout, &cg, memory_mb) {
+        Ok(()) => Ok(cg),
+        Err(e) => {
+            remove(fs, &cg);
+            Err(e)
+        }
+    }
+}
+
+/// Creates cgroups named `name` (one per hierarchy) with the limits every
+/// environment has (`pids.max`); [`limit`] writes the ones that depend on
+/// its size. On failure whatever was created is removed again.
+pub fn make(fs: &dyn CgroupFs, layout: &Layout, name: &str) -> io::Result<EnvCgroups> {
     let cg = match layout {
         Layout::V1 { memory, cpu, pids } => EnvCgroups {
-            dirs: vec![memory.join(&name), cpu.join(&name), pids.join(&name)],
+            dirs: vec![memory.join(name), cpu.join(name), pids.join(name)],
             procs: vec![],
-            peak: memory.join(&name).join("memory.max_usage_in_bytes"),
-            events: memory.join(&name).join("memory.oom_control"),
+            peak: memory.join(name).join("memory.max_usage_in_bytes"),
+            events: memory.join(name).join("memory.oom_control"),
         },
         Layout::V2(parent) => EnvCgroups {
-            dirs: vec![parent.join(&name)],
+            dirs: vec![parent.join(name)],
             procs: vec![],
-            peak: parent.join(&name).join("memory.peak"),
-            events: parent.join(&name).join("memory.events"),
+            peak: parent.join(name).join("memory.peak"),
+            events: parent.join(name).join("memory.events"),
         },
     };
     let procs = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
     let cg = EnvCgroups { procs, ..cg };
+    let pids = match layout {
+        Layout::V1 { .. } => cg.dirs[2].join("pids.max"),
+        Layout::V2(_) => cg.dirs[0].join("pids.max"),
+    };
     let result = (|| {
         for d in &cg.dirs {
             fs.create(d)?;
         }
-        match layout {
-            Layout::V1 { .. } => {
-                let (mem, cpu, pids) = (&cg.dirs[0], &cg.dirs[1], &cg.dirs[2]);
-                fs.write(&mem.join("memory.limit_in_bytes"), &bytes)?;
-                let memsw = mem.join("memory.memsw.limit_in_bytes");
-                if fs.exists(&memsw) {
-                    fs.write(&memsw, &bytes)?;
-                } else {
-                    fs.write(&mem.join("memory.swappiness"), "0")?;
-                }
-                // A new cgroup's period is the kernel's default, 100 ms
-                // (CPU_PERIOD_US), whatever its parent's: writing it again
-                // costs a bandwidth update (≈ 0.1–0.5 ms traced) per start.
-                fs.write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
-                write_burst(fs, &cpu.join("cpu.cfs_burst_us"), quota)?;
-                fs.write(&pids.join("pids.max"), &PIDS_MAX.to_string())?;
-            }
-            Layout::V2(_) => {
-                let d = &cg.dirs[0];
-                fs.write(&d.join("memory.max"), &bytes)?;
-                fs.write(&d.join("memory.swap.max"), "0")?;
-                fs.write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
-                write_burst(fs, &d.join("cpu.max.burst"), quota)?;
-                fs.write(&d.join("pids.max"), &PIDS_MAX.to_string())?;
-            }
-        }
-        Ok(())
+        fs.write(&pids, &PIDS_MAX.to_string())
     })();
     match result {
         Ok(()) => Ok(cg),
         Err(e) => {
             remove(fs, &cg);
             Err(e)
+        }
+    }
+}
+
+/// Writes the limits that follow from `memory_mb`: memory without swap, and
+/// CPU in proportion (1,769 MB = one vCPU) with a burst of one quota.
+pub fn limit(
+    fs: &dyn CgroupFs,
+    layout: &Layout,
+    cg: &EnvCgroups,
+    memory_mb: u32,
+) -> io::Result<()> {
+    let bytes = (u64::from(memory_mb) * 1024 * 1024).to_string();
+    let quota = cpu_quota_us(memory_mb);
+    match layout {
+        Layout::V1 { .. } => {
+            let (mem, cpu) = (&cg.dirs[0], &cg.dirs[1]);
+            fs.write(&mem.join("memory.limit_in_bytes"), &bytes)?;
+            let memsw = mem.join("memory.memsw.limit_in_bytes");
+            if fs.exists(&memsw) {
+                fs.write(&memsw, &bytes)?;
+            } else {
+                fs.write(&mem.join("memory.swappiness"), "0")?;
+            }
+            // A new cgroup's period is the kernel's default, 100 ms
+            // (CPU_PERIOD_US), whatever its parent's: writing it again
+            // costs a bandwidth update (≈ 0.1–0.5 ms traced) per start.
+            fs.write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
+            write_burst(fs, &cpu.join("cpu.cfs_burst_us"), quota)
+        }
+        Layout::V2(_) => {
+            let d = &cg.dirs[0];
+            fs.write(&d.join("memory.max"), &bytes)?;
+            fs.write(&d.join("memory.swap.max"), "0")?;
+            fs.write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+            write_burst(fs, &d.join("cpu.max.burst"), quota)
         }
     }
 }
@@ -324,10 +349,10 @@ pub(crate) mod tests {
                 "mkdir /cg/memory/api/x/ignis-e1",
                 "mkdir /cg/cpu/ignis-e1",
                 "mkdir /cg/pids/ignis-e1",
+                "/cg/pids/ignis-e1/pids.max = 1024",
                 "/cg/memory/api/x/ignis-e1/memory.limit_in_bytes = 1854930944",
                 "/cg/memory/api/x/ignis-e1/memory.memsw.limit_in_bytes = 1854930944",
                 "/cg/cpu/ignis-e1/cpu.cfs_quota_us = 100000",
-                "/cg/pids/ignis-e1/pids.max = 1024",
             ]
         );
         assert_eq!(
@@ -374,10 +399,10 @@ pub(crate) mod tests {
             *fs.ops.lock().unwrap(),
             [
                 "mkdir /cg/ignis.service/ignis-e2",
+                "/cg/ignis.service/ignis-e2/pids.max = 1024",
                 "/cg/ignis.service/ignis-e2/memory.max = 3709861888",
                 "/cg/ignis.service/ignis-e2/memory.swap.max = 0",
                 "/cg/ignis.service/ignis-e2/cpu.max = 200000 100000",
-                "/cg/ignis.service/ignis-e2/pids.max = 1024",
                 "rmdir /cg/ignis.service/ignis-e2",
             ]
         );

@@ -13,6 +13,7 @@
 //! the Runtime API at `127.0.0.1:9001` inside). See `docs/sandbox.md`.
 
 pub mod base_root;
+pub mod cgpool;
 pub mod cgroup;
 pub mod dynmods;
 mod init;
@@ -20,6 +21,7 @@ pub mod mounts;
 pub mod net;
 pub mod seccomp;
 mod spawn;
+mod stock;
 pub mod template;
 pub mod zygote;
 
@@ -83,6 +85,8 @@ pub struct NamespaceSandbox {
     /// Forks keepers when the server started one; else the server forks
     /// them itself.
     zygote: Option<Arc<Zygote>>,
+    /// Blank cgroups made ahead of need, when started.
+    cgroups: Option<Arc<cgpool::CgroupPool>>,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -119,6 +123,7 @@ impl NamespaceSandbox {
             network: Arc::new(net::Network::host()),
             templates: Mutex::default(),
             zygote: None,
+            cgroups: None,
         })
     }
 
@@ -132,6 +137,19 @@ impl NamespaceSandbox {
     pub fn with_zygote(mut self, zygote: Arc<Zygote>) -> Self {
         self.zygote = Some(zygote);
         self
+    }
+
+    /// Keeps `target` blank cgroups ready for launches (a background
+    /// thread; see [`cgpool`]).
+    pub fn with_cgroup_pool(mut self, target: usize) -> std::io::Result<Self> {
+        let pool = cgpool::CgroupPool::start(self.fs.clone(), self.layout.clone(), target)?;
+        self.cgroups = Some(Arc::new(pool));
+        Ok(self)
+    }
+
+    /// The cgroup pool, to shut down with the server.
+    pub fn cgroup_pool(&self) -> Option<Arc<cgpool::CgroupPool>> {
+        self.cgroups.clone()
     }
 
     /// Whether a zygote forks the keepers.
@@ -409,8 +427,13 @@ impl Sandbox for NamespaceSandbox {
         let (mut env_net, cg, io, spawned) = blocking(|| -> Result<_, SandboxError> {
             let env_net = self.network.take().map_err(SandboxError::Network)?;
             let io = LaunchIo::new().map_err(SandboxError::Pipes)?;
-            let cg = cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
-                .map_err(SandboxError::Cgroup)?;
+            let cg = match &self.cgroups {
+                Some(pool) => pool.take(&spec.env_id, spec.memory_mb),
+                None => {
+                    cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
+                }
+            }
+            .map_err(SandboxError::Cgroup)?;
             let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io) {
                 Ok(p) => p,
                 Err(e) => {

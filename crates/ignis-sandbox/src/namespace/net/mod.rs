@@ -24,14 +24,14 @@ pub mod addr;
 mod bridge;
 pub mod netlink;
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::stock::{background_priority, Stock};
 use bridge::Bridge;
 pub use bridge::Nat;
 use netlink::{NetlinkError, Socket};
@@ -148,21 +148,7 @@ struct Shared {
 }
 
 /// Namespaces made ahead of need.
-struct Pool {
-    ready: Mutex<VecDeque<EnvNet>>,
-    wake: Condvar,
-    target: usize,
-    stop: AtomicBool,
-    /// Namespaces taken so far: the refill waits until this stops moving.
-    takes: AtomicU64,
-}
-
-/// How long after the last take the pool waits before it refills: a
-/// refill (≈ 0.5 ms `unshare` plus netlink) started by a cold start's take
-/// ran on the other core beside that cold start, delayed its forked
-/// children's first run (traced: ≈ 0.2 ms) and competed with the
-/// runtime's start-up, nice level or not.
-const REFILL_QUIET: Duration = Duration::from_millis(25);
+type Pool = Stock<EnvNet>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -232,20 +218,14 @@ impl Network {
             counter: AtomicU64::new(0),
             torn_down: AtomicBool::new(false),
         });
-        let pool = Arc::new(Pool {
-            ready: Mutex::new(VecDeque::new()),
-            wake: Condvar::new(),
-            target: pool_size,
-            stop: AtomicBool::new(false),
-            takes: AtomicU64::new(0),
-        });
+        let pool = Arc::new(Pool::new(pool_size));
         let net = Self {
             mode,
             state: Some((shared.clone(), pool.clone())),
             refill: Mutex::new(None),
         };
         let first = create(&shared)?;
-        lock(&pool.ready).push_back(first);
+        pool.put(first);
         if pool_size > 0 {
             let handle = std::thread::Builder::new()
                 .name("ignis-netns-pool".into())
@@ -272,7 +252,7 @@ impl Network {
         let Some((shared, pool)) = &self.state else {
             return "environments share the host's network".into();
         };
-        let pooled = format!("{} namespaces kept prepared", pool.target);
+        let pooled = format!("{} namespaces kept prepared", pool.target());
         match &shared.bridge {
             None => format!("own network namespace per environment, loopback only; {pooled}"),
             Some(b) => {
@@ -317,10 +297,7 @@ impl Network {
         let Some((shared, pool)) = &self.state else {
             return Ok(None);
         };
-        let pooled = lock(&pool.ready).pop_front();
-        pool.takes.fetch_add(1, Ordering::Release);
-        pool.wake.notify_one();
-        match pooled {
+        match pool.take() {
             Some(n) => Ok(Some(n)),
             None => {
                 tracing::debug!("namespace pool empty: making one on the launch path");
@@ -336,12 +313,11 @@ impl Network {
         let Some((shared, pool)) = &self.state else {
             return;
         };
-        pool.stop.store(true, Ordering::Release);
-        pool.wake.notify_all();
+        drop(pool.stop());
         if let Some(h) = lock(&self.refill).take() {
             let _ = h.join();
         }
-        lock(&pool.ready).clear();
+        drop(pool.stop());
         if shared.torn_down.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -490,26 +466,14 @@ fn veth_prefix(bridge: Option<&str>) -> String {
 fn refill(shared: &Arc<Shared>, pool: &Pool) {
     background_priority();
     let mut failed = false;
-    loop {
-        {
-            let mut ready = lock(&pool.ready);
-            while !pool.stop.load(Ordering::Acquire) && ready.len() >= pool.target {
-                ready = pool
-                    .wake
-                    .wait(ready)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
-        if !wait_for_quiet(pool) {
-            return;
-        }
+    while pool.wait_for_need() {
         match create(shared) {
             Ok(n) => {
                 failed = false;
-                if pool.stop.load(Ordering::Acquire) {
+                if pool.stopped() {
                     return;
                 }
-                lock(&pool.ready).push_back(n);
+                pool.put(n);
             }
             Err(e) => {
                 if !failed {
@@ -519,44 +483,6 @@ fn refill(shared: &Arc<Shared>, pool: &Pool) {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-    }
-}
-
-/// Waits until no namespace was taken for [`REFILL_QUIET`]; false once
-/// the pool is stopped.
-fn wait_for_quiet(pool: &Pool) -> bool {
-    let mut seen = pool.takes.load(Ordering::Acquire);
-    loop {
-        let ready = lock(&pool.ready);
-        let (ready, _) = pool
-            .wake
-            .wait_timeout(ready, REFILL_QUIET)
-            .unwrap_or_else(PoisonError::into_inner);
-        drop(ready);
-        if pool.stop.load(Ordering::Acquire) {
-            return false;
-        }
-        let now = pool.takes.load(Ordering::Acquire);
-        if now == seen {
-            return true;
-        }
-        seen = now;
-    }
-}
-
-/// Lowers the calling thread to the weakest nice level. Preparing and
-/// deleting namespaces and veths is background work: measured with `perf
-/// trace`, a refill started by a cold start's take ran beside that cold
-/// start (≈ 0.6 ms `unshare` + ≈ 0.5–1.3 ms netlink) and competed with it
-/// for the CPU; at nice 19 it yields to the launch. Threads it spawns (the
-/// scoped `ignis-netns` thread) inherit the level.
-#[allow(unsafe_code)]
-fn background_priority() {
-    // SAFETY: setpriority on the calling thread (who = 0 is the caller on
-    // Linux, where nice values are per thread); no memory is involved.
-    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-    if r != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "could not lower a network thread's priority");
     }
 }
 

@@ -161,7 +161,7 @@ fn cost_of_a_namespace_made_on_demand_and_taken_from_the_pool() {
         }
         let mut pooled = Vec::new();
         for _ in 0..30 {
-            while lock(&pool.ready).len() < pool.target {
+            while pool.len() < pool.target() {
                 std::thread::sleep(Duration::from_millis(2));
             }
             let mut taken = None;
@@ -361,7 +361,7 @@ async fn cold_start_by_network_mode() {
     for _ in 0..30 {
         for ((_, net, s), ms) in sandboxes.iter().zip(&mut ms) {
             if let Some((_, p)) = &net.state {
-                while p.target > 0 && lock(&p.ready).len() < p.target {
+                while p.target() > 0 && p.len() < p.target() {
                     std::thread::sleep(Duration::from_millis(2));
                 }
             }
