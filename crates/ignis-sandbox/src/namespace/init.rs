@@ -1,33 +1,34 @@
-//! What runs between `fork` and `exec`: three processes, no allocation.
+//! What runs between `fork` and `exec`, with no allocation.
 //!
-//! 1. The *keeper*, Ignis's direct child: opens the environment's
-//!    `cgroup.procs` files, enters the root template's mount namespace
-//!    ([`super::template`]) and the environment's network namespace if it
-//!    has one (prepared by the host, see `net`), unshares the mount (a
-//!    copy of the template's), PID, IPC and UTS namespaces in one call,
-//!    forks the init and waits for it, then exits the way the runtime did. It stays
-//!    in the host's PID namespace, so the server watches and kills it like
-//!    any child; its death takes the environment with it (the init has
-//!    `PR_SET_PDEATHSIG`, and the end of a PID namespace's init kills
-//!    every process in it).
-//! 2. The *init*, PID 1 of the new namespace: attaches the environment's
+//! On the usual path the zygote ([`super::zygote`]) clones the *init*
+//! straight into the environment's namespaces (a copy of the root
+//! template's mount namespace, [`super::template`], and new PID, IPC and
+//! UTS namespaces, after entering the network namespace), as the server's
+//! child; [`run_init`] is its body. Without a zygote the server forks a
+//! *keeper* ([`run`]): it opens the environment's `cgroup.procs` files,
+//! enters the template's and the network's namespaces, unshares the
+//! others, forks the init and waits for it, then exits the way the runtime
+//! did; it stays in the host's PID namespace, watched and killed like any
+//! child, and its death takes the environment with it.
+//!
+//! 1. The *init*, PID 1 of the new namespace: attaches the environment's
 //!    read-only trees (code, layers, runtime client) and mounts its own
 //!    `/tmp`, `/dev/shm` and `/proc` (see `mounts::env_plan`), joins the
-//!    environment's cgroups (with files the keeper opened), starts
-//!    a session without a controlling terminal, forks the runtime, then reaps every zombie and forwards SIGTERM to the
-//!    runtime until the runtime exits, and exits with its status (a
-//!    signal as 128 + its number, which the keeper turns back into the
-//!    signal).
-//! 3. The *runtime*: drops to the unprivileged user (no capabilities left),
+//!    environment's cgroups (with files opened before the namespaces hid
+//!    them), starts a session without a controlling terminal, forks the
+//!    runtime, then reaps every zombie and forwards SIGTERM to the runtime
+//!    until the runtime exits, and exits with its status (a signal as 128
+//!    + its number). It has `PR_SET_PDEATHSIG`, and the end of a PID
+//!    namespace's init kills every process in it.
+//! 2. The *runtime*: drops to the unprivileged user (no capabilities left),
 //!    sets `no_new_privs`, enters `/var/task`, installs the seccomp filter
 //!    (compiled before the fork) and `execve`s the runtime.
 //!
-//! Every path is a C string prepared beforehand: the keeper is forked
-//! either by the server (a threaded program, where after `fork` only
-//! async-signal-safe calls are allowed) or by the zygote
-//! ([`super::zygote`]). A failure anywhere before the `execve` is written
-//! as its errno to the report pipe, which the launcher reads until every
-//! copy is closed: end of file means the runtime exec'd.
+//! Every path is a C string prepared beforehand (the keeper is forked by
+//! the server, a threaded program, where after `fork` only
+//! async-signal-safe calls are allowed). A failure anywhere before the
+//! `execve` is written as its errno to the report pipe, which the launcher
+//! reads until every copy is closed: end of file means the runtime exec'd.
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -82,8 +82,8 @@ pub struct NamespaceSandbox {
     /// Root templates by the host interpreter prefixes they hold (most
     /// runtimes need none: one template).
     templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
-    /// Forks keepers when the server started one; else the server forks
-    /// them itself.
+    /// Starts environments when the server started one; else the server
+    /// forks a keeper per environment itself.
     zygote: Option<Arc<Zygote>>,
     /// Blank cgroups made ahead of need, when started.
     cgroups: Option<Arc<cgpool::CgroupPool>>,
@@ -152,7 +152,7 @@ impl NamespaceSandbox {
         self.cgroups.clone()
     }
 
-    /// Whether a zygote forks the keepers.
+    /// Whether a zygote starts the environments.
     pub fn has_zygote(&self) -> bool {
         self.zygote.is_some()
     }
@@ -315,7 +315,8 @@ impl NamespaceSandbox {
         init::Exec::new(cpath(&program), argv, envp)
     }
 
-    /// Starts the keeper (through the zygote when there is one) and waits
+    /// Starts the environment (its init through the zygote when there is
+    /// one, else a keeper forked here) and waits
     /// until the runtime exec'd or the launch failed.
     fn start(
         &self,
@@ -505,7 +506,7 @@ async fn supervise(
     cg: EnvCgroups,
     peak: Arc<AtomicU64>,
 ) {
-    let info = ExitInfo::from_wait(spawn::wait(pidfd).await, "the environment's keeper");
+    let info = ExitInfo::from_wait(spawn::wait(pidfd).await, "the environment's init or keeper");
     if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
         peak.fetch_max(p, Ordering::Relaxed);
     }
@@ -585,7 +586,7 @@ impl EnvProcess for NsProcess {
         if self.exited.borrow().is_some() || self.pid == 0 {
             return;
         }
-        // SAFETY: the keeper is our child and not yet reaped (the exit
+        // SAFETY: the init (or keeper) is our child and not yet reaped (the exit
         // watch is unset), so its pid is still its own. Its death kills the
         // init (PDEATHSIG), and the init's death the whole namespace.
         unsafe {
