@@ -4,7 +4,7 @@
 //! ones of `DIR`, a directory laid out like a root file system (an Amazon
 //! Linux 2023 userland extracted from a container image, say). Read and
 //! checked once, when the backend starts; the mount plan
-//! ([`super::mounts::plan`]) turns the entries into binds and links.
+//! ([`super::mounts::template_plan`]) turns the entries into binds and links.
 
 use std::ffi::OsString;
 use std::fmt;

@@ -17,8 +17,8 @@
 //!    environment's cgroups (with files opened before the namespaces hid
 //!    them), starts a session without a controlling terminal, forks the
 //!    runtime, then reaps every zombie and forwards SIGTERM to the runtime
-//!    until the runtime exits, and exits with its status (a signal as 128
-//!    + its number). It has `PR_SET_PDEATHSIG`, and the end of a PID
+//!    until the runtime exits, and exits with its status (a signal as its
+//!    number plus 128). It has `PR_SET_PDEATHSIG`, and the end of a PID
 //!    namespace's init kills every process in it.
 //! 2. The *runtime*: drops to the unprivileged user (no capabilities left),
 //!    sets `no_new_privs`, enters `/var/task`, installs the seccomp filter
