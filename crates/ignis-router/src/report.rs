@@ -6,14 +6,30 @@ use std::time::Duration;
 use bytes::Bytes;
 use ignis_sandbox::ExitInfo;
 
+// The three lines are written for every invocation, so they are built by
+// appending to a string sized once rather than with `format!` (which guesses
+// the size, grows the string several times and formats each `{:.2}` into a
+// string of its own).
+
 /// `START RequestId: … Version: …`.
 pub fn start_line(request_id: &str, version: &str) -> String {
-    format!("START RequestId: {request_id} Version: {version}")
+    const A: &str = "START RequestId: ";
+    const B: &str = " Version: ";
+    let mut line = String::with_capacity(A.len() + request_id.len() + B.len() + version.len());
+    line.push_str(A);
+    line.push_str(request_id);
+    line.push_str(B);
+    line.push_str(version);
+    line
 }
 
 /// `END RequestId: …`.
 pub fn end_line(request_id: &str) -> String {
-    format!("END RequestId: {request_id}")
+    const A: &str = "END RequestId: ";
+    let mut line = String::with_capacity(A.len() + request_id.len());
+    line.push_str(A);
+    line.push_str(request_id);
+    line
 }
 
 /// Figures of one invocation for its REPORT line.
@@ -33,26 +49,38 @@ pub struct Report {
     pub error_type: Option<String>,
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+/// `d` in milliseconds with two decimals, appended to `out`.
+fn push_ms(out: &mut String, d: Duration) {
+    use std::fmt::Write;
+    let _ = write!(out, "{:.2}", d.as_secs_f64() * 1000.0);
 }
 
 /// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
 pub fn report_line(request_id: &str, r: &Report) -> String {
+    use std::fmt::Write;
     let billed = (r.duration.as_secs_f64() * 1000.0).ceil().max(1.0) as u64;
-    let mut line = format!(
-        "REPORT RequestId: {request_id}\tDuration: {} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-        ms(r.duration),
-        r.memory_size_mb,
-        r.max_memory_used_mb,
+    // Room for the fixed text, the numbers and an init duration.
+    let mut line = String::with_capacity(160 + request_id.len());
+    line.push_str("REPORT RequestId: ");
+    line.push_str(request_id);
+    line.push_str("\tDuration: ");
+    push_ms(&mut line, r.duration);
+    let _ = write!(
+        line,
+        " ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+        r.memory_size_mb, r.max_memory_used_mb,
     );
     if let Some(init) = r.init {
-        line.push_str(&format!("\tInit Duration: {} ms", ms(init)));
+        line.push_str("\tInit Duration: ");
+        push_ms(&mut line, init);
+        line.push_str(" ms");
     }
     if let Some(status) = r.status {
-        line.push_str(&format!("\tStatus: {status}"));
+        line.push_str("\tStatus: ");
+        line.push_str(status);
         if let Some(t) = &r.error_type {
-            line.push_str(&format!("\tError Type: {t}"));
+            line.push_str("\tError Type: ");
+            line.push_str(t);
         }
     }
     line
@@ -124,6 +152,27 @@ mod tests {
             report_line("id", &r),
             "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 5.00 ms"
         );
+    }
+
+    #[test]
+    fn report_and_start_end_lines_read_like_lambda() {
+        let r = Report {
+            duration: Duration::from_nanos(12_345_678),
+            memory_size_mb: 1769,
+            max_memory_used_mb: 3,
+            init: None,
+            status: Some("error"),
+            error_type: Some("Runtime.ExitError".into()),
+        };
+        assert_eq!(
+            report_line("r-1", &r),
+            "REPORT RequestId: r-1\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 1769 MB\tMax Memory Used: 3 MB\tStatus: error\tError Type: Runtime.ExitError"
+        );
+        assert_eq!(
+            start_line("r-1", "$LATEST"),
+            "START RequestId: r-1 Version: $LATEST"
+        );
+        assert_eq!(end_line("r-1"), "END RequestId: r-1");
     }
 
     #[test]
