@@ -49,27 +49,51 @@ pub struct Report {
     pub error_type: Option<String>,
 }
 
-/// `d` in milliseconds with two decimals, appended to `out`.
+/// `n` in decimal, appended to `out`.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
+}
+
+/// `d` in milliseconds with two decimals (rounded half up), appended to
+/// `out`: integer arithmetic, not float formatting, once per REPORT.
 fn push_ms(out: &mut String, d: Duration) {
-    use std::fmt::Write;
-    let _ = write!(out, "{:.2}", d.as_secs_f64() * 1000.0);
+    let hundredths = u64::try_from((d.as_nanos() + 5_000) / 10_000).unwrap_or(u64::MAX);
+    push_u64(out, hundredths / 100);
+    out.push('.');
+    let frac = hundredths % 100;
+    out.push((b'0' + (frac / 10) as u8) as char);
+    out.push((b'0' + (frac % 10) as u8) as char);
 }
 
 /// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
 pub fn report_line(request_id: &str, r: &Report) -> String {
-    use std::fmt::Write;
-    let billed = (r.duration.as_secs_f64() * 1000.0).ceil().max(1.0) as u64;
+    // Whole milliseconds, rounded up, at least 1.
+    let billed = u64::try_from(r.duration.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1);
     // Room for the fixed text, the numbers and an init duration.
     let mut line = String::with_capacity(160 + request_id.len());
     line.push_str("REPORT RequestId: ");
     line.push_str(request_id);
     line.push_str("\tDuration: ");
     push_ms(&mut line, r.duration);
-    let _ = write!(
-        line,
-        " ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-        r.memory_size_mb, r.max_memory_used_mb,
-    );
+    line.push_str(" ms\tBilled Duration: ");
+    push_u64(&mut line, billed);
+    line.push_str(" ms\tMemory Size: ");
+    push_u64(&mut line, u64::from(r.memory_size_mb));
+    line.push_str(" MB\tMax Memory Used: ");
+    push_u64(&mut line, r.max_memory_used_mb);
+    line.push_str(" MB");
     if let Some(init) = r.init {
         line.push_str("\tInit Duration: ");
         push_ms(&mut line, init);
@@ -173,6 +197,52 @@ mod tests {
             "START RequestId: r-1 Version: $LATEST"
         );
         assert_eq!(end_line("r-1"), "END RequestId: r-1");
+    }
+
+    #[test]
+    fn durations_read_as_float_formatting_would_print_them() {
+        let line = |d: Duration| {
+            let mut s = String::new();
+            push_ms(&mut s, d);
+            s
+        };
+        for nanos in [
+            0,
+            1,
+            4_999,
+            5_001,
+            994_999,
+            995_001,
+            1_000_000,
+            1_234_000,
+            12_345_678,
+            999_999_999,
+            3_000_000_000,
+            86_400_123_456_789,
+        ] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(
+                line(d),
+                format!("{:.2}", d.as_secs_f64() * 1000.0),
+                "{nanos} ns"
+            );
+        }
+        let billed = |nanos| {
+            report_line(
+                "r",
+                &Report {
+                    duration: Duration::from_nanos(nanos),
+                    memory_size_mb: 128,
+                    max_memory_used_mb: 0,
+                    init: None,
+                    status: None,
+                    error_type: None,
+                },
+            )
+        };
+        assert!(billed(0).contains("Billed Duration: 1 ms"));
+        assert!(billed(1_000_000).contains("Billed Duration: 1 ms"));
+        assert!(billed(1_000_001).contains("Billed Duration: 2 ms"));
     }
 
     #[test]
