@@ -10,11 +10,15 @@ pub mod functions;
 mod headers;
 pub mod routes;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ignis_events::AsyncInvoker;
 use ignis_model::{ErrorKind, LambdaError};
@@ -32,8 +36,74 @@ pub struct AppState {
     pub events: AsyncInvoker,
 }
 
-/// The API's routes.
-pub fn app(state: AppState) -> axum::Router {
+/// The API: Invoke requests go straight to their handler
+/// ([`invoke_target`]), everything else through the router of [`routes`].
+pub fn app(state: AppState) -> Api {
+    Api {
+        router: router(state.clone()),
+        state,
+    }
+}
+
+/// The API as a service (see [`app`]).
+#[derive(Clone)]
+pub struct Api {
+    router: axum::Router,
+    state: AppState,
+}
+
+/// An answer of [`Api`].
+type ApiFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl tower::Service<Request> for Api {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ApiFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match invoke_target(&req) {
+            Some(name) => {
+                let name = name.to_owned();
+                let state = self.state.clone();
+                Box::pin(async move {
+                    let no_qualifier = Query(m::QualifierQuery { qualifier: None });
+                    let resp = invoke::invoke(State(state), Path(name), no_qualifier, req)
+                        .await
+                        .into_response();
+                    Ok(with_request_id(resp))
+                })
+            }
+            None => Box::pin(tower::Service::call(&mut self.router, req)),
+        }
+    }
+}
+
+/// The function name of `POST /2015-03-31/functions/{name}/invocations`
+/// when the request needs nothing of the router: no query string and a name
+/// that percent-decoding leaves as it is. Invoke is the hot path, and
+/// routing, extracting and mapping through axum cost about as many
+/// instructions as the handler itself (callgrind, warm invoke); any other
+/// shape of the request goes through the router, which answers it the same
+/// way.
+fn invoke_target(req: &Request) -> Option<&str> {
+    if req.method() != Method::POST || req.uri().query().is_some() {
+        return None;
+    }
+    let name = req
+        .uri()
+        .path()
+        .strip_prefix("/2015-03-31/functions/")?
+        .strip_suffix("/invocations")?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.' | b'$');
+    (!name.is_empty() && name.bytes().all(plain)).then_some(name)
+}
+
+/// The routes of every operation.
+fn router(state: AppState) -> axum::Router {
     const F: &str = "/2015-03-31/functions";
     const L: &str = "/2018-10-31/layers";
     axum::Router::new()
@@ -99,3 +169,46 @@ fn with_request_id(mut resp: Response) -> Response {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod invoke_target_tests {
+    use super::*;
+
+    fn target(method: Method, uri: &str) -> Option<String> {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        invoke_target(&req).map(str::to_owned)
+    }
+
+    #[test]
+    fn only_plain_invokes_skip_the_router() {
+        let p = "/2015-03-31/functions";
+        assert_eq!(
+            target(Method::POST, &format!("{p}/echo/invocations")).as_deref(),
+            Some("echo")
+        );
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:my-fn_2";
+        assert_eq!(
+            target(Method::POST, &format!("{p}/{arn}/invocations")).as_deref(),
+            Some(arn)
+        );
+        for (method, uri) in [
+            (Method::GET, format!("{p}/echo/invocations")),
+            (Method::POST, format!("{p}/echo/invocations?Qualifier=1")),
+            (Method::POST, format!("{p}/ec%68o/invocations")),
+            (Method::POST, format!("{p}//invocations")),
+            (Method::POST, format!("{p}/a/b/invocations")),
+            (Method::POST, format!("{p}/echo/invocations/")),
+            (Method::POST, format!("{p}/echo")),
+            (
+                Method::POST,
+                "/2015-03-31/functions/invocations".to_string(),
+            ),
+        ] {
+            assert_eq!(target(method.clone(), &uri), None, "{method} {uri}");
+        }
+    }
+}

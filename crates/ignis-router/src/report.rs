@@ -6,14 +6,30 @@ use std::time::Duration;
 use bytes::Bytes;
 use ignis_sandbox::ExitInfo;
 
+// The three lines are written for every invocation, so they are built by
+// appending to a string sized once rather than with `format!` (which guesses
+// the size, grows the string several times and formats each `{:.2}` into a
+// string of its own).
+
 /// `START RequestId: … Version: …`.
 pub fn start_line(request_id: &str, version: &str) -> String {
-    format!("START RequestId: {request_id} Version: {version}")
+    const A: &str = "START RequestId: ";
+    const B: &str = " Version: ";
+    let mut line = String::with_capacity(A.len() + request_id.len() + B.len() + version.len());
+    line.push_str(A);
+    line.push_str(request_id);
+    line.push_str(B);
+    line.push_str(version);
+    line
 }
 
 /// `END RequestId: …`.
 pub fn end_line(request_id: &str) -> String {
-    format!("END RequestId: {request_id}")
+    const A: &str = "END RequestId: ";
+    let mut line = String::with_capacity(A.len() + request_id.len());
+    line.push_str(A);
+    line.push_str(request_id);
+    line
 }
 
 /// Figures of one invocation for its REPORT line.
@@ -33,26 +49,62 @@ pub struct Report {
     pub error_type: Option<String>,
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+/// `n` in decimal, appended to `out`.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
+}
+
+/// `d` in milliseconds with two decimals (rounded half up), appended to
+/// `out`: integer arithmetic, not float formatting, once per REPORT.
+fn push_ms(out: &mut String, d: Duration) {
+    let hundredths = u64::try_from((d.as_nanos() + 5_000) / 10_000).unwrap_or(u64::MAX);
+    push_u64(out, hundredths / 100);
+    out.push('.');
+    let frac = hundredths % 100;
+    out.push((b'0' + (frac / 10) as u8) as char);
+    out.push((b'0' + (frac % 10) as u8) as char);
 }
 
 /// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
 pub fn report_line(request_id: &str, r: &Report) -> String {
-    let billed = (r.duration.as_secs_f64() * 1000.0).ceil().max(1.0) as u64;
-    let mut line = format!(
-        "REPORT RequestId: {request_id}\tDuration: {} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-        ms(r.duration),
-        r.memory_size_mb,
-        r.max_memory_used_mb,
-    );
+    // Whole milliseconds, rounded up, at least 1.
+    let billed = u64::try_from(r.duration.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    // Room for the fixed text, the numbers and an init duration.
+    let mut line = String::with_capacity(160 + request_id.len());
+    line.push_str("REPORT RequestId: ");
+    line.push_str(request_id);
+    line.push_str("\tDuration: ");
+    push_ms(&mut line, r.duration);
+    line.push_str(" ms\tBilled Duration: ");
+    push_u64(&mut line, billed);
+    line.push_str(" ms\tMemory Size: ");
+    push_u64(&mut line, u64::from(r.memory_size_mb));
+    line.push_str(" MB\tMax Memory Used: ");
+    push_u64(&mut line, r.max_memory_used_mb);
+    line.push_str(" MB");
     if let Some(init) = r.init {
-        line.push_str(&format!("\tInit Duration: {} ms", ms(init)));
+        line.push_str("\tInit Duration: ");
+        push_ms(&mut line, init);
+        line.push_str(" ms");
     }
     if let Some(status) = r.status {
-        line.push_str(&format!("\tStatus: {status}"));
+        line.push_str("\tStatus: ");
+        line.push_str(status);
         if let Some(t) = &r.error_type {
-            line.push_str(&format!("\tError Type: {t}"));
+            line.push_str("\tError Type: ");
+            line.push_str(t);
         }
     }
     line
@@ -124,6 +176,73 @@ mod tests {
             report_line("id", &r),
             "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 5.00 ms"
         );
+    }
+
+    #[test]
+    fn report_and_start_end_lines_read_like_lambda() {
+        let r = Report {
+            duration: Duration::from_nanos(12_345_678),
+            memory_size_mb: 1769,
+            max_memory_used_mb: 3,
+            init: None,
+            status: Some("error"),
+            error_type: Some("Runtime.ExitError".into()),
+        };
+        assert_eq!(
+            report_line("r-1", &r),
+            "REPORT RequestId: r-1\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 1769 MB\tMax Memory Used: 3 MB\tStatus: error\tError Type: Runtime.ExitError"
+        );
+        assert_eq!(
+            start_line("r-1", "$LATEST"),
+            "START RequestId: r-1 Version: $LATEST"
+        );
+        assert_eq!(end_line("r-1"), "END RequestId: r-1");
+    }
+
+    #[test]
+    fn durations_read_as_float_formatting_would_print_them() {
+        let line = |d: Duration| {
+            let mut s = String::new();
+            push_ms(&mut s, d);
+            s
+        };
+        for nanos in [
+            0,
+            1,
+            4_999,
+            5_001,
+            994_999,
+            995_001,
+            1_000_000,
+            1_234_000,
+            12_345_678,
+            999_999_999,
+            3_000_000_000,
+            86_400_123_456_789,
+        ] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(
+                line(d),
+                format!("{:.2}", d.as_secs_f64() * 1000.0),
+                "{nanos} ns"
+            );
+        }
+        let billed = |nanos| {
+            report_line(
+                "r",
+                &Report {
+                    duration: Duration::from_nanos(nanos),
+                    memory_size_mb: 128,
+                    max_memory_used_mb: 0,
+                    init: None,
+                    status: None,
+                    error_type: None,
+                },
+            )
+        };
+        assert!(billed(0).contains("Billed Duration: 1 ms"));
+        assert!(billed(1_000_000).contains("Billed Duration: 1 ms"));
+        assert!(billed(1_000_001).contains("Billed Duration: 2 ms"));
     }
 
     #[test]

@@ -300,3 +300,22 @@ async fn a_bootstrap_shipped_in_a_layer_runs() {
     assert!(String::from_utf8_lossy(&done.payload).contains("\"count\":1"));
     router.shutdown();
 }
+
+#[test]
+fn trace_ids_have_lambda_shape() {
+    let t = crate::trace_id();
+    let rest = t.strip_prefix("Root=1-").expect(&t);
+    let (root, rest) = rest.split_once(";Parent=").expect(&t);
+    let (parent, sampled) = rest.split_once(';').expect(&t);
+    assert_eq!(sampled, "Sampled=0");
+    let (secs, id) = root.split_once('-').expect(&t);
+    assert_eq!(secs.len(), 8);
+    assert_eq!(id.len(), 24);
+    assert_eq!(parent.len(), 16);
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    assert!(hex(secs) && hex(id) && hex(parent), "{t}");
+    assert_eq!(&id[16..], &parent[..8]);
+}

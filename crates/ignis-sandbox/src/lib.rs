@@ -196,8 +196,49 @@ pub trait Sandbox: Send + Sync + 'static {
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError>;
 }
 
+/// Which of `fds` have something to read now (data, end of file or an
+/// error), in one `poll(2)` that does not wait. If the call fails every
+/// descriptor is reported readable, so a caller that then reads loses
+/// nothing. Lets an environment's log pump skip reading two empty pipes on
+/// every invocation (one system call instead of two).
+#[allow(unsafe_code)]
+pub fn readable_now<const N: usize>(fds: [std::os::fd::BorrowedFd<'_>; N]) -> [bool; N] {
+    use std::os::fd::AsRawFd;
+    let mut polled = fds.map(|fd| libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: `polled` is a valid array of N pollfds for the duration
+        // of the call; the descriptors are borrowed, so they stay open.
+        let r = unsafe { libc::poll(polled.as_mut_ptr(), N as libc::nfds_t, 0) };
+        if r >= 0 {
+            return polled.map(|p| p.revents != 0);
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return [true; N];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn readable_now_sees_data_and_end_of_file() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let (r1, mut w1) = std::io::pipe().unwrap();
+        let (r2, w2) = std::io::pipe().unwrap();
+        assert_eq!(
+            super::readable_now([r1.as_fd(), r2.as_fd()]),
+            [false, false]
+        );
+        w1.write_all(b"x").unwrap();
+        drop(w2);
+        assert_eq!(super::readable_now([r1.as_fd(), r2.as_fd()]), [true, true]);
+    }
+
     use super::*;
 
     #[test]

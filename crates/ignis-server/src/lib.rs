@@ -138,7 +138,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     });
     let server_stop = stop.clone();
     let mut server = tokio::spawn(
-        axum::serve(listener, app)
+        axum::serve(listener, axum::ServiceExt::into_make_service(app))
             .with_graceful_shutdown(async move { server_stop.cancelled().await })
             .into_future(),
     );
