@@ -560,3 +560,66 @@ def test_normal_runtimes_still_work(hlam, hdeploy, rust_bootstrap, shell_zip, ns
         js = "exports.main = async (e) => ({ node: process.version, e });\n"
         resp, _, body = invoke(hlam, hdeploy("", code=build_zip([("handler.js", js, 0o644)]), Runtime=node), {"n": 1})
         assert "FunctionError" not in resp and body["e"] == {"n": 1}, body
+
+
+# Sourced by the bootstrap as it starts: `grep`, a plain foreground command
+# of a non-interactive bash, shows the dispositions the runtime inherited
+# (bash itself changes some while it waits in a command substitution).
+SIGNALS_SH = """\
+grep -E '^Sig(Ign|Blk)' /proc/self/status | tr '\\t\\n' '  ' > /tmp/signals
+function handler () {
+  echo "{\\"signals\\": \\"$(cat /tmp/signals)\\"}"
+}
+"""
+
+
+def test_a_runtime_starts_with_no_signal_ignored_or_blocked(hlam, hdeploy, shell_zip):
+    """The server (a Rust program) ignores SIGPIPE and its zygote the
+    terminal signals; `execve` keeps ignored signals, so the init puts them
+    back: a shell bootstrap sees none ignored, as on Lambda."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(shell_zip("shell-echo"))) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            data = SIGNALS_SH if info.filename == "function.sh" else src.read(info)
+            dst.writestr(info, data)
+    fn = hdeploy("", code=buf.getvalue(), Runtime="provided.al2023", Handler="function.handler")
+    resp, raw, body = invoke(hlam, fn, {})
+    assert "FunctionError" not in resp, raw
+    assert "SigIgn: 0000000000000000" in body["signals"], body
+    assert "SigBlk: 0000000000000000" in body["signals"], body
+
+
+def test_environments_still_start_when_the_zygote_is_gone(hlam, hdeploy, ns_server):
+    """Runs last in this module: the server's zygote is killed, and the next
+    cold starts are forked by the server itself."""
+    server = ns_server.proc.pid
+    zygotes = [
+        int(p) for p in os.listdir("/proc") if p.isdigit()
+        and _stat_field(p, "PPid") == server and _comm(p) == "ignis-zygote"
+    ]
+    assert len(zygotes) == 1, zygotes
+    os.kill(zygotes[0], 9)
+    for _ in range(2):
+        resp, raw, body = invoke(hlam, hdeploy(HOSTILE), {"attack": "hello"})
+        assert "FunctionError" not in resp and body["count"] == 1, raw
+    assert "forked by the server from now on" in ns_server.stderr()
+
+
+def _stat_field(pid: str, field: str) -> int | None:
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _comm(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return ""

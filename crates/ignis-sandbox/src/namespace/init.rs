@@ -69,6 +69,9 @@ pub struct Prepared {
     pub stderr: libc::c_int,
     /// Where a failure before the `execve` is reported (close-on-exec).
     pub report: libc::c_int,
+    /// Signals the launcher ignores (see [`ignored_signals`]), which the
+    /// init puts back to their defaults.
+    pub ignored_signals: u64,
 }
 
 /// A program, its arguments and environment as the C arrays `execve`
@@ -226,6 +229,7 @@ fn keeper(p: &Prepared) -> io::Result<()> {
         if libc::getppid() == 1 {
             libc::_exit(1);
         }
+        libc::prctl(libc::PR_SET_NAME, c"ignis-keeper".as_ptr());
         stdio(p)?;
         let mut fds = [-1; MAX_HIERARCHIES];
         open_procs(p, &mut fds)?;
@@ -251,6 +255,10 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
     // SAFETY: as in `keeper`.
     unsafe {
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+        // Named for `ps` on the host (a fork keeps the zygote's or the
+        // server's thread name otherwise).
+        libc::prctl(libc::PR_SET_NAME, c"ignis-init".as_ptr());
+        default_signals(p.ignored_signals);
         mount_own(p)?;
         for fd in procs.iter().copied().filter(|fd| *fd >= 0) {
             join(fd)?;
@@ -271,6 +279,79 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
             p.exec.envp_ptrs.as_ptr(),
         );
         Err(io::Error::last_os_error())
+    }
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction(2)` (called directly:
+/// glibc refuses its two internal real-time signals, which may still come
+/// ignored from the launcher's own parent).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+const SIG_IGN: usize = 1;
+
+/// The signals this process ignores, as a mask (bit `n - 1` for signal
+/// `n`): what a child would inherit through `execve`, which keeps a signal
+/// ignored. Read once where allocating is fine; [`default_signals`] puts
+/// them back in the init.
+#[allow(unsafe_code)]
+pub fn ignored_signals() -> u64 {
+    let mut mask = 0;
+    for sig in 1..=64u32 {
+        let mut old = KernelSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: rt_sigaction with no new action only writes `old`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<KernelSigaction>(),
+                &mut old as *mut KernelSigaction,
+                8usize,
+            )
+        };
+        if r == 0 && old.handler == SIG_IGN {
+            mask |= 1u64 << (sig - 1);
+        }
+    }
+    mask
+}
+
+/// Signals ignored by the launcher (`mask`, see [`ignored_signals`]) back
+/// to their defaults, since `execve` keeps a signal ignored: SIGPIPE
+/// (every Rust program ignores it, and `std`'s own spawn resets it; a
+/// runtime — or `yes | head` in a shell bootstrap — expects to die of
+/// it), the terminal signals the zygote ignores, and whatever the server's
+/// own parent left ignored. A function starts with none ignored, as on
+/// Lambda. The init then catches SIGTERM to forward it.
+#[allow(unsafe_code)]
+fn default_signals(mask: u64) {
+    let default = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in (1..=64u32).filter(|s| mask & (1u64 << (s - 1)) != 0) {
+        // SAFETY: rt_sigaction setting SIG_DFL; async-signal-safe.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            );
+        }
     }
 }
 

@@ -87,6 +87,8 @@ pub struct NamespaceSandbox {
     zygote: Option<Arc<Zygote>>,
     /// Blank cgroups made ahead of need, when started.
     cgroups: Option<Arc<cgpool::CgroupPool>>,
+    /// Signals this process ignores (see `init::ignored_signals`).
+    ignored_signals: u64,
 }
 
 impl std::fmt::Debug for NamespaceSandbox {
@@ -124,6 +126,7 @@ impl NamespaceSandbox {
             templates: Mutex::default(),
             zygote: None,
             cgroups: None,
+            ignored_signals: init::ignored_signals(),
         })
     }
 
@@ -292,6 +295,7 @@ impl NamespaceSandbox {
             stdout: io.stdout.1.as_raw_fd(),
             stderr: io.stderr.1.as_raw_fd(),
             report: io.report.1.as_raw_fd(),
+            ignored_signals: self.ignored_signals,
         })
     }
 
@@ -324,8 +328,14 @@ impl NamespaceSandbox {
         report: (OwnedFd, OwnedFd),
     ) -> std::io::Result<spawn::Spawned> {
         let spawned = match &self.zygote {
-            Some(z) => z.spawn(&prepared),
-            None => spawn::fork_direct(&prepared),
+            Some(z) if !z.gone() => match z.spawn(&prepared) {
+                Err(e) if z.gone() => {
+                    tracing::warn!(error = %e, "environments are forked by the server from now on");
+                    spawn::fork_direct(&prepared)
+                }
+                other => other,
+            },
+            _ => spawn::fork_direct(&prepared),
         };
         drop(prepared);
         drop(report.1);

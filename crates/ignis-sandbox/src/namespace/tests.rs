@@ -75,7 +75,7 @@ async fn the_function_sees_only_its_own_small_machine() {
         test -e /proc/1 && echo init=visible || echo init=hidden
         cat /proc/1/cmdline >/dev/null 2>&1 && echo init_cmdline=readable || echo init_cmdline=denied
         grep -q MemTotal /proc/meminfo && grep -q processor /proc/cpuinfo && echo sysinfo=readable
-        grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '
+        grep -E '^(CapEff|NoNewPrivs|SigIgn|SigBlk)' /proc/self/status | tr -s '\t' ' '
         echo cwd=$(pwd) task=$(cat handler.txt) tmpdir=$TMPDIR greeting=$GREETING
         ls /dev | tr '\n' ' '; echo
         "#,
@@ -101,6 +101,10 @@ async fn the_function_sees_only_its_own_small_machine() {
         "sysinfo=readable",
         "CapEff: 0000000000000000",
         "NoNewPrivs: 1",
+        // No signal ignored or blocked (SIGPIPE included, which the Rust
+        // server ignores): as a fresh process on Lambda.
+        "SigIgn: 0000000000000000",
+        "SigBlk: 0000000000000000",
         "cwd=/var/task task=code tmpdir=/tmp greeting=hi",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");

@@ -49,6 +49,9 @@ const MAX_FDS: usize = 8;
 pub struct Zygote {
     sock: Mutex<OwnedFd>,
     pid: libc::pid_t,
+    /// The zygote no longer answers (killed, or it left a namespace it
+    /// could not return from): launches go back to the server's own fork.
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl Zygote {
@@ -87,6 +90,7 @@ impl Zygote {
         Ok(Zygote {
             sock: Mutex::new(ours),
             pid,
+            gone: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -95,17 +99,31 @@ impl Zygote {
         self.pid
     }
 
-    /// Has the zygote fork a keeper running `p`.
+    /// Whether the zygote stopped answering.
+    pub fn gone(&self) -> bool {
+        self.gone.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Has the zygote start the environment `p` describes. An error with
+    /// [`Zygote::gone`] set means the zygote itself is lost.
     pub(super) fn spawn(&self, p: &Prepared) -> io::Result<Spawned> {
         let (msg, fds) = encode(p);
         let sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
-        send(sock.as_raw_fd(), &msg, &fds)?;
         let mut reply = [0u8; 8];
-        let (n, mut got) = recv(sock.as_raw_fd(), &mut reply)?;
+        let answered = send(sock.as_raw_fd(), &msg, &fds)
+            .and_then(|()| recv(sock.as_raw_fd(), &mut reply))
+            .and_then(|(n, got)| match n {
+                8 => Ok(got),
+                _ => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            });
         drop(sock);
-        if n != 8 {
-            return Err(io::Error::other("the zygote is gone"));
-        }
+        let mut got = match answered {
+            Ok(got) => got,
+            Err(e) => {
+                self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(io::Error::other(format!("the zygote is gone: {e}")));
+            }
+        };
         let pid = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
         let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
         if errno != 0 {
@@ -133,12 +151,20 @@ impl Drop for Zygote {
 /// The zygote's loop.
 #[allow(unsafe_code)]
 fn serve(sock: OwnedFd) -> ! {
-    // SAFETY: prctl on integers.
+    // SAFETY: prctl and signal on integers. The zygote outlives a Ctrl-C
+    // or a SIGTERM sent to the server's whole process group or cgroup: it
+    // ends with the server (PR_SET_PDEATHSIG, or its socket's end), so
+    // launches during the server's grace period still work. The init
+    // puts these signals back to their defaults (`init::default_signals`).
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::prctl(libc::PR_SET_NAME, c"ignis-zygote".as_ptr());
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
     }
     let filter = seccomp::native().map(Arc::new);
+    let ignored = super::init::ignored_signals();
     let home = match Home::open() {
         Ok(h) => h,
         // SAFETY: _exit has no preconditions.
@@ -152,7 +178,7 @@ fn serve(sock: OwnedFd) -> ! {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let answer = decode(&buf[..n], fds, filter.clone()).and_then(|launch| {
+        let answer = decode(&buf[..n], fds, filter.clone(), ignored).and_then(|launch| {
             let spawned = clone_init(&launch.prepared, &home);
             drop(launch);
             spawned
@@ -361,6 +387,7 @@ fn decode(
     msg: &[u8],
     fds: Vec<OwnedFd>,
     filter: Option<Arc<seccomp::Filter>>,
+    ignored_signals: u64,
 ) -> io::Result<Launch> {
     let mut r = Reader(msg);
     let uid = r.u32()?;
@@ -413,6 +440,7 @@ fn decode(
         stdout: stdout.as_raw_fd(),
         stderr: stderr.as_raw_fd(),
         report: report.as_raw_fd(),
+        ignored_signals,
     };
     if wants_filter && prepared.seccomp.is_none() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -538,15 +566,17 @@ mod tests {
             stdout: stdout.as_raw_fd(),
             stderr: stderr.as_raw_fd(),
             report: report.as_raw_fd(),
+            ignored_signals: 0,
         };
         let (msg, raw) = encode(&p);
         assert_eq!(raw.len(), 4 + 1 + 2);
         let fds: Vec<OwnedFd> = raw.iter().map(|&f| dup(f)).collect();
-        let back = decode(&msg, fds, None).unwrap().prepared;
+        let back = decode(&msg, fds, None, 1 << 12).unwrap().prepared;
         assert_eq!(back.procs, p.procs);
         assert_eq!(back.steps, p.steps);
         assert_eq!(back.workdir, p.workdir);
         assert_eq!((back.uid, back.gid), (993, 990));
+        assert_eq!(back.ignored_signals, 1 << 12);
         assert!(back.netns >= 0 && back.seccomp.is_none());
         assert_eq!(back.exec.program(), p.exec.program());
         assert_eq!(back.exec.argv(), p.exec.argv());
@@ -564,12 +594,12 @@ mod tests {
 
     #[test]
     fn malformed_launches_are_refused() {
-        assert!(decode(&[1u8, 2, 3], Vec::new(), None).is_err());
+        assert!(decode(&[1u8, 2, 3], Vec::new(), None, 0).is_err());
         let mut w = Writer(Vec::new());
         for _ in 0..4 {
             w.u32(0);
         }
         w.u32(u32::MAX);
-        assert!(decode(&w.0, Vec::new(), None).is_err());
+        assert!(decode(&w.0, Vec::new(), None, 0).is_err());
     }
 }
