@@ -150,6 +150,16 @@ def main(event, context):
         hog = []
         while True:
             hog.append(b"\x01" * (16 << 20))
+    if a == "child-oom":
+        child = os.fork()
+        if child == 0:
+            hog = []
+            while True:
+                hog.append(b"\x01" * (16 << 20))
+        _, status = os.waitpid(child, 0)
+        return {"child": os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1}
+    if a == "self-kill":
+        os.kill(os.getpid(), 9)
     if a == "fill-tmp":
         written, err = 0, None
         chunk = b"\0" * (1 << 20)
@@ -461,6 +471,18 @@ def test_allocating_past_memory_size_is_runtime_out_of_memory(hlam, hdeploy, con
     # A fresh environment takes the next invocation.
     after = attack(hlam, name, "hello")
     assert after["count"] == 1 and after["cgroups"]["memory"] != before["cgroups"]["memory"], (before, after)
+
+
+def test_a_sigkill_after_a_child_s_oom_kill_is_not_out_of_memory(hlam, hdeploy, contained):
+    """The memory cgroup's OOM-kill count only grows: a child OOM-killed in
+    an invocation the runtime answered must not make a later, plain
+    SIGKILL of the runtime read as Runtime.OutOfMemory."""
+    name = hdeploy(HOSTILE, memory=256)
+    assert attack(hlam, name, "child-oom") == {"child": 9}
+    resp, raw, body = invoke(hlam, name, {"attack": "self-kill"})
+    assert resp.get("FunctionError") == "Unhandled", raw
+    assert body["errorType"] == "Runtime.ExitError", body
+    assert body["errorMessage"].endswith("Runtime exited with error: signal: killed"), body
 
 
 def test_filling_tmp_past_its_size_is_enospc(hlam, hdeploy, contained):

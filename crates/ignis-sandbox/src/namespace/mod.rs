@@ -474,22 +474,27 @@ impl Sandbox for NamespaceSandbox {
         let stderr =
             tokio::net::unix::pipe::Receiver::from_owned_fd(io.1).map_err(SandboxError::Pipes)?;
         let (tx, rx) = watch::channel(None);
-        let peak = Arc::new(AtomicU64::new(0));
+        let memory = Arc::new(MemorySeen::default());
         let peak_file = std::fs::File::open(&cg.peak).ok();
         let procs = cg.procs.first().cloned();
+        let events = cg.events.clone();
         let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
-        let (fs, peak_seen) = (self.fs.clone(), peak.clone());
+        let pidfd = child.pidfd.try_clone().ok();
+        let (fs, seen) = (self.fs.clone(), memory.clone());
         tokio::spawn(async move {
-            supervise(child.pidfd, tx, fs, cg, peak_seen).await;
+            supervise(child.pidfd, tx, fs, cg, seen).await;
             // Deletes the veth once the environment's processes are gone.
             drop(env_net);
         });
         Ok(Launched {
             process: Box::new(NsProcess {
                 pid,
+                pidfd,
                 exited: rx,
                 peak_file,
-                peak,
+                memory,
+                limit_bytes: u64::from(spec.memory_mb) * 1024 * 1024,
+                events,
                 procs,
             }),
             stdout,
@@ -509,36 +514,48 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// What the server saw of an environment's memory: the highest usage, and
+/// the memory cgroup's OOM-kill count as of the last invocation that ended
+/// near the limit (kills before it were of other processes, since the
+/// runtime went on to answer).
+#[derive(Debug, Default)]
+struct MemorySeen {
+    peak: AtomicU64,
+    oom_kills_before: AtomicU64,
+}
+
 async fn supervise(
     pidfd: OwnedFd,
     tx: watch::Sender<Option<ExitInfo>>,
     fs: Arc<dyn CgroupFs>,
     cg: EnvCgroups,
-    peak: Arc<AtomicU64>,
+    seen: Arc<MemorySeen>,
 ) {
     let info = ExitInfo::from_wait(spawn::wait(pidfd).await, "the environment's init or keeper");
     if let Some(p) = std::fs::read(&cg.peak).ok().and_then(|b| parse_u64(&b)) {
-        peak.fetch_max(p, Ordering::Relaxed);
+        seen.peak.fetch_max(p, Ordering::Relaxed);
     }
     let oom_kills = std::fs::read_to_string(&cg.events)
         .ok()
         .and_then(|t| cgroup::oom_kills(&t));
-    let _ = tx.send(Some(classify(info, oom_kills)));
+    let before = seen.oom_kills_before.load(Ordering::Relaxed);
+    let _ = tx.send(Some(classify(info, oom_kills, before)));
     cleanup(fs.as_ref(), &cg).await;
 }
 
 /// A runtime killed by SIGKILL in a memory cgroup whose OOM killer has
-/// struck ran out of memory (the kernel counts the kill as it sends it,
+/// struck since the last invocation the runtime answered (`before` kills
+/// then) ran out of memory (the kernel counts the kill as it sends it,
 /// before the process can be reaped). The init reports a runtime killed by
 /// a signal as 128 + its number (the keeper re-raises it; without a
 /// keeper the server sees the init's code): read back as the signal.
-fn classify(info: ExitInfo, oom_kills: Option<u64>) -> ExitInfo {
+fn classify(info: ExitInfo, oom_kills: Option<u64>, before: u64) -> ExitInfo {
     let info = match info {
         ExitInfo::Code(c @ 129..=192) => ExitInfo::Signal(c - 128),
         other => other,
     };
     match info {
-        ExitInfo::Signal(libc::SIGKILL) if oom_kills.unwrap_or(0) > 0 => ExitInfo::OutOfMemory,
+        ExitInfo::Signal(libc::SIGKILL) if oom_kills.unwrap_or(0) > before => ExitInfo::OutOfMemory,
         other => other,
     }
 }
@@ -580,9 +597,13 @@ fn parse_u64(b: &[u8]) -> Option<u64> {
 
 struct NsProcess {
     pid: u32,
+    /// The init's (or keeper's) pidfd: signals cannot reach a recycled pid.
+    pidfd: Option<OwnedFd>,
     exited: watch::Receiver<Option<ExitInfo>>,
     peak_file: Option<std::fs::File>,
-    peak: Arc<AtomicU64>,
+    memory: Arc<MemorySeen>,
+    limit_bytes: u64,
+    events: PathBuf,
     procs: Option<PathBuf>,
 }
 
@@ -593,14 +614,23 @@ impl EnvProcess for NsProcess {
 
     #[allow(unsafe_code)]
     fn kill(&self) {
-        if self.exited.borrow().is_some() || self.pid == 0 {
+        if self.exited.borrow().is_some() {
             return;
         }
-        // SAFETY: the init (or keeper) is our child and not yet reaped (the exit
-        // watch is unset), so its pid is still its own. Its death kills the
-        // init (PDEATHSIG), and the init's death the whole namespace.
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+        // SAFETY: pidfd_send_signal on the pidfd we hold: it reaches the
+        // init (or keeper) or nothing, even once it is reaped. The init's
+        // death ends the whole namespace; a keeper's ends the init
+        // (PDEATHSIG).
+        if let Some(fd) = &self.pidfd {
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0u32,
+                );
+            }
         }
         if let Some(p) = &self.procs {
             kill_all(p);
@@ -616,10 +646,23 @@ impl EnvProcess for NsProcess {
             .and_then(|f| f.read_at(&mut buf, 0).ok())
         {
             if let Some(v) = parse_u64(&buf[..n]) {
-                self.peak.fetch_max(v, Ordering::Relaxed);
+                self.memory.peak.fetch_max(v, Ordering::Relaxed);
+                // Only an invocation that went up to the limit can have
+                // met the OOM killer: then note its count, which the
+                // runtime (still answering) outlived.
+                if v + self.limit_bytes / 64 >= self.limit_bytes {
+                    if let Some(kills) = std::fs::read_to_string(&self.events)
+                        .ok()
+                        .and_then(|t| cgroup::oom_kills(&t))
+                    {
+                        self.memory
+                            .oom_kills_before
+                            .fetch_max(kills, Ordering::Relaxed);
+                    }
+                }
             }
         }
-        Some(self.peak.load(Ordering::Relaxed))
+        Some(self.memory.peak.load(Ordering::Relaxed))
     }
 
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>> {

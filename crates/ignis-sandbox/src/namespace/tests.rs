@@ -174,12 +174,25 @@ async fn allocating_past_memory_size_is_out_of_memory_and_measured() {
 #[test]
 fn only_a_sigkill_after_an_oom_kill_is_out_of_memory() {
     let kill = ExitInfo::Signal(libc::SIGKILL);
-    assert_eq!(classify(kill, Some(1)), ExitInfo::OutOfMemory);
-    assert_eq!(classify(kill, Some(0)), kill);
-    assert_eq!(classify(kill, None), kill);
+    assert_eq!(classify(kill, Some(1), 0), ExitInfo::OutOfMemory);
+    assert_eq!(classify(kill, Some(0), 0), kill);
+    assert_eq!(classify(kill, None, 0), kill);
+    // A child was OOM-killed during an earlier invocation the runtime
+    // answered; a later plain SIGKILL of the runtime is not OOM.
+    assert_eq!(classify(kill, Some(1), 1), kill);
+    assert_eq!(classify(kill, Some(2), 1), ExitInfo::OutOfMemory);
     let term = ExitInfo::Signal(libc::SIGTERM);
-    assert_eq!(classify(term, Some(1)), term);
-    assert_eq!(classify(ExitInfo::Code(1), Some(1)), ExitInfo::Code(1));
+    assert_eq!(classify(term, Some(1), 0), term);
+    assert_eq!(classify(ExitInfo::Code(1), Some(1), 0), ExitInfo::Code(1));
+    // The init's 128 + signal reads as the signal.
+    assert_eq!(
+        classify(ExitInfo::Code(137), Some(1), 0),
+        ExitInfo::OutOfMemory
+    );
+    assert_eq!(
+        classify(ExitInfo::Code(143), None, 0),
+        ExitInfo::Signal(libc::SIGTERM)
+    );
 }
 
 #[tokio::test]
