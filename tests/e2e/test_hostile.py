@@ -625,9 +625,16 @@ def test_environments_still_start_when_the_zygote_is_gone(hlam, hdeploy, ns_serv
     assert len(zygotes) == 1, zygotes
     os.kill(zygotes[0], 9)
     for _ in range(2):
-        resp, raw, body = invoke(hlam, hdeploy(HOSTILE), {"attack": "hello"})
+        name = hdeploy(HOSTILE)
+        resp, raw, body = invoke(hlam, name, {"attack": "hello"})
         assert "FunctionError" not in resp and body["count"] == 1, raw
     assert "forked by the server from now on" in ns_server.stderr()
+    # The server forks on a thread of its own that never exits: an
+    # environment's PR_SET_PDEATHSIG follows the forking *thread*, and a
+    # tokio thread leaves the blocking pool after 10 s idle.
+    time.sleep(12)
+    resp, raw, body = invoke(hlam, name, {"attack": "hello"})
+    assert "FunctionError" not in resp and body["count"] == 2, raw
 
 
 def _stat_field(pid: str, field: str) -> int | None:

@@ -72,6 +72,8 @@ pub struct Prepared {
     /// Signals the launcher ignores (see [`ignored_signals`]), which the
     /// init puts back to their defaults.
     pub ignored_signals: u64,
+    /// A pidfd of the server, readable once it has exited, or -1.
+    pub lifeline: libc::c_int,
 }
 
 /// A program, its arguments and environment as the C arrays `execve`
@@ -137,6 +139,7 @@ pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub(super) const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 0x4;
 
 /// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
@@ -255,6 +258,20 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
     // SAFETY: as in `keeper`.
     unsafe {
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+        // The server may have died between our clone and the prctl, which
+        // then never fires: its pidfd (the zygote's, inherited) is
+        // readable once it has exited. (Inside a new PID namespace
+        // getppid() says 0 either way.)
+        if p.lifeline >= 0 {
+            let mut pfd = libc::pollfd {
+                fd: p.lifeline,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            if libc::poll(&mut pfd, 1, 0) != 0 {
+                libc::_exit(1);
+            }
+        }
         // Named for `ps` on the host (a fork keeps the zygote's or the
         // server's thread name otherwise).
         libc::prctl(libc::PR_SET_NAME, c"ignis-init".as_ptr());
@@ -273,6 +290,9 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
             init_loop(runtime);
         }
         drop_privileges(p)?;
+        // Whatever the server inherited without close-on-exec (a service
+        // manager's sockets, a harness's pipes) does not reach the runtime.
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
         libc::execve(
             p.exec.program.as_ptr(),
             p.exec.argv_ptrs.as_ptr(),
@@ -326,8 +346,10 @@ pub fn ignored_signals() -> u64 {
     mask
 }
 
-/// Signals ignored by the launcher (`mask`, see [`ignored_signals`]) back
-/// to their defaults, since `execve` keeps a signal ignored: SIGPIPE
+/// No signal blocked (`execve` keeps the mask; `std`'s spawn emptied it),
+/// and the signals ignored by the launcher (`mask`, see
+/// [`ignored_signals`]) back to their defaults, since `execve` keeps a
+/// signal ignored: SIGPIPE
 /// (every Rust program ignores it, and `std`'s own spawn resets it; a
 /// runtime — or `yes | head` in a shell bootstrap — expects to die of
 /// it), the terminal signals the zygote ignores, and whatever the server's
@@ -335,6 +357,17 @@ pub fn ignored_signals() -> u64 {
 /// Lambda. The init then catches SIGTERM to forward it.
 #[allow(unsafe_code)]
 fn default_signals(mask: u64) {
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask reads `empty`; async-signal-safe.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        );
+    }
     let default = KernelSigaction {
         handler: 0,
         flags: 0,
@@ -371,27 +404,25 @@ unsafe fn join(fd: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// The keeper: waits for the init and exits as the runtime did.
+/// The keeper: waits for the init and exits with its code.
 #[allow(unsafe_code)]
 unsafe fn keep(init: libc::pid_t) -> ! {
     // SAFETY: close_range, waitpid, signal, kill and _exit are
     // async-signal-safe; closing our copies of the launcher's descriptors
     // (the report pipe among them) lets the launch return once the
     // runtime has exec'd.
+    // It exits with the init's code (128 + signal for a killed runtime, or
+    // for an init killed itself), which the server reads back as the
+    // signal. It does not re-raise it: a stop signal would leave it
+    // stopped rather than exited, and a core-dumping one would dump a
+    // copy of the server's memory.
     unsafe {
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         let status = wait_for(init);
-        let sig = if libc::WIFSIGNALED(status) {
-            libc::WTERMSIG(status)
-        } else {
-            match libc::WEXITSTATUS(status) {
-                c @ 129..=192 => c - 128,
-                c => libc::_exit(c),
-            }
-        };
-        libc::signal(sig, libc::SIG_DFL);
-        libc::kill(libc::getpid(), sig);
-        libc::_exit(128 + sig)
+        if libc::WIFSIGNALED(status) {
+            libc::_exit(128 + libc::WTERMSIG(status))
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
     }
 }
 
@@ -504,7 +535,11 @@ pub fn build_template(steps: &[Step], new_root: &CStr, report: libc::c_int) -> !
                 c"/",
                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 0,
-            )
+            )?;
+            // The /dev tmpfs is shared by every environment's copy: read
+            // only (the device nodes are mounts of their own and stay
+            // usable; each environment mounts its own /dev/shm on it).
+            set_attr(c"/dev", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)
         })();
         let code: i32 = match result {
             Ok(()) => 0,

@@ -296,6 +296,7 @@ impl NamespaceSandbox {
             stderr: io.stderr.1.as_raw_fd(),
             report: io.report.1.as_raw_fd(),
             ignored_signals: self.ignored_signals,
+            lifeline: -1,
         })
     }
 
@@ -307,16 +308,7 @@ impl NamespaceSandbox {
         let argv = std::iter::once(cpath(&program))
             .chain(spec.args.iter().map(|a| cstr_lossy(a.as_bytes())))
             .collect();
-        let envp = spec
-            .env
-            .iter()
-            .filter(|(k, _)| k != "TMPDIR")
-            .map(|(k, v)| cstr_lossy(format!("{k}={v}").as_bytes()))
-            .chain(std::iter::once(cstr_lossy(
-                format!("TMPDIR={}", mounts::TMP).as_bytes(),
-            )))
-            .collect();
-        init::Exec::new(cpath(&program), argv, envp)
+        init::Exec::new(cpath(&program), argv, envp(&spec.env))
     }
 
     /// Starts the environment (its init through the zygote when there is
@@ -329,24 +321,23 @@ impl NamespaceSandbox {
     ) -> std::io::Result<spawn::Spawned> {
         let spawned = match &self.zygote {
             Some(z) if !z.gone() => match z.spawn(&prepared) {
-                Err(e) if z.gone() => {
+                Ok(s) => Ok(s),
+                Err(zygote::SpawnError::Unsent(e)) => {
                     tracing::warn!(error = %e, "environments are forked by the server from now on");
-                    spawn::fork_direct(&prepared)
+                    spawn::fork_direct(Arc::new(prepared))
                 }
-                other => other,
+                Err(zygote::SpawnError::Lost(e)) => {
+                    tracing::warn!(error = %e, "environments are forked by the server from now on");
+                    Err(e)
+                }
+                Err(zygote::SpawnError::Failed(e)) => Err(e),
             },
-            _ => spawn::fork_direct(&prepared),
+            _ => spawn::fork_direct(Arc::new(prepared)),
         };
-        drop(prepared);
         drop(report.1);
         let spawned = spawned?;
-        match spawn::read_report(report.0) {
-            Ok(()) => Ok(spawned),
-            Err(e) => {
-                spawn::reap_now(&spawned);
-                Err(e)
-            }
-        }
+        // A failed launch's process is exiting: dropping it reaps it.
+        spawn::read_report(report.0).map(|()| spawned)
     }
 }
 
@@ -366,6 +357,19 @@ impl LaunchIo {
             report: spawn::pipe()?,
         })
     }
+}
+
+/// `KEY=value` strings for `execve`: one per key, the last value given
+/// winning (the router appends the user's variables after its defaults;
+/// glibc's `getenv` would return the *first* of two), sorted by key as
+/// `std::process::Command` passed them, and `TMPDIR=/tmp`.
+fn envp(env: &[(String, String)]) -> Vec<CString> {
+    let mut vars: std::collections::BTreeMap<&str, &str> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    vars.insert("TMPDIR", mounts::TMP);
+    vars.into_iter()
+        .map(|(k, v)| cstr_lossy(format!("{k}={v}").as_bytes()))
+        .collect()
 }
 
 /// `program`, or for a bare name the first executable of that name in the
@@ -468,21 +472,28 @@ impl Sandbox for NamespaceSandbox {
                 });
             }
         };
-        let pid = child.pid as u32;
-        let stdout =
-            tokio::net::unix::pipe::Receiver::from_owned_fd(io.0).map_err(SandboxError::Pipes)?;
-        let stderr =
-            tokio::net::unix::pipe::Receiver::from_owned_fd(io.1).map_err(SandboxError::Pipes)?;
+        let pipes = tokio::net::unix::pipe::Receiver::from_owned_fd(io.0)
+            .and_then(|out| Ok((out, tokio::net::unix::pipe::Receiver::from_owned_fd(io.1)?)));
+        let (stdout, stderr) = match pipes {
+            Ok(p) => p,
+            Err(e) => {
+                drop(child); // killed and reaped
+                cleanup(self.fs.as_ref(), &cg).await;
+                return Err(SandboxError::Pipes(e));
+            }
+        };
         let (tx, rx) = watch::channel(None);
         let memory = Arc::new(MemorySeen::default());
         let peak_file = std::fs::File::open(&cg.peak).ok();
         let procs = cg.procs.first().cloned();
         let events = cg.events.clone();
         let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
-        let pidfd = child.pidfd.try_clone().ok();
+        let pid = child.pid as u32;
+        let watched = child.into_pidfd();
+        let pidfd = watched.try_clone().ok();
         let (fs, seen) = (self.fs.clone(), memory.clone());
         tokio::spawn(async move {
-            supervise(child.pidfd, tx, fs, cg, seen).await;
+            supervise(watched, tx, fs, cg, seen).await;
             // Deletes the veth once the environment's processes are gone.
             drop(env_net);
         });

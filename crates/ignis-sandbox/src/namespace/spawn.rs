@@ -8,23 +8,104 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitStatus;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use tokio::io::unix::AsyncFd;
 
 use super::init::{self, Prepared};
 
-/// A started keeper.
+/// A started environment: the server's child (the init, or a keeper).
+/// Dropped before [`Spawned::into_pidfd`] hands it to a supervisor, it is
+/// killed and reaped.
 #[derive(Debug)]
 pub struct Spawned {
     /// Its pid (in the server's PID namespace).
     pub pid: libc::pid_t,
-    /// Its pidfd.
-    pub pidfd: OwnedFd,
+    pidfd: Option<OwnedFd>,
 }
 
-/// Forks the keeper from this process.
+impl Spawned {
+    /// `pid` watched through `pidfd`.
+    pub fn new(pid: libc::pid_t, pidfd: OwnedFd) -> Self {
+        Self {
+            pid,
+            pidfd: Some(pidfd),
+        }
+    }
+
+    /// The pidfd, for a supervisor that waits for and reaps the process.
+    pub fn into_pidfd(mut self) -> OwnedFd {
+        self.pidfd.take().expect("a pidfd until handed over")
+    }
+}
+
+impl Drop for Spawned {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        let Some(fd) = self.pidfd.take() else {
+            return;
+        };
+        // SAFETY: pidfd_send_signal and waitid on our own child's pidfd;
+        // waitid writes only `info`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0u32,
+            );
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            );
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The thread every direct fork happens on. `PR_SET_PDEATHSIG` fires when
+/// the *thread* that forked the process exits, and a tokio thread that
+/// ran `block_in_place` may end up in the blocking pool and exit after
+/// 10 s idle, killing the environments it forked; this one lives as long
+/// as the process.
+fn forker() -> &'static Mutex<mpsc::Sender<Job>> {
+    static FORKER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    FORKER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ignis-forker".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("start the forker thread");
+        Mutex::new(tx)
+    })
+}
+
+/// Forks the keeper from this process, on the forker thread.
+pub fn fork_direct(p: Arc<Prepared>) -> io::Result<Spawned> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = tx.send(fork_here(&p));
+    });
+    forker()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .map_err(|_| io::Error::other("the forker thread is gone"))?;
+    rx.recv()
+        .map_err(|_| io::Error::other("the forker thread is gone"))?
+}
+
 #[allow(unsafe_code)]
-pub fn fork_direct(p: &Prepared) -> io::Result<Spawned> {
+fn fork_here(p: &Prepared) -> io::Result<Spawned> {
     // SAFETY: the child runs `init::run`, raw system calls on data
     // prepared before the fork, and never returns.
     let pid = unsafe { libc::fork() };
@@ -47,7 +128,7 @@ pub fn fork_direct(p: &Prepared) -> io::Result<Spawned> {
     }
     // SAFETY: a fresh descriptor we own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
-    Ok(Spawned { pid, pidfd })
+    Ok(Spawned::new(pid, pidfd))
 }
 
 /// A pipe, both ends close-on-exec: (read, write).
@@ -85,22 +166,7 @@ pub fn read_report(read: OwnedFd) -> io::Result<()> {
     }
 }
 
-/// Reaps a keeper that is known to be exiting (its launch failed).
-#[allow(unsafe_code)]
-pub fn reap_now(s: &Spawned) {
-    // SAFETY: waitid on our own child's pidfd; writes only `info`.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        libc::waitid(
-            libc::P_PIDFD,
-            s.pidfd.as_raw_fd() as libc::id_t,
-            &mut info,
-            libc::WEXITED,
-        );
-    }
-}
-
-/// Waits for the keeper to exit and reaps it.
+/// Waits for the environment's process to exit and reaps it.
 #[allow(unsafe_code)]
 pub async fn wait(pidfd: OwnedFd) -> io::Result<ExitStatus> {
     // SAFETY: the AsyncFd owns the pidfd, which stays open and the same

@@ -75,9 +75,12 @@ impl<T> Stock<T> {
     /// Stops the refill thread (see [`Stock::wait_for_need`]) and returns
     /// what was left.
     pub fn stop(&self) -> Vec<T> {
+        // Set under the lock, so a refill thread between its check and its
+        // wait cannot miss the wake-up.
+        let mut ready = self.lock();
         self.stop.store(true, Ordering::Release);
         self.wake.notify_all();
-        self.lock().drain(..).collect()
+        ready.drain(..).collect()
     }
 
     /// Whether [`Stock::stop`] was called.

@@ -608,3 +608,23 @@ async fn an_interpreter_reached_through_an_unmounted_link_runs() {
     assert_eq!(info, ExitInfo::Code(0), "{out}");
     assert!(out.contains(&format!("exe={}", real.display())), "{out}");
 }
+
+#[test]
+fn the_environment_has_one_value_per_key_the_last_given() {
+    let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let got: Vec<String> = envp(&env(&[
+        ("LANG", "en_US.UTF-8"),
+        ("PATH", "/usr/bin"),
+        ("LANG", "C.UTF-8"),
+        ("TMPDIR", "/elsewhere"),
+    ]))
+    .into_iter()
+    .map(|c| c.into_string().unwrap())
+    .collect();
+    assert_eq!(got, ["LANG=C.UTF-8", "PATH=/usr/bin", "TMPDIR=/tmp"]);
+}

@@ -87,6 +87,24 @@ impl Zygote {
             serve(theirs);
         }
         drop(theirs);
+        // A launch's answer comes within milliseconds; a zygote stopped
+        // (Ctrl-Z) or wedged must not hold every launch forever.
+        let timeout = libc::timeval {
+            tv_sec: 10,
+            tv_usec: 0,
+        };
+        for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+            // SAFETY: setsockopt reads `timeout`, which outlives the call.
+            unsafe {
+                libc::setsockopt(
+                    ours.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&timeout as *const libc::timeval).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                );
+            }
+        }
         Ok(Zygote {
             sock: Mutex::new(ours),
             pid,
@@ -104,36 +122,64 @@ impl Zygote {
         self.gone.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Has the zygote start the environment `p` describes. An error with
-    /// [`Zygote::gone`] set means the zygote itself is lost.
-    pub(super) fn spawn(&self, p: &Prepared) -> io::Result<Spawned> {
+    /// Has the zygote start the environment `p` describes.
+    pub(super) fn spawn(&self, p: &Prepared) -> Result<Spawned, SpawnError> {
         let (msg, fds) = encode(p);
-        let sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut reply = [0u8; 8];
-        let answered = send(sock.as_raw_fd(), &msg, &fds)
-            .and_then(|()| recv(sock.as_raw_fd(), &mut reply))
-            .and_then(|(n, got)| match n {
-                8 => Ok(got),
-                _ => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-            });
-        drop(sock);
-        let mut got = match answered {
-            Ok(got) => got,
-            Err(e) => {
-                self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Err(io::Error::other(format!("the zygote is gone: {e}")));
-            }
+        if msg.len() > MAX_MESSAGE {
+            return Err(SpawnError::Failed(io::Error::other(format!(
+                "the launch is {} bytes, more than the {MAX_MESSAGE} the zygote takes",
+                msg.len()
+            ))));
+        }
+        let lost = |e: io::Error| {
+            self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            io::Error::other(format!("the zygote is gone: {e}"))
         };
+        let sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.gone() {
+            return Err(SpawnError::Unsent(io::Error::other("the zygote is gone")));
+        }
+        if let Err(e) = send(sock.as_raw_fd(), &msg, &fds) {
+            return Err(match e.raw_os_error() {
+                // Dead before it read the launch: it may go elsewhere.
+                Some(libc::EPIPE | libc::ECONNRESET) => SpawnError::Unsent(lost(e)),
+                _ => SpawnError::Failed(e),
+            });
+        }
+        let mut reply = [0u8; 8];
+        let mut got = match recv(sock.as_raw_fd(), &mut reply) {
+            Ok((8, got)) => got,
+            // Died (or timed out, after which its answers would no longer
+            // match the questions) while handling it: it may have cloned
+            // the init already, so this launch fails.
+            Ok(_) => return Err(SpawnError::Lost(lost(io::ErrorKind::UnexpectedEof.into()))),
+            Err(e) => return Err(SpawnError::Lost(lost(e))),
+        };
+        drop(sock);
         let pid = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
         let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
         if errno != 0 {
-            return Err(io::Error::from_raw_os_error(errno));
+            return Err(SpawnError::Failed(io::Error::from_raw_os_error(errno)));
         }
         match (pid > 0, got.pop()) {
-            (true, Some(pidfd)) if got.is_empty() => Ok(Spawned { pid, pidfd }),
-            _ => Err(io::Error::other("a malformed answer from the zygote")),
+            (true, Some(pidfd)) if got.is_empty() => Ok(Spawned::new(pid, pidfd)),
+            _ => Err(SpawnError::Failed(io::Error::other(
+                "a malformed answer from the zygote",
+            ))),
         }
     }
+}
+
+/// Why the zygote did not start an environment.
+#[derive(Debug)]
+pub(super) enum SpawnError {
+    /// The zygote was gone before it read the launch, which may be started
+    /// another way.
+    Unsent(io::Error),
+    /// The zygote was lost while it handled the launch, which fails.
+    Lost(io::Error),
+    /// The launch itself failed (its errno), the zygote is fine.
+    Failed(io::Error),
 }
 
 impl Drop for Zygote {
@@ -178,7 +224,8 @@ fn serve(sock: OwnedFd) -> ! {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let answer = decode(&buf[..n], fds, filter.clone(), ignored).and_then(|launch| {
+        let lifeline = home.server.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        let answer = decode(&buf[..n], fds, filter.clone(), ignored, lifeline).and_then(|launch| {
             let spawned = clone_init(&launch.prepared, &home);
             drop(launch);
             spawned
@@ -208,16 +255,26 @@ fn serve(sock: OwnedFd) -> ! {
 struct Home {
     mnt: OwnedFd,
     net: OwnedFd,
+    /// A pidfd of the server (our parent), each init's lifeline.
+    server: Option<OwnedFd>,
     /// Returning failed: the zygote must not clone from elsewhere.
     lost: std::cell::Cell<bool>,
 }
 
 impl Home {
+    #[allow(unsafe_code)]
     fn open() -> io::Result<Home> {
         let open = |p: &str| std::fs::File::open(p).map(OwnedFd::from);
+        // SAFETY: getppid and pidfd_open on integers; the result is a new
+        // descriptor (close-on-exec) we own, or -1.
+        let server = unsafe {
+            let fd = libc::syscall(libc::SYS_pidfd_open, libc::getppid(), 0);
+            (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as libc::c_int))
+        };
         Ok(Home {
             mnt: open("/proc/self/ns/mnt")?,
             net: open("/proc/self/ns/net")?,
+            server,
             lost: std::cell::Cell::new(false),
         })
     }
@@ -388,6 +445,7 @@ fn decode(
     fds: Vec<OwnedFd>,
     filter: Option<Arc<seccomp::Filter>>,
     ignored_signals: u64,
+    lifeline: libc::c_int,
 ) -> io::Result<Launch> {
     let mut r = Reader(msg);
     let uid = r.u32()?;
@@ -441,6 +499,7 @@ fn decode(
         stderr: stderr.as_raw_fd(),
         report: report.as_raw_fd(),
         ignored_signals,
+        lifeline,
     };
     if wants_filter && prepared.seccomp.is_none() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -567,11 +626,12 @@ mod tests {
             stderr: stderr.as_raw_fd(),
             report: report.as_raw_fd(),
             ignored_signals: 0,
+            lifeline: -1,
         };
         let (msg, raw) = encode(&p);
         assert_eq!(raw.len(), 4 + 1 + 2);
         let fds: Vec<OwnedFd> = raw.iter().map(|&f| dup(f)).collect();
-        let back = decode(&msg, fds, None, 1 << 12).unwrap().prepared;
+        let back = decode(&msg, fds, None, 1 << 12, -1).unwrap().prepared;
         assert_eq!(back.procs, p.procs);
         assert_eq!(back.steps, p.steps);
         assert_eq!(back.workdir, p.workdir);
@@ -594,12 +654,12 @@ mod tests {
 
     #[test]
     fn malformed_launches_are_refused() {
-        assert!(decode(&[1u8, 2, 3], Vec::new(), None, 0).is_err());
+        assert!(decode(&[1u8, 2, 3], Vec::new(), None, 0, -1).is_err());
         let mut w = Writer(Vec::new());
         for _ in 0..4 {
             w.u32(0);
         }
         w.u32(u32::MAX);
-        assert!(decode(&w.0, Vec::new(), None, 0).is_err());
+        assert!(decode(&w.0, Vec::new(), None, 0, -1).is_err());
     }
 }
