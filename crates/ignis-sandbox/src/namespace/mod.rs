@@ -623,25 +623,14 @@ impl EnvProcess for NsProcess {
         self.pid
     }
 
-    #[allow(unsafe_code)]
     fn kill(&self) {
         if self.exited.borrow().is_some() {
             return;
         }
-        // SAFETY: pidfd_send_signal on the pidfd we hold: it reaches the
-        // init (or keeper) or nothing, even once it is reaped. The init's
-        // death ends the whole namespace; a keeper's ends the init
-        // (PDEATHSIG).
+        // The init's death ends the whole namespace; a keeper's ends the
+        // init (PDEATHSIG).
         if let Some(fd) = &self.pidfd {
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    libc::SIGKILL,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0u32,
-                );
-            }
+            spawn::kill(fd);
         }
         if let Some(p) = &self.procs {
             kill_all(p);

@@ -39,22 +39,31 @@ impl Spawned {
     }
 }
 
+/// Sends SIGKILL through a pidfd: it reaches that process or nothing, even
+/// once the process is reaped and its pid reused.
+#[allow(unsafe_code)]
+pub fn kill(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal on a descriptor we hold, no siginfo.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        );
+    }
+}
+
 impl Drop for Spawned {
     #[allow(unsafe_code)]
     fn drop(&mut self) {
         let Some(fd) = self.pidfd.take() else {
             return;
         };
-        // SAFETY: pidfd_send_signal and waitid on our own child's pidfd;
-        // waitid writes only `info`.
+        kill(&fd);
+        // SAFETY: waitid on our own child's pidfd; it writes only `info`.
         unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd.as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0u32,
-            );
             let mut info: libc::siginfo_t = std::mem::zeroed();
             libc::waitid(
                 libc::P_PIDFD,
