@@ -4,14 +4,11 @@
 //! invocation that waits for memory.
 
 use std::collections::VecDeque;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use ignis_router::{FunctionSpec, RouterConfig};
-use ignis_runtimes::Catalog;
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_test_support::function;
 use tokio::sync::Notify;
@@ -270,29 +267,13 @@ done
 /// A router with one 128 MB function `f` (2 s timeout) and a node budget of
 /// 128 MB: one environment at a time.
 fn router(dir: &Path) -> Arc<Router> {
-    let code = dir.join("code");
-    std::fs::create_dir_all(&code).unwrap();
-    let bootstrap = code.join("bootstrap");
-    std::fs::write(&bootstrap, RUNTIME).unwrap();
-    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let router = Router::new(
-        RouterConfig {
-            region: "us-east-1".into(),
-            envs_dir: dir.join("envs"),
-            memory_budget_mb: 128,
-            idle_timeout: Duration::from_secs(300),
-            init_timeout: Duration::from_secs(10),
-            log_max_bytes: 1 << 20,
-        },
+    ignis_router::testing::script_router(
+        dir,
+        RUNTIME,
+        128,
         Arc::new(ProcessSandbox),
-        Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),
-    );
-    router.upsert(FunctionSpec {
-        record: function("f").timeout(2).memory(128).build(),
-        code_dir: code,
-        opt_dir: None,
-    });
-    router
+        function("f").timeout(2).memory(128).build(),
+    )
 }
 
 /// The function's log lines once `done` holds for them (bounded, so a

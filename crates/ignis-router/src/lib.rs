@@ -9,6 +9,8 @@ mod env;
 pub mod logs;
 mod pump;
 pub mod report;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

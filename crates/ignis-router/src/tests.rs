@@ -1,19 +1,16 @@
 //! Router tests with shell-script bootstraps speaking the Runtime API via
 //! bash's /dev/tcp (no curl needed).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use ignis_runtimes::Catalog;
 use ignis_sandbox::process::ProcessSandbox;
 use ignis_sandbox::{EnvProcess, ExitInfo, LaunchSpec, Launched, Sandbox, SandboxError};
 use ignis_test_support::function;
 use tokio::sync::watch;
 
-use crate::{FunctionSpec, InvokeError, InvokeInput, Router, RouterConfig};
+use crate::{FunctionSpec, InvokeError, InvokeInput, Router};
 
 /// A bash runtime: reads /next with /dev/tcp, answers with `$REPLY_CMD`.
 const RUNTIME: &str = r#"#!/bin/bash
@@ -45,29 +42,13 @@ fn setup(dir: &Path, budget_mb: u64) -> Arc<Router> {
 }
 
 fn setup_with(dir: &Path, budget_mb: u64, sandbox: Arc<dyn Sandbox>) -> Arc<Router> {
-    let code = dir.join("code");
-    std::fs::create_dir_all(&code).unwrap();
-    let bootstrap = code.join("bootstrap");
-    std::fs::write(&bootstrap, RUNTIME).unwrap();
-    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let router = Router::new(
-        RouterConfig {
-            region: "us-east-1".into(),
-            envs_dir: dir.join("envs"),
-            memory_budget_mb: budget_mb,
-            idle_timeout: Duration::from_secs(300),
-            init_timeout: Duration::from_secs(10),
-            log_max_bytes: 1 << 20,
-        },
+    crate::testing::script_router(
+        dir,
+        RUNTIME,
+        budget_mb,
         sandbox,
-        Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),
-    );
-    router.upsert(FunctionSpec {
-        record: function("f").timeout(2).build(),
-        code_dir: code,
-        opt_dir: None,
-    });
-    router
+        function("f").timeout(2).build(),
+    )
 }
 
 fn input(payload: &'static str) -> InvokeInput {

@@ -34,7 +34,9 @@ pub struct LaunchSpec {
     /// Ignis's runtime client files of a managed runtime, if any: a host
     /// directory the function sees at [`GuestPaths::runtime`].
     pub runtime_dir: Option<PathBuf>,
-    /// The complete environment (nothing is inherited from the host).
+    /// The complete environment (nothing is inherited from the host). A
+    /// later entry for a key replaces an earlier one: the router appends
+    /// the function's own variables after its defaults.
     pub env: Vec<(String, String)>,
     /// Memory limit, MB.
     pub memory_mb: u32,
