@@ -614,6 +614,33 @@ def test_a_runtime_starts_with_no_signal_ignored_or_blocked(hlam, hdeploy, shell
     assert "SigBlk: 0000000000000000" in body["signals"], body
 
 
+# The scheduling class of a process started by the runtime: field 41 of
+# its /proc stat (`awk`'s own, inherited from the bootstrap).
+SCHED_SH = """\
+function handler () {
+  echo "{\\"policy\\": $(awk '{print $41}' /proc/self/stat)}"
+}
+"""
+
+
+def test_a_runtime_runs_in_the_batch_scheduling_class(hlam, hdeploy, shell_zip):
+    """Environments run as SCHED_BATCH (3): a woken function takes its turn
+    instead of preempting the server or another environment mid-slice
+    (docs/sandbox.md, "Scheduling"); what it starts inherits the class."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(shell_zip("shell-echo"))) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            data = SCHED_SH if info.filename == "function.sh" else src.read(info)
+            dst.writestr(info, data)
+    fn = hdeploy("", code=buf.getvalue(), Runtime="provided.al2023", Handler="function.handler")
+    resp, raw, body = invoke(hlam, fn, {})
+    assert "FunctionError" not in resp, raw
+    assert body == {"policy": 3}, body
+
+
 def test_environments_still_start_when_the_zygote_is_gone(hlam, hdeploy, ns_server):
     """Runs last in this module: the server's zygote is killed, and the next
     cold starts are forked by the server itself."""

@@ -9,6 +9,7 @@
 
 pub mod namespace;
 pub mod process;
+pub mod sched;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 //!
 //! The child asks the kernel to kill it when Ignis dies (`PR_SET_PDEATHSIG`),
 //! so a killed server leaves no runtime behind; `kill` ends the whole process
-//! group so helpers a bootstrap started go with it.
+//! group so helpers a bootstrap started go with it. It runs in the
+//! environments' CPU class ([`crate::sched`]).
 
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -92,14 +93,16 @@ async fn supervise(mut child: Child, tx: watch::Sender<Option<ExitInfo>>) {
 
 #[allow(unsafe_code)]
 fn set_child_hooks(cmd: &mut Command) {
+    let policy = crate::sched::policy();
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (setpgid, prctl, getppid, _exit) with no
-    // allocation.
+    // async-signal-safe functions (setpgid, prctl, getppid,
+    // sched_setscheduler, _exit) with no allocation.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setpgid(0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            crate::sched::enter(policy)?;
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

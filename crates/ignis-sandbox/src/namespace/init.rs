@@ -16,7 +16,8 @@
 //!    `/tmp`, `/dev/shm` and `/proc` (see `mounts::env_plan`), joins the
 //!    environment's cgroups (with files opened before the namespaces hid
 //!    them), starts a session without a controlling terminal, forks the
-//!    runtime, then reaps every zombie and forwards SIGTERM to the runtime
+//!    runtime (in the environments' CPU class, [`crate::sched`]), then
+//!    reaps every zombie and forwards SIGTERM to the runtime
 //!    until the runtime exits, and exits with its status (a signal as its
 //!    number plus 128). It has `PR_SET_PDEATHSIG`, and the end of a PID
 //!    namespace's init kills every process in it.
@@ -74,6 +75,9 @@ pub struct Prepared {
     pub ignored_signals: u64,
     /// A pidfd of the server, readable once it has exited, or -1.
     pub lifeline: libc::c_int,
+    /// The CPU scheduling class of the init and the runtime (see
+    /// [`crate::sched`]).
+    pub sched_policy: libc::c_int,
 }
 
 /// A program, its arguments and environment as the C arrays `execve`
@@ -276,6 +280,7 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // server's thread name otherwise).
         libc::prctl(libc::PR_SET_NAME, c"ignis-init".as_ptr());
         default_signals(p.ignored_signals);
+        crate::sched::enter(p.sched_policy)?;
         mount_own(p)?;
         for fd in procs.iter().copied().filter(|fd| *fd >= 0) {
             join(fd)?;

@@ -297,6 +297,7 @@ impl NamespaceSandbox {
             report: io.report.1.as_raw_fd(),
             ignored_signals: self.ignored_signals,
             lifeline: -1,
+            sched_policy: crate::sched::policy(),
         })
     }
 

@@ -409,6 +409,7 @@ fn encode(p: &Prepared) -> (Vec<u8>, Vec<RawFd>) {
     w.u32(p.gid);
     w.u32(u32::from(p.seccomp.is_some()));
     w.u32(u32::from(p.netns >= 0));
+    w.u32(p.sched_policy as u32);
     w.list(p.procs.iter().map(|c| c.as_bytes()));
     w.list(p.trees.iter().map(|(_, at)| at.as_bytes()));
     w.u32(p.steps.len() as u32);
@@ -452,6 +453,7 @@ fn decode(
     let gid = r.u32()?;
     let wants_filter = r.u32()? == 1;
     let has_netns = r.u32()? == 1;
+    let sched_policy = r.u32()? as libc::c_int;
     let procs = r.list()?;
     let targets = r.list()?;
     let steps = (0..r.u32()?)
@@ -500,6 +502,7 @@ fn decode(
         report: report.as_raw_fd(),
         ignored_signals,
         lifeline,
+        sched_policy,
     };
     if wants_filter && prepared.seccomp.is_none() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -627,6 +630,7 @@ mod tests {
             report: report.as_raw_fd(),
             ignored_signals: 0,
             lifeline: -1,
+            sched_policy: libc::SCHED_BATCH,
         };
         let (msg, raw) = encode(&p);
         assert_eq!(raw.len(), 4 + 1 + 2);
@@ -637,6 +641,7 @@ mod tests {
         assert_eq!(back.workdir, p.workdir);
         assert_eq!((back.uid, back.gid), (993, 990));
         assert_eq!(back.ignored_signals, 1 << 12);
+        assert_eq!(back.sched_policy, libc::SCHED_BATCH);
         assert!(back.netns >= 0 && back.seccomp.is_none());
         assert_eq!(back.exec.program(), p.exec.program());
         assert_eq!(back.exec.argv(), p.exec.argv());
