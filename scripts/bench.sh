@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release `ignis` binary and the `lambda_runtime` echo function,
+# Builds the release `ignis` binary, the `lambda_runtime` echo function and
+# the minimal-client echo (the function's share of an invoke),
 # then runs the invoke benchmark, the runtimes benchmark (cold start and warm
 # invoke per managed runtime) and the sandbox benchmark (cold start of the
 # namespace backend next to process, root only) against them (crates/ignis-bench,
@@ -19,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ignis-target}"
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/release/ignis}"
 export IGNIS_ECHO_BOOTSTRAP="${IGNIS_ECHO_BOOTSTRAP:-$CARGO_TARGET_DIR/release/bootstrap}"
 
-cargo build --release -p ignis -p ignis-fixture-echo
+cargo build --release -p ignis -p ignis-fixture-echo -p ignis-fixture-min-echo
 cargo bench -p ignis-bench --bench invoke "$@"
 cargo bench -p ignis-bench --bench runtimes "$@"
 # namespace vs process cold start (root only; says so and skips otherwise)

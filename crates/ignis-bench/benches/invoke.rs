@@ -13,7 +13,13 @@
 //! - `CPU/request` (informational): CPU time per request of the latency run,
 //!   split between client, server and (ignis) the function's environments;
 //! - `cold first invoke` (ignis only, informational): the first invoke after
-//!   the function is `Active`.
+//!   the function is `Active`;
+//! - `the function's share` (informational): latency and throughput of the
+//!   same server serving an echo with a minimal Runtime API client
+//!   (`IGNIS_MIN_ECHO_BOOTSTRAP`, default `$CARGO_TARGET_DIR/release/min-echo`
+//!   from `fixtures/functions/rust-min-echo`; skipped when not built),
+//!   measured in the same alternation: what the `lambda_runtime` client
+//!   itself costs per invoke.
 //!
 //! ignis: the release binary (`IGNIS_BIN`, default
 //! `$CARGO_TARGET_DIR/release/ignis`) on `127.0.0.1:0` with a temp data dir,
@@ -43,6 +49,8 @@ use ignis_bench::stats::Percentiles;
 
 /// The function deployed for the bench.
 const FUNCTION: &str = "bench-echo";
+/// The same echo with a minimal Runtime API client, when built.
+const MIN_FUNCTION: &str = "bench-min-echo";
 /// Latency requests sent to one server before switching to the other.
 const LATENCY_BLOCK: usize = 250;
 /// Slices of each throughput run, alternating between the servers.
@@ -54,9 +62,9 @@ const CLIENTS: [usize; 3] = [1, 4, 16];
 /// function gets 7 % of a CPU, and the bench would measure that quota, not
 /// what Ignis adds to an invocation.
 const MEMORY_MB: u32 = 1769;
-/// The budget holds an environment per client at 16 clients, with room
-/// (admission only: the echo itself uses a few MB).
-const MEMORY_BUDGET_MB: u64 = 16 * MEMORY_MB as u64 + 4096;
+/// The budget holds an environment per client at 16 clients for both
+/// echoes, with room (admission only: an echo itself uses a few MB).
+const MEMORY_BUDGET_MB: u64 = 2 * 16 * MEMORY_MB as u64 + 4096;
 /// The event: no `op` key, so the echo function returns it unchanged.
 const PAYLOAD: &str =
     r#"{"bench":"invoke","id":"0123456789abcdef","items":[1,2,3,4,5],"nested":{"ok":true}}"#;
@@ -65,6 +73,7 @@ const PAYLOAD: &str =
 struct Settings {
     ignis_bin: PathBuf,
     bootstrap: PathBuf,
+    min_bootstrap: Option<PathBuf>,
     requests: usize,
     secs: f64,
     runs_dir: Option<PathBuf>,
@@ -75,6 +84,7 @@ impl Settings {
         Ok(Self {
             ignis_bin: settings::ignis_bin(),
             bootstrap: settings::echo_bootstrap(),
+            min_bootstrap: settings::min_echo_bootstrap()?,
             requests: settings::positive("IGNIS_BENCH_REQUESTS", 2000)?,
             secs: settings::positive("IGNIS_BENCH_SECS", 3.0)?,
             runs_dir: settings::runs_dir(),
@@ -126,6 +136,24 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
         );
     }
     let cold_invoke = start.elapsed();
+    let min_target = match &settings.min_bootstrap {
+        Some(path) => {
+            progress(format_args!("deploying {} as {MIN_FUNCTION}", path.display()));
+            if let Err(e) = ignis.deploy(MIN_FUNCTION, path, MEMORY_MB.into()).await {
+                anyhow::bail!("{e:#}\nserver stderr:\n{}", ignis.stderr_tail());
+            }
+            Some(Arc::new(Target {
+                path: format!("/2015-03-31/functions/{MIN_FUNCTION}/invocations"),
+                ..(*ignis_target).clone()
+            }))
+        }
+        None => {
+            progress(format_args!(
+                "no minimal-client echo built (cargo build --release -p ignis-fixture-min-echo): its rows are skipped"
+            ));
+            None
+        }
+    };
     let floor = Floor::start()?;
     progress(format_args!(
         "ignis on {}, floor on {}",
@@ -133,18 +161,19 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
         floor.addr()
     ));
 
-    let mut subjects = [
+    let ignis_cpu = || {
+        let (server, function) = ignis.cpu_ns();
+        Sample {
+            client: client_ns(),
+            server,
+            function: Some(function),
+        }
+    };
+    let mut subjects = vec![
         Subject {
             name: "ignis",
             target: ignis_target.clone(),
-            cpu_now: Box::new(|| {
-                let (server, function) = ignis.cpu_ns();
-                Sample {
-                    client: client_ns(),
-                    server,
-                    function: Some(function),
-                }
-            }),
+            cpu_now: Box::new(ignis_cpu),
             measured: Measured::default(),
         },
         Subject {
@@ -161,6 +190,14 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
             measured: Measured::default(),
         },
     ];
+    if let Some(target) = min_target {
+        subjects.push(Subject {
+            name: "ignis (minimal client)",
+            target,
+            cpu_now: Box::new(ignis_cpu),
+            measured: Measured::default(),
+        });
+    }
 
     // Warm-up: 16 clients for a second (every environment the server will
     // want then exists), then sequential requests.
@@ -205,7 +242,10 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     let mut environments = 0;
     let slice = duration / THROUGHPUT_SLICES;
     for clients in CLIENTS {
-        let mut runs = [ThroughputRun::empty(clients), ThroughputRun::empty(clients)];
+        let mut runs: Vec<_> = subjects
+            .iter()
+            .map(|_| ThroughputRun::empty(clients))
+            .collect();
         for _ in 0..THROUGHPUT_SLICES {
             for (s, run) in subjects.iter().zip(&mut runs) {
                 run.add(&throughput(&s.target, clients, slice).await?);
@@ -225,8 +265,15 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     let server_peak_rss_kib = ignis.peak_rss_kib();
     let sandbox = ignis.sandbox().to_string();
 
-    let [ignis_side, floor_side] = subjects.map(|s| s.side(settings.requests));
-    let (ignis_side, floor_side) = (ignis_side?, floor_side?);
+    let mut sides = subjects
+        .into_iter()
+        .map(|s| s.side(settings.requests))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter();
+    let (Some(ignis_side), Some(floor_side)) = (sides.next(), sides.next()) else {
+        anyhow::bail!("ignis and the floor are always measured");
+    };
+    let minimal_side = sides.next();
     drop(floor);
     if let Err(e) = ignis.stop() {
         eprintln!("warning: {e:#}");
@@ -234,6 +281,7 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     Ok(Results {
         ignis: ignis_side,
         floor: floor_side,
+        minimal: minimal_side,
         cold_invoke,
         environments,
         server_peak_rss_kib,

@@ -64,9 +64,13 @@ pub struct Results {
     pub ignis: Side,
     /// The loopback floor server.
     pub floor: Side,
+    /// The same ignis serving an echo with a minimal Runtime API client,
+    /// when it was built: the function's own share of an invoke.
+    pub minimal: Option<Side>,
     /// The first invoke after `Active` (a cold start), measured once.
     pub cold_invoke: Duration,
-    /// `bootstrap` processes below the server after the 16-client run.
+    /// `bootstrap` processes below the server after the 16-client runs
+    /// (both echoes' environments).
     pub environments: usize,
     /// The server's peak RSS, KiB.
     pub server_peak_rss_kib: Option<u64>,
@@ -185,6 +189,10 @@ pub fn table(r: &Results) -> String {
         verdict(errors == 0)
     );
 
+    if let Some(m) = &r.minimal {
+        function_share(&mut out, r, m);
+    }
+
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -193,7 +201,7 @@ pub fn table(r: &Results) -> String {
     );
     let _ = writeln!(
         out,
-        "environments after the {THROUGHPUT_TARGET_CLIENTS}-client run: {}",
+        "environments after the {THROUGHPUT_TARGET_CLIENTS}-client runs (all functions): {}",
         r.environments
     );
     if let Some(kib) = r.server_peak_rss_kib {
@@ -202,6 +210,50 @@ pub fn table(r: &Results) -> String {
     let _ = writeln!(out, "latency samples: ignis {}, floor {}", i.count, f.count);
     let _ = writeln!(out, "config: {}", r.config);
     out
+}
+
+/// The same server with a minimal runtime client next to the
+/// `lambda_runtime` echo: what the function's own client costs.
+fn function_share(out: &mut String, r: &Results, m: &Side) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "the function's share (same server, echo with a minimal Runtime API client):"
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14} {:>14} {:>14}",
+        "metric", "minimal", "lambda_runtime", "minimal/floor"
+    );
+    let (p50, lr, floor) = (m.latency.p50, r.ignis.latency.p50, r.floor.latency.p50);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14} {:>14} {:>13.2}x",
+        "warm p50 (1 client)",
+        us(p50),
+        us(lr),
+        ratio(p50.as_secs_f64(), floor.as_secs_f64())
+    );
+    let rps = |s: &Side| {
+        s.at(THROUGHPUT_TARGET_CLIENTS)
+            .map_or(0.0, ThroughputRun::per_second)
+    };
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14} {:>14} {:>13.2}x",
+        format!("throughput {THROUGHPUT_TARGET_CLIENTS} clients"),
+        format!("{:.0} req/s", rps(m)),
+        format!("{:.0} req/s", rps(&r.ignis)),
+        ratio(rps(m), rps(&r.floor))
+    );
+    let opt_us = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), us);
+    for (name, a, b) in [
+        ("CPU/request server", Some(m.cpu.server), Some(r.ignis.cpu.server)),
+        ("CPU/request function", m.cpu.function, r.ignis.cpu.function),
+    ] {
+        let _ = writeln!(out, "{name:<24} {:>14} {:>14}", opt_us(a), opt_us(b));
+    }
+    let _ = writeln!(out, "errors (minimal)         {:>14}", m.errors());
 }
 
 /// Date, revision and machine: the header of a stored run.
@@ -318,6 +370,7 @@ mod tests {
         Results {
             ignis,
             floor: side(50, 10_000, 0),
+            minimal: None,
             cold_invoke: Duration::from_millis(20),
             environments: 16,
             server_peak_rss_kib: Some(2048),
@@ -332,5 +385,17 @@ mod tests {
         assert_eq!(good.matches("PASS").count(), 3, "{good}");
         let bad = table(&results(side(401, 999, 2)));
         assert_eq!(bad.matches("MISS").count(), 3, "{bad}");
+    }
+
+    #[test]
+    fn the_function_share_is_shown_when_measured() {
+        let mut r = results(side(400, 1_000, 0));
+        assert!(!table(&r).contains("the function's share"));
+        r.minimal = Some(side(100, 4_000, 0));
+        let text = table(&r);
+        assert!(text.contains("the function's share"), "{text}");
+        assert!(text.contains("4000 req/s"), "{text}");
+        assert!(text.contains("0.40x"), "{text}");
+        assert_eq!(text.matches("PASS").count(), 3, "{text}");
     }
 }

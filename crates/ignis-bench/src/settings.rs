@@ -28,6 +28,21 @@ pub fn echo_bootstrap() -> PathBuf {
     )
 }
 
+/// `IGNIS_MIN_ECHO_BOOTSTRAP`, else the release minimal-client echo
+/// (`fixtures/functions/rust-min-echo`); `None` when the default is not
+/// built (a path set explicitly must exist).
+pub fn min_echo_bootstrap() -> anyhow::Result<Option<PathBuf>> {
+    let default = target_dir().join("release/min-echo");
+    let path = path("IGNIS_MIN_ECHO_BOOTSTRAP", default.clone());
+    if path.exists() {
+        Ok(Some(path))
+    } else if path == default {
+        Ok(None)
+    } else {
+        anyhow::bail!("IGNIS_MIN_ECHO_BOOTSTRAP={} does not exist", path.display())
+    }
+}
+
 /// A positive number from `var`, `default` when it is unset.
 pub fn positive<T>(var: &str, default: T) -> anyhow::Result<T>
 where
