@@ -138,7 +138,10 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     let cold_invoke = start.elapsed();
     let min_target = match &settings.min_bootstrap {
         Some(path) => {
-            progress(format_args!("deploying {} as {MIN_FUNCTION}", path.display()));
+            progress(format_args!(
+                "deploying {} as {MIN_FUNCTION}",
+                path.display()
+            ));
             if let Err(e) = ignis.deploy(MIN_FUNCTION, path, MEMORY_MB.into()).await {
                 anyhow::bail!("{e:#}\nserver stderr:\n{}", ignis.stderr_tail());
             }

@@ -248,7 +248,11 @@ fn function_share(out: &mut String, r: &Results, m: &Side) {
     );
     let opt_us = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), us);
     for (name, a, b) in [
-        ("CPU/request server", Some(m.cpu.server), Some(r.ignis.cpu.server)),
+        (
+            "CPU/request server",
+            Some(m.cpu.server),
+            Some(r.ignis.cpu.server),
+        ),
         ("CPU/request function", m.cpu.function, r.ignis.cpu.function),
     ] {
         let _ = writeln!(out, "{name:<24} {:>14} {:>14}", opt_us(a), opt_us(b));

@@ -102,7 +102,7 @@ fn set_child_hooks(cmd: &mut Command) {
             if libc::setpgid(0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            crate::sched::enter(policy)?;
+            crate::sched::enter(policy);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

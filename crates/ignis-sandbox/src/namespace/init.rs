@@ -280,7 +280,7 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // server's thread name otherwise).
         libc::prctl(libc::PR_SET_NAME, c"ignis-init".as_ptr());
         default_signals(p.ignored_signals);
-        crate::sched::enter(p.sched_policy)?;
+        crate::sched::enter(p.sched_policy);
         mount_own(p)?;
         for fd in procs.iter().copied().filter(|fd| *fd >= 0) {
             join(fd)?;
