@@ -35,8 +35,17 @@ pub struct Completed {
     pub payload: Bytes,
     /// Set when the function failed (`Unhandled`).
     pub function_error: bool,
-    /// The invocation's log lines, START to REPORT.
+    /// The invocation's log lines, START to REPORT, when the caller asked
+    /// for them ([`crate::InvokeInput::tail`]); empty otherwise.
     pub log: Vec<u8>,
+}
+
+/// The end of an answered invocation's log — the function's last output,
+/// END and REPORT — when it is written after the answer went out (see
+/// [`Env::finish`]).
+struct Epilogue {
+    request_id: String,
+    report: Report,
 }
 
 pub(crate) struct Env {
@@ -51,6 +60,8 @@ pub(crate) struct Env {
     initialized: AtomicBool,
     broken: AtomicBool,
     last_used: Mutex<Instant>,
+    /// The last invocation's END and REPORT, not written yet.
+    epilogue: Mutex<Option<Epilogue>>,
     scratch: PathBuf,
     _reservation: Reservation,
 }
@@ -205,6 +216,7 @@ impl Env {
             initialized: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
+            epilogue: Mutex::new(None),
             scratch,
             _reservation: reservation,
         }))
@@ -227,8 +239,12 @@ impl Env {
 
     /// Runs one invocation to its end. `Err(Undelivered)` means a warm
     /// runtime exited before it took the invocation: the function never saw
-    /// it, and it can be run on a fresh environment.
-    pub async fn invoke(&self, inv: Invocation) -> Result<Completed, Undelivered> {
+    /// it, and it can be run on a fresh environment. Without `tail`, an
+    /// invocation the runtime answered returns as soon as the answer is
+    /// here, and its END and REPORT wait for [`Env::finish`] (as on Lambda,
+    /// the log is written after the caller has the answer).
+    pub async fn invoke(&self, inv: Invocation, tail: bool) -> Result<Completed, Undelivered> {
+        self.finish();
         let request_id = inv.request_id.clone();
         let cold = !self.initialized.load(Ordering::Acquire);
         self.sink.start_capture();
@@ -250,14 +266,108 @@ impl Env {
         self.initialized.store(true, Ordering::Release);
         *self.last_used.lock().expect("last_used lock poisoned") = finished;
 
-        let (payload, function_error, status, error_type) = match ended {
-            Ended::Answered(Outcome::Response(body)) => (body, false, None, None),
-            Ended::Answered(Outcome::FunctionError { error_type, body }) => (
+        let init = if cold {
+            self.api
+                .ready_at()
+                .map(|at| at.saturating_duration_since(self.launched_at))
+        } else {
+            None
+        };
+        let duration = finished.saturating_duration_since(delivered.unwrap_or(started));
+        let report = |status, error_type| Report {
+            duration,
+            memory_size_mb: self.spec.record.memory_size,
+            max_memory_used_mb: 0,
+            init,
+            status,
+            error_type,
+        };
+        let answered = match ended {
+            Ended::Answered(Outcome::Response(body)) => Some((body, false)),
+            Ended::Answered(Outcome::FunctionError { error_type, body }) => Some((
                 report::function_error_body(error_type.as_deref(), body),
                 true,
-                None,
-                None,
-            ),
+            )),
+            other => {
+                let (payload, status, error_type) = self.failed(other, &request_id, finished);
+                let epilogue = Epilogue {
+                    request_id: request_id.clone(),
+                    report: report(status, error_type),
+                };
+                self.write_epilogue(epilogue);
+                return Ok(Completed {
+                    request_id,
+                    payload,
+                    function_error: true,
+                    log: self.sink.take_capture(),
+                });
+            }
+        };
+        let Some((payload, function_error)) = answered else {
+            unreachable!("every other ending returned above");
+        };
+        let epilogue = Epilogue {
+            request_id: request_id.clone(),
+            report: report(None, None),
+        };
+        let log = if tail {
+            self.write_epilogue(epilogue);
+            self.sink.take_capture()
+        } else {
+            *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
+            Vec::new()
+        };
+        Ok(Completed {
+            request_id,
+            payload,
+            function_error,
+            log,
+        })
+    }
+
+    /// Writes the last invocation's END and REPORT if they are still
+    /// pending. The next invocation calls it before its START; the router
+    /// calls it once the answer has gone out.
+    pub fn finish(&self) {
+        let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
+        if let Some(epilogue) = pending.take() {
+            // Under the lock: a concurrent `finish` waits until these lines
+            // are written, so the next START comes after them.
+            self.write_epilogue(epilogue);
+        }
+    }
+
+    /// Whether an answered invocation's END and REPORT are still to write.
+    pub fn unfinished(&self) -> bool {
+        self.epilogue
+            .lock()
+            .expect("epilogue lock poisoned")
+            .is_some()
+    }
+
+    /// What the function printed before it answered, then END and REPORT
+    /// (with the peak memory read now).
+    fn write_epilogue(&self, mut epilogue: Epilogue) {
+        self.pump.flush();
+        epilogue.report.max_memory_used_mb = self.peak_mb();
+        self.sink.line(report::end_line(&epilogue.request_id));
+        self.sink
+            .line(report::report_line(&epilogue.request_id, &epilogue.report));
+    }
+
+    /// An invocation that did not end with an answer of the runtime: its
+    /// error document, REPORT status and error type; the environment is
+    /// killed or marked broken, and the reason is logged.
+    fn failed(
+        &self,
+        ended: Ended,
+        request_id: &str,
+        finished: Instant,
+    ) -> (Bytes, Option<&'static str>, Option<String>) {
+        match ended {
+            Ended::Answered(Outcome::Response(_) | Outcome::FunctionError { .. }) => {
+                unreachable!("answered invocations are not failures")
+            }
             Ended::Answered(Outcome::InitError { error_type, body }) => {
                 self.broken.store(true, Ordering::Release);
                 let t = error_type
@@ -269,7 +379,6 @@ impl Env {
                 ));
                 (
                     report::function_error_body(error_type.as_deref(), body),
-                    true,
                     Some("error"),
                     Some(t),
                 )
@@ -282,7 +391,6 @@ impl Env {
                         ignis_model::limits::SYNC_PAYLOAD_MAX
                     ),
                 ),
-                true,
                 Some("error"),
                 Some("Function.ResponseSizeTooLarge".to_string()),
             ),
@@ -294,8 +402,7 @@ impl Env {
                     limit.as_secs_f64()
                 ));
                 (
-                    report::timeout_error(&request_id, limit),
-                    true,
+                    report::timeout_error(request_id, limit),
                     Some("timeout"),
                     None,
                 )
@@ -308,38 +415,12 @@ impl Env {
                 self.sink.line(msg);
                 self.sink.line(error_type.to_string());
                 (
-                    report::exit_error(&request_id, &info),
-                    true,
+                    report::exit_error(request_id, &info),
                     Some("error"),
                     Some(error_type.to_string()),
                 )
             }
-        };
-        self.pump.flush();
-        let init = if cold {
-            self.api
-                .ready_at()
-                .map(|at| at.saturating_duration_since(self.launched_at))
-        } else {
-            None
-        };
-        let duration = finished.saturating_duration_since(delivered.unwrap_or(started));
-        let report = Report {
-            duration,
-            memory_size_mb: self.spec.record.memory_size,
-            max_memory_used_mb: self.peak_mb(),
-            init,
-            status,
-            error_type,
-        };
-        self.sink.line(report::end_line(&request_id));
-        self.sink.line(report::report_line(&request_id, &report));
-        Ok(Completed {
-            request_id,
-            payload,
-            function_error,
-            log: self.sink.take_capture(),
-        })
+        }
     }
 
     /// Hands `inv` to the runtime and waits for its end; also returns when
@@ -399,6 +480,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        self.finish();
         self.process.kill();
         let scratch = std::mem::take(&mut self.scratch);
         let remove = move || {

@@ -84,6 +84,10 @@ pub struct InvokeInput {
     /// The request id to run under; `None`: a new one. Every attempt of an
     /// Event invocation keeps the id it was accepted with, as on Lambda.
     pub request_id: Option<String>,
+    /// The caller wants the invocation's log lines in [`Completed::log`]
+    /// (`LogType: Tail`). Otherwise an answered invocation returns before
+    /// its END and REPORT are written, which follow at once.
+    pub tail: bool,
 }
 
 /// Why an invocation could not be run.
@@ -280,6 +284,7 @@ impl Router {
             .request_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let input_tail = input.tail;
         let invocation = self.invocation(input, &spec, request_id.clone());
         // A warm runtime may exit between invocations; the invocation it
         // never took runs on another environment.
@@ -288,7 +293,15 @@ impl Router {
                 Ok(env) => env,
                 Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
             };
-            let result = env.invoke(invocation.clone()).await;
+            let result = env.invoke(invocation.clone(), input_tail).await;
+            // END and REPORT after the answer: in a task of their own, which
+            // runs once this one has handed the answer to the caller (and
+            // before the environment's next invocation, which would write
+            // them itself first).
+            if env.unfinished() {
+                let env = env.clone();
+                tokio::spawn(async move { env.finish() });
+            }
             self.release(&pool, env);
             match result {
                 Ok(completed) => return Ok(completed),

@@ -58,6 +58,7 @@ fn input(payload: &'static str) -> InvokeInput {
         client_context: None,
         invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
         request_id: None,
+        tail: true,
     }
 }
 
@@ -90,6 +91,48 @@ async fn warm_reuse_then_timeout_then_fresh_environment() {
     assert!(body.contains("Task timed out after 2.00 seconds"), "{body}");
     let after = router.invoke(input("{}")).await.unwrap();
     assert_eq!(count(&after), 1);
+}
+
+#[tokio::test]
+async fn without_tail_end_and_report_follow_the_answer_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let mut i = input("{}");
+        i.tail = false;
+        let done = router.invoke(i).await.unwrap();
+        assert!(done.log.is_empty(), "no lines were asked for");
+        ids.push(done.request_id);
+    }
+    // The last invocation's END and REPORT come from the task the router
+    // spawned; the earlier ones' at the latest before the next START.
+    let logs = router.logs().function("f");
+    let mut lines: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let page = logs.read(0, 0, 1000, std::time::Duration::ZERO).await;
+        lines = page.events.into_iter().map(|e| e.message).collect();
+        if lines.iter().filter(|l| l.starts_with("REPORT ")).count() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let kinds: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let kind = l.split(' ').next()?;
+            let id = ids.iter().position(|id| l.contains(id.as_str()))?;
+            Some(format!("{kind} {id}"))
+        })
+        .collect();
+    let mut want = Vec::new();
+    for n in 0..3 {
+        for kind in ["START", "handling", "END", "REPORT"] {
+            want.push(format!("{kind} {n}"));
+        }
+    }
+    assert_eq!(kinds, want, "{}", lines.join("\n"));
+    assert!(lines[3].contains("Max Memory Used: "), "{}", lines[3]);
 }
 
 #[tokio::test]

@@ -85,6 +85,7 @@ pub async fn invoke(
         client_context,
         invoked_arn: arn.clone(),
         request_id: None,
+        tail: tail && kind == InvocationType::RequestResponse,
     };
     match kind {
         InvocationType::DryRun => {
