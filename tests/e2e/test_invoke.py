@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support import error_code, invoke, lambda_client, tail_log, wait_log_line
+from support import error_code, error_message, invoke, lambda_client, tail_log, wait_log_line
 
 
 def test_request_response_echoes_bytes_identically(lam, echo_fn):
@@ -131,6 +131,17 @@ def test_context_reaches_the_runtime(lam, echo_fn):
     assert out["invoked_function_arn"] == arn
     assert out["client_context"]["custom"] == {"tenant": "acme"}
     assert out["deadline"] > 0
+
+
+@pytest.mark.parametrize("context", [b"not json", b"[1, 2]", b"\xff\xfe"])
+def test_a_client_context_that_is_not_a_json_object_is_refused(lam, echo_fn, context):
+    """The runtime parses it as a JSON object (lambda_runtime exits on
+    anything else): it is refused before it reaches one."""
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=echo_fn, Payload=b"{}", ClientContext=base64.b64encode(context).decode())
+    assert error_code(e.value) == "InvalidParameterValueException"
+    assert "Client context must be a valid Base64-encoded JSON object." in error_message(e.value)
+    assert invoke(lam, echo_fn, {"op": "count"})[2]["count"] >= 1
 
 
 def test_response_request_id_is_the_invocations(lam, echo_fn):

@@ -174,6 +174,52 @@ def test_delete(lam, deploy, echo_zip, fname):
     assert fname not in {f["FunctionName"] for f in all_functions(lam)}
 
 
+def test_delete_of_latest_by_qualifier_is_refused(lam, deploy, echo_zip, fname):
+    """A qualifier names a version to delete; $LATEST is not one (Lambda
+    refuses it), so a version-pruning script cannot wipe the function."""
+    deploy(echo_zip)
+    for kwargs in ({"FunctionName": fname, "Qualifier": "$LATEST"}, {"FunctionName": f"{fname}:$LATEST"}):
+        with pytest.raises(ClientError) as e:
+            lam.delete_function(**kwargs)
+        assert error_code(e.value) == "InvalidParameterValueException", kwargs
+        assert "$LATEST version cannot be deleted" in error_message(e.value)
+    assert lam.get_function(FunctionName=fname)["Configuration"]["FunctionName"] == fname
+
+
+def test_an_update_racing_tag_operations_still_finishes(lam, deploy, echo_zip, fname):
+    """TagResource / UntagResource while an update is in progress: the
+    update still ends Successful (it once stayed InProgress for good), and
+    neither the tags nor the update are lost."""
+    import threading
+
+    arn = deploy(echo_zip)["FunctionArn"]
+    waiter = lam.get_waiter("function_updated_v2")
+    for i in range(6):
+        def tag():
+            for j in range(5):
+                lam.tag_resource(Resource=arn, Tags={f"k{j}": str(i)})
+            lam.untag_resource(Resource=arn, TagKeys=["k4"])
+
+        tagger = threading.Thread(target=tag)
+        tagger.start()
+        lam.update_function_configuration(FunctionName=fname, Description=f"d{i}")
+        tagger.join()
+        waiter.wait(FunctionName=fname, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        got = lam.get_function(FunctionName=fname)
+        assert got["Configuration"]["LastUpdateStatus"] == "Successful"
+        assert got["Configuration"]["Description"] == f"d{i}"
+        assert got["Tags"] == {f"k{j}": str(i) for j in range(4)}
+
+
+def test_an_operation_ignis_lacks_is_not_a_missing_function(lam, deploy, echo_zip, fname):
+    """ListVersionsByFunction is not implemented: the answer must not read
+    as "the function does not exist" (a tool would then recreate it)."""
+    deploy(echo_zip)
+    with pytest.raises(ClientError) as e:
+        lam.list_versions_by_function(FunctionName=fname)
+    assert error_code(e.value) == "UnknownOperationException"
+
+
 def test_account_settings(lam, deploy, echo_zip):
     deploy(echo_zip)
     settings = lam.get_account_settings()

@@ -28,6 +28,10 @@ use ignis_store::{CodeStore, Store};
 
 use crate::error::ApiError;
 
+/// Times an activation (or a tag edit) follows a record that keeps
+/// changing under it.
+const ACTIVATE_ATTEMPTS: usize = 8;
+
 /// Management of functions over the store, the code store and the router.
 pub struct Functions {
     store: Arc<dyn Store>,
@@ -156,6 +160,8 @@ impl Functions {
         let ephemeral = limits::check_ephemeral(req.ephemeral_storage.map_or(512, |e| e.size))?;
         let environment = req.environment.map(|e| e.variables).unwrap_or_default();
         limits::check_environment(&environment)?;
+        let tags = req.tags.unwrap_or_default();
+        limits::check_tags(&tags)?;
         let description = req.description.unwrap_or_default();
         limits::check_description(&description)?;
         let architectures = req
@@ -189,7 +195,7 @@ impl Functions {
             environment,
             ephemeral_storage: ephemeral,
             architectures,
-            tags: req.tags.unwrap_or_default(),
+            tags,
             code,
             last_modified: now(),
             revision_id: new_revision(),
@@ -315,6 +321,14 @@ impl Functions {
 
     /// DeleteFunction.
     pub async fn delete(&self, reference: &str, qualifier: Option<&str>) -> Result<(), ApiError> {
+        // As on Lambda: a qualifier names a version to delete, and $LATEST
+        // is not one (a version-pruning script must not wipe the function).
+        let named = parse_function_ref(reference)?.qualifier;
+        if qualifier.or(named.as_deref()) == Some("$LATEST") {
+            return Err(ApiError(LambdaError::invalid(
+                "$LATEST version cannot be deleted without deleting the function.",
+            )));
+        }
         let record = self.resolve(reference, qualifier).await?;
         self.store.delete_function(&record.name).await?;
         self.router.remove(&record.name);
@@ -355,19 +369,36 @@ impl Functions {
         })
     }
 
-    /// Replaces the tags of a function (TagResource / UntagResource).
+    /// Replaces the tags of a function (TagResource / UntagResource). As on
+    /// Lambda, tags are not configuration: the revision stays, an update in
+    /// progress goes on, running environments stay. The result is checked
+    /// against Lambda's tag rules; tags another request changed meanwhile
+    /// are read again and edited anew.
     pub async fn set_tags(
         &self,
         name: &str,
-        edit: impl FnOnce(&mut BTreeMap<String, String>),
+        edit: impl Fn(&mut BTreeMap<String, String>),
     ) -> Result<(), ApiError> {
-        let mut record = self.resolve(name, None).await?;
-        let expected = record.revision_id.clone();
-        edit(&mut record.tags);
-        record.revision_id = new_revision();
-        self.store.update_function(&record, &expected).await?;
-        // Tags do not reach the function: running environments stay.
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            let record = self.resolve(name, None).await?;
+            let mut tags = record.tags.clone();
+            edit(&mut tags);
+            limits::check_tags(&tags)?;
+            match self
+                .store
+                .replace_tags(&record.name, &record.tags, &tags)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(ignis_store::StoreError::RevisionMismatch { .. })
+                    if attempts < ACTIVATE_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn commit_update(
@@ -432,8 +463,29 @@ impl Functions {
     }
 
     /// Makes a Pending or InProgress function Active and Successful (also
-    /// used at start-up for functions a stopped node left half-done).
+    /// used at start-up for functions a stopped node left half-done). A
+    /// record changed meanwhile by something that leaves the update in
+    /// progress (TagResource, UntagResource) is activated in its new
+    /// revision: nothing else would finish the update.
     pub async fn activate(&self, mut record: FunctionRecord) -> Result<(), ApiError> {
+        for _ in 0..ACTIVATE_ATTEMPTS {
+            match self.activate_revision(record).await? {
+                Some(current) => record = current,
+                None => return Ok(()),
+            }
+        }
+        Err(ApiError::internal(
+            "activate the function",
+            &"its record kept changing",
+        ))
+    }
+
+    /// One attempt of [`Self::activate`]: `Some(current)` when the record
+    /// changed meanwhile and its update is still to finish.
+    async fn activate_revision(
+        &self,
+        mut record: FunctionRecord,
+    ) -> Result<Option<FunctionRecord>, ApiError> {
         let expected = record.revision_id.clone();
         let code = self.code.clone();
         let code_ref = record.code.clone();
@@ -457,10 +509,10 @@ impl Functions {
                     opt_dir,
                 });
                 match self.store.update_function(&record, &expected).await {
-                    Ok(()) => Ok(()),
+                    Ok(()) => Ok(None),
                     Err(ignis_store::StoreError::NotFound(_)) => {
                         self.router.remove(&name);
-                        Ok(())
+                        Ok(None)
                     }
                     // Changed meanwhile: converge on what the store holds now.
                     Err(ignis_store::StoreError::RevisionMismatch { .. }) => {
@@ -471,11 +523,17 @@ impl Functions {
                                         == LastUpdateStatus::Successful =>
                             {
                                 self.router.upsert(self.spec(current)?);
+                                Ok(None)
                             }
-                            Some(_) => {}
-                            None => self.router.remove(&name),
+                            // Failed stays failed; anything else is still
+                            // to finish, in its new revision.
+                            Some(current) if current.state == FunctionState::Failed => Ok(None),
+                            Some(current) => Ok(Some(current)),
+                            None => {
+                                self.router.remove(&name);
+                                Ok(None)
+                            }
                         }
-                        Ok(())
                     }
                     Err(e) => Err(e.into()),
                 }

@@ -139,18 +139,75 @@ fn router(state: AppState) -> axum::Router {
         .route("/ignis/v1/code/{file}", get(m::code_zip))
         .route("/ignis/v1/runtimes", get(runtimes::list))
         .fallback(unknown_operation)
+        .method_not_allowed_fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())
         .layer(tower::util::MapResponseLayer::new(
-            with_request_id as fn(Response) -> Response,
+            lambda_shaped as fn(Response) -> Response,
         ))
         .with_state(state)
 }
 
+/// A method and path of no operation: its own error type, so that a tool
+/// does not read an operation Ignis lacks (ListVersionsByFunction, say) as
+/// "the function does not exist".
 async fn unknown_operation(req: Request) -> ApiError {
     ApiError(LambdaError::new(
-        ErrorKind::ResourceNotFound,
-        format!("Unknown operation: {} {}", req.method(), req.uri().path()),
+        ErrorKind::UnknownOperation,
+        format!(
+            "Unknown operation: {} {} (not an operation of the Lambda API that Ignis implements)",
+            req.method(),
+            req.uri().path()
+        ),
     ))
+}
+
+/// Every answer of the router in Lambda's shape, with an `x-amzn-RequestId`.
+fn lambda_shaped(resp: Response) -> Response {
+    with_request_id(error_shape(resp))
+}
+
+/// An error answer without `X-Amzn-ErrorType` comes from axum itself (an
+/// extractor's rejection: a query string it cannot parse, a path that is
+/// not UTF-8), as plain text; it becomes a Lambda error that botocore
+/// reads, with axum's text as the message.
+fn error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp
+            .headers()
+            .contains_key(ignis_model::headers::ERROR_TYPE)
+    {
+        return resp;
+    }
+    let kind = if status.is_server_error() {
+        ErrorKind::Service
+    } else {
+        ErrorKind::Validation
+    };
+    let message = first_frame_text(resp.into_body());
+    let message = if message.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("invalid request")
+            .to_string()
+    } else {
+        message
+    };
+    ApiError(LambdaError::new(kind, message)).into_response()
+}
+
+/// The text of a body that is ready at once (axum's rejections are one
+/// in-memory chunk); empty for anything else.
+fn first_frame_text(mut body: axum::body::Body) -> String {
+    use axum::body::HttpBody;
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match Pin::new(&mut body).poll_frame(&mut cx) {
+        Poll::Ready(Some(Ok(frame))) => frame
+            .into_data()
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(1024)]).into_owned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 /// Gives every response an `x-amzn-RequestId` (an invocation's is its own).

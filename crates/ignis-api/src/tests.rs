@@ -189,14 +189,122 @@ async fn limits_are_refused_with_lambda_types() {
 async fn unknown_paths_are_lambda_shaped() {
     let dir = tempfile::tempdir().unwrap();
     let s = state(dir.path());
-    let (status, kind, _) = call(&s, "GET", "/nope", "").await;
-    assert_eq!(
-        (status, kind.as_str()),
-        (StatusCode::NOT_FOUND, "ResourceNotFoundException")
-    );
+    // No such operation: its own type, never "the function does not exist".
+    for (method, uri) in [
+        ("GET", "/nope".to_string()),
+        ("GET", format!("{F}/f/versions")),
+        ("PATCH", format!("{F}/f")),
+        ("POST", format!("{F}/f")),
+    ] {
+        let (status, kind, body) = call(&s, method, &uri, "").await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::NOT_FOUND, "UnknownOperationException"),
+            "{method} {uri}: {body}"
+        );
+    }
+    // What axum's extractors refuse comes back in Lambda's shape too.
+    for uri in [format!("{F}/?MaxItems=1&MaxItems=2"), format!("{F}/%ff%fe")] {
+        let (status, kind, body) = call(&s, "GET", &uri, "").await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::BAD_REQUEST, "ValidationException"),
+            "{uri}: {body}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
     let (status, kind, _) = call(&s, "POST", &format!("{F}/missing/invocations"), "{}").await;
     assert_eq!(
         (status, kind.as_str()),
         (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+    );
+}
+
+fn create_body(name: &str, extra: serde_json::Value) -> String {
+    let mut v = serde_json::json!({
+        "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "Role": "arn:aws:iam::000000000000:role/x", "Code": {"ZipFile": zip_with_bootstrap()}
+    });
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    v.to_string()
+}
+
+#[tokio::test]
+async fn deleting_latest_by_qualifier_is_refused_and_keeps_the_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path());
+    let (status, _, _) = call(&s, "POST", F, &create_body("f", serde_json::json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for uri in [format!("{F}/f?Qualifier=$LATEST"), format!("{F}/f:$LATEST")] {
+        let (status, kind, body) = call(&s, "DELETE", &uri, "").await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+            "{uri}: {body}"
+        );
+    }
+    let (status, _, _) = call(&s, "GET", &format!("{F}/f"), "").await;
+    assert_eq!(status, StatusCode::OK, "the function is still there");
+}
+
+#[tokio::test]
+async fn tags_are_checked_on_create_and_on_tag_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path());
+    let (_, kind, _) = call(
+        &s,
+        "POST",
+        F,
+        &create_body("f", serde_json::json!({"Tags": {"": "v"}})),
+    )
+    .await;
+    assert_eq!(kind, "ValidationException");
+    let (status, _, body) = call(
+        &s,
+        "POST",
+        F,
+        &create_body("f", serde_json::json!({"Tags": {"team": "a"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let arn = body["FunctionArn"].as_str().unwrap().to_string();
+    let tags = format!("/2017-03-31/tags/{arn}");
+    let long = "k".repeat(129);
+    for (tags_json, expected) in [
+        (
+            serde_json::json!({ long.as_str(): "v" }),
+            "ValidationException",
+        ),
+        (
+            serde_json::json!({"k": "v".repeat(257)}),
+            "ValidationException",
+        ),
+        (
+            serde_json::json!({"aws:x": "v"}),
+            "InvalidParameterValueException",
+        ),
+        (
+            serde_json::Value::Object(
+                (0..50)
+                    .map(|i| (format!("k{i}"), serde_json::json!("")))
+                    .collect(),
+            ),
+            "InvalidParameterValueException",
+        ),
+    ] {
+        let req = serde_json::json!({ "Tags": tags_json }).to_string();
+        let (_, kind, body) = call(&s, "POST", &tags, &req).await;
+        assert_eq!(kind, expected, "{body}");
+    }
+    let (_, _, got) = call(&s, "GET", &tags, "").await;
+    assert_eq!(
+        got["Tags"],
+        serde_json::json!({"team": "a"}),
+        "refused edits left no trace"
     );
 }

@@ -6,7 +6,10 @@
 //! up; that wait is not a retry.
 //!
 //! The queue is in memory: queued events are lost if the node stops. A
-//! durable queue in the store replaces it in a later issue.
+//! durable queue in the store replaces it in a later issue. When the node
+//! stops, [`AsyncInvoker::drain`] starts no new attempt and waits for the
+//! running ones, within the server's grace period like a synchronous
+//! invocation.
 #![deny(missing_docs)]
 
 use std::future::Future;
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ignis_router::{Completed, InvokeError, InvokeInput, Router};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// Settings of the async queue.
 #[derive(Debug, Clone)]
@@ -79,14 +82,42 @@ struct Job {
 #[derive(Clone)]
 pub struct AsyncInvoker {
     tx: mpsc::UnboundedSender<Job>,
+    /// One permit per attempt that may run at once.
+    permits: Arc<Semaphore>,
+    concurrency: u32,
+    /// Set when the node stops: no attempt starts after it.
+    stopping: watch::Sender<bool>,
 }
 
 impl AsyncInvoker {
     /// Starts the queue's dispatcher on the current runtime.
     pub fn start<T: Target>(target: Arc<T>, config: AsyncConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(target, config, rx, tx.clone()));
-        Self { tx }
+        let concurrency = config.concurrency.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        let permits = Arc::new(Semaphore::new(concurrency as usize));
+        let (stopping, stop) = watch::channel(false);
+        tokio::spawn(dispatch(
+            target,
+            config,
+            rx,
+            tx.clone(),
+            permits.clone(),
+            stop,
+        ));
+        Self {
+            tx,
+            permits,
+            concurrency,
+            stopping,
+        }
+    }
+
+    /// Stops starting attempts (queued invocations stay unrun, as the queue
+    /// is in memory) and resolves once every running attempt has ended.
+    /// The server awaits it within its shutdown grace period.
+    pub async fn drain(&self) {
+        self.stopping.send_replace(true);
+        let _ = self.permits.acquire_many(self.concurrency).await;
     }
 
     /// Queues an invocation; returns the request id every attempt runs
@@ -108,12 +139,26 @@ async fn dispatch<T: Target>(
     config: AsyncConfig,
     mut rx: mpsc::UnboundedReceiver<Job>,
     tx: mpsc::UnboundedSender<Job>,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let config = Arc::new(config);
-    while let Some(job) = rx.recv().await {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
+    loop {
+        let job = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => return,
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let permit = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => return,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
         };
         let (target, config, tx) = (target.clone(), config.clone(), tx.clone());
         tokio::spawn(async move {

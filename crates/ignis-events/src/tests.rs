@@ -354,3 +354,62 @@ async fn an_event_waits_for_memory_held_by_a_busy_environment() {
     assert_eq!(count(&lines, &format!("START RequestId: {id}")), 1);
     router.shutdown();
 }
+
+/// Holds every attempt until released; counts the attempts started.
+#[derive(Default)]
+struct Held {
+    started: std::sync::atomic::AtomicUsize,
+    began: Notify,
+    release: Notify,
+}
+
+impl Target for Held {
+    fn invoke(
+        &self,
+        input: InvokeInput,
+    ) -> impl Future<Output = Result<Completed, InvokeError>> + Send {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.began.notify_one();
+        let release = self.release.notified();
+        async move {
+            release.await;
+            Ok(Completed {
+                request_id: input.request_id.unwrap_or_default(),
+                payload: Bytes::from_static(b"{}"),
+                function_error: false,
+                log: Vec::new(),
+            })
+        }
+    }
+
+    fn capacity_freed(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+}
+
+#[tokio::test]
+async fn drain_waits_for_running_attempts_and_starts_no_more() {
+    let target = Arc::new(Held::default());
+    let queue = AsyncInvoker::start(target.clone(), AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).unwrap();
+    target.began.notified().await;
+    let draining = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.drain().await })
+    };
+    // The running attempt holds the drain; one queued now never starts.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !draining.is_finished(),
+        "drain returned with an attempt running"
+    );
+    let _ = queue.enqueue(event("f", "{}"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    target.release.notify_waiters();
+    tokio::time::timeout(Duration::from_secs(5), draining)
+        .await
+        .expect("drain ends once the attempt has")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(target.started.load(Ordering::SeqCst), 1);
+}

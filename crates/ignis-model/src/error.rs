@@ -29,6 +29,9 @@ pub enum ErrorKind {
     ResourceNotReady,
     /// The content type of the request is not supported.
     UnsupportedMediaType,
+    /// No operation of the API has this method and path (one Ignis does
+    /// not implement, or a mistyped one).
+    UnknownOperation,
     /// Something failed inside Ignis.
     Service,
 }
@@ -48,6 +51,7 @@ impl ErrorKind {
             Self::InvalidRuntime => "InvalidRuntimeException",
             Self::ResourceNotReady => "ResourceNotReadyException",
             Self::UnsupportedMediaType => "UnsupportedMediaTypeException",
+            Self::UnknownOperation => "UnknownOperationException",
             Self::Service => "ServiceException",
         }
     }
@@ -57,7 +61,7 @@ impl ErrorKind {
         match self {
             Self::InvalidParameterValue | Self::Validation | Self::InvalidRequestContent => 400,
             Self::InvalidRuntime | Self::ResourceNotReady => 502,
-            Self::ResourceNotFound => 404,
+            Self::ResourceNotFound | Self::UnknownOperation => 404,
             Self::ResourceConflict => 409,
             Self::PreconditionFailed => 412,
             Self::RequestTooLarge => 413,
@@ -82,7 +86,7 @@ impl ErrorKind {
     }
 }
 
-const ALL: [ErrorKind; 12] = [
+const ALL: [ErrorKind; 13] = [
     ErrorKind::InvalidParameterValue,
     ErrorKind::Validation,
     ErrorKind::InvalidRequestContent,
@@ -94,6 +98,7 @@ const ALL: [ErrorKind; 12] = [
     ErrorKind::InvalidRuntime,
     ErrorKind::ResourceNotReady,
     ErrorKind::UnsupportedMediaType,
+    ErrorKind::UnknownOperation,
     ErrorKind::Service,
 ];
 

@@ -228,6 +228,60 @@ fn is_env_name(k: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Tags one function may carry.
+pub const TAGS_MAX: usize = 50;
+/// Characters of a tag key.
+pub const TAG_KEY_MAX: usize = 128;
+/// Characters of a tag value.
+pub const TAG_VALUE_MAX: usize = 256;
+
+/// Checks a function's tags as Lambda does: keys of 1–128 and values of
+/// 0–256 letters, digits, spaces and `_.:/=+-@` (botocore's `TagKey` /
+/// `TagValue`), no key in the reserved `aws:` prefix, at most 50.
+pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LambdaError> {
+    let constraint = |what: &str, value: &str, max: usize| {
+        LambdaError::new(
+            ErrorKind::Validation,
+            format!(
+                "1 validation error detected: Value '{value}' at '{what}' failed to satisfy constraint: \
+                 Member must have length between {} and {max}, and satisfy regular expression pattern: \
+                 [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*",
+                usize::from(what == "tags.key")
+            ),
+        )
+    };
+    for (key, value) in tags {
+        let key_len = key.chars().count();
+        if key_len == 0 || key_len > TAG_KEY_MAX || !key.chars().all(is_tag_char) {
+            return Err(constraint("tags.key", key, TAG_KEY_MAX));
+        }
+        if value.chars().count() > TAG_VALUE_MAX || !value.chars().all(is_tag_char) {
+            return Err(constraint("tags.value", value, TAG_VALUE_MAX));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(LambdaError::invalid(format!(
+                "Tag keys starting with 'aws:' are reserved for AWS use: {key}"
+            )));
+        }
+    }
+    if tags.len() > TAGS_MAX {
+        return Err(LambdaError::invalid(format!(
+            "A function can have at most {TAGS_MAX} tags; this request leaves it with {}.",
+            tags.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: a letter, a separator, a number or one of
+/// the listed signs.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphabetic()
+        || c.is_numeric()
+        || (c.is_whitespace() && !c.is_control())
+        || "_.:/=+-@".contains(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +330,37 @@ mod tests {
         assert!(check_architectures(&["arm64".to_string()]).is_ok());
         assert!(check_architectures(&["mips".to_string()]).is_err());
         assert!(check_architectures(&[]).is_err());
+    }
+
+    #[test]
+    fn tags_follow_the_model() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(check_tags(&tags(&[("team", "a b"), ("k:/=+-@_.", ""), ("Ünï", "ç 1")])).is_ok());
+        for bad in [
+            tags(&[("", "v")]),
+            tags(&[(&"k".repeat(129), "v")]),
+            tags(&[("k", &"v".repeat(257))]),
+            tags(&[("k\0", "v")]),
+            tags(&[("k", "a\tb")]),
+            tags(&[("k#", "v")]),
+        ] {
+            let e = check_tags(&bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Validation, "{bad:?}");
+        }
+        let e = check_tags(&tags(&[("aws:x", "v")])).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameterValue);
+        let many: BTreeMap<String, String> =
+            (0..51).map(|i| (format!("k{i}"), String::new())).collect();
+        assert_eq!(
+            check_tags(&many).unwrap_err().kind,
+            ErrorKind::InvalidParameterValue
+        );
+        let fifty: BTreeMap<String, String> = many.into_iter().take(50).collect();
+        assert!(check_tags(&fifty).is_ok());
     }
 }

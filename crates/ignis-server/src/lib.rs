@@ -106,7 +106,10 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         .map_err(|e| anyhow::anyhow!(e.0))
         .context("load functions")?;
     let events = AsyncInvoker::start(router.clone(), AsyncConfig::default());
-    let app = ignis_api::app(AppState { functions, events });
+    let app = ignis_api::app(AppState {
+        functions,
+        events: events.clone(),
+    });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -148,7 +151,13 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         }
         _ = stop.cancelled() => {
             tracing::info!(grace = ?config.shutdown_grace, "stopping: no new connections; letting invocations finish");
-            if tokio::time::timeout(config.shutdown_grace, &mut server).await.is_err() {
+            // Synchronous invocations finish with their connections, the
+            // running asynchronous ones in the queue; both within the grace.
+            let finished = async {
+                let (served, ()) = tokio::join!(&mut server, events.drain());
+                served
+            };
+            if tokio::time::timeout(config.shutdown_grace, finished).await.is_err() {
                 tracing::warn!("grace period over; ending running invocations");
                 server.abort();
             }

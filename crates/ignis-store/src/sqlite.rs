@@ -4,7 +4,7 @@
 //! holding a std mutex around the single connection; the lock is never held
 //! across an `.await`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -200,29 +200,19 @@ impl Store for SqliteStore {
         expected_revision: &str,
     ) -> Result<(), StoreError> {
         const OP: &str = "update a function";
-        let record = encode(f)?;
-        let f = f.clone();
+        let mut f = f.clone();
         let expected = expected_revision.to_string();
         self.with_conn(OP, move |conn| {
             let tx = conn.transaction().map_err(query_err(OP))?;
-            let updated = tx
-                .execute(
-                    "UPDATE functions
-                     SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5,
-                         layer_code = ?7
-                     WHERE name = ?1 AND revision_id = ?6",
-                    params![
-                        f.name,
-                        f.revision_id,
-                        f.code.sha256_hex,
-                        to_sql_size(f.code.size),
-                        record,
-                        expected,
-                        layer_code(&f)
-                    ],
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM functions WHERE name = ?1 AND revision_id = ?2",
+                    params![f.name, expected],
+                    |row| row.get(0),
                 )
+                .optional()
                 .map_err(query_err(OP))?;
-            if updated == 0 {
+            let Some(current) = current else {
                 let exists = tx
                     .query_row("SELECT 1 FROM functions WHERE name = ?1", [&f.name], |_| {
                         Ok(())
@@ -235,7 +225,61 @@ impl Store for SqliteStore {
                 } else {
                     StoreError::NotFound(f.name)
                 });
+            };
+            // Tags are not the writer's to change here (see `replace_tags`).
+            f.tags = decode(&f.name, &current)?.tags;
+            let record = encode(&f)?;
+            tx.execute(
+                "UPDATE functions
+                 SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5,
+                     layer_code = ?6
+                 WHERE name = ?1",
+                params![
+                    f.name,
+                    f.revision_id,
+                    f.code.sha256_hex,
+                    to_sql_size(f.code.size),
+                    record,
+                    layer_code(&f)
+                ],
+            )
+            .map_err(query_err(OP))?;
+            tx.commit().map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn replace_tags(
+        &self,
+        name: &str,
+        expected: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "tag a function";
+        let (name, expected, tags) = (name.to_string(), expected.clone(), tags.clone());
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM functions WHERE name = ?1",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query_err(OP))?;
+            let Some(current) = current else {
+                return Err(StoreError::NotFound(name));
+            };
+            let mut record = decode(&name, &current)?;
+            if record.tags != expected {
+                return Err(StoreError::RevisionMismatch { name });
             }
+            record.tags = tags;
+            tx.execute(
+                "UPDATE functions SET record = ?2 WHERE name = ?1",
+                params![name, encode(&record)?],
+            )
+            .map_err(query_err(OP))?;
             tx.commit().map_err(query_err(OP))
         })
         .await
@@ -514,6 +558,47 @@ mod tests {
             .update_function(&function("g").revision("r2").code("bb", 1).build(), "r1")
             .await;
         assert!(matches!(missing, Err(StoreError::NotFound(ref n)) if n == "g"));
+    }
+
+    #[tokio::test]
+    async fn tags_change_apart_from_updates() {
+        let (_dir, store) = open_temp();
+        store
+            .create_function(&function("f").code("aa", 10).build())
+            .await
+            .unwrap();
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // Tagging keeps the revision, so an update that read r1 still lands,
+        // and it keeps the tags it did not know about.
+        store
+            .replace_tags("f", &BTreeMap::new(), &tags(&[("team", "a")]))
+            .await
+            .unwrap();
+        let update = function("f").revision("r2").code("bb", 20).build();
+        store.update_function(&update, "r1").await.unwrap();
+        let got = store.get_function("f").await.unwrap().unwrap();
+        assert_eq!(
+            (got.revision_id.as_str(), got.code.sha256_hex.as_str()),
+            ("r2", "bb")
+        );
+        assert_eq!(got.tags, tags(&[("team", "a")]));
+        // A tag edit made on stale tags loses.
+        let err = store
+            .replace_tags("f", &BTreeMap::new(), &tags(&[("x", "1")]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::RevisionMismatch { .. }), "{err}");
+        assert!(matches!(
+            store
+                .replace_tags("g", &BTreeMap::new(), &BTreeMap::new())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[tokio::test]

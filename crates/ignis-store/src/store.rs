@@ -1,6 +1,6 @@
 //! The [`Store`] trait: where function records live, whatever the backend.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use ignis_model::layer::LayerVersionRecord;
@@ -118,11 +118,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces the function named `f.name` only if its current revision is
     /// `expected_revision` (compare-and-swap): `Err(NotFound)` if it is
-    /// missing, `Err(RevisionMismatch)` if it changed meanwhile.
+    /// missing, `Err(RevisionMismatch)` if it changed meanwhile. The stored
+    /// tags stay as they are (`f.tags` is ignored): tags change only through
+    /// [`Store::replace_tags`], so tagging never races an update.
     async fn update_function(
         &self,
         f: &FunctionRecord,
         expected_revision: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the tags of function `name` to `tags` only if they are still
+    /// `expected` (compare-and-swap on the tags alone; the revision does not
+    /// change, as on Lambda): `Err(NotFound)` if it is missing,
+    /// `Err(RevisionMismatch)` if its tags changed meanwhile.
+    async fn replace_tags(
+        &self,
+        name: &str,
+        expected: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
     ) -> Result<(), StoreError>;
 
     /// Deletes the function and returns its record; `Ok(None)` if missing.

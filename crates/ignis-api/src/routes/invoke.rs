@@ -162,18 +162,26 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(b64) = header(headers, h::CLIENT_CONTEXT) else {
         return Ok(None);
     };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            LambdaError::invalid("Client context must be a valid Base64-encoded JSON object.")
-        })?;
-    if decoded.len() > CLIENT_CONTEXT_MAX {
+    // Lambda's limit is on the header as sent: "up to 3,583 bytes of
+    // base64-encoded data".
+    if b64.len() > CLIENT_CONTEXT_MAX {
         return Err(LambdaError::invalid(format!(
-            "Client context must be at most {CLIENT_CONTEXT_MAX} bytes once decoded"
+            "Client context must be at most {CLIENT_CONTEXT_MAX} bytes of Base64-encoded data"
         ))
         .into());
     }
-    Ok(Some(decoded))
+    // A runtime client parses it as a JSON object (lambda_runtime's
+    // context fails, and the runtime exits, on anything else).
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|text| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok()
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            LambdaError::invalid("Client context must be a valid Base64-encoded JSON object.")
+                .into()
+        })
 }

@@ -156,7 +156,7 @@ pub async fn tag(
 ) -> Result<StatusCode, ApiError> {
     let req: Tags = body::read_json(b, "TagResource").await?;
     s.functions
-        .set_tags(&arn, |tags| tags.extend(req.tags))
+        .set_tags(&arn, |tags| tags.extend(req.tags.clone()))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
