@@ -301,6 +301,8 @@ async fn tags_are_checked_on_create_and_on_tag_resource() {
         let (_, kind, body) = call(&s, "POST", &tags, &req).await;
         assert_eq!(kind, expected, "{body}");
     }
+    let (_, kind, _) = call(&s, "DELETE", &tags, "").await;
+    assert_eq!(kind, "ValidationException", "UntagResource needs TagKeys");
     let (_, _, got) = call(&s, "GET", &tags, "").await;
     assert_eq!(
         got["Tags"],

@@ -175,6 +175,14 @@ pub async fn untag(
         .filter(|(k, _)| *k == "tagKeys")
         .map(|(_, v)| percent_decode(v))
         .collect();
+    if keys.is_empty() {
+        // TagKeys is required (botocore's UntagResourceRequest).
+        return Err(ignis_model::LambdaError::new(
+            ignis_model::ErrorKind::Validation,
+            "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+        )
+        .into());
+    }
     s.functions
         .set_tags(&arn, |tags| {
             keys.iter().for_each(|k| {
