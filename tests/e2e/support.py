@@ -36,10 +36,11 @@ PANIC = re.compile(r"panicked at")
 class Server:
     """One `ignis serve` process on an ephemeral port."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, extra_args: list[str] | None = None):
+    def __init__(self, data_dir: Path, log_dir: Path, extra_args: list[str] | None = None, listen: str = "127.0.0.1:0"):
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.extra_args = extra_args or []
+        self.listen = listen
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.stdout_path = log_dir / "stdout.log"
@@ -50,7 +51,7 @@ class Server:
             raise RuntimeError(f"{IGNIS_BIN} does not exist: build it with `cargo build -p ignis`")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [str(IGNIS_BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
+        cmd = [str(IGNIS_BIN), "serve", "--listen", self.listen, "--data-dir", str(self.data_dir)]
         stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
             cmd + self.extra_args,

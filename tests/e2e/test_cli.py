@@ -84,6 +84,14 @@ def test_invoke_function_error_is_shown(ignis, deployed):
     assert "boom" in proc.stdout + proc.stderr
 
 
+def test_event_invoke_names_its_request_id(ignis, deployed):
+    proc = ignis("--json", "invoke", deployed, '{"x": 1}', "--event")
+    out = json.loads(proc.stdout)
+    assert out["StatusCode"] == 202 and re.fullmatch(r"[0-9a-f-]{36}", out["RequestId"]), proc.stdout
+    proc = ignis("invoke", deployed, '{"x": 2}', "--event")
+    assert re.search(r"queued: .* \(request id [0-9a-f-]{36}\)", proc.stderr), proc.stderr
+
+
 def test_logs_show_report(ignis, deployed):
     ignis("invoke", deployed, '{"op":"log","lines":2}')
     out = wait_for(

@@ -18,8 +18,8 @@ from support import ROLE, Server, env_alive, error_code, invoke, lambda_client, 
 def own_server(tmp_path):
     servers: list[Server] = []
 
-    def start(data_dir=None, *args: str) -> Server:
-        srv = Server(data_dir or tmp_path / "data", tmp_path / f"logs-{len(servers)}", list(args)).start()
+    def start(data_dir=None, *args: str, listen: str = "127.0.0.1:0") -> Server:
+        srv = Server(data_dir or tmp_path / "data", tmp_path / f"logs-{len(servers)}", list(args), listen).start()
         servers.append(srv)
         return srv
 
@@ -82,6 +82,49 @@ def test_restart_keeps_functions(own_server, tmp_path, echo_zip, shell_zip):
     assert out["count"] == 1, body
     assert invoke(client, "kept-rust", {"op": "env"})[2]["KEPT"] == "v"
     assert invoke(client, "kept-shell", {"x": 1})[2]["event"] == {"x": 1}
+
+
+def test_logs_follow_goes_on_across_a_restart(own_server, tmp_path, echo_zip):
+    """`ignis logs --follow` waits out a restart of the server and prints the
+    new server's lines: logs are in memory, and a restarted server numbers
+    its lines after the old ones."""
+    import queue
+    import subprocess
+
+    from support import IGNIS_BIN
+
+    first = own_server(tmp_path / "data")
+    client = lambda_client(first.url)
+    create(client, "followed", echo_zip)
+    follow = subprocess.Popen(
+        [str(IGNIS_BIN), "--endpoint", first.url, "logs", "followed", "--follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in follow.stdout], daemon=True).start()
+
+    def printed(request_id: str) -> bool:
+        seen = []
+        while not lines.empty():
+            seen.append(lines.get())
+        printed.all += seen
+        return any(f"START RequestId: {request_id}" in line for line in printed.all)
+
+    printed.all = []
+    try:
+        resp, _, _ = invoke(client, "followed", {"n": 1})
+        before = resp["ResponseMetadata"]["RequestId"]
+        wait_for(lambda: printed(before), 30, what="the first invocation in the follow")
+        assert first.stop() == 0
+        port = first.url.rsplit(":", 1)[1]
+        second = own_server(tmp_path / "data", listen=f"127.0.0.1:{port}")
+        resp, _, _ = invoke(lambda_client(second.url), "followed", {"n": 2})
+        after = resp["ResponseMetadata"]["RequestId"]
+        wait_for(lambda: printed(after), 30, what="the restarted server's invocation in the follow")
+        assert follow.poll() is None, "the follow is still running"
+    finally:
+        follow.kill()
+        follow.wait()
 
 
 def test_sigterm_lets_inflight_invocations_finish(own_server, echo_zip):

@@ -65,8 +65,10 @@ fn read_payload(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("failed to read payload file {}", path.display()))
 }
 
-/// Runs `ignis invoke`.
-pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<ExitCode> {
+/// Runs `ignis invoke`. A queued Event invocation prints its request id
+/// (the one its log lines name): `{"StatusCode":202,"RequestId":…}` with
+/// `--json`, a note on stderr without.
+pub async fn run(client: &Client, args: InvokeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let request = InvokeRequest {
         invocation_type: args.invocation_type(),
         tail: args.tail,
@@ -79,7 +81,14 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<ExitCode> 
             eprintln!();
         }
     }
-    output::print_bytes(&out.payload)?;
+    if json && out.status == 202 {
+        output::print_json(&serde_json::json!({
+            "StatusCode": out.status,
+            "RequestId": out.request_id,
+        }))?;
+    } else {
+        output::print_bytes(&out.payload)?;
+    }
     if let Some(note) = outcome_note(&args.name, &out) {
         eprintln!("{note}");
     }
@@ -94,7 +103,10 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<ExitCode> 
 fn outcome_note(name: &str, out: &InvokeOutput) -> Option<String> {
     match (&out.function_error, out.status) {
         (Some(kind), _) => Some(format!("error: function {name} failed ({kind})")),
-        (None, 202) => Some(format!("queued: {name} runs asynchronously")),
+        (None, 202) => Some(match &out.request_id {
+            Some(id) => format!("queued: {name} runs asynchronously (request id {id})"),
+            None => format!("queued: {name} runs asynchronously"),
+        }),
         (None, 204) => Some(format!("dry run: {name} would be invoked")),
         _ => None,
     }
@@ -153,6 +165,7 @@ mod tests {
             function_error: Some("Unhandled".into()),
             log_tail: None,
             executed_version: None,
+            request_id: Some("r-1".into()),
         };
         assert_eq!(
             outcome_note("f", &out).unwrap(),
@@ -163,8 +176,9 @@ mod tests {
             ..out
         };
         assert_eq!(outcome_note("f", &ok), None);
-        assert!(outcome_note("f", &InvokeOutput { status: 202, ..ok })
-            .unwrap()
-            .starts_with("queued"));
+        assert_eq!(
+            outcome_note("f", &InvokeOutput { status: 202, ..ok }).unwrap(),
+            "queued: f runs asynchronously (request id r-1)"
+        );
     }
 }

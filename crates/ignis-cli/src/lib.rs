@@ -92,7 +92,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::bail!("`serve` is run by the ignis binary, not by ignis_cli::run")
         }
         Command::Deploy(args) => deploy::run(&client()?, args, json).await,
-        Command::Invoke(args) => invoke::run(&client()?, args).await,
+        Command::Invoke(args) => invoke::run(&client()?, args, json).await,
         Command::Logs(args) => logs::run(&client()?, args, json).await,
         Command::Functions(cmd) => functions::run(&client()?, cmd, json).await,
         Command::Runtimes => runtimes::run(&client()?, json).await,

@@ -13,6 +13,8 @@ use crate::since::{self, Since};
 
 /// Seconds each `--follow` request waits for new lines.
 const FOLLOW_WAIT_SECS: u32 = 20;
+/// How often `--follow` tries again while the server is unreachable.
+const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Arguments of `ignis logs`.
 #[derive(Debug, Clone, Args)]
@@ -41,8 +43,29 @@ async fn print_lines(client: &Client, args: &LogsArgs, json: bool) -> anyhow::Re
         wait_secs: args.follow.then_some(FOLLOW_WAIT_SECS),
         ..LogQuery::default()
     };
+    // Whether the server answered once: only then is a stop a restart to
+    // wait for, not a wrong endpoint to report.
+    let (mut reached, mut waiting) = (false, false);
     loop {
-        let page = client.logs(&args.name, &query).await?;
+        let page = match client.logs(&args.name, &query).await {
+            Ok(page) => page,
+            // A followed server that stops (a restart) is waited for: its
+            // successor numbers its lines after the old ones.
+            Err(e @ ignis_client::ClientError::Unreachable { .. }) if args.follow && reached => {
+                if !waiting {
+                    eprintln!("{e}; still following, retrying every second");
+                    waiting = true;
+                }
+                tokio::time::sleep(FOLLOW_RETRY).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        reached = true;
+        if waiting {
+            eprintln!("following again");
+            waiting = false;
+        }
         output::print(&render(&page, json)?)?;
         if !args.follow && !advances(&query, &page) {
             return Ok(());

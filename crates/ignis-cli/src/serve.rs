@@ -15,7 +15,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "IGNIS_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
-    /// Where functions, code and logs are kept [default: the XDG data dir].
+    /// Where functions and their code are kept [default: the XDG data dir]. Logs are held in memory and start empty after a restart.
     #[arg(long, env = "IGNIS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Memory all execution environments may use together, MB [default: decided by the server].

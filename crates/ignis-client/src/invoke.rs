@@ -53,6 +53,9 @@ pub struct InvokeOutput {
     pub log_tail: Option<String>,
     /// `X-Amz-Executed-Version`.
     pub executed_version: Option<String>,
+    /// `x-amzn-RequestId`: the invocation's request id (the one its log
+    /// lines name), also of a queued Event invocation.
+    pub request_id: Option<String>,
 }
 
 impl Client {
@@ -91,6 +94,7 @@ impl Client {
             function_error: header(&head, headers::FUNCTION_ERROR),
             log_tail,
             executed_version: header(&head, headers::EXECUTED_VERSION),
+            request_id: header(&head, headers::REQUEST_ID),
         })
     }
 }

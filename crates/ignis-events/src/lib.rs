@@ -161,8 +161,9 @@ async fn dispatch<T: Target>(
             },
         };
         let (target, config, tx) = (target.clone(), config.clone(), tx.clone());
+        let stop = stop.clone();
         tokio::spawn(async move {
-            run(target.as_ref(), &config, job, &tx).await;
+            run(target.as_ref(), &config, job, &tx, stop).await;
             drop(permit);
         });
     }
@@ -175,6 +176,7 @@ async fn run<T: Target>(
     config: &AsyncConfig,
     job: Job,
     tx: &mpsc::UnboundedSender<Job>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let function = job.input.function.clone();
     let request_id = job.input.request_id.clone().unwrap_or_default();
@@ -183,9 +185,17 @@ async fn run<T: Target>(
             Ok(done) if !done.function_error => return,
             Ok(_) => break,
             Err(InvokeError::NoCapacity) => {
-                // Wait in the queue for memory, re-checking now and then.
-                let _ =
-                    tokio::time::timeout(config.capacity_recheck, target.capacity_freed()).await;
+                // Wait in the queue for memory, re-checking now and then;
+                // a stopping node does not start it at all (it has not run,
+                // so it is not holding up the shutdown).
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|stopping| *stopping) => return,
+                    _ = tokio::time::timeout(config.capacity_recheck, target.capacity_freed()) => {}
+                }
+                if *stop.borrow() {
+                    return;
+                }
             }
             Err(e) => {
                 tracing::warn!(%function, %request_id, error = %e, "dropping asynchronous invocation");

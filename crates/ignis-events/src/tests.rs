@@ -413,3 +413,25 @@ async fn drain_waits_for_running_attempts_and_starts_no_more() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(target.started.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn drain_does_not_wait_for_invocations_waiting_for_memory() {
+    let target = Fake::answering(&[]);
+    target.full.store(true, Ordering::SeqCst);
+    let queue = AsyncInvoker::start(target.clone(), AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).unwrap();
+    for _ in 0..100 {
+        if !target.calls().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!target.calls().is_empty(), "the attempt found no capacity");
+    tokio::time::timeout(Duration::from_secs(5), queue.drain())
+        .await
+        .expect("a queued invocation that never started does not hold the drain");
+    assert!(target
+        .calls()
+        .iter()
+        .all(|c| c.answer == Answer::NoCapacity));
+}

@@ -45,6 +45,8 @@ pub struct Completed {
 /// [`Env::finish`]).
 struct Epilogue {
     request_id: String,
+    /// Its REPORT; `max_memory_used_mb` is a floor for the peak read when
+    /// the lines are written (read before a kill, it is the only reading).
     report: Report,
 }
 
@@ -289,10 +291,15 @@ impl Env {
                 true,
             )),
             other => {
+                // Before `failed` kills the environment: a dead runtime has
+                // no memory left to read.
+                let peak = self.peak_mb();
                 let (payload, status, error_type) = self.failed(other, &request_id, finished);
+                let mut report = report(status, error_type);
+                report.max_memory_used_mb = peak;
                 let epilogue = Epilogue {
                     request_id: request_id.clone(),
-                    report: report(status, error_type),
+                    report,
                 };
                 self.write_epilogue(epilogue);
                 return Ok(Completed {
@@ -349,7 +356,7 @@ impl Env {
     /// (with the peak memory read now).
     fn write_epilogue(&self, mut epilogue: Epilogue) {
         self.pump.flush();
-        epilogue.report.max_memory_used_mb = self.peak_mb();
+        epilogue.report.max_memory_used_mb = epilogue.report.max_memory_used_mb.max(self.peak_mb());
         self.sink.line(report::end_line(&epilogue.request_id));
         self.sink
             .line(report::report_line(&epilogue.request_id, &epilogue.report));

@@ -49,6 +49,22 @@ impl Entry {
     }
 }
 
+/// The first sequence number of this server's log lines: microseconds
+/// since the epoch when it started. Logs are kept in memory, so a restarted
+/// server numbers its lines after every line of the one before (unless that
+/// one wrote more than a line per microsecond), and a client following with
+/// `after=<last seen>` sees the new server's lines instead of waiting for
+/// its count to catch up. Below 2^53: exact as a JSON number anywhere.
+fn seq_base() -> u64 {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64)
+            .max(1)
+    })
+}
+
 impl FunctionLogs {
     fn new(max_bytes: usize) -> Self {
         Self {
@@ -56,7 +72,7 @@ impl FunctionLogs {
                 events: VecDeque::new(),
                 bytes: 0,
                 max_bytes,
-                next_seq: 1,
+                next_seq: seq_base(),
             }),
             appended: Notify::new(),
         }
