@@ -10,7 +10,7 @@ import zipfile
 
 import requests
 
-from support import build_zip, code_sha256, env_alive, invoke, logs, wait_for
+from support import build_zip, code_sha256, env_alive, invoke, logs, tail_log, wait_for
 
 
 def test_lambda_environment_variables(lam, deploy, echo_zip, fname):
@@ -74,20 +74,33 @@ def test_shell_runtime_hang_times_out(lam, deploy, shell_zip, fname):
     assert "Task timed out after 1.00 seconds" in out["errorMessage"], body
 
 
+def _kinds(tail: str) -> list[str]:
+    """The Lambda platform lines of a log tail, by their first word."""
+    platform = ("INIT_REPORT", "START", "END", "REPORT")
+    return [line.split(" ")[0] for line in tail.splitlines() if line.split(" ")[0] in platform]
+
+
 def test_init_error_reaches_the_invocation(lam, deploy, shell_zip, fname):
     deploy(shell_zip("shell-init-error"), Timeout=30)
     for _ in range(2):
-        resp, body, out = invoke(lam, fname, {})
+        resp, body, out = invoke(lam, fname, {}, LogType="Tail")
         assert resp["StatusCode"] == 200
         assert resp["FunctionError"] == "Unhandled"
         assert out["errorType"] == "Runtime.ConfigError", body
+        # As on Lambda: INIT_REPORT before START, REPORT with the error.
+        tail = tail_log(resp)
+        assert _kinds(tail) == ["INIT_REPORT", "START", "END", "REPORT"], tail
+        assert "Status: error\tError Type: Runtime.ConfigError" in tail, tail
 
 
 def test_missing_bootstrap(lam, deploy, fname):
     deploy(build_zip([("not-bootstrap", b"#!/bin/sh\n", 0o755)]), Timeout=30)
-    resp, body, out = invoke(lam, fname, {})
+    resp, body, out = invoke(lam, fname, {}, LogType="Tail")
     assert resp["FunctionError"] == "Unhandled"
-    assert out["errorType"].startswith("Runtime."), body
+    assert out["errorType"] == "Runtime.InvalidEntrypoint", body
+    tail = tail_log(resp)
+    assert _kinds(tail) == ["INIT_REPORT", "START", "END", "REPORT"], tail
+    assert "Status: error\tError Type: Runtime.InvalidEntrypoint" in tail, tail
 
 
 def test_shell_bootstrap_and_warm_counter(lam, deploy, shell_zip, fname):

@@ -263,6 +263,12 @@ impl Env {
                 self.sink.take_capture();
                 return Err(Undelivered);
             }
+            // As on Lambda, a failed init's INIT_REPORT comes before START.
+            if let Ended::Answered(Outcome::InitError { error_type, .. }) = &ended {
+                let t = error_type.as_deref().unwrap_or("Runtime.Unknown");
+                self.sink
+                    .line(report::init_error_line(finished - self.launched_at, t));
+            }
             self.sink.line(report::start_line(&request_id, "$LATEST"));
         }
         self.initialized.store(true, Ordering::Release);
@@ -294,7 +300,7 @@ impl Env {
                 // Before `failed` kills the environment: a dead runtime has
                 // no memory left to read.
                 let peak = self.peak_mb();
-                let (payload, status, error_type) = self.failed(other, &request_id, finished);
+                let (payload, status, error_type) = self.failed(other, &request_id);
                 let mut report = report(status, error_type);
                 report.max_memory_used_mb = peak;
                 let epilogue = Epilogue {
@@ -369,21 +375,17 @@ impl Env {
         &self,
         ended: Ended,
         request_id: &str,
-        finished: Instant,
     ) -> (Bytes, Option<&'static str>, Option<String>) {
         match ended {
             Ended::Answered(Outcome::Response(_) | Outcome::FunctionError { .. }) => {
                 unreachable!("answered invocations are not failures")
             }
             Ended::Answered(Outcome::InitError { error_type, body }) => {
+                // Its INIT_REPORT went out before START.
                 self.broken.store(true, Ordering::Release);
                 let t = error_type
                     .clone()
                     .unwrap_or_else(|| "Runtime.Unknown".into());
-                self.sink.line(format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {t}",
-                    (finished - self.launched_at).as_secs_f64() * 1000.0
-                ));
                 (
                     report::function_error_body(error_type.as_deref(), body),
                     Some("error"),

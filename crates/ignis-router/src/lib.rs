@@ -289,9 +289,12 @@ impl Router {
         // A warm runtime may exit between invocations; the invocation it
         // never took runs on another environment.
         for _ in 0..3 {
+            let began = Instant::now();
             let env = match self.acquire(&pool, &spec, &resolved, &request_id).await? {
                 Ok(env) => env,
-                Err(failure) => return Ok(self.launch_failed(&spec, &request_id, failure)),
+                Err(failure) => {
+                    return Ok(self.launch_failed(&spec, &request_id, failure, began.elapsed()))
+                }
             };
             let result = env.invoke(invocation.clone(), input_tail).await;
             // END and REPORT after the answer: in a task of their own, which
@@ -422,14 +425,33 @@ impl Router {
         }
     }
 
-    fn launch_failed(&self, spec: &FunctionSpec, request_id: &str, f: LaunchFailure) -> Completed {
+    /// The answer and log of an invocation whose environment could not
+    /// start (no `bootstrap`, say), in Lambda's order: INIT_REPORT, START,
+    /// the error, END, REPORT with the error's type.
+    fn launch_failed(
+        &self,
+        spec: &FunctionSpec,
+        request_id: &str,
+        f: LaunchFailure,
+        took: Duration,
+    ) -> Completed {
         let logs = self.logs.function(&spec.record.name);
         let message = format!("RequestId: {request_id} Error: {}", f.message);
+        let report = report::Report {
+            duration: took,
+            memory_size_mb: spec.record.memory_size,
+            max_memory_used_mb: 0,
+            init: None,
+            status: Some("error"),
+            error_type: Some(f.error_type.to_string()),
+        };
         let lines = [
+            report::init_error_line(took, f.error_type),
             report::start_line(request_id, "$LATEST"),
             message.clone(),
             f.error_type.to_string(),
             report::end_line(request_id),
+            report::report_line(request_id, &report),
         ];
         let mut log = Vec::new();
         let stream: Arc<str> = "launch".into();

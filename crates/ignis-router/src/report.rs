@@ -23,6 +23,15 @@ pub fn start_line(request_id: &str, version: &str) -> String {
     line
 }
 
+/// `INIT_REPORT` of an init that failed with `error_type` after `took`
+/// (Lambda writes it before the invocation's START).
+pub fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
+    format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
+        took.as_secs_f64() * 1000.0
+    )
+}
+
 /// `END RequestId: …`.
 pub fn end_line(request_id: &str) -> String {
     const A: &str = "END RequestId: ";
