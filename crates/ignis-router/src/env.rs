@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ignis_runtime_api::{DeliveryHook, Invocation, Outcome, RuntimeApi};
+use ignis_runtime_api::{Delivery, DeliveryHook, Invocation, Outcome, RuntimeApi};
 use ignis_runtimes::Resolved;
 use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
 
@@ -48,6 +48,17 @@ struct Epilogue {
     /// Its REPORT; `max_memory_used_mb` is a floor for the peak read when
     /// the lines are written (read before a kill, it is the only reading).
     report: Report,
+    /// For an answered invocation: when it was delivered, by which `/next`
+    /// call, and its deadline. Its invoke phase (and `Duration`) ends with
+    /// the runtime's next `/next`, as on Lambda; `None`: already ended.
+    open: Option<OpenPhase>,
+}
+
+#[derive(Clone, Copy)]
+struct OpenPhase {
+    delivered_at: Instant,
+    next_call: u64,
+    deadline: Instant,
 }
 
 pub(crate) struct Env {
@@ -246,8 +257,9 @@ impl Env {
     /// here, and its END and REPORT wait for [`Env::finish`] (as on Lambda,
     /// the log is written after the caller has the answer).
     pub async fn invoke(&self, inv: Invocation, tail: bool) -> Result<Completed, Undelivered> {
-        self.finish();
+        self.settle().await;
         let request_id = inv.request_id.clone();
+        let timeout = inv.timeout;
         let cold = !self.initialized.load(Ordering::Acquire);
         self.sink.start_capture();
         let start = {
@@ -281,7 +293,8 @@ impl Env {
         } else {
             None
         };
-        let duration = finished.saturating_duration_since(delivered.unwrap_or(started));
+        let delivered_at = delivered.map(|d| d.at);
+        let duration = finished.saturating_duration_since(delivered_at.unwrap_or(started));
         let report = |status, error_type| Report {
             duration,
             memory_size_mb: self.spec.record.memory_size,
@@ -306,8 +319,9 @@ impl Env {
                 let epilogue = Epilogue {
                     request_id: request_id.clone(),
                     report,
+                    open: None,
                 };
-                self.write_epilogue(epilogue);
+                self.write_epilogue(epilogue, finished);
                 return Ok(Completed {
                     request_id,
                     payload,
@@ -322,12 +336,19 @@ impl Env {
         let epilogue = Epilogue {
             request_id: request_id.clone(),
             report: report(None, None),
+            open: delivered.map(|d| OpenPhase {
+                delivered_at: d.at,
+                next_call: d.next_call,
+                deadline: d.at + timeout,
+            }),
         };
+        *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
         let log = if tail {
-            self.write_epilogue(epilogue);
+            // The tail ends with REPORT, so the answer waits for the end of
+            // the invoke phase (a runtime asks for the next event at once).
+            self.settle().await;
             self.sink.take_capture()
         } else {
-            *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
             Vec::new()
         };
         Ok(Completed {
@@ -338,15 +359,46 @@ impl Env {
         })
     }
 
-    /// Writes the last invocation's END and REPORT if they are still
-    /// pending. The next invocation calls it before its START; the router
-    /// calls it once the answer has gone out.
-    pub fn finish(&self) {
+    /// Writes the last invocation's END and REPORT once its invoke phase
+    /// has ended: when the runtime asks for the next event (on Lambda the
+    /// phase ends there, so what the function prints after answering and
+    /// before that still comes before END), or exits, or the invocation's
+    /// deadline passes. The next invocation awaits it before it is handed
+    /// over; the router runs it in a task of its own after the answer.
+    pub async fn settle(&self) {
+        let open = {
+            let pending = self.epilogue.lock().expect("epilogue lock poisoned");
+            match pending.as_ref() {
+                None => return,
+                Some(e) => e.open,
+            }
+        };
+        let ended = match open {
+            None => Instant::now(),
+            Some(phase) => {
+                let mut calls = self.api.next_calls();
+                let mut exited = self.process.exited();
+                let asked = tokio::select! {
+                    calls = calls.wait_for(|c| c.count > phase.next_call) => {
+                        calls.ok().and_then(|c| c.last)
+                    }
+                    _ = exited.wait_for(Option::is_some) => None,
+                    _ = tokio::time::sleep_until(phase.deadline.into()) => None,
+                };
+                asked.unwrap_or_else(Instant::now)
+            }
+        };
+        self.finish_at(ended);
+    }
+
+    /// Writes the pending END and REPORT, the invoke phase ending at
+    /// `ended` (for a drop: now).
+    fn finish_at(&self, ended: Instant) {
         let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
         if let Some(epilogue) = pending.take() {
-            // Under the lock: a concurrent `finish` waits until these lines
+            // Under the lock: a concurrent `settle` waits until these lines
             // are written, so the next START comes after them.
-            self.write_epilogue(epilogue);
+            self.write_epilogue(epilogue, ended);
         }
     }
 
@@ -358,9 +410,13 @@ impl Env {
             .is_some()
     }
 
-    /// What the function printed before it answered, then END and REPORT
-    /// (with the peak memory read now).
-    fn write_epilogue(&self, mut epilogue: Epilogue) {
+    /// What the function printed during its invoke phase, then END and
+    /// REPORT (with the peak memory read now, and the phase's duration when
+    /// it ended at `ended`).
+    fn write_epilogue(&self, mut epilogue: Epilogue, ended: Instant) {
+        if let Some(phase) = epilogue.open {
+            epilogue.report.duration = ended.saturating_duration_since(phase.delivered_at);
+        }
         self.pump.flush();
         epilogue.report.max_memory_used_mb = epilogue.report.max_memory_used_mb.max(self.peak_mb());
         self.sink.line(report::end_line(&epilogue.request_id));
@@ -439,7 +495,7 @@ impl Env {
         inv: Invocation,
         cold: bool,
         on_delivery: DeliveryHook,
-    ) -> (Ended, Option<Instant>) {
+    ) -> (Ended, Option<Delivery>) {
         let timeout = inv.timeout;
         let mut exited = self.process.exited();
         let sub = self.api.submit_with(inv, on_delivery);
@@ -448,7 +504,7 @@ impl Env {
         let delivery_limit = if cold { self.init_timeout } else { timeout };
         let delivered = tokio::select! {
             biased;
-            at = sub.delivered => at.ok(),
+            delivery = sub.delivered => delivery.ok(),
             info = exited.wait_for(Option::is_some) => {
                 let ended = match outcome.try_recv() {
                     Ok(o) => Ended::Answered(o),
@@ -458,7 +514,7 @@ impl Env {
             }
             _ = tokio::time::sleep(delivery_limit) => return (Ended::TimedOut(delivery_limit), None),
         };
-        let deadline = delivered.unwrap_or_else(Instant::now) + timeout;
+        let deadline = delivered.map_or_else(Instant::now, |d| d.at) + timeout;
         let ended = tokio::select! {
             biased;
             o = &mut outcome => match o {
@@ -489,7 +545,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        self.finish();
+        self.finish_at(Instant::now());
         self.process.kill();
         let scratch = std::mem::take(&mut self.scratch);
         let remove = move || {

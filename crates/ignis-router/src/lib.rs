@@ -297,13 +297,12 @@ impl Router {
                 }
             };
             let result = env.invoke(invocation.clone(), input_tail).await;
-            // END and REPORT after the answer: in a task of their own, which
-            // runs once this one has handed the answer to the caller (and
-            // before the environment's next invocation, which would write
-            // them itself first).
+            // END and REPORT after the answer, when the runtime asks for its
+            // next event: in a task of their own (the environment's next
+            // invocation, if it comes first, writes them before it starts).
             if env.unfinished() {
                 let env = env.clone();
-                tokio::spawn(async move { env.finish() });
+                tokio::spawn(async move { env.settle().await });
             }
             self.release(&pool, env);
             match result {

@@ -34,6 +34,9 @@ while true; do
     *oom*) kill -KILL $$ ;;
   esac
   req POST /2018-06-01/runtime/invocation/$id/response "{\"count\":$count,\"pid\":$$}" >/dev/null
+  case "$body" in
+    *linger*) sleep 0.3; echo "lingered $id" ;;
+  esac
 done
 "#;
 
@@ -133,6 +136,52 @@ async fn without_tail_end_and_report_follow_the_answer_in_order() {
     }
     assert_eq!(kinds, want, "{}", lines.join("\n"));
     assert!(lines[3].contains("Max Memory Used: "), "{}", lines[3]);
+}
+
+#[tokio::test]
+async fn the_invoke_phase_ends_when_the_runtime_asks_for_the_next_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    for tail in [true, false] {
+        let mut i = input(r#"{"linger":1}"#);
+        i.tail = tail;
+        let done = router.invoke(i).await.unwrap();
+        let id = done.request_id.clone();
+        let logs = router.logs().function("f");
+        let mut lines: Vec<String> = Vec::new();
+        for _ in 0..200 {
+            let page = logs.read(0, 0, 1000, std::time::Duration::ZERO).await;
+            lines = page.events.into_iter().map(|e| e.message).collect();
+            if lines
+                .iter()
+                .any(|l| l.starts_with(&format!("REPORT RequestId: {id}")))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let at = |prefix: String| {
+            lines
+                .iter()
+                .position(|l| l.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("no {prefix:?} in\n{}", lines.join("\n")))
+        };
+        // Printed after the answer, before the next /next: still this
+        // invocation's, and its time counts.
+        assert!(at(format!("lingered {id}")) < at(format!("END RequestId: {id}")));
+        let report = &lines[at(format!("REPORT RequestId: {id}"))];
+        let ms: f64 = report
+            .split("Duration: ")
+            .nth(1)
+            .and_then(|d| d.split(' ').next())
+            .and_then(|d| d.parse().ok())
+            .unwrap();
+        assert!(ms >= 300.0, "{report}");
+        if tail {
+            let log = String::from_utf8(done.log).unwrap();
+            assert!(log.contains(&format!("lingered {id}")), "{log}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-pub use slot::{DeliveryHook, Slot};
+pub use slot::{DeliveryHook, NextCalls, Slot};
 
 /// An invocation handed to the runtime.
 #[derive(Debug, Clone)]
@@ -69,11 +69,21 @@ pub enum Outcome {
     },
 }
 
+/// When and by which `/next` call the runtime took an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// When.
+    pub at: Instant,
+    /// The number of that `/next` call ([`NextCalls::count`]): the
+    /// invocation's invoke phase ends with the call after it.
+    pub next_call: u64,
+}
+
 /// The caller's side of a submitted invocation.
 #[derive(Debug)]
 pub struct Submitted {
     /// Fires when the runtime takes the invocation with `/next`.
-    pub delivered: oneshot::Receiver<Instant>,
+    pub delivered: oneshot::Receiver<Delivery>,
     /// Fires with the runtime's answer.
     pub outcome: oneshot::Receiver<Outcome>,
 }
@@ -127,6 +137,11 @@ impl RuntimeApi {
     /// When the runtime first called `/next` (the end of its init phase).
     pub fn ready_at(&self) -> Option<Instant> {
         self.slot.ready_at()
+    }
+
+    /// The runtime's calls of `/next`: how many, and when the last came.
+    pub fn next_calls(&self) -> tokio::sync::watch::Receiver<NextCalls> {
+        self.slot.next_calls()
     }
 }
 

@@ -4,15 +4,36 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 
-use crate::{Invocation, Outcome, Submitted};
+use crate::{Delivery, Invocation, Outcome, Submitted};
 
 /// Invocation state of one environment.
-#[derive(Default)]
 pub struct Slot {
     state: Mutex<State>,
     next_ready: Notify,
+    /// How many times the runtime has asked for an event, and when last.
+    next_calls: watch::Sender<NextCalls>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next_ready: Notify::new(),
+            next_calls: watch::channel(NextCalls::default()).0,
+        }
+    }
+}
+
+/// The runtime's calls of `/next` so far: on Lambda an invocation's invoke
+/// phase ends when the runtime asks for the next event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextCalls {
+    /// Calls so far.
+    pub count: u64,
+    /// When the last one came.
+    pub last: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -30,7 +51,7 @@ pub type DeliveryHook = Box<dyn FnOnce() + Send>;
 struct Pending {
     invocation: Invocation,
     on_delivery: Option<DeliveryHook>,
-    delivered: oneshot::Sender<Instant>,
+    delivered: oneshot::Sender<Delivery>,
     outcome: oneshot::Sender<Outcome>,
 }
 
@@ -78,8 +99,17 @@ impl Slot {
         self.state.lock().expect("slot lock poisoned").ready_at
     }
 
+    /// The runtime's `/next` calls, to wait on.
+    pub(crate) fn next_calls(&self) -> watch::Receiver<NextCalls> {
+        self.next_calls.subscribe()
+    }
+
     /// Waits for the next invocation (the `/next` long poll).
     pub(crate) async fn next(&self) -> Invocation {
+        self.next_calls.send_modify(|calls| {
+            calls.count += 1;
+            calls.last = Some(Instant::now());
+        });
         loop {
             let notified = self.next_ready.notified();
             tokio::pin!(notified);
@@ -96,7 +126,11 @@ impl Slot {
         let mut state = self.state.lock().expect("slot lock poisoned");
         state.ready_at.get_or_insert(now);
         let pending = state.pending.take()?;
-        if pending.delivered.send(now).is_err() {
+        let delivery = Delivery {
+            at: now,
+            next_call: self.next_calls.borrow().count,
+        };
+        if pending.delivered.send(delivery).is_err() {
             // The caller gave up (timed out or was cancelled) before the
             // runtime asked: nobody waits for this one any more.
             return None;
