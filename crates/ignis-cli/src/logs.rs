@@ -33,7 +33,8 @@ pub struct LogsArgs {
 pub async fn run(client: &Client, args: LogsArgs, json: bool) -> anyhow::Result<ExitCode> {
     tokio::select! {
         result = print_lines(client, &args, json) => result.map(|()| ExitCode::SUCCESS),
-        _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
+        // Interrupted, as a shell reports it (128 + SIGINT).
+        _ = tokio::signal::ctrl_c() => Ok(ExitCode::from(130)),
     }
 }
 

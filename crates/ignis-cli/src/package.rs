@@ -6,6 +6,7 @@ use std::fs;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
+use ignis_model::limits;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -44,6 +45,16 @@ pub enum PackageError {
     Empty {
         /// The path.
         path: PathBuf,
+    },
+    /// The package is over a limit of Lambda's, found before uploading it.
+    #[error("{what} is {size} bytes; Lambda takes at most {max} bytes")]
+    TooLarge {
+        /// What was measured.
+        what: &'static str,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
     },
     /// The zip writer failed.
     #[error("failed to add {name} to the zip")]
@@ -85,6 +96,8 @@ struct Entry {
     path: PathBuf,
     /// Unix permission bits.
     mode: u32,
+    /// Bytes on disk.
+    size: u64,
 }
 
 /// Zips the files below `root` in memory.
@@ -96,11 +109,31 @@ pub fn zip_dir(root: &Path) -> Result<Vec<u8>, PackageError> {
             path: root.to_path_buf(),
         });
     }
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    // Lambda's limits, checked here rather than after a long compression
+    // and upload: the files' total size, then the zip's as it grows.
+    let unzipped: u64 = entries.iter().map(|e| e.size).sum();
+    if unzipped > limits::UNZIPPED_MAX {
+        return Err(PackageError::TooLarge {
+            what: "the folder's unzipped size",
+            size: unzipped,
+            max: limits::UNZIPPED_MAX,
+        });
+    }
+    let too_large = || PackageError::TooLarge {
+        what: "the zipped folder",
+        size: limits::ZIP_MAX as u64 + 1,
+        max: limits::ZIP_MAX as u64,
+    };
+    let mut zip = ZipWriter::new(Capped(Cursor::new(Vec::new())));
     for entry in &entries {
-        let zip_err = |source| PackageError::Zip {
-            name: entry.name.clone(),
-            source,
+        let zip_err = |source: zip::result::ZipError| match &source {
+            zip::result::ZipError::Io(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                too_large()
+            }
+            _ => PackageError::Zip {
+                name: entry.name.clone(),
+                source,
+            },
         };
         let data = fs::read(&entry.path).map_err(|source| PackageError::Read {
             path: entry.path.clone(),
@@ -114,11 +147,38 @@ pub fn zip_dir(root: &Path) -> Result<Vec<u8>, PackageError> {
             .map_err(zip_err)?;
         zip.write_all(&data).map_err(|e| zip_err(e.into()))?;
     }
-    let cursor = zip.finish().map_err(|source| PackageError::Zip {
-        name: "(end)".into(),
-        source,
+    let capped = zip.finish().map_err(|source| match &source {
+        zip::result::ZipError::Io(e) if e.kind() == std::io::ErrorKind::FileTooLarge => too_large(),
+        _ => PackageError::Zip {
+            name: "(end)".into(),
+            source,
+        },
     })?;
-    Ok(cursor.into_inner())
+    Ok(capped.0.into_inner())
+}
+
+/// The zip being written, refusing to grow past Lambda's 50 MB upload
+/// limit (`FileTooLarge`): a folder that compresses to more stops there
+/// instead of after the whole compression and upload.
+struct Capped(Cursor<Vec<u8>>);
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.position() as usize + buf.len() > limits::ZIP_MAX {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl std::io::Seek for Capped {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
 }
 
 /// Appends the files below `dir` (named `prefix` inside the zip), sorted by
@@ -153,6 +213,7 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<Entry>) -> Result<(), Package
                 name,
                 path,
                 mode: mode(&meta),
+                size: meta.len(),
             });
         }
     }
@@ -273,5 +334,28 @@ mod tests {
             zip_dir(dir.path()),
             Err(PackageError::LinkedFolder { .. })
         ));
+    }
+
+    #[test]
+    fn a_folder_over_lambdas_zip_limit_is_refused_while_zipping() {
+        let dir = tempfile::tempdir().unwrap();
+        // Incompressible: 60 MB of pseudo-random bytes in two files.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for name in ["a.bin", "b.bin"] {
+            let bytes: Vec<u8> = (0..30 * 1024 * 1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let err = zip_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, PackageError::TooLarge { max, .. } if max == limits::ZIP_MAX as u64),
+            "{err}"
+        );
     }
 }
