@@ -595,19 +595,25 @@ function handler () {
 """
 
 
-def test_a_runtime_starts_with_no_signal_ignored_or_blocked(hlam, hdeploy, shell_zip):
-    """The server (a Rust program) ignores SIGPIPE and its zygote the
-    terminal signals; `execve` keeps ignored signals, so the init puts them
-    back: a shell bootstrap sees none ignored, as on Lambda."""
+def shell_function(hdeploy, shell_zip, function_sh: str) -> str:
+    """Deploys the shell-echo bootstrap with `function_sh` as its
+    function.sh; returns the function's name."""
     import io
     import zipfile
 
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(shell_zip("shell-echo"))) as src, zipfile.ZipFile(buf, "w") as dst:
         for info in src.infolist():
-            data = SIGNALS_SH if info.filename == "function.sh" else src.read(info)
+            data = function_sh if info.filename == "function.sh" else src.read(info)
             dst.writestr(info, data)
-    fn = hdeploy("", code=buf.getvalue(), Runtime="provided.al2023", Handler="function.handler")
+    return hdeploy("", code=buf.getvalue(), Runtime="provided.al2023", Handler="function.handler")
+
+
+def test_a_runtime_starts_with_no_signal_ignored_or_blocked(hlam, hdeploy, shell_zip):
+    """The server (a Rust program) ignores SIGPIPE and its zygote the
+    terminal signals; `execve` keeps ignored signals, so the init puts them
+    back: a shell bootstrap sees none ignored, as on Lambda."""
+    fn = shell_function(hdeploy, shell_zip, SIGNALS_SH)
     resp, raw, body = invoke(hlam, fn, {})
     assert "FunctionError" not in resp, raw
     assert "SigIgn: 0000000000000000" in body["signals"], body
@@ -627,15 +633,7 @@ def test_a_runtime_runs_in_the_batch_scheduling_class(hlam, hdeploy, shell_zip):
     """Environments run as SCHED_BATCH (3): a woken function takes its turn
     instead of preempting the server or another environment mid-slice
     (docs/sandbox.md, "Scheduling"); what it starts inherits the class."""
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(shell_zip("shell-echo"))) as src, zipfile.ZipFile(buf, "w") as dst:
-        for info in src.infolist():
-            data = SCHED_SH if info.filename == "function.sh" else src.read(info)
-            dst.writestr(info, data)
-    fn = hdeploy("", code=buf.getvalue(), Runtime="provided.al2023", Handler="function.handler")
+    fn = shell_function(hdeploy, shell_zip, SCHED_SH)
     resp, raw, body = invoke(hlam, fn, {})
     assert "FunctionError" not in resp, raw
     assert body == {"policy": 3}, body

@@ -105,6 +105,25 @@ fn decode(name: &str, record: &str) -> Result<FunctionRecord, StoreError> {
     })
 }
 
+/// Function `name`'s stored record, if it exists (at `revision`, when one
+/// is given), read inside the caller's transaction.
+fn stored(
+    tx: &rusqlite::Transaction<'_>,
+    op: &'static str,
+    name: &str,
+    revision: Option<&str>,
+) -> Result<Option<FunctionRecord>, StoreError> {
+    let record: Option<String> = tx
+        .query_row(
+            "SELECT record FROM functions WHERE name = ?1 AND (?2 IS NULL OR revision_id = ?2)",
+            params![name, revision],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(query_err(op))?;
+    record.map(|r| decode(name, &r)).transpose()
+}
+
 /// The `layer_code` column: the function's layer digests, space-separated.
 fn layer_code(f: &FunctionRecord) -> String {
     f.layers
@@ -204,15 +223,7 @@ impl Store for SqliteStore {
         let expected = expected_revision.to_string();
         self.with_conn(OP, move |conn| {
             let tx = conn.transaction().map_err(query_err(OP))?;
-            let current: Option<String> = tx
-                .query_row(
-                    "SELECT record FROM functions WHERE name = ?1 AND revision_id = ?2",
-                    params![f.name, expected],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(query_err(OP))?;
-            let Some(current) = current else {
+            let Some(current) = stored(&tx, OP, &f.name, Some(&expected))? else {
                 let exists = tx
                     .query_row("SELECT 1 FROM functions WHERE name = ?1", [&f.name], |_| {
                         Ok(())
@@ -227,7 +238,7 @@ impl Store for SqliteStore {
                 });
             };
             // Tags are not the writer's to change here (see `replace_tags`).
-            f.tags = decode(&f.name, &current)?.tags;
+            f.tags = current.tags;
             let record = encode(&f)?;
             tx.execute(
                 "UPDATE functions
@@ -259,18 +270,9 @@ impl Store for SqliteStore {
         let (name, expected, tags) = (name.to_string(), expected.clone(), tags.clone());
         self.with_conn(OP, move |conn| {
             let tx = conn.transaction().map_err(query_err(OP))?;
-            let current: Option<String> = tx
-                .query_row(
-                    "SELECT record FROM functions WHERE name = ?1",
-                    [&name],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(query_err(OP))?;
-            let Some(current) = current else {
+            let Some(mut record) = stored(&tx, OP, &name, None)? else {
                 return Err(StoreError::NotFound(name));
             };
-            let mut record = decode(&name, &current)?;
             if record.tags != expected {
                 return Err(StoreError::RevisionMismatch { name });
             }
