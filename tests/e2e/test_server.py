@@ -98,7 +98,7 @@ def test_logs_follow_goes_on_across_a_restart(own_server, tmp_path, echo_zip):
     create(client, "followed", echo_zip)
     follow = subprocess.Popen(
         [str(IGNIS_BIN), "--endpoint", first.url, "logs", "followed", "--follow"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=open(tmp_path / "follow.err", "w"), stdin=subprocess.DEVNULL, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in follow.stdout], daemon=True).start()
@@ -120,7 +120,10 @@ def test_logs_follow_goes_on_across_a_restart(own_server, tmp_path, echo_zip):
         second = own_server(tmp_path / "data", listen=f"127.0.0.1:{port}")
         resp, _, _ = invoke(lambda_client(second.url), "followed", {"n": 2})
         after = resp["ResponseMetadata"]["RequestId"]
-        wait_for(lambda: printed(after), 30, what="the restarted server's invocation in the follow")
+        try:
+            wait_for(lambda: printed(after), 60, what="the restarted server's invocation in the follow")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; follow exit {follow.poll()}, stderr:\n{(tmp_path / 'follow.err').read_text()}") from e
         assert follow.poll() is None, "the follow is still running"
     finally:
         follow.kill()

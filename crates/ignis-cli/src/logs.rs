@@ -50,9 +50,10 @@ async fn print_lines(client: &Client, args: &LogsArgs, json: bool) -> anyhow::Re
     loop {
         let page = match client.logs(&args.name, &query).await {
             Ok(page) => page,
-            // A followed server that stops (a restart) is waited for: its
-            // successor numbers its lines after the old ones.
-            Err(e @ ignis_client::ClientError::Unreachable { .. }) if args.follow && reached => {
+            // A followed server that stops (a restart) is waited for, also
+            // when it went away in the middle of a long poll: its successor
+            // numbers its lines after the old ones.
+            Err(e) if args.follow && reached && e.is_transport() => {
                 if !waiting {
                     eprintln!("{e}; still following, retrying every second");
                     waiting = true;

@@ -68,6 +68,15 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether the call failed on the way (nothing answered, or the
+    /// connection broke) rather than with an answer of the server's.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::Send { .. } | Self::Read { .. }
+        )
+    }
+
     /// The Lambda error type, when the server answered with one.
     pub fn api_kind(&self) -> Option<&str> {
         match self {

@@ -3,6 +3,7 @@
 //! from a sequence number on (which `ignis logs --follow` polls).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use tokio::sync::Notify;
 pub struct FunctionLogs {
     ring: Mutex<Ring>,
     appended: Notify,
+    /// Set when the server stops: reads no longer wait for lines.
+    closed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -75,7 +78,15 @@ impl FunctionLogs {
                 next_seq: seq_base(),
             }),
             appended: Notify::new(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Ends every wait for new lines, now and later (the server is
+    /// stopping: a long poll must not hold its shutdown up).
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.appended.notify_waiters();
     }
 
     /// Appends one line from `stream`.
@@ -109,7 +120,10 @@ impl FunctionLogs {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let page = self.page(after, since_ms, limit);
-            if !page.events.is_empty() || tokio::time::Instant::now() >= deadline {
+            if !page.events.is_empty()
+                || tokio::time::Instant::now() >= deadline
+                || self.closed.load(Ordering::Acquire)
+            {
                 return page;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -139,6 +153,7 @@ impl FunctionLogs {
 pub struct LogRegistry {
     max_bytes: usize,
     functions: Mutex<HashMap<String, Arc<FunctionLogs>>>,
+    closed: AtomicBool,
 }
 
 impl LogRegistry {
@@ -147,14 +162,30 @@ impl LogRegistry {
         Self {
             max_bytes,
             functions: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// The server is stopping: every read answers at once with what it
+    /// has, so `ignis logs --follow` does not hold the shutdown for its
+    /// long poll (it reconnects to the next server).
+    pub fn close(&self) {
+        let map = self.functions.lock().expect("log registry lock poisoned");
+        self.closed.store(true, Ordering::Release);
+        map.values().for_each(|logs| logs.close());
     }
 
     /// The logs of `function`, created on first use.
     pub fn function(&self, function: &str) -> Arc<FunctionLogs> {
         let mut map = self.functions.lock().expect("log registry lock poisoned");
         map.entry(function.to_string())
-            .or_insert_with(|| Arc::new(FunctionLogs::new(self.max_bytes)))
+            .or_insert_with(|| {
+                let logs = FunctionLogs::new(self.max_bytes);
+                if self.closed.load(Ordering::Acquire) {
+                    logs.close();
+                }
+                Arc::new(logs)
+            })
             .clone()
     }
 
@@ -170,6 +201,29 @@ impl LogRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn closing_ends_every_wait() {
+        let registry = Arc::new(LogRegistry::new(1 << 20));
+        let logs = registry.function("f");
+        let waiting =
+            tokio::spawn(async move { logs.read(0, 0, 10, Duration::from_secs(3600)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        registry.close();
+        let page = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the long poll ended at the close")
+            .unwrap();
+        assert!(page.events.is_empty());
+        let later = registry.function("g");
+        let page = tokio::time::timeout(
+            Duration::from_secs(10),
+            later.read(0, 0, 10, Duration::from_secs(3600)),
+        )
+        .await
+        .expect("a read after the close does not wait");
+        assert!(page.events.is_empty());
+    }
 
     #[tokio::test]
     async fn ring_is_bounded_and_paged_by_sequence() {

@@ -151,6 +151,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         }
         _ = stop.cancelled() => {
             tracing::info!(grace = ?config.shutdown_grace, "stopping: no new connections; letting invocations finish");
+            // Long polls of the logs answer now instead of holding the
+            // shutdown for their wait.
+            router.logs().close();
             // Synchronous invocations finish with their connections, the
             // running asynchronous ones in the queue; both within the grace.
             let finished = async {
