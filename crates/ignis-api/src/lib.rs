@@ -179,10 +179,13 @@ fn error_shape(resp: Response) -> Response {
     {
         return resp;
     }
-    let kind = if status.is_server_error() {
-        ErrorKind::Service
-    } else {
-        ErrorKind::Validation
+    // The nearest Lambda type, keeping the status class.
+    let kind = match status.as_u16() {
+        404 | 405 => ErrorKind::UnknownOperation,
+        413 => ErrorKind::RequestTooLarge,
+        415 => ErrorKind::UnsupportedMediaType,
+        s if s >= 500 => ErrorKind::Service,
+        _ => ErrorKind::Validation,
     };
     let message = first_frame_text(resp.into_body());
     let message = if message.is_empty() {

@@ -105,6 +105,30 @@ fn decode(name: &str, record: &str) -> Result<FunctionRecord, StoreError> {
     })
 }
 
+/// Runs `sql` (an INSERT or UPDATE of one function's row) with the row's
+/// columns as `?1`–`?6`: name, revision, code digest, code size, the
+/// encoded `record`, layer digests. Returns the rows changed.
+fn write_row(
+    conn: &Connection,
+    op: &'static str,
+    sql: &str,
+    f: &FunctionRecord,
+    record: &str,
+) -> Result<usize, StoreError> {
+    conn.execute(
+        sql,
+        params![
+            f.name,
+            f.revision_id,
+            f.code.sha256_hex,
+            to_sql_size(f.code.size),
+            record,
+            layer_code(f)
+        ],
+    )
+    .map_err(query_err(op))
+}
+
 /// Function `name`'s stored record, if it exists (at `revision`, when one
 /// is given), read inside the caller's transaction.
 fn stored(
@@ -145,20 +169,14 @@ impl Store for SqliteStore {
         let record = encode(f)?;
         let f = f.clone();
         self.with_conn(OP, move |conn| {
-            let inserted = conn
-                .execute(
-                    "INSERT INTO functions (name, revision_id, code_sha256_hex, code_size, record, layer_code)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
-                    params![
-                        f.name,
-                        f.revision_id,
-                        f.code.sha256_hex,
-                        to_sql_size(f.code.size),
-                        record,
-                        layer_code(&f)
-                    ],
-                )
-                .map_err(query_err(OP))?;
+            let inserted = write_row(
+                conn,
+                OP,
+                "INSERT INTO functions (name, revision_id, code_sha256_hex, code_size, record, layer_code)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
+                &f,
+                &record,
+            )?;
             if inserted == 0 {
                 return Err(StoreError::AlreadyExists(f.name));
             }
@@ -240,21 +258,16 @@ impl Store for SqliteStore {
             // Tags are not the writer's to change here (see `replace_tags`).
             f.tags = current.tags;
             let record = encode(&f)?;
-            tx.execute(
+            write_row(
+                &tx,
+                OP,
                 "UPDATE functions
                  SET revision_id = ?2, code_sha256_hex = ?3, code_size = ?4, record = ?5,
                      layer_code = ?6
                  WHERE name = ?1",
-                params![
-                    f.name,
-                    f.revision_id,
-                    f.code.sha256_hex,
-                    to_sql_size(f.code.size),
-                    record,
-                    layer_code(&f)
-                ],
-            )
-            .map_err(query_err(OP))?;
+                &f,
+                &record,
+            )?;
             tx.commit().map_err(query_err(OP))
         })
         .await
