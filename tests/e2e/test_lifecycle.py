@@ -10,7 +10,7 @@ import zipfile
 
 import requests
 
-from support import build_zip, code_sha256, env_alive, invoke, logs, tail_log, wait_for
+from support import build_zip, code_sha256, env_alive, invoke, logs, tail_log, wait_for, wait_log_line
 
 
 def test_lambda_environment_variables(lam, deploy, echo_zip, fname):
@@ -153,6 +153,8 @@ def test_deleted_function_environment_ends(lam, deploy, echo_zip, fname):
 def test_logs_endpoint(lam, url, deploy, echo_zip, fname):
     deploy(echo_zip, Timeout=30)
     invoke(lam, fname, {"op": "log", "lines": 5})
+    # END and REPORT are written behind the answer, as on Lambda: wait for them.
+    wait_log_line(url, fname, "REPORT RequestId:")
     events = logs(url, fname, limit=1000)["events"]
     messages = [e["message"] for e in events]
     assert [m for m in messages if m.startswith("log line")] == [f"log line {i}" for i in range(1, 6)]
