@@ -38,11 +38,41 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         bytes
     };
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError(LambdaError::new(
-            ErrorKind::InvalidRequestContent,
-            format!("Could not parse request body into json: {e}"),
-        ))
+        ApiError(match missing_member(&e) {
+            // Lambda checks required members apart from parsing, as its model does.
+            Some(member) => LambdaError::new(
+                ErrorKind::Validation,
+                format!(
+                    "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    lower_first(&member)
+                ),
+            ),
+            None => LambdaError::new(
+                ErrorKind::InvalidRequestContent,
+                format!("Could not parse request body into json: {e}"),
+            ),
+        })
     })
+}
+
+/// The member a well-formed body lacks, from serde's "missing field `X`".
+fn missing_member(e: &serde_json::Error) -> Option<String> {
+    if !e.is_data() {
+        return None;
+    }
+    let text = e.to_string();
+    let rest = text.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// Lambda names members in its messages as its model's wire names with a
+/// lower-case first letter (`role`, `functionName`).
+fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Reads and parses a management request body.

@@ -106,6 +106,21 @@ async fn malformed_and_unknown_fields_are_invalid_request_content() {
 }
 
 #[tokio::test]
+async fn a_missing_required_member_is_a_validation_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path());
+    let (status, kind, body) = call(&s, "POST", F, r#"{"FunctionName":"a","Code":{}}"#).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "ValidationException")
+    );
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null"
+    );
+}
+
+#[tokio::test]
 async fn create_get_list_delete_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let s = state(dir.path());
