@@ -258,6 +258,11 @@ impl Env {
     /// the log is written after the caller has the answer).
     pub async fn invoke(&self, inv: Invocation, tail: bool) -> Result<Completed, Undelivered> {
         self.settle().await;
+        if !self.reusable() {
+            // The last invocation overran its deadline after answering, or
+            // the runtime exited: this one was never handed over.
+            return Err(Undelivered);
+        }
         let request_id = inv.request_id.clone();
         let timeout = inv.timeout;
         let cold = !self.initialized.load(Ordering::Acquire);
@@ -365,6 +370,11 @@ impl Env {
     /// before that still comes before END), or exits, or the invocation's
     /// deadline passes. The next invocation awaits it before it is handed
     /// over; the router runs it in a task of its own after the answer.
+    ///
+    /// A runtime still working when the deadline passes has overrun it, as
+    /// on Lambda: the invocation is reported timed out (its caller has the
+    /// answer already) and the environment is ended, so no later invocation
+    /// is charged with the overrun.
     pub async fn settle(&self) {
         let open = {
             let pending = self.epilogue.lock().expect("epilogue lock poisoned");
@@ -373,22 +383,52 @@ impl Env {
                 Some(e) => e.open,
             }
         };
-        let ended = match open {
-            None => Instant::now(),
-            Some(phase) => {
-                let mut calls = self.api.next_calls();
-                let mut exited = self.process.exited();
-                let asked = tokio::select! {
-                    calls = calls.wait_for(|c| c.count > phase.next_call) => {
-                        calls.ok().and_then(|c| c.last)
-                    }
-                    _ = exited.wait_for(Option::is_some) => None,
-                    _ = tokio::time::sleep_until(phase.deadline.into()) => None,
-                };
-                asked.unwrap_or_else(Instant::now)
-            }
+        let Some(phase) = open else {
+            return self.finish_at(Instant::now());
         };
-        self.finish_at(ended);
+        let mut calls = self.api.next_calls();
+        let mut exited = self.process.exited();
+        tokio::select! {
+            calls = calls.wait_for(|c| c.count > phase.next_call) => {
+                let asked = calls.ok().and_then(|c| c.last);
+                self.finish_at(asked.unwrap_or_else(Instant::now));
+            }
+            _ = exited.wait_for(Option::is_some) => self.finish_at(Instant::now()),
+            _ = tokio::time::sleep_until(phase.deadline.into()) => self.overran(),
+        }
+    }
+
+    /// [`Env::settle`], waiting at most `grace`: whether the invoke phase
+    /// has ended.
+    pub async fn settle_within(&self, grace: Duration) -> bool {
+        tokio::time::timeout(grace, self.settle()).await.is_ok()
+    }
+
+    /// The answered invocation's deadline passed before the runtime asked
+    /// for the next event: it timed out after its answer.
+    fn overran(&self) {
+        let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
+        let Some(mut epilogue) = pending.take() else {
+            return;
+        };
+        // Before the kill: a dead runtime has no memory left to read.
+        epilogue.report.max_memory_used_mb = self.peak_mb();
+        self.kill();
+        let limit = self.timeout_of(&epilogue);
+        self.pump.flush();
+        self.sink
+            .line(report::timed_out_line(&epilogue.request_id, limit));
+        epilogue.report.status = Some("timeout");
+        let ended = epilogue.open.map_or_else(Instant::now, |p| p.deadline);
+        self.write_epilogue(epilogue, ended);
+    }
+
+    /// The function's timeout, as the invocation's deadline gave it.
+    fn timeout_of(&self, epilogue: &Epilogue) -> Duration {
+        epilogue
+            .open
+            .map(|p| p.deadline.saturating_duration_since(p.delivered_at))
+            .unwrap_or_else(|| Duration::from_secs(self.spec.record.timeout as u64))
     }
 
     /// Writes the pending END and REPORT, the invoke phase ending at
@@ -461,11 +501,7 @@ impl Env {
             ),
             Ended::TimedOut(limit) => {
                 self.kill();
-                self.sink.line(format!(
-                    "{} {request_id} Task timed out after {:.2} seconds",
-                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                    limit.as_secs_f64()
-                ));
+                self.sink.line(report::timed_out_line(request_id, limit));
                 (
                     report::timeout_error(request_id, limit),
                     Some("timeout"),

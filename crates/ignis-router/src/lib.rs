@@ -30,6 +30,10 @@ pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
 
+/// How long an invocation waits for a warm environment whose runtime has
+/// answered to ask for its next event, before it looks elsewhere.
+const SETTLE_GRACE: Duration = Duration::from_millis(50);
+
 /// Where layers are found for a function without layers (`/opt`, as on
 /// Lambda).
 const OPT_DIR: &str = "/opt";
@@ -348,15 +352,38 @@ impl Router {
         resolved: &Resolved,
         request_id: &str,
     ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
-        loop {
+        // An environment whose runtime has answered but not yet asked for
+        // its next event is still in its invoke phase. A runtime asks at
+        // once, so the first such one is given a moment; one still busy
+        // after it (work after the answer) is left to finish, and the
+        // invocation goes elsewhere, as on Lambda.
+        let mut busy = Vec::new();
+        let found = loop {
             let candidate = pool.idle.lock().expect("pool lock poisoned").pop();
             match candidate {
                 Some(env) if env.reusable() && Arc::ptr_eq(&env.spec, spec) => {
-                    return Ok(Ok(env));
+                    if !env.unfinished()
+                        || (busy.is_empty() && env.settle_within(SETTLE_GRACE).await)
+                    {
+                        if env.reusable() {
+                            break Some(env);
+                        }
+                        env.kill();
+                    } else {
+                        busy.push(env);
+                    }
                 }
                 Some(env) => env.kill(),
-                None => break,
+                None => break None,
             }
+        };
+        if !busy.is_empty() {
+            // Behind the idle ones: taken last.
+            let mut idle = pool.idle.lock().expect("pool lock poisoned");
+            idle.splice(0..0, busy);
+        }
+        if let Some(env) = found {
+            return Ok(Ok(env));
         }
         let reservation = self.reserve(spec.record.memory_size as u64)?;
         let logs = self.logs.function(&spec.record.name);

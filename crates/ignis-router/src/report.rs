@@ -58,6 +58,15 @@ pub struct Report {
     pub error_type: Option<String>,
 }
 
+/// The log line of an invocation that ran past its timeout.
+pub fn timed_out_line(request_id: &str, limit: Duration) -> String {
+    format!(
+        "{} {request_id} Task timed out after {:.2} seconds",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        limit.as_secs_f64()
+    )
+}
+
 /// `n` in decimal, appended to `out`.
 fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];

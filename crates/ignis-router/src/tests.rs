@@ -36,6 +36,7 @@ while true; do
   req POST /2018-06-01/runtime/invocation/$id/response "{\"count\":$count,\"pid\":$$}" >/dev/null
   case "$body" in
     *linger*) sleep 0.3; echo "lingered $id" ;;
+    *overrun*) sleep 3; echo "overran $id" ;;
   esac
 done
 "#;
@@ -182,6 +183,57 @@ async fn the_invoke_phase_ends_when_the_runtime_asks_for_the_next_event() {
             assert!(log.contains(&format!("lingered {id}")), "{log}");
         }
     }
+}
+
+/// The function's log, once a line starting with `prefix` is in it.
+async fn log_with(router: &Router, prefix: &str) -> Vec<String> {
+    let logs = router.logs().function("f");
+    let mut lines: Vec<String> = Vec::new();
+    for _ in 0..1000 {
+        let page = logs.read(0, 0, 1000, std::time::Duration::ZERO).await;
+        lines = page.events.into_iter().map(|e| e.message).collect();
+        if lines.iter().any(|l| l.starts_with(prefix)) {
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no {prefix:?} in\n{}", lines.join("\n"));
+}
+
+#[tokio::test]
+async fn work_after_the_answer_past_the_deadline_times_out_that_invocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let first = router.invoke(input(r#"{"overrun":1}"#)).await.unwrap();
+    assert!(!first.function_error);
+    // The busy environment is not handed this one: a fresh one runs it.
+    let second = router.invoke(input("{}")).await.unwrap();
+    assert!(!second.function_error);
+    assert_eq!(count(&second), 1);
+    let (a, b) = (&first.request_id, &second.request_id);
+    let lines = log_with(&router, &format!("REPORT RequestId: {a}")).await;
+    let report = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("REPORT RequestId: {a}")))
+        .unwrap();
+    assert!(report.contains("Status: timeout"), "{report}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(&format!("{a} Task timed out after 2.00 seconds"))),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(!lines.iter().any(|l| l.contains("overran")));
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(b.as_str()) && l.contains("timed out")),
+        "{}",
+        lines.join("\n")
+    );
+    // The overrun environment is gone; the fresh one serves on.
+    assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 2);
 }
 
 #[tokio::test]
