@@ -31,3 +31,6 @@ pub const RUNTIME_CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 pub const RUNTIME_COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
 /// Runtime API: the error type a runtime reports with `/error` and `/init/error`.
 pub const RUNTIME_FUNCTION_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+/// Runtime API: the base64 error document a streaming response's trailers
+/// carry with the error type, for an error met mid-stream.
+pub const RUNTIME_FUNCTION_ERROR_BODY: &str = "lambda-runtime-function-error-body";

@@ -21,8 +21,11 @@ pub const TIMEOUT_DEFAULT_S: u32 = 3;
 pub const EPHEMERAL_MIN_MB: u32 = 512;
 /// Largest `/tmp`, MB.
 pub const EPHEMERAL_MAX_MB: u32 = 10_240;
-/// Largest synchronous request or response payload, bytes (6 MB).
+/// Largest synchronous request payload, bytes (6 MB).
 pub const SYNC_PAYLOAD_MAX: usize = 6 * 1024 * 1024;
+/// Largest response a runtime may post, bytes: Lambda allows 100 bytes
+/// more than 6 MB, and names this number when it refuses one.
+pub const RESPONSE_PAYLOAD_MAX: usize = 6_291_556;
 /// Largest asynchronous (Event) request payload, bytes (1 MB).
 pub const ASYNC_PAYLOAD_MAX: usize = 1024 * 1024;
 /// Largest zip uploaded directly, bytes (50 MB).

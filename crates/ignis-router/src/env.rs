@@ -493,7 +493,7 @@ impl Env {
                     "Function.ResponseSizeTooLarge",
                     &format!(
                         "Response payload size exceeded maximum allowed payload size ({} bytes).",
-                        ignis_model::limits::SYNC_PAYLOAD_MAX
+                        ignis_model::limits::RESPONSE_PAYLOAD_MAX
                     ),
                 ),
                 Some("error"),

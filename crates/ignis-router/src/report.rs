@@ -164,16 +164,15 @@ pub fn exit_error(request_id: &str, exit: &ExitInfo) -> Bytes {
     )
 }
 
-/// The body returned for a function error: the runtime's document if it is
-/// JSON, else one built from the error type header and whatever was sent.
+/// The body returned for a function error: the runtime's document, bytes
+/// untouched, as Lambda passes it on; for an empty one, a document built
+/// from the error type header (the Runtime API's rule when no payload is
+/// given).
 pub fn function_error_body(error_type: Option<&str>, body: Bytes) -> Bytes {
-    if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+    if !body.is_empty() {
         return body;
     }
-    error_document(
-        error_type.unwrap_or("Runtime.Unknown"),
-        &String::from_utf8_lossy(&body),
-    )
+    error_document(error_type.unwrap_or("Runtime.Unknown"), "")
 }
 
 #[cfg(test)]
@@ -292,11 +291,16 @@ mod tests {
     }
 
     #[test]
-    fn non_json_error_bodies_are_wrapped() {
-        let b = function_error_body(Some("X.Y"), Bytes::from_static(b"plain"));
+    fn error_bodies_pass_untouched_and_an_empty_one_is_built_from_the_type() {
+        for raw in [&b"plain"[..], br#"{"errorType":"A"}"#, b"\xff\xfe\x00abc"] {
+            let raw = Bytes::copy_from_slice(raw);
+            assert_eq!(function_error_body(Some("X.Y"), raw.clone()), raw);
+        }
+        let b = function_error_body(Some("X.Y"), Bytes::new());
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-        assert_eq!(v["errorType"], "X.Y");
-        let raw = Bytes::from_static(br#"{"errorType":"A"}"#);
-        assert_eq!(function_error_body(None, raw.clone()), raw);
+        assert_eq!(
+            (&v["errorType"], &v["errorMessage"]),
+            (&"X.Y".into(), &"".into())
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use hyper::HeaderMap;
 
 /// Why a body was not read.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,17 +23,39 @@ pub enum BodyError {
 
 /// Reads at most `max` bytes; a longer body is read and dropped up to
 /// `drain_max` bytes in all. One-chunk bodies are returned without a copy.
-pub async fn read_limited<B>(mut body: B, max: usize, drain_max: usize) -> Result<Bytes, BodyError>
+pub async fn read_limited<B>(body: B, max: usize, drain_max: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    read_with_trailers(body, max, drain_max)
+        .await
+        .map(|(bytes, _)| bytes)
+}
+
+/// [`read_limited`], also returning the trailers a chunked body ended with.
+pub async fn read_with_trailers<B>(
+    mut body: B,
+    max: usize,
+    drain_max: usize,
+) -> Result<(Bytes, Option<HeaderMap>), BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
+    let mut trailers: Option<HeaderMap> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                if let Ok(t) = frame.into_trailers() {
+                    trailers.get_or_insert_with(HeaderMap::new).extend(t);
+                }
+                continue;
+            }
         };
         total += data.len();
         if total > drain_max {
@@ -53,7 +76,7 @@ where
             drained: true,
         });
     }
-    Ok(match chunks.len() {
+    let bytes = match chunks.len() {
         0 => Bytes::new(),
         1 => chunks.pop().unwrap_or_default(),
         _ => {
@@ -61,7 +84,8 @@ where
             chunks.iter().for_each(|c| buf.extend_from_slice(c));
             buf.freeze()
         }
-    })
+    };
+    Ok((bytes, trailers))
 }
 
 #[cfg(test)]

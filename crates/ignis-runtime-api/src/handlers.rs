@@ -2,15 +2,17 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::HeaderMap;
 use hyper::{Method, Request, Response, StatusCode};
 use ignis_model::headers as h;
-use ignis_model::limits::SYNC_PAYLOAD_MAX;
+use ignis_model::limits::RESPONSE_PAYLOAD_MAX;
 
-use crate::body::{read_limited, BodyError};
+use crate::body::{read_limited, read_with_trailers, BodyError};
 use crate::slot::{AnswerError, Slot};
 use crate::{Invocation, Outcome};
 
@@ -30,6 +32,7 @@ const TRACE_ID: HeaderName = HeaderName::from_static(h::RUNTIME_TRACE_ID);
 const CLIENT_CONTEXT: HeaderName = HeaderName::from_static(h::RUNTIME_CLIENT_CONTEXT);
 const COGNITO_IDENTITY: HeaderName = HeaderName::from_static(h::RUNTIME_COGNITO_IDENTITY);
 const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(h::RUNTIME_FUNCTION_ERROR_TYPE);
+const FUNCTION_ERROR_BODY: HeaderName = HeaderName::from_static(h::RUNTIME_FUNCTION_ERROR_BODY);
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
@@ -42,17 +45,41 @@ pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
         }
         (&Method::POST, Some(Route::Error(range))) => {
             let id = request_id_at(&req, range);
-            let (error_type, body) = error_parts(req).await;
-            answer(slot.answer(&id, Outcome::FunctionError { error_type, body }))
+            match error_parts(req).await {
+                Ok((error_type, body)) => {
+                    answer(slot.answer(&id, Outcome::FunctionError { error_type, body }))
+                }
+                Err(too_large) => {
+                    let _ = slot.answer(
+                        &id,
+                        Outcome::ResponseTooLarge {
+                            len: too_large.read,
+                        },
+                    );
+                    too_large.reply()
+                }
+            }
         }
-        (&Method::POST, Some(Route::InitError)) => {
-            let (error_type, body) = error_parts(req).await;
-            answer(slot.init_error(Outcome::InitError { error_type, body }))
-        }
-        _ => error(
+        (&Method::POST, Some(Route::InitError)) => match error_parts(req).await {
+            Ok((error_type, body)) => {
+                answer(slot.init_error(Outcome::InitError { error_type, body }))
+            }
+            Err(too_large) => {
+                let body = Bytes::new();
+                let error_type = too_large.error_type.clone();
+                let _ = slot.init_error(Outcome::InitError { error_type, body });
+                too_large.reply()
+            }
+        },
+        (_, Some(Route::Unknown)) | (_, None) => error(
             StatusCode::NOT_FOUND,
             "NotFound",
             "unknown Runtime API path",
+        ),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "method not allowed on this Runtime API path",
         ),
     }
 }
@@ -131,36 +158,90 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
 }
 
 async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
-    match read_limited(req.into_body(), SYNC_PAYLOAD_MAX, DRAIN_MAX).await {
-        Ok(body) => answer(slot.answer(id, Outcome::Response(body))),
+    match read_with_trailers(req.into_body(), RESPONSE_PAYLOAD_MAX, DRAIN_MAX).await {
+        Ok((body, trailers)) => {
+            let outcome = match trailers.as_ref().and_then(stream_error) {
+                // An error met mid-stream, reported in the trailers.
+                Some((error_type, error_body)) => Outcome::FunctionError {
+                    error_type: Some(error_type),
+                    body: error_body,
+                },
+                None => Outcome::Response(body),
+            };
+            answer(slot.answer(id, outcome))
+        }
         Err(BodyError::TooLarge { read, drained }) => {
             let _ = slot.answer(id, Outcome::ResponseTooLarge { len: read });
-            let mut reply = error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &format!("Exceeded maximum allowed payload size ({SYNC_PAYLOAD_MAX} bytes)."),
-            );
-            if !drained {
-                reply
-                    .headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            TooLarge {
+                read,
+                drained,
+                error_type: None,
             }
-            reply
+            .reply()
         }
         Err(BodyError::Read(e)) => error(StatusCode::BAD_REQUEST, "InvalidRequest", &e),
     }
 }
 
-async fn error_parts(req: Request<Incoming>) -> (Option<String>, Bytes) {
+/// The error type and document of a streaming response's error trailers
+/// (the document base64, as the runtimes send it; kept as sent if not).
+fn stream_error(trailers: &HeaderMap) -> Option<(String, Bytes)> {
+    let error_type = trailers.get(FUNCTION_ERROR_TYPE)?.to_str().ok()?.to_owned();
+    let body = trailers
+        .get(FUNCTION_ERROR_BODY)
+        .map(|v| {
+            let raw = v.as_bytes();
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .map_or_else(|_| Bytes::copy_from_slice(raw), Bytes::from)
+        })
+        .unwrap_or_default();
+    Some((error_type, body))
+}
+
+/// A body over [`RESPONSE_PAYLOAD_MAX`], answered with 413.
+struct TooLarge {
+    read: usize,
+    drained: bool,
+    /// The error type the request's header named, if any.
+    error_type: Option<String>,
+}
+
+impl TooLarge {
+    fn reply(&self) -> Reply {
+        let mut reply = error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({RESPONSE_PAYLOAD_MAX} bytes)."),
+        );
+        if !self.drained {
+            // The rest of the body is still coming: this connection is done.
+            reply
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        reply
+    }
+}
+
+/// The error type header and the error document of `/error` and
+/// `/init/error`.
+async fn error_parts(req: Request<Incoming>) -> Result<(Option<String>, Bytes), TooLarge> {
     let error_type = req
         .headers()
         .get(FUNCTION_ERROR_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = read_limited(req.into_body(), SYNC_PAYLOAD_MAX, DRAIN_MAX)
-        .await
-        .unwrap_or_default();
-    (error_type, body)
+    match read_limited(req.into_body(), RESPONSE_PAYLOAD_MAX, DRAIN_MAX).await {
+        Ok(body) => Ok((error_type, body)),
+        Err(BodyError::TooLarge { read, drained }) => Err(TooLarge {
+            read,
+            drained,
+            error_type,
+        }),
+        // A body that could not be read is no document: the type stands.
+        Err(BodyError::Read(_)) => Ok((error_type, Bytes::new())),
+    }
 }
 
 fn answer(result: Result<(), AnswerError>) -> Reply {
@@ -178,6 +259,11 @@ fn answer(result: Result<(), AnswerError>) -> Reply {
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             "The invocation was answered already",
+        ),
+        Err(AnswerError::NoInvocation) => error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "No invocation is in progress",
         ),
         Err(AnswerError::NotInitializing) => error(
             StatusCode::FORBIDDEN,

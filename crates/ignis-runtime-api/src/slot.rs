@@ -67,6 +67,9 @@ pub(crate) enum AnswerError {
     UnknownRequest,
     /// The invocation was answered already.
     AlreadyAnswered,
+    /// No invocation is in progress (none was taken with `/next`, or it was
+    /// answered).
+    NoInvocation,
     /// `/init/error` after init.
     NotInitializing,
 }
@@ -155,11 +158,14 @@ impl Slot {
                 Ok(())
             }
             other => {
+                let in_progress = other.is_some();
                 state.current = other;
                 if state.last_answered.as_deref() == Some(request_id) {
                     Err(AnswerError::AlreadyAnswered)
-                } else {
+                } else if in_progress {
                     Err(AnswerError::UnknownRequest)
+                } else {
+                    Err(AnswerError::NoInvocation)
                 }
             }
         }

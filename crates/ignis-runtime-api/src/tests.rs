@@ -165,29 +165,93 @@ async fn init_error_reaches_the_waiting_invocation_and_later_ones() {
 }
 
 #[tokio::test]
-async fn oversized_response_is_413_and_reported() {
+async fn responses_up_to_lambdas_limit_pass_and_one_byte_more_is_413() {
+    use ignis_model::limits::RESPONSE_PAYLOAD_MAX;
+    for (len, path) in [
+        (RESPONSE_PAYLOAD_MAX, "response"),
+        (RESPONSE_PAYLOAD_MAX + 1, "response"),
+        (RESPONSE_PAYLOAD_MAX + 1, "error"),
+    ] {
+        let api = RuntimeApi::bind_loopback().await.unwrap();
+        let sub = api.submit(invocation("r1"));
+        call(&api, "GET", NEXT, "", b"").await;
+        let body = vec![b'x'; len];
+        let uri = format!("/2018-06-01/runtime/invocation/r1/{path}");
+        let (status, _, text) = call(&api, "POST", &uri, "", &body).await;
+        let outcome = sub.outcome.await.unwrap();
+        if len == RESPONSE_PAYLOAD_MAX {
+            assert_eq!(status, 202);
+            assert!(matches!(outcome, Outcome::Response(b) if b.len() == len));
+        } else {
+            assert_eq!(status, 413, "{path}");
+            assert!(text.contains("(6291556 bytes)"), "{text}");
+            assert!(
+                matches!(outcome, Outcome::ResponseTooLarge { .. }),
+                "{path}: {outcome:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_error_in_a_streamed_responses_trailers_is_a_function_error() {
     let api = RuntimeApi::bind_loopback().await.unwrap();
     let sub = api.submit(invocation("r1"));
     call(&api, "GET", NEXT, "", b"").await;
-    let big = vec![b'x'; ignis_model::limits::SYNC_PAYLOAD_MAX + 10];
-    let (status, _, _) = call(
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    let request = concat!(
+        "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n",
+        "Lambda-Runtime-Function-Response-Mode: streaming\r\n",
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n",
+        "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n",
+        "5\r\nhello\r\n0\r\n",
+        "Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n",
+        // base64 of {"errorMessage":"cut"}
+        "Lambda-Runtime-Function-Error-Body: eyJlcnJvck1lc3NhZ2UiOiJjdXQifQ==\r\n\r\n",
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 202"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    match sub.outcome.await.unwrap() {
+        Outcome::FunctionError { error_type, body } => {
+            assert_eq!(error_type.as_deref(), Some("Runtime.StreamError"));
+            assert_eq!(&body[..], br#"{"errorMessage":"cut"}"#);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let (status, _, _) = call(&api, "GET", "/2018-06-01/runtime/nope", "", b"").await;
+    assert_eq!(status, 404);
+    for (method, path) in [
+        ("POST", NEXT),
+        ("GET", "/2018-06-01/runtime/init/error"),
+        ("GET", "/2018-06-01/runtime/invocation/r1/response"),
+    ] {
+        let (status, _, _) = call(&api, method, path, "", b"").await;
+        assert_eq!(status, 405, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_response_with_no_invocation_in_progress_is_403() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let (status, _, body) = call(
         &api,
         "POST",
         "/2018-06-01/runtime/invocation/r1/response",
         "",
-        &big,
+        b"{}",
     )
     .await;
-    assert_eq!(status, 413);
-    assert!(matches!(
-        sub.outcome.await.unwrap(),
-        Outcome::ResponseTooLarge { .. }
-    ));
-}
-
-#[tokio::test]
-async fn unknown_paths_are_404() {
-    let api = RuntimeApi::bind_loopback().await.unwrap();
-    let (status, _, _) = call(&api, "GET", "/2018-06-01/runtime/nope", "", b"").await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 403);
+    assert!(body.contains("InvalidStateTransition"), "{body}");
 }
