@@ -133,6 +133,45 @@ def test_context_reaches_the_runtime(lam, echo_fn):
     assert out["deadline"] > 0
 
 
+def test_a_client_context_with_non_ascii_text_and_newlines_arrives_whole(lam, echo_fn):
+    """The runtime receives it in a header: it must get there as one ASCII
+    line holding the same document (lambda_runtime exits on non-ASCII
+    header bytes)."""
+    client_context = {"custom": {"city": "Zürich 🚀", "quote": 'a "b"'}}
+    encoded = base64.b64encode(json.dumps(client_context, indent=2, ensure_ascii=False).encode()).decode()
+    resp, body, out = invoke(lam, echo_fn, {"op": "context"}, ClientContext=encoded)
+    assert "FunctionError" not in resp, body
+    assert out["client_context"]["custom"] == client_context["custom"], body
+
+
+def test_the_qualifier_the_caller_names_is_in_the_invoked_arn(lam, echo_fn):
+    arn = lam.get_function_configuration(FunctionName=echo_fn)["FunctionArn"]
+    for kwargs in ({"FunctionName": echo_fn, "Qualifier": "$LATEST"}, {"FunctionName": f"{echo_fn}:$LATEST"}):
+        resp = lam.invoke(Payload=b'{"op":"context"}', **kwargs)
+        out = json.loads(resp["Payload"].read())
+        assert out["invoked_function_arn"] == f"{arn}:$LATEST", (kwargs, out)
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=f"{echo_fn}:$LATEST", Qualifier="1", Payload=b"{}")
+    assert error_code(e.value) == "InvalidParameterValueException"
+    assert "does not match the specified qualifier" in error_message(e.value)
+
+
+def test_the_callers_trace_header_reaches_the_runtime(url, echo_fn):
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    r = requests.post(
+        f"{url}/2015-03-31/functions/{echo_fn}/invocations",
+        data=b'{"op":"context"}',
+        headers={"X-Amzn-Trace-Id": trace},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["xray_trace_id"] == trace
+    # Without one, the runtime gets a fresh trace id.
+    fresh = requests.post(f"{url}/2015-03-31/functions/{echo_fn}/invocations", data=b'{"op":"context"}', timeout=60)
+    assert fresh.json()["xray_trace_id"].startswith("Root=1-"), fresh.text
+    assert fresh.json()["xray_trace_id"] != trace
+
+
 @pytest.mark.parametrize("context", [b"not json", b"[1, 2]", b"\xff\xfe"])
 def test_a_client_context_that_is_not_a_json_object_is_refused(lam, echo_fn, context):
     """The runtime parses it as a JSON object (lambda_runtime exits on
@@ -238,6 +277,12 @@ def test_invalid_json_payload(url, echo_fn):
     assert r.status_code == 400
     assert r.headers.get("X-Amzn-ErrorType", "").split(":")[0] == "InvalidRequestContentException"
     assert r.json()["Type"] == "User"
+
+
+def test_a_payload_with_invalid_utf8_in_a_string_is_refused(url, echo_fn):
+    r = requests.post(f"{url}/2015-03-31/functions/{echo_fn}/invocations", data=b'{"a":"\xff\xfe"}', timeout=60)
+    assert r.status_code == 400, r.text
+    assert r.headers.get("X-Amzn-ErrorType", "").split(":")[0] == "InvalidRequestContentException"
 
 
 def test_unknown_invocation_type(url, echo_fn):

@@ -83,13 +83,36 @@ impl Functions {
         reference: &str,
         qualifier: Option<&str>,
     ) -> Result<String, ApiError> {
+        self.resolve_qualified(reference, qualifier)
+            .map(|(name, _)| name)
+    }
+
+    /// [`Functions::resolve_name`], also returning the qualifier the caller
+    /// named (in the reference or the `Qualifier` parameter), if any.
+    pub fn resolve_qualified(
+        &self,
+        reference: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(String, Option<String>), ApiError> {
         let r = parse_function_ref(reference)?;
-        match qualifier.or(r.qualifier.as_deref()) {
+        let named = match (qualifier, r.qualifier.as_deref()) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LambdaError::invalid(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                )
+                .into())
+            }
+            (a, b) => a.or(b),
+        };
+        match named {
             Some(q) if q != "$LATEST" => {
                 let arn = format!("{}:{q}", self.arn(&r.name));
                 Err(ApiError(LambdaError::function_not_found(&arn)))
             }
-            _ => Ok(r.name),
+            q => {
+                let q = q.map(str::to_owned);
+                Ok((r.name, q))
+            }
         }
     }
 

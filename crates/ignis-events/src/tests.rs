@@ -99,6 +99,7 @@ fn event(function: &str, payload: &'static str) -> InvokeInput {
         invoked_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
         request_id: None,
         tail: false,
+        trace_id: None,
     }
 }
 

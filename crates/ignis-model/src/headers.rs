@@ -6,6 +6,8 @@ pub const INVOCATION_TYPE: &str = "x-amz-invocation-type";
 pub const LOG_TYPE: &str = "x-amz-log-type";
 /// Invoke: base64 client context, passed to the runtime.
 pub const CLIENT_CONTEXT: &str = "x-amz-client-context";
+/// Invoke: the caller's X-Ray trace header.
+pub const TRACE_ID: &str = "x-amzn-trace-id";
 /// Invoke response: `Unhandled` or `Handled` when the function failed.
 pub const FUNCTION_ERROR: &str = "x-amz-function-error";
 /// Invoke response: base64 of the last 4 KB of the invocation's log.

@@ -92,6 +92,9 @@ pub struct InvokeInput {
     /// (`LogType: Tail`). Otherwise an answered invocation returns before
     /// its END and REPORT are written, which follow at once.
     pub tail: bool,
+    /// The caller's `X-Amzn-Trace-Id`, passed to the runtime as Lambda does
+    /// in PassThrough mode; `None`: a new trace id.
+    pub trace_id: Option<String>,
 }
 
 /// Why an invocation could not be run.
@@ -341,7 +344,7 @@ impl Router {
             invoked_arn: input.invoked_arn,
             client_context: input.client_context,
             cognito_identity: None,
-            trace_id: trace_id(),
+            trace_id: input.trace_id.unwrap_or_else(trace_id),
         }
     }
 

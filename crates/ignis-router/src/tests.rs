@@ -63,6 +63,7 @@ fn input(payload: &'static str) -> InvokeInput {
         invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
         request_id: None,
         tail: true,
+        trace_id: None,
     }
 }
 

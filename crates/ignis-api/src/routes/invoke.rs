@@ -57,7 +57,12 @@ pub async fn invoke(
         SYNC_PAYLOAD_MAX
     };
     let payload = body::read(b, max, "InvokeFunction").await?;
-    if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+    // UTF-8 first: skipping a string, serde does not check its bytes.
+    let is_json = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
+    };
+    if !payload.is_empty() && !is_json(&payload) {
         return Err(LambdaError::new(
             ErrorKind::InvalidRequestContent,
             "Could not parse request body into json: Could not parse payload into json",
@@ -66,8 +71,15 @@ pub async fn invoke(
     }
     // The router's in-memory table answers; the store is read only to explain
     // a function the router does not run (absent, Pending or Failed).
-    let function = s.functions.resolve_name(&name, q.qualifier.as_deref())?;
+    let (function, qualifier) = s
+        .functions
+        .resolve_qualified(&name, q.qualifier.as_deref())?;
     let arn = s.functions.arn(&function);
+    // The runtime's context shows the qualifier the caller named, as Lambda's.
+    let invoked_arn = match &qualifier {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn.clone(),
+    };
     let router = s.functions.router();
     let refused = |e: InvokeError| async {
         match e {
@@ -83,9 +95,10 @@ pub async fn invoke(
         function: function.clone(),
         payload,
         client_context,
-        invoked_arn: arn.clone(),
+        invoked_arn,
         request_id: None,
         tail: tail && kind == InvocationType::RequestResponse,
+        trace_id: trace_id(&headers),
     };
     match kind {
         InvocationType::DryRun => {
@@ -146,6 +159,20 @@ fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Longest caller trace header passed on.
+const TRACE_ID_MAX: usize = 1024;
+
+/// The caller's X-Ray trace header, when it is one (`Root=1-…`): the
+/// runtime gets it as `Lambda-Runtime-Trace-Id`.
+fn trace_id(headers: &HeaderMap) -> Option<String> {
+    let value = header(headers, h::TRACE_ID)?;
+    let fits = value.len() <= TRACE_ID_MAX
+        && value
+            .split(';')
+            .any(|part| part.trim().starts_with("Root=1-"));
+    fits.then(|| value.to_owned())
+}
+
 fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ApiError> {
     match header(headers, h::INVOCATION_TYPE) {
         None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
@@ -179,9 +206,62 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .filter(|text| {
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok()
         })
-        .map(Some)
+        .map(|text| Some(header_safe_json(&text)))
         .ok_or_else(|| {
             LambdaError::invalid("Client context must be a valid Base64-encoded JSON object.")
                 .into()
         })
+}
+
+/// The same JSON document as one line of ASCII, fit for an HTTP header:
+/// whitespace between tokens dropped, non-ASCII characters in strings
+/// escaped as `\uXXXX`. Keys, their order and numbers stay as sent.
+fn header_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if !in_string {
+            if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+                out.push(c);
+            }
+            in_string = c == '"';
+            continue;
+        }
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            in_string = false;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_safe_json;
+
+    #[test]
+    fn client_context_becomes_one_ascii_line_with_the_same_document() {
+        let sent = "{\n  \"custom\": {\"city\": \"Zürich 🚀\", \"q\": \"a \\\" b\\\\\"},\n  \"b\": [1, 2.50]\n}";
+        let line = header_safe_json(sent);
+        assert!(line.is_ascii() && !line.contains('\n'), "{line}");
+        assert_eq!(
+            line,
+            r#"{"custom":{"city":"Z\u00fcrich \ud83d\ude80","q":"a \" b\\"},"b":[1,2.50]}"#
+        );
+        let a: serde_json::Value = serde_json::from_str(sent).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(a, b);
+        assert!(axum::http::HeaderValue::from_str(&line).is_ok());
+    }
 }
