@@ -11,7 +11,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, Server, env_alive, error_code, invoke, lambda_client, logs, wait_for
+from support import ROLE, Server, env_alive, error_code, error_message, invoke, lambda_client, logs, wait_for
 
 
 @pytest.fixture
@@ -207,7 +207,10 @@ def test_memory_budget_throttles_sync_and_queues_async(own_server, echo_zip):
             outcomes.append(invoke(client, "budget", {"op": "sleep", "ms": 3000})[2])
         except ClientError as e:
             outcomes.append(error_code(e))
+            # Lambda's throttle names its reason; botocore parses it.
+            reasons.append(e.response.get("Reason"))
 
+    reasons: list = []
     threads = [threading.Thread(target=one) for _ in range(3)]
     for t in threads:
         t.start()
@@ -222,9 +225,19 @@ def test_memory_budget_throttles_sync_and_queues_async(own_server, echo_zip):
     for t in threads:
         t.join(60)
     assert outcomes.count("TooManyRequestsException") == 1, outcomes
+    assert reasons == ["ConcurrentInvocationLimitExceeded"], reasons
     assert sum(isinstance(o, dict) and o.get("slept") == 3000 for o in outcomes) == 2, outcomes
     wait_for(
         lambda: any(e["message"] == "log line 1" for e in logs(srv.url, "budget", limit=1000)["events"]),
         30,
         what="the queued Event invocation to run",
     )
+
+    # A function bigger than the whole budget can never run here: a clear
+    # error the SDK does not retry, not a throttle.
+    create(client, "too-big", echo_zip, MemorySize=512)
+    for kind in ("RequestResponse", "DryRun", "Event"):
+        with pytest.raises(ClientError) as e:
+            client.invoke(FunctionName="too-big", InvocationType=kind, Payload=b"{}")
+        assert error_code(e.value) == "InvalidParameterValueException", kind
+        assert "memory budget (256 MB)" in error_message(e.value)

@@ -73,11 +73,25 @@ pub fn invoke_error(e: InvokeError, arn: &str, budget: (u64, u64)) -> ApiError {
             ErrorKind::InvalidRuntime,
             format!("The runtime parameter of {runtime} is not available on this node: {reason}"),
         ),
-        InvokeError::NoCapacity => (
-            ErrorKind::TooManyRequests,
-            format!(
+        InvokeError::NoCapacity => {
+            let message = format!(
                 "Rate Exceeded: no room for another execution environment in this node's memory budget ({} of {} MB reserved)",
                 budget.0, budget.1
+            );
+            // Lambda's reason when concurrency runs out; SDKs and users
+            // match on it.
+            return ApiError(
+                LambdaError::new(ErrorKind::TooManyRequests, message)
+                    .with_reason("ConcurrentInvocationLimitExceeded"),
+            );
+        }
+        InvokeError::OverBudget {
+            memory_mb,
+            budget_mb,
+        } => (
+            ErrorKind::InvalidParameterValue,
+            format!(
+                "The function's MemorySize ({memory_mb} MB) is more than this node's memory budget ({budget_mb} MB): lower MemorySize or raise the node's --memory-budget-mb"
             ),
         ),
         InvokeError::ShuttingDown => (ErrorKind::Service, "The node is shutting down".to_string()),

@@ -110,6 +110,8 @@ pub struct LambdaError {
     pub kind: ErrorKind,
     /// The human-readable message.
     pub message: String,
+    /// The `Reason` member some errors carry (a throttle's `ThrottleReason`).
+    pub reason: Option<&'static str>,
 }
 
 impl LambdaError {
@@ -118,7 +120,14 @@ impl LambdaError {
         Self {
             kind,
             message: message.into(),
+            reason: None,
         }
+    }
+
+    /// The same error with its `Reason` member.
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     /// `InvalidParameterValueException` with `message`.
@@ -139,6 +148,7 @@ impl LambdaError {
         ErrorBody {
             kind: self.kind.fault().to_string(),
             message: self.message.clone(),
+            reason: self.reason.map(str::to_owned),
         }
     }
 }
@@ -152,6 +162,9 @@ pub struct ErrorBody {
     /// The message; botocore reads `message` or `Message`.
     #[serde(alias = "Message")]
     pub message: String,
+    /// Why, for errors that say (`TooManyRequestsException`'s `Reason`).
+    #[serde(rename = "Reason", default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -117,6 +117,15 @@ pub enum InvokeError {
     /// No memory left for another environment.
     #[error("no capacity for another execution environment")]
     NoCapacity,
+    /// The function's MemorySize is more than the node's whole budget: no
+    /// environment of it can ever start here.
+    #[error("MemorySize {memory_mb} MB is more than the node's memory budget of {budget_mb} MB")]
+    OverBudget {
+        /// The function's MemorySize, MB.
+        memory_mb: u64,
+        /// The node's budget, MB.
+        budget_mb: u64,
+    },
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
@@ -248,6 +257,13 @@ impl Router {
         let spec = pool.spec.lock().expect("pool lock poisoned").clone();
         if spec.record.state != FunctionState::Active {
             return Err(InvokeError::NotReady(spec.record.state));
+        }
+        let (memory_mb, budget_mb) = (spec.record.memory_size as u64, self.admission.budget_mb());
+        if memory_mb > budget_mb {
+            return Err(InvokeError::OverBudget {
+                memory_mb,
+                budget_mb,
+            });
         }
         let resolved = self.resolve_runtime(&pool, &spec)?;
         Ok((pool, spec, resolved))
