@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import zipfile
 
 import requests
 
-from support import build_zip, code_sha256, env_alive, invoke, logs, tail_log, wait_for, wait_log_line
+from support import FIXTURES, build_zip, code_sha256, env_alive, invoke, logs, tail_log, wait_for, wait_log_line
 
 
 def test_lambda_environment_variables(lam, deploy, echo_zip, fname):
@@ -91,6 +92,16 @@ def test_init_error_reaches_the_invocation(lam, deploy, shell_zip, fname):
         tail = tail_log(resp)
         assert _kinds(tail) == ["INIT_REPORT", "START", "END", "REPORT"], tail
         assert "Status: error\tError Type: Runtime.ConfigError" in tail, tail
+
+
+def test_a_runtime_exiting_during_init_logs_its_init_report(lam, deploy, fname):
+    deploy(build_zip([("bootstrap", b"#!/bin/sh\necho starting\nexit 3\n", 0o755)]), Timeout=30)
+    resp, body, out = invoke(lam, fname, {}, LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.ExitError", body
+    tail = tail_log(resp)
+    assert _kinds(tail) == ["INIT_REPORT", "START", "END", "REPORT"], tail
+    assert re.search(r"^INIT_REPORT .*\tStatus: error\tError Type: Runtime.ExitError$", tail, re.M), tail
 
 
 def test_missing_bootstrap(lam, deploy, fname):
@@ -209,10 +220,32 @@ def test_logs_wait_returns_new_lines(lam, url, deploy, echo_zip, fname):
     assert got["page"]["events"], "a waiting logs request returned nothing although a line arrived"
 
 
-def test_init_over_the_10s_limit_fails_the_invocation(lam, deploy, shell_zip, fname):
-    # shell-slow-init sleeps 30 s before its first /next; Lambda's init limit
-    # is 10 s, so the invocation fails (well before the 30 s) instead of hanging.
+def test_init_over_the_10s_limit_and_the_timeout_fails_the_invocation(lam, deploy, shell_zip, fname):
+    # shell-slow-init sleeps 30 s before its first /next. Past Lambda's 10 s
+    # init phase the init goes on under the function's timeout (3 s): the
+    # invocation times out after both, well before the 30 s.
     deploy(shell_zip("shell-slow-init"), Timeout=3)
-    resp, body, out = invoke(lam, fname, {})
+    resp, body, out = invoke(lam, fname, {}, LogType="Tail")
     assert resp["FunctionError"] == "Unhandled"
-    assert "timed out" in out["errorMessage"].lower(), body
+    assert out["errorMessage"].endswith("Task timed out after 3.00 seconds"), body
+    log = tail_log(resp)
+    assert re.search(r"^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: timeout$", log, re.M), log
+    assert _kinds(log) == ["INIT_REPORT", "START", "END", "REPORT"], log
+    assert "Status: timeout" in log.splitlines()[-1], log
+
+
+def test_an_init_longer_than_10s_completes_within_the_timeout(lam, deploy, fname):
+    """As Lambda: an init that outlasts the 10 s init phase is given the
+    function's timeout to finish, and the invocation then runs."""
+    echo = FIXTURES / "shell-echo"
+    bootstrap = (echo / "bootstrap").read_bytes().replace(b"set -euo pipefail\n", b"set -euo pipefail\nsleep 11\n", 1)
+    code = build_zip([("bootstrap", bootstrap, 0o755), ("function.sh", (echo / "function.sh").read_bytes(), 0o644)])
+    deploy(code, Handler="function.handler", Timeout=8)
+    resp, body, _ = invoke(lam, fname, {"n": 1}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    log = tail_log(resp)
+    assert re.search(r"^INIT_REPORT .*\tStatus: timeout$", log, re.M), log
+    report = log.splitlines()[-1]
+    assert report.startswith("REPORT ") and "Status:" not in report, log
+    init_ms = float(re.search(r"Init Duration: ([\d.]+) ms", report).group(1))
+    assert init_ms >= 11_000, report

@@ -280,9 +280,16 @@ impl Env {
                 self.sink.take_capture();
                 return Err(Undelivered);
             }
-            // As on Lambda, a failed init's INIT_REPORT comes before START.
-            if let Ended::Answered(Outcome::InitError { error_type, .. }) = &ended {
-                let t = error_type.as_deref().unwrap_or("Runtime.Unknown");
+            // As on Lambda, a failed init's INIT_REPORT comes before START
+            // (one that ran out of time has written its own).
+            let init_failure = match &ended {
+                Ended::Answered(Outcome::InitError { error_type, .. }) => {
+                    Some(error_type.as_deref().unwrap_or("Runtime.Unknown"))
+                }
+                Ended::Exited(info) if cold => Some(report::exit_error_type(info)),
+                _ => None,
+            };
+            if let Some(t) = init_failure {
                 self.sink
                     .line(report::init_error_line(finished - self.launched_at, t));
             }
@@ -537,18 +544,33 @@ impl Env {
         let sub = self.api.submit_with(inv, on_delivery);
         let mut outcome = sub.outcome;
         // Delivery: at once on a warm environment; after init on a cold one.
-        let delivery_limit = if cold { self.init_timeout } else { timeout };
-        let delivered = tokio::select! {
-            biased;
-            delivery = sub.delivered => delivery.ok(),
-            info = exited.wait_for(Option::is_some) => {
-                let ended = match outcome.try_recv() {
-                    Ok(o) => Ended::Answered(o),
-                    Err(_) => Ended::Exited(info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1))),
-                };
-                return (ended, None);
+        // An init past its 10 s goes on, as Lambda retries it within the
+        // invocation, under the function's timeout.
+        let mut delivery = sub.delivered;
+        let (mut in_init, mut limit) = if cold {
+            (true, self.init_timeout)
+        } else {
+            (false, timeout)
+        };
+        let delivered = loop {
+            tokio::select! {
+                biased;
+                d = &mut delivery => break d.ok(),
+                info = exited.wait_for(Option::is_some) => {
+                    let ended = match outcome.try_recv() {
+                        Ok(o) => Ended::Answered(o),
+                        Err(_) => Ended::Exited(info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1))),
+                    };
+                    return (ended, None);
+                }
+                _ = tokio::time::sleep(limit) => {
+                    if !in_init {
+                        return (Ended::TimedOut(timeout), None);
+                    }
+                    self.sink.line(report::init_timeout_line(limit));
+                    (in_init, limit) = (false, timeout);
+                }
             }
-            _ = tokio::time::sleep(delivery_limit) => return (Ended::TimedOut(delivery_limit), None),
         };
         let deadline = delivered.map_or_else(Instant::now, |d| d.at) + timeout;
         let ended = tokio::select! {

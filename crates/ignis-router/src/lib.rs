@@ -31,8 +31,11 @@ use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
 
 /// How long an invocation waits for a warm environment whose runtime has
-/// answered to ask for its next event, before it looks elsewhere.
-const SETTLE_GRACE: Duration = Duration::from_millis(50);
+/// answered to ask for its next event, before it looks elsewhere. Compiled
+/// runtimes ask within microseconds; a shell runtime in the style of AWS's
+/// tutorial starts a `curl` first, which takes tens of milliseconds on a
+/// loaded machine: reusing the environment beats a cold start for both.
+const SETTLE_GRACE: Duration = Duration::from_secs(1);
 
 /// Where layers are found for a function without layers (`/opt`, as on
 /// Lambda).
@@ -373,9 +376,9 @@ impl Router {
     ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
         // An environment whose runtime has answered but not yet asked for
         // its next event is still in its invoke phase. A runtime asks at
-        // once, so the first such one is given a moment; one still busy
-        // after it (work after the answer) is left to finish, and the
-        // invocation goes elsewhere, as on Lambda.
+        // once, so the first such one is given a moment (`SETTLE_GRACE`);
+        // one still busy after it (work after the answer) is left to finish,
+        // and the invocation goes elsewhere, as on Lambda.
         let mut busy = Vec::new();
         let found = loop {
             let candidate = pool.idle.lock().expect("pool lock poisoned").pop();

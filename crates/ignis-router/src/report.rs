@@ -32,6 +32,15 @@ pub fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
     )
 }
 
+/// `INIT_REPORT` of an init phase that ran out of its 10 s; the init goes
+/// on within the invocation, under the function's timeout.
+pub fn init_timeout_line(took: std::time::Duration) -> String {
+    format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+        took.as_secs_f64() * 1000.0
+    )
+}
+
 /// `END RequestId: …`.
 pub fn end_line(request_id: &str) -> String {
     const A: &str = "END RequestId: ";
