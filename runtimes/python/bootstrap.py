@@ -114,9 +114,44 @@ def _runtime_minor():
 _ENSURE_ASCII = _runtime_minor() < 12
 
 
+def _as_object(o):
+    """What simplejson (Lambda's encoder, namedtuple_as_object on) writes as
+    a JSON object: anything with a callable `_asdict`, namedtuples first."""
+    asdict = getattr(o, "_asdict", None)
+    return asdict() if callable(asdict) else None
+
+
+def _namedtuples_as_objects(obj):
+    """`obj` with every namedtuple inside replaced by its `_asdict()`; `obj`
+    itself when it holds none (the common case: nothing is copied)."""
+    if isinstance(obj, tuple):
+        as_dict = _as_object(obj)
+        if as_dict is not None:
+            return _namedtuples_as_objects(as_dict)
+    if isinstance(obj, dict):
+        changed = None
+        for key, value in obj.items():
+            new = _namedtuples_as_objects(value)
+            if new is not value:
+                if changed is None:
+                    changed = dict(obj)
+                changed[key] = new
+        return obj if changed is None else changed
+    if isinstance(obj, (list, tuple)):
+        changed = None
+        for i, value in enumerate(obj):
+            new = _namedtuples_as_objects(value)
+            if new is not value:
+                if changed is None:
+                    changed = list(obj)
+                changed[i] = new
+        return obj if changed is None else changed
+    return obj
+
+
 def to_json(obj, ensure_ascii=None):
-    """Serializes `obj` as Lambda's Python runtime does; raises TypeError or
-    ValueError for what it cannot serialize."""
+    """Serializes `obj` as Lambda's Python runtime (simplejson) does; raises
+    TypeError or ValueError for what it cannot serialize."""
     decimals = []
 
     def default(o):
@@ -126,9 +161,17 @@ def to_json(obj, ensure_ascii=None):
                 return float("nan")
             decimals.append(str(o))
             return _DECIMAL_MARK + str(len(decimals) - 1)
+        if isinstance(o, (bytes, bytearray)):
+            # simplejson decodes bytes as UTF-8 text.
+            return bytes(o).decode("utf-8")
+        as_dict = _as_object(o)
+        if as_dict is not None:
+            return _namedtuples_as_objects(as_dict)
         raise TypeError(
             "Object of type %s is not JSON serializable" % o.__class__.__name__
         )
+
+    obj = _namedtuples_as_objects(obj)
 
     if ensure_ascii is None:
         ensure_ascii = _ENSURE_ASCII
@@ -864,6 +907,38 @@ def load_handler(handler):
 # --------------------------------------------------------------------------
 
 
+# Standard-library modules that Lambda's runtime client has imported before
+# the function's code runs (json, logging, traceback, http.client, decimal
+# and what they import). There, a file of the function's named like one of
+# them is never imported: the loaded module wins. This client imports them
+# lazily (each costs milliseconds of every cold start), so they are looked
+# up in the standard library only; a function's `types.py` or `enum/` can
+# then break neither the function's `import json` nor this file's error
+# reporting.
+_PRELOADED_ON_LAMBDA = frozenset(
+    """array atexit base64 binascii bisect calendar collections contextlib
+    copyreg datetime decimal email enum errno functools genericpath http
+    importlib ipaddress itertools json keyword linecache locale logging math
+    numbers operator os posixpath quopri random re reprlib select selectors
+    socket ssl stat string struct textwrap threading token tokenize traceback
+    types typing urllib warnings weakref""".split()
+)
+
+
+class _StandardLibraryFirst(object):
+    """A meta path finder: the modules of `_PRELOADED_ON_LAMBDA` come from
+    the standard library's directories, whatever comes first on sys.path."""
+
+    def __init__(self, stdlib_path):
+        self.stdlib_path = stdlib_path
+        self.path_finder = sys.modules["_frozen_importlib_external"].PathFinder
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None or name not in _PRELOADED_ON_LAMBDA:
+            return None  # submodules follow their package's own path
+        return self.path_finder.find_spec(name, self.stdlib_path, target)
+
+
 def setup_sys_path():
     """Lambda's search path: the code, the layers, then the standard
     library. The directory of this file (sys.path[0]) is not on it."""
@@ -876,6 +951,13 @@ def setup_sys_path():
         except (OSError, ValueError):
             pass
         path.append(entry)
+    # After the built-in and frozen importers, before the path finder.
+    finder = _StandardLibraryFirst(list(path))
+    at = next(
+        (i for i, f in enumerate(sys.meta_path) if f is finder.path_finder),
+        len(sys.meta_path),
+    )
+    sys.meta_path.insert(at, finder)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     opt = os.environ.get("IGNIS_OPT_DIR") or "/opt"
     front = [

@@ -357,6 +357,74 @@ def test_marshal_error_and_decimal(make_env, python):
 
 
 @ALL
+def test_bytes_and_namedtuples_serialize_as_simplejson_does(make_env, python):
+    """Lambda's runtime encodes with simplejson: bytes inside a response are
+    UTF-8 text, anything with `_asdict()` (namedtuples first) an object."""
+    env = make_env(
+        python,
+        {
+            "handler.py": """
+                import base64, collections
+
+                Point = collections.namedtuple("Point", "x y")
+
+                class Row(object):
+                    def _asdict(self):
+                        return {"id": 7, "at": Point(1, 2)}
+
+                def main(event, context):
+                    if event == "bad-bytes":
+                        return {"body": b"\\xff"}
+                    return {"body": base64.b64encode(b"\\x89PNG"), "point": Point(1, 2),
+                            "points": [Point(3, 4)], "row": Row(), "plain": (1, 2)}
+            """
+        },
+    )
+    out = env.api.invoke("ok")
+    assert out.kind == "response", out.body
+    assert out.json() == {
+        "body": "iVBORw==",
+        "point": {"x": 1, "y": 2},
+        "points": [{"x": 3, "y": 4}],
+        "row": {"id": 7, "at": {"x": 1, "y": 2}},
+        "plain": [1, 2],
+    }
+    out = env.api.invoke("bad-bytes")
+    assert out.kind == "error"
+    assert out.json()["errorType"] == "Runtime.MarshalError"
+
+
+@ALL
+def test_code_named_like_the_standard_library_does_not_break_the_runtime(make_env, python):
+    """On Lambda the runtime client has imported json, logging, traceback
+    (and what they import) before the function's code runs, so a `types.py`
+    or an `enum/` package of the function is never imported in their place."""
+    env = make_env(
+        python,
+        {
+            "types.py": "SHADOW = True\n",
+            "enum/__init__.py": "raise ImportError('the enum34 backport')\n",
+            "handler.py": """
+                import json
+
+                def main(event, context):
+                    if event == "raise":
+                        raise ValueError("boom")
+                    return json.loads('{"ok": true}')
+            """,
+        },
+    )
+    assert env.api.invoke("ok").json() == {"ok": True}
+    out = env.api.invoke("raise")
+    assert out.kind == "error"
+    doc = out.json()
+    assert (doc["errorType"], doc["errorMessage"]) == ("ValueError", "boom"), doc
+    assert doc["stackTrace"], doc
+    env.wait_log("[ERROR] ValueError: boom")
+    assert env.proc.poll() is None
+
+
+@ALL
 def test_large_payload_and_unicode(make_env, python):
     env = make_env(
         python,
