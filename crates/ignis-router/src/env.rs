@@ -215,7 +215,7 @@ impl Env {
         if let Some(note) = note {
             sink.line(note);
         }
-        let pump = Pump::start(launched.stdout, launched.stderr, sink.clone());
+        let pump = Pump::start(launched.output, sink.clone());
         tracing::debug!(env_id = %id, pid = launched.process.pid(), "environment started");
         Ok(Arc::new(Env {
             id,

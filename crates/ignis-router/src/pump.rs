@@ -1,5 +1,5 @@
-//! Copies an environment's stdout and stderr, line by line, into its
-//! function's log and into the capture of the running invocation (for
+//! Copies an environment's output (stdout and stderr share one pipe, as on
+//! Lambda, so lines keep their order), line by line, into its function's log and into the capture of the running invocation (for
 //! `LogType: Tail`). A flush drains what the runtime has written so far, so
 //! the lines it printed before answering are in the invocation's log.
 
@@ -71,12 +71,11 @@ pub struct Pump {
 }
 
 struct PumpState {
-    out: Stream,
-    err: Stream,
+    output: Stream,
     buf: Vec<u8>,
 }
 
-/// One pipe: a duplicate of its descriptor for non-blocking reads (whatever
+/// The pipe: a duplicate of its descriptor for non-blocking reads (whatever
 /// tokio's readiness cache believes) and its partial line.
 struct Stream {
     file: Option<std::fs::File>,
@@ -132,50 +131,34 @@ impl Stream {
 }
 
 impl Pump {
-    /// Starts copying `stdout` and `stderr` into `sink` until both close.
-    pub fn start(stdout: pipe::Receiver, stderr: pipe::Receiver, sink: Arc<LogSink>) -> Arc<Pump> {
+    /// Starts copying `output` into `sink` until it closes.
+    pub fn start(output: pipe::Receiver, sink: Arc<LogSink>) -> Arc<Pump> {
         let pump = Arc::new(Pump {
             sink,
             state: Mutex::new(PumpState {
-                out: Stream::new(&stdout),
-                err: Stream::new(&stderr),
+                output: Stream::new(&output),
                 buf: vec![0u8; 16 * 1024],
             }),
         });
-        tokio::spawn(pump.clone().run(stdout, stderr));
+        tokio::spawn(pump.clone().run(output));
         pump
     }
 
-    async fn run(self: Arc<Self>, stdout: pipe::Receiver, stderr: pipe::Receiver) {
+    async fn run(self: Arc<Self>, output: pipe::Receiver) {
         loop {
-            let (out_open, err_open) = {
-                let st = self.state.lock().expect("pump lock poisoned");
-                (st.out.open, st.err.open)
-            };
-            if !out_open && !err_open {
+            if !self.state.lock().expect("pump lock poisoned").output.open {
                 return;
             }
-            tokio::select! {
-                r = stdout.readable(), if out_open => if r.is_err() { self.close(true) },
-                r = stderr.readable(), if err_open => if r.is_err() { self.close(false) },
+            if output.readable().await.is_err() {
+                self.state.lock().expect("pump lock poisoned").output.open = false;
+                return;
             }
-            // Read through tokio's receivers, under the lock: a WouldBlock
-            // clears their readiness, and a concurrent flush cannot interleave.
+            // Read through tokio's receiver, under the lock: a WouldBlock
+            // clears its readiness, and a concurrent flush cannot interleave.
             let mut guard = self.state.lock().expect("pump lock poisoned");
             let st = &mut *guard;
-            st.out
-                .drain_with(&mut st.buf, &self.sink, |b| stdout.try_read(b));
-            st.err
-                .drain_with(&mut st.buf, &self.sink, |b| stderr.try_read(b));
-        }
-    }
-
-    fn close(&self, out: bool) {
-        let mut st = self.state.lock().expect("pump lock poisoned");
-        if out {
-            st.out.open = false
-        } else {
-            st.err.open = false
+            st.output
+                .drain_with(&mut st.buf, &self.sink, |b| output.try_read(b));
         }
     }
 
@@ -184,24 +167,16 @@ impl Pump {
     pub fn flush(&self) {
         let mut guard = self.state.lock().expect("pump lock poisoned");
         let st = &mut *guard;
-        // One poll says which pipes have anything; most invocations print
-        // nothing, and reading both just to hear "would block" cost a
-        // system call each.
-        let (out, err) = match (&st.out.file, &st.err.file) {
-            (Some(o), Some(e)) if st.out.open && st.err.open => {
-                let [o, e] = ignis_sandbox::readable_now([o.as_fd(), e.as_fd()]);
-                (o, e)
-            }
-            _ => (true, true),
+        // One poll says whether the pipe has anything; most invocations
+        // print nothing, and a read just to hear "would block" costs more.
+        let ready = match &st.output.file {
+            Some(f) if st.output.open => ignis_sandbox::readable_now([f.as_fd()])[0],
+            _ => true,
         };
-        if out {
-            st.out.drain(&mut st.buf, &self.sink);
+        if ready {
+            st.output.drain(&mut st.buf, &self.sink);
         }
-        if err {
-            st.err.drain(&mut st.buf, &self.sink);
-        }
-        st.out.lines.finish(&self.sink);
-        st.err.lines.finish(&self.sink);
+        st.output.lines.finish(&self.sink);
     }
 }
 
@@ -249,38 +224,27 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
-    async fn lines_written_before_a_flush_are_captured() {
+    async fn lines_written_before_a_flush_are_captured_in_order() {
         let registry = LogRegistry::new(1 << 20);
         let sink = Arc::new(LogSink::new("s".into(), registry.function("f")));
-        let (mut out_tx, out_rx) = pipe::pipe().unwrap();
-        let (mut err_tx, err_rx) = pipe::pipe().unwrap();
-        let pump = Pump::start(out_rx, err_rx, sink.clone());
+        let (mut tx, rx) = pipe::pipe().unwrap();
+        let pump = Pump::start(rx, sink.clone());
         sink.start_capture();
-        out_tx.write_all(b"one\ntwo\npartial").await.unwrap();
-        err_tx.write_all(b"oops\n").await.unwrap();
+        tx.write_all(b"one\ntwo\npartial").await.unwrap();
         pump.flush();
         let captured = String::from_utf8(sink.take_capture()).unwrap();
-        for l in ["one\n", "two\n", "partial\n", "oops\n"] {
-            assert!(captured.contains(l), "{captured:?}");
-        }
-        out_tx.write_all(b"later\n").await.unwrap();
-        drop((out_tx, err_tx));
+        assert_eq!(captured, "one\ntwo\npartial\n");
+        tx.write_all(b"later\n").await.unwrap();
+        drop(tx);
         let logs = registry.function("f");
         let page = loop {
             let page = logs.read(0, 0, 100, Duration::from_secs(5)).await;
-            if page.events.len() >= 5 {
+            if page.events.len() >= 4 {
                 break page;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
-        // Order holds within a stream; stderr may interleave anywhere.
-        let stdout: Vec<_> = page
-            .events
-            .iter()
-            .map(|e| e.message.as_str())
-            .filter(|m| *m != "oops")
-            .collect();
-        assert_eq!(stdout, ["one", "two", "partial", "later"]);
-        assert_eq!(page.events.len(), 5);
+        let lines: Vec<_> = page.events.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(lines, ["one", "two", "partial", "later"]);
     }
 }

@@ -300,8 +300,7 @@ impl Sandbox for OomSandbox {
                 inner: l.process,
                 exited,
             }),
-            stdout: l.stdout,
-            stderr: l.stderr,
+            output: l.output,
             runtime_api: l.runtime_api,
         })
     }

@@ -97,10 +97,9 @@ impl fmt::Display for ExitInfo {
 pub struct Launched {
     /// Control of the running process.
     pub process: Box<dyn EnvProcess>,
-    /// The runtime's stdout.
-    pub stdout: pipe::Receiver,
-    /// The runtime's stderr.
-    pub stderr: pipe::Receiver,
+    /// The runtime's stdout and stderr, one pipe for both (as on Lambda):
+    /// lines keep the order they were written in, whichever stream.
+    pub output: pipe::Receiver,
     /// The Runtime API's listening socket inside the environment, when the
     /// backend made one ([`Sandbox::runtime_api_addr`] is `Some`).
     pub runtime_api: Option<std::net::TcpListener>,

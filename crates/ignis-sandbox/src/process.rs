@@ -36,17 +36,21 @@ impl Sandbox for ProcessSandbox {
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .env("TMPDIR", &spec.tmp_dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // One pipe for stdout and stderr, so their lines keep their order.
+        let (writer, output) = pipe::pipe().map_err(SandboxError::Pipes)?;
+        let writer = writer.into_blocking_fd().map_err(SandboxError::Pipes)?;
+        cmd.stdout(writer.try_clone().map_err(SandboxError::Pipes)?)
+            .stderr(writer);
         set_child_hooks(&mut cmd);
-        let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+        let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
             program: spec.program.display().to_string(),
             source,
         })?;
+        // The command holds the write ends: without it, the pipe ends when
+        // the runtime's last process does.
+        drop(cmd);
         let pid = child.id().unwrap_or(0);
-        let stdout = take_pipe(child.stdout.take())?;
-        let stderr = take_pipe(child.stderr.take())?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(supervise(child, tx));
         // Opened once: reading an open procfs file is cheaper than opening it
@@ -59,30 +63,9 @@ impl Sandbox for ProcessSandbox {
                 status,
                 sample: Mutex::default(),
             }),
-            stdout,
-            stderr,
+            output,
             runtime_api: None,
         })
-    }
-}
-
-pub(crate) fn take_pipe<T: IntoOwned>(p: Option<T>) -> Result<pipe::Receiver, SandboxError> {
-    let p = p.ok_or_else(|| SandboxError::Pipes(std::io::Error::other("pipe missing")))?;
-    let fd = p.into_owned().map_err(SandboxError::Pipes)?;
-    pipe::Receiver::from_owned_fd(fd).map_err(SandboxError::Pipes)
-}
-
-pub(crate) trait IntoOwned {
-    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd>;
-}
-impl IntoOwned for tokio::process::ChildStdout {
-    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd> {
-        self.into_owned_fd()
-    }
-}
-impl IntoOwned for tokio::process::ChildStderr {
-    fn into_owned(self) -> std::io::Result<std::os::fd::OwnedFd> {
-        self.into_owned_fd()
     }
 }
 
@@ -233,11 +216,26 @@ mod tests {
             .await
             .unwrap();
         let mut out = String::new();
-        l.stdout.read_to_string(&mut out).await.unwrap();
+        l.output.read_to_string(&mut out).await.unwrap();
         assert_eq!(out.trim(), format!("hi  {}", dir.path().display()));
         let mut rx = l.process.exited();
         let info = *rx.wait_for(Option::is_some).await.unwrap();
         assert_eq!(info, Some(ExitInfo::Code(3)));
+    }
+
+    #[tokio::test]
+    async fn stdout_and_stderr_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = ProcessSandbox
+            .launch(spec(
+                dir.path(),
+                "for i in 1 2 3; do echo out $i; echo err $i >&2; done",
+            ))
+            .await
+            .unwrap();
+        let mut out = String::new();
+        l.output.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "out 1\nerr 1\nout 2\nerr 2\nout 3\nerr 3\n");
     }
 
     #[tokio::test]

@@ -292,8 +292,9 @@ impl NamespaceSandbox {
             seccomp: self.seccomp.clone(),
             netns: netns.map_or(-1, net::EnvNet::netns_fd),
             exec: self.exec(spec),
-            stdout: io.stdout.1.as_raw_fd(),
-            stderr: io.stderr.1.as_raw_fd(),
+            // One pipe for both, as on Lambda: lines keep their order.
+            stdout: io.output.1.as_raw_fd(),
+            stderr: io.output.1.as_raw_fd(),
             report: io.report.1.as_raw_fd(),
             ignored_signals: self.ignored_signals,
             lifeline: -1,
@@ -342,19 +343,17 @@ impl NamespaceSandbox {
     }
 }
 
-/// The pipes of one launch, (read, write) each: the runtime's stdout and
-/// stderr, and the launch report.
+/// The pipes of one launch, (read, write) each: the runtime's output
+/// (stdout and stderr) and the launch report.
 struct LaunchIo {
-    stdout: (OwnedFd, OwnedFd),
-    stderr: (OwnedFd, OwnedFd),
+    output: (OwnedFd, OwnedFd),
     report: (OwnedFd, OwnedFd),
 }
 
 impl LaunchIo {
     fn new() -> std::io::Result<Self> {
         Ok(Self {
-            stdout: spawn::pipe()?,
-            stderr: spawn::pipe()?,
+            output: spawn::pipe()?,
             report: spawn::pipe()?,
         })
     }
@@ -460,8 +459,8 @@ impl Sandbox for NamespaceSandbox {
             };
             let spawned = self.start(prepared, io.report);
             // The runtime holds the write ends now.
-            drop((io.stdout.1, io.stderr.1));
-            Ok((env_net, cg, (io.stdout.0, io.stderr.0), spawned))
+            drop(io.output.1);
+            Ok((env_net, cg, io.output.0, spawned))
         })?;
         let child = match spawned {
             Ok(c) => c,
@@ -473,9 +472,7 @@ impl Sandbox for NamespaceSandbox {
                 });
             }
         };
-        let pipes = tokio::net::unix::pipe::Receiver::from_owned_fd(io.0)
-            .and_then(|out| Ok((out, tokio::net::unix::pipe::Receiver::from_owned_fd(io.1)?)));
-        let (stdout, stderr) = match pipes {
+        let output = match tokio::net::unix::pipe::Receiver::from_owned_fd(io) {
             Ok(p) => p,
             Err(e) => {
                 drop(child); // killed and reaped
@@ -509,8 +506,7 @@ impl Sandbox for NamespaceSandbox {
                 events,
                 procs,
             }),
-            stdout,
-            stderr,
+            output,
             runtime_api,
         })
     }

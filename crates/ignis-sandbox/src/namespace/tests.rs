@@ -52,7 +52,7 @@ impl Dirs {
 async fn run(s: &dyn Sandbox, spec: LaunchSpec) -> (String, ExitInfo) {
     let mut l = s.launch(spec).await.unwrap();
     let mut out = String::new();
-    l.stdout.read_to_string(&mut out).await.unwrap();
+    l.output.read_to_string(&mut out).await.unwrap();
     let mut rx = l.process.exited();
     let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
     (out, info)
@@ -211,6 +211,15 @@ async fn exit_status_and_signals_pass_through_the_init() {
     assert_eq!(info, ExitInfo::Code(3));
     let (_, info) = run(&s, d.spec("sig", "kill -TERM $$; sleep 1", 128, 1)).await;
     assert_eq!(info, ExitInfo::Signal(libc::SIGTERM));
+}
+
+#[tokio::test]
+async fn stdout_and_stderr_keep_their_order_through_the_init() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let script = "for i in 1 2 3; do echo out $i; echo err $i >&2; done";
+    let (out, _) = run(&s, d.spec("order", script, 128, 1)).await;
+    assert_eq!(out, "out 1\nerr 1\nout 2\nerr 2\nout 3\nerr 3\n");
 }
 
 #[tokio::test]

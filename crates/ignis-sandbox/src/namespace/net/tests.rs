@@ -213,7 +213,7 @@ async fn run_script(s: &NamespaceSandbox, dir: &std::path::Path, script: &str) -
         conn.write_all(b"pong\n").await.unwrap();
     });
     let mut out = String::new();
-    l.stdout.read_to_string(&mut out).await.unwrap();
+    l.output.read_to_string(&mut out).await.unwrap();
     let mut rx = l.process.exited();
     let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
     assert_eq!(info, ExitInfo::Code(0), "output: {out}");
