@@ -87,10 +87,53 @@ impl fmt::Display for ExitInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Code(c) => write!(f, "exit status {c}"),
-            Self::Signal(libc::SIGKILL) | Self::OutOfMemory => f.write_str("signal: killed"),
-            Self::Signal(s) => write!(f, "signal: {s}"),
+            Self::OutOfMemory => f.write_str("signal: killed"),
+            Self::Signal(s) => match signal_name(*s) {
+                Some(name) => write!(f, "signal: {name}"),
+                None => write!(f, "signal: signal {s}"),
+            },
         }
     }
+}
+
+/// A signal's name as Lambda's messages give it (Go's `syscall.Signal`
+/// strings: `signal: segmentation fault`, `signal: aborted`).
+fn signal_name(signal: i32) -> Option<&'static str> {
+    const NAMES: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    let index = usize::try_from(signal).ok()?.checked_sub(1)?;
+    NAMES.get(index).copied()
 }
 
 /// A started environment: its process and its output.
@@ -254,5 +297,15 @@ mod tests {
         assert_eq!(ExitInfo::OutOfMemory.to_string(), "signal: killed");
         assert!(ExitInfo::OutOfMemory.out_of_memory());
         assert!(!ExitInfo::Signal(libc::SIGKILL).out_of_memory());
+        for (signal, text) in [
+            (libc::SIGINT, "signal: interrupt"),
+            (libc::SIGABRT, "signal: aborted"),
+            (libc::SIGSEGV, "signal: segmentation fault"),
+            (libc::SIGTERM, "signal: terminated"),
+            (libc::SIGSYS, "signal: bad system call"),
+            (64, "signal: signal 64"),
+        ] {
+            assert_eq!(ExitInfo::Signal(signal).to_string(), text);
+        }
     }
 }
