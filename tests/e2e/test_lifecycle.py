@@ -4,6 +4,7 @@ replacement on configuration change, and the shell-script custom runtime."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import threading
@@ -102,6 +103,23 @@ def test_a_runtime_exiting_during_init_logs_its_init_report(lam, deploy, fname):
     tail = tail_log(resp)
     assert _kinds(tail) == ["INIT_REPORT", "START", "END", "REPORT"], tail
     assert re.search(r"^INIT_REPORT .*\tStatus: error\tError Type: Runtime.ExitError$", tail, re.M), tail
+
+
+def test_json_log_format_writes_platform_records(lam, deploy, echo_zip, fname):
+    """With LoggingConfig LogFormat JSON, Lambda's system log lines are JSON
+    records too: platform.start, platform.runtimeDone, platform.report."""
+    deploy(echo_zip, Timeout=30, LoggingConfig={"LogFormat": "JSON"})
+    resp, body, _ = invoke(lam, fname, {"op": "log", "lines": 1}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    records = [json.loads(line) for line in tail_log(resp).splitlines() if line.startswith("{")]
+    assert [r["type"] for r in records] == ["platform.start", "platform.runtimeDone", "platform.report"], records
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    assert all(r["record"]["requestId"] == request_id for r in records), records
+    metrics = records[-1]["record"]["metrics"]
+    assert metrics["memorySizeMB"] == 128 and metrics["maxMemoryUsedMB"] >= 1 and "initDurationMs" in metrics, records
+    assert records[-1]["record"]["status"] == "success"
+    assert "log line 1" in tail_log(resp)
+    assert "START RequestId" not in tail_log(resp)
 
 
 def test_missing_bootstrap(lam, deploy, fname):

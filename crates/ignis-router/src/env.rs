@@ -70,6 +70,8 @@ pub(crate) struct Env {
     pump: Arc<Pump>,
     launched_at: Instant,
     init_timeout: Duration,
+    /// How its platform lines are written (text, or JSON records).
+    system: report::SystemLog,
     initialized: AtomicBool,
     broken: AtomicBool,
     last_used: Mutex<Instant>,
@@ -216,6 +218,7 @@ impl Env {
             sink.line(note);
         }
         let pump = Pump::start(launched.output, sink.clone());
+        let system = report::SystemLog::of(&spec.record.logging);
         tracing::debug!(env_id = %id, pid = launched.process.pid(), "environment started");
         Ok(Arc::new(Env {
             id,
@@ -226,6 +229,7 @@ impl Env {
             pump,
             launched_at,
             init_timeout: ctx.init_timeout,
+            system,
             initialized: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
@@ -268,8 +272,8 @@ impl Env {
         let cold = !self.initialized.load(Ordering::Acquire);
         self.sink.start_capture();
         let start = {
-            let (sink, id) = (self.sink.clone(), request_id.clone());
-            Box::new(move || sink.line(report::start_line(&id, "$LATEST")))
+            let (sink, id, system) = (self.sink.clone(), request_id.clone(), self.system);
+            Box::new(move || sink.platform(system.start(&id, "$LATEST")))
         };
         let started = Instant::now();
         let (ended, delivered) = self.run(inv, cold, start).await;
@@ -291,9 +295,10 @@ impl Env {
             };
             if let Some(t) = init_failure {
                 self.sink
-                    .line(report::init_error_line(finished - self.launched_at, t));
+                    .platform(self.system.init_error(finished - self.launched_at, t));
             }
-            self.sink.line(report::start_line(&request_id, "$LATEST"));
+            self.sink
+                .platform(self.system.start(&request_id, "$LATEST"));
         }
         self.initialized.store(true, Ordering::Release);
         *self.last_used.lock().expect("last_used lock poisoned") = finished;
@@ -466,9 +471,9 @@ impl Env {
         }
         self.pump.flush();
         epilogue.report.max_memory_used_mb = epilogue.report.max_memory_used_mb.max(self.peak_mb());
-        self.sink.line(report::end_line(&epilogue.request_id));
-        self.sink
-            .line(report::report_line(&epilogue.request_id, &epilogue.report));
+        let (id, report) = (&epilogue.request_id, &epilogue.report);
+        self.sink.platform(self.system.end(id, report));
+        self.sink.platform(self.system.report(id, report));
     }
 
     /// An invocation that did not end with an answer of the runtime: its
@@ -567,7 +572,7 @@ impl Env {
                     if !in_init {
                         return (Ended::TimedOut(timeout), None);
                     }
-                    self.sink.line(report::init_timeout_line(limit));
+                    self.sink.platform(self.system.init_timeout(limit));
                     (in_init, limit) = (false, timeout);
                 }
             }

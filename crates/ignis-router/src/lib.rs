@@ -493,17 +493,18 @@ impl Router {
             status: Some("error"),
             error_type: Some(f.error_type.to_string()),
         };
+        let system = report::SystemLog::of(&spec.record.logging);
         let lines = [
-            report::init_error_line(took, f.error_type),
-            report::start_line(request_id, "$LATEST"),
-            message.clone(),
-            f.error_type.to_string(),
-            report::end_line(request_id),
-            report::report_line(request_id, &report),
+            system.init_error(took, f.error_type),
+            system.start(request_id, "$LATEST"),
+            Some(message.clone()),
+            Some(f.error_type.to_string()),
+            system.end(request_id, &report),
+            system.report(request_id, &report),
         ];
         let mut log = Vec::new();
         let stream: Arc<str> = "launch".into();
-        for line in lines {
+        for line in lines.into_iter().flatten() {
             log.extend_from_slice(line.as_bytes());
             log.push(b'\n');
             logs.append(&stream, line);

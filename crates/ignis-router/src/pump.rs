@@ -47,6 +47,13 @@ impl LogSink {
         self.logs.append(&self.stream, line);
     }
 
+    /// Writes a platform line, if the log format has one.
+    pub fn platform(&self, line: Option<String>) {
+        if let Some(line) = line {
+            self.line(line);
+        }
+    }
+
     /// Starts capturing lines for an invocation.
     pub fn start_capture(&self) {
         *self.capture.lock().expect("capture lock poisoned") = Some(Vec::new());

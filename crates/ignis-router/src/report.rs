@@ -50,6 +50,150 @@ pub fn end_line(request_id: &str) -> String {
     line
 }
 
+/// How an environment writes Lambda's platform lines: text (`START
+/// RequestId: …`), or, for a function whose `LoggingConfig.LogFormat` is
+/// `JSON`, the JSON records Lambda writes then (`platform.start`,
+/// `platform.runtimeDone` in END's place, `platform.report`,
+/// `platform.initReport`), each one line. Every platform record is at INFO,
+/// so a `SystemLogLevel` of `WARN` leaves them out, as Lambda does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemLog {
+    /// Lambda's text lines.
+    Text,
+    /// JSON records.
+    Json,
+    /// JSON, at a level above INFO: none of these records.
+    Quiet,
+}
+
+impl SystemLog {
+    /// The format a function's logging configuration asks for.
+    pub fn of(config: &ignis_model::wire::LoggingConfig) -> Self {
+        if !config
+            .log_format
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("json"))
+        {
+            return Self::Text;
+        }
+        match config.system_log_level.as_deref() {
+            Some(level) if level.eq_ignore_ascii_case("warn") => Self::Quiet,
+            _ => Self::Json,
+        }
+    }
+
+    /// START, or `platform.start`.
+    pub fn start(self, request_id: &str, version: &str) -> Option<String> {
+        match self {
+            Self::Text => Some(start_line(request_id, version)),
+            Self::Json => Some(record(
+                "platform.start",
+                serde_json::json!({ "requestId": request_id, "version": version }),
+            )),
+            Self::Quiet => None,
+        }
+    }
+
+    /// END, or `platform.runtimeDone` with the invocation's status.
+    pub fn end(self, request_id: &str, report: &Report) -> Option<String> {
+        match self {
+            Self::Text => Some(end_line(request_id)),
+            Self::Json => {
+                let mut r = serde_json::json!({
+                    "requestId": request_id,
+                    "status": report.status.unwrap_or("success"),
+                });
+                if let Some(t) = &report.error_type {
+                    r["errorType"] = t.as_str().into();
+                }
+                Some(record("platform.runtimeDone", r))
+            }
+            Self::Quiet => None,
+        }
+    }
+
+    /// REPORT, or `platform.report`.
+    pub fn report(self, request_id: &str, report: &Report) -> Option<String> {
+        match self {
+            Self::Text => Some(report_line(request_id, report)),
+            Self::Json => {
+                let mut metrics = serde_json::json!({
+                    "durationMs": ms(report.duration),
+                    "billedDurationMs": billed_ms(report.duration),
+                    "memorySizeMB": report.memory_size_mb,
+                    "maxMemoryUsedMB": report.max_memory_used_mb,
+                });
+                if let Some(init) = report.init {
+                    metrics["initDurationMs"] = ms(init).into();
+                }
+                let mut r = serde_json::json!({
+                    "requestId": request_id,
+                    "metrics": metrics,
+                    "status": report.status.unwrap_or("success"),
+                });
+                if let Some(t) = &report.error_type {
+                    r["errorType"] = t.as_str().into();
+                }
+                Some(record("platform.report", r))
+            }
+            Self::Quiet => None,
+        }
+    }
+
+    /// INIT_REPORT of a failed init, or `platform.initReport`.
+    pub fn init_error(self, took: Duration, error_type: &str) -> Option<String> {
+        match self {
+            Self::Text => Some(init_error_line(took, error_type)),
+            Self::Json => Some(init_record(took, "error", Some(error_type))),
+            Self::Quiet => None,
+        }
+    }
+
+    /// INIT_REPORT of an init past its 10 s, or `platform.initReport`.
+    pub fn init_timeout(self, took: Duration) -> Option<String> {
+        match self {
+            Self::Text => Some(init_timeout_line(took)),
+            Self::Json => Some(init_record(took, "timeout", None)),
+            Self::Quiet => None,
+        }
+    }
+}
+
+/// One JSON platform record: `{"time":…,"type":…,"record":…}`.
+fn record(kind: &str, record: serde_json::Value) -> String {
+    serde_json::json!({
+        "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "type": kind,
+        "record": record,
+    })
+    .to_string()
+}
+
+fn init_record(took: Duration, status: &str, error_type: Option<&str>) -> String {
+    let mut r = serde_json::json!({
+        "initializationType": "on-demand",
+        "phase": "init",
+        "status": status,
+        "metrics": { "durationMs": ms(took) },
+    });
+    if let Some(t) = error_type {
+        r["errorType"] = t.into();
+    }
+    record("platform.initReport", r)
+}
+
+/// Milliseconds with two decimals, as a JSON number.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// Whole milliseconds, rounded up, at least 1: Lambda's billed duration.
+fn billed_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// Figures of one invocation for its REPORT line.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -104,10 +248,7 @@ fn push_ms(out: &mut String, d: Duration) {
 
 /// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
 pub fn report_line(request_id: &str, r: &Report) -> String {
-    // Whole milliseconds, rounded up, at least 1.
-    let billed = u64::try_from(r.duration.as_nanos().div_ceil(1_000_000))
-        .unwrap_or(u64::MAX)
-        .max(1);
+    let billed = billed_ms(r.duration);
     // Room for the fixed text, the numbers and an init duration.
     let mut line = String::with_capacity(160 + request_id.len());
     line.push_str("REPORT RequestId: ");
@@ -187,6 +328,55 @@ pub fn function_error_body(error_type: Option<&str>, body: Bytes) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_log_format_writes_lambdas_platform_records() {
+        let config = |format: &str, level: Option<&str>| ignis_model::wire::LoggingConfig {
+            log_format: Some(format.into()),
+            system_log_level: level.map(str::to_owned),
+            ..Default::default()
+        };
+        assert_eq!(SystemLog::of(&config("Text", None)), SystemLog::Text);
+        assert_eq!(
+            SystemLog::of(&config("JSON", Some("WARN"))),
+            SystemLog::Quiet
+        );
+        let json = SystemLog::of(&config("JSON", Some("INFO")));
+        assert_eq!(json, SystemLog::Json);
+        let report = Report {
+            duration: Duration::from_micros(1_234),
+            memory_size_mb: 128,
+            max_memory_used_mb: 20,
+            init: Some(Duration::from_millis(5)),
+            status: Some("error"),
+            error_type: Some("Runtime.ExitError".into()),
+        };
+        let parse = |line: Option<String>| -> serde_json::Value {
+            serde_json::from_str(&line.unwrap()).unwrap()
+        };
+        let start = parse(json.start("r-1", "$LATEST"));
+        assert_eq!(start["type"], "platform.start");
+        assert_eq!(
+            start["record"],
+            serde_json::json!({"requestId": "r-1", "version": "$LATEST"})
+        );
+        assert!(start["time"].as_str().unwrap().ends_with('Z'));
+        let done = parse(json.end("r-1", &report));
+        assert_eq!(done["type"], "platform.runtimeDone");
+        assert_eq!(done["record"]["status"], "error");
+        let rep = parse(json.report("r-1", &report));
+        assert_eq!(rep["type"], "platform.report");
+        assert_eq!(
+            rep["record"]["metrics"],
+            serde_json::json!({"durationMs": 1.23, "billedDurationMs": 2, "memorySizeMB": 128,
+                "maxMemoryUsedMB": 20, "initDurationMs": 5.0})
+        );
+        assert_eq!(rep["record"]["errorType"], "Runtime.ExitError");
+        let init = parse(json.init_timeout(Duration::from_secs(10)));
+        assert_eq!(init["type"], "platform.initReport");
+        assert_eq!(init["record"]["status"], "timeout");
+        assert_eq!(SystemLog::Quiet.report("r-1", &report), None);
+    }
 
     #[test]
     fn report_line_has_lambda_fields() {
