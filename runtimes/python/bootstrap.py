@@ -121,32 +121,40 @@ def _as_object(o):
     return asdict() if callable(asdict) else None
 
 
-def _namedtuples_as_objects(obj):
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _namedtuples_as_objects(obj, _path=None):
     """`obj` with every namedtuple inside replaced by its `_asdict()`; `obj`
-    itself when it holds none (the common case: nothing is copied)."""
+    itself when it holds none (the common case: nothing is copied). Leaves
+    are skipped by their exact type, so a long list of numbers costs one
+    type check per item."""
+    if type(obj) in _LEAVES:
+        return obj
     if isinstance(obj, tuple):
         as_dict = _as_object(obj)
         if as_dict is not None:
-            return _namedtuples_as_objects(as_dict)
-    if isinstance(obj, dict):
-        changed = None
-        for key, value in obj.items():
-            new = _namedtuples_as_objects(value)
-            if new is not value:
-                if changed is None:
-                    changed = dict(obj)
-                changed[key] = new
-        return obj if changed is None else changed
-    if isinstance(obj, (list, tuple)):
-        changed = None
-        for i, value in enumerate(obj):
-            new = _namedtuples_as_objects(value)
-            if new is not value:
-                if changed is None:
-                    changed = list(obj)
-                changed[i] = new
-        return obj if changed is None else changed
-    return obj
+            return _namedtuples_as_objects(as_dict, _path)
+    if not isinstance(obj, (dict, list, tuple)):
+        return obj
+    # The containers being walked: a cycle is the encoder's error, as json's.
+    if _path is None:
+        _path = set()
+    if id(obj) in _path:
+        raise ValueError("Circular reference detected")
+    _path.add(id(obj))
+    changed = None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    for key, value in items:
+        if type(value) in _LEAVES:
+            continue
+        new = _namedtuples_as_objects(value, _path)
+        if new is not value:
+            if changed is None:
+                changed = dict(obj) if isinstance(obj, dict) else list(obj)
+            changed[key] = new
+    _path.discard(id(obj))
+    return obj if changed is None else changed
 
 
 def to_json(obj, ensure_ascii=None):
@@ -908,20 +916,20 @@ def load_handler(handler):
 
 
 # Standard-library modules that Lambda's runtime client has imported before
-# the function's code runs (json, logging, traceback, http.client, decimal
-# and what they import). There, a file of the function's named like one of
-# them is never imported: the loaded module wins. This client imports them
-# lazily (each costs milliseconds of every cold start), so they are looked
-# up in the standard library only; a function's `types.py` or `enum/` can
-# then break neither the function's `import json` nor this file's error
-# reporting.
+# the function's code runs: its bootstrap's json, logging, traceback,
+# warnings, importlib and decimal, and what those import. There, a file of
+# the function's named like one of them is never imported: the loaded
+# module wins. This client imports them lazily (each costs milliseconds of
+# every cold start), so they are looked up in the standard library only; a
+# function's `types.py` or `enum/` can then break neither the function's
+# `import json` nor this file's error reporting. The list keeps to what
+# every client version loads: a name it holds that Lambda had not loaded
+# would keep a function's own module of that name from importing.
 _PRELOADED_ON_LAMBDA = frozenset(
-    """array atexit base64 binascii bisect calendar collections contextlib
-    copyreg datetime decimal email enum errno functools genericpath http
-    importlib ipaddress itertools json keyword linecache locale logging math
-    numbers operator os posixpath quopri random re reprlib select selectors
-    socket ssl stat string struct textwrap threading token tokenize traceback
-    types typing urllib warnings weakref""".split()
+    """collections contextlib copyreg decimal enum functools genericpath
+    importlib itertools json keyword linecache locale logging math numbers
+    operator os posixpath re reprlib stat string textwrap threading token
+    tokenize traceback types warnings weakref""".split()
 )
 
 
@@ -951,8 +959,10 @@ def setup_sys_path():
         except (OSError, ValueError):
             pass
         path.append(entry)
-    # After the built-in and frozen importers, before the path finder.
-    finder = _StandardLibraryFirst(list(path))
+    # After the built-in and frozen importers, before the path finder; the
+    # standard library's directories only (not a PYTHONPATH the function set).
+    extra = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    finder = _StandardLibraryFirst([p for p in path if p not in extra])
     at = next(
         (i for i, f in enumerate(sys.meta_path) if f is finder.path_finder),
         len(sys.meta_path),

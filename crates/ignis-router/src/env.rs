@@ -52,6 +52,9 @@ struct Epilogue {
     /// call, and its deadline. Its invoke phase (and `Duration`) ends with
     /// the runtime's next `/next`, as on Lambda; `None`: already ended.
     open: Option<OpenPhase>,
+    /// An invocation waited its grace for this phase to end and went
+    /// elsewhere; later ones do not wait for it again.
+    passed_over: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -276,7 +279,7 @@ impl Env {
             Box::new(move || sink.platform(system.start(&id, "$LATEST")))
         };
         let started = Instant::now();
-        let (ended, delivered) = self.run(inv, cold, start).await;
+        let (ended, delivered, deadline) = self.run(inv, cold, start).await;
         let finished = Instant::now();
         if delivered.is_none() {
             if !cold && matches!(ended, Ended::Exited(_)) {
@@ -337,6 +340,7 @@ impl Env {
                     request_id: request_id.clone(),
                     report,
                     open: None,
+                    passed_over: false,
                 };
                 self.write_epilogue(epilogue, finished);
                 return Ok(Completed {
@@ -356,8 +360,9 @@ impl Env {
             open: delivered.map(|d| OpenPhase {
                 delivered_at: d.at,
                 next_call: d.next_call,
-                deadline: d.at + timeout,
+                deadline: deadline.unwrap_or(d.at + timeout),
             }),
+            passed_over: false,
         };
         *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
         let log = if tail {
@@ -396,31 +401,70 @@ impl Env {
             }
         };
         let Some(phase) = open else {
-            return self.finish_at(Instant::now());
+            return self.finish_at(None, Instant::now());
         };
         let mut calls = self.api.next_calls();
         let mut exited = self.process.exited();
+        // Whichever woke it, the phase is the one read above: a settle that
+        // runs late must not end a later invocation's phase.
+        let n = Some(phase.next_call);
         tokio::select! {
+            biased;
             calls = calls.wait_for(|c| c.count > phase.next_call) => {
-                let asked = calls.ok().and_then(|c| c.last);
-                self.finish_at(asked.unwrap_or_else(Instant::now));
+                let asked = calls.ok().and_then(|c| c.last).unwrap_or_else(Instant::now);
+                if asked <= phase.deadline {
+                    self.finish_at(n, asked);
+                } else {
+                    self.overran(n);
+                }
             }
-            _ = exited.wait_for(Option::is_some) => self.finish_at(Instant::now()),
-            _ = tokio::time::sleep_until(phase.deadline.into()) => self.overran(),
+            _ = exited.wait_for(Option::is_some) => self.finish_at(n, Instant::now()),
+            _ = tokio::time::sleep_until(phase.deadline.into()) => self.overran(n),
         }
     }
 
     /// [`Env::settle`], waiting at most `grace`: whether the invoke phase
-    /// has ended.
+    /// has ended. A phase that outlasted one grace is not waited for again.
     pub async fn settle_within(&self, grace: Duration) -> bool {
-        tokio::time::timeout(grace, self.settle()).await.is_ok()
+        let phase = {
+            let pending = self.epilogue.lock().expect("epilogue lock poisoned");
+            match pending.as_ref() {
+                None => return true,
+                Some(e) if e.passed_over => return false,
+                Some(e) => e.open.map(|p| p.next_call),
+            }
+        };
+        if tokio::time::timeout(grace, self.settle()).await.is_ok() {
+            return true;
+        }
+        let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
+        if let Some(e) = pending.as_mut() {
+            if e.open.map(|p| p.next_call) == phase {
+                e.passed_over = true;
+            }
+        }
+        false
+    }
+
+    /// Takes the pending epilogue if it is phase `n`'s (any, for `None`).
+    fn take_epilogue(pending: &mut Option<Epilogue>, n: Option<u64>) -> Option<Epilogue> {
+        let matches = match (n, pending.as_ref()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(n), Some(e)) => e.open.map(|p| p.next_call) == Some(n),
+        };
+        if matches {
+            pending.take()
+        } else {
+            None
+        }
     }
 
     /// The answered invocation's deadline passed before the runtime asked
     /// for the next event: it timed out after its answer.
-    fn overran(&self) {
+    fn overran(&self, n: Option<u64>) {
         let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
-        let Some(mut epilogue) = pending.take() else {
+        let Some(mut epilogue) = Self::take_epilogue(&mut pending, n) else {
             return;
         };
         // Before the kill: a dead runtime has no memory left to read.
@@ -443,11 +487,11 @@ impl Env {
             .unwrap_or_else(|| Duration::from_secs(self.spec.record.timeout as u64))
     }
 
-    /// Writes the pending END and REPORT, the invoke phase ending at
-    /// `ended` (for a drop: now).
-    fn finish_at(&self, ended: Instant) {
+    /// Writes the pending END and REPORT of phase `n` (any, for `None`),
+    /// the invoke phase ending at `ended` (for a drop: now).
+    fn finish_at(&self, n: Option<u64>, ended: Instant) {
         let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
-        if let Some(epilogue) = pending.take() {
+        if let Some(epilogue) = Self::take_epilogue(&mut pending, n) {
             // Under the lock: a concurrent `settle` waits until these lines
             // are written, so the next START comes after them.
             self.write_epilogue(epilogue, ended);
@@ -537,13 +581,13 @@ impl Env {
     }
 
     /// Hands `inv` to the runtime and waits for its end; also returns when
-    /// the runtime took it.
+    /// the runtime took it and the invocation's deadline.
     async fn run(
         &self,
         inv: Invocation,
         cold: bool,
         on_delivery: DeliveryHook,
-    ) -> (Ended, Option<Delivery>) {
+    ) -> (Ended, Option<Delivery>, Option<Instant>) {
         let timeout = inv.timeout;
         let mut exited = self.process.exited();
         let sub = self.api.submit_with(inv, on_delivery);
@@ -557,6 +601,9 @@ impl Env {
         } else {
             (false, timeout)
         };
+        // Set when the init runs past its phase: the init's remainder and
+        // the invocation then share one timeout from that moment.
+        let mut shared_deadline: Option<Instant> = None;
         let delivered = loop {
             tokio::select! {
                 biased;
@@ -566,18 +613,22 @@ impl Env {
                         Ok(o) => Ended::Answered(o),
                         Err(_) => Ended::Exited(info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1))),
                     };
-                    return (ended, None);
+                    return (ended, None, None);
                 }
                 _ = tokio::time::sleep(limit) => {
                     if !in_init {
-                        return (Ended::TimedOut(timeout), None);
+                        return (Ended::TimedOut(timeout), None, None);
                     }
                     self.sink.platform(self.system.init_timeout(limit));
+                    let at = Instant::now() + timeout;
+                    self.api.set_pending_deadline(at);
+                    shared_deadline = Some(at);
                     (in_init, limit) = (false, timeout);
                 }
             }
         };
-        let deadline = delivered.map_or_else(Instant::now, |d| d.at) + timeout;
+        let deadline = shared_deadline
+            .unwrap_or_else(|| delivered.map_or_else(Instant::now, |d| d.at) + timeout);
         let ended = tokio::select! {
             biased;
             o = &mut outcome => match o {
@@ -593,7 +644,7 @@ impl Env {
             }
             _ = tokio::time::sleep_until(deadline.into()) => Ended::TimedOut(timeout),
         };
-        (ended, delivered)
+        (ended, delivered, Some(deadline))
     }
 
     /// Max Memory Used: the backends keep the highest value they saw, so
@@ -608,7 +659,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        self.finish_at(Instant::now());
+        self.finish_at(None, Instant::now());
         self.process.kill();
         let scratch = std::mem::take(&mut self.scratch);
         let remove = move || {

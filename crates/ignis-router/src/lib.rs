@@ -364,6 +364,7 @@ impl Router {
             client_context: input.client_context,
             cognito_identity: None,
             trace_id: input.trace_id.unwrap_or_else(trace_id),
+            deadline: None,
         }
     }
 
@@ -399,15 +400,28 @@ impl Router {
                 None => break None,
             }
         };
-        if !busy.is_empty() {
-            // Behind the idle ones: taken last.
-            let mut idle = pool.idle.lock().expect("pool lock poisoned");
-            idle.splice(0..0, busy);
-        }
         if let Some(env) = found {
+            self.hand_back(pool, busy);
             return Ok(Ok(env));
         }
-        let reservation = self.reserve(spec.record.memory_size as u64)?;
+        let reservation = match self.reserve(spec.record.memory_size as u64) {
+            Ok(r) => r,
+            // No room for a new one: wait for a busy one's phase to end and
+            // reuse it, rather than throttle.
+            Err(e) => match busy.pop() {
+                Some(env) => {
+                    self.hand_back(pool, busy);
+                    env.settle().await;
+                    if env.reusable() {
+                        return Ok(Ok(env));
+                    }
+                    env.kill();
+                    return Err(e);
+                }
+                None => return Err(e),
+            },
+        };
+        self.hand_back(pool, busy);
         let logs = self.logs.function(&spec.record.name);
         // What the sandbox logs while starting the environment names the
         // invocation. Only this (cold) path gets a span: creating one for
@@ -427,6 +441,23 @@ impl Router {
         Ok(launched)
     }
 
+    /// Puts environments passed over while still in their invoke phase back
+    /// in the pool, behind the idle ones (taken last); one of a replaced
+    /// configuration is not put back, and ends when its phase does (the
+    /// task settling it holds it until then).
+    fn hand_back(&self, pool: &Pool, busy: Vec<Arc<Env>>) {
+        if busy.is_empty() {
+            return;
+        }
+        let current = pool.spec.lock().expect("pool lock poisoned").clone();
+        let keep: Vec<_> = busy
+            .into_iter()
+            .filter(|e| Arc::ptr_eq(&e.spec, &current))
+            .collect();
+        let mut idle = pool.idle.lock().expect("pool lock poisoned");
+        idle.splice(0..0, keep);
+    }
+
     /// Reserves `mb`, ending idle environments least recently used first
     /// when the budget is full.
     fn reserve(&self, mb: u64) -> Result<admission::Reservation, InvokeError> {
@@ -436,7 +467,11 @@ impl Router {
         let mut idle: Vec<(Instant, Arc<Pool>, String)> = Vec::new();
         for pool in self.all_pools() {
             for env in pool.idle.lock().expect("pool lock poisoned").iter() {
-                idle.push((env.last_used(), pool.clone(), env.id.clone()));
+                // Busy after its answer: killing it would cut its work off,
+                // and its memory only comes back when its phase ends.
+                if !env.unfinished() {
+                    idle.push((env.last_used(), pool.clone(), env.id.clone()));
+                }
             }
         }
         idle.sort_by_key(|(at, _, _)| *at);
@@ -536,7 +571,9 @@ impl Router {
             let mut idle = pool.idle.lock().expect("pool lock poisoned");
             let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
                 .into_iter()
-                .partition(|e| e.last_used() < cutoff);
+                // One still in its invoke phase (working after its answer)
+                // is not idle.
+                .partition(|e| e.last_used() < cutoff && !e.unfinished());
             *idle = keep;
             drop(idle);
             for env in old {

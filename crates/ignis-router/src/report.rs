@@ -69,15 +69,12 @@ pub enum SystemLog {
 impl SystemLog {
     /// The format a function's logging configuration asks for.
     pub fn of(config: &ignis_model::wire::LoggingConfig) -> Self {
-        if !config
-            .log_format
-            .as_deref()
-            .is_some_and(|f| f.eq_ignore_ascii_case("json"))
-        {
+        // Exactly as the environment's AWS_LAMBDA_LOG_FORMAT reads it.
+        if config.log_format.as_deref() != Some("JSON") {
             return Self::Text;
         }
         match config.system_log_level.as_deref() {
-            Some(level) if level.eq_ignore_ascii_case("warn") => Self::Quiet,
+            Some("WARN") => Self::Quiet,
             _ => Self::Json,
         }
     }

@@ -37,6 +37,7 @@ while true; do
   case "$body" in
     *linger*) sleep 0.3; echo "lingered $id" ;;
     *overrun*) sleep 3; echo "overran $id" ;;
+    *busy*) sleep 1.5; echo "worked on $id" ;;
   esac
 done
 "#;
@@ -235,6 +236,30 @@ async fn work_after_the_answer_past_the_deadline_times_out_that_invocation() {
     );
     // The overrun environment is gone; the fresh one serves on.
     assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 2);
+}
+
+#[tokio::test]
+async fn with_no_room_left_an_invocation_waits_for_the_environment_busy_after_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for one environment only.
+    let router = setup(dir.path(), 128);
+    let first = router.invoke(input(r#"{"busy":1}"#)).await.unwrap();
+    assert_eq!(count(&first), 1);
+    // Its environment works on for 1.5 s: past the grace, it is neither
+    // evicted (its work would be cut off) nor a reason to throttle.
+    let second = router.invoke(input("{}")).await.unwrap();
+    assert!(!second.function_error);
+    assert_eq!(count(&second), 2, "the same environment, once free");
+    let lines = log_with(&router, &format!("REPORT RequestId: {}", second.request_id)).await;
+    let worked = lines
+        .iter()
+        .position(|l| l == &format!("worked on {}", first.request_id))
+        .unwrap();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("END RequestId: {}", first.request_id)))
+        .unwrap();
+    assert!(worked < end, "{}", lines.join("\n"));
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Routes of the Runtime API and their answers, per `runtime-api.yaml`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -130,7 +130,10 @@ async fn next(slot: &Slot) -> Reply {
 }
 
 fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
-    let deadline = now + inv.timeout;
+    let deadline = match inv.deadline {
+        Some(at) => now + at.saturating_duration_since(Instant::now()),
+        None => now + inv.timeout,
+    };
     let deadline_ms = deadline
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

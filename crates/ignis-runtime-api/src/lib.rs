@@ -41,6 +41,9 @@ pub struct Invocation {
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`.
     pub trace_id: String,
+    /// A deadline fixed before delivery (set with
+    /// [`RuntimeApi::set_pending_deadline`]); `None`: delivery + `timeout`.
+    pub deadline: Option<Instant>,
 }
 
 /// How the runtime answered an invocation.
@@ -132,6 +135,14 @@ impl RuntimeApi {
     /// log START ahead of anything the function prints).
     pub fn submit_with(&self, invocation: Invocation, on_delivery: DeliveryHook) -> Submitted {
         self.slot.submit(invocation, Some(on_delivery))
+    }
+
+    /// Fixes the deadline of the invocation waiting for delivery, if one
+    /// is: an init that ran past its phase shares the function's timeout
+    /// with the invocation, and the runtime's `Lambda-Runtime-Deadline-Ms`
+    /// must say so.
+    pub fn set_pending_deadline(&self, at: Instant) {
+        self.slot.set_pending_deadline(at);
     }
 
     /// When the runtime first called `/next` (the end of its init phase).

@@ -148,6 +148,14 @@ impl Slot {
         Some(pending.invocation)
     }
 
+    /// Sets the deadline of the invocation waiting for delivery, if any.
+    pub(crate) fn set_pending_deadline(&self, at: Instant) {
+        let mut state = self.state.lock().expect("slot lock poisoned");
+        if let Some(p) = state.pending.as_mut() {
+            p.invocation.deadline = Some(at);
+        }
+    }
+
     /// Answers the invocation `request_id` with `outcome`.
     pub(crate) fn answer(&self, request_id: &str, outcome: Outcome) -> Result<(), AnswerError> {
         let mut state = self.state.lock().expect("slot lock poisoned");

@@ -17,6 +17,7 @@ fn invocation(id: &str) -> Invocation {
         client_context: Some("{\"custom\":{}}".into()),
         cognito_identity: None,
         trace_id: "Root=1-0-0".into(),
+        deadline: None,
     }
 }
 

@@ -227,7 +227,8 @@ fn header_safe_json(json: &str) -> String {
             in_string = c == '"';
             continue;
         }
-        if c.is_ascii() {
+        // DEL is valid in a JSON string but not in a header value.
+        if c.is_ascii() && c != '\x7f' {
             out.push(c);
         } else {
             let mut units = [0u16; 2];
@@ -252,12 +253,12 @@ mod tests {
 
     #[test]
     fn client_context_becomes_one_ascii_line_with_the_same_document() {
-        let sent = "{\n  \"custom\": {\"city\": \"Zürich 🚀\", \"q\": \"a \\\" b\\\\\"},\n  \"b\": [1, 2.50]\n}";
+        let sent = "{\n  \"custom\": {\"city\": \"Zürich 🚀\", \"q\": \"a \\\" b\\\\\", \"d\": \"\x7f\"},\n  \"b\": [1, 2.50]\n}";
         let line = header_safe_json(sent);
         assert!(line.is_ascii() && !line.contains('\n'), "{line}");
         assert_eq!(
             line,
-            r#"{"custom":{"city":"Z\u00fcrich \ud83d\ude80","q":"a \" b\\"},"b":[1,2.50]}"#
+            r#"{"custom":{"city":"Z\u00fcrich \ud83d\ude80","q":"a \" b\\","d":"\u007f"},"b":[1,2.50]}"#
         );
         let a: serde_json::Value = serde_json::from_str(sent).unwrap();
         let b: serde_json::Value = serde_json::from_str(&line).unwrap();
