@@ -95,16 +95,10 @@ impl SystemLog {
     pub fn end(self, request_id: &str, report: &Report) -> Option<String> {
         match self {
             Self::Text => Some(end_line(request_id)),
-            Self::Json => {
-                let mut r = serde_json::json!({
-                    "requestId": request_id,
-                    "status": report.status.unwrap_or("success"),
-                });
-                if let Some(t) = &report.error_type {
-                    r["errorType"] = t.as_str().into();
-                }
-                Some(record("platform.runtimeDone", r))
-            }
+            Self::Json => Some(record(
+                "platform.runtimeDone",
+                outcome(request_id, report, serde_json::Map::new()),
+            )),
             Self::Quiet => None,
         }
     }
@@ -123,15 +117,12 @@ impl SystemLog {
                 if let Some(init) = report.init {
                     metrics["initDurationMs"] = ms(init).into();
                 }
-                let mut r = serde_json::json!({
-                    "requestId": request_id,
-                    "metrics": metrics,
-                    "status": report.status.unwrap_or("success"),
-                });
-                if let Some(t) = &report.error_type {
-                    r["errorType"] = t.as_str().into();
-                }
-                Some(record("platform.report", r))
+                let mut fields = serde_json::Map::new();
+                fields.insert("metrics".into(), metrics);
+                Some(record(
+                    "platform.report",
+                    outcome(request_id, report, fields),
+                ))
             }
             Self::Quiet => None,
         }
@@ -154,6 +145,21 @@ impl SystemLog {
             Self::Quiet => None,
         }
     }
+}
+
+/// An invocation's record: its request id, `fields`, its status and error
+/// type.
+fn outcome(
+    request_id: &str,
+    report: &Report,
+    mut fields: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    fields.insert("requestId".into(), request_id.into());
+    fields.insert("status".into(), report.status.unwrap_or("success").into());
+    if let Some(t) = &report.error_type {
+        fields.insert("errorType".into(), t.as_str().into());
+    }
+    serde_json::Value::Object(fields)
 }
 
 /// One JSON platform record: `{"time":…,"type":…,"record":…}`.
