@@ -144,14 +144,20 @@ def _namedtuples_as_objects(obj, _path=None):
         raise ValueError("Circular reference detected")
     _path.add(id(obj))
     changed = None
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    is_dict = isinstance(obj, dict)
+    items = obj.items() if is_dict else enumerate(obj)
     for key, value in items:
-        if type(value) in _LEAVES:
+        # simplejson decodes bytes keys too.
+        text_key = is_dict and isinstance(key, (bytes, bytearray))
+        if type(value) in _LEAVES and not text_key:
             continue
         new = _namedtuples_as_objects(value, _path)
-        if new is not value:
+        if new is not value or text_key:
             if changed is None:
-                changed = dict(obj) if isinstance(obj, dict) else list(obj)
+                changed = dict(obj) if is_dict else list(obj)
+            if text_key:
+                del changed[key]
+                key = bytes(key).decode("utf-8")
             changed[key] = new
     _path.discard(id(obj))
     return obj if changed is None else changed

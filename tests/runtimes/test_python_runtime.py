@@ -376,7 +376,7 @@ def test_bytes_and_namedtuples_serialize_as_simplejson_does(make_env, python):
                     if event == "bad-bytes":
                         return {"body": b"\\xff"}
                     return {"body": base64.b64encode(b"\\x89PNG"), "point": Point(1, 2),
-                            "points": [Point(3, 4)], "row": Row(), "plain": (1, 2)}
+                            "points": [Point(3, 4)], "row": Row(), "plain": (1, 2), b"key": 1}
             """
         },
     )
@@ -388,6 +388,7 @@ def test_bytes_and_namedtuples_serialize_as_simplejson_does(make_env, python):
         "points": [{"x": 3, "y": 4}],
         "row": {"id": 7, "at": {"x": 1, "y": 2}},
         "plain": [1, 2],
+        "key": 1,
     }
     out = env.api.invoke("bad-bytes")
     assert out.kind == "error"
