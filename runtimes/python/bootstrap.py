@@ -933,9 +933,10 @@ def load_handler(handler):
 # would keep a function's own module of that name from importing.
 _PRELOADED_ON_LAMBDA = frozenset(
     """collections contextlib copyreg decimal enum functools genericpath
-    importlib itertools json keyword linecache locale logging math numbers
-    operator os posixpath re reprlib stat string textwrap threading token
-    tokenize traceback types warnings weakref""".split()
+    heapq importlib itertools json keyword linecache locale logging math
+    numbers operator os posixpath re reprlib sre_compile sre_constants
+    sre_parse stat string textwrap threading token tokenize traceback types
+    warnings weakref""".split()
 )
 
 

@@ -287,6 +287,8 @@ INVALID_CREATES = [
     ("memory-64", {"MemorySize": 64}, "ValidationException", "128"),
     ("timeout-0", {"Timeout": 0}, "ValidationException", ""),
     ("ephemeral-10241", {"EphemeralStorage": {"Size": 10241}}, "InvalidParameterValueException", "10240"),
+    ("log-format-lowercase", {"LoggingConfig": {"LogFormat": "json"}}, "ValidationException", r"\[JSON, Text\]"),
+    ("system-log-level", {"LoggingConfig": {"LogFormat": "JSON", "SystemLogLevel": "ERROR"}}, "ValidationException", "systemLogLevel"),
 ]
 
 
@@ -309,8 +311,9 @@ def test_create_limits(lam, lam_raw, fname, echo_zip, case, overrides, code, nee
         ({"MemorySize": 64}, "ValidationException"),
         ({"Runtime": "cobol85"}, "InvalidParameterValueException"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException"),
+        ({"LoggingConfig": {"ApplicationLogLevel": "LOUD"}}, "ValidationException"),
     ],
-    ids=["timeout-901", "memory-10241", "memory-64", "unknown-runtime", "reserved-env"],
+    ids=["timeout-901", "memory-10241", "memory-64", "unknown-runtime", "reserved-env", "app-log-level"],
 )
 def test_update_limits(lam, lam_raw, deploy, echo_zip, fname, overrides, code):
     deploy(echo_zip)

@@ -404,6 +404,7 @@ def test_code_named_like_the_standard_library_does_not_break_the_runtime(make_en
         python,
         {
             "types.py": "SHADOW = True\n",
+            "sre_compile.py": "X = 1\n",
             "enum/__init__.py": "raise ImportError('the enum34 backport')\n",
             "handler.py": """
                 import json

@@ -228,7 +228,7 @@ impl Functions {
             last_update_status: LastUpdateStatus::InProgress,
             last_update_status_reason: Some("The function is being created.".into()),
             last_update_status_reason_code: Some("Creating".into()),
-            logging: logging(req.logging_config, None, &r.name),
+            logging: logging(req.logging_config, None, &r.name)?,
             tracing_mode: req
                 .tracing_config
                 .and_then(|t| t.mode)
@@ -333,7 +333,7 @@ impl Functions {
             record.tracing_mode = t;
         }
         if req.logging_config.is_some() {
-            record.logging = logging(req.logging_config, Some(&record.logging), &record.name);
+            record.logging = logging(req.logging_config, Some(&record.logging), &record.name)?;
         }
         if let Some(arns) = req.layers {
             record.layers = self.resolve_layers(&arns).await?;
@@ -706,9 +706,10 @@ fn logging(
     given: Option<ignis_model::wire::LoggingConfig>,
     current: Option<&ignis_model::wire::LoggingConfig>,
     name: &str,
-) -> ignis_model::wire::LoggingConfig {
+) -> Result<ignis_model::wire::LoggingConfig, LambdaError> {
     let mut l = current.cloned().unwrap_or_default();
     if let Some(g) = given {
+        ignis_model::limits::check_logging(&g)?;
         l.log_format = g.log_format.or(l.log_format);
         l.application_log_level = g.application_log_level.or(l.application_log_level);
         l.system_log_level = g.system_log_level.or(l.system_log_level);
@@ -717,7 +718,7 @@ fn logging(
     l.log_format.get_or_insert_with(|| "Text".to_string());
     l.log_group
         .get_or_insert_with(|| format!("/aws/lambda/{name}"));
-    l
+    Ok(l)
 }
 
 fn now() -> String {

@@ -181,6 +181,41 @@ pub fn check_role(role: &str) -> Result<(), LambdaError> {
     }
 }
 
+/// Checks LoggingConfig's enumerations (`LogFormat`, `ApplicationLogLevel`,
+/// `SystemLogLevel`), as botocore's model lists them.
+pub fn check_logging(config: &crate::wire::LoggingConfig) -> Result<(), LambdaError> {
+    let fields: [(&str, &Option<String>, &[&str]); 3] = [
+        (
+            "loggingConfig.logFormat",
+            &config.log_format,
+            &["JSON", "Text"],
+        ),
+        (
+            "loggingConfig.applicationLogLevel",
+            &config.application_log_level,
+            &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"],
+        ),
+        (
+            "loggingConfig.systemLogLevel",
+            &config.system_log_level,
+            &["DEBUG", "INFO", "WARN"],
+        ),
+    ];
+    for (field, value, allowed) in fields {
+        if let Some(v) = value.as_deref().filter(|v| !allowed.contains(v)) {
+            return Err(LambdaError::new(
+                ErrorKind::Validation,
+                format!(
+                    "1 validation error detected: Value '{v}' at '{field}' failed to satisfy constraint: \
+                     Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks Architectures (exactly one of `x86_64`, `arm64`).
 pub fn check_architectures(archs: &[String]) -> Result<(), LambdaError> {
     if archs.len() != 1 || !matches!(archs[0].as_str(), "x86_64" | "arm64") {

@@ -59,7 +59,9 @@ struct Epilogue {
 
 #[derive(Clone, Copy)]
 struct OpenPhase {
-    delivered_at: Instant,
+    /// When its time began: at delivery, or, after an init past its 10 s
+    /// phase, where the rest of the init began to share the timeout.
+    began: Instant,
     next_call: u64,
     deadline: Instant,
 }
@@ -313,8 +315,11 @@ impl Env {
         } else {
             None
         };
-        let delivered_at = delivered.map(|d| d.at);
-        let duration = finished.saturating_duration_since(delivered_at.unwrap_or(started));
+        // The invocation's time starts at delivery; after an init past its
+        // 10 s phase, where the rest of the init shares the timeout.
+        let timeout_began = deadline.map(|d| d.checked_sub(timeout).unwrap_or(d));
+        let began = timeout_began.or(delivered.map(|d| d.at)).unwrap_or(started);
+        let duration = finished.saturating_duration_since(began);
         let report = |status, error_type| Report {
             duration,
             memory_size_mb: self.spec.record.memory_size,
@@ -323,11 +328,21 @@ impl Env {
             status,
             error_type,
         };
+        // Answered: the runtime goes on to its next `/next`, and the invoke
+        // phase stays open until then (a 413 on its response included).
         let answered = match ended {
-            Ended::Answered(Outcome::Response(body)) => Some((body, false)),
+            Ended::Answered(Outcome::Response(body)) => Some((body, false, None, None)),
             Ended::Answered(Outcome::FunctionError { error_type, body }) => Some((
                 report::function_error_body(error_type.as_deref(), body),
                 true,
+                None,
+                None,
+            )),
+            Ended::Answered(Outcome::ResponseTooLarge { .. }) => Some((
+                report::response_too_large(),
+                true,
+                Some("error"),
+                Some(report::RESPONSE_TOO_LARGE.to_string()),
             )),
             other => {
                 // Before `failed` kills the environment: a dead runtime has
@@ -351,14 +366,14 @@ impl Env {
                 });
             }
         };
-        let Some((payload, function_error)) = answered else {
+        let Some((payload, function_error, status, error_type)) = answered else {
             unreachable!("every other ending returned above");
         };
         let epilogue = Epilogue {
             request_id: request_id.clone(),
-            report: report(None, None),
+            report: report(status, error_type),
             open: delivered.map(|d| OpenPhase {
-                delivered_at: d.at,
+                began: timeout_began.unwrap_or(d.at),
                 next_call: d.next_call,
                 deadline: deadline.unwrap_or(d.at + timeout),
             }),
@@ -483,7 +498,7 @@ impl Env {
     fn timeout_of(&self, epilogue: &Epilogue) -> Duration {
         epilogue
             .open
-            .map(|p| p.deadline.saturating_duration_since(p.delivered_at))
+            .map(|p| p.deadline.saturating_duration_since(p.began))
             .unwrap_or_else(|| Duration::from_secs(self.spec.record.timeout as u64))
     }
 
@@ -511,7 +526,7 @@ impl Env {
     /// it ended at `ended`).
     fn write_epilogue(&self, mut epilogue: Epilogue, ended: Instant) {
         if let Some(phase) = epilogue.open {
-            epilogue.report.duration = ended.saturating_duration_since(phase.delivered_at);
+            epilogue.report.duration = ended.saturating_duration_since(phase.began);
         }
         self.pump.flush();
         epilogue.report.max_memory_used_mb = epilogue.report.max_memory_used_mb.max(self.peak_mb());
@@ -529,7 +544,11 @@ impl Env {
         request_id: &str,
     ) -> (Bytes, Option<&'static str>, Option<String>) {
         match ended {
-            Ended::Answered(Outcome::Response(_) | Outcome::FunctionError { .. }) => {
+            Ended::Answered(
+                Outcome::Response(_)
+                | Outcome::FunctionError { .. }
+                | Outcome::ResponseTooLarge { .. },
+            ) => {
                 unreachable!("answered invocations are not failures")
             }
             Ended::Answered(Outcome::InitError { error_type, body }) => {
@@ -544,17 +563,6 @@ impl Env {
                     Some(t),
                 )
             }
-            Ended::Answered(Outcome::ResponseTooLarge { .. }) => (
-                report::error_document(
-                    "Function.ResponseSizeTooLarge",
-                    &format!(
-                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
-                        ignis_model::limits::RESPONSE_PAYLOAD_MAX
-                    ),
-                ),
-                Some("error"),
-                Some("Function.ResponseSizeTooLarge".to_string()),
-            ),
             Ended::TimedOut(limit) => {
                 self.kill();
                 self.sink.line(report::timed_out_line(request_id, limit));

@@ -30,6 +30,16 @@ pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
 
+/// Ends an environment that will not be used again: at once, unless it is
+/// still in its invoke phase (working after its answer); then when that
+/// phase ends, as the task settling it holds it until then and the last
+/// handle's drop ends it.
+fn retire(env: Arc<Env>) {
+    if !env.unfinished() {
+        env.kill();
+    }
+}
+
 /// How long an invocation waits for a warm environment whose runtime has
 /// answered to ask for its next event, before it looks elsewhere. Compiled
 /// runtimes ask within microseconds; a shell runtime in the style of AWS's
@@ -212,7 +222,7 @@ impl Router {
                 *pool.spec.lock().expect("pool lock poisoned") = spec;
                 let stale = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
                 drop(pools);
-                stale.iter().for_each(|e| e.kill());
+                stale.into_iter().for_each(retire);
             }
             None => {
                 pools.insert(
@@ -410,13 +420,16 @@ impl Router {
             // reuse it, rather than throttle.
             Err(e) => match busy.pop() {
                 Some(env) => {
-                    self.hand_back(pool, busy);
+                    self.hand_back(pool, std::mem::take(&mut busy));
                     env.settle().await;
                     if env.reusable() {
                         return Ok(Ok(env));
                     }
+                    // It overran its deadline and ended: its memory comes
+                    // back once the task that settled it lets go.
                     env.kill();
-                    return Err(e);
+                    drop(env);
+                    self.reserve_soon(spec.record.memory_size as u64).await?
                 }
                 None => return Err(e),
             },
@@ -439,6 +452,20 @@ impl Router {
                 .insert(env.id.clone(), Arc::downgrade(env));
         }
         Ok(launched)
+    }
+
+    /// [`Router::reserve`], waiting up to 100 ms for memory being freed.
+    async fn reserve_soon(&self, mb: u64) -> Result<admission::Reservation, InvokeError> {
+        let until = Instant::now() + Duration::from_millis(100);
+        loop {
+            match self.reserve(mb) {
+                Ok(r) => return Ok(r),
+                Err(e) if Instant::now() >= until => return Err(e),
+                Err(_) => {
+                    let _ = tokio::time::timeout_at(until.into(), self.admission.freed()).await;
+                }
+            }
+        }
     }
 
     /// Puts environments passed over while still in their invoke phase back
@@ -499,6 +526,9 @@ impl Router {
             && Arc::ptr_eq(&env.spec, &current)
         {
             pool.idle.lock().expect("pool lock poisoned").push(env);
+        } else if env.reusable() && env.unfinished() && !self.stopping.load(Ordering::Acquire) {
+            // Of a replaced configuration, still working after its answer.
+            retire(env);
         } else {
             env.kill();
             self.live

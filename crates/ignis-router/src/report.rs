@@ -214,6 +214,20 @@ pub struct Report {
     pub error_type: Option<String>,
 }
 
+/// The error type of a response over Lambda's limit.
+pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// The error document of a response over Lambda's limit.
+pub fn response_too_large() -> Bytes {
+    error_document(
+        RESPONSE_TOO_LARGE,
+        &format!(
+            "Response payload size exceeded maximum allowed payload size ({} bytes).",
+            ignis_model::limits::RESPONSE_PAYLOAD_MAX
+        ),
+    )
+}
+
 /// The log line of an invocation that ran past its timeout.
 pub fn timed_out_line(request_id: &str, limit: Duration) -> String {
     format!(

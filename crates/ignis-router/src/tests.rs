@@ -29,6 +29,9 @@ while true; do
   count=$((count+1))
   echo "handling $id"
   case "$body" in
+    *toolarge*)
+      req POST /2018-06-01/runtime/invocation/$id/response "$(head -c 6291557 /dev/zero | tr '\0' x)" >/dev/null
+      sleep 3; echo "after 413 $id"; continue ;;
     *sleep*) sleep 5 ;;
     *exit*) exit 7 ;;
     *oom*) kill -KILL $$ ;;
@@ -260,6 +263,50 @@ async fn with_no_room_left_an_invocation_waits_for_the_environment_busy_after_it
         .position(|l| l.starts_with(&format!("END RequestId: {}", first.request_id)))
         .unwrap();
     assert!(worked < end, "{}", lines.join("\n"));
+}
+
+#[tokio::test]
+async fn work_after_a_413_past_the_deadline_times_out_that_invocation_not_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let mut big = input(r#"{"toolarge":1}"#);
+    big.tail = false;
+    let first = router.invoke(big).await.unwrap();
+    assert!(first.function_error);
+    assert!(String::from_utf8_lossy(&first.payload).contains("Function.ResponseSizeTooLarge"));
+    // The runtime works on past its deadline: a fresh environment serves on.
+    let second = router.invoke(input("{}")).await.unwrap();
+    assert!(!second.function_error, "{:?}", second.payload);
+    assert_eq!(count(&second), 1);
+    let lines = log_with(&router, &format!("REPORT RequestId: {}", first.request_id)).await;
+    let report = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("REPORT RequestId: {}", first.request_id)))
+        .unwrap();
+    assert!(report.contains("Status: timeout"), "{report}");
+}
+
+#[tokio::test]
+async fn an_update_lets_an_environment_finish_its_work_after_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    let mut lingering = input(r#"{"linger":1}"#);
+    lingering.tail = false;
+    let done = router.invoke(lingering).await.unwrap();
+    // A new configuration arrives while the runtime works on (0.3 s).
+    router.upsert(crate::FunctionSpec {
+        record: function("f").timeout(2).build(),
+        code_dir: dir.path().join("code"),
+        opt_dir: None,
+    });
+    let id = &done.request_id;
+    let lines = log_with(&router, &format!("REPORT RequestId: {id}")).await;
+    let at = |prefix: String| lines.iter().position(|l| l.starts_with(&prefix));
+    let lingered = at(format!("lingered {id}"));
+    assert!(lingered.is_some(), "{}", lines.join("\n"));
+    assert!(lingered < at(format!("END RequestId: {id}")));
+    // The next invocation runs on the new configuration's environment.
+    assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 1);
 }
 
 #[tokio::test]
