@@ -11,6 +11,11 @@ use tokio::net::unix::pipe;
 
 use crate::logs::FunctionLogs;
 
+/// Bytes the pump task reads before it lets other tasks run: a runtime
+/// that floods its output must not hold a worker thread, nor the lock a
+/// flush needs.
+const SLICE: usize = 256 * 1024;
+
 /// Longest line kept whole; longer ones are split.
 const MAX_LINE: usize = 256 * 1024;
 /// Bytes of an invocation's log kept for its tail.
@@ -100,39 +105,45 @@ impl Stream {
         }
     }
 
-    /// Reads what is in the pipe now with `read`; marks it closed at end
-    /// of file.
+    /// Reads what is in the pipe now with `read`, about `budget` bytes at
+    /// most (at least one read); marks it closed at end of file. Returns
+    /// whether it stopped at the budget with the pipe maybe not empty.
     fn drain_with(
         &mut self,
         buf: &mut [u8],
         sink: &LogSink,
+        budget: usize,
         mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
-    ) {
-        if !self.open {
-            return;
-        }
-        loop {
+    ) -> bool {
+        let mut total = 0usize;
+        while self.open {
+            if total > 0 && total >= budget {
+                return true;
+            }
             match read(buf) {
                 Ok(0) => {
                     self.open = false;
                     self.lines.finish(sink);
-                    return;
                 }
-                Ok(n) => self.lines.feed(&buf[..n], sink),
+                Ok(n) => {
+                    total += n;
+                    self.lines.feed(&buf[..n], sink);
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    self.open = false;
-                    return;
-                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(_) => self.open = false,
             }
         }
+        false
     }
 
-    /// Reads what is in the pipe now through the duplicate descriptor.
+    /// Reads what is in the pipe at this moment through the duplicate
+    /// descriptor: what a runtime writes meanwhile is left to the pump, so
+    /// a runtime that never stops writing cannot hold the flush.
     fn drain(&mut self, buf: &mut [u8], sink: &LogSink) {
         let Some(file) = self.file.take() else { return };
-        self.drain_with(buf, sink, |b| (&file).read(b));
+        let budget = ignis_sandbox::bytes_ready(file.as_fd()).unwrap_or(usize::MAX);
+        self.drain_with(buf, sink, budget, |b| (&file).read(b));
         self.file = Some(file);
     }
 }
@@ -162,10 +173,15 @@ impl Pump {
             }
             // Read through tokio's receiver, under the lock: a WouldBlock
             // clears its readiness, and a concurrent flush cannot interleave.
-            let mut guard = self.state.lock().expect("pump lock poisoned");
-            let st = &mut *guard;
-            st.output
-                .drain_with(&mut st.buf, &self.sink, |b| output.try_read(b));
+            let more = {
+                let mut guard = self.state.lock().expect("pump lock poisoned");
+                let st = &mut *guard;
+                st.output
+                    .drain_with(&mut st.buf, &self.sink, SLICE, |b| output.try_read(b))
+            };
+            if more {
+                tokio::task::yield_now().await;
+            }
         }
     }
 
@@ -253,5 +269,50 @@ mod tests {
         };
         let lines: Vec<_> = page.events.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(lines, ["one", "two", "partial", "later"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runtime_that_never_stops_writing_holds_neither_flush_nor_worker() {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let registry = LogRegistry::new(1 << 20);
+        let sink = Arc::new(LogSink::new("s".into(), registry.function("f")));
+        let (tx, rx) = pipe::pipe().unwrap();
+        let pump = Pump::start(rx, sink.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            let mut out = std::fs::File::from(tx.into_blocking_fd().unwrap());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if out
+                        .write_all(&[b'y'; 4095])
+                        .and_then(|()| out.write_all(b"\n"))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Each flush reads what is in the pipe when it starts, and returns.
+        for _ in 0..20 {
+            let pump = pump.clone();
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::task::spawn_blocking(move || pump.flush()),
+            )
+            .await
+            .expect("a flush returned")
+            .unwrap();
+        }
+        // Other tasks still run on the runtime meanwhile.
+        tokio::time::timeout(Duration::from_secs(10), tokio::task::yield_now())
+            .await
+            .expect("the runtime is not held");
+        stop.store(true, Ordering::Relaxed);
+        drop(pump);
+        writer.join().unwrap();
     }
 }

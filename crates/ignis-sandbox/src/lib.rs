@@ -241,6 +241,22 @@ pub trait Sandbox: Send + Sync + 'static {
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError>;
 }
 
+/// Bytes waiting in the pipe or socket `fd` now (`FIONREAD`); `None` if
+/// the call fails.
+#[allow(unsafe_code)]
+pub fn bytes_ready(fd: std::os::fd::BorrowedFd<'_>) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to `n`; the descriptor is borrowed,
+    // so it stays open for the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r == 0 {
+        usize::try_from(n).ok()
+    } else {
+        None
+    }
+}
+
 /// Which of `fds` have something to read now (data, end of file or an
 /// error), in one `poll(2)` that does not wait. If the call fails every
 /// descriptor is reported readable, so a caller that then reads loses
