@@ -12,7 +12,7 @@ use ignis_sandbox::ExitInfo;
 // string of its own).
 
 /// `START RequestId: … Version: …`.
-pub fn start_line(request_id: &str, version: &str) -> String {
+fn start_line(request_id: &str, version: &str) -> String {
     const A: &str = "START RequestId: ";
     const B: &str = " Version: ";
     let mut line = String::with_capacity(A.len() + request_id.len() + B.len() + version.len());
@@ -25,7 +25,7 @@ pub fn start_line(request_id: &str, version: &str) -> String {
 
 /// `INIT_REPORT` of an init that failed with `error_type` after `took`
 /// (Lambda writes it before the invocation's START).
-pub fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
+fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
     format!(
         "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
         took.as_secs_f64() * 1000.0
@@ -34,7 +34,7 @@ pub fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
 
 /// `INIT_REPORT` of an init phase that ran out of its 10 s; the init goes
 /// on within the invocation, under the function's timeout.
-pub fn init_timeout_line(took: std::time::Duration) -> String {
+fn init_timeout_line(took: std::time::Duration) -> String {
     format!(
         "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
         took.as_secs_f64() * 1000.0
@@ -42,7 +42,7 @@ pub fn init_timeout_line(took: std::time::Duration) -> String {
 }
 
 /// `END RequestId: …`.
-pub fn end_line(request_id: &str) -> String {
+fn end_line(request_id: &str) -> String {
     const A: &str = "END RequestId: ";
     let mut line = String::with_capacity(A.len() + request_id.len());
     line.push_str(A);
@@ -264,7 +264,7 @@ fn push_ms(out: &mut String, d: Duration) {
 }
 
 /// `REPORT RequestId: …\tDuration: … ms\tBilled Duration: … ms\t…`.
-pub fn report_line(request_id: &str, r: &Report) -> String {
+fn report_line(request_id: &str, r: &Report) -> String {
     let billed = billed_ms(r.duration);
     // Room for the fixed text, the numbers and an init duration.
     let mut line = String::with_capacity(160 + request_id.len());

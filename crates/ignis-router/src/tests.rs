@@ -205,6 +205,14 @@ async fn log_with(router: &Router, prefix: &str) -> Vec<String> {
     panic!("no {prefix:?} in\n{}", lines.join("\n"));
 }
 
+/// The function's log once invocation `id`'s REPORT is in it, and that line.
+async fn report_of(router: &Router, id: &str) -> (Vec<String>, String) {
+    let prefix = format!("REPORT RequestId: {id}");
+    let lines = log_with(router, &prefix).await;
+    let report = lines.iter().find(|l| l.starts_with(&prefix)).cloned();
+    (lines, report.expect("log_with saw it"))
+}
+
 #[tokio::test]
 async fn work_after_the_answer_past_the_deadline_times_out_that_invocation() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,11 +224,7 @@ async fn work_after_the_answer_past_the_deadline_times_out_that_invocation() {
     assert!(!second.function_error);
     assert_eq!(count(&second), 1);
     let (a, b) = (&first.request_id, &second.request_id);
-    let lines = log_with(&router, &format!("REPORT RequestId: {a}")).await;
-    let report = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("REPORT RequestId: {a}")))
-        .unwrap();
+    let (lines, report) = report_of(&router, a).await;
     assert!(report.contains("Status: timeout"), "{report}");
     assert!(
         lines
@@ -278,11 +282,7 @@ async fn work_after_a_413_past_the_deadline_times_out_that_invocation_not_the_ne
     let second = router.invoke(input("{}")).await.unwrap();
     assert!(!second.function_error, "{:?}", second.payload);
     assert_eq!(count(&second), 1);
-    let lines = log_with(&router, &format!("REPORT RequestId: {}", first.request_id)).await;
-    let report = lines
-        .iter()
-        .find(|l| l.starts_with(&format!("REPORT RequestId: {}", first.request_id)))
-        .unwrap();
+    let (_, report) = report_of(&router, &first.request_id).await;
     assert!(report.contains("Status: timeout"), "{report}");
 }
 
