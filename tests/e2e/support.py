@@ -138,6 +138,19 @@ def lambda_client(url: str, validate: bool = True, read_timeout: int = 60, pool:
     )
 
 
+def aws_client(url: str, service: str, **config):
+    """A boto3 client of any AWS service, pointed at Ignis, signing with a
+    throwaway key."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=10, **config),
+    )
+
+
 def error_code(exc) -> str:
     return exc.response["Error"]["Code"]
 

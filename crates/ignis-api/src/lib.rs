@@ -147,18 +147,68 @@ fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// A method and path of no operation: its own error type, so that a tool
-/// does not read an operation Ignis lacks (ListVersionsByFunction, say) as
-/// "the function does not exist".
-async fn unknown_operation(req: Request) -> ApiError {
-    ApiError(LambdaError::new(
-        ErrorKind::UnknownOperation,
-        format!(
-            "Unknown operation: {} {} (not an operation of the Lambda API that Ignis implements)",
-            req.method(),
-            req.uri().path()
+/// A request that fits no route Ignis serves. A request for another AWS
+/// service (told by its signature's scope, `X-Amz-Target`, `Action` or an
+/// S3 host) is answered in that service's own error shape, naming the
+/// service and operation (`SQS SendMessage is not served by Ignis`), so its
+/// SDK reports it plainly; anything else is a Lambda
+/// `UnknownOperationException` naming the Lambda operation its method and
+/// path fit, if any, so that a tool does not read an operation Ignis lacks
+/// as "the function does not exist".
+async fn unknown_operation(req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let form = form_body(&parts.headers, body).await;
+    let view = ignis_protocol::RequestView {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        form: form.as_deref(),
+    };
+    let what = ignis_protocol::recognize(&view);
+    let lambda = what.service.is_some_and(|s| s.signing_name == "lambda");
+    if !lambda {
+        let mut buf = uuid::Uuid::encode_buffer();
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        let resp = ignis_protocol::AwsError::not_served(&what).render(what.service, id);
+        tracing::debug!(service = %what.describe(), "request for a service Ignis does not serve");
+        let mut resp = resp.map(axum::body::Body::from);
+        resp.extensions_mut().insert(Shaped);
+        return resp;
+    }
+    let message = match &what.operation {
+        Some(op) => format!(
+            "Lambda {op} is not served by Ignis ({} {})",
+            parts.method,
+            parts.uri.path()
         ),
-    ))
+        None => format!(
+            "Unknown operation: {} {} (not an operation of the Lambda API that Ignis implements)",
+            parts.method,
+            parts.uri.path()
+        ),
+    };
+    ApiError(LambdaError::new(ErrorKind::UnknownOperation, message)).into_response()
+}
+
+/// Marks an answer already in its service's error shape.
+#[derive(Clone, Copy)]
+struct Shaped;
+
+/// The body of a form-encoded request (the query protocol's `Action`
+/// travels there), up to 64 KB; `None` for any other body.
+async fn form_body(headers: &axum::http::HeaderMap, body: axum::body::Body) -> Option<Vec<u8>> {
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return None;
+    }
+    axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .map(|b| b.to_vec())
 }
 
 /// Every answer of the router in Lambda's shape, with an `x-amzn-RequestId`.
@@ -176,6 +226,7 @@ fn error_shape(resp: Response) -> Response {
         || resp
             .headers()
             .contains_key(ignis_model::headers::ERROR_TYPE)
+        || resp.extensions().get::<Shaped>().is_some()
     {
         return resp;
     }
