@@ -236,6 +236,7 @@ impl Functions {
             dead_letter_target_arn: req.dead_letter_config.and_then(|d| d.target_arn),
             kms_key_arn: req.kms_key_arn,
             layers,
+            version: ignis_model::Version::Latest,
         };
         self.store.create_function(&record).await?;
         tracing::info!(function = %record.name, code = %record.code.sha256_hex, "function created");

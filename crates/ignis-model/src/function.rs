@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn;
 use crate::layer::FunctionLayer;
+use crate::version::Version;
 use crate::wire::{
     EnvironmentResponse, EphemeralStorage, FunctionConfiguration, LoggingConfig, TracingConfig,
 };
@@ -101,6 +102,10 @@ pub struct FunctionRecord {
     /// layers existed have none).
     #[serde(default)]
     pub layers: Vec<FunctionLayer>,
+    /// Which version this record is: `$LATEST`, or a published (frozen)
+    /// one (records stored before versions existed are `$LATEST`).
+    #[serde(default)]
+    pub version: Version,
 }
 
 impl FunctionRecord {
@@ -109,11 +114,45 @@ impl FunctionRecord {
         arn::function_arn(region, &self.name)
     }
 
-    /// Lambda's `FunctionConfiguration` for `$LATEST`.
+    /// The ARN of this version: unqualified for `$LATEST` (as Lambda
+    /// answers GetFunction without a qualifier), `…:function:f:3` for a
+    /// published version.
+    pub fn version_arn(&self, region: &str) -> String {
+        match self.version {
+            Version::Latest => self.arn(region),
+            Version::Published(n) => format!("{}:{n}", self.arn(region)),
+        }
+    }
+
+    /// What decides whether publishing makes a new version: the code and
+    /// every setting a version freezes (not the description, tags or
+    /// state), as one string. Lambda publishes no new version when it
+    /// equals the newest version's.
+    pub fn publish_fingerprint(&self) -> String {
+        let frozen = serde_json::json!([
+            self.code.sha256_hex,
+            self.runtime,
+            self.role,
+            self.handler,
+            self.timeout,
+            self.memory_size,
+            self.environment,
+            self.ephemeral_storage,
+            self.architectures,
+            self.logging,
+            self.tracing_mode,
+            self.dead_letter_target_arn,
+            self.kms_key_arn,
+            self.layers.iter().map(|l| &l.arn).collect::<Vec<_>>(),
+        ]);
+        frozen.to_string()
+    }
+
+    /// Lambda's `FunctionConfiguration` of this version.
     pub fn configuration(&self, region: &str) -> FunctionConfiguration {
         FunctionConfiguration {
             function_name: self.name.clone(),
-            function_arn: self.arn(region),
+            function_arn: self.version_arn(region),
             runtime: self.runtime.clone(),
             role: self.role.clone(),
             handler: self.handler.clone(),
@@ -123,7 +162,7 @@ impl FunctionRecord {
             memory_size: self.memory_size,
             last_modified: self.last_modified.clone(),
             code_sha256: self.code.sha256_b64.clone(),
-            version: "$LATEST".to_string(),
+            version: self.version.to_string(),
             environment: (!self.environment.is_empty()).then(|| EnvironmentResponse {
                 variables: self.environment.clone(),
             }),

@@ -3,6 +3,7 @@
 //! function. No I/O lives here; every other crate depends on this one.
 #![deny(missing_docs)]
 
+pub mod alias;
 pub mod arn;
 pub mod error;
 pub mod function;
@@ -11,7 +12,9 @@ pub mod layer;
 pub mod limits;
 pub mod logs;
 pub mod runtime;
+pub mod version;
 pub mod wire;
 
 pub use error::{ErrorKind, LambdaError};
 pub use function::{FunctionRecord, FunctionState, LastUpdateStatus};
+pub use version::Version;

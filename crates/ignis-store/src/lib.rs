@@ -24,4 +24,4 @@ mod testzip;
 
 pub use code::{CodeError, CodeStore, UnzipLimits};
 pub use sqlite::SqliteStore;
-pub use store::{Store, StoreError, Usage};
+pub use store::{Setting, SettingEdit, Store, StoreError, Usage};

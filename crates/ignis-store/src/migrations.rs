@@ -10,6 +10,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_functions.sql"),
     include_str!("migrations/0002_layers.sql"),
+    include_str!("migrations/0003_versions.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -9,12 +9,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ignis_model::alias::AliasRecord;
 use ignis_model::layer::LayerVersionRecord;
 use ignis_model::FunctionRecord;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::migrations;
-use crate::store::{Store, StoreError, Usage};
+use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
+
+mod versions;
 
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "ignis.db";
@@ -319,6 +322,7 @@ impl Store for SqliteStore {
             // An undecodable row stays (the transaction rolls back) so the
             // error is seen rather than the data silently dropped.
             let f = decode(&name, &record)?;
+            versions::delete_all(&tx, &name)?;
             tx.commit().map_err(query_err(OP))?;
             Ok(Some(f))
         })
@@ -350,6 +354,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT code_sha256_hex FROM functions
                      UNION SELECT layer_code FROM functions
+                     UNION SELECT code_sha256_hex FROM function_versions
+                     UNION SELECT layer_code FROM function_versions
                      UNION SELECT code_sha256_hex FROM layer_versions",
                 )
                 .map_err(query_err(OP))?;
@@ -470,6 +476,136 @@ impl Store for SqliteStore {
             let v = decode_layer(&name, version, &record)?;
             tx.commit().map_err(query_err(OP))?;
             Ok(Some(v))
+        })
+        .await
+    }
+    async fn publish_version(
+        &self,
+        candidate: &FunctionRecord,
+        latest_revision: &str,
+    ) -> Result<(FunctionRecord, bool), StoreError> {
+        let (candidate, revision) = (candidate.clone(), latest_revision.to_string());
+        self.with_conn("publish a version", move |conn| {
+            versions::publish(conn, &candidate, &revision)
+        })
+        .await
+    }
+
+    async fn get_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError> {
+        let name = name.to_string();
+        self.with_conn("get a version", move |conn| {
+            versions::get(conn, &name, version)
+        })
+        .await
+    }
+
+    async fn list_versions(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<FunctionRecord>, StoreError> {
+        let name = name.to_string();
+        self.with_conn("list versions", move |conn| {
+            versions::list(conn, &name, after, limit)
+        })
+        .await
+    }
+
+    async fn delete_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError> {
+        let name = name.to_string();
+        self.with_conn("delete a version", move |conn| {
+            versions::delete(conn, &name, version)
+        })
+        .await
+    }
+
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let alias = alias.clone();
+        self.with_conn("create an alias", move |conn| {
+            versions::create_alias(conn, &alias)
+        })
+        .await
+    }
+
+    async fn update_alias(
+        &self,
+        alias: &AliasRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError> {
+        let (alias, expected) = (alias.clone(), expected_revision.to_string());
+        self.with_conn("update an alias", move |conn| {
+            versions::update_alias(conn, &alias, &expected)
+        })
+        .await
+    }
+
+    async fn get_alias(&self, name: &str, alias: &str) -> Result<Option<AliasRecord>, StoreError> {
+        let (name, alias) = (name.to_string(), alias.to_string());
+        self.with_conn("get an alias", move |conn| {
+            versions::get_alias(conn, &name, &alias)
+        })
+        .await
+    }
+
+    async fn list_aliases(&self, name: &str) -> Result<Vec<AliasRecord>, StoreError> {
+        let name = name.to_string();
+        self.with_conn("list aliases", move |conn| {
+            versions::aliases_of(conn, "list aliases", &name)
+        })
+        .await
+    }
+
+    async fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        let (name, alias) = (name.to_string(), alias.to_string());
+        self.with_conn("delete an alias", move |conn| {
+            versions::delete_alias(conn, &name, &alias)
+        })
+        .await
+    }
+
+    async fn edit_setting(
+        &self,
+        name: &str,
+        qualifier: &str,
+        kind: &'static str,
+        edit: SettingEdit,
+    ) -> Result<Option<String>, StoreError> {
+        let (name, qualifier) = (name.to_string(), qualifier.to_string());
+        self.with_conn("change a function setting", move |conn| {
+            versions::edit_setting(conn, &name, &qualifier, kind, edit)
+        })
+        .await
+    }
+
+    async fn get_setting(
+        &self,
+        name: &str,
+        qualifier: &str,
+        kind: &'static str,
+    ) -> Result<Option<String>, StoreError> {
+        let (name, qualifier) = (name.to_string(), qualifier.to_string());
+        self.with_conn("read a function setting", move |conn| {
+            versions::get_setting(conn, &name, &qualifier, kind)
+        })
+        .await
+    }
+
+    async fn list_settings(&self, kind: &'static str) -> Result<Vec<Setting>, StoreError> {
+        self.with_conn("list function settings", move |conn| {
+            versions::list_settings(conn, kind)
         })
         .await
     }

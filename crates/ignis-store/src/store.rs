@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
+use ignis_model::alias::AliasRecord;
 use ignis_model::layer::LayerVersionRecord;
-use ignis_model::FunctionRecord;
+use ignis_model::{FunctionRecord, LambdaError};
 
 /// A backend's own error, kept as the cause of a [`StoreError`].
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -18,6 +19,21 @@ pub enum StoreError {
     /// No function has this name.
     #[error("function {0} not found")]
     NotFound(String),
+    /// A published version that does not exist (an alias pointing at it).
+    #[error("version {version} of function {name} not found")]
+    VersionNotFound {
+        /// The function's name.
+        name: String,
+        /// The version.
+        version: u64,
+    },
+    /// The change conflicts with what is stored (a version an alias still
+    /// points at); the message says what.
+    #[error("{0}")]
+    Conflict(String),
+    /// A setting's edit refused the stored document (see [`SettingEdit`]).
+    #[error("{0}")]
+    Refused(LambdaError),
     /// The function changed since the caller read it (compare-and-swap lost).
     #[error(
         "function {name} was changed concurrently; its revision is no longer the one expected"
@@ -100,6 +116,22 @@ pub struct Usage {
     pub total_code_size: u64,
 }
 
+/// An edit of a function's setting, run inside the store's transaction: it
+/// gets the stored document (if any) and returns the new one (`None`
+/// deletes it), or refuses.
+pub type SettingEdit = Box<dyn FnOnce(Option<&str>) -> Result<Option<String>, LambdaError> + Send>;
+
+/// One stored setting (see [`Store::edit_setting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// The function's name.
+    pub function: String,
+    /// The qualifier (`""` for the function itself).
+    pub qualifier: String,
+    /// The document.
+    pub document: String,
+}
+
 /// Persistent function records. Every method is atomic on its own.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -177,4 +209,90 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         version: u64,
     ) -> Result<Option<LayerVersionRecord>, StoreError>;
+
+    /// Publishes `candidate` (the function's `$LATEST` as read at
+    /// `latest_revision`, made a version) as the next version number, one
+    /// past the last ever published; `(version, true)`. When its
+    /// [`FunctionRecord::publish_fingerprint`] equals the newest version's,
+    /// nothing is published and that version is returned, `(version,
+    /// false)`. `Err(RevisionMismatch)` if `$LATEST` changed meanwhile,
+    /// `Err(NotFound)` if the function is gone.
+    async fn publish_version(
+        &self,
+        candidate: &FunctionRecord,
+        latest_revision: &str,
+    ) -> Result<(FunctionRecord, bool), StoreError>;
+
+    /// Published version `version` of function `name`.
+    async fn get_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError>;
+
+    /// Published versions of `name` numbered above `after`, ascending, at most `limit`.
+    async fn list_versions(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<FunctionRecord>, StoreError>;
+
+    /// Deletes a published version; `Ok(None)` if missing,
+    /// `Err(Conflict)` while an alias points at it.
+    async fn delete_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError>;
+
+    /// Stores a new alias: `Err(AlreadyExists)` if the name is taken,
+    /// `Err(NotFound)` without the function, `Err(VersionNotFound)` if a
+    /// version it points at is not published.
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+
+    /// Replaces an alias if its revision is still `expected_revision`
+    /// (`Err(RevisionMismatch)` otherwise; `Err(NotFound)` if missing;
+    /// `Err(VersionNotFound)` as for [`Store::create_alias`]).
+    async fn update_alias(
+        &self,
+        alias: &AliasRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Alias `alias` of function `name`.
+    async fn get_alias(&self, name: &str, alias: &str) -> Result<Option<AliasRecord>, StoreError>;
+
+    /// The aliases of function `name`, by alias name.
+    async fn list_aliases(&self, name: &str) -> Result<Vec<AliasRecord>, StoreError>;
+
+    /// Deletes an alias; `Ok(None)` if missing.
+    async fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<AliasRecord>, StoreError>;
+
+    /// Edits setting `kind` of function `name` (or of its `qualifier`) in
+    /// one transaction; returns the document now stored. `Err(NotFound)`
+    /// without the function, `Err(Refused)` when the edit refuses.
+    async fn edit_setting(
+        &self,
+        name: &str,
+        qualifier: &str,
+        kind: &'static str,
+        edit: SettingEdit,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Setting `kind` of function `name` (or of its `qualifier`).
+    async fn get_setting(
+        &self,
+        name: &str,
+        qualifier: &str,
+        kind: &'static str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Every stored setting of `kind` (start-up: reserved and provisioned
+    /// concurrency).
+    async fn list_settings(&self, kind: &'static str) -> Result<Vec<Setting>, StoreError>;
 }

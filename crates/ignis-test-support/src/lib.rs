@@ -47,6 +47,7 @@ impl FunctionRecordBuilder {
                 dead_letter_target_arn: None,
                 kms_key_arn: None,
                 layers: Vec::new(),
+                version: ignis_model::Version::Latest,
             },
         }
     }
