@@ -31,6 +31,8 @@ install_system_packages() {
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
   # test_network.py puts a stand-in metadata address on lo with ip.
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  # The namespace sandbox's /tmp disks are formatted with mkfs.ext4.
+  [[ -x /usr/sbin/mkfs.ext4 || -x /sbin/mkfs.ext4 ]] || missing+=(e2fsprogs)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)

@@ -54,10 +54,11 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         config.network_pool_size,
         config.favordynmods,
         config.zygote.clone(),
+        &data_dir.join("disks"),
     )
     .await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
-    let cgroups = chosen.cgroups;
+    let (cgroups, disks) = (chosen.cgroups, chosen.disks);
     let catalog = {
         let (dir, strict, paths) = (
             data_dir.join("runtimes"),
@@ -170,6 +171,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     reaper.abort();
     if let Some(cgroups) = cgroups {
         let _ = tokio::task::spawn_blocking(move || cgroups.shutdown()).await;
+    }
+    if let Some(disks) = disks {
+        let _ = tokio::task::spawn_blocking(move || disks.shutdown()).await;
     }
     if let Some(network) = network {
         // Joins the namespace pool's threads and deletes the bridge.

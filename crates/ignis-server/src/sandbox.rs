@@ -8,6 +8,7 @@ use anyhow::Context;
 use ignis_sandbox::namespace::base_root::BaseRoot;
 use ignis_sandbox::namespace::cgpool::CgroupPool;
 use ignis_sandbox::namespace::cgroup;
+use ignis_sandbox::namespace::disk::TmpDisks;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::net::{NetMode, Network};
 use ignis_sandbox::namespace::zygote::Zygote;
@@ -33,6 +34,8 @@ pub struct Chosen {
     pub network: Option<Arc<Network>>,
     /// Its blank cgroups, removed when the server stops.
     pub cgroups: Option<Arc<CgroupPool>>,
+    /// Its `/tmp` disks, dropped when the server stops.
+    pub disks: Option<Arc<TmpDisks>>,
     /// The network mode's name.
     pub network_mode: &'static str,
     /// Why this mode, and what it set up.
@@ -44,7 +47,7 @@ pub struct Chosen {
 /// whose environments are networked as `network` asks with `pool`
 /// namespaces kept prepared; with `favordynmods`, `namespace` turns on
 /// cheap cgroup moves first; `zygote`, when `main` started one, forks its
-/// environments.
+/// environments; their `/tmp` disks' images go in `disks_dir`.
 pub async fn choose(
     choice: SandboxChoice,
     root: Option<&Path>,
@@ -52,12 +55,13 @@ pub async fn choose(
     pool: usize,
     favordynmods: bool,
     zygote: Option<Arc<Zygote>>,
+    disks_dir: &Path,
 ) -> anyhow::Result<Chosen> {
     let base = match root {
         Some(dir) => BaseRoot::custom(dir).context("check --sandbox-root")?,
         None => BaseRoot::host(),
     };
-    let (sandbox, why) = match choice {
+    let (sandbox, mut why) = match choice {
         SandboxChoice::Process => {
             if let Some(dir) = root {
                 anyhow::bail!(
@@ -94,11 +98,20 @@ pub async fn choose(
         .await
         .context("set up the network")??;
     let net = Arc::new(net);
-    let sandbox = sandbox
+    let mut sandbox = sandbox
         .with_cgroup_pool(CGROUP_POOL)
         .context("start the cgroup pool")?;
+    let dir = disks_dir.to_path_buf();
+    let (disks, tmp_why) = tokio::task::spawn_blocking(move || tmp_disks(&dir))
+        .await
+        .context("start the /tmp disks")?;
+    why = format!("{why}; {tmp_why}");
+    if let Some(disks) = &disks {
+        sandbox = sandbox.with_tmp_disks(disks.clone());
+    }
     Ok(Chosen {
         cgroups: sandbox.cgroup_pool(),
+        disks,
         sandbox: Arc::new(sandbox.with_network(net.clone())),
         why,
         network_mode: net.mode().name(),
@@ -164,6 +177,7 @@ fn process(why: String) -> Chosen {
         why,
         network: None,
         cgroups: None,
+        disks: None,
         network_mode: NetMode::Host.name(),
         network_why: "the process backend shares the host's network".to_string(),
     }
@@ -192,6 +206,25 @@ fn setup_network(choice: NetworkChoice, pool: usize) -> anyhow::Result<(Network,
                 ))
             }
         },
+    }
+}
+
+/// `/tmp` on disk when this host can make the file systems (`mkfs.ext4`,
+/// loop devices, ext4), with what `ignis serve` says about it; else a
+/// tmpfs, and the reason.
+fn tmp_disks(dir: &Path) -> (Option<Arc<TmpDisks>>, String) {
+    match TmpDisks::start(dir) {
+        Ok(disks) => {
+            let why = disks.describe();
+            (Some(Arc::new(disks)), why)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "/tmp is a tmpfs, charged to each function's memory");
+            (
+                None,
+                format!("/tmp in memory (tmpfs, charged to the function's memory): {e}"),
+            )
+        }
     }
 }
 
@@ -259,6 +292,7 @@ mod tests {
             0,
             false,
             None,
+            &root.join("disks"),
         )) {
             Ok(c) => panic!("chose {} ({})", c.sandbox.name(), c.why),
             Err(e) => format!("{e:#}"),

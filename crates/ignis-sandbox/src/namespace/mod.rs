@@ -2,7 +2,8 @@
 //! and UTS namespaces, a read-only root of the host's base directories (or
 //! a custom root's, [`base_root`]) with
 //! the code at `/var/task`, layers at `/opt`, the runtime client at
-//! `/var/runtime`, a sized tmpfs at `/tmp`, a minimal `/dev` and a fresh
+//! `/var/runtime`, a sized file system of its own on disk at `/tmp`
+//! ([`disk`]; a sized tmpfs without one), a minimal `/dev` and a fresh
 //! `/proc`; it runs as an unprivileged user without capabilities under
 //! `no_new_privs` and a seccomp filter ([`seccomp`]), in cgroups below
 //! Ignis's own that cap memory (no swap), CPU (1,769 MB = one vCPU) and
@@ -15,6 +16,7 @@
 pub mod base_root;
 pub mod cgpool;
 pub mod cgroup;
+pub mod disk;
 pub mod dynmods;
 mod init;
 pub mod mounts;
@@ -87,6 +89,12 @@ pub struct NamespaceSandbox {
     zygote: Option<Arc<Zygote>>,
     /// Blank cgroups made ahead of need, when started.
     cgroups: Option<Arc<cgpool::CgroupPool>>,
+    /// File systems for `/tmp` on disk, when started; else `/tmp` is a
+    /// tmpfs.
+    disks: Option<Arc<disk::TmpDisks>>,
+    /// A disk could not be had for the last launch (warned once until
+    /// one can again).
+    disk_failing: std::sync::atomic::AtomicBool,
     /// Signals this process ignores (see `init::ignored_signals`).
     ignored_signals: u64,
 }
@@ -126,6 +134,8 @@ impl NamespaceSandbox {
             templates: Mutex::default(),
             zygote: None,
             cgroups: None,
+            disks: None,
+            disk_failing: std::sync::atomic::AtomicBool::new(false),
             ignored_signals: init::ignored_signals(),
         })
     }
@@ -153,6 +163,43 @@ impl NamespaceSandbox {
     /// The cgroup pool, to shut down with the server.
     pub fn cgroup_pool(&self) -> Option<Arc<cgpool::CgroupPool>> {
         self.cgroups.clone()
+    }
+
+    /// Environments get a file system of their own on disk as `/tmp`,
+    /// from `disks`, instead of a tmpfs.
+    pub fn with_tmp_disks(mut self, disks: Arc<disk::TmpDisks>) -> Self {
+        self.disks = Some(disks);
+        self
+    }
+
+    /// The `/tmp` disks, to shut down with the server.
+    pub fn tmp_disks(&self) -> Option<Arc<disk::TmpDisks>> {
+        self.disks.clone()
+    }
+
+    /// A disk for an environment's `/tmp` of `mb` MB; `None` (a tmpfs
+    /// then, with a warning) without disks or when none can be made.
+    fn tmp_disk(&self, mb: u32) -> Option<disk::Disk> {
+        let disks = self.disks.as_ref()?;
+        match disks.take(mb) {
+            Ok(d) => {
+                self.disk_failing.store(false, Ordering::Relaxed);
+                Some(d)
+            }
+            Err(e) => {
+                if !self.disk_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, mb, "failed to make a /tmp disk: environments get a tmpfs /tmp (charged to their memory) until one can be made");
+                }
+                None
+            }
+        }
+    }
+
+    /// Gives an ended (or never started) environment's disk back.
+    fn release_disk(disks: Option<&Arc<disk::TmpDisks>>, d: Option<disk::Disk>) {
+        if let (Some(disks), Some(d)) = (disks, d) {
+            disks.release(d);
+        }
     }
 
     /// Whether a zygote starts the environments.
@@ -259,16 +306,21 @@ impl NamespaceSandbox {
         cg: &EnvCgroups,
         netns: Option<&net::EnvNet>,
         io: &LaunchIo,
+        disk: Option<&mut disk::Disk>,
     ) -> Result<init::Prepared, SandboxError> {
         let extra: Vec<_> = self.host_prefix(&spec.program).into_iter().collect();
         let template = self.template(extra).map_err(SandboxError::Template)?;
+        let tmp_mount = disk.and_then(disk::Disk::take_mount);
         let own = mounts::env_plan(&mounts::EnvLayout {
             code_dir: &spec.code_dir,
             opt_dir: spec.opt_dir.as_deref(),
             runtime_dir: spec.runtime_dir.as_deref(),
-            tmp_mb: spec.tmp_mb,
+            tmp: match tmp_mount {
+                Some(_) => mounts::TmpKind::Disk,
+                None => mounts::TmpKind::Memory(spec.tmp_mb),
+            },
         });
-        let trees = own
+        let mut trees: Vec<_> = own
             .trees
             .into_iter()
             .map(|(host, at)| {
@@ -277,6 +329,7 @@ impl NamespaceSandbox {
                     .map_err(|source| SandboxError::Mount { path: host, source })
             })
             .collect::<Result<_, _>>()?;
+        trees.extend(tmp_mount.map(|m| (m, cpath(Path::new(mounts::TMP)))));
         assert!(
             cg.procs.len() <= init::MAX_HIERARCHIES,
             "one procs file per hierarchy"
@@ -439,9 +492,10 @@ impl Sandbox for NamespaceSandbox {
         // Taking a network namespace (made now if the pool is empty), the
         // cgroup writes and the spawn — which returns only once the runtime
         // has exec'd, after the root is built — block for milliseconds.
-        let (mut env_net, cg, io, spawned) = blocking(|| -> Result<_, SandboxError> {
+        let (mut env_net, cg, io, spawned, disk) = blocking(|| -> Result<_, SandboxError> {
             let env_net = self.network.take().map_err(SandboxError::Network)?;
             let io = LaunchIo::new().map_err(SandboxError::Pipes)?;
+            let mut disk = self.tmp_disk(spec.tmp_mb);
             let cg = match &self.cgroups {
                 Some(pool) => pool.take(&spec.env_id, spec.memory_mb),
                 None => {
@@ -449,23 +503,25 @@ impl Sandbox for NamespaceSandbox {
                 }
             }
             .map_err(SandboxError::Cgroup)?;
-            let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io) {
+            let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io, disk.as_mut()) {
                 Ok(p) => p,
                 Err(e) => {
                     // Nothing ran in them yet: removing them cannot wait.
                     cgroup::remove(self.fs.as_ref(), &cg);
+                    Self::release_disk(self.disks.as_ref(), disk);
                     return Err(e);
                 }
             };
             let spawned = self.start(prepared, io.report);
             // The runtime holds the write ends now.
             drop(io.output.1);
-            Ok((env_net, cg, io.output.0, spawned))
+            Ok((env_net, cg, io.output.0, spawned, disk))
         })?;
         let child = match spawned {
             Ok(c) => c,
             Err(source) => {
                 cleanup(self.fs.as_ref(), &cg).await;
+                Self::release_disk(self.disks.as_ref(), disk);
                 return Err(SandboxError::Spawn {
                     program: spec.program.display().to_string(),
                     source,
@@ -477,6 +533,7 @@ impl Sandbox for NamespaceSandbox {
             Err(e) => {
                 drop(child); // killed and reaped
                 cleanup(self.fs.as_ref(), &cg).await;
+                Self::release_disk(self.disks.as_ref(), disk);
                 return Err(SandboxError::Pipes(e));
             }
         };
@@ -489,11 +546,14 @@ impl Sandbox for NamespaceSandbox {
         let pid = child.pid as u32;
         let watched = child.into_pidfd();
         let pidfd = watched.try_clone().ok();
-        let (fs, seen) = (self.fs.clone(), memory.clone());
+        let (fs, seen, disks) = (self.fs.clone(), memory.clone(), self.disks.clone());
         tokio::spawn(async move {
             supervise(watched, tx, fs, cg, seen).await;
-            // Deletes the veth once the environment's processes are gone.
+            // Deletes the veth once the environment's processes are gone,
+            // and unmounts its /tmp (the init's death ended its mount
+            // namespace; this holds the last reference).
             drop(env_net);
+            Self::release_disk(disks.as_ref(), disk);
         });
         Ok(Launched {
             process: Box::new(NsProcess {

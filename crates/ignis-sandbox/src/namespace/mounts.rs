@@ -15,8 +15,10 @@
 //!   unmount), then its init attaches the code at `/var/task`, layers at
 //!   `/opt` and Ignis's runtime client at `/var/runtime` (read-only trees
 //!   the server cloned with `open_tree`, since the host's paths are not
-//!   visible from inside), and mounts a sized tmpfs at `/tmp`, a
-//!   `/dev/shm` and a fresh `/proc`.
+//!   visible from inside) and its `/tmp` (a file system of its own on disk
+//!   that the server mounted, [`super::disk`], or a sized tmpfs when
+//!   disks are not available), and mounts a `/dev/shm` and a fresh
+//!   `/proc`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -128,6 +130,17 @@ pub fn template_plan(l: &TemplateLayout<'_>) -> Vec<Step> {
     steps
 }
 
+/// What an environment's `/tmp` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmpKind {
+    /// A tmpfs of this many MB: its pages are memory, charged to the
+    /// environment's memory cgroup.
+    Memory(u32),
+    /// A file system of its own on disk (`super::disk`), which the server
+    /// brings as a detached mount: nothing to mount here.
+    Disk,
+}
+
 /// What one environment brings into its copy of the template.
 #[derive(Debug, Clone)]
 pub struct EnvLayout<'a> {
@@ -137,8 +150,8 @@ pub struct EnvLayout<'a> {
     pub opt_dir: Option<&'a Path>,
     /// The runtime client files, shown at [`RUNTIME_DIR`].
     pub runtime_dir: Option<&'a Path>,
-    /// `/tmp` size, MB.
-    pub tmp_mb: u32,
+    /// Its `/tmp`.
+    pub tmp: TmpKind,
 }
 
 /// One environment's own mounts.
@@ -160,14 +173,15 @@ pub fn env_plan(l: &EnvLayout<'_>) -> EnvMounts {
     if let Some(opt) = l.opt_dir {
         trees.push((opt.to_path_buf(), cstr(OPT)));
     }
-    let steps = vec![
-        Step::Tmpfs(
+    let mut steps = Vec::with_capacity(3);
+    if let TmpKind::Memory(mb) = l.tmp {
+        steps.push(Step::Tmpfs(
             cstr(TMP),
-            cstr(&format!("mode=1777,size={}m", l.tmp_mb.max(1))),
-        ),
-        Step::Tmpfs(cstr("/dev/shm"), cstr("mode=1777,size=64m")),
-        Step::Proc(cstr("/proc"), cstr(PROC_OPTIONS)),
-    ];
+            cstr(&format!("mode=1777,size={}m", mb.max(1))),
+        ));
+    }
+    steps.push(Step::Tmpfs(cstr("/dev/shm"), cstr("mode=1777,size=64m")));
+    steps.push(Step::Proc(cstr("/proc"), cstr(PROC_OPTIONS)));
     EnvMounts { trees, steps }
 }
 
@@ -297,7 +311,7 @@ mod tests {
             code_dir: Path::new("/data/code/abc"),
             opt_dir: Some(Path::new("/data/opt/1")),
             runtime_dir: Some(Path::new("/tmp/data/runtimes/python")),
-            tmp_mb: 512,
+            tmp: TmpKind::Memory(512),
         });
         let trees: Vec<_> = mounts
             .trees
@@ -324,10 +338,22 @@ mod tests {
             code_dir: Path::new("/c"),
             opt_dir: None,
             runtime_dir: None,
-            tmp_mb: 0,
+            tmp: TmpKind::Memory(0),
         });
         assert_eq!(bare.trees.len(), 1);
         assert_eq!(show(&bare.steps)[0], "tmpfs /tmp mode=1777,size=1m");
+        // A disk /tmp is the server's detached mount, attached by the
+        // init: nothing is mounted at /tmp here.
+        let disk = env_plan(&EnvLayout {
+            code_dir: Path::new("/c"),
+            opt_dir: None,
+            runtime_dir: None,
+            tmp: TmpKind::Disk,
+        });
+        assert_eq!(
+            show(&disk.steps),
+            ["tmpfs /dev/shm mode=1777,size=64m", "proc /proc hidepid=2"]
+        );
     }
 
     fn layout<'a>(base: &'a [BaseEntry], extra: &'a [PathBuf]) -> TemplateLayout<'a> {

@@ -41,8 +41,8 @@ use super::template::Template;
 /// rest is paths.
 const MAX_MESSAGE: usize = 256 * 1024;
 /// Most descriptors one launch passes (template, stdout, stderr, report,
-/// network namespace, code, runtime client, layers).
-const MAX_FDS: usize = 8;
+/// network namespace, code, runtime client, layers, `/tmp`).
+const MAX_FDS: usize = 9;
 
 /// The server's handle on its zygote.
 #[derive(Debug)]
@@ -609,7 +609,12 @@ mod tests {
         let p = Prepared {
             procs: vec![c("/cg/memory/x/cgroup.procs"), c("/cg/cpu/x/cgroup.procs")],
             template: Arc::new(Template::from_fd(fd())),
-            trees: vec![(fd(), c("/var/task")), (fd(), c("/opt"))],
+            trees: vec![
+                (fd(), c("/var/task")),
+                (fd(), c("/var/runtime")),
+                (fd(), c("/opt")),
+                (fd(), c("/tmp")),
+            ],
             steps: vec![
                 Step::Tmpfs(c("/tmp"), c("mode=1777,size=512m")),
                 Step::Proc(c("/proc"), c("hidepid=2")),
@@ -633,9 +638,15 @@ mod tests {
             sched_policy: libc::SCHED_BATCH,
         };
         let (msg, raw) = encode(&p);
-        assert_eq!(raw.len(), 4 + 1 + 2);
-        let fds: Vec<OwnedFd> = raw.iter().map(|&f| dup(f)).collect();
-        let back = decode(&msg, fds, None, 1 << 12, -1).unwrap().prepared;
+        // The most a launch passes: template, stdio, report, network,
+        // code, runtime client, layers and a /tmp disk.
+        assert_eq!(raw.len(), MAX_FDS);
+        let (ours, theirs) = socket_pair();
+        send(ours.as_raw_fd(), &msg, &raw).unwrap();
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let (n, fds) = recv(theirs.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!((n, fds.len()), (msg.len(), MAX_FDS));
+        let back = decode(&buf[..n], fds, None, 1 << 12, -1).unwrap().prepared;
         assert_eq!(back.procs, p.procs);
         assert_eq!(back.steps, p.steps);
         assert_eq!(back.workdir, p.workdir);
@@ -647,14 +658,29 @@ mod tests {
         assert_eq!(back.exec.argv(), p.exec.argv());
         assert_eq!(back.exec.envp(), p.exec.envp());
         let targets: Vec<_> = back.trees.iter().map(|(_, at)| at.clone()).collect();
-        assert_eq!(targets, [c("/var/task"), c("/opt")]);
+        assert_eq!(
+            targets,
+            [c("/var/task"), c("/var/runtime"), c("/opt"), c("/tmp")]
+        );
     }
 
-    fn dup(f: RawFd) -> OwnedFd {
-        #[allow(unsafe_code)]
-        // SAFETY: `f` is open for the whole test (owned above).
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(f) };
-        borrowed.try_clone_to_owned().unwrap()
+    #[allow(unsafe_code)]
+    fn socket_pair() -> (OwnedFd, OwnedFd) {
+        let mut fds = [-1; 2];
+        // SAFETY: socketpair writes two descriptors into `fds`, which we
+        // then own.
+        unsafe {
+            assert_eq!(
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                    0,
+                    fds.as_mut_ptr()
+                ),
+                0
+            );
+            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+        }
     }
 
     #[test]
