@@ -212,13 +212,15 @@ def test_an_update_racing_tag_operations_still_finishes(lam, deploy, echo_zip, f
 
 
 def test_an_operation_ignis_lacks_is_not_a_missing_function(lam, deploy, echo_zip, fname):
-    """Versions are outside what Ignis serves (no issue asks for them yet):
-    ListVersionsByFunction answers UnknownOperationException, never "the
+    """Code signing is outside what Ignis serves: PutFunctionCodeSigningConfig
+    answers UnknownOperationException naming the operation, never "the
     function does not exist" (a tool would then recreate it)."""
     deploy(echo_zip)
+    csc = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"
     with pytest.raises(ClientError) as e:
-        lam.list_versions_by_function(FunctionName=fname)
+        lam.put_function_code_signing_config(CodeSigningConfigArn=csc, FunctionName=fname)
     assert error_code(e.value) == "UnknownOperationException"
+    assert "PutFunctionCodeSigningConfig" in error_message(e.value)
 
 
 def test_account_settings(lam, deploy, echo_zip):

@@ -7,6 +7,7 @@
 //! live in [`layers`].
 
 pub mod layers;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -129,8 +130,18 @@ impl Functions {
             .ok_or_else(|| ApiError(LambdaError::function_not_found(&self.arn(&name))))
     }
 
-    /// Why the router does not run `name`: still Pending or Failed, or absent.
-    pub async fn not_runnable(&self, name: &str) -> ApiError {
+    /// Why the router does not run `name` (at `qualifier`): still Pending
+    /// or Failed, or absent.
+    pub async fn not_runnable(&self, name: &str, qualifier: Option<&str>) -> ApiError {
+        if let Some(q) = qualifier {
+            return match self.resolve_version(name, Some(q)).await {
+                Err(e) => e,
+                Ok(_) => ApiError(LambdaError::function_not_found(&format!(
+                    "{}:{q}",
+                    self.arn(name)
+                ))),
+            };
+        }
         match self.store.get_function(name).await {
             Ok(Some(record)) => crate::error::invoke_error(
                 ignis_router::InvokeError::NotReady(record.state),
@@ -155,12 +166,7 @@ impl Functions {
             .into());
         }
         refuse_unsupported(req.first_unsupported())?;
-        if req.publish == Some(true) {
-            return Err(LambdaError::invalid(
-                "Publishing versions is not supported by Ignis yet; create without Publish",
-            )
-            .into());
-        }
+        let publish = req.publish == Some(true);
         if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
             return Err(LambdaError::invalid(
                 "PackageType Image is not supported by Ignis yet; deploy a zip",
@@ -207,7 +213,7 @@ impl Functions {
             .await?;
         let code = self.put_code(zip).await?;
         layers::check_combined_size(&code, &layers)?;
-        let record = FunctionRecord {
+        let mut record = FunctionRecord {
             name: r.name.clone(),
             runtime: Some(rt.to_string()),
             role: req.role,
@@ -238,8 +244,17 @@ impl Functions {
             layers,
             version: ignis_model::Version::Latest,
         };
+        // What it will run on shows in CreateFunction's answer already.
+        if let (Some(note), Some(code)) = self.runtime_note(&record) {
+            if code == "RuntimeSubstituted" {
+                record.state_reason = Some(format!("The function is being created. {note}"));
+            }
+        }
         self.store.create_function(&record).await?;
         tracing::info!(function = %record.name, code = %record.code.sha256_hex, "function created");
+        if publish {
+            return self.publish_when_active(record).await;
+        }
         self.activate_later(record.clone());
         Ok(record.configuration(&self.region))
     }
@@ -251,17 +266,11 @@ impl Functions {
         req: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
         let mut record = self.resolve(reference, None).await?;
-        if req.publish == Some(true)
+        let publish = req.publish == Some(true)
             || req
                 .publish_to
                 .as_ref()
-                .is_some_and(ignis_model::wire::is_set)
-        {
-            return Err(LambdaError::invalid(
-                "Publishing versions is not supported by Ignis yet; update without Publish",
-            )
-            .into());
-        }
+                .is_some_and(ignis_model::wire::is_set);
         check_revision(&record, req.revision_id.as_deref())?;
         self.check_not_updating(&record)?;
         if let Some(archs) = &req.architectures {
@@ -280,6 +289,10 @@ impl Functions {
         }
         if req.dry_run == Some(true) {
             return Ok(record.configuration(&self.region));
+        }
+        if publish {
+            let updated = self.commit(record, &expected).await?;
+            return self.publish_when_active(updated).await;
         }
         self.commit_update(record, &expected).await
     }
@@ -347,11 +360,9 @@ impl Functions {
     pub async fn delete(&self, reference: &str, qualifier: Option<&str>) -> Result<(), ApiError> {
         // As on Lambda: a qualifier names a version to delete, and $LATEST
         // is not one (a version-pruning script must not wipe the function).
-        let named = parse_function_ref(reference)?.qualifier;
-        if qualifier.or(named.as_deref()) == Some("$LATEST") {
-            return Err(ApiError(LambdaError::invalid(
-                "$LATEST version cannot be deleted without deleting the function.",
-            )));
+        let (name, q) = self.qualified(reference, qualifier)?;
+        if let Some(q) = q {
+            return self.delete_version(&name, q).await;
         }
         let record = self.resolve(reference, qualifier).await?;
         self.store.delete_function(&record.name).await?;
@@ -427,9 +438,20 @@ impl Functions {
 
     async fn commit_update(
         self: &Arc<Self>,
-        mut record: FunctionRecord,
+        record: FunctionRecord,
         expected: &str,
     ) -> Result<FunctionConfiguration, ApiError> {
+        let record = self.commit(record, expected).await?;
+        self.activate_later(record.clone());
+        Ok(record.configuration(&self.region))
+    }
+
+    /// Stores an update of `$LATEST` as in progress (its activation follows).
+    async fn commit(
+        &self,
+        mut record: FunctionRecord,
+        expected: &str,
+    ) -> Result<FunctionRecord, ApiError> {
         record.last_modified = now();
         record.revision_id = new_revision();
         record.last_update_status = LastUpdateStatus::InProgress;
@@ -437,8 +459,7 @@ impl Functions {
         record.last_update_status_reason_code = Some("Creating".into());
         self.store.update_function(&record, expected).await?;
         tracing::info!(function = %record.name, "function updated");
-        self.activate_later(record.clone());
-        Ok(record.configuration(&self.region))
+        Ok(record)
     }
 
     fn check_not_updating(&self, record: &FunctionRecord) -> Result<(), ApiError> {
@@ -610,6 +631,7 @@ impl Functions {
             marker = Some(last.name.clone());
             for record in page {
                 count += 1;
+                self.load_versions(&record.name).await?;
                 if record.state == FunctionState::Active
                     && record.last_update_status != LastUpdateStatus::InProgress
                 {

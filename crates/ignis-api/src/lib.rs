@@ -138,6 +138,7 @@ fn router(state: AppState) -> axum::Router {
         .route("/ignis/v1/functions/{name}/logs", get(logs::read))
         .route("/ignis/v1/code/{file}", get(m::code_zip))
         .route("/ignis/v1/runtimes", get(runtimes::list))
+        .merge(routes::versions::routes())
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())

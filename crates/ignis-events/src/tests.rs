@@ -81,6 +81,7 @@ impl Target for Fake {
                 payload: Bytes::from_static(b"{}"),
                 function_error: answer == Answer::FunctionError,
                 log: Vec::new(),
+                version: Default::default(),
             }),
         };
         std::future::ready(result)
@@ -94,6 +95,7 @@ impl Target for Fake {
 fn event(function: &str, payload: &'static str) -> InvokeInput {
     InvokeInput {
         function: function.into(),
+        qualifier: None,
         payload: Bytes::from_static(payload.as_bytes()),
         client_context: None,
         invoked_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
@@ -379,6 +381,7 @@ impl Target for Held {
                 payload: Bytes::from_static(b"{}"),
                 function_error: false,
                 log: Vec::new(),
+                version: Default::default(),
             })
         }
     }

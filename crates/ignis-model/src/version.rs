@@ -55,6 +55,34 @@ impl fmt::Display for Version {
     }
 }
 
+/// What a qualifier names: a version, or an alias of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Qualifier {
+    /// `$LATEST` or a published version.
+    Version(Version),
+    /// An alias name.
+    Alias(String),
+}
+
+impl Qualifier {
+    /// The qualifier `q` names (its syntax is checked where it is parsed,
+    /// in [`crate::arn::parse_function_ref`] or by the caller).
+    pub fn parse(q: &str) -> Self {
+        match Version::from_qualifier(q) {
+            Some(v) => Self::Version(v),
+            None => Self::Alias(q.to_string()),
+        }
+    }
+
+    /// As written in an ARN or a `Qualifier` parameter.
+    pub fn as_string(&self) -> String {
+        match self {
+            Self::Version(v) => v.to_string(),
+            Self::Alias(a) => a.clone(),
+        }
+    }
+}
+
 /// Whether `name` can be an alias name: Lambda's pattern
 /// `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`, 1–128 characters.
 pub fn is_valid_alias_name(name: &str) -> bool {

@@ -38,6 +38,8 @@ pub struct Completed {
     /// The invocation's log lines, START to REPORT, when the caller asked
     /// for them ([`crate::InvokeInput::tail`]); empty otherwise.
     pub log: Vec<u8>,
+    /// The version that ran (`X-Amz-Executed-Version`).
+    pub version: ignis_model::Version,
 }
 
 /// The end of an answered invocation's log — the function's last output,
@@ -77,6 +79,8 @@ pub(crate) struct Env {
     init_timeout: Duration,
     /// How its platform lines are written (text, or JSON records).
     system: report::SystemLog,
+    /// Its version as START lines name it (`$LATEST`, `3`).
+    version: Arc<str>,
     initialized: AtomicBool,
     broken: AtomicBool,
     last_used: Mutex<Instant>,
@@ -173,7 +177,8 @@ impl Env {
                 (api.addr(), Some(api))
             }
         };
-        let stream = log_stream_name(&id);
+        let record_version = record.version.to_string();
+        let stream = log_stream_name(&record_version, &id);
         let mut env = lambda_env(&spec, &guest, &ctx.region, &api_addr.to_string(), &stream);
         env.extend(runtime_env);
         let launch = LaunchSpec {
@@ -235,6 +240,7 @@ impl Env {
             launched_at,
             init_timeout: ctx.init_timeout,
             system,
+            version: record_version.into(),
             initialized: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
@@ -278,7 +284,8 @@ impl Env {
         self.sink.start_capture();
         let start = {
             let (sink, id, system) = (self.sink.clone(), request_id.clone(), self.system);
-            Box::new(move || sink.platform(system.start(&id, "$LATEST")))
+            let version = self.version.clone();
+            Box::new(move || sink.platform(system.start(&id, &version)))
         };
         let started = Instant::now();
         let (ended, delivered, deadline) = self.run(inv, cold, start).await;
@@ -303,7 +310,7 @@ impl Env {
                     .platform(self.system.init_error(finished - self.launched_at, t));
             }
             self.sink
-                .platform(self.system.start(&request_id, "$LATEST"));
+                .platform(self.system.start(&request_id, &self.version));
         }
         self.initialized.store(true, Ordering::Release);
         *self.last_used.lock().expect("last_used lock poisoned") = finished;
@@ -363,6 +370,7 @@ impl Env {
                     payload,
                     function_error: true,
                     log: self.sink.take_capture(),
+                    version: self.spec.record.version,
                 });
             }
         };
@@ -393,6 +401,7 @@ impl Env {
             payload,
             function_error,
             log,
+            version: self.spec.record.version,
         })
     }
 
@@ -688,10 +697,11 @@ enum Ended {
     Exited(ExitInfo),
 }
 
-/// `YYYY/MM/DD/[$LATEST]<env id>`, as Lambda names log streams.
-fn log_stream_name(env_id: &str) -> String {
+/// `YYYY/MM/DD/[$LATEST]<env id>` (`[3]` for version 3), as Lambda names
+/// log streams.
+fn log_stream_name(version: &str, env_id: &str) -> String {
     format!(
-        "{}/[$LATEST]{env_id}",
+        "{}/[{version}]{env_id}",
         chrono::Utc::now().format("%Y/%m/%d")
     )
 }
@@ -726,7 +736,7 @@ fn lambda_env(
                 .map_or_else(|| task_root.clone(), |p| p.display().to_string()),
         ),
         ("AWS_LAMBDA_FUNCTION_NAME", r.name.clone()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", r.version.to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", r.memory_size.to_string()),
         ("AWS_REGION", region.to_string()),
         ("AWS_DEFAULT_REGION", region.to_string()),

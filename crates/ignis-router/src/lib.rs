@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ignis_model::{FunctionRecord, FunctionState};
+use ignis_model::alias::AliasRecord;
+use ignis_model::{FunctionRecord, FunctionState, Version};
 use ignis_runtime_api::Invocation;
 use ignis_runtimes::{Catalog, Resolved, RuntimeError};
 use ignis_sandbox::Sandbox;
@@ -92,6 +93,8 @@ pub struct RouterConfig {
 pub struct InvokeInput {
     /// Function name.
     pub function: String,
+    /// The version or alias the caller named; `None`: `$LATEST`.
+    pub qualifier: Option<String>,
     /// The event bytes, passed through untouched.
     pub payload: Bytes,
     /// Decoded client context, if any.
@@ -147,6 +150,29 @@ pub enum InvokeError {
 /// A function ready to run: its pool, configuration and runtime.
 type Runnable = (Arc<Pool>, Arc<FunctionSpec>, Arc<Resolved>);
 
+/// A function's versions as the router runs them: a pool per version
+/// (`$LATEST` and each published one) and the aliases that name them.
+#[derive(Default)]
+struct Function {
+    versions: HashMap<Version, Arc<Pool>>,
+    aliases: HashMap<String, AliasRecord>,
+}
+
+impl Function {
+    /// The pool a qualifier names; an alias with a routing configuration
+    /// picks one of its two versions by weight, for each invocation.
+    fn pool(&self, qualifier: Option<&str>) -> Option<&Arc<Pool>> {
+        let version = match qualifier {
+            None => Version::Latest,
+            Some(q) => match Version::from_qualifier(q) {
+                Some(v) => v,
+                None => self.aliases.get(q)?.pick(fastrand::f64()),
+            },
+        };
+        self.versions.get(&version)
+    }
+}
+
 struct Pool {
     spec: Mutex<Arc<FunctionSpec>>,
     idle: Mutex<Vec<Arc<Env>>>,
@@ -161,7 +187,7 @@ pub struct Router {
     ctx: LaunchContext,
     config: RouterConfig,
     admission: Arc<Admission>,
-    pools: RwLock<HashMap<String, Arc<Pool>>>,
+    functions: RwLock<HashMap<String, Function>>,
     logs: LogRegistry,
     live: Mutex<HashMap<String, Weak<Env>>>,
     stopping: AtomicBool,
@@ -183,7 +209,7 @@ impl Router {
                 init_timeout: config.init_timeout,
             },
             admission: Admission::new(config.memory_budget_mb),
-            pools: RwLock::new(HashMap::new()),
+            functions: RwLock::new(HashMap::new()),
             logs: LogRegistry::new(config.log_max_bytes),
             live: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
@@ -211,22 +237,24 @@ impl Router {
         &self.logs
     }
 
-    /// Adds a function or replaces its configuration; environments of the
-    /// old configuration are ended (idle ones now, busy ones when done).
+    /// Adds a function's version (`$LATEST` or a published one) or
+    /// replaces its configuration; environments of the old configuration
+    /// are ended (idle ones now, busy ones when done).
     pub fn upsert(&self, spec: FunctionSpec) {
-        let name = spec.record.name.clone();
+        let (name, version) = (spec.record.name.clone(), spec.record.version);
         let spec = Arc::new(spec);
-        let mut pools = self.pools.write().expect("pools lock poisoned");
-        match pools.get(&name) {
+        let mut functions = self.functions.write().expect("functions lock poisoned");
+        let function = functions.entry(name).or_default();
+        match function.versions.get(&version) {
             Some(pool) => {
                 *pool.spec.lock().expect("pool lock poisoned") = spec;
                 let stale = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
-                drop(pools);
+                drop(functions);
                 stale.into_iter().for_each(retire);
             }
             None => {
-                pools.insert(
-                    name,
+                function.versions.insert(
+                    version,
                     Arc::new(Pool {
                         spec: Mutex::new(spec),
                         runtime: Mutex::new(None),
@@ -237,34 +265,65 @@ impl Router {
         }
     }
 
-    /// Removes a function and ends its idle environments.
-    pub fn remove(&self, name: &str) {
-        let pool = self
-            .pools
-            .write()
-            .expect("pools lock poisoned")
-            .remove(name);
+    /// Adds or replaces an alias of a function the router knows.
+    pub fn set_alias(&self, alias: AliasRecord) {
+        let mut functions = self.functions.write().expect("functions lock poisoned");
+        if let Some(f) = functions.get_mut(&alias.function) {
+            f.aliases.insert(alias.name.clone(), alias);
+        }
+    }
+
+    /// Removes an alias.
+    pub fn remove_alias(&self, function: &str, alias: &str) {
+        let mut functions = self.functions.write().expect("functions lock poisoned");
+        if let Some(f) = functions.get_mut(function) {
+            f.aliases.remove(alias);
+        }
+    }
+
+    /// Removes a published version and ends its idle environments.
+    pub fn remove_version(&self, function: &str, version: Version) {
+        let pool = {
+            let mut functions = self.functions.write().expect("functions lock poisoned");
+            functions
+                .get_mut(function)
+                .and_then(|f| f.versions.remove(&version))
+        };
         if let Some(pool) = pool {
-            let idle = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
-            idle.iter().for_each(|e| e.kill());
+            end_idle(&pool);
+        }
+    }
+
+    /// Removes a function, its versions and aliases, and ends their idle
+    /// environments.
+    pub fn remove(&self, name: &str) {
+        let function = self
+            .functions
+            .write()
+            .expect("functions lock poisoned")
+            .remove(name);
+        for pool in function.iter().flat_map(|f| f.versions.values()) {
+            end_idle(pool);
         }
         self.logs.remove(name);
     }
 
-    /// Checks that `function` could be invoked now (DryRun, Event).
-    pub fn check(&self, function: &str) -> Result<(), InvokeError> {
-        self.runnable(function).map(|_| ())
+    /// Checks that `function` (at `qualifier`) could be invoked now
+    /// (DryRun, Event).
+    pub fn check(&self, function: &str, qualifier: Option<&str>) -> Result<(), InvokeError> {
+        self.runnable(function, qualifier).map(|_| ())
     }
 
-    fn runnable(&self, function: &str) -> Result<Runnable, InvokeError> {
+    fn runnable(&self, function: &str, qualifier: Option<&str>) -> Result<Runnable, InvokeError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
         let pool = self
-            .pools
+            .functions
             .read()
-            .expect("pools lock poisoned")
+            .expect("functions lock poisoned")
             .get(function)
+            .and_then(|f| f.pool(qualifier))
             .cloned()
             .ok_or_else(|| InvokeError::NotFound(function.to_string()))?;
         let spec = pool.spec.lock().expect("pool lock poisoned").clone();
@@ -315,7 +374,7 @@ impl Router {
 
     /// Runs one invocation synchronously.
     pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
-        let (pool, spec, resolved) = self.runnable(&input.function)?;
+        let (pool, spec, resolved) = self.runnable(&input.function, input.qualifier.as_deref())?;
         let request_id = input
             .request_id
             .clone()
@@ -561,7 +620,7 @@ impl Router {
         let system = report::SystemLog::of(&spec.record.logging);
         let lines = [
             system.init_error(took, f.error_type),
-            system.start(request_id, "$LATEST"),
+            system.start(request_id, &spec.record.version.to_string()),
             Some(message.clone()),
             Some(f.error_type.to_string()),
             system.end(request_id, &report),
@@ -579,6 +638,7 @@ impl Router {
             payload: report::error_document(f.error_type, &message),
             function_error: true,
             log,
+            version: spec.record.version,
         }
     }
 
@@ -618,8 +678,11 @@ impl Router {
     }
 
     fn all_pools(&self) -> Vec<Arc<Pool>> {
-        let pools = self.pools.read().expect("pools lock poisoned");
-        pools.values().cloned().collect()
+        let functions = self.functions.read().expect("functions lock poisoned");
+        functions
+            .values()
+            .flat_map(|f| f.versions.values().cloned())
+            .collect()
     }
 
     /// Number of environments alive (idle or busy).
@@ -646,6 +709,13 @@ impl Router {
             env.kill();
         }
     }
+}
+
+/// Ends a pool's idle environments (its busy ones end when they are done,
+/// as they are not given back to a pool the router no longer holds).
+fn end_idle(pool: &Pool) {
+    let idle = std::mem::take(&mut *pool.idle.lock().expect("pool lock poisoned"));
+    idle.iter().for_each(|e| e.kill());
 }
 
 /// An X-Ray style trace header.

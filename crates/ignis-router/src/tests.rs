@@ -62,6 +62,7 @@ fn setup_with(dir: &Path, budget_mb: u64, sandbox: Arc<dyn Sandbox>) -> Arc<Rout
 fn input(payload: &'static str) -> InvokeInput {
     InvokeInput {
         function: "f".into(),
+        qualifier: None,
         payload: Bytes::from_static(payload.as_bytes()),
         client_context: None,
         invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),

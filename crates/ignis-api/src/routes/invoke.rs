@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use ignis_model::limits::{ASYNC_PAYLOAD_MAX, SYNC_PAYLOAD_MAX};
-use ignis_model::{ErrorKind, LambdaError};
+use ignis_model::{ErrorKind, LambdaError, Version};
 use ignis_router::{InvokeError, InvokeInput};
 
 use crate::body;
@@ -71,19 +71,24 @@ pub async fn invoke(
     }
     // The router's in-memory table answers; the store is read only to explain
     // a function the router does not run (absent, Pending or Failed).
-    let (function, qualifier) = s
-        .functions
-        .resolve_qualified(&name, q.qualifier.as_deref())?;
+    let (function, qualifier) = s.functions.qualified(&name, q.qualifier.as_deref())?;
+    let qualifier = qualifier.map(|q| q.as_string());
     let arn = s.functions.arn(&function);
     // The runtime's context shows the qualifier the caller named, as Lambda's.
     let invoked_arn = match &qualifier {
         Some(q) => format!("{arn}:{q}"),
         None => arn.clone(),
     };
+    // The router runs `$LATEST` when no qualifier (or `$LATEST`) is named.
+    let routed = qualifier
+        .clone()
+        .filter(|q| q != ignis_model::version::LATEST);
     let router = s.functions.router();
     let refused = |e: InvokeError| async {
         match e {
-            InvokeError::NotFound(_) => s.functions.not_runnable(&function).await,
+            InvokeError::NotFound(_) => {
+                s.functions.not_runnable(&function, routed.as_deref()).await
+            }
             e => invoke_error(
                 e,
                 &arn,
@@ -93,6 +98,7 @@ pub async fn invoke(
     };
     let input = InvokeInput {
         function: function.clone(),
+        qualifier: routed.clone(),
         payload,
         client_context,
         invoked_arn,
@@ -102,13 +108,13 @@ pub async fn invoke(
     };
     match kind {
         InvocationType::DryRun => {
-            if let Err(e) = router.check(&function) {
+            if let Err(e) = router.check(&function, routed.as_deref()) {
                 return Err(refused(e).await);
             }
-            Ok(with_version(StatusCode::NO_CONTENT.into_response()))
+            Ok(with_version(StatusCode::NO_CONTENT.into_response(), None))
         }
         InvocationType::Event => {
-            if let Err(e) = router.check(&function) {
+            if let Err(e) = router.check(&function, routed.as_deref()) {
                 return Err(refused(e).await);
             }
             // The 202 names the request id every attempt runs under (its
@@ -121,7 +127,7 @@ pub async fn invoke(
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert(h::REQUEST_ID, v);
             }
-            Ok(with_version(resp))
+            Ok(with_version(resp, None))
         }
         InvocationType::RequestResponse => {
             let done = match router.invoke(input).await {
@@ -144,14 +150,21 @@ pub async fn invoke(
                     hs.insert(h::LOG_RESULT, v);
                 }
             }
-            Ok(with_version(resp))
+            Ok(with_version(resp, Some(done.version)))
         }
     }
 }
 
-fn with_version(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(h::EXECUTED_VERSION, HeaderValue::from_static("$LATEST"));
+/// `X-Amz-Executed-Version`: the version that ran; for an invocation not
+/// run yet (Event, DryRun), `$LATEST`, as Lambda answers those.
+fn with_version(mut resp: Response, version: Option<Version>) -> Response {
+    let value = match version {
+        None | Some(Version::Latest) => HeaderValue::from_static("$LATEST"),
+        Some(v) => {
+            HeaderValue::from_str(&v.to_string()).unwrap_or(HeaderValue::from_static("$LATEST"))
+        }
+    };
+    resp.headers_mut().insert(h::EXECUTED_VERSION, value);
     resp
 }
 

@@ -41,13 +41,18 @@ pub async fn get(
     Query(q): Query<QualifierQuery>,
     headers: HeaderMap,
 ) -> Result<Json<GetFunctionResponse>, ApiError> {
-    let record = s.functions.resolve(&name, q.qualifier.as_deref()).await?;
+    let (record, arn) = s
+        .functions
+        .resolve_version(&name, q.qualifier.as_deref())
+        .await?;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
+    let mut configuration = record.configuration(s.functions.region());
+    configuration.function_arn = arn;
     Ok(Json(GetFunctionResponse {
-        configuration: record.configuration(s.functions.region()),
+        configuration,
         code: FunctionCodeLocation {
             repository_type: "S3".into(),
             location: format!("http://{host}/ignis/v1/code/{}.zip", record.code.sha256_hex),
@@ -62,8 +67,13 @@ pub async fn get_configuration(
     Path(name): Path<String>,
     Query(q): Query<QualifierQuery>,
 ) -> Result<Response, ApiError> {
-    let record = s.functions.resolve(&name, q.qualifier.as_deref()).await?;
-    Ok(Json(record.configuration(s.functions.region())).into_response())
+    let (record, arn) = s
+        .functions
+        .resolve_version(&name, q.qualifier.as_deref())
+        .await?;
+    let mut configuration = record.configuration(s.functions.region());
+    configuration.function_arn = arn;
+    Ok(Json(configuration).into_response())
 }
 
 /// `?Marker=&MaxItems=` of ListFunctions.
@@ -75,24 +85,27 @@ pub struct ListQuery {
     max_items: Option<String>,
 }
 
+/// A list operation's page size: `MaxItems` (1–10,000), at most `cap`.
+pub(crate) fn max_items(given: Option<&str>, cap: usize) -> Result<usize, ApiError> {
+    match given {
+        None => Ok(cap),
+        Some(m) => match m.parse::<i64>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok((n as usize).min(cap)),
+            _ => Err(LambdaError::new(
+                ErrorKind::Validation,
+                format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"),
+            )
+            .into()),
+        },
+    }
+}
+
 /// ListFunctions: `GET /2015-03-31/functions/`.
 pub async fn list(
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ListFunctionsResponse>, ApiError> {
-    let max = match q.max_items.as_deref() {
-        None => 50,
-        Some(m) => match m.parse::<i64>() {
-            Ok(n) if (1..=10_000).contains(&n) => n.min(50) as usize,
-            _ => {
-                return Err(LambdaError::new(
-                    ErrorKind::Validation,
-                    format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"),
-                )
-                .into())
-            }
-        },
-    };
+    let max = max_items(q.max_items.as_deref(), 50)?;
     let (functions, next_marker) = s
         .functions
         .list(q.marker.as_deref().filter(|m| !m.is_empty()), max)

@@ -5,3 +5,4 @@ pub mod layers;
 pub mod logs;
 pub mod management;
 pub mod runtimes;
+pub mod versions;
