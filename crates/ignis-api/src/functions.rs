@@ -7,6 +7,8 @@
 //! live in [`layers`].
 
 pub mod layers;
+pub mod policy;
+pub mod settings;
 pub mod versions;
 
 use std::collections::BTreeMap;

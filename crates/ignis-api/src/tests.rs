@@ -18,8 +18,15 @@ use crate::functions::Functions;
 use crate::{app, AppState};
 
 mod layers;
+mod policy;
+mod settings;
 
 fn state(dir: &std::path::Path) -> AppState {
+    state_with_store(dir).0
+}
+
+/// The state, and its store for tests that set up what no API makes yet.
+fn state_with_store(dir: &std::path::Path) -> (AppState, Arc<SqliteStore>) {
     let router = Router::new(
         RouterConfig {
             region: "us-east-1".into(),
@@ -28,6 +35,7 @@ fn state(dir: &std::path::Path) -> AppState {
             idle_timeout: Duration::from_secs(60),
             init_timeout: Duration::from_secs(10),
             log_max_bytes: 1 << 20,
+            concurrency_limit: None,
         },
         Arc::new(ProcessSandbox),
         Arc::new(ignis_runtimes::Catalog::with_interpreters(
@@ -38,11 +46,12 @@ fn state(dir: &std::path::Path) -> AppState {
     );
     let store = Arc::new(SqliteStore::open_in(dir).unwrap());
     let code = CodeStore::open(dir).unwrap();
-    let functions = Functions::new(store, code, router.clone(), "us-east-1".into());
-    AppState {
+    let functions = Functions::new(store.clone(), code, router.clone(), "us-east-1".into());
+    let state = AppState {
         functions,
         events: AsyncInvoker::start(router, AsyncConfig::default()),
-    }
+    };
+    (state, store)
 }
 
 async fn call(

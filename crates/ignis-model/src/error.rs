@@ -21,6 +21,8 @@ pub enum ErrorKind {
     PreconditionFailed,
     /// A payload or upload is larger than Lambda allows.
     RequestTooLarge,
+    /// A resource-based policy would grow past Lambda's size limit.
+    PolicyLengthExceeded,
     /// The node has no capacity for another execution environment.
     TooManyRequests,
     /// The function's runtime cannot run on this node.
@@ -47,6 +49,7 @@ impl ErrorKind {
             Self::ResourceConflict => "ResourceConflictException",
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::RequestTooLarge => "RequestTooLargeException",
+            Self::PolicyLengthExceeded => "PolicyLengthExceededException",
             Self::TooManyRequests => "TooManyRequestsException",
             Self::InvalidRuntime => "InvalidRuntimeException",
             Self::ResourceNotReady => "ResourceNotReadyException",
@@ -59,7 +62,10 @@ impl ErrorKind {
     /// The HTTP status Lambda answers this error type with.
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidParameterValue | Self::Validation | Self::InvalidRequestContent => 400,
+            Self::InvalidParameterValue
+            | Self::Validation
+            | Self::InvalidRequestContent
+            | Self::PolicyLengthExceeded => 400,
             Self::InvalidRuntime | Self::ResourceNotReady => 502,
             Self::ResourceNotFound | Self::UnknownOperation => 404,
             Self::ResourceConflict => 409,
@@ -86,7 +92,7 @@ impl ErrorKind {
     }
 }
 
-const ALL: [ErrorKind; 13] = [
+const ALL: [ErrorKind; 14] = [
     ErrorKind::InvalidParameterValue,
     ErrorKind::Validation,
     ErrorKind::InvalidRequestContent,
@@ -94,6 +100,7 @@ const ALL: [ErrorKind; 13] = [
     ErrorKind::ResourceConflict,
     ErrorKind::PreconditionFailed,
     ErrorKind::RequestTooLarge,
+    ErrorKind::PolicyLengthExceeded,
     ErrorKind::TooManyRequests,
     ErrorKind::InvalidRuntime,
     ErrorKind::ResourceNotReady,

@@ -11,7 +11,9 @@ pub mod headers;
 pub mod layer;
 pub mod limits;
 pub mod logs;
+pub mod policy;
 pub mod runtime;
+pub mod settings;
 pub mod version;
 pub mod wire;
 

@@ -479,6 +479,42 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn edit_layer_version_policy(
+        &self,
+        name: &str,
+        version: u64,
+        edit: SettingEdit,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        const OP: &str = "change a layer version's policy";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| {
+            let tx = conn.transaction().map_err(query_err(OP))?;
+            let Some(current) = layer_policy(&tx, OP, &name, version)? else {
+                return Ok(None);
+            };
+            let next = edit(current.as_deref()).map_err(StoreError::Refused)?;
+            tx.execute(
+                "UPDATE layer_versions SET policy = ?3 WHERE name = ?1 AND version = ?2",
+                params![name, to_sql_size(version), next],
+            )
+            .map_err(query_err(OP))?;
+            tx.commit().map_err(query_err(OP))?;
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    async fn get_layer_version_policy(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        const OP: &str = "read a layer version's policy";
+        let name = name.to_string();
+        self.with_conn(OP, move |conn| layer_policy(conn, OP, &name, version))
+            .await
+    }
+
     async fn publish_version(
         &self,
         candidate: &FunctionRecord,
@@ -609,6 +645,22 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The policy of a layer version: `None` without the version.
+fn layer_policy(
+    conn: &Connection,
+    op: &'static str,
+    name: &str,
+    version: u64,
+) -> Result<Option<Option<String>>, StoreError> {
+    conn.query_row(
+        "SELECT policy FROM layer_versions WHERE name = ?1 AND version = ?2",
+        params![name, to_sql_size(version)],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(query_err(op))
 }
 
 fn encode_layer(v: &LayerVersionRecord) -> Result<String, StoreError> {
@@ -909,6 +961,70 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v3.version, 3);
+    }
+
+    #[tokio::test]
+    async fn a_layer_version_policy_is_edited_in_place_and_goes_with_its_version() {
+        let (_dir, store) = open_temp();
+        let v = store
+            .publish_layer_version(&layer("deps", "aa"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_layer_version_policy("deps", 1).await.unwrap(),
+            Some(None)
+        );
+        assert_eq!(
+            store.get_layer_version_policy("deps", 2).await.unwrap(),
+            None
+        );
+        let set = |doc: &'static str| -> SettingEdit { Box::new(move |_| Ok(Some(doc.into()))) };
+        assert_eq!(
+            store
+                .edit_layer_version_policy("deps", 2, set("{}"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .edit_layer_version_policy("deps", 1, set("{\"a\":1}"))
+                .await
+                .unwrap(),
+            Some(Some("{\"a\":1}".into()))
+        );
+        // The edit sees what is stored, and a refusal changes nothing.
+        let refused = store
+            .edit_layer_version_policy(
+                "deps",
+                1,
+                Box::new(|current| {
+                    assert_eq!(current, Some("{\"a\":1}"));
+                    Err(ignis_model::LambdaError::invalid("no"))
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused}");
+        assert_eq!(
+            store.get_layer_version_policy("deps", 1).await.unwrap(),
+            Some(Some("{\"a\":1}".into()))
+        );
+        // The record itself is untouched by its policy.
+        assert_eq!(store.get_layer_version("deps", 1).await.unwrap(), Some(v));
+        store.delete_layer_version("deps", 1).await.unwrap();
+        assert_eq!(
+            store.get_layer_version_policy("deps", 1).await.unwrap(),
+            None
+        );
+        store
+            .publish_layer_version(&layer("deps", "bb"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_layer_version_policy("deps", 2).await.unwrap(),
+            Some(None)
+        );
     }
 
     #[tokio::test]

@@ -210,6 +210,25 @@ pub trait Store: Send + Sync + 'static {
         version: u64,
     ) -> Result<Option<LayerVersionRecord>, StoreError>;
 
+    /// Edits the resource-based policy of layer version `name:version` in
+    /// one transaction (`edit` as for [`Store::edit_setting`]; `None`
+    /// deletes it). `Ok(None)` if the version does not exist, else
+    /// `Ok(Some(policy now stored))`; `Err(Refused)` when the edit refuses.
+    async fn edit_layer_version_policy(
+        &self,
+        name: &str,
+        version: u64,
+        edit: SettingEdit,
+    ) -> Result<Option<Option<String>>, StoreError>;
+
+    /// The resource-based policy of layer version `name:version`: `Ok(None)`
+    /// if the version does not exist, `Ok(Some(None))` if it has no policy.
+    async fn get_layer_version_policy(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<Option<String>>, StoreError>;
+
     /// Publishes `candidate` (the function's `$LATEST` as read at
     /// `latest_revision`, made a version) as the next version number, one
     /// past the last ever published; `(version, true)`. When its

@@ -4,5 +4,7 @@ pub mod invoke;
 pub mod layers;
 pub mod logs;
 pub mod management;
+pub mod policy;
 pub mod runtimes;
+pub mod settings;
 pub mod versions;
