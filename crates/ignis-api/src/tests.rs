@@ -216,7 +216,7 @@ async fn unknown_paths_are_lambda_shaped() {
     // No such operation: its own type, never "the function does not exist".
     for (method, uri) in [
         ("GET", "/nope".to_string()),
-        ("GET", format!("{F}/f/versions")),
+        ("GET", "/2021-10-31/functions/f/url".to_string()),
         ("PATCH", format!("{F}/f")),
         ("POST", format!("{F}/f")),
     ] {
