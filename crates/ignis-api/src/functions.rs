@@ -606,10 +606,11 @@ impl Functions {
             .catalog()
             .resolve(runtime, std::path::Path::new("/opt"), None)
         {
-            Ok(ignis_runtimes::Resolved::Managed(l)) => match l.substitute {
+            Ok(ignis_runtimes::Resolved::Managed(l)) => match &l.substitute {
                 Some(actual) => (
                     Some(format!(
-                        "{runtime} is not installed on this node; the function runs on {actual}"
+                        "{runtime} is not installed on this node; the function runs on {actual} ({})",
+                        l.interpreter_name()
                     )),
                     Some("RuntimeSubstituted".into()),
                 ),

@@ -12,7 +12,7 @@ use ignis_model::wire::{Environment, FunctionConfiguration};
 use ignis_model::{FunctionState, LastUpdateStatus};
 use tokio::time::Instant;
 
-use crate::{output, package};
+use crate::{handler, output, package};
 
 /// The role used when `--role` is not given; Ignis does not check roles.
 pub const DEFAULT_ROLE: &str = "arn:aws:iam::000000000000:role/ignis";
@@ -32,9 +32,11 @@ pub struct DeployArgs {
     /// Runtime identifier.
     #[arg(long, default_value = "provided.al2023")]
     pub runtime: String,
-    /// Handler.
-    #[arg(long, default_value = "bootstrap")]
-    pub handler: String,
+    /// Handler [default: `bootstrap` for provided.*; for Python and
+    /// Node.js the one handler of the package's only source file, when
+    /// there is exactly one].
+    #[arg(long)]
+    pub handler: Option<String>,
     /// Memory, MB [default: the server's; unchanged on update].
     #[arg(long, value_name = "MB")]
     pub memory: Option<u32>,
@@ -59,10 +61,10 @@ impl DeployArgs {
         })
     }
 
-    fn create_request(&self, zip: &[u8]) -> CreateFunction {
+    fn create_request(&self, zip: &[u8], handler: &str) -> CreateFunction {
         let mut req = CreateFunction::new(&self.name, &self.role, zip);
         req.runtime = Some(self.runtime.clone());
-        req.handler = Some(self.handler.clone());
+        req.handler = Some(handler.to_string());
         req.description = self.description.clone();
         req.timeout = self.timeout.map(i64::from);
         req.memory_size = self.memory.map(i64::from);
@@ -70,11 +72,11 @@ impl DeployArgs {
         req
     }
 
-    fn update_request(&self) -> UpdateFunctionConfiguration {
+    fn update_request(&self, handler: &str) -> UpdateFunctionConfiguration {
         UpdateFunctionConfiguration {
             role: Some(self.role.clone()),
             runtime: Some(self.runtime.clone()),
-            handler: Some(self.handler.clone()),
+            handler: Some(handler.to_string()),
             description: self.description.clone(),
             timeout: self.timeout.map(i64::from),
             memory_size: self.memory.map(i64::from),
@@ -94,10 +96,17 @@ fn parse_env_pair(pair: &str) -> Result<(String, String), String> {
 /// Runs `ignis deploy`.
 pub async fn run(client: &Client, args: DeployArgs, json: bool) -> anyhow::Result<ExitCode> {
     let zip = package::load(&args.path)?;
-    let verb = match client.create_function(&args.create_request(&zip)).await {
+    let handler = match &args.handler {
+        Some(handler) => handler.clone(),
+        None => handler::infer(&args.runtime, &zip)?,
+    };
+    let verb = match client
+        .create_function(&args.create_request(&zip, &handler))
+        .await
+    {
         Ok(_) => "created",
         Err(err) if err.api_kind() == Some("ResourceConflictException") => {
-            update(client, &args, &zip).await?;
+            update(client, &args, &zip, &handler).await?;
             "updated"
         }
         Err(err) => return Err(err.into()),
@@ -111,11 +120,16 @@ pub async fn run(client: &Client, args: DeployArgs, json: bool) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-async fn update(client: &Client, args: &DeployArgs, zip: &[u8]) -> anyhow::Result<()> {
+async fn update(
+    client: &Client,
+    args: &DeployArgs,
+    zip: &[u8],
+    handler: &str,
+) -> anyhow::Result<()> {
     client.update_function_code(&args.name, zip).await?;
     wait_ready(client, &args.name).await?;
     client
-        .update_function_configuration(&args.name, &args.update_request())
+        .update_function_configuration(&args.name, &args.update_request(handler))
         .await?;
     Ok(())
 }
@@ -173,15 +187,28 @@ async fn wait_ready(client: &Client, name: &str) -> anyhow::Result<FunctionConfi
 
 fn summary(verb: &str, config: &FunctionConfiguration) -> String {
     let header = format!("{verb} function {}\n", config.function_name);
-    let pairs = [
+    let mut pairs = vec![
         (
             "  runtime",
             config.runtime.clone().unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "  handler",
+            config.handler.clone().unwrap_or_else(|| "-".into()),
         ),
         ("  code sha256", config.code_sha256.clone()),
         ("  code size", output::size(config.code_size)),
         ("  state", format!("{:?}", config.state)),
     ];
+    // The server runs it on another version of its language (or cannot
+    // run it): said where the deploy is read.
+    if let Some(reason) = config
+        .state_reason
+        .clone()
+        .filter(|_| config.state_reason_code.is_some())
+    {
+        pairs.push(("  note", reason));
+    }
     header + &output::fields(&pairs)
 }
 
@@ -205,9 +232,9 @@ mod tests {
         let args = deploy(&["./fn", "--name", "hello"]);
         assert_eq!(args.path, PathBuf::from("./fn"));
         assert_eq!(args.runtime, "provided.al2023");
-        assert_eq!(args.handler, "bootstrap");
+        assert_eq!(args.handler, None);
         assert_eq!(args.role, DEFAULT_ROLE);
-        let json = serde_json::to_value(args.update_request()).unwrap();
+        let json = serde_json::to_value(args.update_request("bootstrap")).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"Role": DEFAULT_ROLE, "Runtime": "provided.al2023", "Handler": "bootstrap"})
@@ -235,7 +262,8 @@ mod tests {
             "--runtime",
             "provided.al2",
         ]);
-        let json = serde_json::to_value(args.create_request(b"PK")).unwrap();
+        let json = serde_json::to_value(args.create_request(b"PK", "app.main")).unwrap();
+        assert_eq!(json["Handler"], "app.main");
         assert_eq!(json["MemorySize"], 256);
         assert_eq!(json["Timeout"], 10);
         assert_eq!(json["Runtime"], "provided.al2");
@@ -275,8 +303,15 @@ mod tests {
         let text = summary("created", &crate::fixtures::config("hello"));
         assert_eq!(
             text,
-            "created function hello\n  runtime      provided.al2023\n  code sha256  abc=\n  code size    2.0 KiB\n  state        Active\n"
+            "created function hello\n  runtime      provided.al2023\n  handler      bootstrap\n  code sha256  abc=\n  code size    2.0 KiB\n  state        Active\n"
         );
+        let mut c = crate::fixtures::config("hello");
+        c.runtime = Some("nodejs22.x".into());
+        c.state_reason = Some("nodejs22.x is not installed on this node; the function runs on nodejs20.x (Node.js 20.20.2)".into());
+        c.state_reason_code = Some("RuntimeSubstituted".into());
+        assert!(summary("created", &c).ends_with(
+            "  note         nodejs22.x is not installed on this node; the function runs on nodejs20.x (Node.js 20.20.2)\n"
+        ));
     }
 
     #[test]

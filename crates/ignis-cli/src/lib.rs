@@ -8,6 +8,7 @@ mod deploy;
 #[cfg(test)]
 mod fixtures;
 mod functions;
+mod handler;
 mod invoke;
 mod logs;
 mod output;

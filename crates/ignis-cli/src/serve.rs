@@ -61,6 +61,11 @@ pub struct ServeArgs {
         value_name = "PATH"
     )]
     pub runtime_paths: Vec<PathBuf>,
+    /// Tests only: a directory standing for `/` where interpreter discovery
+    /// looks for its well-known prefixes (`/usr/bin`, `/opt/*/bin`,
+    /// `/usr/lib/jvm/*`); PATH, pyenv and nvm are read as always.
+    #[arg(long, env = "IGNIS_DISCOVERY_ROOT", value_name = "DIR", hide = true)]
+    pub discovery_root: Option<PathBuf>,
     /// How execution environments are isolated: `namespace` (Linux
     /// namespaces and cgroups, needs root), `process` (plain child
     /// processes, no isolation), or `auto`, the default (`namespace` when
@@ -151,6 +156,7 @@ mod tests {
         assert_eq!(args.sandbox_root, None);
         assert_eq!(args.network, "auto");
         assert_eq!(args.network_pool_size, 4);
+        assert_eq!(args.discovery_root, None);
     }
 
     #[test]
@@ -168,6 +174,7 @@ mod tests {
             "--cgroup-favordynmods=off",
             "--network=none",
             "--network-pool-size=16",
+            "--discovery-root=/tmp/root",
         ]);
         assert_eq!(args.listen.port(), 0);
         assert_eq!(
@@ -187,6 +194,10 @@ mod tests {
         assert_eq!(args.cgroup_favordynmods, "off");
         assert_eq!(args.network, "none");
         assert_eq!(args.network_pool_size, 16);
+        assert_eq!(
+            args.discovery_root.as_deref(),
+            Some(std::path::Path::new("/tmp/root"))
+        );
     }
 
     #[test]

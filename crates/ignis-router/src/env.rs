@@ -90,6 +90,23 @@ pub(crate) struct Env {
     _reservation: Reservation,
 }
 
+/// The INIT_START line (or record) of a new environment of `spec`, which
+/// runs on `resolved`.
+pub(crate) fn init_start(
+    system: report::SystemLog,
+    spec: &FunctionSpec,
+    resolved: &Resolved,
+    region: &str,
+) -> Option<String> {
+    let runtime = spec.record.runtime.as_deref().unwrap_or_default();
+    system.init_start(
+        &resolved.runtime_version(runtime),
+        &resolved.runtime_version_arn(runtime, region),
+        &spec.record.name,
+        &spec.record.version.to_string(),
+    )
+}
+
 /// A warm runtime exited before taking the invocation.
 #[derive(Debug)]
 pub(crate) struct Undelivered;
@@ -146,8 +163,10 @@ impl Env {
             Resolved::Managed(l) => {
                 let note = l.substitute.as_ref().map(|actual| {
                     format!(
-                        "IGNIS: runtime {} is not installed on this node; running {actual}",
-                        record.runtime.as_deref().unwrap_or_default()
+                        "IGNIS: runtime {} is not installed on this node; running {actual} ({} at {})",
+                        record.runtime.as_deref().unwrap_or_default(),
+                        l.interpreter_name(),
+                        l.program.display()
                     )
                 });
                 (
@@ -224,11 +243,13 @@ impl Env {
             }
         };
         let sink = Arc::new(LogSink::new(stream, logs));
+        let system = report::SystemLog::of(&spec.record.logging);
+        // Before anything the runtime writes: the pump starts below.
+        sink.platform(init_start(system, &spec, resolved, &ctx.region));
         if let Some(note) = note {
             sink.line(note);
         }
         let pump = Pump::start(launched.output, sink.clone());
-        let system = report::SystemLog::of(&spec.record.logging);
         tracing::debug!(env_id = %id, pid = launched.process.pid(), "environment started");
         Ok(Arc::new(Env {
             id,

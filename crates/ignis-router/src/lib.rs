@@ -388,7 +388,13 @@ impl Router {
             let env = match self.acquire(&pool, &spec, &resolved, &request_id).await? {
                 Ok(env) => env,
                 Err(failure) => {
-                    return Ok(self.launch_failed(&spec, &request_id, failure, began.elapsed()))
+                    return Ok(self.launch_failed(
+                        &spec,
+                        &resolved,
+                        &request_id,
+                        failure,
+                        began.elapsed(),
+                    ))
                 }
             };
             let result = env.invoke(invocation.clone(), input_tail).await;
@@ -598,11 +604,12 @@ impl Router {
     }
 
     /// The answer and log of an invocation whose environment could not
-    /// start (no `bootstrap`, say), in Lambda's order: INIT_REPORT, START,
-    /// the error, END, REPORT with the error's type.
+    /// start (no `bootstrap`, say), in Lambda's order: INIT_START,
+    /// INIT_REPORT, START, the error, END, REPORT with the error's type.
     fn launch_failed(
         &self,
         spec: &FunctionSpec,
+        resolved: &Resolved,
         request_id: &str,
         f: LaunchFailure,
         took: Duration,
@@ -619,6 +626,7 @@ impl Router {
         };
         let system = report::SystemLog::of(&spec.record.logging);
         let lines = [
+            env::init_start(system, spec, resolved, &self.ctx.region),
             system.init_error(took, f.error_type),
             system.start(request_id, &spec.record.version.to_string()),
             Some(message.clone()),

@@ -52,9 +52,9 @@ fn end_line(request_id: &str) -> String {
 
 /// How an environment writes Lambda's platform lines: text (`START
 /// RequestId: …`), or, for a function whose `LoggingConfig.LogFormat` is
-/// `JSON`, the JSON records Lambda writes then (`platform.start`,
-/// `platform.runtimeDone` in END's place, `platform.report`,
-/// `platform.initReport`), each one line. Every platform record is at INFO,
+/// `JSON`, the JSON records Lambda writes then (`platform.initStart`,
+/// `platform.start`, `platform.runtimeDone` in END's place,
+/// `platform.report`, `platform.initReport`), each one line. Every platform record is at INFO,
 /// so a `SystemLogLevel` of `WARN` leaves them out, as Lambda does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemLog {
@@ -76,6 +76,36 @@ impl SystemLog {
         match config.system_log_level.as_deref() {
             Some("WARN") => Self::Quiet,
             _ => Self::Json,
+        }
+    }
+
+    /// INIT_START, or `platform.initStart`, written before the init of
+    /// each new environment: what runs the function (`runtime_version`,
+    /// `nodejs:20.20.2`) and its ARN, as Lambda names its runtime version
+    /// there.
+    pub fn init_start(
+        self,
+        runtime_version: &str,
+        arn: &str,
+        function: &str,
+        version: &str,
+    ) -> Option<String> {
+        match self {
+            Self::Text => Some(format!(
+                "INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: {arn}"
+            )),
+            Self::Json => Some(record(
+                "platform.initStart",
+                serde_json::json!({
+                    "initializationType": "on-demand",
+                    "phase": "init",
+                    "runtimeVersion": runtime_version,
+                    "runtimeVersionArn": arn,
+                    "functionName": function,
+                    "functionVersion": version,
+                }),
+            )),
+            Self::Quiet => None,
         }
     }
 
@@ -393,6 +423,34 @@ mod tests {
         assert_eq!(init["type"], "platform.initReport");
         assert_eq!(init["record"]["status"], "timeout");
         assert_eq!(SystemLog::Quiet.report("r-1", &report), None);
+        let arn = "arn:aws:lambda:us-east-1::runtime:ab12";
+        let init = parse(json.init_start("nodejs:20.20.2", arn, "f", "$LATEST"));
+        assert_eq!(init["type"], "platform.initStart");
+        assert_eq!(
+            init["record"],
+            serde_json::json!({"initializationType": "on-demand", "phase": "init",
+                "runtimeVersion": "nodejs:20.20.2", "runtimeVersionArn": arn,
+                "functionName": "f", "functionVersion": "$LATEST"})
+        );
+        assert_eq!(
+            SystemLog::Quiet.init_start("nodejs:20.20.2", arn, "f", "$LATEST"),
+            None
+        );
+    }
+
+    #[test]
+    fn init_start_reads_like_lambdas() {
+        assert_eq!(
+            SystemLog::Text
+                .init_start(
+                    "python:3.13.5",
+                    "arn:aws:lambda:us-east-1::runtime:ab12",
+                    "f",
+                    "3",
+                )
+                .unwrap(),
+            "INIT_START Runtime Version: python:3.13.5\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:ab12"
+        );
     }
 
     #[test]

@@ -142,7 +142,20 @@ async fn without_tail_end_and_report_follow_the_answer_in_order() {
         }
     }
     assert_eq!(kinds, want, "{}", lines.join("\n"));
-    assert!(lines[3].contains("Max Memory Used: "), "{}", lines[3]);
+    let report = lines.iter().find(|l| l.starts_with("REPORT ")).unwrap();
+    assert!(report.contains("Max Memory Used: "), "{report}");
+    // One environment ran all three: one INIT_START, before everything.
+    let inits: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("INIT_START "))
+        .collect();
+    assert_eq!(inits.len(), 1, "{}", lines.join("\n"));
+    assert!(
+        lines[0].starts_with("INIT_START Runtime Version: provided:al2023.ignis-")
+            && lines[0].contains("\tRuntime Version ARN: arn:aws:lambda:"),
+        "{}",
+        lines[0]
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,14 @@ fn file(language: Language) -> Option<(&'static str, &'static str, &'static str)
     }
 }
 
+/// The sources of a language's client (what its runtime version ARN hashes).
+pub fn sources(language: Language) -> Vec<&'static str> {
+    match file(language) {
+        Some((_, _, source)) => vec![source],
+        None => crate::java::SOURCES.iter().map(|(_, s)| *s).collect(),
+    }
+}
+
 /// Writes every client under `dir` (atomically, so a running environment
 /// never reads half a file).
 pub fn install(dir: &Path) -> std::io::Result<()> {
@@ -112,5 +120,6 @@ pub fn launch(
         env,
         substitute,
         client_dir: host,
+        interpreter: interpreter.clone(),
     }
 }

@@ -1,7 +1,10 @@
-//! Finding interpreters on the node: `python3.N` and `node` executables on
-//! PATH and in well-known prefixes (pyenv, nvm, /usr/local, /opt), never
-//! through shims (a pyenv shim costs tens of milliseconds per start); and
-//! inside a custom base root of the sandbox (`--sandbox-root`).
+//! Finding interpreters on the node: `python3.N`, `node`, `ruby` and `java`
+//! executables on PATH and in well-known prefixes (pyenv, nvm, /usr/local,
+//! /opt, the JDKs under /usr/lib/jvm), never through shims (a pyenv shim
+//! costs tens of milliseconds per start); and inside a custom base root of
+//! the sandbox (`--sandbox-root`). Each is asked its full version once
+//! (a JDK's is read from its `release` file), which the INIT_START line
+//! names.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -77,6 +80,9 @@ pub struct Interpreter {
     pub version: (u32, u32),
     /// Its executable.
     pub path: PathBuf,
+    /// Its full version as it reports it (`20.20.2`, `3.13.5`, `25.0.3`);
+    /// [`Interpreter::version_string`] when it could not be asked.
+    pub release: String,
 }
 
 impl Interpreter {
@@ -89,12 +95,15 @@ impl Interpreter {
     }
 }
 
-/// Directories searched, in order: PATH, then well-known prefixes.
-pub fn search_dirs() -> Vec<PathBuf> {
+/// Directories searched, in order: PATH, then well-known prefixes under
+/// `root` (`/` but in tests): `/usr/local/bin`, `/usr/bin`, `/bin`,
+/// pyenv's and nvm's versions, `/opt/*/bin` and the JDKs' `/usr/lib/jvm/*/bin`.
+pub fn search_dirs(root: &Path) -> Vec<PathBuf> {
+    let under = |dir: &str| root.join(dir.trim_start_matches('/'));
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    dirs.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
+    dirs.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(under));
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let pyenv = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
@@ -113,11 +122,11 @@ pub fn search_dirs() -> Vec<PathBuf> {
                 .map(|v| v.join("bin")),
         );
     }
-    dirs.extend(
-        children(Path::new("/opt"))
-            .into_iter()
-            .map(|v| v.join("bin")),
-    );
+    // A JDK is a directory with `bin/java` (and a `release` file naming
+    // its version); `children` of /usr/lib/jvm without one are skipped.
+    for parent in ["/opt", "/usr/lib/jvm"] {
+        dirs.extend(children(&under(parent)).into_iter().map(|v| v.join("bin")));
+    }
     dirs
 }
 
@@ -130,15 +139,23 @@ fn children(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Finds interpreters: `overrides` (explicit executables) first, then
-/// `python3.N` and `node` in `dirs`. The first of each language and version wins.
+/// `python3.N`, `node`, `ruby` and `java` in `dirs`. The first of each
+/// language and version wins.
 pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
+    let mut found = find_unversioned(overrides, dirs);
+    ask_releases(&mut found, |i| probe(&i.path, &PYTHON_RELEASE));
+    found
+}
+
+/// [`find`], Pythons' full versions not asked yet.
+fn find_unversioned(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
     let mut found: Vec<Interpreter> = Vec::new();
+    // An executable reached twice (a link, /bin and /usr/bin) is asked once.
     let mut seen_paths = HashSet::new();
-    let mut add = |i: Interpreter, found: &mut Vec<Interpreter>| {
-        let real = std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone());
-        if !seen_paths.insert(real) {
-            return;
-        }
+    let mut first_sight = |path: &Path| {
+        seen_paths.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+    };
+    let add = |i: Interpreter, found: &mut Vec<Interpreter>| {
         if !found
             .iter()
             .any(|f| f.language == i.language && f.version == i.version)
@@ -147,10 +164,13 @@ pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
         }
     };
     for path in overrides {
+        if !first_sight(path) {
+            continue;
+        }
         if let Some(i) = identify(path) {
             add(i, &mut found);
         } else {
-            tracing::warn!(path = %path.display(), "runtime override is not a python3.N or node executable");
+            tracing::warn!(path = %path.display(), "runtime override is not a python3.N, node, ruby or java executable");
         }
     }
     for dir in dirs
@@ -168,6 +188,7 @@ pub fn find(overrides: &[PathBuf], dirs: &[PathBuf]) -> Vec<Interpreter> {
                 || matches!(name, "node" | "java")
                 || is_ruby_name(name))
                 && is_executable(&path)
+                && first_sight(&path)
             {
                 if let Some(i) = identify(&path) {
                     add(i, &mut found);
@@ -212,6 +233,7 @@ pub fn find_in_root(root: &Path) -> Vec<Interpreter> {
                     language: Language::Python,
                     version,
                     path: guest,
+                    release: String::new(),
                 })
             } else if name == "node" || is_ruby_name(&name) {
                 identify_with(&guest, |args| chroot(root, &guest, args))
@@ -228,7 +250,32 @@ pub fn find_in_root(root: &Path) -> Vec<Interpreter> {
             }
         }
     }
+    ask_releases(&mut found, |i| chroot(root, &i.path, &PYTHON_RELEASE));
     found
+}
+
+/// How a Python is asked its full version (`3.13.5`): without `site`, as
+/// it runs functions.
+const PYTHON_RELEASE: [&str; 3] = [
+    "-S",
+    "-c",
+    "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+];
+
+/// Asks each interpreter whose full version is not known yet (Pythons,
+/// which are found by name) through `ask`, all at once (each start costs
+/// milliseconds); one that does not answer keeps its `3.N`.
+fn ask_releases(found: &mut [Interpreter], ask: impl Fn(&Interpreter) -> Option<String> + Sync) {
+    let ask = &ask;
+    std::thread::scope(|scope| {
+        for i in found.iter_mut().filter(|i| i.release.is_empty()) {
+            scope.spawn(move || {
+                i.release = ask(i)
+                    .filter(|r| r.starts_with(&i.version_string()))
+                    .unwrap_or_else(|| i.version_string());
+            });
+        }
+    });
 }
 
 /// The user a version probe inside a custom root runs as: the sandbox's
@@ -299,21 +346,18 @@ fn probe(path: &Path, args: &[&str]) -> Option<String> {
 fn identify(path: &Path) -> Option<Interpreter> {
     let name = path.file_name()?.to_str()?;
     if name == "java" {
-        // `java -version` writes `openjdk version "17.0.15" ...` (or "1.8.0_x") to stderr.
-        let out = Command::new(path).arg("-version").output().ok()?;
-        let text = String::from_utf8_lossy(&out.stderr);
-        let quoted = text.split('"').nth(1)?;
-        let mut parts = quoted.split('.');
-        let first: u32 = parts.next()?.parse().ok()?;
-        let major = if first == 1 {
-            parts.next()?.parse().ok()?
-        } else {
-            first
-        };
+        let release = jdk_release(path).or_else(|| {
+            // `java -version` writes `openjdk version "17.0.15" ...` (or
+            // "1.8.0_x") to stderr.
+            let out = Command::new(path).arg("-version").output().ok()?;
+            let text = String::from_utf8_lossy(&out.stderr);
+            Some(text.split('"').nth(1)?.to_string())
+        })?;
         return Some(Interpreter {
             language: Language::Java,
-            version: (major, 0),
+            version: (java_major(&release)?, 0),
             path: path.to_path_buf(),
+            release,
         });
     }
     if is_ruby_name(name) || name == "node" || name.starts_with("node") {
@@ -324,9 +368,35 @@ fn identify(path: &Path) -> Option<Interpreter> {
             language: Language::Python,
             version,
             path: path.to_path_buf(),
+            release: String::new(),
         });
     }
     None
+}
+
+/// The `JAVA_VERSION` of the JDK (or JRE) whose `bin/java` `java` is,
+/// links followed (`/usr/bin/java` is one), from its `release` file:
+/// `JAVA_VERSION="25.0.3"`.
+fn jdk_release(java: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(java).ok()?;
+    let home = real.parent()?.parent()?;
+    let text = std::fs::read_to_string(home.join("release")).ok()?;
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix("JAVA_VERSION=")?.trim().trim_matches('"');
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// The major version of a Java version string: `25` of `25.0.3` or `25`,
+/// `8` of `1.8.0_442`.
+fn java_major(release: &str) -> Option<u32> {
+    let mut parts = release.split(['.', '_', '-', '+']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
 }
 
 /// A `ruby` or `node` at `path`, its version asked through `ask` (which
@@ -341,21 +411,18 @@ fn identify_with(path: &Path, ask: impl Fn(&[&str]) -> Option<String>) -> Option
             language: Language::Ruby,
             version,
             path: path.to_path_buf(),
+            release: v,
         });
     }
     if name == "node" || name.starts_with("node") {
         let text = ask(&["--version"])?;
-        let major = text
-            .trim()
-            .strip_prefix('v')?
-            .split('.')
-            .next()?
-            .parse()
-            .ok()?;
+        let release = text.trim().strip_prefix('v')?;
+        let major = release.split('.').next()?.parse().ok()?;
         return Some(Interpreter {
             language: Language::Node,
             version: (major, 0),
             path: path.to_path_buf(),
+            release: release.to_string(),
         });
     }
     None
@@ -382,6 +449,72 @@ mod tests {
         assert_eq!(Language::of("ruby3.3"), Some((Language::Ruby, (3, 3))));
         assert_eq!(Language::of("dotnet8"), None);
         assert_eq!(Language::Node.runtime_id((20, 0)), "nodejs20.x");
+    }
+
+    /// An executable file at `path` (made with its parents).
+    fn executable(path: &Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn finds_jdks_under_usr_lib_jvm_by_their_release_file() {
+        let root = tempfile::tempdir().unwrap();
+        let jvm = root.path().join("usr/lib/jvm");
+        // Never run: the release file says what they are.
+        let java = "#!/bin/sh\nexit 1\n";
+        executable(&jvm.join("temurin-25-jdk-amd64/bin/java"), java);
+        std::fs::write(
+            jvm.join("temurin-25-jdk-amd64/release"),
+            "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n",
+        )
+        .unwrap();
+        executable(&jvm.join("java-17-openjdk-amd64/bin/java"), java);
+        std::fs::write(
+            jvm.join("java-17-openjdk-amd64/release"),
+            "JAVA_VERSION=\"17.0.15\"\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "java-17-openjdk-amd64",
+            jvm.join("java-1.17.0-openjdk-amd64"),
+        )
+        .unwrap();
+        // Sources only, no bin/java: not a JDK.
+        std::fs::create_dir_all(jvm.join("openjdk-17")).unwrap();
+        std::fs::write(jvm.join("openjdk-17/release"), "JAVA_VERSION=\"17\"\n").unwrap();
+        let dirs: Vec<PathBuf> = search_dirs(root.path())
+            .into_iter()
+            .filter(|d| d.starts_with(root.path()))
+            .collect();
+        let found = find(&[], &dirs);
+        let got: Vec<_> = found
+            .iter()
+            .map(|i| (i.language, i.version, i.release.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Language::Java, (17, 0), "17.0.15"),
+                (Language::Java, (25, 0), "25.0.3"),
+            ]
+        );
+        assert_eq!(
+            found[1].path,
+            jvm.join("temurin-25-jdk-amd64/bin/java"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn java_versions_read_as_their_major() {
+        assert_eq!(java_major("25"), Some(25));
+        assert_eq!(java_major("17.0.15"), Some(17));
+        assert_eq!(java_major("1.8.0_442"), Some(8));
+        assert_eq!(java_major("21-ea"), Some(21));
+        assert_eq!(java_major("x"), None);
     }
 
     #[test]

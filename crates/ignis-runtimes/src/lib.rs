@@ -9,6 +9,8 @@
 mod clients;
 mod discovery;
 mod java;
+mod summary;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -32,6 +34,8 @@ pub struct Launch {
     /// The host directory of the runtime client's files, which the sandbox
     /// must show the function (where `args` say it is).
     pub client_dir: Option<PathBuf>,
+    /// The interpreter that runs (`program` is its executable).
+    pub interpreter: Interpreter,
 }
 
 /// What a runtime identifier resolves to on this node.
@@ -110,21 +114,23 @@ pub struct Catalog {
 impl Catalog {
     /// Finds interpreters (`overrides` first, then those inside the
     /// sandbox's custom base root `root` if any, then PATH and well-known
-    /// prefixes; the first of each language and version wins), writes the
-    /// runtime clients under `clients_dir`, and, when a JVM is installed,
-    /// compiles the Java client in the background into `cache_dir` (once
-    /// per machine and client version: it takes seconds).
+    /// prefixes under `host_root`, `/` but in tests; the first of each
+    /// language and version wins), writes the runtime clients under
+    /// `clients_dir`, and, when a JVM is installed, compiles the Java
+    /// client in the background into `cache_dir` (once per machine and
+    /// client version: it takes seconds).
     pub fn discover(
         clients_dir: &Path,
         cache_dir: &Path,
         strict: bool,
         overrides: &[PathBuf],
         root: Option<&Path>,
+        host_root: &Path,
     ) -> std::io::Result<Self> {
         clients::install(clients_dir)?;
         let mut interpreters = discovery::find(overrides, &[]);
         let in_root = root.map(discovery::find_in_root).unwrap_or_default();
-        let on_host = discovery::find(&[], &discovery::search_dirs());
+        let on_host = discovery::find(&[], &discovery::search_dirs(host_root));
         for i in in_root.into_iter().chain(on_host) {
             if !interpreters
                 .iter()
@@ -134,7 +140,7 @@ impl Catalog {
             }
         }
         for i in &interpreters {
-            tracing::debug!(language = i.language.name(), version = %i.version_string(), path = %i.path.display(), "interpreter found");
+            tracing::debug!(language = i.language.name(), version = %i.release, path = %i.path.display(), "interpreter found");
         }
         let java_classes: Arc<OnceLock<Result<PathBuf, String>>> = Arc::default();
         let newest_java = interpreters
@@ -279,6 +285,7 @@ mod tests {
             language: Language::Python,
             version: (3, minor),
             path: format!("/usr/bin/python3.{minor}").into(),
+            release: format!("3.{minor}.1"),
         }
     }
 

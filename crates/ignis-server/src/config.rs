@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub strict_runtimes: bool,
     /// Interpreters to use before those found by discovery.
     pub runtime_paths: Vec<PathBuf>,
+    /// Where discovery looks for the well-known prefixes (`/usr/bin`,
+    /// `/opt`, `/usr/lib/jvm`, …): `/`, but a fake root in tests.
+    pub discovery_root: PathBuf,
     /// The sandbox backend asked for.
     pub sandbox: SandboxChoice,
     /// The namespace sandbox's base root directory instead of the host's.
@@ -95,6 +98,7 @@ impl ServerConfig {
             log_max_bytes,
             strict_runtimes,
             runtime_paths,
+            discovery_root: PathBuf::from("/"),
             sandbox: match sandbox {
                 "namespace" => SandboxChoice::Namespace,
                 "auto" => SandboxChoice::Auto,

@@ -17,7 +17,7 @@ use ignis_api::AppState;
 use ignis_events::{AsyncConfig, AsyncInvoker};
 use ignis_model::limits::INIT_TIMEOUT_S;
 use ignis_router::{Router, RouterConfig};
-use ignis_runtimes::{Catalog, Resolved};
+use ignis_runtimes::Catalog;
 use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
 
@@ -60,10 +60,11 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
     let (cgroups, disks) = (chosen.cgroups, chosen.disks);
     let catalog = {
-        let (dir, strict, paths) = (
+        let (dir, strict, paths, host_root) = (
             data_dir.join("runtimes"),
             config.strict_runtimes,
             config.runtime_paths.clone(),
+            config.discovery_root.clone(),
         );
         let cache = config::cache_dir(data_dir);
         // Interpreters inside the custom base root, when environments get it.
@@ -71,18 +72,13 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             .then(|| config.sandbox_root.clone())
             .flatten();
         tokio::task::spawn_blocking(move || {
-            Catalog::discover(&dir, &cache, strict, &paths, root.as_deref())
+            Catalog::discover(&dir, &cache, strict, &paths, root.as_deref(), &host_root)
         })
         .await
         .context("discover runtimes")?
         .context("install the runtime clients")?
     };
-    for status in catalog.list() {
-        if let Ok(Resolved::Managed(l)) = &status.resolved {
-            let runs = l.substitute.as_deref().unwrap_or(status.runtime);
-            tracing::debug!(runtime = status.runtime, runs_on = runs, interpreter = %l.program.display(), "runtime available");
-        }
-    }
+    let runtimes_summary = catalog.summary();
     let router = Router::new(
         RouterConfig {
             region: config.region.clone(),
@@ -128,6 +124,10 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
     tracing::info!("network `{}`: {}", chosen.network_mode, chosen.network_why);
     println!("network: {} ({})", chosen.network_mode, chosen.network_why);
+    for line in &runtimes_summary {
+        tracing::info!("{line}");
+        println!("{line}");
+    }
     println!("Ignis listening on http://{addr}");
 
     let reaper = {

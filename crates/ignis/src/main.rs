@@ -46,7 +46,8 @@ fn main() -> ExitCode {
 }
 
 fn server_config(a: ServeArgs) -> ServerConfig {
-    ServerConfig::resolve(
+    let discovery_root = a.discovery_root.clone();
+    let mut config = ServerConfig::resolve(
         a.listen,
         a.data_dir,
         a.memory_budget_mb,
@@ -61,7 +62,11 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         a.cgroup_favordynmods == "on",
         &a.network,
         a.network_pool_size,
-    )
+    );
+    if let Some(root) = discovery_root {
+        config.discovery_root = root;
+    }
+    config
 }
 
 /// Logs to stderr; `IGNIS_LOG` (or `RUST_LOG`) sets the filter, default `info`.
