@@ -34,7 +34,8 @@ pub const KEEP_UNUSED: Duration = Duration::from_secs(600);
 /// The server's `/tmp` disks: the ready ones, the refill and the reaper.
 pub struct TmpDisks {
     shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    refill: Mutex<Option<JoinHandle<()>>>,
+    reaper: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Shared {
@@ -118,7 +119,7 @@ impl TmpDisks {
         };
         let s = shared.clone();
         let refill = spawn("ignis-tmp-disks", Box::new(move || refill(&s)))?;
-        let reap = spawn(
+        let reaper = spawn(
             "ignis-disk-reaper",
             Box::new(move || {
                 background_priority();
@@ -129,7 +130,8 @@ impl TmpDisks {
         )?;
         Ok(Self {
             shared,
-            threads: Mutex::new(vec![refill, reap]),
+            refill: Mutex::new(Some(refill)),
+            reaper: Mutex::new(Some(reaper)),
         })
     }
 
@@ -165,7 +167,13 @@ impl TmpDisks {
         s.wake.notify_all();
         match ready {
             Some(disk) => Ok(disk),
-            None => s.prepare(mb),
+            None => {
+                tracing::debug!(
+                    mb,
+                    "no /tmp disk of this size ready: making one for this launch"
+                );
+                s.prepare(mb)
+            }
         }
     }
 
@@ -201,17 +209,13 @@ impl TmpDisks {
         for disk in left {
             s.release(disk);
         }
-        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
-        let (refill, reap): (Vec<_>, Vec<_>) = threads
-            .into_iter()
-            .partition(|t| t.thread().name() == Some("ignis-tmp-disks"));
-        for t in refill {
-            let _ = t.join();
+        if let Some(refill) = lock(&self.refill).take() {
+            let _ = refill.join();
         }
         // The refill may have released one more; then the reaper ends.
         lock(&s.reaper).take();
-        for t in reap {
-            let _ = t.join();
+        if let Some(reaper) = lock(&self.reaper).take() {
+            let _ = reaper.join();
         }
     }
 }
@@ -293,6 +297,14 @@ impl Shared {
         }
     }
 
+    /// Waits `how_long`, or less if stopped meanwhile.
+    fn pause(&self, how_long: Duration) {
+        let state = lock(&self.state);
+        if !state.stopped {
+            drop(self.wake.wait_timeout(state, how_long));
+        }
+    }
+
     /// Adds a disk the refill made, unless its size is no longer stocked.
     fn put(&self, mb: u32, disk: Disk) {
         let mut state = lock(&self.state);
@@ -321,7 +333,7 @@ fn refill(s: &Shared) {
                     tracing::warn!(error = %e, mb, "failed to prepare a /tmp disk");
                 }
                 failed = true;
-                std::thread::sleep(Duration::from_secs(1));
+                s.pause(Duration::from_secs(1));
             }
         }
     }
