@@ -34,6 +34,25 @@ def server(tmp_path_factory) -> Server:
     assert not panics, f"server panicked:\n{srv.stderr()}"
 
 
+@pytest.fixture
+def own_server(tmp_path):
+    """Starts servers of the test's own (`own_server(data_dir, *args)`);
+    kills them at teardown and fails the test if one panicked."""
+    servers: list[Server] = []
+
+    def start(data_dir=None, *args: str, listen: str = "127.0.0.1:0") -> Server:
+        srv = Server(data_dir or tmp_path / "data", tmp_path / f"logs-{len(servers)}", list(args), listen).start()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.kill()
+    for srv in servers:
+        panics = srv.panics_since(0)
+        assert not panics, f"server panicked:\n{srv.stderr()[-8000:]}"
+
+
 @pytest.fixture(autouse=True)
 def no_server_panic(request):
     """Fails a test during which the session's server logged a panic."""

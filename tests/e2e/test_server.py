@@ -14,23 +14,6 @@ from botocore.exceptions import ClientError
 from support import ROLE, Server, env_alive, error_code, error_message, invoke, lambda_client, logs, wait_for
 
 
-@pytest.fixture
-def own_server(tmp_path):
-    servers: list[Server] = []
-
-    def start(data_dir=None, *args: str, listen: str = "127.0.0.1:0") -> Server:
-        srv = Server(data_dir or tmp_path / "data", tmp_path / f"logs-{len(servers)}", list(args), listen).start()
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.kill()
-    for srv in servers:
-        panics = srv.panics_since(0)
-        assert not panics, f"server panicked:\n{srv.stderr()[-8000:]}"
-
-
 def create(client, name, code, **config):
     params = {
         "FunctionName": name,

@@ -85,6 +85,15 @@ pub fn invoke_error(e: InvokeError, arn: &str, budget: (u64, u64)) -> ApiError {
                     .with_reason("ConcurrentInvocationLimitExceeded"),
             );
         }
+        InvokeError::Throttled(reason) => {
+            let message = match reason {
+                ignis_router::concurrency::RESERVED_LIMIT => "Rate Exceeded: the function's reserved concurrency is in use",
+                _ => "Rate Exceeded: the account's unreserved concurrency is in use",
+            };
+            return ApiError(
+                LambdaError::new(ErrorKind::TooManyRequests, message).with_reason(reason),
+            );
+        }
         InvokeError::OverBudget {
             memory_mb,
             budget_mb,

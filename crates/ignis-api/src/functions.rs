@@ -6,6 +6,7 @@
 //! `Active` / `Successful`, as Lambda's waiters expect. Layer operations
 //! live in [`layers`].
 
+pub mod concurrency;
 pub mod layers;
 pub mod policy;
 pub mod settings;
@@ -396,8 +397,8 @@ impl Functions {
                 total_code_size: 80_530_636_800,
                 code_size_unzipped: limits::UNZIPPED_MAX,
                 code_size_zipped: ZIP_MAX as u64,
-                concurrent_executions: limits::CONCURRENT_EXECUTIONS,
-                unreserved_concurrent_executions: limits::CONCURRENT_EXECUTIONS,
+                concurrent_executions: self.router.concurrency().limit(),
+                unreserved_concurrent_executions: self.router.concurrency().unreserved(),
             },
             account_usage: AccountUsage {
                 total_code_size: usage.total_code_size,
@@ -626,6 +627,7 @@ impl Functions {
 
     /// Registers every stored function with the router (start-up).
     pub async fn load_all(&self) -> Result<usize, ApiError> {
+        self.load_reservations().await?;
         let mut marker: Option<String> = None;
         let mut count = 0;
         loop {

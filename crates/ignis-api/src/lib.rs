@@ -139,6 +139,7 @@ fn router(state: AppState) -> axum::Router {
         .route("/ignis/v1/code/{file}", get(m::code_zip))
         .route("/ignis/v1/runtimes", get(runtimes::list))
         .merge(routes::versions::routes())
+        .merge(routes::concurrency::routes())
         .merge(routes::policy::routes())
         .merge(routes::settings::routes())
         .fallback(unknown_operation)

@@ -147,6 +147,7 @@ mod tests {
                 location: "http://x".into(),
             },
             tags: None,
+            concurrency: None,
         };
         let text = details(&response);
         assert!(text.contains("name           hello\n"), "{text}");

@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Memory all execution environments may use together, MB [default: decided by the server].
     #[arg(long, env = "IGNIS_MEMORY_BUDGET_MB", value_name = "MB")]
     pub memory_budget_mb: Option<u64>,
+    /// Invocations in flight the node allows, the account's
+    /// ConcurrentExecutions [default: 1,000, or the memory budget / 128 MB if more].
+    #[arg(long, env = "IGNIS_CONCURRENCY_LIMIT", value_name = "N")]
+    pub concurrency_limit: Option<u32>,
     /// Seconds an idle execution environment is kept warm.
     #[arg(
         long,

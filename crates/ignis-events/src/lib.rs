@@ -64,7 +64,13 @@ impl Target for Router {
 
     fn capacity_freed(&self) -> impl Future<Output = ()> + Send {
         let admission = self.admission().clone();
-        async move { admission.freed().await }
+        let concurrency = self.concurrency().clone();
+        async move {
+            tokio::select! {
+                _ = admission.freed() => {}
+                _ = concurrency.freed() => {}
+            }
+        }
     }
 }
 
@@ -184,7 +190,8 @@ async fn run<T: Target>(
         match target.invoke(job.input.clone()).await {
             Ok(done) if !done.function_error => return,
             Ok(_) => break,
-            Err(InvokeError::NoCapacity) => {
+            // Throttled events wait; a wait is not an attempt.
+            Err(InvokeError::NoCapacity | InvokeError::Throttled(_)) => {
                 // Wait in the queue for memory, re-checking now and then;
                 // a stopping node does not start it at all (it has not run,
                 // so it is not holding up the shutdown).

@@ -415,6 +415,19 @@ pub struct GetFunctionResponse {
     /// Tags.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// The function's reserved concurrency, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
+}
+
+/// `Concurrency`: PutFunctionConcurrency's body, the answer of the
+/// reserved-concurrency operations and GetFunction's `Concurrency`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Concurrency {
+    /// The reservation; absent when none is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrent_executions: Option<i64>,
 }
 
 /// The answer of ListFunctions.

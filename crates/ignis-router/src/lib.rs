@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod admission;
+pub mod concurrency;
 mod env;
 pub mod logs;
 mod pump;
@@ -27,6 +28,7 @@ use ignis_sandbox::Sandbox;
 use tracing::Instrument;
 
 pub use admission::Admission;
+pub use concurrency::{Concurrency, FunctionLimit};
 pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
@@ -86,6 +88,18 @@ pub struct RouterConfig {
     pub init_timeout: Duration,
     /// Log kept per function, bytes.
     pub log_max_bytes: usize,
+    /// Invocations in flight the node allows (the account's
+    /// `ConcurrentExecutions`); `None`: [`default_concurrency_limit`].
+    pub concurrency_limit: Option<u32>,
+}
+
+/// The node's default concurrency limit: Lambda's default account limit,
+/// 1,000, or as many 128 MB environments as the memory budget holds if
+/// that is more. The memory budget still bounds what runs at once.
+pub fn default_concurrency_limit(memory_budget_mb: u64) -> u32 {
+    u32::try_from(memory_budget_mb / 128)
+        .unwrap_or(u32::MAX)
+        .max(1000)
 }
 
 /// One invocation as the router receives it.
@@ -133,6 +147,9 @@ pub enum InvokeError {
     /// No memory left for another environment.
     #[error("no capacity for another execution environment")]
     NoCapacity,
+    /// A concurrency limit is reached; Lambda's `Reason` says which.
+    #[error("throttled: {0}")]
+    Throttled(&'static str),
     /// The function's MemorySize is more than the node's whole budget: no
     /// environment of it can ever start here.
     #[error("MemorySize {memory_mb} MB is more than the node's memory budget of {budget_mb} MB")]
@@ -150,15 +167,23 @@ pub enum InvokeError {
 /// A function ready to run: its pool, configuration and runtime.
 type Runnable = (Arc<Pool>, Arc<FunctionSpec>, Arc<Resolved>);
 
-/// A function's versions as the router runs them: a pool per version
-/// (`$LATEST` and each published one) and the aliases that name them.
-#[derive(Default)]
+/// The invocations of a function this router runs, with its limit.
 struct Function {
     versions: HashMap<Version, Arc<Pool>>,
     aliases: HashMap<String, AliasRecord>,
+    /// Its reservation and invocations in flight, shared by its versions.
+    limit: Arc<FunctionLimit>,
 }
 
 impl Function {
+    fn new() -> Self {
+        Self {
+            versions: HashMap::new(),
+            aliases: HashMap::new(),
+            limit: Arc::new(FunctionLimit::default()),
+        }
+    }
+
     /// The pool a qualifier names; an alias with a routing configuration
     /// picks one of its two versions by weight, for each invocation.
     fn pool(&self, qualifier: Option<&str>) -> Option<&Arc<Pool>> {
@@ -174,6 +199,8 @@ impl Function {
 }
 
 struct Pool {
+    /// The function's limit (the same for each of its versions).
+    limit: Arc<FunctionLimit>,
     spec: Mutex<Arc<FunctionSpec>>,
     idle: Mutex<Vec<Arc<Env>>>,
     /// The runtime resolved for a configuration (kept with it, so a replaced
@@ -187,6 +214,7 @@ pub struct Router {
     ctx: LaunchContext,
     config: RouterConfig,
     admission: Arc<Admission>,
+    concurrency: Arc<Concurrency>,
     functions: RwLock<HashMap<String, Function>>,
     logs: LogRegistry,
     live: Mutex<HashMap<String, Weak<Env>>>,
@@ -209,6 +237,11 @@ impl Router {
                 init_timeout: config.init_timeout,
             },
             admission: Admission::new(config.memory_budget_mb),
+            concurrency: Concurrency::new(
+                config
+                    .concurrency_limit
+                    .unwrap_or_else(|| default_concurrency_limit(config.memory_budget_mb)),
+            ),
             functions: RwLock::new(HashMap::new()),
             logs: LogRegistry::new(config.log_max_bytes),
             live: Mutex::new(HashMap::new()),
@@ -232,6 +265,21 @@ impl Router {
         &self.admission
     }
 
+    /// The node's concurrency limit and what is reserved of it.
+    pub fn concurrency(&self) -> &Arc<Concurrency> {
+        &self.concurrency
+    }
+
+    /// Sets (or removes) a function's reserved concurrency; the function's
+    /// entry is made if the router does not run it yet.
+    pub fn set_reserved_concurrency(&self, function: &str, reserved: Option<u32>) {
+        let mut functions = self.functions.write().expect("functions lock poisoned");
+        let f = functions
+            .entry(function.to_string())
+            .or_insert_with(Function::new);
+        self.concurrency.reserve(&f.limit, reserved);
+    }
+
     /// Function logs.
     pub fn logs(&self) -> &LogRegistry {
         &self.logs
@@ -244,7 +292,7 @@ impl Router {
         let (name, version) = (spec.record.name.clone(), spec.record.version);
         let spec = Arc::new(spec);
         let mut functions = self.functions.write().expect("functions lock poisoned");
-        let function = functions.entry(name).or_default();
+        let function = functions.entry(name).or_insert_with(Function::new);
         match function.versions.get(&version) {
             Some(pool) => {
                 *pool.spec.lock().expect("pool lock poisoned") = spec;
@@ -256,6 +304,7 @@ impl Router {
                 function.versions.insert(
                     version,
                     Arc::new(Pool {
+                        limit: function.limit.clone(),
                         spec: Mutex::new(spec),
                         runtime: Mutex::new(None),
                         idle: Mutex::new(Vec::new()),
@@ -302,6 +351,9 @@ impl Router {
             .write()
             .expect("functions lock poisoned")
             .remove(name);
+        if let Some(f) = &function {
+            self.concurrency.reserve(&f.limit, None);
+        }
         for pool in function.iter().flat_map(|f| f.versions.values()) {
             end_idle(pool);
         }
@@ -375,6 +427,11 @@ impl Router {
     /// Runs one invocation synchronously.
     pub async fn invoke(&self, input: InvokeInput) -> Result<Completed, InvokeError> {
         let (pool, spec, resolved) = self.runnable(&input.function, input.qualifier.as_deref())?;
+        // Held until the environment is given back.
+        let _slot = self
+            .concurrency
+            .enter(&pool.limit)
+            .map_err(InvokeError::Throttled)?;
         let request_id = input
             .request_id
             .clone()

@@ -36,6 +36,7 @@ pub fn script_router(
             idle_timeout: Duration::from_secs(300),
             init_timeout: Duration::from_secs(10),
             log_max_bytes: 1 << 20,
+            concurrency_limit: None,
         },
         sandbox,
         Arc::new(Catalog::with_interpreters(dir, false, Vec::new())),

@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Log bytes kept per function.
     pub log_max_bytes: usize,
+    /// Invocations in flight the node allows; `None`: derived from the
+    /// memory budget (`ignis_router::default_concurrency_limit`).
+    pub concurrency_limit: Option<u32>,
     /// Refuse to run a managed runtime on another version of its language.
     pub strict_runtimes: bool,
     /// Interpreters to use before those found by discovery.
@@ -96,6 +99,7 @@ impl ServerConfig {
             region,
             shutdown_grace,
             log_max_bytes,
+            concurrency_limit: None,
             strict_runtimes,
             runtime_paths,
             discovery_root: PathBuf::from("/"),

@@ -87,6 +87,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             idle_timeout: config.idle_timeout,
             init_timeout: Duration::from_secs(INIT_TIMEOUT_S),
             log_max_bytes: config.log_max_bytes,
+            concurrency_limit: config.concurrency_limit,
         },
         sandbox,
         Arc::new(catalog),

@@ -66,6 +66,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
     if let Some(root) = discovery_root {
         config.discovery_root = root;
     }
+    config.concurrency_limit = a.concurrency_limit;
     config
 }
 

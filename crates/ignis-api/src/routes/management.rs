@@ -58,6 +58,8 @@ pub async fn get(
             location: format!("http://{host}/ignis/v1/code/{}.zip", record.code.sha256_hex),
         },
         tags: (!record.tags.is_empty()).then(|| record.tags.clone()),
+        concurrency: Some(s.functions.reservation(&record.name).await?)
+            .filter(|r| r.reserved_concurrent_executions.is_some()),
     }))
 }
 

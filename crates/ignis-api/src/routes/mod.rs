@@ -1,5 +1,6 @@
 //! HTTP routes: Lambda's paths and Ignis's own under `/ignis/v1`.
 
+pub mod concurrency;
 pub mod invoke;
 pub mod layers;
 pub mod logs;
