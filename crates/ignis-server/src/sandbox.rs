@@ -322,6 +322,19 @@ mod tests {
     }
 
     #[test]
+    fn without_disks_tmp_is_a_tmpfs_and_the_start_up_line_says_why() {
+        // No directory can be made under a file: the first disk fails (as
+        // it does without mkfs.ext4 or loop devices).
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let (disks, why) = tmp_disks(&f.path().join("disks"));
+        assert!(disks.is_none());
+        assert!(
+            why.starts_with("/tmp in memory (tmpfs, charged to the function's memory): failed to "),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn the_fallback_says_why() {
         assert_eq!(
             process_reason(&NamespaceError::NotRoot(1000)),
