@@ -495,7 +495,6 @@ impl Sandbox for NamespaceSandbox {
         let (mut env_net, cg, io, spawned, disk) = blocking(|| -> Result<_, SandboxError> {
             let env_net = self.network.take().map_err(SandboxError::Network)?;
             let io = LaunchIo::new().map_err(SandboxError::Pipes)?;
-            let mut disk = self.tmp_disk(spec.tmp_mb);
             let cg = match &self.cgroups {
                 Some(pool) => pool.take(&spec.env_id, spec.memory_mb),
                 None => {
@@ -503,6 +502,7 @@ impl Sandbox for NamespaceSandbox {
                 }
             }
             .map_err(SandboxError::Cgroup)?;
+            let mut disk = self.tmp_disk(spec.tmp_mb);
             let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io, disk.as_mut()) {
                 Ok(p) => p,
                 Err(e) => {

@@ -117,8 +117,8 @@ impl TmpDisks {
                 .spawn(f)
                 .map_err(DiskError::Thread)
         };
-        let s = shared.clone();
-        let refill = spawn("ignis-tmp-disks", Box::new(move || refill(&s)))?;
+        // The reaper first: it ends by itself when `shared` (the sender's
+        // only owner) is dropped, should the refill not start.
         let reaper = spawn(
             "ignis-disk-reaper",
             Box::new(move || {
@@ -128,6 +128,8 @@ impl TmpDisks {
                 }
             }),
         )?;
+        let s = shared.clone();
+        let refill = spawn("ignis-tmp-disks", Box::new(move || refill(&s)))?;
         Ok(Self {
             shared,
             refill: Mutex::new(Some(refill)),
