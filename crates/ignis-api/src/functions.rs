@@ -9,6 +9,7 @@
 pub mod concurrency;
 pub mod layers;
 pub mod policy;
+pub mod provisioned;
 pub mod settings;
 pub mod versions;
 
@@ -651,6 +652,7 @@ impl Functions {
                 }
             }
         }
+        self.load_provisioned().await?;
         Ok(count)
     }
 

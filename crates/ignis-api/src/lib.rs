@@ -140,6 +140,7 @@ fn router(state: AppState) -> axum::Router {
         .route("/ignis/v1/runtimes", get(runtimes::list))
         .merge(routes::versions::routes())
         .merge(routes::concurrency::routes())
+        .merge(routes::provisioned::routes())
         .merge(routes::policy::routes())
         .merge(routes::settings::routes())
         .fallback(unknown_operation)

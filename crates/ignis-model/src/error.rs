@@ -23,6 +23,8 @@ pub enum ErrorKind {
     RequestTooLarge,
     /// A resource-based policy would grow past Lambda's size limit.
     PolicyLengthExceeded,
+    /// The function, version or alias has no provisioned concurrency.
+    ProvisionedConcurrencyConfigNotFound,
     /// The node has no capacity for another execution environment.
     TooManyRequests,
     /// The function's runtime cannot run on this node.
@@ -50,6 +52,9 @@ impl ErrorKind {
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::RequestTooLarge => "RequestTooLargeException",
             Self::PolicyLengthExceeded => "PolicyLengthExceededException",
+            Self::ProvisionedConcurrencyConfigNotFound => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             Self::TooManyRequests => "TooManyRequestsException",
             Self::InvalidRuntime => "InvalidRuntimeException",
             Self::ResourceNotReady => "ResourceNotReadyException",
@@ -67,7 +72,9 @@ impl ErrorKind {
             | Self::InvalidRequestContent
             | Self::PolicyLengthExceeded => 400,
             Self::InvalidRuntime | Self::ResourceNotReady => 502,
-            Self::ResourceNotFound | Self::UnknownOperation => 404,
+            Self::ResourceNotFound
+            | Self::UnknownOperation
+            | Self::ProvisionedConcurrencyConfigNotFound => 404,
             Self::ResourceConflict => 409,
             Self::PreconditionFailed => 412,
             Self::RequestTooLarge => 413,
@@ -92,7 +99,8 @@ impl ErrorKind {
     }
 }
 
-const ALL: [ErrorKind; 14] = [
+const ALL: [ErrorKind; 15] = [
+    ErrorKind::ProvisionedConcurrencyConfigNotFound,
     ErrorKind::InvalidParameterValue,
     ErrorKind::Validation,
     ErrorKind::InvalidRequestContent,

@@ -15,6 +15,7 @@ use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
 use crate::admission::Reservation;
 use crate::logs::FunctionLogs;
 use crate::pump::{LogSink, Pump};
+use crate::report::InitType;
 use crate::report::{self, Report};
 use crate::FunctionSpec;
 
@@ -81,6 +82,10 @@ pub(crate) struct Env {
     system: report::SystemLog,
     /// Its version as START lines name it (`$LATEST`, `3`).
     version: Arc<str>,
+    init_type: InitType,
+    /// Kept initialized for provisioned concurrency: never reaped for
+    /// idleness nor evicted for room (cleared when no longer wanted).
+    provisioned: AtomicBool,
     initialized: AtomicBool,
     broken: AtomicBool,
     last_used: Mutex<Instant>,
@@ -97,6 +102,7 @@ pub(crate) fn init_start(
     spec: &FunctionSpec,
     resolved: &Resolved,
     region: &str,
+    init_type: InitType,
 ) -> Option<String> {
     let runtime = spec.record.runtime.as_deref().unwrap_or_default();
     system.init_start(
@@ -104,6 +110,7 @@ pub(crate) fn init_start(
         &resolved.runtime_version_arn(runtime, region),
         &spec.record.name,
         &spec.record.version.to_string(),
+        init_type,
     )
 }
 
@@ -124,6 +131,7 @@ impl Env {
         resolved: &Resolved,
         logs: Arc<FunctionLogs>,
         reservation: Reservation,
+        init_type: InitType,
     ) -> Result<Arc<Env>, LaunchFailure> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let record = &spec.record;
@@ -199,6 +207,12 @@ impl Env {
         let record_version = record.version.to_string();
         let stream = log_stream_name(&record_version, &id);
         let mut env = lambda_env(&spec, &guest, &ctx.region, &api_addr.to_string(), &stream);
+        if let Some(kind) = env
+            .iter_mut()
+            .find(|(k, _)| k == "AWS_LAMBDA_INITIALIZATION_TYPE")
+        {
+            kind.1 = init_type.as_str().to_string();
+        }
         env.extend(runtime_env);
         let launch = LaunchSpec {
             env_id: id.clone(),
@@ -245,7 +259,7 @@ impl Env {
         let sink = Arc::new(LogSink::new(stream, logs));
         let system = report::SystemLog::of(&spec.record.logging);
         // Before anything the runtime writes: the pump starts below.
-        sink.platform(init_start(system, &spec, resolved, &ctx.region));
+        sink.platform(init_start(system, &spec, resolved, &ctx.region, init_type));
         if let Some(note) = note {
             sink.line(note);
         }
@@ -262,6 +276,8 @@ impl Env {
             init_timeout: ctx.init_timeout,
             system,
             version: record_version.into(),
+            init_type,
+            provisioned: AtomicBool::new(init_type == InitType::Provisioned),
             initialized: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
@@ -269,6 +285,53 @@ impl Env {
             scratch,
             _reservation: reservation,
         }))
+    }
+
+    /// Runs the init ahead of any invocation (provisioned concurrency):
+    /// waits for the runtime's first `/next`, within `limit`. Its
+    /// INIT_REPORT says how long it took; the first invocation is then warm
+    /// (no Init Duration in its REPORT). `Err` says why it failed (the
+    /// environment is then of no use).
+    pub async fn initialize(&self, limit: Duration) -> Result<(), String> {
+        let mut calls = self.api.next_calls();
+        let mut exited = self.process.exited();
+        let outcome = tokio::select! {
+            biased;
+            _ = calls.wait_for(|c| c.count > 0) => Ok(()),
+            info = exited.wait_for(Option::is_some) => {
+                let info = info.ok().and_then(|i| *i).unwrap_or(ExitInfo::Code(-1));
+                Err(report::exit_error_type(&info))
+            }
+            _ = tokio::time::sleep(limit) => Err("Sandbox.Timedout"),
+        };
+        let took = self.launched_at.elapsed();
+        self.pump.flush();
+        match outcome {
+            Ok(()) => {
+                self.sink
+                    .platform(self.system.init_done(took, self.init_type));
+                self.initialized.store(true, Ordering::Release);
+                *self.last_used.lock().expect("last_used lock poisoned") = Instant::now();
+                Ok(())
+            }
+            Err(error_type) => {
+                self.sink
+                    .platform(self.system.init_error(took, error_type, self.init_type));
+                self.kill();
+                Err(format!("the function's init failed ({error_type})"))
+            }
+        }
+    }
+
+    /// Whether it is kept for provisioned concurrency.
+    pub fn provisioned(&self) -> bool {
+        self.provisioned.load(Ordering::Acquire)
+    }
+
+    /// No longer kept for provisioned concurrency: an ordinary environment
+    /// from now on (reaped when idle).
+    pub fn unprovision(&self) {
+        self.provisioned.store(false, Ordering::Release);
     }
 
     /// Whether the environment can take another invocation.
@@ -327,8 +390,11 @@ impl Env {
                 _ => None,
             };
             if let Some(t) = init_failure {
-                self.sink
-                    .platform(self.system.init_error(finished - self.launched_at, t));
+                self.sink.platform(self.system.init_error(
+                    finished - self.launched_at,
+                    t,
+                    self.init_type,
+                ));
             }
             self.sink
                 .platform(self.system.start(&request_id, &self.version));
@@ -657,7 +723,7 @@ impl Env {
                     if !in_init {
                         return (Ended::TimedOut(timeout), None, None);
                     }
-                    self.sink.platform(self.system.init_timeout(limit));
+                    self.sink.platform(self.system.init_timeout(limit, self.init_type));
                     let at = Instant::now() + timeout;
                     self.api.set_pending_deadline(at);
                     shared_deadline = Some(at);

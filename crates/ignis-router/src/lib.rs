@@ -8,6 +8,7 @@ mod admission;
 pub mod concurrency;
 mod env;
 pub mod logs;
+mod provision;
 mod pump;
 pub mod report;
 #[cfg(any(test, feature = "testing"))]
@@ -32,6 +33,7 @@ pub use concurrency::{Concurrency, FunctionLimit};
 pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
+pub use provision::ProvisionedStatus;
 
 /// Ends an environment that will not be used again: at once, unless it is
 /// still in its invoke phase (working after its answer); then when that
@@ -206,6 +208,8 @@ struct Pool {
     /// The runtime resolved for a configuration (kept with it, so a replaced
     /// configuration is resolved afresh); failures are not kept.
     runtime: Mutex<Option<(Arc<FunctionSpec>, Arc<Resolved>)>>,
+    /// Its provisioned concurrency.
+    provision: Mutex<provision::Provision>,
 }
 
 /// Runs invocations in execution environments.
@@ -308,6 +312,7 @@ impl Router {
                         spec: Mutex::new(spec),
                         runtime: Mutex::new(None),
                         idle: Mutex::new(Vec::new()),
+                        provision: Mutex::new(provision::Provision::default()),
                     }),
                 );
             }
@@ -514,7 +519,7 @@ impl Router {
         // and the invocation goes elsewhere, as on Lambda.
         let mut busy = Vec::new();
         let found = loop {
-            let candidate = pool.idle.lock().expect("pool lock poisoned").pop();
+            let candidate = take_idle(&mut pool.idle.lock().expect("pool lock poisoned"));
             match candidate {
                 Some(env) if env.reusable() && Arc::ptr_eq(&env.spec, spec) => {
                     if !env.unfinished()
@@ -564,9 +569,16 @@ impl Router {
         // default `info` level, and nothing on the warm path logs.
         let span =
             tracing::info_span!("invoke", function = %spec.record.name, request_id = %request_id);
-        let launched = Env::launch(&self.ctx, spec.clone(), resolved, logs, reservation)
-            .instrument(span)
-            .await;
+        let launched = Env::launch(
+            &self.ctx,
+            spec.clone(),
+            resolved,
+            logs,
+            reservation,
+            report::InitType::OnDemand,
+        )
+        .instrument(span)
+        .await;
         if let Ok(env) = &launched {
             self.live
                 .lock()
@@ -617,8 +629,9 @@ impl Router {
         for pool in self.all_pools() {
             for env in pool.idle.lock().expect("pool lock poisoned").iter() {
                 // Busy after its answer: killing it would cut its work off,
-                // and its memory only comes back when its phase ends.
-                if !env.unfinished() {
+                // and its memory only comes back when its phase ends. One
+                // kept for provisioned concurrency stays.
+                if !env.unfinished() && !env.provisioned() {
                     idle.push((env.last_used(), pool.clone(), env.id.clone()));
                 }
             }
@@ -683,8 +696,14 @@ impl Router {
         };
         let system = report::SystemLog::of(&spec.record.logging);
         let lines = [
-            env::init_start(system, spec, resolved, &self.ctx.region),
-            system.init_error(took, f.error_type),
+            env::init_start(
+                system,
+                spec,
+                resolved,
+                &self.ctx.region,
+                report::InitType::OnDemand,
+            ),
+            system.init_error(took, f.error_type, report::InitType::OnDemand),
             system.start(request_id, &spec.record.version.to_string()),
             Some(message.clone()),
             Some(f.error_type.to_string()),
@@ -728,7 +747,7 @@ impl Router {
                 .into_iter()
                 // One still in its invoke phase (working after its answer)
                 // is not idle.
-                .partition(|e| e.last_used() < cutoff && !e.unfinished());
+                .partition(|e| e.last_used() < cutoff && !e.unfinished() && !e.provisioned());
             *idle = keep;
             drop(idle);
             for env in old {
@@ -773,6 +792,16 @@ impl Router {
         for env in live.iter().filter_map(Weak::upgrade) {
             env.kill();
         }
+    }
+}
+
+/// The idle environment an invocation takes: the most recently used one
+/// kept for provisioned concurrency, else the most recently used one (LIFO
+/// keeps few environments hot).
+fn take_idle(idle: &mut Vec<Arc<Env>>) -> Option<Arc<Env>> {
+    match idle.iter().rposition(|e| e.provisioned()) {
+        Some(i) => Some(idle.remove(i)),
+        None => idle.pop(),
     }
 }
 

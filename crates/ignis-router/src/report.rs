@@ -23,6 +23,37 @@ fn start_line(request_id: &str, version: &str) -> String {
     line
 }
 
+/// How an environment came to be initialized
+/// (`AWS_LAMBDA_INITIALIZATION_TYPE`, the init records'
+/// `initializationType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitType {
+    /// For an invocation that found no environment.
+    OnDemand,
+    /// Ahead of any invocation, for provisioned concurrency.
+    Provisioned,
+}
+
+impl InitType {
+    /// As Lambda names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::Provisioned => "provisioned-concurrency",
+        }
+    }
+}
+
+/// `INIT_REPORT` of an init that finished ahead of any invocation
+/// (provisioned concurrency): its duration is reported here, once, not in
+/// the first invocation's REPORT.
+fn init_done_line(took: std::time::Duration) -> String {
+    format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: success",
+        took.as_secs_f64() * 1000.0
+    )
+}
+
 /// `INIT_REPORT` of an init that failed with `error_type` after `took`
 /// (Lambda writes it before the invocation's START).
 fn init_error_line(took: std::time::Duration, error_type: &str) -> String {
@@ -89,6 +120,7 @@ impl SystemLog {
         arn: &str,
         function: &str,
         version: &str,
+        init_type: InitType,
     ) -> Option<String> {
         match self {
             Self::Text => Some(format!(
@@ -97,7 +129,7 @@ impl SystemLog {
             Self::Json => Some(record(
                 "platform.initStart",
                 serde_json::json!({
-                    "initializationType": "on-demand",
+                    "initializationType": init_type.as_str(),
                     "phase": "init",
                     "runtimeVersion": runtime_version,
                     "runtimeVersionArn": arn,
@@ -159,19 +191,34 @@ impl SystemLog {
     }
 
     /// INIT_REPORT of a failed init, or `platform.initReport`.
-    pub fn init_error(self, took: Duration, error_type: &str) -> Option<String> {
+    pub fn init_error(
+        self,
+        took: Duration,
+        error_type: &str,
+        init_type: InitType,
+    ) -> Option<String> {
         match self {
             Self::Text => Some(init_error_line(took, error_type)),
-            Self::Json => Some(init_record(took, "error", Some(error_type))),
+            Self::Json => Some(init_record(took, "error", Some(error_type), init_type)),
             Self::Quiet => None,
         }
     }
 
     /// INIT_REPORT of an init past its 10 s, or `platform.initReport`.
-    pub fn init_timeout(self, took: Duration) -> Option<String> {
+    pub fn init_timeout(self, took: Duration, init_type: InitType) -> Option<String> {
         match self {
             Self::Text => Some(init_timeout_line(took)),
-            Self::Json => Some(init_record(took, "timeout", None)),
+            Self::Json => Some(init_record(took, "timeout", None, init_type)),
+            Self::Quiet => None,
+        }
+    }
+
+    /// INIT_REPORT of an init done ahead of any invocation (provisioned
+    /// concurrency), or `platform.initReport`.
+    pub fn init_done(self, took: Duration, init_type: InitType) -> Option<String> {
+        match self {
+            Self::Text => Some(init_done_line(took)),
+            Self::Json => Some(init_record(took, "success", None, init_type)),
             Self::Quiet => None,
         }
     }
@@ -202,9 +249,14 @@ fn record(kind: &str, record: serde_json::Value) -> String {
     .to_string()
 }
 
-fn init_record(took: Duration, status: &str, error_type: Option<&str>) -> String {
+fn init_record(
+    took: Duration,
+    status: &str,
+    error_type: Option<&str>,
+    init_type: InitType,
+) -> String {
     let mut r = serde_json::json!({
-        "initializationType": "on-demand",
+        "initializationType": init_type.as_str(),
         "phase": "init",
         "status": status,
         "metrics": { "durationMs": ms(took) },
@@ -419,12 +471,13 @@ mod tests {
                 "maxMemoryUsedMB": 20, "initDurationMs": 5.0})
         );
         assert_eq!(rep["record"]["errorType"], "Runtime.ExitError");
-        let init = parse(json.init_timeout(Duration::from_secs(10)));
+        let init = parse(json.init_timeout(Duration::from_secs(10), InitType::OnDemand));
         assert_eq!(init["type"], "platform.initReport");
         assert_eq!(init["record"]["status"], "timeout");
         assert_eq!(SystemLog::Quiet.report("r-1", &report), None);
         let arn = "arn:aws:lambda:us-east-1::runtime:ab12";
-        let init = parse(json.init_start("nodejs:20.20.2", arn, "f", "$LATEST"));
+        let init =
+            parse(json.init_start("nodejs:20.20.2", arn, "f", "$LATEST", InitType::OnDemand));
         assert_eq!(init["type"], "platform.initStart");
         assert_eq!(
             init["record"],
@@ -433,7 +486,7 @@ mod tests {
                 "functionName": "f", "functionVersion": "$LATEST"})
         );
         assert_eq!(
-            SystemLog::Quiet.init_start("nodejs:20.20.2", arn, "f", "$LATEST"),
+            SystemLog::Quiet.init_start("nodejs:20.20.2", arn, "f", "$LATEST", InitType::OnDemand),
             None
         );
     }
@@ -447,6 +500,7 @@ mod tests {
                     "arn:aws:lambda:us-east-1::runtime:ab12",
                     "f",
                     "3",
+                    InitType::Provisioned,
                 )
                 .unwrap(),
             "INIT_START Runtime Version: python:3.13.5\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:ab12"

@@ -274,6 +274,7 @@ impl Functions {
         };
         match self.store.delete_version(name, n).await {
             Ok(Some(_)) => {
+                self.unprovision(name, &Qualifier::Version(Version::Published(n)));
                 self.router.remove_version(name, Version::Published(n));
                 tracing::info!(function = %name, version = n, "version deleted");
                 Ok(())
@@ -379,6 +380,8 @@ impl Functions {
             Err(e) => return Err(self.alias_store_error(&name, e).await),
         }
         self.router.set_alias(alias.clone());
+        self.reprovision_alias(&name, &alias.name, alias.version)
+            .await?;
         Ok(alias.configuration(&self.region))
     }
 
@@ -404,6 +407,7 @@ impl Functions {
         match self.store.delete_alias(&name, alias).await? {
             Some(_) => {
                 self.router.remove_alias(&name, alias);
+                self.unprovision(&name, &Qualifier::Alias(alias.to_string()));
                 tracing::info!(function = %name, alias, "alias deleted");
                 Ok(())
             }

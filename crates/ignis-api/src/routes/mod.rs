@@ -6,6 +6,7 @@ pub mod layers;
 pub mod logs;
 pub mod management;
 pub mod policy;
+pub mod provisioned;
 pub mod runtimes;
 pub mod settings;
 pub mod versions;
