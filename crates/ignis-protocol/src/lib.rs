@@ -1,6 +1,7 @@
 //! AWS wire protocols, independent of any one service: which service and
 //! operation a request names ([`recognize`]) and how each protocol shapes an
-//! error ([`AwsError::render`]). The catalog of services and operations is
+//! error ([`AwsError::render`]); the query protocol's requests and answers
+//! ([`QueryRequest`], [`QueryResponse`]). The catalog of services and operations is
 //! generated from botocore's models ([`catalog`]); nothing here does I/O.
 //!
 //! This is the seam of "one endpoint, many services" (DESIGN.md): the front
@@ -13,10 +14,12 @@
 /// The services and operations of botocore's models (generated).
 pub mod catalog;
 mod error;
+mod query;
 mod recognize;
 mod rest;
 
 pub use error::AwsError;
+pub use query::{Members, QueryRequest, QueryResponse, XmlValue};
 pub use recognize::{recognize, Recognized, RequestView};
 pub use rest::match_rest;
 
