@@ -2,6 +2,8 @@
 //!
 //! - [`Store`]: function records (`$LATEST` configuration), with a SQLite
 //!   backend, [`SqliteStore`], keeping everything in `<data_dir>/ignis.db`.
+//! - [`IamStore`]: IAM's users, access keys, roles and policies, in the
+//!   same database.
 //! - [`CodeStore`]: function code, content-addressed by the zip's SHA-256:
 //!   the zip itself under `<data_dir>/blobs/` and its unpacked tree under
 //!   `<data_dir>/code/`. Unpacking is safe against hostile zips (path
@@ -12,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod code;
+pub mod iam;
 mod migrations;
 mod opt;
 pub mod sqlite;
@@ -23,5 +26,6 @@ mod zip_path;
 mod testzip;
 
 pub use code::{CodeError, CodeStore, UnzipLimits};
+pub use iam::{IamStore, IamStoreError};
 pub use sqlite::SqliteStore;
 pub use store::{Setting, SettingEdit, Store, StoreError, Usage};

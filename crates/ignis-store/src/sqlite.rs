@@ -17,6 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::migrations;
 use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 
+mod iam;
 mod versions;
 
 /// The database's file name inside the data directory.
