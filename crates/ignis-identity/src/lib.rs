@@ -9,8 +9,13 @@
 //! - [`credentials`]: temporary credentials for roles (`ASIA…` keys) whose
 //!   secret and session token derive from a node master key, so none is
 //!   stored in clear.
+//! - [`policy`]: IAM policy documents (identity, resource and trust
+//!   policies), their checks and size limits, and the evaluator: one
+//!   [`policy::authorize`] call per request.
 //!
+//! `docs/identity.md` records the design.
 #![deny(missing_docs)]
 
 pub mod credentials;
+pub mod policy;
 pub mod sigv4;
