@@ -297,3 +297,13 @@ def test_unknown_invocation_type(url, echo_fn):
         "InvalidParameterValueException",
         "ValidationException",
     )
+
+
+def test_invoke_async_queues_an_event(lam, url, echo_fn):
+    """InvokeAsync, Lambda's deprecated Event form, is queued and answered 202."""
+    resp = lam.invoke_async(FunctionName=echo_fn, InvokeArgs=b'{"via": "invoke-async"}')
+    assert resp["Status"] == 202
+    wait_log_line(url, echo_fn, "REPORT RequestId")
+    with pytest.raises(ClientError) as e:
+        lam.invoke_async(FunctionName=echo_fn, InvokeArgs=b"not json")
+    assert error_code(e.value) == "InvalidRequestContentException"

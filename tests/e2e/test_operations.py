@@ -81,7 +81,6 @@ VERSIONS_SLICE = {
 # Served by no issue yet: walked, and expected to fail until they are (strict,
 # so serving one turns this list into a failure to update).
 NOT_YET = {
-    "InvokeAsync": "InvokeAsync (deprecated, /2014-11-13/.../invoke-async) is not served yet",
     "InvokeWithResponseStream": "response streaming (an event-stream answer) is not served yet",
 }
 

@@ -194,3 +194,28 @@ def test_restart_keeps_versions_aliases_policies_and_concurrency_and_reprovision
     assert client.get_function_concurrency(FunctionName="kept-pc")["ReservedConcurrentExecutions"] == 5
     out = invoke(client, "kept-pc", {}, Qualifier="live")[2]
     assert out["init"] == "provisioned-concurrency"
+
+
+def test_aws_cli_provisioned_concurrency(url, lam, fn, tmp_path):
+    import subprocess
+
+    from support import REGION
+
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION=REGION,
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_MAX_ATTEMPTS="1")
+
+    def aws(*args):
+        out = subprocess.run(["aws", "--endpoint-url", url, "lambda", *args], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    lam.publish_version(FunctionName=fn)
+    put = aws("put-provisioned-concurrency-config", "--function-name", fn, "--qualifier", "1", "--provisioned-concurrent-executions", "1")
+    assert put["RequestedProvisionedConcurrentExecutions"] == 1
+    ready(lam, fn, "1")
+    got = aws("get-provisioned-concurrency-config", "--function-name", fn, "--qualifier", "1")
+    assert (got["Status"], got["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1)
+    listed = aws("list-provisioned-concurrency-configs", "--function-name", fn)["ProvisionedConcurrencyConfigs"]
+    assert len(listed) == 1 and listed[0]["FunctionArn"].endswith(f"{fn}:1")
+    aws("delete-provisioned-concurrency-config", "--function-name", fn, "--qualifier", "1")
+    assert aws("list-provisioned-concurrency-configs", "--function-name", fn)["ProvisionedConcurrencyConfigs"] == []

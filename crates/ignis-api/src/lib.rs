@@ -119,6 +119,14 @@ fn router(state: AppState) -> axum::Router {
             axum::routing::put(m::update_code),
         )
         .route(&format!("{F}/{{name}}/invocations"), post(invoke::invoke))
+        .route(
+            "/2014-11-13/functions/{name}/invoke-async",
+            post(invoke::invoke_async),
+        )
+        .route(
+            "/2014-11-13/functions/{name}/invoke-async/",
+            post(invoke::invoke_async),
+        )
         .route(L, get(layers::list_or_find))
         .route(&format!("{L}/"), get(layers::list_or_find))
         .route(

@@ -73,7 +73,7 @@ pub(crate) struct Env {
     pub id: String,
     pub spec: Arc<FunctionSpec>,
     api: RuntimeApi,
-    process: Box<dyn EnvProcess>,
+    process: Arc<dyn EnvProcess>,
     sink: Arc<LogSink>,
     pump: Arc<Pump>,
     launched_at: Instant,
@@ -269,7 +269,7 @@ impl Env {
             id,
             spec,
             api,
-            process: launched.process,
+            process: Arc::from(launched.process),
             sink,
             pump,
             launched_at,
@@ -308,6 +308,7 @@ impl Env {
         self.pump.flush();
         match outcome {
             Ok(()) => {
+                self.process.init_done();
                 self.sink
                     .platform(self.system.init_done(took, self.init_type));
                 self.initialized.store(true, Ordering::Release);
@@ -369,7 +370,15 @@ impl Env {
         let start = {
             let (sink, id, system) = (self.sink.clone(), request_id.clone(), self.system);
             let version = self.version.clone();
-            Box::new(move || sink.platform(system.start(&id, &version)))
+            // A cold environment's init ends as its runtime takes the first
+            // event: its CPU share applies from here.
+            let process = cold.then(|| self.process.clone());
+            Box::new(move || {
+                if let Some(p) = process {
+                    p.init_done();
+                }
+                sink.platform(system.start(&id, &version))
+            })
         };
         let started = Instant::now();
         let (ended, delivered, deadline) = self.run(inv, cold, start).await;
@@ -724,6 +733,8 @@ impl Env {
                         return (Ended::TimedOut(timeout), None, None);
                     }
                     self.sink.platform(self.system.init_timeout(limit, self.init_type));
+                    // Past its 10 s the init goes on at the function's share.
+                    self.process.init_done();
                     let at = Instant::now() + timeout;
                     self.api.set_pending_deadline(at);
                     shared_deadline = Some(at);

@@ -159,6 +159,11 @@ pub trait EnvProcess: Send + Sync {
     fn peak_memory_bytes(&self) -> Option<u64>;
     /// Becomes `Some` when the runtime process has exited.
     fn exited(&self) -> watch::Receiver<Option<ExitInfo>>;
+    /// The runtime finished its init (it asked for its first event): from
+    /// now on the environment runs at its function's CPU share. Until then
+    /// a backend that limits CPU lets the init run unthrottled, as Lambda
+    /// boosts the init phase. Called once; a no-op where CPU is not limited.
+    fn init_done(&self) {}
 }
 
 /// Failure to start an environment.

@@ -155,6 +155,19 @@ pub async fn invoke(
     }
 }
 
+/// InvokeAsync (`POST /2014-11-13/functions/{name}/invoke-async`, Lambda's
+/// deprecated form of an Event invocation): queued as one, answered 202.
+pub async fn invoke_async(
+    state: State<AppState>,
+    name: Path<String>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers_mut();
+    headers.insert(h::INVOCATION_TYPE, HeaderValue::from_static("Event"));
+    headers.remove(h::LOG_TYPE);
+    invoke(state, name, Query(QualifierQuery { qualifier: None }), req).await
+}
+
 /// `X-Amz-Executed-Version`: the version that ran; for an invocation not
 /// run yet (Event, DryRun), `$LATEST`, as Lambda answers those.
 fn with_version(mut resp: Response, version: Option<Version>) -> Response {

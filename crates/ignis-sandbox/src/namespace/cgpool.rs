@@ -165,7 +165,7 @@ mod tests {
         );
         let ops = fs.ops.lock().unwrap().clone();
         assert!(
-            ops.contains(&format!("{dir}/cpu.max = 100000 100000")),
+            ops.contains(&format!("{dir}/cpu.max = max 100000")),
             "{ops:?}"
         );
         assert!(

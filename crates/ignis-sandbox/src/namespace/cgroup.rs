@@ -201,8 +201,11 @@ pub fn make(fs: &dyn CgroupFs, layout: &Layout, name: &str) -> io::Result<EnvCgr
     }
 }
 
-/// Writes the limits that follow from `memory_mb`: memory without swap, and
-/// CPU in proportion (1,769 MB = one vCPU) with a burst of one quota.
+/// Writes the limits that follow from `memory_mb`: memory without swap,
+/// and, for the init phase, CPU without a quota (the runtime's start-up and
+/// the function's init code run at the machine's speed, as Lambda boosts
+/// its init phase); [`cpu_share`] gives the writes that put the function's
+/// proportional share in place once the init is done.
 pub fn limit(
     fs: &dyn CgroupFs,
     layout: &Layout,
@@ -210,7 +213,6 @@ pub fn limit(
     memory_mb: u32,
 ) -> io::Result<()> {
     let bytes = (u64::from(memory_mb) * 1024 * 1024).to_string();
-    let quota = cpu_quota_us(memory_mb);
     match layout {
         Layout::V1 { .. } => {
             let (mem, cpu) = (&cg.dirs[0], &cg.dirs[1]);
@@ -224,29 +226,48 @@ pub fn limit(
             // A new cgroup's period is the kernel's default, 100 ms
             // (CPU_PERIOD_US), whatever its parent's: writing it again
             // costs a bandwidth update (≈ 0.1–0.5 ms traced) per start.
-            fs.write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
-            write_burst(fs, &cpu.join("cpu.cfs_burst_us"), quota)
+            fs.write(&cpu.join("cpu.cfs_quota_us"), "-1")
         }
         Layout::V2(_) => {
             let d = &cg.dirs[0];
             fs.write(&d.join("memory.max"), &bytes)?;
             fs.write(&d.join("memory.swap.max"), "0")?;
-            fs.write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
-            write_burst(fs, &d.join("cpu.max.burst"), quota)
+            fs.write(&d.join("cpu.max"), &format!("max {CPU_PERIOD_US}"))
         }
     }
 }
 
-/// Lets the environment bank one period's unused quota (the most the
-/// kernel allows), written after the quota so that it also starts with it:
-/// twice the quota in its first period, for the runtime's start-up, and
-/// the same share as without it over seconds. Skipped on kernels without
-/// CFS burst (before 5.14).
-fn write_burst(fs: &dyn CgroupFs, file: &Path, quota_us: u64) -> io::Result<()> {
-    if fs.exists(file) {
-        fs.write(file, &quota_us.to_string())?;
+/// The writes that give an environment of `memory_mb` its steady CPU
+/// share, in proportion (1,769 MB = one vCPU) with a burst of one quota:
+/// (file, value), in order, the burst only where the kernel has it.
+pub fn cpu_share(
+    fs: &dyn CgroupFs,
+    layout: &Layout,
+    cg: &EnvCgroups,
+    memory_mb: u32,
+) -> Vec<(PathBuf, String)> {
+    let quota = cpu_quota_us(memory_mb);
+    let (limit, burst) = match layout {
+        Layout::V1 { .. } => {
+            let cpu = &cg.dirs[1];
+            (
+                (cpu.join("cpu.cfs_quota_us"), quota.to_string()),
+                cpu.join("cpu.cfs_burst_us"),
+            )
+        }
+        Layout::V2(_) => {
+            let d = &cg.dirs[0];
+            (
+                (d.join("cpu.max"), format!("{quota} {CPU_PERIOD_US}")),
+                d.join("cpu.max.burst"),
+            )
+        }
+    };
+    let mut writes = vec![limit];
+    if fs.exists(&burst) {
+        writes.push((burst, quota.to_string()));
     }
-    Ok(())
+    writes
 }
 
 /// Removes the empty environment cgroups (`ignis-*`) below `parents` that
@@ -352,8 +373,17 @@ pub(crate) mod tests {
                 "/cg/pids/ignis-e1/pids.max = 1024",
                 "/cg/memory/api/x/ignis-e1/memory.limit_in_bytes = 1854930944",
                 "/cg/memory/api/x/ignis-e1/memory.memsw.limit_in_bytes = 1854930944",
-                "/cg/cpu/ignis-e1/cpu.cfs_quota_us = 100000",
+                // The init runs without a quota; `cpu_share` comes after it.
+                "/cg/cpu/ignis-e1/cpu.cfs_quota_us = -1",
             ]
+        );
+        let share = cpu_share(&fs, &v1(), &cg, 1769);
+        assert_eq!(
+            share,
+            [(
+                PathBuf::from("/cg/cpu/ignis-e1/cpu.cfs_quota_us"),
+                "100000".to_string()
+            )]
         );
         assert_eq!(
             cg.peak,
@@ -376,17 +406,35 @@ pub(crate) mod tests {
             burst: true,
             ..FakeFs::default()
         };
-        create(&fs, &v1(), "e1", 128).unwrap();
-        create(&fs, &Layout::V2("/cg/ignis.service".into()), "e2", 3538).unwrap();
-        let ops = fs.ops.lock().unwrap();
-        let at = |op: &str| ops.iter().position(|o| o == op).unwrap();
-        assert!(
-            at("/cg/cpu/ignis-e1/cpu.cfs_burst_us = 7235")
-                > at("/cg/cpu/ignis-e1/cpu.cfs_quota_us = 7235")
+        let e1 = create(&fs, &v1(), "e1", 128).unwrap();
+        let v2 = Layout::V2("/cg/ignis.service".into());
+        let e2 = create(&fs, &v2, "e2", 3538).unwrap();
+        // The burst after the quota, so that it also starts with it.
+        assert_eq!(
+            cpu_share(&fs, &v1(), &e1, 128),
+            [
+                (
+                    PathBuf::from("/cg/cpu/ignis-e1/cpu.cfs_quota_us"),
+                    "7235".to_string()
+                ),
+                (
+                    PathBuf::from("/cg/cpu/ignis-e1/cpu.cfs_burst_us"),
+                    "7235".to_string()
+                ),
+            ]
         );
-        assert!(
-            at("/cg/ignis.service/ignis-e2/cpu.max.burst = 200000")
-                > at("/cg/ignis.service/ignis-e2/cpu.max = 200000 100000")
+        assert_eq!(
+            cpu_share(&fs, &v2, &e2, 3538),
+            [
+                (
+                    PathBuf::from("/cg/ignis.service/ignis-e2/cpu.max"),
+                    "200000 100000".to_string()
+                ),
+                (
+                    PathBuf::from("/cg/ignis.service/ignis-e2/cpu.max.burst"),
+                    "200000".to_string()
+                ),
+            ]
         );
     }
 
@@ -402,7 +450,7 @@ pub(crate) mod tests {
                 "/cg/ignis.service/ignis-e2/pids.max = 1024",
                 "/cg/ignis.service/ignis-e2/memory.max = 3709861888",
                 "/cg/ignis.service/ignis-e2/memory.swap.max = 0",
-                "/cg/ignis.service/ignis-e2/cpu.max = 200000 100000",
+                "/cg/ignis.service/ignis-e2/cpu.max = max 100000",
                 "rmdir /cg/ignis.service/ignis-e2",
             ]
         );

@@ -542,6 +542,7 @@ impl Sandbox for NamespaceSandbox {
         let peak_file = std::fs::File::open(&cg.peak).ok();
         let procs = cg.procs.first().cloned();
         let events = cg.events.clone();
+        let cpu_share = cgroup::cpu_share(self.fs.as_ref(), &self.layout, &cg, spec.memory_mb);
         let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
         let pid = child.pid as u32;
         let watched = child.into_pidfd();
@@ -565,6 +566,7 @@ impl Sandbox for NamespaceSandbox {
                 limit_bytes: u64::from(spec.memory_mb) * 1024 * 1024,
                 events,
                 procs,
+                cpu_share: Mutex::new(Some((self.fs.clone(), cpu_share))),
             }),
             output,
             runtime_api,
@@ -673,9 +675,28 @@ struct NsProcess {
     limit_bytes: u64,
     events: PathBuf,
     procs: Option<PathBuf>,
+    /// The writes that end the init's unthrottled CPU (see
+    /// [`cgroup::limit`]); taken by the first [`EnvProcess::init_done`].
+    cpu_share: Mutex<Option<(Arc<dyn CgroupFs>, Vec<(PathBuf, String)>)>>,
 }
 
 impl EnvProcess for NsProcess {
+    fn init_done(&self) {
+        let pending = self
+            .cpu_share
+            .lock()
+            .expect("cpu share lock poisoned")
+            .take();
+        let Some((fs, writes)) = pending else { return };
+        for (file, value) in writes {
+            if let Err(e) = fs.write(&file, &value) {
+                // Its share stays the init's: say so, and go on.
+                tracing::warn!(file = %file.display(), error = %e, "failed to set an environment's CPU share");
+                return;
+            }
+        }
+    }
+
     fn pid(&self) -> u32 {
         self.pid
     }
