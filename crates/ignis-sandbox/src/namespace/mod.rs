@@ -677,8 +677,11 @@ struct NsProcess {
     procs: Option<PathBuf>,
     /// The writes that end the init's unthrottled CPU (see
     /// [`cgroup::limit`]); taken by the first [`EnvProcess::init_done`].
-    cpu_share: Mutex<Option<(Arc<dyn CgroupFs>, Vec<(PathBuf, String)>)>>,
+    cpu_share: Mutex<Option<CpuShare>>,
 }
+
+/// The cgroup files to write, and what, to give an environment its CPU share.
+type CpuShare = (Arc<dyn CgroupFs>, Vec<(PathBuf, String)>);
 
 impl EnvProcess for NsProcess {
     fn init_done(&self) {
