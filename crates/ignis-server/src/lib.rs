@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod identity;
 mod sandbox;
 
 use std::time::Duration;
