@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use ignis_runtimes::Resolved;
 use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
 
 use crate::admission::Reservation;
+use crate::credentials::{self, CredentialIssuer};
 use crate::logs::FunctionLogs;
 use crate::pump::{LogSink, Pump};
 use crate::report::InitType;
@@ -25,6 +26,12 @@ pub(crate) struct LaunchContext {
     pub region: String,
     pub envs_dir: PathBuf,
     pub init_timeout: Duration,
+    /// Issues each environment's credentials for its function's role;
+    /// unset: environments get none.
+    pub credentials: OnceLock<Arc<dyn CredentialIssuer>>,
+    /// `AWS_ENDPOINT_URL`: where environments reach Ignis's APIs; unset
+    /// where they cannot (`--network none`).
+    pub endpoint_url: OnceLock<String>,
 }
 
 /// The answer of one invocation.
@@ -91,6 +98,9 @@ pub(crate) struct Env {
     last_used: Mutex<Instant>,
     /// The last invocation's END and REPORT, not written yet.
     epilogue: Mutex<Option<Epilogue>>,
+    /// After this its credentials are too close to their expiry for
+    /// another invocation (see [`credentials::renewal_margin`]).
+    renew_at: Option<Instant>,
     scratch: PathBuf,
     _reservation: Reservation,
 }
@@ -214,6 +224,33 @@ impl Env {
             kind.1 = init_type.as_str().to_string();
         }
         env.extend(runtime_env);
+        let renew_at = match ctx.credentials.get() {
+            // No role (not possible through the API): no credentials.
+            Some(issuer) if !record.role.is_empty() => {
+                let now = chrono::Utc::now();
+                let creds =
+                    issuer
+                        .issue(&record.role, &record.name)
+                        .map_err(|e| LaunchFailure {
+                            error_type: "Runtime.Unknown",
+                            message: format!(
+                                "failed to issue credentials for the execution role {}: {e}",
+                                record.role
+                            ),
+                        })?;
+                let timeout = Duration::from_secs(u64::from(record.timeout));
+                // Last: they win over anything of the same name.
+                env.extend(credentials::variables(
+                    Some(&creds),
+                    None,
+                    &record.environment,
+                ));
+                Some(Instant::now() + credentials::usable_for(creds.expiration, now, timeout))
+            }
+            _ => None,
+        };
+        let endpoint = ctx.endpoint_url.get().map(String::as_str);
+        env.extend(credentials::variables(None, endpoint, &record.environment));
         let launch = LaunchSpec {
             env_id: id.clone(),
             program,
@@ -282,6 +319,7 @@ impl Env {
             broken: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
             epilogue: Mutex::new(None),
+            renew_at,
             scratch,
             _reservation: reservation,
         }))
@@ -333,6 +371,12 @@ impl Env {
     /// from now on (reaped when idle).
     pub fn unprovision(&self) {
         self.provisioned.store(false, Ordering::Release);
+    }
+
+    /// Whether its credentials are too close to their expiry for another
+    /// invocation: it is to be retired and replaced.
+    pub fn expiring(&self) -> bool {
+        self.renew_at.is_some_and(|at| Instant::now() >= at)
     }
 
     /// Whether the environment can take another invocation.

@@ -6,6 +6,7 @@
 
 mod admission;
 pub mod concurrency;
+pub mod credentials;
 mod env;
 pub mod logs;
 mod provision;
@@ -30,6 +31,7 @@ use tracing::Instrument;
 
 pub use admission::Admission;
 pub use concurrency::{Concurrency, FunctionLimit};
+pub use credentials::{CredentialIssuer, IssuedCredentials};
 pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
@@ -239,6 +241,8 @@ impl Router {
                 region: config.region.clone(),
                 envs_dir: config.envs_dir.clone(),
                 init_timeout: config.init_timeout,
+                credentials: std::sync::OnceLock::new(),
+                endpoint_url: std::sync::OnceLock::new(),
             },
             admission: Admission::new(config.memory_budget_mb),
             concurrency: Concurrency::new(
@@ -252,6 +256,19 @@ impl Router {
             stopping: AtomicBool::new(false),
             config,
         })
+    }
+
+    /// Gives every environment started from now on temporary credentials
+    /// for its function's role, from `issuer`. Set once, before the first
+    /// environment starts; a second call is ignored.
+    pub fn set_credentials(&self, issuer: Arc<dyn CredentialIssuer>) {
+        let _ = self.ctx.credentials.set(issuer);
+    }
+
+    /// Sets `AWS_ENDPOINT_URL`, where environments started from now on
+    /// reach Ignis's APIs. Set once; a second call is ignored.
+    pub fn set_endpoint_url(&self, url: String) {
+        let _ = self.ctx.endpoint_url.set(url);
     }
 
     /// The sandbox backend in use.
@@ -521,6 +538,8 @@ impl Router {
         let found = loop {
             let candidate = take_idle(&mut pool.idle.lock().expect("pool lock poisoned"));
             match candidate {
+                // Its credentials would expire during this invocation.
+                Some(env) if env.expiring() => retire(env),
                 Some(env) if env.reusable() && Arc::ptr_eq(&env.spec, spec) => {
                     if !env.unfinished()
                         || (busy.is_empty() && env.settle_within(SETTLE_GRACE).await)
@@ -658,11 +677,13 @@ impl Router {
         let current = pool.spec.lock().expect("pool lock poisoned").clone();
         if !self.stopping.load(Ordering::Acquire)
             && env.reusable()
+            && !env.expiring()
             && Arc::ptr_eq(&env.spec, &current)
         {
             pool.idle.lock().expect("pool lock poisoned").push(env);
         } else if env.reusable() && env.unfinished() && !self.stopping.load(Ordering::Acquire) {
-            // Of a replaced configuration, still working after its answer.
+            // Of a replaced configuration, or with credentials about to
+            // expire, still working after its answer.
             retire(env);
         } else {
             env.kill();
@@ -740,14 +761,18 @@ impl Router {
 
     fn reap_once(&self) {
         let cutoff = Instant::now().checked_sub(self.config.idle_timeout);
-        let Some(cutoff) = cutoff else { return };
+        let stale = |e: &Arc<Env>| {
+            // Idle too long, or its credentials near their expiry (a
+            // provisioned one is replaced by its provisioner first).
+            let idle_too_long = cutoff.is_some_and(|c| e.last_used() < c) && !e.provisioned();
+            (idle_too_long || (e.expiring() && !e.provisioned())) && !e.unfinished()
+        };
         for pool in self.all_pools() {
             let mut idle = pool.idle.lock().expect("pool lock poisoned");
-            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
-                .into_iter()
-                // One still in its invoke phase (working after its answer)
-                // is not idle.
-                .partition(|e| e.last_used() < cutoff && !e.unfinished() && !e.provisioned());
+            // One still in its invoke phase (working after its answer) is
+            // not idle.
+            let (old, keep): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut *idle).into_iter().partition(stale);
             *idle = keep;
             drop(idle);
             for env in old {

@@ -6,6 +6,8 @@
 //! the missing ones (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`,
 //! Init Duration in an INIT_REPORT, so their first invocation is warm),
 //! replaces crashed ones, and turns surplus ones into ordinary environments.
+//! One whose credentials near their expiry is replaced the same way
+//! (`crate::credentials`).
 //! They count against the memory budget and are neither reaped for
 //! idleness nor evicted for room; invocations take them before on-demand
 //! environments and spill over to those beyond them.
@@ -47,10 +49,18 @@ impl Provision {
         self.wanted.values().sum()
     }
 
-    /// Live, initialized environments.
+    /// Live, initialized environments. One whose credentials near their
+    /// expiry no longer counts: it becomes an ordinary environment (retired
+    /// when next found idle) and the provisioner starts its replacement.
     fn alive(&mut self) -> usize {
-        self.envs
-            .retain(|w| w.upgrade().is_some_and(|e| e.reusable() && e.provisioned()));
+        self.envs.retain(|w| {
+            w.upgrade().is_some_and(|e| {
+                if e.expiring() {
+                    e.unprovision();
+                }
+                e.reusable() && e.provisioned()
+            })
+        });
         self.envs.len()
     }
 }
@@ -201,12 +211,14 @@ async fn provisioner(router: Weak<Router>, pool: Weak<Pool>) {
         if alive < target {
             match router.provision_one(&pool).await {
                 Ok(env) => {
-                    let mut p = pool.provision.lock().expect("provision lock poisoned");
-                    p.envs.push(Arc::downgrade(&env));
-                    p.failure = None;
-                    drop(p);
-                    // Taken before on-demand environments (see `Router::acquire`).
+                    // Taken before on-demand environments (see
+                    // `Router::acquire`); idle before it is counted, so
+                    // one counted is there to take.
+                    let weak = Arc::downgrade(&env);
                     pool.idle.lock().expect("pool lock poisoned").push(env);
+                    let mut p = pool.provision.lock().expect("provision lock poisoned");
+                    p.envs.push(weak);
+                    p.failure = None;
                     continue;
                 }
                 Err(reason) => {

@@ -530,3 +530,202 @@ fn trace_ids_have_lambda_shape() {
     assert!(hex(secs) && hex(id) && hex(parent), "{t}");
     assert_eq!(&id[16..], &parent[..8]);
 }
+
+/// Execution-role credentials (`crate::credentials`): what the function
+/// sees, and environments retired before their credentials expire.
+mod credentials {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{CredentialIssuer, IssuedCredentials};
+
+    /// Answers with the credentials and endpoint it was started with.
+    const ENV_RUNTIME: &str = r#"#!/bin/bash
+set -u
+host=${AWS_LAMBDA_RUNTIME_API%:*}; port=${AWS_LAMBDA_RUNTIME_API#*:}
+req() {
+  exec 3<>/dev/tcp/$host/$port
+  printf '%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$1" "$2" "${#3}" "$3" >&3
+  cat <&3; exec 3>&-
+}
+while true; do
+  resp=$(req GET /2018-06-01/runtime/invocation/next "")
+  id=$(printf '%s' "$resp" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  req POST /2018-06-01/runtime/invocation/$id/response "{\"key\":\"${AWS_ACCESS_KEY_ID-}\",\"secret\":\"${AWS_SECRET_ACCESS_KEY-}\",\"token\":\"${AWS_SESSION_TOKEN-}\",\"endpoint\":\"${AWS_ENDPOINT_URL-}\",\"init\":\"$AWS_LAMBDA_INITIALIZATION_TYPE\",\"pid\":$$}" >/dev/null
+done
+"#;
+
+    /// Issues `ASIATEST<n>` credentials, the n-th valid for `lifetimes[n]`
+    /// (the last one for every later issue), recording what was asked.
+    struct FakeIssuer {
+        lifetimes: Vec<Duration>,
+        issued: AtomicUsize,
+        asked: Mutex<Vec<(String, String)>>,
+    }
+
+    impl FakeIssuer {
+        fn new(lifetimes: &[u64]) -> Arc<Self> {
+            Arc::new(Self {
+                lifetimes: lifetimes.iter().map(|s| Duration::from_secs(*s)).collect(),
+                issued: AtomicUsize::new(0),
+                asked: Mutex::new(Vec::new()),
+            })
+        }
+    }
+
+    impl CredentialIssuer for FakeIssuer {
+        fn issue(&self, role: &str, session: &str) -> Result<IssuedCredentials, String> {
+            let n = self.issued.fetch_add(1, Ordering::SeqCst);
+            self.asked
+                .lock()
+                .unwrap()
+                .push((role.into(), session.into()));
+            let lifetime = self.lifetimes[n.min(self.lifetimes.len() - 1)];
+            Ok(IssuedCredentials {
+                access_key_id: format!("ASIATEST{n}"),
+                secret_access_key: format!("secret{n}"),
+                session_token: format!("token{n}"),
+                expiration: chrono::Utc::now() + chrono::Duration::from_std(lifetime).unwrap(),
+            })
+        }
+    }
+
+    fn router(dir: &Path, issuer: Arc<FakeIssuer>, endpoint: Option<&str>) -> Arc<Router> {
+        let router = crate::testing::script_router(
+            dir,
+            ENV_RUNTIME,
+            1024,
+            Arc::new(ProcessSandbox),
+            function("f").timeout(1).build(),
+        );
+        router.set_credentials(issuer);
+        if let Some(url) = endpoint {
+            router.set_endpoint_url(url.into());
+        }
+        router
+    }
+
+    fn seen(c: &crate::Completed) -> serde_json::Value {
+        assert!(!c.function_error, "{:?}", c.payload);
+        serde_json::from_slice(&c.payload).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_function_gets_its_role_s_credentials_and_the_endpoint_but_no_log_line_shows_them()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = FakeIssuer::new(&[3600]);
+        let router = router(dir.path(), issuer.clone(), Some("http://172.31.16.1:4567"));
+        let got = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!(got["key"], "ASIATEST0");
+        assert_eq!(got["secret"], "secret0");
+        assert_eq!(got["token"], "token0");
+        assert_eq!(got["endpoint"], "http://172.31.16.1:4567");
+        // The function's role, its name as the session (as Lambda).
+        assert_eq!(
+            *issuer.asked.lock().unwrap(),
+            [(
+                "arn:aws:iam::000000000000:role/test".to_string(),
+                "f".to_string()
+            )]
+        );
+        let again = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!(again["pid"], got["pid"], "a warm environment keeps its");
+        let page = router
+            .logs()
+            .function("f")
+            .read(0, 0, 1000, Duration::ZERO)
+            .await;
+        assert!(!page.events.is_empty());
+        for e in &page.events {
+            assert!(
+                !e.message.contains("secret0") && !e.message.contains("token0"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_an_issuer_or_endpoint_the_function_gets_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = crate::testing::script_router(
+            dir.path(),
+            ENV_RUNTIME,
+            1024,
+            Arc::new(ProcessSandbox),
+            function("f").timeout(1).build(),
+        );
+        let got = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!((&got["key"], &got["endpoint"]), (&"".into(), &"".into()));
+    }
+
+    #[tokio::test]
+    async fn a_busy_environment_whose_credentials_near_expiry_is_retired_when_released() {
+        let dir = tempfile::tempdir().unwrap();
+        // The first environment's credentials expire within its timeout
+        // and margin: it takes its first invocation only.
+        let issuer = FakeIssuer::new(&[1, 3600]);
+        let router = router(dir.path(), issuer, None);
+        let first = seen(&router.invoke(input("{}")).await.unwrap());
+        let second = seen(&router.invoke(input("{}")).await.unwrap());
+        let third = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!(
+            (&first["key"], &second["key"]),
+            (&"ASIATEST0".into(), &"ASIATEST1".into())
+        );
+        assert_ne!(first["pid"], second["pid"]);
+        assert_eq!(second["pid"], third["pid"], "renewed credentials last");
+        assert_eq!(router.live_environments(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_reaper_retires_an_idle_environment_whose_credentials_near_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        // 4 s, timeout 1 s: usable for 4 - (1 + 1) = 2 s.
+        let issuer = FakeIssuer::new(&[4, 3600]);
+        let router = router(dir.path(), issuer, None);
+        let first = seen(&router.invoke(input("{}")).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        router.reap_once();
+        assert_eq!(router.live_environments(), 0);
+        let next = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_ne!(next["pid"], first["pid"]);
+        assert_eq!(next["key"], "ASIATEST1");
+    }
+
+    #[tokio::test]
+    async fn the_provisioner_replaces_an_environment_whose_credentials_near_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = FakeIssuer::new(&[4, 3600]);
+        let router = router(dir.path(), issuer.clone(), None);
+        router.provision("f", "$LATEST", ignis_model::Version::Latest, 1);
+        let allocated = |router: &Router| {
+            router
+                .provisioned("f", "$LATEST", ignis_model::Version::Latest)
+                .allocated
+        };
+        while allocated(&router) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let first = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!(
+            (&first["key"], &first["init"]),
+            (&"ASIATEST0".into(), &"provisioned-concurrency".into())
+        );
+        // Past its renewal the provisioner starts a successor with new
+        // credentials; the old one is no longer handed invocations.
+        while issuer.issued.load(Ordering::SeqCst) < 2 || allocated(&router) == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let next = seen(&router.invoke(input("{}")).await.unwrap());
+        assert_eq!(
+            (&next["key"], &next["init"]),
+            (&"ASIATEST1".into(), &"provisioned-concurrency".into())
+        );
+        assert_ne!(next["pid"], first["pid"]);
+        router.provision("f", "$LATEST", ignis_model::Version::Latest, 0);
+    }
+}
