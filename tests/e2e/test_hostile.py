@@ -553,15 +553,22 @@ def test_privileged_system_calls_fail_with_eperm(hlam, hostile, contained):
 
 def test_ignis_s_api_on_the_host_s_loopback_is_refused(hlam, hostile, ns_server, contained):
     """The server runs the default network (`bridge` here, `none` where a
-    bridge cannot be set up): the function's 127.0.0.1 is its own."""
+    bridge cannot be set up): the function's 127.0.0.1 is its own. The
+    one way to Ignis is the functions' endpoint on the bridge's gateway
+    (AWS_ENDPOINT_URL; authenticated with `--auth enforce`)."""
     port = int(ns_server.url.rsplit(":", 1)[1])
     targets = [["127.0.0.1", port]]
     gateway = re.search(r"\(gateway ([\d.]+)\)", ns_server.stderr())
     if gateway:  # Ignis binds the host's loopback only
         targets.append([gateway.group(1), port])
-    out = attack(hlam, hostile, "connect", targets=targets)
+    endpoint = re.search(r"functions' endpoint: http://([\d.]+):(\d+)", ns_server.stdout_path.read_text())
+    assert bool(endpoint) == bool(gateway), ns_server.stdout_path.read_text()
+    reachable = [[endpoint.group(1), int(endpoint.group(2))]] if endpoint else []
+    out = attack(hlam, hostile, "connect", targets=targets + reachable)
     for host, port in targets:
         assert out[f"{host}:{port}"] == "ECONNREFUSED", out
+    for host, port in reachable:
+        assert gateway and host == gateway.group(1) and out[f"{host}:{port}"] == "ok", out
     assert out["runtime_api"] == "127.0.0.1:9001"
     assert out["ifaces"] == (["eth0", "lo"] if gateway else ["lo"]), out
 

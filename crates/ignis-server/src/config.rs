@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Log bytes kept per function.
     pub log_max_bytes: usize,
+    /// How long execution environments' credentials are valid
+    /// (`IGNIS_CREDENTIALS_LIFETIME_SECS`, for tests; default 12 h).
+    pub credentials_lifetime: Duration,
     /// Invocations in flight the node allows; `None`: derived from the
     /// memory budget (`ignis_router::default_concurrency_limit`).
     pub concurrency_limit: Option<u32>,
@@ -99,6 +102,13 @@ impl ServerConfig {
             region,
             shutdown_grace,
             log_max_bytes,
+            credentials_lifetime: std::env::var("IGNIS_CREDENTIALS_LIFETIME_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map_or(
+                    crate::identity::DEFAULT_CREDENTIALS_LIFETIME,
+                    Duration::from_secs,
+                ),
             concurrency_limit: None,
             strict_runtimes,
             runtime_paths,

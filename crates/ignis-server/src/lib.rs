@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod endpoint;
 pub mod identity;
 mod sandbox;
 
@@ -93,6 +94,20 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         sandbox,
         Arc::new(catalog),
     );
+    // Bound before any environment starts (loading functions starts their
+    // provisioned ones), so they know where to reach Ignis.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("bind {}", config.listen))?;
+    let addr = listener.local_addr().context("read the bound address")?;
+    let mut endpoint = endpoint::FunctionEndpoint::bind(network.as_deref(), addr).await?;
+    router.set_credentials(Arc::new(identity::ExecutionCredentials::new(
+        identity::master_key(data_dir)?,
+        config.credentials_lifetime,
+    )?));
+    if let Some(url) = &endpoint.url {
+        router.set_endpoint_url(url.clone());
+    }
     let functions = Functions::new(store, code, router.clone(), config.region.clone());
     let removed = functions
         .collect_garbage()
@@ -110,10 +125,6 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         events: events.clone(),
     });
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("bind {}", config.listen))?;
-    let addr = listener.local_addr().context("read the bound address")?;
     tracing::info!(
         functions = loaded,
         unused_code_removed = removed,
@@ -130,7 +141,18 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         tracing::info!("{line}");
         println!("{line}");
     }
+    tracing::info!("{}", endpoint.describe());
+    println!("{}", endpoint.describe());
     println!("Ignis listening on http://{addr}");
+    // The same service for the environments, on the bridge's gateway.
+    let functions_server = endpoint.listener.take().map(|l| {
+        let stop = stop.clone();
+        tokio::spawn(
+            axum::serve(l, axum::ServiceExt::into_make_service(app.clone()))
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .into_future(),
+        )
+    });
 
     let reaper = {
         let router = router.clone();
@@ -171,6 +193,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    if let Some(s) = functions_server {
+        s.abort();
+    }
     if let Some(cgroups) = cgroups {
         let _ = tokio::task::spawn_blocking(move || cgroups.shutdown()).await;
     }
