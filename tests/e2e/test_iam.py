@@ -46,14 +46,8 @@ BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 @pytest.fixture(scope="module")
 def iam(url):
-    client = aws_client(url, "iam")
-    try:
-        client.list_users()
-    except ClientError as e:
-        if "is not served by Ignis" in error_message(e):
-            pytest.skip(f"IAM is not routed to ignis-iam yet: {error_message(e)}")
-        raise
-    return client
+    # Without botocore's own checks: the bad-input tests send what IAM refuses.
+    return aws_client(url, "iam", parameter_validation=False)
 
 
 @pytest.fixture(scope="module")

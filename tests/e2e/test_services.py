@@ -52,7 +52,7 @@ def test_s3_rest_xml(url):
     "service,call,operation",
     [
         ("sns", lambda c: c.list_topics(), "SNS ListTopics"),
-        ("sts", lambda c: c.get_caller_identity(), "STS GetCallerIdentity"),
+        ("cloudformation", lambda c: c.list_stacks(), "CloudFormation ListStacks"),
     ],
 )
 def test_query_protocol(url, service, call, operation):

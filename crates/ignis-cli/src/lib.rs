@@ -4,6 +4,7 @@
 //! the binary, which owns the server.
 #![deny(missing_docs)]
 
+mod credentials;
 mod deploy;
 #[cfg(test)]
 mod fixtures;
@@ -70,6 +71,9 @@ pub enum Command {
     Functions(FunctionsCommand),
     /// List the runtimes the server's node can run.
     Runtimes,
+    /// Write an AWS CLI profile (or print `export` lines) for the server's
+    /// root access key.
+    Credentials(credentials::CredentialsArgs),
 }
 
 /// Runs a client command; prints failures as one `error: …` line on stderr.
@@ -87,7 +91,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.global.json;
-    let client = || Client::new(&cli.global.endpoint);
+    let client = || {
+        Client::new(&cli.global.endpoint).map(|c| match credentials::client_credentials() {
+            Some(key) => c.with_credentials(key),
+            None => c,
+        })
+    };
     match cli.command {
         Command::Serve(_) => {
             anyhow::bail!("`serve` is run by the ignis binary, not by ignis_cli::run")
@@ -97,6 +106,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(&client()?, args, json).await,
         Command::Functions(cmd) => functions::run(&client()?, cmd, json).await,
         Command::Runtimes => runtimes::run(&client()?, json).await,
+        Command::Credentials(args) => {
+            credentials::run(args, &cli.global.endpoint)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -21,6 +21,16 @@ pub struct ServeArgs {
     /// Memory all execution environments may use together, MB [default: decided by the server].
     #[arg(long, env = "IGNIS_MEMORY_BUDGET_MB", value_name = "MB")]
     pub memory_budget_mb: Option<u64>,
+    /// How callers are checked: `enforce` verifies every request's SigV4
+    /// signature against the account's keys and authorizes it with IAM
+    /// policies; `open` accepts any key (every caller is the root user)
+    /// [default: open on loopback, else enforce].
+    #[arg(long, env = "IGNIS_AUTH", value_parser = ["open", "enforce"])]
+    pub auth: Option<String>,
+    /// Allow `--auth open` on a listener beyond loopback (anyone who reaches
+    /// it can create and run code).
+    #[arg(long, env = "IGNIS_INSECURE_OPEN")]
+    pub insecure_open: bool,
     /// Invocations in flight the node allows, the account's
     /// ConcurrentExecutions [default: 1,000, or the memory budget / 128 MB if more].
     #[arg(long, env = "IGNIS_CONCURRENCY_LIMIT", value_name = "N")]

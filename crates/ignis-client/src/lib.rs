@@ -11,7 +11,7 @@ mod logs;
 mod request;
 mod runtimes;
 
-pub use client::Client;
+pub use client::{Client, Credentials};
 pub use error::ClientError;
 pub use invoke::{InvocationType, InvokeOutput, InvokeRequest};
 pub use logs::LogQuery;

@@ -10,6 +10,7 @@ pub mod function;
 pub mod headers;
 pub mod layer;
 pub mod limits;
+pub mod local;
 pub mod logs;
 pub mod policy;
 pub mod runtime;

@@ -24,6 +24,11 @@ pub struct ServerConfig {
     /// How long execution environments' credentials are valid
     /// (`IGNIS_CREDENTIALS_LIFETIME_SECS`, for tests; default 12 h).
     pub credentials_lifetime: Duration,
+    /// How callers are checked (`--auth`); `None`: `open` when the API
+    /// listens on loopback, else `enforce`.
+    pub auth: Option<ignis_front::AuthMode>,
+    /// `--auth open` beyond loopback was asked for knowingly.
+    pub insecure_open: bool,
     /// Invocations in flight the node allows; `None`: derived from the
     /// memory budget (`ignis_router::default_concurrency_limit`).
     pub concurrency_limit: Option<u32>,
@@ -110,6 +115,8 @@ impl ServerConfig {
                     Duration::from_secs,
                 ),
             concurrency_limit: None,
+            auth: None,
+            insecure_open: false,
             strict_runtimes,
             runtime_paths,
             discovery_root: PathBuf::from("/"),
@@ -151,18 +158,7 @@ pub fn cache_dir(data_dir: &Path) -> PathBuf {
 
 /// `$XDG_DATA_HOME/ignis`, else `~/.local/share/ignis`, else `./ignis-data`.
 pub fn default_data_dir() -> PathBuf {
-    let from = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(xdg) = from("XDG_DATA_HOME") {
-        return xdg.join("ignis");
-    }
-    if let Some(home) = from("HOME") {
-        return home.join(".local/share/ignis");
-    }
-    PathBuf::from("ignis-data")
+    ignis_model::local::default_data_dir()
 }
 
 /// Three quarters of the machine's memory, MB (4 GB if unknown).

@@ -37,6 +37,52 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     serve(config, stop).await
 }
 
+fn auth_name(mode: ignis_front::AuthMode) -> &'static str {
+    match mode {
+        ignis_front::AuthMode::Open => "open",
+        ignis_front::AuthMode::Enforce => "enforce",
+    }
+}
+
+/// The mode callers are checked in, and why; `open` beyond loopback only
+/// when asked for knowingly (`--insecure-open`).
+fn auth_mode(config: &ServerConfig) -> anyhow::Result<(ignis_front::AuthMode, String)> {
+    use ignis_front::AuthMode;
+    let loopback = config.listen.ip().is_loopback();
+    Ok(match (config.auth, loopback) {
+        (Some(AuthMode::Enforce), _) => (
+            AuthMode::Enforce,
+            "--auth enforce: every request's SigV4 signature is verified and authorized by IAM policies".into(),
+        ),
+        (None, false) => (
+            AuthMode::Enforce,
+            format!("listening beyond loopback ({}): every request's SigV4 signature is verified", config.listen.ip()),
+        ),
+        (None, true) => (
+            AuthMode::Open,
+            "listening on loopback only: any access key is accepted and every caller is the root user; --auth enforce verifies signatures".into(),
+        ),
+        (Some(AuthMode::Open), true) => (
+            AuthMode::Open,
+            "--auth open: any access key is accepted and every caller is the root user".into(),
+        ),
+        (Some(AuthMode::Open), false) if config.insecure_open => {
+            tracing::warn!(
+                "--auth open on {}: ANYONE WHO CAN REACH THIS PORT CAN CREATE AND RUN CODE",
+                config.listen
+            );
+            (
+                AuthMode::Open,
+                format!("--auth open --insecure-open on {}: ANY caller is accepted as the root user, unverified", config.listen.ip()),
+            )
+        }
+        (Some(AuthMode::Open), false) => anyhow::bail!(
+            "--auth open with --listen {} (beyond loopback) would let anyone who reaches it run code: use --auth enforce, or add --insecure-open",
+            config.listen
+        ),
+    })
+}
+
 /// Runs the server until `stop` is cancelled.
 pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Result<()> {
     let data_dir = &config.data_dir;
@@ -101,14 +147,15 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         .with_context(|| format!("bind {}", config.listen))?;
     let addr = listener.local_addr().context("read the bound address")?;
     let mut endpoint = endpoint::FunctionEndpoint::bind(network.as_deref(), addr).await?;
+    let master = identity::master_key(data_dir)?;
     router.set_credentials(Arc::new(identity::ExecutionCredentials::new(
-        identity::master_key(data_dir)?,
+        master.clone(),
         config.credentials_lifetime,
     )?));
     if let Some(url) = &endpoint.url {
         router.set_endpoint_url(url.clone());
     }
-    let functions = Functions::new(store, code, router.clone(), config.region.clone());
+    let functions = Functions::new(store.clone(), code, router.clone(), config.region.clone());
     let removed = functions
         .collect_garbage()
         .await
@@ -120,9 +167,26 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         .map_err(|e| anyhow::anyhow!(e.0))
         .context("load functions")?;
     let events = AsyncInvoker::start(router.clone(), AsyncConfig::default());
-    let app = ignis_api::app(AppState {
+    let (mode, auth_why) = auth_mode(&config)?;
+    let (root, made) =
+        <ignis_front::root_key::RootKey as ignis_front::root_key::RootKeyFile>::load_or_create(
+            data_dir,
+        )
+        .context("load the root access key")?;
+    let ids: Arc<dyn ignis_iam::Identity> =
+        Arc::new(ignis_front::identity::IgnisIdentity::new(master.clone()));
+    let iam = Arc::new(ignis_iam::Iam::new(store.clone(), ids.clone()));
+    let app = ignis_front::Front::new(ignis_front::FrontParts {
+        api: ignis_api::app(AppState {
+            functions: functions.clone(),
+            events: events.clone(),
+        }),
         functions,
-        events: events.clone(),
+        sts: ignis_iam::Sts::new(iam.clone(), ids),
+        auth: ignis_front::auth::Authenticator::new(root, master, iam.clone()),
+        iam,
+        mode,
+        region: config.region.clone(),
     });
 
     tracing::info!(
@@ -137,6 +201,14 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     println!("sandbox: {} ({sandbox_why})", router.sandbox_name());
     tracing::info!("network `{}`: {}", chosen.network_mode, chosen.network_why);
     println!("network: {} ({})", chosen.network_mode, chosen.network_why);
+    let key_path = ignis_front::root_key::RootKey::path(data_dir);
+    let key_note = if made { "made now" } else { "kept" };
+    tracing::info!("auth `{}`: {auth_why}", auth_name(mode));
+    println!("auth: {} ({auth_why})", auth_name(mode));
+    println!(
+        "root access key: {} ({key_note}; `ignis credentials` writes an AWS CLI profile for it)",
+        key_path.display()
+    );
     for line in &runtimes_summary {
         tracing::info!("{line}");
         println!("{line}");

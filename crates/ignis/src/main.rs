@@ -67,6 +67,11 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         config.discovery_root = root;
     }
     config.concurrency_limit = a.concurrency_limit;
+    config.auth = a.auth.as_deref().map(|m| match m {
+        "enforce" => ignis_front::AuthMode::Enforce,
+        _ => ignis_front::AuthMode::Open,
+    });
+    config.insecure_open = a.insecure_open;
     config
 }
 

@@ -1,0 +1,152 @@
+//! Authentication: a request's SigV4 signature, verified once, names its
+//! caller — the root user (the account's root key), an IAM user (its access
+//! key), or a role session (temporary credentials, checked against the
+//! node's master key without any stored secret).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use ignis_iam::{Iam, Principal};
+use ignis_identity::credentials::{is_temporary, CredentialsError, MasterKey};
+use ignis_identity::sigv4::{Authorization, Payload, RequestParts, SigV4Error, SigV4ErrorKind};
+use ignis_protocol::AwsError;
+use ignis_store::SqliteStore;
+
+use crate::root_key::RootKey;
+
+/// Why a request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The signature is missing, malformed, stale or wrong.
+    #[error(transparent)]
+    Signature(#[from] SigV4Error),
+    /// No such access key (or an inactive one, or a token this node did not issue).
+    #[error("The security token included in the request is invalid.")]
+    UnknownKey,
+    /// The session token has expired.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
+    /// The keys could not be read.
+    #[error("Ignis failed to read the access keys")]
+    Internal,
+}
+
+impl AuthError {
+    /// The error as AWS names it, in any service's shape.
+    pub fn aws(&self) -> AwsError {
+        let forbidden =
+            |code: &str| AwsError::sender(StatusCode::FORBIDDEN, code, self.to_string());
+        match self {
+            Self::Signature(e) => match e.kind() {
+                SigV4ErrorKind::MissingAuthenticationToken => {
+                    forbidden("MissingAuthenticationToken")
+                }
+                SigV4ErrorKind::IncompleteSignature => forbidden("IncompleteSignature"),
+                SigV4ErrorKind::SignatureDoesNotMatch => forbidden("SignatureDoesNotMatch"),
+                SigV4ErrorKind::RequestTimeTooSkewed => forbidden("RequestTimeTooSkewed"),
+                SigV4ErrorKind::RequestExpired => forbidden("AccessDenied"),
+                SigV4ErrorKind::ContentSha256Mismatch => AwsError::sender(
+                    StatusCode::BAD_REQUEST,
+                    "XAmzContentSHA256Mismatch",
+                    self.to_string(),
+                ),
+            },
+            Self::UnknownKey => forbidden("InvalidClientTokenId"),
+            Self::ExpiredToken => forbidden("ExpiredToken"),
+            Self::Internal => AwsError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "ServiceFailure".into(),
+                message: self.to_string(),
+                sender_fault: false,
+            },
+        }
+    }
+}
+
+/// Verifies signatures against the account's keys.
+pub struct Authenticator {
+    root: RootKey,
+    master: Arc<MasterKey>,
+    iam: Arc<Iam<SqliteStore>>,
+}
+
+impl Authenticator {
+    /// Checks keys: the root key, IAM users' keys in `iam`, temporary
+    /// credentials issued with `master`.
+    pub fn new(root: RootKey, master: Arc<MasterKey>, iam: Arc<Iam<SqliteStore>>) -> Self {
+        Self { root, master, iam }
+    }
+
+    /// The caller of a request whose whole body is `body`.
+    pub async fn authenticate(
+        &self,
+        parts: &RequestParts<'_>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Principal, AuthError> {
+        let auth = Authorization::parse(parts)?;
+        let (principal, secret) = self.holder(&auth, now).await?;
+        auth.verify(parts, &secret, Payload::Bytes(body), now)?;
+        Ok(principal)
+    }
+
+    /// `open` mode's caller: whoever holds the key the request names (a
+    /// known user's key, a valid session), unverified, else the root user.
+    /// Nothing is authorized in `open` mode; this only lets
+    /// GetCallerIdentity and IAM answer for the caller the client thinks
+    /// it is.
+    pub async fn identify(&self, parts: &RequestParts<'_>, now: DateTime<Utc>) -> Principal {
+        match Authorization::parse(parts) {
+            Ok(auth) => self
+                .holder(&auth, now)
+                .await
+                .map_or(Principal::Root, |(p, _)| p),
+            Err(_) => Principal::Root,
+        }
+    }
+
+    /// Who holds the access key the request was signed with, and its secret.
+    async fn holder(
+        &self,
+        auth: &Authorization,
+        now: DateTime<Utc>,
+    ) -> Result<(Principal, String), AuthError> {
+        let key = auth.credential.access_key_id.as_str();
+        if is_temporary(key) {
+            let token = auth.session_token.as_deref().ok_or(AuthError::UnknownKey)?;
+            let (claims, secret) =
+                self.master
+                    .authenticate(key, token, now)
+                    .map_err(|e| match e {
+                        CredentialsError::ExpiredToken => AuthError::ExpiredToken,
+                        _ => AuthError::UnknownKey,
+                    })?;
+            // A session of a role deleted since is no longer valid.
+            let role = self
+                .iam
+                .role_by_arn(&claims.role_arn)
+                .await
+                .map_err(|_| AuthError::Internal)?
+                .ok_or(AuthError::UnknownKey)?;
+            let principal = Principal::AssumedRole {
+                role_name: role.name,
+                role_id: role.id,
+                session_name: claims.session_name,
+            };
+            return Ok((principal, secret));
+        }
+        if key == self.root.access_key_id {
+            return Ok((Principal::Root, self.root.secret_access_key.clone()));
+        }
+        match self
+            .iam
+            .access_key(key)
+            .await
+            .map_err(|_| AuthError::Internal)?
+        {
+            Some((principal, k)) if k.status == "Active" => Ok((principal, k.secret)),
+            _ => Err(AuthError::UnknownKey),
+        }
+    }
+}
