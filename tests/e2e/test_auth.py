@@ -236,3 +236,36 @@ def test_open_mode_creates_an_unknown_role(url, lam, deploy, echo_zip, fname):
     got = iam.get_role(RoleName=f"made-up-{fname[-6:]}")["Role"]
     assert got["Arn"] == role
     assert got["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+CREDS_ONLY = '''
+import os
+def main(event, context):
+    return {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+'''
+
+
+def test_an_expired_session_is_refused(own_server, tmp_path, monkeypatch):
+    """A function's role credentials work until they expire, then are
+    refused with ExpiredToken (a 5 s lifetime, for the test)."""
+    monkeypatch.setenv("IGNIS_CREDENTIALS_LIFETIME_SECS", "5")
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    key = root_key(srv)
+    iam, lam = client(srv.url, "iam", key), client(srv.url, "lambda", key)
+    iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    import requests as http
+
+    runtimes = http.get(f"{srv.url}/ignis/v1/runtimes", timeout=30, auth=None)
+    assert runtimes.status_code == 403, "Ignis's own endpoints are signed too"
+    lam.create_function(FunctionName="creds", Runtime="python3.11", Handler="handler.main", Role=ROLE,
+                        Code={"ZipFile": build_zip([("handler.py", CREDS_ONLY)])}, Timeout=3)
+    lam.get_waiter("function_active_v2").wait(FunctionName="creds", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    env = invoke(lam, "creds", {})[2]
+    session = {"AccessKeyId": env["AWS_ACCESS_KEY_ID"], "SecretAccessKey": env["AWS_SECRET_ACCESS_KEY"], "SessionToken": env["AWS_SESSION_TOKEN"]}
+    sts = client(srv.url, "sts", session)
+    assert sts.get_caller_identity()["Arn"].endswith(":assumed-role/ignis-e2e/creds")
+    import time
+
+    time.sleep(6)  # past the credentials' expiry
+    e = refused(lambda: sts.get_caller_identity())
+    assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("ExpiredToken", 403), e

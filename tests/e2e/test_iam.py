@@ -222,6 +222,10 @@ def test_role_inline_policies(iam):
 
     e = refused(lambda: iam.put_role_policy(RoleName=role, PolicyName="bad", PolicyDocument="{"))
     assert (error_code(e), status(e)) == ("MalformedPolicyDocument", 400)
+    unknown_operator = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+                                                                "Condition": {"StringSortOf": {"aws:SourceIp": "x"}}}]}
+    e = refused(lambda: iam.put_role_policy(RoleName=role, PolicyName="op", PolicyDocument=json.dumps(unknown_operator)))
+    assert (error_code(e), status(e)) == ("MalformedPolicyDocument", 400)
     big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"arn:aws:s3:::bucket-{i:04}/*" for i in range(400)]}]}
     e = refused(lambda: iam.put_role_policy(RoleName=role, PolicyName="big", PolicyDocument=json.dumps(big)))
     assert (error_code(e), status(e)) == ("LimitExceeded", 409)

@@ -181,9 +181,14 @@ impl Inner {
                     "RequestTooLargeException",
                     format!("Request must be smaller than {BODY_MAX} bytes"),
                 );
-                return e
+                // The rest of the body is not read: the connection cannot
+                // be reused, and the client is told so.
+                let mut resp = e
                     .render(Some(lambda::service()), &request_id)
                     .map(Body::from);
+                resp.headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                return resp;
             }
         };
         let query = parts.uri.query().unwrap_or("");
