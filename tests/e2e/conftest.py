@@ -20,6 +20,7 @@ from support import (
     Server,
     build_zip,
     lambda_client,
+    python_runtime,
     zip_dir,
 )
 
@@ -81,6 +82,15 @@ def lam(url):
 def lam_raw(url):
     """A client that sends what boto3's own validation would refuse."""
     return lambda_client(url, validate=False)
+
+
+@pytest.fixture(scope="session")
+def python(url) -> str:
+    """A Python runtime the session's server can run (the first available)."""
+    runtime = python_runtime(url)
+    if runtime is None:
+        pytest.skip("no Python interpreter on this machine")
+    return runtime
 
 
 @pytest.fixture

@@ -151,6 +151,13 @@ def aws_client(url: str, service: str, **config):
     )
 
 
+def python_runtime(url: str) -> str | None:
+    """The first Python runtime the server at `url` can run, if any."""
+    r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
+    r.raise_for_status()
+    return next((i["Runtime"] for i in r.json()["Runtimes"] if i["Runtime"].startswith("python3") and i["Available"]), None)
+
+
 def error_code(exc) -> str:
     return exc.response["Error"]["Code"]
 

@@ -28,18 +28,6 @@ def main(event, context):
 '''
 
 
-@pytest.fixture(scope="module")
-def python(url):
-    import requests
-
-    r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
-    r.raise_for_status()
-    for item in r.json()["Runtimes"]:
-        if item["Runtime"].startswith("python3") and item["Available"]:
-            return item["Runtime"]
-    pytest.skip("no Python interpreter on this machine")
-
-
 @pytest.fixture
 def sleeper(deploy, python, fname):
     deploy(build_zip([("handler.py", SLEEPER)]), Runtime=python, Handler="handler.main", Timeout=60)

@@ -12,7 +12,7 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, all_log_lines, build_zip, error_code, invoke, lambda_client, tail_log, wait_for
+from support import ROLE, all_log_lines, build_zip, error_code, invoke, lambda_client, python_runtime, tail_log, wait_for
 
 HANDLER = '''\
 import os
@@ -48,19 +48,16 @@ def provisioned_envs(function: str) -> set[str]:
     return streams
 
 
-def python_runtime(client) -> str:
-    import requests
-
-    url = client.meta.endpoint_url
-    for item in requests.get(f"{url}/ignis/v1/runtimes", timeout=30).json()["Runtimes"]:
-        if item["Runtime"].startswith("python3") and item["Available"]:
-            return item["Runtime"]
-    pytest.skip("no Python interpreter on this machine")
+def python(client) -> str:
+    runtime = python_runtime(client.meta.endpoint_url)
+    if runtime is None:
+        pytest.skip("no Python interpreter on this machine")
+    return runtime
 
 
 def create(client, name: str, **config) -> None:
     client.create_function(
-        FunctionName=name, Runtime=python_runtime(client), Handler="handler.main", Role=ROLE,
+        FunctionName=name, Runtime=python(client), Handler="handler.main", Role=ROLE,
         Code={"ZipFile": build_zip([("handler.py", HANDLER)])}, Timeout=30, **config,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})

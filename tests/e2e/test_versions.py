@@ -36,18 +36,6 @@ def code(mark: str) -> bytes:
     return build_zip([("handler.py", HANDLER.format(mark=mark))])
 
 
-@pytest.fixture(scope="module")
-def python(url):
-    import requests
-
-    r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
-    r.raise_for_status()
-    for item in r.json()["Runtimes"]:
-        if item["Runtime"].startswith("python3") and item["Available"]:
-            return item["Runtime"]
-    pytest.skip("no Python interpreter on this machine")
-
-
 @pytest.fixture
 def fn(deploy, python, fname):
     deploy(code("one"), Runtime=python, Handler="handler.main")

@@ -82,42 +82,24 @@ impl Functions {
     }
 
     /// Resolves a path parameter (name or ARN, and qualifier) to the name of
-    /// a `$LATEST` function, without reading the store.
+    /// a `$LATEST` function, without reading the store: a version or alias
+    /// qualifier names no `$LATEST` function (the operations that take one
+    /// resolve it with [`Functions::qualified`]).
     pub fn resolve_name(
         &self,
         reference: &str,
         qualifier: Option<&str>,
     ) -> Result<String, ApiError> {
-        self.resolve_qualified(reference, qualifier)
-            .map(|(name, _)| name)
-    }
-
-    /// [`Functions::resolve_name`], also returning the qualifier the caller
-    /// named (in the reference or the `Qualifier` parameter), if any.
-    pub fn resolve_qualified(
-        &self,
-        reference: &str,
-        qualifier: Option<&str>,
-    ) -> Result<(String, Option<String>), ApiError> {
-        let r = parse_function_ref(reference)?;
-        let named = match (qualifier, r.qualifier.as_deref()) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(LambdaError::invalid(
-                    "The derived qualifier from the function name does not match the specified qualifier.",
-                )
-                .into())
-            }
-            (a, b) => a.or(b),
-        };
-        match named {
-            Some(q) if q != "$LATEST" => {
-                let arn = format!("{}:{q}", self.arn(&r.name));
-                Err(ApiError(LambdaError::function_not_found(&arn)))
-            }
-            q => {
-                let q = q.map(str::to_owned);
-                Ok((r.name, q))
-            }
+        match self.qualified(reference, qualifier)? {
+            (
+                name,
+                None | Some(ignis_model::version::Qualifier::Version(ignis_model::Version::Latest)),
+            ) => Ok(name),
+            (name, Some(q)) => Err(ApiError(LambdaError::function_not_found(&format!(
+                "{}:{}",
+                self.arn(&name),
+                q.as_string()
+            )))),
         }
     }
 
