@@ -182,6 +182,12 @@ def test_a_user_limited_to_invoking_one_function(enforced, echo):
     assert error_code(e) == "AccessDenied"
     # Nothing was changed by the refusals.
     assert client(url, "lambda", key).get_function(FunctionName="fn-b")["Configuration"]["State"] == "Active"
+    # No secret is kept in the store: it is derived from the node's master key.
+    import sqlite3
+
+    with sqlite3.connect(enforced.data_dir / "ignis.db") as db:
+        secrets = [row[0] for row in db.execute("SELECT secret FROM iam_access_keys")]
+    assert secrets and all(s == "" for s in secrets), secrets
     # A user with no policy can do nothing, the root user everything.
     iam.create_user(UserName="nobody")
     nobody = client(url, "lambda", iam.create_access_key(UserName="nobody")["AccessKey"])

@@ -145,6 +145,11 @@ impl Authenticator {
             .await
             .map_err(|_| AuthError::Internal)?
         {
+            // Keys made by this node keep no secret in the store: it is
+            // derived from the master key.
+            Some((principal, k)) if k.status == "Active" && k.secret.is_empty() => {
+                Ok((principal, self.master.secret_for(&k.id)))
+            }
             Some((principal, k)) if k.status == "Active" => Ok((principal, k.secret)),
             _ => Err(AuthError::UnknownKey),
         }

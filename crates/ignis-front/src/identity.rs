@@ -51,6 +51,23 @@ impl Identity for IgnisIdentity {
             .map_err(|e| e.to_string())
     }
 
+    fn new_access_key(&self) -> Result<(String, String), AwsError> {
+        let id = ignis_identity::credentials::new_access_key_id("AKIA").map_err(|e| {
+            tracing::error!(error = %e, "failed to make an access key");
+            AwsError::sender(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceFailure",
+                "Ignis failed to make an access key",
+            )
+        })?;
+        let secret = self.master.secret_for(&id);
+        Ok((id, secret))
+    }
+
+    fn stores_secrets(&self) -> bool {
+        false
+    }
+
     fn trust_allows(
         &self,
         trust_policy: &str,

@@ -179,7 +179,16 @@ impl<S: IamStore> Iam<S> {
                     status: "Active".to_string(),
                     create_date: now(),
                 };
-                s.create_access_key(&key, MAX_ACCESS_KEYS_PER_USER)
+                // A derived secret is answered once, here, and never stored.
+                let stored = AccessKey {
+                    secret: if self.identity.stores_secrets() {
+                        key.secret.clone()
+                    } else {
+                        String::new()
+                    },
+                    ..key.clone()
+                };
+                s.create_access_key(&stored, MAX_ACCESS_KEYS_PER_USER)
                     .await
                     .map_err(store_err)?;
                 Ok(ok(

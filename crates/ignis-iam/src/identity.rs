@@ -37,6 +37,14 @@ pub trait Identity: Send + Sync + 'static {
         Ok((ids::unique_id("AKIA")?, ids::secret()?))
     }
 
+    /// Whether a key's secret must be stored to be known again. `false`
+    /// when [`Identity::new_access_key`] derives it from the key id (the
+    /// front's identity derives it from the node's master key): the store
+    /// then keeps no secret at all.
+    fn stores_secrets(&self) -> bool {
+        true
+    }
+
     /// The AssumeRole trust seam: whether `trust_policy` (the role's
     /// `AssumeRolePolicyDocument`) allows `caller` to perform
     /// `sts:AssumeRole` on `role_arn`, evaluated by identity's policy
