@@ -53,11 +53,6 @@ EXCLUDED = {
         if "DurableExecution" in op
     },
     **{
-        op: "function URLs: owned by the function URL issue"
-        for op in MODEL.operation_names
-        if "FunctionUrlConfig" in op
-    },
-    **{
         op: "asynchronous invocation configuration: owned by the async-config issue"
         for op in MODEL.operation_names
         if "EventInvokeConfig" in op
@@ -113,12 +108,14 @@ PARAMS = {
         FunctionName=WALK, StatementId="walk", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com"
     ),
     "CreateAlias": dict(FunctionName=WALK, Name="walk", FunctionVersion="1"),
+    "CreateFunctionUrlConfig": dict(FunctionName=WALK, AuthType="NONE"),
     "CreateFunction": dict(
         FunctionName=WALK, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE, Code={"ZipFile": ZIP}
     ),
     "DeleteAlias": dict(FunctionName=WALK, Name="walk-missing"),
     "DeleteFunction": dict(FunctionName="walk-missing"),
     "DeleteFunctionConcurrency": dict(FunctionName=WALK),
+    "DeleteFunctionUrlConfig": dict(FunctionName=WALK, Qualifier="walk"),
     "DeleteLayerVersion": dict(LayerName=LAYER, VersionNumber=99),
     "DeleteProvisionedConcurrencyConfig": dict(FunctionName=WALK, Qualifier="walk"),
     "DeleteResourcePolicy": dict(ResourceArn=FUNCTION_ARN + ":missing"),
@@ -129,6 +126,7 @@ PARAMS = {
     "GetFunctionConcurrency": dict(FunctionName=WALK),
     "GetFunctionConfiguration": dict(FunctionName=WALK),
     "GetFunctionRecursionConfig": dict(FunctionName=WALK),
+    "GetFunctionUrlConfig": dict(FunctionName=WALK),
     "GetFunctionScalingConfig": dict(FunctionName=WALK, Qualifier="1"),
     "GetLayerVersion": dict(LayerName=LAYER, VersionNumber=1),
     "GetLayerVersionByArn": dict(Arn=f"arn:aws:lambda:us-east-1:000000000000:layer:{LAYER}:1"),
@@ -141,6 +139,7 @@ PARAMS = {
     "InvokeAsync": dict(FunctionName=WALK, InvokeArgs=b"{}"),
     "InvokeWithResponseStream": dict(FunctionName=WALK, Payload=b"{}"),
     "ListAliases": dict(FunctionName=WALK),
+    "ListFunctionUrlConfigs": dict(FunctionName=WALK),
     "ListFunctions": dict(),
     "ListLayerVersions": dict(LayerName=LAYER),
     "ListLayers": dict(),
@@ -162,6 +161,7 @@ PARAMS = {
     "UpdateAlias": dict(FunctionName=WALK, Name="walk", Description="walked"),
     "UpdateFunctionCode": dict(FunctionName=WALK, ZipFile=ZIP),
     "UpdateFunctionConfiguration": dict(FunctionName=WALK, Description="walked"),
+    "UpdateFunctionUrlConfig": dict(FunctionName=WALK, AuthType="AWS_IAM"),
 }
 
 

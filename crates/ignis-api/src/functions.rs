@@ -11,6 +11,7 @@ pub mod layers;
 pub mod policy;
 pub mod provisioned;
 pub mod settings;
+pub mod urls;
 pub mod versions;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct Functions {
     code: CodeStore,
     router: Arc<Router>,
     region: String,
+    /// The function URLs the front serves.
+    urls: urls::UrlTable,
 }
 
 impl Functions {
@@ -58,6 +61,7 @@ impl Functions {
             code,
             router,
             region,
+            urls: urls::UrlTable::default(),
         })
     }
 
@@ -353,6 +357,7 @@ impl Functions {
         let record = self.resolve(reference, qualifier).await?;
         self.store.delete_function(&record.name).await?;
         self.router.remove(&record.name);
+        self.urls.forget_function(&record.name);
         tracing::info!(function = %record.name, "function deleted");
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod functions;
 mod headers;
 pub mod routes;
+pub mod url_invoke;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -151,6 +152,7 @@ fn router(state: AppState) -> axum::Router {
         .merge(routes::provisioned::routes())
         .merge(routes::policy::routes())
         .merge(routes::settings::routes())
+        .merge(routes::urls::routes())
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())

@@ -216,7 +216,7 @@ async fn unknown_paths_are_lambda_shaped() {
     // No such operation: its own type, never "the function does not exist".
     for (method, uri) in [
         ("GET", "/nope".to_string()),
-        ("GET", "/2021-10-31/functions/f/url".to_string()),
+        ("GET", "/2015-03-31/event-source-mappings/".to_string()),
         ("PATCH", format!("{F}/f")),
         ("POST", format!("{F}/f")),
     ] {

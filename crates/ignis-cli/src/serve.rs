@@ -15,6 +15,20 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "IGNIS_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
+    /// Also serve function URLs, and nothing else, on this address (port 0
+    /// picks a free port); the URLs the API returns then name its port.
+    #[arg(long, env = "IGNIS_URL_LISTEN", value_name = "ADDR")]
+    pub url_listen: Option<SocketAddr>,
+    /// The domain function URLs answer under:
+    /// `<url-id>.lambda-url.<region>.<domain>` (`localhost`, the default,
+    /// resolves to loopback in browsers and curl).
+    #[arg(
+        long,
+        env = "IGNIS_URL_DOMAIN",
+        default_value = "localhost",
+        value_name = "DOMAIN"
+    )]
+    pub url_domain: String,
     /// Where functions and their code are kept [default: the XDG data dir]. Logs are held in memory and start empty after a restart.
     #[arg(long, env = "IGNIS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -171,6 +185,8 @@ mod tests {
         assert_eq!(args.network, "auto");
         assert_eq!(args.network_pool_size, 4);
         assert_eq!(args.discovery_root, None);
+        assert_eq!(args.url_listen, None);
+        assert_eq!(args.url_domain, "localhost");
     }
 
     #[test]
@@ -189,7 +205,11 @@ mod tests {
             "--network=none",
             "--network-pool-size=16",
             "--discovery-root=/tmp/root",
+            "--url-listen=127.0.0.1:0",
+            "--url-domain=fn.example.com",
         ]);
+        assert_eq!(args.url_listen.map(|a| a.port()), Some(0));
+        assert_eq!(args.url_domain, "fn.example.com");
         assert_eq!(args.listen.port(), 0);
         assert_eq!(
             args.data_dir.as_deref(),

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod lambda;
 pub mod roles;
 pub mod root_key;
+pub mod urls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -107,6 +108,13 @@ impl Front {
             }),
         }
     }
+
+    /// The service of a listener that serves function URLs only.
+    pub fn urls_only(&self) -> urls::UrlsOnly {
+        urls::UrlsOnly {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 type FrontFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -121,6 +129,11 @@ impl tower::Service<Request> for Front {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        // A function URL's host: the URL's own auth, whatever the mode.
+        if let Some(id) = urls::url_id(&req) {
+            let inner = self.inner.clone();
+            return Box::pin(async move { Ok(inner.serve_url(&id, req).await) });
+        }
         if self.inner.mode == AuthMode::Open && plainly_lambda(&req) {
             return tower::Service::call(&mut self.api, req);
         }
@@ -311,19 +324,44 @@ impl Inner {
         resource_policy: Option<&PolicyDocument>,
         deny: impl FnOnce(String) -> AwsError,
     ) -> Result<(), AwsError> {
-        let texts = self.iam.identity_policies(caller).await?;
+        self.decide_in(Some(caller), &[], action, resource, resource_policy, deny)
+            .await
+    }
+
+    /// [`Inner::decide`] for `caller` (`None`: an unsigned caller, who has
+    /// no identity policies) with the request's condition keys `keys`.
+    async fn decide_in(
+        &self,
+        caller: Option<&Principal>,
+        keys: &[(&str, &str)],
+        action: &str,
+        resource: &str,
+        resource_policy: Option<&PolicyDocument>,
+        deny: impl FnOnce(String) -> AwsError,
+    ) -> Result<(), AwsError> {
+        let texts = match caller {
+            Some(caller) => self.iam.identity_policies(caller).await?,
+            None => Vec::new(),
+        };
         let identity: Vec<PolicyDocument> = texts
             .iter()
             .filter_map(|t| PolicyDocument::parse(t, PolicyKind::Identity).ok())
             .collect();
-        let ctx = RequestContext::new(policy_principal(caller), action, resource);
+        let principal = caller.map_or_else(
+            ignis_identity::policy::Principal::anonymous,
+            policy_principal,
+        );
+        let mut ctx = RequestContext::new(principal, action, resource);
+        for (key, value) in keys {
+            ctx = ctx.with_key(key, *value);
+        }
         match authorize(&ctx, &identity, resource_policy) {
             Decision::Allow => Ok(()),
             decision => {
                 let message = access_denied_message(&ctx, &decision).unwrap_or_else(|| {
                     format!(
                         "{} is not authorized to perform: {action} on resource: {resource}",
-                        caller.arn()
+                        caller.map_or_else(|| "anonymous".to_string(), Principal::arn)
                     )
                 });
                 Err(deny(message))

@@ -9,6 +9,11 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address of the API.
     pub listen: SocketAddr,
+    /// Address of a listener serving function URLs only (`--url-listen`).
+    pub url_listen: Option<SocketAddr>,
+    /// The domain function URLs answer under (`--url-domain`):
+    /// `<url-id>.lambda-url.<region>.<domain>`.
+    pub url_domain: String,
     /// Where the store, code and scratch space live.
     pub data_dir: PathBuf,
     /// Memory budget for environments, MB.
@@ -100,6 +105,8 @@ impl ServerConfig {
     ) -> Self {
         Self {
             listen,
+            url_listen: None,
+            url_domain: "localhost".into(),
             data_dir: data_dir.unwrap_or_else(default_data_dir),
             memory_budget_mb: memory_budget_mb
                 .unwrap_or_else(|| default_budget_mb(Path::new("/proc/meminfo"))),

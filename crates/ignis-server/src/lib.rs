@@ -10,6 +10,7 @@ mod sandbox;
 use std::time::Duration;
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -166,6 +167,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         .await
         .map_err(|e| anyhow::anyhow!(e.0))
         .context("load functions")?;
+    let (url_listener, url_note) = function_urls(&config, &functions, addr).await?;
     let events = AsyncInvoker::start(router.clone(), AsyncConfig::default());
     let (mode, auth_why) = auth_mode(&config)?;
     let (root, made) =
@@ -216,6 +218,21 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     tracing::info!("{}", endpoint.describe());
     println!("{}", endpoint.describe());
     println!("Ignis listening on http://{addr}");
+    tracing::info!("{url_note}");
+    println!("{url_note}");
+    let url_server = url_listener.map(|l| {
+        let stop = stop.clone();
+        tokio::spawn(
+            axum::serve(
+                l,
+                axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(
+                    app.urls_only(),
+                ),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .into_future(),
+        )
+    });
     // The same service for the environments, on the bridge's gateway.
     let functions_server = endpoint.listener.take().map(|l| {
         let stop = stop.clone();
@@ -238,9 +255,12 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     });
     let server_stop = stop.clone();
     let mut server = tokio::spawn(
-        axum::serve(listener, axum::ServiceExt::into_make_service(app))
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .into_future(),
+        axum::serve(
+            listener,
+            axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(app),
+        )
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .into_future(),
     );
     tokio::select! {
         r = &mut server => {
@@ -268,6 +288,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     if let Some(s) = functions_server {
         s.abort();
     }
+    if let Some(s) = url_server {
+        s.abort();
+    }
     if let Some(cgroups) = cgroups {
         let _ = tokio::task::spawn_blocking(move || cgroups.shutdown()).await;
     }
@@ -280,6 +303,44 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where function URLs answer — the `--url-listen` listener, bound here,
+/// else the main listener at `addr` — and the URLs loaded into the API's
+/// table; with the start-up line that says so.
+async fn function_urls(
+    config: &ServerConfig,
+    functions: &Functions,
+    addr: SocketAddr,
+) -> anyhow::Result<(Option<tokio::net::TcpListener>, String)> {
+    let listener = match config.url_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("bind --url-listen {at}"))?,
+        ),
+        None => None,
+    };
+    let bound = match &listener {
+        Some(l) => Some(l.local_addr().context("read the URL listener's address")?),
+        None => None,
+    };
+    let port = bound.map_or(addr.port(), |b| b.port());
+    functions.urls().set_base(&config.url_domain, port);
+    let loaded = functions
+        .load_urls()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0))
+        .context("load function URLs")?;
+    let base = format!(
+        "http://<url-id>.lambda-url.{}.{}:{port}/",
+        config.region, config.url_domain
+    );
+    let note = match bound {
+        Some(b) => format!("function URLs: {base} ({loaded} configured; also on the function URL listener http://{b})"),
+        None => format!("function URLs: {base} ({loaded} configured)"),
+    };
+    Ok((listener, note))
 }
 
 async fn wait_for_signal() {

@@ -72,6 +72,8 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         _ => ignis_front::AuthMode::Open,
     });
     config.insecure_open = a.insecure_open;
+    config.url_listen = a.url_listen;
+    config.url_domain = a.url_domain;
     config
 }
 

@@ -408,6 +408,7 @@ impl Functions {
             Some(_) => {
                 self.router.remove_alias(&name, alias);
                 self.unprovision(&name, &Qualifier::Alias(alias.to_string()));
+                self.urls.forget(&name, Some(alias));
                 tracing::info!(function = %name, alias, "alias deleted");
                 Ok(())
             }

@@ -9,4 +9,5 @@ pub mod policy;
 pub mod provisioned;
 pub mod runtimes;
 pub mod settings;
+pub mod urls;
 pub mod versions;
