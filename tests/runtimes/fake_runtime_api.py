@@ -126,8 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
                     break
-                data += self.rfile.read(size)
+                chunk = self.rfile.read(size)
+                data += chunk
                 self.rfile.readline()
+                self.server.api.chunk_arrived(self.path, chunk)
             trailers = {}
             while True:
                 line = self.rfile.readline().strip()
@@ -225,6 +227,9 @@ class FakeRuntimeAPI:
     def address(self) -> str:
         return "127.0.0.1:%d" % self.server.server_address[1]
 
+    def chunk_arrived(self, path: str, chunk: bytes):
+        """Called with each chunk of a chunked POST body as it arrives."""
+
     def record(self, path: str, headers: dict, body: bytes, trailers: dict) -> tuple[int, bytes, dict | None]:
         """File a POST; answer (status, body, headers)."""
         if path == INIT_ERROR:
@@ -271,7 +276,12 @@ class PostedRuntimeAPI(FakeRuntimeAPI):
     def __init__(self):
         super().__init__(content_type=None, close_on_stop=True, chunked=True, poll=0.1, quiet_errors=True)
         self.posted: queue.Queue = queue.Queue()
+        # Chunks of streamed bodies as they arrive, before the body ends.
+        self.chunks: queue.Queue = queue.Queue()
         self.server.block_on_close = False
+
+    def chunk_arrived(self, path, chunk):
+        self.chunks.put(chunk)
 
     def record(self, path, headers, body, trailers):
         m = re.fullmatch(re.escape(PREFIX) + r"/invocation/([^/]+)/(response|error)", path)

@@ -944,6 +944,80 @@ exports.handler = awslambda.streamifyResponse(async (event, stream) => {
     assert rt.invoke({}).body == b"partial"  # the environment still serves
 
 
+def test_streamed_writes_reach_the_runtime_api_before_the_handler_returns(node_runtime, tmp_path):
+    """Each write goes out as a chunk as it is written: the handler writes
+    once, then waits for a file the test makes only when that chunk has
+    arrived, then writes again."""
+    signal = tmp_path / "got-first"
+    rt = node_runtime(
+        {
+            "index.js": f"""
+const fs = require('fs');
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {{
+  stream.write('first');
+  while (!fs.existsSync({json.dumps(str(signal))})) await new Promise((ok) => setTimeout(ok, 10));
+  stream.write('second');
+  stream.end();
+}});
+"""
+        },
+        "index.handler",
+    )
+    request_id = rt.send({})
+    assert rt.api.chunks.get(timeout=WAIT) == b"first"
+    assert rt.api.posted.empty()
+    signal.write_text("yes")
+    posted = rt.next_posted()
+    assert posted.request_id == request_id
+    assert posted.headers.get("transfer-encoding") == "chunked"
+    assert posted.headers.get("lambda-runtime-function-response-mode") == "streaming"
+    assert posted.body == b"firstsecond"
+    assert rt.api.chunks.get(timeout=WAIT) == b"second"
+
+
+def test_http_response_stream_writes_the_integration_prelude(node_runtime):
+    rt = node_runtime(
+        {
+            "index.mjs": """
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201,
+    headers: { 'content-type': 'text/html', 'x-custom': 'yes' },
+    cookies: ['a=1', 'b=2'],
+  });
+  stream.write('<p>');
+  stream.end('hi</p>');
+});
+"""
+        },
+        "index.handler",
+    )
+    posted = rt.invoke({})
+    assert posted.kind == "response"
+    assert posted.headers.get("content-type") == "application/vnd.awslambda.http-integration-response"
+    assert posted.headers.get("lambda-runtime-function-response-mode") == "streaming"
+    head, sep, body = posted.body.partition(b"\0" * 8)
+    assert sep, posted.body
+    assert json.loads(head) == {
+        "statusCode": 201,
+        "headers": {"content-type": "text/html", "x-custom": "yes"},
+        "cookies": ["a=1", "b=2"],
+    }
+    assert body == b"<p>hi</p>"
+    assert posted.trailers == {}
+
+
+def test_streaming_handler_failing_before_any_write_posts_an_error(node_runtime):
+    rt = node_runtime(
+        {"index.js": "exports.handler = awslambda.streamifyResponse(async () => { throw new TypeError('early'); });"},
+        "index.handler",
+    )
+    posted = rt.invoke({})
+    assert posted.kind == "error"
+    assert posted.headers.get("lambda-runtime-function-error-type") == "TypeError"
+    assert posted.json["errorMessage"] == "early"
+
+
 # --------------------------------------------------------------------------
 # Placement of the bootstrap itself
 

@@ -152,6 +152,7 @@ fn router(state: AppState) -> axum::Router {
         .merge(routes::provisioned::routes())
         .merge(routes::policy::routes())
         .merge(routes::settings::routes())
+        .merge(routes::streaming::routes())
         .merge(routes::urls::routes())
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)

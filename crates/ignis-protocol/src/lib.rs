@@ -14,6 +14,7 @@
 /// The services and operations of botocore's models (generated).
 pub mod catalog;
 mod error;
+pub mod eventstream;
 mod query;
 mod recognize;
 mod rest;

@@ -128,6 +128,19 @@ pub(crate) fn init_start(
 #[derive(Debug)]
 pub(crate) struct Undelivered;
 
+/// How an invocation was answered: whole, or with a stream under way.
+pub(crate) enum Answer {
+    /// The answer (or the failure) in one piece.
+    Whole(Completed),
+    /// The runtime streams its answer ([`Outcome::Streamed`]).
+    Streamed {
+        request_id: String,
+        stream: ignis_runtime_api::ResponseStream,
+        /// The invocation's deadline.
+        deadline: Instant,
+    },
+}
+
 /// Why an environment could not start; answered as a function error.
 pub(crate) struct LaunchFailure {
     pub error_type: &'static str,
@@ -401,6 +414,19 @@ impl Env {
     /// here, and its END and REPORT wait for [`Env::finish`] (as on Lambda,
     /// the log is written after the caller has the answer).
     pub async fn invoke(&self, inv: Invocation, tail: bool) -> Result<Completed, Undelivered> {
+        match self.answer(inv, tail).await? {
+            Answer::Whole(completed) => Ok(completed),
+            // Only an invocation with `stream` set is answered with a stream.
+            Answer::Streamed { .. } => unreachable!("a stream answered a whole invocation"),
+        }
+    }
+
+    /// [`Env::invoke`], for an invocation that may be answered with a
+    /// stream ([`Invocation::stream`]): a streamed answer returns as soon
+    /// as it starts; its invoke phase stays open (END and REPORT wait for
+    /// the runtime's next `/next`, and with `tail` the log is the caller's
+    /// to take, [`Env::take_log`], once the stream has ended).
+    pub async fn answer(&self, inv: Invocation, tail: bool) -> Result<Answer, Undelivered> {
         self.settle().await;
         if !self.reusable() {
             // The last invocation overran its deadline after answering, or
@@ -477,8 +503,13 @@ impl Env {
         };
         // Answered: the runtime goes on to its next `/next`, and the invoke
         // phase stays open until then (a 413 on its response included).
+        let mut streamed = None;
         let answered = match ended {
             Ended::Answered(Outcome::Response(body)) => Some((body, false, None, None)),
+            Ended::Answered(Outcome::Streamed(stream)) => {
+                streamed = Some(stream);
+                Some((Bytes::new(), false, None, None))
+            }
             Ended::Answered(Outcome::FunctionError { error_type, body }) => Some((
                 report::function_error_body(error_type.as_deref(), body),
                 true,
@@ -505,13 +536,13 @@ impl Env {
                     passed_over: false,
                 };
                 self.write_epilogue(epilogue, finished);
-                return Ok(Completed {
+                return Ok(Answer::Whole(Completed {
                     request_id,
                     payload,
                     function_error: true,
                     log: self.sink.take_capture(),
                     version: self.spec.record.version,
-                });
+                }));
             }
         };
         let Some((payload, function_error, status, error_type)) = answered else {
@@ -528,6 +559,13 @@ impl Env {
             passed_over: false,
         };
         *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
+        if let Some(stream) = streamed {
+            return Ok(Answer::Streamed {
+                request_id,
+                stream,
+                deadline: deadline.unwrap_or_else(|| finished + timeout),
+            });
+        }
         let log = if tail {
             // The tail ends with REPORT, so the answer waits for the end of
             // the invoke phase (a runtime asks for the next event at once).
@@ -536,12 +574,38 @@ impl Env {
         } else {
             Vec::new()
         };
-        Ok(Completed {
+        Ok(Answer::Whole(Completed {
             request_id,
             payload,
             function_error,
             log,
             version: self.spec.record.version,
+        }))
+    }
+
+    /// The log captured since the invocation started (START on), for a
+    /// streamed answer's tail once its phase has ended.
+    pub fn take_log(&self) -> Vec<u8> {
+        self.sink.take_capture()
+    }
+
+    /// Why a stream broke off before its end: it ran past `deadline` (and
+    /// was ended: a timeout), or the runtime exited (its exit error); the
+    /// error type and document. `None`: neither (the upload itself broke).
+    pub fn stream_failure(&self, request_id: &str, deadline: Instant) -> Option<(String, Bytes)> {
+        if Instant::now() >= deadline {
+            let limit = Duration::from_secs(self.spec.record.timeout as u64);
+            return Some((
+                "Sandbox.Timedout".to_string(),
+                report::timeout_error(request_id, limit),
+            ));
+        }
+        let exited = *self.process.exited().borrow();
+        exited.map(|info| {
+            (
+                report::exit_error_type(&info).to_string(),
+                report::exit_error(request_id, &info),
+            )
         })
     }
 
@@ -696,7 +760,8 @@ impl Env {
             Ended::Answered(
                 Outcome::Response(_)
                 | Outcome::FunctionError { .. }
-                | Outcome::ResponseTooLarge { .. },
+                | Outcome::ResponseTooLarge { .. }
+                | Outcome::Streamed(_),
             ) => {
                 unreachable!("answered invocations are not failures")
             }

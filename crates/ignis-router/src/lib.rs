@@ -8,10 +8,12 @@ mod admission;
 pub mod concurrency;
 pub mod credentials;
 mod env;
+pub mod http_prelude;
 pub mod logs;
 mod provision;
 mod pump;
 pub mod report;
+mod streaming;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -36,6 +38,7 @@ pub use env::Completed;
 use env::{Env, LaunchContext, LaunchFailure};
 use logs::LogRegistry;
 pub use provision::ProvisionedStatus;
+pub use streaming::{Piece, StreamBody, StreamError, StreamOutcome, StreamedCompleted};
 
 /// Ends an environment that will not be used again: at once, unless it is
 /// still in its invoke phase (working after its answer); then when that
@@ -519,6 +522,7 @@ impl Router {
             cognito_identity: None,
             trace_id: input.trace_id.unwrap_or_else(trace_id),
             deadline: None,
+            stream: false,
         }
     }
 

@@ -14,6 +14,7 @@ use ignis_model::limits::RESPONSE_PAYLOAD_MAX;
 
 use crate::body::{read_limited, read_with_trailers, BodyError};
 use crate::slot::{AnswerError, Slot};
+use crate::stream::{Forwarded, STREAM_RESPONSE_MAX};
 use crate::{Invocation, Outcome};
 
 const PREFIX: &str = "/2018-06-01/runtime/";
@@ -33,6 +34,8 @@ const CLIENT_CONTEXT: HeaderName = HeaderName::from_static(h::RUNTIME_CLIENT_CON
 const COGNITO_IDENTITY: HeaderName = HeaderName::from_static(h::RUNTIME_COGNITO_IDENTITY);
 const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(h::RUNTIME_FUNCTION_ERROR_TYPE);
 const FUNCTION_ERROR_BODY: HeaderName = HeaderName::from_static(h::RUNTIME_FUNCTION_ERROR_BODY);
+/// `streaming` on a `/response` that streams its body.
+const RESPONSE_MODE: HeaderName = HeaderName::from_static("lambda-runtime-function-response-mode");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
@@ -61,13 +64,9 @@ pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
             }
         }
         (&Method::POST, Some(Route::InitError)) => match error_parts(req).await {
-            Ok((error_type, body)) => {
-                answer(slot.init_error(Outcome::InitError { error_type, body }))
-            }
+            Ok((error_type, body)) => answer(slot.init_error(error_type, body)),
             Err(too_large) => {
-                let body = Bytes::new();
-                let error_type = too_large.error_type.clone();
-                let _ = slot.init_error(Outcome::InitError { error_type, body });
+                let _ = slot.init_error(too_large.error_type.clone(), Bytes::new());
                 too_large.reply()
             }
         },
@@ -161,6 +160,13 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
 }
 
 async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
+    let streaming = req
+        .headers()
+        .get(RESPONSE_MODE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    if streaming && slot.wants_stream(id) {
+        return stream_response(slot, id, req).await;
+    }
     match read_with_trailers(req.into_body(), RESPONSE_PAYLOAD_MAX, DRAIN_MAX).await {
         Ok((body, trailers)) => {
             let outcome = match trailers.as_ref().and_then(stream_error) {
@@ -179,6 +185,7 @@ async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
                 read,
                 drained,
                 error_type: None,
+                limit: RESPONSE_PAYLOAD_MAX,
             }
             .reply()
         }
@@ -186,9 +193,37 @@ async fn response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
     }
 }
 
+/// A streamed response to an invocation that takes it as it arrives: the
+/// stream is handed over at once, then the body's chunks follow it.
+async fn stream_response(slot: &Slot, id: &str, req: Request<Incoming>) -> Reply {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (stream, feed) = crate::stream::channel(content_type);
+    if let Err(e) = slot.answer(id, Outcome::Streamed(stream)) {
+        return answer(Err(e));
+    }
+    match feed
+        .forward(req.into_body(), STREAM_RESPONSE_MAX, DRAIN_MAX)
+        .await
+    {
+        Forwarded::Done => answer(Ok(())),
+        Forwarded::TooLarge { read, drained } => TooLarge {
+            read,
+            drained,
+            error_type: None,
+            limit: STREAM_RESPONSE_MAX,
+        }
+        .reply(),
+        Forwarded::Failed(e) => error(StatusCode::BAD_REQUEST, "InvalidRequest", &e),
+    }
+}
+
 /// The error type and document of a streaming response's error trailers
 /// (the document base64, as the runtimes send it; kept as sent if not).
-fn stream_error(trailers: &HeaderMap) -> Option<(String, Bytes)> {
+pub(crate) fn stream_error(trailers: &HeaderMap) -> Option<(String, Bytes)> {
     let error_type = trailers.get(FUNCTION_ERROR_TYPE)?.to_str().ok()?.to_owned();
     let body = trailers
         .get(FUNCTION_ERROR_BODY)
@@ -202,12 +237,15 @@ fn stream_error(trailers: &HeaderMap) -> Option<(String, Bytes)> {
     Some((error_type, body))
 }
 
-/// A body over [`RESPONSE_PAYLOAD_MAX`], answered with 413.
+/// A body over its limit, answered with 413.
 struct TooLarge {
     read: usize,
     drained: bool,
     /// The error type the request's header named, if any.
     error_type: Option<String>,
+    /// The limit it is over: [`RESPONSE_PAYLOAD_MAX`], or
+    /// [`STREAM_RESPONSE_MAX`] for a streamed response.
+    limit: usize,
 }
 
 impl TooLarge {
@@ -215,7 +253,10 @@ impl TooLarge {
         let mut reply = error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
-            &format!("Exceeded maximum allowed payload size ({RESPONSE_PAYLOAD_MAX} bytes)."),
+            &format!(
+                "Exceeded maximum allowed payload size ({} bytes).",
+                self.limit
+            ),
         );
         if !self.drained {
             // The rest of the body is still coming: this connection is done.
@@ -241,6 +282,7 @@ async fn error_parts(req: Request<Incoming>) -> Result<(Option<String>, Bytes), 
             read,
             drained,
             error_type,
+            limit: RESPONSE_PAYLOAD_MAX,
         }),
         // A body that could not be read is no document: the type stands.
         Err(BodyError::Read(_)) => Ok((error_type, Bytes::new())),

@@ -5,11 +5,15 @@
 //! runtime's long-polling `/next` receives it with every `Lambda-Runtime-*`
 //! header; `/response`, `/error` and `/init/error` answer it as an
 //! [`Outcome`]. Payload bytes pass through untouched in both directions.
+//! An invocation that asks for a stream gets a runtime's streamed response
+//! (`Lambda-Runtime-Function-Response-Mode: streaming`) chunk by chunk as
+//! [`Outcome::Streamed`] ([`stream`]).
 #![deny(missing_docs)]
 
 pub mod body;
 mod handlers;
 mod slot;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +27,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 pub use slot::{DeliveryHook, NextCalls, Slot};
+pub use stream::{ResponseStream, StreamEnd, STREAM_RESPONSE_MAX};
 
 /// An invocation handed to the runtime.
 #[derive(Debug, Clone)]
@@ -44,10 +49,14 @@ pub struct Invocation {
     /// A deadline fixed before delivery (set with
     /// [`RuntimeApi::set_pending_deadline`]); `None`: delivery + `timeout`.
     pub deadline: Option<Instant>,
+    /// The caller takes a streamed response as it arrives
+    /// ([`Outcome::Streamed`]); otherwise a streamed response is read whole
+    /// into [`Outcome::Response`], within the 6 MB limit.
+    pub stream: bool,
 }
 
 /// How the runtime answered an invocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// `/response`: the function's result.
     Response(Bytes),
@@ -70,6 +79,9 @@ pub enum Outcome {
         /// Bytes the runtime tried to send (at least the limit + 1).
         len: usize,
     },
+    /// `/response` in streaming mode, to an invocation that asked for a
+    /// stream: its bytes follow as they arrive.
+    Streamed(ResponseStream),
 }
 
 /// When and by which `/next` call the runtime took an invocation.

@@ -42,7 +42,8 @@ struct State {
     current: Option<Current>,
     last_answered: Option<String>,
     ready_at: Option<Instant>,
-    init_error: Option<Outcome>,
+    /// An `/init/error`'s type and document, answered to every invocation.
+    init_error: Option<(Option<String>, bytes::Bytes)>,
 }
 
 /// Runs when the runtime takes the invocation, before it sees it.
@@ -57,6 +58,8 @@ struct Pending {
 
 struct Current {
     request_id: String,
+    /// The invocation takes a streamed response as it arrives.
+    stream: bool,
     outcome: oneshot::Sender<Outcome>,
 }
 
@@ -83,8 +86,8 @@ impl Slot {
         let (delivered_tx, delivered) = oneshot::channel();
         let (outcome_tx, outcome) = oneshot::channel();
         let mut state = self.state.lock().expect("slot lock poisoned");
-        if let Some(err) = state.init_error.clone() {
-            let _ = outcome_tx.send(err);
+        if let Some((error_type, body)) = state.init_error.clone() {
+            let _ = outcome_tx.send(Outcome::InitError { error_type, body });
             return Submitted { delivered, outcome };
         }
         state.pending = Some(Pending {
@@ -143,6 +146,7 @@ impl Slot {
         }
         state.current = Some(Current {
             request_id: pending.invocation.request_id.clone(),
+            stream: pending.invocation.stream,
             outcome: pending.outcome,
         });
         Some(pending.invocation)
@@ -179,17 +183,35 @@ impl Slot {
         }
     }
 
-    /// Reports an init failure to the invocation waiting for init, or keeps
-    /// it for the next one submitted.
-    pub(crate) fn init_error(&self, outcome: Outcome) -> Result<(), AnswerError> {
+    /// Whether `request_id` is the invocation in progress and takes a
+    /// streamed response as it arrives.
+    pub(crate) fn wants_stream(&self, request_id: &str) -> bool {
+        let state = self.state.lock().expect("slot lock poisoned");
+        state
+            .current
+            .as_ref()
+            .is_some_and(|c| c.stream && c.request_id == request_id)
+    }
+
+    /// Reports an init failure (its error type and document) to the
+    /// invocation waiting for init, or keeps it for the next one submitted.
+    pub(crate) fn init_error(
+        &self,
+        error_type: Option<String>,
+        body: bytes::Bytes,
+    ) -> Result<(), AnswerError> {
         let mut state = self.state.lock().expect("slot lock poisoned");
         if state.ready_at.is_some() {
             return Err(AnswerError::NotInitializing);
         }
         if let Some(p) = state.pending.take() {
-            let _ = p.outcome.send(outcome.clone());
+            let outcome = Outcome::InitError {
+                error_type: error_type.clone(),
+                body: body.clone(),
+            };
+            let _ = p.outcome.send(outcome);
         }
-        state.init_error = Some(outcome);
+        state.init_error = Some((error_type, body));
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{Invocation, Outcome, RuntimeApi};
+use crate::{Invocation, Outcome, RuntimeApi, StreamEnd};
 
 fn invocation(id: &str) -> Invocation {
     Invocation {
@@ -18,6 +18,7 @@ fn invocation(id: &str) -> Invocation {
         cognito_identity: None,
         trace_id: "Root=1-0-0".into(),
         deadline: None,
+        stream: false,
     }
 }
 
@@ -255,4 +256,140 @@ async fn a_response_with_no_invocation_in_progress_is_403() {
     .await;
     assert_eq!(status, 403);
     assert!(body.contains("InvalidStateTransition"), "{body}");
+}
+
+/// The head of a streamed `/response` for `id`.
+fn streaming_head(id: &str) -> String {
+    format!(
+        "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
+         Lambda-Runtime-Function-Response-Mode: streaming\r\nContent-Type: text/plain\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_streamed_response_is_passed_on_chunk_by_chunk_as_it_arrives() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(Invocation {
+        stream: true,
+        ..invocation("r1")
+    });
+    call(&api, "GET", NEXT, "", b"").await;
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    s.write_all(streaming_head("r1").as_bytes()).await.unwrap();
+    s.write_all(b"5\r\nfirst\r\n").await.unwrap();
+    // The outcome and the first chunk are there while the upload goes on.
+    let Outcome::Streamed(mut stream) = sub.outcome.await.unwrap() else {
+        panic!("not streamed");
+    };
+    assert_eq!(stream.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(stream.chunks.recv().await.unwrap(), "first");
+    s.write_all(b"6\r\nsecond\r\n0\r\n\r\n").await.unwrap();
+    assert_eq!(stream.chunks.recv().await.unwrap(), "second");
+    assert!(stream.chunks.recv().await.is_none());
+    assert_eq!(stream.end.await.unwrap(), StreamEnd::Complete { len: 11 });
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 202"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_response_to_an_invocation_that_wants_it_whole_is_read_whole() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(invocation("r1"));
+    call(&api, "GET", NEXT, "", b"").await;
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    s.write_all(streaming_head("r1").as_bytes()).await.unwrap();
+    s.write_all(b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        sub.outcome.await.unwrap(),
+        Outcome::Response(bytes::Bytes::from_static(b"abcde"))
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_response_past_20_mb_is_cut_there_and_answered_413() {
+    use crate::STREAM_RESPONSE_MAX;
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(Invocation {
+        stream: true,
+        ..invocation("r1")
+    });
+    call(&api, "GET", NEXT, "", b"").await;
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    let upload = async move {
+        s.write_all(streaming_head("r1").as_bytes()).await.unwrap();
+        let chunk = vec![b'x'; 1024 * 1024];
+        let head = format!("{:x}\r\n", chunk.len());
+        // 21 MB in 1 MB chunks.
+        for _ in 0..21 {
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(&chunk).await.unwrap();
+            s.write_all(b"\r\n").await.unwrap();
+        }
+        s.write_all(b"0\r\n\r\n").await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).to_string()
+    };
+    let read = async {
+        let Outcome::Streamed(mut stream) = sub.outcome.await.unwrap() else {
+            panic!("not streamed");
+        };
+        let mut total = 0;
+        while let Some(c) = stream.chunks.recv().await {
+            total += c.len();
+        }
+        (total, stream.end.await.unwrap())
+    };
+    let (reply, (total, end)) = tokio::join!(upload, read);
+    assert_eq!(total, STREAM_RESPONSE_MAX);
+    assert_eq!(
+        end,
+        StreamEnd::TooLarge {
+            len: 21 * 1024 * 1024
+        }
+    );
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("(20971520 bytes)"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_streamed_responses_error_trailers_end_its_stream() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let sub = api.submit(Invocation {
+        stream: true,
+        ..invocation("r1")
+    });
+    call(&api, "GET", NEXT, "", b"").await;
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    s.write_all(streaming_head("r1").as_bytes()).await.unwrap();
+    s.write_all(
+        concat!(
+            "5\r\nhello\r\n0\r\n",
+            "Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n",
+            "Lambda-Runtime-Function-Error-Body: eyJlcnJvck1lc3NhZ2UiOiJjdXQifQ==\r\n\r\n",
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let Outcome::Streamed(mut stream) = sub.outcome.await.unwrap() else {
+        panic!("not streamed");
+    };
+    assert_eq!(stream.chunks.recv().await.unwrap(), "hello");
+    assert!(stream.chunks.recv().await.is_none());
+    assert_eq!(
+        stream.end.await.unwrap(),
+        StreamEnd::Error {
+            error_type: "Runtime.StreamError".into(),
+            body: bytes::Bytes::from_static(br#"{"errorMessage":"cut"}"#),
+        }
+    );
 }

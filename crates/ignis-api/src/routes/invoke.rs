@@ -18,7 +18,7 @@ use crate::routes::management::QualifierQuery;
 use crate::AppState;
 
 /// Bytes of log returned in `X-Amz-Log-Result`.
-const LOG_TAIL_MAX: usize = 4096;
+pub(crate) const LOG_TAIL_MAX: usize = 4096;
 /// Longest decoded client context Lambda accepts.
 const CLIENT_CONTEXT_MAX: usize = 3583;
 
@@ -170,7 +170,7 @@ pub async fn invoke_async(
 
 /// `X-Amz-Executed-Version`: the version that ran; for an invocation not
 /// run yet (Event, DryRun), `$LATEST`, as Lambda answers those.
-fn with_version(mut resp: Response, version: Option<Version>) -> Response {
+pub(crate) fn with_version(mut resp: Response, version: Option<Version>) -> Response {
     let value = match version {
         None | Some(Version::Latest) => HeaderValue::from_static("$LATEST"),
         Some(v) => {
@@ -181,7 +181,7 @@ fn with_version(mut resp: Response, version: Option<Version>) -> Response {
     resp
 }
 
-fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+pub(crate) fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -190,7 +190,7 @@ const TRACE_ID_MAX: usize = 1024;
 
 /// The caller's X-Ray trace header, when it is one (`Root=1-…`): the
 /// runtime gets it as `Lambda-Runtime-Trace-Id`.
-fn trace_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn trace_id(headers: &HeaderMap) -> Option<String> {
     let value = header(headers, h::TRACE_ID)?;
     let fits = value.len() <= TRACE_ID_MAX
         && value
@@ -211,7 +211,7 @@ fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ApiError> {
     }
 }
 
-fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(b64) = header(headers, h::CLIENT_CONTEXT) else {
         return Ok(None);
     };

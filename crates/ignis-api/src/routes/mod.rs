@@ -9,5 +9,6 @@ pub mod policy;
 pub mod provisioned;
 pub mod runtimes;
 pub mod settings;
+pub mod streaming;
 pub mod urls;
 pub mod versions;
