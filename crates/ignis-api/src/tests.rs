@@ -49,7 +49,7 @@ fn state_with_store(dir: &std::path::Path) -> (AppState, Arc<SqliteStore>) {
     let functions = Functions::new(store.clone(), code, router.clone(), "us-east-1".into());
     let state = AppState {
         functions,
-        events: AsyncInvoker::start(router, AsyncConfig::default()),
+        events: AsyncInvoker::start(router, store.clone(), AsyncConfig::default()),
     };
     (state, store)
 }

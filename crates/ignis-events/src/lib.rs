@@ -1,35 +1,59 @@
-//! Asynchronous invocations (`X-Amz-Invocation-Type: Event`): accepted at
-//! once, queued in memory, run in the background with Lambda's retry policy
-//! (two retries of a function error, after one and then two minutes), every
-//! attempt under the request id the invocation was accepted with. An
-//! invocation that finds no capacity waits in the queue until memory frees
-//! up; that wait is not a retry.
+//! Asynchronous invocations (`X-Amz-Invocation-Type: Event`), durable: an
+//! accepted event is a row of the store's queue before its 202 is
+//! answered, and stays one until it has run (or gone to its failure
+//! destination). A dispatcher claims due events under a lease (see
+//! `ignis_store::queue` for the claim protocol), runs them on the
+//! [`Target`] (the router, within the memory budget and each function's
+//! concurrency), and deletes or reschedules them:
 //!
-//! The queue is in memory: queued events are lost if the node stops. A
-//! durable queue in the store replaces it in a later issue. When the node
-//! stops, [`AsyncInvoker::drain`] starts no new attempt and waits for the
-//! running ones, within the server's grace period like a synchronous
-//! invocation.
+//! - a function error or timeout is retried up to `MaximumRetryAttempts`
+//!   (0–2, default 2) after [`AsyncConfig::retry_delays`] (Lambda's 1 and
+//!   2 minutes), every attempt under the request id it was accepted with;
+//! - an event older than `MaximumEventAgeInSeconds` is not run again;
+//! - a throttled attempt (no memory, a concurrency limit) waits, holding
+//!   its claim, and is not an attempt;
+//! - when done, an invocation record goes to the `OnSuccess` / `OnFailure`
+//!   destination: an Ignis function gets it as an Event invocation of its
+//!   own, written in the same transaction that deletes the event.
+//!
+//! A process killed mid-run leaves its claims behind; the next start-up
+//! releases them (a single node has no other owner) and runs those events
+//! again: at least once, duplicates only for the attempts that were
+//! running. When the node stops, [`AsyncInvoker::drain`] starts no new
+//! attempt, releases the claims of events waiting for capacity and waits
+//! for the running ones.
 #![deny(missing_docs)]
+
+pub mod config;
+mod dispatch;
+pub mod record;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ignis_router::{Completed, InvokeError, InvokeInput, Router};
-use tokio::sync::{mpsc, watch, Semaphore};
+use ignis_store::{QueueStats, QueuedEvent, Store, StoreError};
+use tokio::sync::{watch, Notify, Semaphore};
 
 /// Settings of the async queue.
 #[derive(Debug, Clone)]
 pub struct AsyncConfig {
-    /// Delay before each retry of a failed invocation, in order; its length
-    /// is the number of retries (Lambda: 1 min, 2 min).
+    /// Delay before each retry of a failed invocation, in order (the last
+    /// one repeats); how many retries run is the function's
+    /// `MaximumRetryAttempts` (Lambda: 1 min, 2 min).
     pub retry_delays: Vec<Duration>,
-    /// Invocations run at once from the queue.
+    /// Invocations claimed from the queue at once (running or waiting for
+    /// capacity).
     pub concurrency: usize,
-    /// Longest wait for memory before trying an invocation that found no
-    /// capacity again (a release of memory wakes it sooner).
+    /// Longest wait for capacity before trying an invocation that found
+    /// none again (a release of memory or concurrency wakes it sooner).
     pub capacity_recheck: Duration,
+    /// How long a claim holds without renewal (renewed every third of it
+    /// while held): how soon another node takes over a dead one's events.
+    pub lease: Duration,
+    /// Longest sleep of an idle dispatcher between looks at the queue.
+    pub idle_poll: Duration,
 }
 
 impl Default for AsyncConfig {
@@ -38,6 +62,8 @@ impl Default for AsyncConfig {
             retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             concurrency: 64,
             capacity_recheck: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(5),
         }
     }
 }
@@ -50,7 +76,7 @@ pub trait Target: Send + Sync + 'static {
         &self,
         input: InvokeInput,
     ) -> impl Future<Output = Result<Completed, InvokeError>> + Send;
-    /// Resolves when memory is released.
+    /// Resolves when memory or concurrency is released.
     fn capacity_freed(&self) -> impl Future<Output = ()> + Send;
 }
 
@@ -74,156 +100,148 @@ impl Target for Router {
     }
 }
 
-/// The queue no longer accepts invocations (its dispatcher has stopped).
+/// Why an event was not queued.
 #[derive(Debug, thiserror::Error)]
-#[error("the asynchronous invocation queue is closed")]
-pub struct QueueClosed;
+pub enum EnqueueError {
+    /// The node is stopping.
+    #[error("the asynchronous invocation queue is closed")]
+    Closed,
+    /// The store refused the write.
+    #[error("failed to write the event to the queue")]
+    Store(#[source] StoreError),
+}
 
-struct Job {
-    input: InvokeInput,
-    attempt: usize,
+/// Milliseconds since the Unix epoch, moving with tokio's clock (so paused
+/// time in tests moves it too).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    base_ms: i64,
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self {
+            base_ms,
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.base.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.base_ms.saturating_add(elapsed)
+    }
+}
+
+/// What the queue's handle and its dispatcher share.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: AsyncConfig,
+    /// This process's claims are made under this id.
+    pub(crate) owner: String,
+    pub(crate) clock: Clock,
+    /// Wakes the dispatcher: an event was queued or rescheduled.
+    pub(crate) wake: Notify,
+    /// One permit per event claimed at once.
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) stopping: watch::Sender<bool>,
 }
 
 /// The handle the Invoke API enqueues events with.
 #[derive(Clone)]
 pub struct AsyncInvoker {
-    tx: mpsc::UnboundedSender<Job>,
-    /// One permit per attempt that may run at once.
-    permits: Arc<Semaphore>,
+    shared: Arc<Shared>,
     concurrency: u32,
-    /// Set when the node stops: no attempt starts after it.
-    stopping: watch::Sender<bool>,
 }
 
 impl AsyncInvoker {
-    /// Starts the queue's dispatcher on the current runtime.
-    pub fn start<T: Target>(target: Arc<T>, config: AsyncConfig) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Starts the queue's dispatcher on the current runtime. It first
+    /// releases every claim left in the store (a previous process of this
+    /// single node was killed while holding them), so those events run
+    /// again.
+    pub fn start<T: Target>(target: Arc<T>, store: Arc<dyn Store>, config: AsyncConfig) -> Self {
         let concurrency = config.concurrency.clamp(1, Semaphore::MAX_PERMITS) as u32;
-        let permits = Arc::new(Semaphore::new(concurrency as usize));
-        let (stopping, stop) = watch::channel(false);
-        tokio::spawn(dispatch(
-            target,
+        let (stopping, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            store,
             config,
-            rx,
-            tx.clone(),
-            permits.clone(),
-            stop,
-        ));
-        Self {
-            tx,
-            permits,
-            concurrency,
+            owner: uuid::Uuid::new_v4().to_string(),
+            clock: Clock::new(),
+            wake: Notify::new(),
+            permits: Arc::new(Semaphore::new(concurrency as usize)),
             stopping,
+        });
+        tokio::spawn(dispatch::run(target, shared.clone()));
+        Self {
+            shared,
+            concurrency,
         }
     }
 
-    /// Stops starting attempts (queued invocations stay unrun, as the queue
-    /// is in memory) and resolves once every running attempt has ended.
-    /// The server awaits it within its shutdown grace period.
+    /// Stops starting attempts and resolves once every running attempt has
+    /// ended; events not started stay queued in the store for the next
+    /// start. The server awaits it within its shutdown grace period.
     pub async fn drain(&self) {
-        self.stopping.send_replace(true);
-        let _ = self.permits.acquire_many(self.concurrency).await;
+        self.shared.stopping.send_replace(true);
+        let _ = self.shared.permits.acquire_many(self.concurrency).await;
+        if let Err(e) = self
+            .shared
+            .store
+            .release_event_claims(Some(&self.shared.owner))
+            .await
+        {
+            tracing::warn!(error = %e, "could not release the queue's claims at shutdown; they are released at the next start");
+        }
     }
 
-    /// Queues an invocation; returns the request id every attempt runs
+    /// Writes an invocation to the queue (durably: when this returns, the
+    /// event survives a crash); returns the request id every attempt runs
     /// under (the input's, or a new one).
-    pub fn enqueue(&self, mut input: InvokeInput) -> Result<String, QueueClosed> {
+    pub async fn enqueue(&self, input: InvokeInput) -> Result<String, EnqueueError> {
+        if *self.shared.stopping.borrow() {
+            return Err(EnqueueError::Closed);
+        }
         let request_id = input
             .request_id
-            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
-            .clone();
-        self.tx
-            .send(Job { input, attempt: 0 })
-            .map_err(|_| QueueClosed)?;
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let now = self.shared.clock.now_ms();
+        let event = QueuedEvent {
+            id: 0,
+            function: input.function,
+            qualifier: input.qualifier,
+            request_id: request_id.clone(),
+            invoked_arn: input.invoked_arn,
+            payload: input.payload.to_vec(),
+            client_context: input.client_context,
+            trace_id: input.trace_id,
+            attempts: 0,
+            enqueued_ms: now,
+            not_before_ms: now,
+        };
+        self.shared
+            .store
+            .enqueue_event(&event)
+            .await
+            .map_err(EnqueueError::Store)?;
+        self.shared.wake.notify_one();
         Ok(request_id)
     }
-}
 
-async fn dispatch<T: Target>(
-    target: Arc<T>,
-    config: AsyncConfig,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    tx: mpsc::UnboundedSender<Job>,
-    permits: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let config = Arc::new(config);
-    loop {
-        let job = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stopping| *stopping) => return,
-            job = rx.recv() => match job {
-                Some(job) => job,
-                None => return,
-            },
-        };
-        let permit = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stopping| *stopping) => return,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
-        let (target, config, tx) = (target.clone(), config.clone(), tx.clone());
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            run(target.as_ref(), &config, job, &tx, stop).await;
-            drop(permit);
-        });
+    /// The backlog of `function`, and its oldest event's age.
+    pub async fn stats(
+        &self,
+        function: &str,
+    ) -> Result<(QueueStats, Option<Duration>), StoreError> {
+        let stats = self.shared.store.event_queue_stats(function).await?;
+        let now = self.shared.clock.now_ms();
+        let age = stats
+            .oldest_enqueued_ms
+            .map(|t| Duration::from_millis(u64::try_from(now.saturating_sub(t)).unwrap_or(0)));
+        Ok((stats, age))
     }
-}
-
-/// Runs one attempt of `job`, waiting for capacity as long as it takes, and
-/// schedules the next attempt after a function error.
-async fn run<T: Target>(
-    target: &T,
-    config: &AsyncConfig,
-    job: Job,
-    tx: &mpsc::UnboundedSender<Job>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let function = job.input.function.clone();
-    let request_id = job.input.request_id.clone().unwrap_or_default();
-    loop {
-        match target.invoke(job.input.clone()).await {
-            Ok(done) if !done.function_error => return,
-            Ok(_) => break,
-            // Throttled events wait; a wait is not an attempt.
-            Err(InvokeError::NoCapacity | InvokeError::Throttled(_)) => {
-                // Wait in the queue for memory, re-checking now and then;
-                // a stopping node does not start it at all (it has not run,
-                // so it is not holding up the shutdown).
-                tokio::select! {
-                    biased;
-                    _ = stop.wait_for(|stopping| *stopping) => return,
-                    _ = tokio::time::timeout(config.capacity_recheck, target.capacity_freed()) => {}
-                }
-                if *stop.borrow() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(%function, %request_id, error = %e, "dropping asynchronous invocation");
-                return;
-            }
-        }
-    }
-    let Some(delay) = config.retry_delays.get(job.attempt).copied() else {
-        tracing::warn!(%function, %request_id, attempts = job.attempt + 1, "asynchronous invocation failed; retries exhausted");
-        return;
-    };
-    tracing::info!(%function, %request_id, attempt = job.attempt + 1, ?delay, "asynchronous invocation failed; retrying");
-    let retry = Job {
-        input: job.input,
-        attempt: job.attempt + 1,
-    };
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = tx.send(retry);
-    });
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The retry policy against a recording fake under paused time (delays in
-//! virtual time, exact and instant), then against the real router with a
-//! bash runtime: the request id in every attempt's log lines, and an Event
-//! invocation that waits for memory.
+//! The dispatcher's policy against a recording fake under paused time
+//! (delays in virtual time, exact and instant) over a real SQLite queue,
+//! then against the real router with a bash runtime: the request id in
+//! every attempt's log lines, and an Event invocation that waits for
+//! memory.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -10,11 +11,13 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use ignis_sandbox::process::ProcessSandbox;
+use ignis_store::SqliteStore;
 use ignis_test_support::function;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::*;
+use crate::config::EVENT_INVOKE_CONFIG;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
@@ -26,12 +29,14 @@ enum Answer {
 #[derive(Debug, Clone)]
 struct Call {
     at: Instant,
+    function: String,
     request_id: Option<String>,
+    payload: Bytes,
     answer: Answer,
 }
 
-/// Answers from a script (then success), and refuses with `NoCapacity`
-/// while `full`; records every call.
+/// Answers function `f` from a script (then success), anything else with
+/// success, and refuses with `NoCapacity` while `full`; records every call.
 #[derive(Default)]
 struct Fake {
     script: Mutex<VecDeque<Answer>>,
@@ -52,6 +57,14 @@ impl Fake {
         self.calls.lock().unwrap().clone()
     }
 
+    /// The calls of function `name`.
+    fn calls_of(&self, name: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.function == name)
+            .collect()
+    }
+
     fn free(&self) {
         self.full.store(false, Ordering::SeqCst);
         self.freed.notify_waiters();
@@ -65,30 +78,43 @@ impl Target for Fake {
     ) -> impl Future<Output = Result<Completed, InvokeError>> + Send {
         let answer = if self.full.load(Ordering::SeqCst) {
             Answer::NoCapacity
-        } else {
+        } else if input.function == "f" {
             let next = self.script.lock().unwrap().pop_front();
             next.unwrap_or(Answer::Success)
+        } else {
+            Answer::Success
         };
         self.calls.lock().unwrap().push(Call {
             at: Instant::now(),
+            function: input.function.clone(),
             request_id: input.request_id.clone(),
+            payload: input.payload.clone(),
             answer,
         });
         let result = match answer {
             Answer::NoCapacity => Err(InvokeError::NoCapacity),
-            _ => Ok(Completed {
-                request_id: input.request_id.unwrap_or_default(),
-                payload: Bytes::from_static(b"{}"),
-                function_error: answer == Answer::FunctionError,
-                log: Vec::new(),
-                version: Default::default(),
-            }),
+            Answer::FunctionError => Ok(completed(
+                &input,
+                br#"{"errorMessage":"boom","errorType":"Boom"}"#,
+                true,
+            )),
+            Answer::Success => Ok(completed(&input, br#"{"ok":true}"#, false)),
         };
         std::future::ready(result)
     }
 
     fn capacity_freed(&self) -> impl Future<Output = ()> + Send {
         self.freed.notified()
+    }
+}
+
+fn completed(input: &InvokeInput, payload: &'static [u8], function_error: bool) -> Completed {
+    Completed {
+        request_id: input.request_id.clone().unwrap_or_default(),
+        payload: Bytes::from_static(payload),
+        function_error,
+        log: Vec::new(),
+        version: Default::default(),
     }
 }
 
@@ -119,18 +145,63 @@ async fn advance(d: Duration) {
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+const DEST: &str = "arn:aws:lambda:us-east-1:000000000000:function:dest";
+
+/// A store in a temporary directory with functions `f` and `dest`.
+async fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open_in(dir.path()).unwrap());
+    for name in ["f", "dest"] {
+        store
+            .create_function(&function(name).build())
+            .await
+            .unwrap();
+    }
+    (dir, store)
+}
+
+/// Stores `f`'s event invoke configuration.
+async fn configure(store: &SqliteStore, json: &str) {
+    let doc = json.to_owned();
+    store
+        .edit_setting(
+            "f",
+            "",
+            EVENT_INVOKE_CONFIG,
+            Box::new(move |_| Ok(Some(doc))),
+        )
+        .await
+        .unwrap();
+}
+
+fn start(fake: &Arc<Fake>, store: &Arc<SqliteStore>, config: AsyncConfig) -> AsyncInvoker {
+    AsyncInvoker::start(fake.clone(), store.clone(), config)
+}
+
+/// The records delivered to `dest` (the attempts that ran), parsed.
+fn records(fake: &Fake) -> Vec<serde_json::Value> {
+    fake.calls_of("dest")
+        .iter()
+        .filter(|c| c.answer == Answer::Success)
+        .map(|c| serde_json::from_slice(&c.payload).unwrap())
+        .collect()
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_function_error_is_retried_twice_after_one_then_two_minutes() {
     use Answer::FunctionError as E;
+    let (_dir, store) = store().await;
     let fake = Fake::answering(&[E, E, E, E, E]);
-    let queue = AsyncInvoker::start(fake.clone(), AsyncConfig::default());
+    let queue = start(&fake, &store, AsyncConfig::default());
     let started = Instant::now();
-    let id = queue.enqueue(event("f", "{}")).unwrap();
+    let id = queue.enqueue(event("f", "{}")).await.unwrap();
     advance(HOUR).await;
     let calls = fake.calls();
     assert_eq!(answers(&calls), [E, E, E], "three attempts, then no more");
-    assert_eq!(calls[0].at, started, "the first attempt runs at once");
+    assert!(
+        calls[0].at - started < Duration::from_millis(10),
+        "the first attempt runs at once"
+    );
     // Virtual time: each retry fires exactly when its delay has passed.
     assert_eq!(
         gaps(&calls),
@@ -139,53 +210,154 @@ async fn a_function_error_is_retried_twice_after_one_then_two_minutes() {
     for call in &calls {
         assert_eq!(call.request_id.as_deref(), Some(id.as_str()));
     }
+    assert_eq!(
+        store.event_queue_stats("f").await.unwrap().depth,
+        0,
+        "done: gone from the queue"
+    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn configured_delays_are_taken_in_order_and_their_count_is_the_retries() {
+async fn maximum_retry_attempts_and_configured_delays_are_obeyed() {
     use Answer::FunctionError as E;
+    let (_dir, store) = store().await;
+    configure(&store, r#"{"MaximumRetryAttempts":1,"LastModified":0}"#).await;
     let fake = Fake::answering(&[E; 10]);
-    let delays = [30, 5, 1].map(Duration::from_secs);
     let config = AsyncConfig {
-        retry_delays: delays.to_vec(),
+        retry_delays: vec![Duration::from_millis(100), Duration::from_millis(200)],
         ..AsyncConfig::default()
     };
-    let queue = AsyncInvoker::start(fake.clone(), config);
-    queue.enqueue(event("f", "{}")).unwrap();
+    let queue = start(&fake, &store, config);
+    queue.enqueue(event("f", "{}")).await.unwrap();
     advance(HOUR).await;
     let calls = fake.calls();
-    assert_eq!(calls.len(), 4);
-    assert_eq!(gaps(&calls), delays);
+    assert_eq!(answers(&calls), [E, E], "one retry");
+    assert_eq!(gaps(&calls), [Duration::from_millis(100)]);
+
+    // None at all.
+    configure(&store, r#"{"MaximumRetryAttempts":0,"LastModified":0}"#).await;
+    queue.enqueue(event("f", "{}")).await.unwrap();
+    advance(HOUR).await;
+    assert_eq!(fake.calls().len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_success_stops_the_retries() {
+async fn a_success_stops_the_retries_and_goes_to_on_success() {
     use Answer::{FunctionError as E, Success as S};
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        &format!(r#"{{"DestinationConfig":{{"OnSuccess":{{"Destination":"{DEST}"}},"OnFailure":{{}}}},"LastModified":0}}"#),
+    )
+    .await;
     let fake = Fake::answering(&[E]);
-    let queue = AsyncInvoker::start(fake.clone(), AsyncConfig::default());
-    queue.enqueue(event("f", "{}")).unwrap();
+    let queue = start(&fake, &store, AsyncConfig::default());
+    let id = queue.enqueue(event("f", r#"{"n": 7}"#)).await.unwrap();
     advance(HOUR).await;
-    let calls = fake.calls();
+    let calls = fake.calls_of("f");
     assert_eq!(answers(&calls), [E, S]);
     assert_eq!(gaps(&calls), [Duration::from_secs(60)]);
+    let records = records(&fake);
+    assert_eq!(records.len(), 1, "one record");
+    let r = &records[0];
+    assert_eq!(r["version"], "1.0");
+    assert_eq!(r["requestContext"]["requestId"], id.as_str());
+    assert_eq!(r["requestContext"]["condition"], "Success");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(
+        r["requestContext"]["functionArn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST"
+    );
+    assert_eq!(r["requestPayload"], serde_json::json!({"n": 7}));
+    assert_eq!(r["responseContext"]["statusCode"], 200);
+    assert_eq!(r["responsePayload"], serde_json::json!({"ok": true}));
+    assert!(fake.calls_of("dest")[0].request_id.as_deref() != Some(id.as_str()));
+}
 
-    // A first success is the only attempt.
-    let fake = Fake::answering(&[]);
-    let queue = AsyncInvoker::start(fake.clone(), AsyncConfig::default());
-    queue.enqueue(event("f", "{}")).unwrap();
+#[tokio::test(start_paused = true)]
+async fn exhausted_retries_go_to_on_failure_with_the_last_error() {
+    use Answer::FunctionError as E;
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        &format!(r#"{{"DestinationConfig":{{"OnSuccess":{{"Destination":"{DEST}"}},"OnFailure":{{"Destination":"{DEST}:live"}}}},"LastModified":0}}"#),
+    )
+    .await;
+    let fake = Fake::answering(&[E; 3]);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    queue.enqueue(event("f", "[1]")).await.unwrap();
     advance(HOUR).await;
-    assert_eq!(answers(&fake.calls()), [S]);
+    assert_eq!(fake.calls_of("f").len(), 3);
+    let records = records(&fake);
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(r["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(r["responsePayload"]["errorType"], "Boom");
+    assert_eq!(r["requestPayload"], serde_json::json!([1]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_too_old_to_run_goes_to_on_failure_unrun() {
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        &format!(r#"{{"MaximumEventAgeInSeconds":60,"DestinationConfig":{{"OnFailure":{{"Destination":"{DEST}"}}}},"LastModified":0}}"#),
+    )
+    .await;
+    let fake = Fake::answering(&[]);
+    fake.full.store(true, Ordering::SeqCst);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).await.unwrap();
+    advance(Duration::from_secs(61)).await;
+    fake.free();
+    advance(HOUR).await;
+    let calls = fake.calls_of("f");
+    assert!(!calls.is_empty());
+    assert!(
+        calls.iter().all(|c| c.answer == Answer::NoCapacity),
+        "never ran"
+    );
+    let records = records(&fake);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0]["requestContext"]["condition"],
+        "EventAgeExceeded"
+    );
+    assert_eq!(records[0]["requestContext"]["approximateInvokeCount"], 0);
+    assert!(records[0].get("responsePayload").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_destination_ignis_does_not_serve_is_not_delivered_and_the_event_is_done() {
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        r#"{"DestinationConfig":{"OnSuccess":{"Destination":"arn:aws:sqs:us-east-1:000000000000:q"}},"LastModified":0}"#,
+    )
+    .await;
+    let fake = Fake::answering(&[]);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).await.unwrap();
+    advance(HOUR).await;
+    assert_eq!(fake.calls().len(), 1);
+    assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_invocation_without_memory_waits_in_the_queue_and_runs_once_freed() {
+    let (_dir, store) = store().await;
     let fake = Fake::answering(&[]);
     fake.full.store(true, Ordering::SeqCst);
-    let queue = AsyncInvoker::start(fake.clone(), AsyncConfig::default());
-    let id = queue.enqueue(event("f", "{}")).unwrap();
+    let queue = start(&fake, &store, AsyncConfig::default());
+    let id = queue.enqueue(event("f", "{}")).await.unwrap();
     // Far longer than every retry delay together: still waiting, not
     // dropped, and no attempt has run the function.
     advance(HOUR).await;
+    let (stats, age) = queue.stats("f").await.unwrap();
+    assert_eq!((stats.depth, stats.claimed), (1, 1));
+    assert!(age.unwrap() >= HOUR);
     let waiting = fake.calls();
     assert!(waiting.len() > 1, "it kept asking for memory");
     assert!(waiting.iter().all(|c| c.answer == Answer::NoCapacity));
@@ -216,21 +388,24 @@ async fn an_invocation_that_cannot_run_at_all_is_dropped_not_retried() {
             std::future::ready(())
         }
     }
+    let (_dir, store) = store().await;
     let gone = Arc::new(Gone::default());
-    let queue = AsyncInvoker::start(gone.clone(), AsyncConfig::default());
-    queue.enqueue(event("f", "{}")).unwrap();
+    let queue = AsyncInvoker::start(gone.clone(), store.clone(), AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).await.unwrap();
     advance(HOUR).await;
     assert_eq!(gone.0.load(Ordering::SeqCst), 1);
+    assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_request_id_given_with_the_input_is_kept() {
+    let (_dir, store) = store().await;
     let fake = Fake::answering(&[]);
-    let queue = AsyncInvoker::start(fake.clone(), AsyncConfig::default());
+    let queue = start(&fake, &store, AsyncConfig::default());
     let mut input = event("f", "{}");
     input.request_id = Some("given".into());
-    assert_eq!(queue.enqueue(input).unwrap(), "given");
-    let other = queue.enqueue(event("f", "{}")).unwrap();
+    assert_eq!(queue.enqueue(input).await.unwrap(), "given");
+    let other = queue.enqueue(event("f", "{}")).await.unwrap();
     assert_ne!(other, "given");
     advance(HOUR).await;
     let mut ids: Vec<_> = fake
@@ -242,6 +417,67 @@ async fn a_request_id_given_with_the_input_is_kept() {
     let mut want = vec!["given".to_string(), other];
     want.sort();
     assert_eq!(ids, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_left_claimed_by_a_killed_process_run_again_at_start_up() {
+    let (_dir, store) = store().await;
+    // A process that claimed two events (one with a retry counted) and died.
+    for (id, attempts) in [("a", 0), ("b", 1)] {
+        let e = ignis_store::QueuedEvent {
+            id: 0,
+            function: "f".into(),
+            qualifier: None,
+            request_id: id.into(),
+            invoked_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            payload: b"{}".to_vec(),
+            client_context: None,
+            trace_id: None,
+            attempts,
+            enqueued_ms: Clock::new().now_ms(),
+            not_before_ms: 0,
+        };
+        store.enqueue_event(&e).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .claim_events("dead", 0, i64::MAX, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    configure(
+        &store,
+        &format!(
+            r#"{{"DestinationConfig":{{"OnSuccess":{{"Destination":"{DEST}"}}}},"LastModified":0}}"#
+        ),
+    )
+    .await;
+    let fake = Fake::answering(&[]);
+    let _queue = start(&fake, &store, AsyncConfig::default());
+    advance(Duration::from_secs(1)).await;
+    let mut ran: Vec<_> = fake
+        .calls_of("f")
+        .into_iter()
+        .filter_map(|c| c.request_id)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["a", "b"]);
+    let mut counts: Vec<_> = records(&fake)
+        .iter()
+        .map(|r| {
+            r["requestContext"]["approximateInvokeCount"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [1, 2],
+        "the attempt counted before the kill is kept"
+    );
 }
 
 /// A bash runtime speaking the Runtime API through /dev/tcp: fails when
@@ -309,8 +545,9 @@ async fn every_attempt_logs_under_the_same_request_id() {
         retry_delays: vec![Duration::ZERO, Duration::ZERO],
         ..AsyncConfig::default()
     };
-    let queue = AsyncInvoker::start(router.clone(), config);
-    let id = queue.enqueue(event("f", r#"{"fail":true}"#)).unwrap();
+    let (_store_dir, store) = store().await;
+    let queue = AsyncInvoker::start(router.clone(), store, config);
+    let id = queue.enqueue(event("f", r#"{"fail":true}"#)).await.unwrap();
     let lines = log_until(&router, |l| count(l, "REPORT RequestId:") == 3).await;
     // Nothing more comes: retries are exhausted.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -333,7 +570,8 @@ async fn every_attempt_logs_under_the_same_request_id() {
 async fn an_event_waits_for_memory_held_by_a_busy_environment() {
     let dir = tempfile::tempdir().unwrap();
     let router = router(dir.path());
-    let queue = AsyncInvoker::start(router.clone(), AsyncConfig::default());
+    let (_store_dir, store) = store().await;
+    let queue = AsyncInvoker::start(router.clone(), store, AsyncConfig::default());
     // A synchronous invocation holds the whole budget until its timeout.
     let busy = tokio::spawn({
         let router = router.clone();
@@ -344,7 +582,7 @@ async fn an_event_waits_for_memory_held_by_a_busy_environment() {
         router.invoke(event("f", "{}")).await,
         Err(InvokeError::NoCapacity)
     ));
-    let id = queue.enqueue(event("f", "{}")).unwrap();
+    let id = queue.enqueue(event("f", "{}")).await.unwrap();
     let lines = log_until(&router, |l| count(l, "REPORT RequestId:") == 2).await;
     let timed_out = busy.await.unwrap().unwrap();
     assert!(timed_out.function_error);
@@ -392,23 +630,32 @@ impl Target for Held {
 }
 
 #[tokio::test]
-async fn drain_waits_for_running_attempts_and_starts_no_more() {
+async fn drain_waits_for_running_attempts_and_leaves_the_rest_queued() {
+    let (_dir, store) = store().await;
     let target = Arc::new(Held::default());
-    let queue = AsyncInvoker::start(target.clone(), AsyncConfig::default());
-    queue.enqueue(event("f", "{}")).unwrap();
+    let config = AsyncConfig {
+        concurrency: 1,
+        ..AsyncConfig::default()
+    };
+    let queue = AsyncInvoker::start(target.clone(), store.clone(), config);
+    queue.enqueue(event("f", "{}")).await.unwrap();
     target.began.notified().await;
+    // One slot, taken: this one waits in the store.
+    queue.enqueue(event("f", "{}")).await.unwrap();
     let draining = {
         let queue = queue.clone();
         tokio::spawn(async move { queue.drain().await })
     };
-    // The running attempt holds the drain; one queued now never starts.
+    // The running attempt holds the drain.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
         !draining.is_finished(),
         "drain returned with an attempt running"
     );
-    let _ = queue.enqueue(event("f", "{}"));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(matches!(
+        queue.enqueue(event("f", "{}")).await,
+        Err(EnqueueError::Closed)
+    ));
     target.release.notify_waiters();
     tokio::time::timeout(Duration::from_secs(5), draining)
         .await
@@ -416,14 +663,21 @@ async fn drain_waits_for_running_attempts_and_starts_no_more() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(target.started.load(Ordering::SeqCst), 1);
+    let stats = store.event_queue_stats("f").await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.claimed),
+        (1, 0),
+        "kept for the next start"
+    );
 }
 
 #[tokio::test]
-async fn drain_does_not_wait_for_invocations_waiting_for_memory() {
+async fn drain_does_not_wait_for_invocations_waiting_for_memory_and_releases_them() {
+    let (_dir, store) = store().await;
     let target = Fake::answering(&[]);
     target.full.store(true, Ordering::SeqCst);
-    let queue = AsyncInvoker::start(target.clone(), AsyncConfig::default());
-    queue.enqueue(event("f", "{}")).unwrap();
+    let queue = AsyncInvoker::start(target.clone(), store.clone(), AsyncConfig::default());
+    queue.enqueue(event("f", "{}")).await.unwrap();
     for _ in 0..100 {
         if !target.calls().is_empty() {
             break;
@@ -438,4 +692,10 @@ async fn drain_does_not_wait_for_invocations_waiting_for_memory() {
         .calls()
         .iter()
         .all(|c| c.answer == Answer::NoCapacity));
+    let stats = store.event_queue_stats("f").await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.claimed),
+        (1, 0),
+        "back in the queue, unclaimed"
+    );
 }

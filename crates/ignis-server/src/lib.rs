@@ -168,7 +168,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         .map_err(|e| anyhow::anyhow!(e.0))
         .context("load functions")?;
     let (url_listener, url_note) = function_urls(&config, &functions, addr).await?;
-    let events = AsyncInvoker::start(router.clone(), AsyncConfig::default());
+    let events = AsyncInvoker::start(router.clone(), store.clone(), async_config()?);
     let (mode, auth_why) = auth_mode(&config)?;
     let (root, made) =
         <ignis_front::root_key::RootKey as ignis_front::root_key::RootKeyFile>::load_or_create(
@@ -341,6 +341,23 @@ async fn function_urls(
         None => format!("function URLs: {base} ({loaded} configured)"),
     };
     Ok((listener, note))
+}
+
+/// The async queue's settings: Lambda's retry delays, unless
+/// `IGNIS_ASYNC_RETRY_DELAYS_MS` (hidden, for tests: `100,200`) says
+/// otherwise.
+fn async_config() -> anyhow::Result<AsyncConfig> {
+    let mut config = AsyncConfig::default();
+    if let Ok(list) = std::env::var("IGNIS_ASYNC_RETRY_DELAYS_MS") {
+        config.retry_delays = list
+            .split(',')
+            .map(|ms| ms.trim().parse().map(Duration::from_millis))
+            .collect::<Result<_, _>>()
+            .with_context(|| {
+                format!("IGNIS_ASYNC_RETRY_DELAYS_MS={list:?}: expected milliseconds like 100,200")
+            })?;
+    }
+    Ok(config)
 }
 
 async fn wait_for_signal() {

@@ -2,6 +2,8 @@
 //!
 //! - [`Store`]: function records (`$LATEST` configuration), with a SQLite
 //!   backend, [`SqliteStore`], keeping everything in `<data_dir>/ignis.db`.
+//! - The durable queue of asynchronous invocations, on [`Store`]; its
+//!   claim protocol is described in [`queue`].
 //! - [`IamStore`]: IAM's users, access keys, roles and policies, in the
 //!   same database.
 //! - [`CodeStore`]: function code, content-addressed by the zip's SHA-256:
@@ -17,6 +19,7 @@ pub mod code;
 pub mod iam;
 mod migrations;
 mod opt;
+pub mod queue;
 pub mod sqlite;
 pub mod store;
 mod unzip;
@@ -27,5 +30,6 @@ mod testzip;
 
 pub use code::{CodeError, CodeStore, UnzipLimits};
 pub use iam::{IamStore, IamStoreError};
+pub use queue::{QueueStats, QueuedEvent};
 pub use sqlite::SqliteStore;
 pub use store::{Setting, SettingEdit, Store, StoreError, Usage};

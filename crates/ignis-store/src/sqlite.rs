@@ -15,9 +15,11 @@ use ignis_model::FunctionRecord;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::migrations;
+use crate::queue::{QueueStats, QueuedEvent};
 use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 
 mod iam;
+mod queue;
 mod versions;
 
 /// The database's file name inside the data directory.
@@ -643,6 +645,88 @@ impl Store for SqliteStore {
     async fn list_settings(&self, kind: &'static str) -> Result<Vec<Setting>, StoreError> {
         self.with_conn("list function settings", move |conn| {
             versions::list_settings(conn, kind)
+        })
+        .await
+    }
+
+    async fn enqueue_event(&self, event: &QueuedEvent) -> Result<i64, StoreError> {
+        let event = event.clone();
+        self.with_conn("queue an event", move |conn| queue::enqueue(conn, &event))
+            .await
+    }
+
+    async fn claim_events(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
+        let owner = owner.to_string();
+        self.with_conn("claim queued events", move |conn| {
+            queue::claim(conn, &owner, now_ms, lease_until_ms, limit)
+        })
+        .await
+    }
+
+    async fn renew_event_leases(
+        &self,
+        owner: &str,
+        lease_until_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let owner = owner.to_string();
+        self.with_conn("renew event leases", move |conn| {
+            queue::renew(conn, &owner, lease_until_ms)
+        })
+        .await
+    }
+
+    async fn complete_event(
+        &self,
+        id: i64,
+        owner: &str,
+        then: Option<&QueuedEvent>,
+    ) -> Result<bool, StoreError> {
+        let (owner, then) = (owner.to_string(), then.cloned());
+        self.with_conn("complete a queued event", move |conn| {
+            queue::complete(conn, id, &owner, then.as_ref())
+        })
+        .await
+    }
+
+    async fn reschedule_event(
+        &self,
+        id: i64,
+        owner: &str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let owner = owner.to_string();
+        self.with_conn("reschedule a queued event", move |conn| {
+            queue::reschedule(conn, id, &owner, attempts, not_before_ms)
+        })
+        .await
+    }
+
+    async fn release_event_claims(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        let owner = owner.map(str::to_string);
+        self.with_conn("release event claims", move |conn| {
+            queue::release(conn, owner.as_deref())
+        })
+        .await
+    }
+
+    async fn next_event_due(&self) -> Result<Option<i64>, StoreError> {
+        self.with_conn("read the queue's next due time", |conn| {
+            queue::next_due(conn)
+        })
+        .await
+    }
+
+    async fn event_queue_stats(&self, function: &str) -> Result<QueueStats, StoreError> {
+        let function = function.to_string();
+        self.with_conn("read the queue's backlog", move |conn| {
+            queue::stats(conn, &function)
         })
         .await
     }

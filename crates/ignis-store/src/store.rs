@@ -7,6 +7,8 @@ use ignis_model::alias::AliasRecord;
 use ignis_model::layer::LayerVersionRecord;
 use ignis_model::{FunctionRecord, LambdaError};
 
+use crate::queue::{QueueStats, QueuedEvent};
+
 /// A backend's own error, kept as the cause of a [`StoreError`].
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -314,4 +316,57 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored setting of `kind` (start-up: reserved and provisioned
     /// concurrency).
     async fn list_settings(&self, kind: &'static str) -> Result<Vec<Setting>, StoreError>;
+
+    // The asynchronous invocation queue; the claim protocol is described
+    // in [`crate::queue`].
+
+    /// Writes an event (its `id` is ignored); returns the row's id.
+    async fn enqueue_event(&self, event: &QueuedEvent) -> Result<i64, StoreError>;
+
+    /// Claims for `owner` up to `limit` events due at `now_ms` and not
+    /// under a live lease, earliest due first, leased until `lease_until_ms`.
+    async fn claim_events(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedEvent>, StoreError>;
+
+    /// Moves the lease of every event `owner` holds to `lease_until_ms`;
+    /// returns how many it holds.
+    async fn renew_event_leases(&self, owner: &str, lease_until_ms: i64)
+        -> Result<u64, StoreError>;
+
+    /// Deletes event `id` if `owner` still holds it, and writes `then` (a
+    /// destination's delivery) in the same transaction. `false` if the
+    /// event is no longer `owner`'s (nothing written).
+    async fn complete_event(
+        &self,
+        id: i64,
+        owner: &str,
+        then: Option<&QueuedEvent>,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases event `id` if `owner` still holds it, with `attempts` and
+    /// due again at `not_before_ms`; `false` if it is no longer `owner`'s.
+    async fn reschedule_event(
+        &self,
+        id: i64,
+        owner: &str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases every claim (`owner: None`: start-up of a single node,
+    /// where no other process can hold one) or those of `owner`; returns
+    /// how many.
+    async fn release_event_claims(&self, owner: Option<&str>) -> Result<u64, StoreError>;
+
+    /// When the next event becomes claimable (its due time, or its lease's
+    /// end when claimed); `None` when the queue is empty.
+    async fn next_event_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// The backlog of `function`.
+    async fn event_queue_stats(&self, function: &str) -> Result<QueueStats, StoreError>;
 }

@@ -122,6 +122,7 @@ pub async fn invoke(
             let request_id = s
                 .events
                 .enqueue(input)
+                .await
                 .map_err(|e| ApiError::internal("queue the event", &e))?;
             let mut resp = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
