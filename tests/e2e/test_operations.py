@@ -53,11 +53,6 @@ EXCLUDED = {
         if "DurableExecution" in op
     },
     **{
-        op: "asynchronous invocation configuration: owned by the async-config issue"
-        for op in MODEL.operation_names
-        if "EventInvokeConfig" in op
-    },
-    **{
         op: "event source mappings: owned by the event-source issue"
         for op in MODEL.operation_names
         if "EventSourceMapping" in op
@@ -113,6 +108,7 @@ PARAMS = {
     "DeleteAlias": dict(FunctionName=WALK, Name="walk-missing"),
     "DeleteFunction": dict(FunctionName="walk-missing"),
     "DeleteFunctionConcurrency": dict(FunctionName=WALK),
+    "DeleteFunctionEventInvokeConfig": dict(FunctionName=WALK, Qualifier="walk"),
     "DeleteFunctionUrlConfig": dict(FunctionName=WALK, Qualifier="walk"),
     "DeleteLayerVersion": dict(LayerName=LAYER, VersionNumber=99),
     "DeleteProvisionedConcurrencyConfig": dict(FunctionName=WALK, Qualifier="walk"),
@@ -123,6 +119,7 @@ PARAMS = {
     "GetFunctionCodeSigningConfig": dict(FunctionName=WALK),
     "GetFunctionConcurrency": dict(FunctionName=WALK),
     "GetFunctionConfiguration": dict(FunctionName=WALK),
+    "GetFunctionEventInvokeConfig": dict(FunctionName=WALK),
     "GetFunctionRecursionConfig": dict(FunctionName=WALK),
     "GetFunctionUrlConfig": dict(FunctionName=WALK),
     "GetFunctionScalingConfig": dict(FunctionName=WALK, Qualifier="1"),
@@ -138,6 +135,7 @@ PARAMS = {
     "InvokeWithResponseStream": dict(FunctionName=WALK, Payload=b"{}"),
     "ListAliases": dict(FunctionName=WALK),
     "ListFunctionUrlConfigs": dict(FunctionName=WALK),
+    "ListFunctionEventInvokeConfigs": dict(FunctionName=WALK),
     "ListFunctions": dict(),
     "ListLayerVersions": dict(LayerName=LAYER),
     "ListLayers": dict(),
@@ -147,6 +145,7 @@ PARAMS = {
     "PublishLayerVersion": dict(LayerName=LAYER, Content={"ZipFile": ZIP}),
     "PublishVersion": dict(FunctionName=WALK),
     "PutFunctionConcurrency": dict(FunctionName=WALK, ReservedConcurrentExecutions=5),
+    "PutFunctionEventInvokeConfig": dict(FunctionName=WALK, MaximumRetryAttempts=1),
     "PutFunctionRecursionConfig": dict(FunctionName=WALK, RecursiveLoop="Terminate"),
     "PutFunctionScalingConfig": dict(FunctionName=WALK, Qualifier="1", FunctionScalingConfig={}),
     "PutProvisionedConcurrencyConfig": dict(FunctionName=WALK, Qualifier="walk", ProvisionedConcurrentExecutions=1),
@@ -159,6 +158,7 @@ PARAMS = {
     "UpdateAlias": dict(FunctionName=WALK, Name="walk", Description="walked"),
     "UpdateFunctionCode": dict(FunctionName=WALK, ZipFile=ZIP),
     "UpdateFunctionConfiguration": dict(FunctionName=WALK, Description="walked"),
+    "UpdateFunctionEventInvokeConfig": dict(FunctionName=WALK, MaximumRetryAttempts=0),
     "UpdateFunctionUrlConfig": dict(FunctionName=WALK, AuthType="AWS_IAM"),
 }
 

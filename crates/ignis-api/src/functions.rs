@@ -7,6 +7,7 @@
 //! live in [`layers`].
 
 pub mod concurrency;
+pub mod event_invoke;
 pub mod layers;
 pub mod policy;
 pub mod provisioned;

@@ -150,6 +150,7 @@ fn router(state: AppState) -> axum::Router {
         .merge(routes::versions::routes())
         .merge(routes::concurrency::routes())
         .merge(routes::provisioned::routes())
+        .merge(routes::event_invoke::routes())
         .merge(routes::policy::routes())
         .merge(routes::settings::routes())
         .merge(routes::streaming::routes())

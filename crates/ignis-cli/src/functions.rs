@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use ignis_client::Client;
+use ignis_client::{AsyncBacklog, Client};
 use ignis_model::wire::{FunctionConfiguration, GetFunctionResponse, ListFunctionsResponse};
 
 use crate::output;
@@ -44,7 +44,8 @@ pub async fn run(client: &Client, cmd: FunctionsCommand, json: bool) -> anyhow::
             if json {
                 output::print_json(&function)?;
             } else {
-                output::print(&details(&function))?;
+                let backlog = client.async_backlog(&name).await?;
+                output::print(&details(&function, Some(&backlog)))?;
             }
         }
         FunctionsCommand::Delete { name } => {
@@ -87,7 +88,7 @@ fn list_table(functions: &[FunctionConfiguration]) -> String {
     )
 }
 
-fn details(function: &GetFunctionResponse) -> String {
+fn details(function: &GetFunctionResponse, backlog: Option<&AsyncBacklog>) -> String {
     let c = &function.configuration;
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mut state = format!("{:?}", c.state);
@@ -114,7 +115,23 @@ fn details(function: &GetFunctionResponse) -> String {
     for (key, value) in c.environment.iter().flat_map(|e| &e.variables) {
         pairs.push(("env", format!("{key}={value}")));
     }
+    if let Some(b) = backlog {
+        pairs.push(("async queue", async_queue(b)));
+    }
     output::fields(&pairs)
+}
+
+/// `3 events (1 running or waiting for capacity), oldest 12.5 s`.
+fn async_queue(b: &AsyncBacklog) -> String {
+    match b.oldest_age_seconds {
+        Some(age) if b.queued > 0 => format!(
+            "{} event{} ({} running or waiting for capacity), oldest {age:.1} s",
+            b.queued,
+            if b.queued == 1 { "" } else { "s" },
+            b.claimed
+        ),
+        _ => "empty".into(),
+    }
 }
 
 #[cfg(test)]
@@ -149,10 +166,32 @@ mod tests {
             tags: None,
             concurrency: None,
         };
-        let text = details(&response);
+        let text = details(&response, None);
         assert!(text.contains("name           hello\n"), "{text}");
         assert!(text.contains("code size      2.0 KiB\n"), "{text}");
         assert!(text.contains("env            A=1\n"), "{text}");
         assert!(!text.contains("description"), "{text}");
+        assert!(!text.contains("async queue"), "{text}");
+
+        let backlog = AsyncBacklog {
+            function_name: "hello".into(),
+            queued: 3,
+            claimed: 1,
+            oldest_age_seconds: Some(12.46),
+        };
+        let text = details(&response, Some(&backlog));
+        assert!(
+            text.contains(
+                "async queue    3 events (1 running or waiting for capacity), oldest 12.5 s\n"
+            ),
+            "{text}"
+        );
+        let empty = AsyncBacklog {
+            queued: 0,
+            claimed: 0,
+            oldest_age_seconds: None,
+            ..backlog
+        };
+        assert!(details(&response, Some(&empty)).contains("async queue    empty\n"));
     }
 }

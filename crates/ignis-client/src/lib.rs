@@ -4,6 +4,7 @@
 //! line, ready for a command line to print.
 #![deny(missing_docs)]
 
+mod backlog;
 mod client;
 mod error;
 mod invoke;
@@ -11,6 +12,7 @@ mod logs;
 mod request;
 mod runtimes;
 
+pub use backlog::AsyncBacklog;
 pub use client::{Client, Credentials};
 pub use error::ClientError;
 pub use invoke::{InvocationType, InvokeOutput, InvokeRequest};

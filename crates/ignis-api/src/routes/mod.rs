@@ -1,6 +1,7 @@
 //! HTTP routes: Lambda's paths and Ignis's own under `/ignis/v1`.
 
 pub mod concurrency;
+pub mod event_invoke;
 pub mod invoke;
 pub mod layers;
 pub mod logs;
