@@ -5,8 +5,8 @@ echoes the event it got), the response mapping, binary bodies both ways,
 the 6 MB limit, CORS (preflight answered from the configuration, headers on
 answers), `NONE` URLs gated by the resource policy, `AWS_IAM` URLs by
 botocore-signed requests and IAM policies, the seed's `fnUrl` scenario
-(Node.js, `AWS_IAM`, CORS for https://yourdomain.com), `--url-listen`, and
-URLs that survive a restart."""
+(Node.js, `AWS_IAM`, CORS for https://yourdomain.com), `--url-listen`,
+URLs that survive a restart, and `RESPONSE_STREAM` URLs."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support import REGION, ROLE, build_zip, error_code, error_message, wait_for
+from support import REGION, ROLE, all_log_lines, build_zip, error_code, error_message, wait_for
 from test_aws_cli import aws  # noqa: F401 - the AWS CLI fixture
 from test_managed_runtimes import available
 
@@ -476,3 +476,51 @@ def test_url_listener_and_restart(own_server, tmp_path, echo_zip):
     assert "(1 configured" in again.stdout_path.read_text()
     moved = fn_url.replace(f":{url_port}/", f":{again.url.rsplit(':', 1)[1]}/")
     assert requests.get(moved, timeout=60).status_code == 200, "a URL outlives a restart, with its url-id"
+
+
+# ------------------------------------------------------------ RESPONSE_STREAM
+
+STREAMING_NODE = '''\
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const out = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201, headers: { "content-type": "text/plain", "x-streamed": "yes" }, cookies: ["s=1"],
+  });
+  out.write("first;");
+  await new Promise((r) => setTimeout(r, 3000));
+  out.write("second");
+  out.end();
+});
+'''
+
+
+def test_a_streaming_url_sends_the_body_as_it_is_written(url, lam, deploy, fname):
+    """The first chunk reaches the client while the function still runs:
+    when it arrives, the invocation's END line is not written yet."""
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    deploy(build_zip([("index.mjs", STREAMING_NODE)]), Runtime=available(url, "nodejs"), Handler="index.handler", Timeout=30)
+    created = lam.create_function_url_config(FunctionName=fname, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    assert created["InvokeMode"] == "RESPONSE_STREAM"
+    public(lam, fname)
+    with requests.get(created["FunctionUrl"], stream=True, timeout=60) as r:
+        assert r.status_code == 201
+        assert r.headers["content-type"] == "text/plain" and r.headers["x-streamed"] == "yes"
+        assert r.headers["set-cookie"] == "s=1"
+        request_id = r.headers["x-amzn-requestid"]
+        chunks = r.iter_content(chunk_size=None)
+        first = next(chunks)
+        assert first == b"first;"
+        ended = [line for line in all_log_lines(url, fname) if line.startswith(f"END RequestId: {request_id}")]
+        assert not ended, "the first chunk came only after the function had finished"
+        assert b"".join(chunks) == b"second"
+    wait_for(lambda: any(line.startswith(f"END RequestId: {request_id}") for line in all_log_lines(url, fname)), what="END")
+
+
+def test_a_streaming_url_of_a_function_answering_whole(lam, py_fn):
+    created = lam.create_function_url_config(FunctionName=py_fn, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    public(lam, py_fn)
+    r = requests.get(created["FunctionUrl"] + "?mode=shaped", timeout=60)
+    assert (r.status_code, r.text, r.headers["x-custom"]) == (201, "created", "yes")
+    event = requests.get(created["FunctionUrl"] + "x?q=1", timeout=60).json()
+    assert event["rawPath"] == "/x" and event["queryStringParameters"] == {"q": "1"}
+    assert requests.get(created["FunctionUrl"] + "?mode=fail", timeout=60).status_code == 502

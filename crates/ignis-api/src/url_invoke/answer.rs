@@ -71,12 +71,6 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn structured(map: &Map<String, Value>) -> Result<Response, &'static str> {
-    let status = map
-        .get("statusCode")
-        .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
-        .and_then(|s| u16::try_from(s).ok())
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .ok_or("statusCode is not an HTTP status")?;
     let encoded = map
         .get("isBase64Encoded")
         .is_some_and(|b| b.as_bool() == Some(true));
@@ -88,7 +82,29 @@ fn structured(map: &Map<String, Value>) -> Result<Response, &'static str> {
         Some(Value::String(s)) => s.as_bytes().to_vec(),
         Some(other) => other.to_string().into_bytes(),
     };
-    let mut resp = Response::new(Body::from(body));
+    with_head(map, Body::from(body))
+}
+
+/// The answer of a streamed function's HTTP-integration prelude: the head
+/// (`statusCode`, 200 when absent; `headers`; `cookies`) and `body`.
+pub fn streamed(head: &[u8], body: Body) -> Response {
+    let mut map = match serde_json::from_slice::<Value>(head) {
+        Ok(Value::Object(map)) => map,
+        _ => return internal_error(),
+    };
+    map.entry("statusCode").or_insert(Value::from(200));
+    with_head(&map, body).unwrap_or_else(|_| internal_error())
+}
+
+/// `body` with the status, headers and cookies `map` names.
+fn with_head(map: &Map<String, Value>, body: Body) -> Result<Response, &'static str> {
+    let status = map
+        .get("statusCode")
+        .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or("statusCode is not an HTTP status")?;
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     if let Some(Value::Object(headers)) = map.get("headers") {
@@ -166,6 +182,22 @@ mod tests {
             assert_eq!(status, StatusCode::OK);
             assert_eq!(h["content-type"], "application/json");
             assert_eq!(body, payload);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_prelude_gives_the_head() {
+        let head = br#"{"headers":{"content-type":"text/plain"},"cookies":["s=1","t=2"]}"#;
+        let (status, h, body) = parts(streamed(head, Body::from("streamed"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(h["content-type"], "text/plain");
+        assert_eq!(h.get_all("set-cookie").iter().count(), 2);
+        assert_eq!(body, b"streamed");
+        let (status, _, _) = parts(streamed(br#"{"statusCode":404}"#, Body::empty())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        for bad in [&b"not json"[..], b"[1]", br#"{"statusCode":"x"}"#] {
+            let (status, _, _) = parts(streamed(bad, Body::empty())).await;
+            assert_eq!(status, StatusCode::BAD_GATEWAY);
         }
     }
 

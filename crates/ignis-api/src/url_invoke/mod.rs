@@ -1,17 +1,19 @@
 //! Serving a function URL once the front has found it and let the caller
 //! in: the request as a payload format 2.0 event ([`event`]), the
 //! invocation through the router (the function's timeout, Lambda's 6 MB
-//! each way), the answer as HTTP ([`answer`]) with the URL's CORS headers
-//! ([`cors`]).
+//! each way), the answer as HTTP ([`answer`]; streamed as the function
+//! writes it for `InvokeMode: RESPONSE_STREAM`, `stream`) with the URL's
+//! CORS headers ([`cors`]).
 
 pub mod answer;
 pub mod cors;
 pub mod event;
+mod stream;
 
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::Response;
 use ignis_model::limits::SYNC_PAYLOAD_MAX;
-use ignis_router::{Completed, InvokeError, InvokeInput, Router};
+use ignis_router::{InvokeError, InvokeInput};
 
 use crate::functions::urls::{AuthType, InvokeMode, UrlEntry};
 use crate::functions::Functions;
@@ -77,31 +79,20 @@ pub async fn invoke(functions: &Functions, call: UrlCall<'_>) -> Response {
         trace_id: None,
     };
     let router = functions.router();
-    let done = match entry.invoke_mode {
-        InvokeMode::Buffered => router.invoke(input).await,
-        InvokeMode::ResponseStream => invoke_response_stream(router, input).await,
-    };
-    let mut resp = match done {
-        Ok(done) => answer::response(&done.payload, done.function_error),
-        Err(e) => refused(&e),
+    let mut resp = match entry.invoke_mode {
+        InvokeMode::Buffered => match router.invoke(input).await {
+            Ok(done) => answer::response(&done.payload, done.function_error),
+            Err(e) => refused(&e),
+        },
+        InvokeMode::ResponseStream => stream::respond(router, input)
+            .await
+            .unwrap_or_else(|e| refused(&e)),
     };
     cors::decorate(entry.cors.as_ref(), &call.parts.headers, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
-}
-
-/// The RESPONSE_STREAM seam: a URL with `InvokeMode: RESPONSE_STREAM`
-/// comes here. The router has no streaming entry point yet (response
-/// streaming is its own work in crates/ignis-router), so the answer is
-/// buffered, as a `BUFFERED` URL's; once the router streams, this is the
-/// one place that calls it and sends the body as it comes.
-async fn invoke_response_stream(
-    router: &Router,
-    input: InvokeInput,
-) -> Result<Completed, InvokeError> {
-    router.invoke(input).await
 }
 
 /// The router's refusal as a URL answers it.
