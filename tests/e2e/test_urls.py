@@ -524,3 +524,35 @@ def test_a_streaming_url_of_a_function_answering_whole(lam, py_fn):
     event = requests.get(created["FunctionUrl"] + "x?q=1", timeout=60).json()
     assert event["rawPath"] == "/x" and event["queryStringParameters"] == {"q": "1"}
     assert requests.get(created["FunctionUrl"] + "?mode=fail", timeout=60).status_code == 502
+
+
+def test_urls_keep_their_own_auth_under_auth_enforce(own_server, tmp_path, echo_zip):
+    """`--auth enforce` signs the management API, not the URLs: a NONE URL
+    answers unsigned callers, an AWS_IAM URL still needs a signature; a
+    deleted function's URL answers no more."""
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    key = root_key(srv)
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=srv.url, region_name=REGION, aws_access_key_id=key["AccessKeyId"],
+                            aws_secret_access_key=key["SecretAccessKey"], config=botocore.config.Config(retries={"max_attempts": 0}))  # fmt: skip
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    client("iam").create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+    lam = client("lambda")
+    lam.create_function(FunctionName="e", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE, Code={"ZipFile": echo_zip})
+    lam.get_waiter("function_active_v2").wait(FunctionName="e", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    lam.publish_version(FunctionName="e")
+    lam.create_alias(FunctionName="e", Name="signed", FunctionVersion="1")
+    open_url = lam.create_function_url_config(FunctionName="e", AuthType="NONE")["FunctionUrl"]
+    public(lam, "e")
+    iam_url = lam.create_function_url_config(FunctionName="e", Qualifier="signed", AuthType="AWS_IAM")["FunctionUrl"]
+    unsigned_api = requests.get(f"{srv.url}/2015-03-31/functions/", timeout=30)
+    assert unsigned_api.status_code == 403, "the management API stays signed"
+    assert requests.post(open_url, json={"a": 1}, timeout=60).status_code == 200
+    assert requests.post(iam_url, json={"a": 1}, timeout=60).status_code == 403
+    ok = send(signed(iam_url, key, "POST", b'{"a":1}', {"Content-Type": "application/json"}))
+    assert ok.status_code == 200, ok.text
+    lam.delete_function(FunctionName="e")
+    assert requests.post(open_url, json={"a": 1}, timeout=60).status_code == 404
+    assert send(signed(iam_url, key)).status_code == 404
