@@ -152,6 +152,9 @@ enum Outcome {
     Retry(Duration),
     /// Not run (the node stops): back to the queue as it was.
     Release,
+    /// Throttled while enough of its function's events already wait:
+    /// back to the queue, due again after [`crate::AsyncConfig::throttle_backoff`].
+    Backoff,
     /// Cannot run at all (function deleted, runtime unavailable).
     Drop,
 }
@@ -162,11 +165,51 @@ async fn attempt<T: Target>(
     target: Arc<T>,
     shared: Arc<Shared>,
     mut event: QueuedEvent,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let policy = policy(&shared, &event).await;
-    let outcome = run_event(target.as_ref(), &shared, &mut event, &policy).await;
+    let mut permit = Some(permit);
+    let outcome = run_event(target.as_ref(), &shared, &mut event, &policy, &mut permit).await;
     finish(&shared, &event, &policy, outcome).await;
+    drop(permit);
+}
+
+/// Counts an event of `function` waiting for capacity while it lives.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    function: &'a str,
+}
+
+impl<'a> Waiting<'a> {
+    /// `None` when `function` has as many waiting as allowed.
+    fn start(shared: &'a Shared, function: &'a str) -> Option<Self> {
+        let mut waiting = shared
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = waiting.entry(function.to_owned()).or_insert(0);
+        if *n >= shared.config.max_waiting_per_function {
+            return None;
+        }
+        *n += 1;
+        Some(Self { shared, function })
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self
+            .shared
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = waiting.get_mut(self.function) {
+            *n -= 1;
+            if *n == 0 {
+                waiting.remove(self.function);
+            }
+        }
+    }
 }
 
 async fn run_event<T: Target>(
@@ -174,8 +217,11 @@ async fn run_event<T: Target>(
     shared: &Shared,
     event: &mut QueuedEvent,
     policy: &Policy,
+    permit: &mut Option<OwnedSemaphorePermit>,
 ) -> Outcome {
     let mut stop = shared.stopping.subscribe();
+    let function = event.function.clone();
+    let mut waiting: Option<Waiting<'_>> = None;
     loop {
         let age = shared.clock.now_ms().saturating_sub(event.enqueued_ms);
         if age > millis(policy.max_age) {
@@ -198,12 +244,32 @@ async fn run_event<T: Target>(
                 return Outcome::Retry(delays.get(index).copied().unwrap_or_default());
             }
             // Throttled events wait (holding their claim); a wait is not
-            // an attempt. A function being updated is waited for too.
+            // an attempt. A function being updated is waited for too. A
+            // waiting event gives its dispatcher slot back, so other
+            // functions' events are claimed meanwhile; a function has at
+            // most `max_waiting_per_function` waiting, the rest go back to
+            // the queue for a while.
             Err(InvokeError::NoCapacity | InvokeError::Throttled(_) | InvokeError::NotReady(_)) => {
+                if waiting.is_none() {
+                    waiting = Waiting::start(shared, &function);
+                    if waiting.is_none() {
+                        return Outcome::Backoff;
+                    }
+                }
+                *permit = None;
                 tokio::select! {
                     biased;
                     _ = stop.wait_for(|s| *s) => return Outcome::Release,
                     _ = tokio::time::timeout(shared.config.capacity_recheck, target.capacity_freed()) => {}
+                }
+                // A slot again before the next try (drain waits for it).
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|s| *s) => return Outcome::Release,
+                    p = shared.permits.clone().acquire_owned() => match p {
+                        Ok(p) => *permit = Some(p),
+                        Err(_) => return Outcome::Release,
+                    },
                 }
             }
             Err(InvokeError::ShuttingDown) => return Outcome::Release,
@@ -233,6 +299,16 @@ async fn finish(shared: &Shared, event: &QueuedEvent, policy: &Policy, outcome: 
             shared
                 .store
                 .reschedule_event(event.id, &shared.owner, event.attempts, now)
+                .await
+        }
+        Outcome::Backoff => {
+            let due = shared
+                .clock
+                .now_ms()
+                .saturating_add(millis(shared.config.throttle_backoff));
+            shared
+                .store
+                .reschedule_event(event.id, &shared.owner, event.attempts, due)
                 .await
         }
         Outcome::Drop => {

@@ -11,7 +11,8 @@
 //!   2 minutes), every attempt under the request id it was accepted with;
 //! - an event older than `MaximumEventAgeInSeconds` is not run again;
 //! - a throttled attempt (no memory, a concurrency limit) waits, holding
-//!   its claim, and is not an attempt;
+//!   its claim but not its dispatcher slot (up to 8 per function; more go
+//!   back to the queue for 5 s), and is not an attempt;
 //! - when done, an invocation record goes to the `OnSuccess` / `OnFailure`
 //!   destination: an Ignis function gets it as an Event invocation of its
 //!   own, written in the same transaction that deletes the event.
@@ -43,8 +44,9 @@ pub struct AsyncConfig {
     /// one repeats); how many retries run is the function's
     /// `MaximumRetryAttempts` (Lambda: 1 min, 2 min).
     pub retry_delays: Vec<Duration>,
-    /// Invocations claimed from the queue at once (running or waiting for
-    /// capacity).
+    /// Invocations claimed from the queue and running at once (events
+    /// waiting for capacity give their slot back: see
+    /// `max_waiting_per_function`).
     pub concurrency: usize,
     /// Longest wait for capacity before trying an invocation that found
     /// none again (a release of memory or concurrency wakes it sooner).
@@ -54,6 +56,12 @@ pub struct AsyncConfig {
     pub lease: Duration,
     /// Longest sleep of an idle dispatcher between looks at the queue.
     pub idle_poll: Duration,
+    /// Events of one function that wait for capacity holding their claim
+    /// (without holding a dispatcher slot); more go back to the queue.
+    pub max_waiting_per_function: usize,
+    /// How long a throttled event beyond those waits in the queue before
+    /// it is claimed again.
+    pub throttle_backoff: Duration,
 }
 
 impl Default for AsyncConfig {
@@ -64,6 +72,8 @@ impl Default for AsyncConfig {
             capacity_recheck: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_secs(5),
+            max_waiting_per_function: 8,
+            throttle_backoff: Duration::from_secs(5),
         }
     }
 }
@@ -145,8 +155,10 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// Wakes the dispatcher: an event was queued or rescheduled.
     pub(crate) wake: Notify,
-    /// One permit per event claimed at once.
+    /// One permit per event claimed and not waiting for capacity.
     pub(crate) permits: Arc<Semaphore>,
+    /// Events waiting for capacity, by function.
+    pub(crate) waiting: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     pub(crate) stopping: watch::Sender<bool>,
 }
 
@@ -172,6 +184,7 @@ impl AsyncInvoker {
             clock: Clock::new(),
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(concurrency as usize)),
+            waiting: Default::default(),
             stopping,
         });
         tokio::spawn(dispatch::run(target, shared.clone()));

@@ -41,6 +41,8 @@ struct Call {
 struct Fake {
     script: Mutex<VecDeque<Answer>>,
     full: AtomicBool,
+    /// Functions refused with `NoCapacity` (their concurrency is taken).
+    blocked: Mutex<Vec<String>>,
     freed: Notify,
     calls: Mutex<Vec<Call>>,
 }
@@ -76,7 +78,8 @@ impl Target for Fake {
         &self,
         input: InvokeInput,
     ) -> impl Future<Output = Result<Completed, InvokeError>> + Send {
-        let answer = if self.full.load(Ordering::SeqCst) {
+        let blocked = self.blocked.lock().unwrap().contains(&input.function);
+        let answer = if blocked || self.full.load(Ordering::SeqCst) {
             Answer::NoCapacity
         } else if input.function == "f" {
             let next = self.script.lock().unwrap().pop_front();
@@ -370,6 +373,56 @@ async fn an_invocation_without_memory_waits_in_the_queue_and_runs_once_freed() {
     // Woken by the release, not by a retry delay.
     assert!(ran[0].at - freed_at <= AsyncConfig::default().capacity_recheck);
     assert_eq!(ran[0].request_id.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_backlog_does_not_hold_up_other_functions() {
+    let (_dir, store) = store().await;
+    store.create_function(&function("g").build()).await.unwrap();
+    let fake = Fake::answering(&[]);
+    fake.blocked.lock().unwrap().push("f".into());
+    let config = AsyncConfig {
+        concurrency: 4,
+        ..AsyncConfig::default()
+    };
+    let queue = start(&fake, &store, config.clone());
+    for _ in 0..50 {
+        queue.enqueue(event("f", "{}")).await.unwrap();
+    }
+    advance(Duration::from_secs(2)).await;
+    let g = queue.enqueue(event("g", "{}")).await.unwrap();
+    advance(Duration::from_secs(10)).await;
+    let ran: Vec<_> = fake.calls_of("g");
+    assert_eq!(
+        answers(&ran),
+        [Answer::Success],
+        "g ran despite f's backlog"
+    );
+    assert_eq!(ran[0].request_id.as_deref(), Some(g.as_str()));
+    // At most `max_waiting_per_function` of f's hold a claim; the rest
+    // wait in the queue, and none has run.
+    let stats = store.event_queue_stats("f").await.unwrap();
+    assert_eq!(stats.depth, 50);
+    assert!(
+        stats.claimed <= config.max_waiting_per_function as u64 + 4,
+        "{stats:?}"
+    );
+    assert!(fake
+        .calls_of("f")
+        .iter()
+        .all(|c| c.answer == Answer::NoCapacity));
+
+    // Once f may run, every one of its events does, once.
+    fake.blocked.lock().unwrap().clear();
+    fake.freed.notify_waiters();
+    advance(Duration::from_secs(60)).await;
+    let succeeded = fake
+        .calls_of("f")
+        .iter()
+        .filter(|c| c.answer == Answer::Success)
+        .count();
+    assert_eq!(succeeded, 50);
+    assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
 }
 
 #[tokio::test(start_paused = true)]
