@@ -640,8 +640,13 @@
     };
     const stream = new Writable({
       highWaterMark,
+      // Each write is handed to the request at once (it goes out as a chunk
+      // of its own); the stream holds further writes back only while the
+      // connection does.
       write(chunk, encoding, callback) {
-        open().write(chunk, encoding, callback);
+        const r = open();
+        if (r.write(chunk, encoding)) callback();
+        else r.once('drain', () => callback());
       },
       final(callback) {
         open().end();
@@ -656,10 +661,17 @@
       stream,
       started: () => request !== null,
       done,
-      // Fails a stream already under way: the error travels in the trailers.
-      failInTrailers(err) {
+      // Fails a stream already under way: what the handler wrote before
+      // failing goes out first, then the error in the trailers.
+      async failInTrailers(err) {
         const payload = errorPayload(err);
         const r = open();
+        while (stream.writableLength > 0 && !r.destroyed && !r.writableEnded) {
+          await new Promise((resolve) => {
+            r.once('drain', resolve);
+            r.once('close', resolve);
+          });
+        }
         if (!r.writableEnded) {
           r.addTrailers({
             [ERROR_TYPE_HEADER]: headerSafe(payload.errorType),

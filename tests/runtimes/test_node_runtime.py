@@ -975,6 +975,28 @@ exports.handler = awslambda.streamifyResponse(async (event, stream) => {{
     assert rt.api.chunks.get(timeout=WAIT) == b"second"
 
 
+def test_an_error_after_writes_sends_every_byte_written_then_the_trailers(node_runtime):
+    rt = node_runtime(
+        {
+            "index.js": """
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  stream.write('a');
+  stream.write('b');
+  stream.write(Buffer.alloc(200000, 'c'));
+  stream.write('d');
+  throw new Error('after four writes');
+});
+"""
+        },
+        "index.handler",
+    )
+    posted = rt.invoke({})
+    assert posted.body == b"ab" + b"c" * 200000 + b"d"
+    assert posted.trailers.get("lambda-runtime-function-error-type") == "Error"
+    err = json.loads(base64.b64decode(posted.trailers["lambda-runtime-function-error-body"]))
+    assert err["errorMessage"] == "after four writes"
+
+
 def test_http_response_stream_writes_the_integration_prelude(node_runtime):
     rt = node_runtime(
         {
