@@ -243,3 +243,26 @@ def test_dry_run_and_refusals(lam, node_fn):
     with pytest.raises(ClientError) as e:
         lam.invoke_with_response_stream(FunctionName=name, Payload=b"not json")
     assert error_code(e.value) == "InvalidRequestContentException"
+
+
+def test_awss_own_node_client_streams_through_the_runtime_api(lam, deploy, fname):
+    """The same streaming handler on AWS's own Node.js runtime client
+    (npm's aws-lambda-ric, as tests/e2e/test_official_clients.py builds it):
+    its chunked streaming response and its error trailers, as Lambda reads
+    them."""
+    from test_official_clients import FUNCTION_PATH, _node_ric_modules, _zip_tree
+
+    modules = _node_ric_modules()
+    node = shutil.which("node", path=FUNCTION_PATH)
+    if node is None:
+        pytest.skip(f"no node on the function PATH {FUNCTION_PATH}")
+    bootstrap = f'#!/bin/sh\ncd "$LAMBDA_TASK_ROOT"\nexec {node} node_modules/.bin/aws-lambda-ric index.handler\n'
+    deploy(_zip_tree(modules.parent, [("bootstrap", bootstrap, 0o755), ("index.js", STREAMING)]), Timeout=60)
+    resp, chunks, complete = stream(lam, fname, {"parts": ["official ", "client"], "contentType": "text/plain"})
+    assert resp["ResponseStreamContentType"] == "text/plain"
+    assert b"".join(chunks) == b"official client"
+    assert "ErrorCode" not in complete, complete
+    _, chunks, complete = stream(lam, fname, {"parts": ["partial"], "fail": "mid-stream failure"})
+    assert b"".join(chunks) == b"partial"
+    assert complete["ErrorCode"] == "Error", complete
+    assert "mid-stream failure" in complete["ErrorDetails"], complete
