@@ -20,6 +20,7 @@ use crate::{app, AppState};
 mod layers;
 mod policy;
 mod settings;
+mod urls;
 
 fn state(dir: &std::path::Path) -> AppState {
     state_with_store(dir).0
