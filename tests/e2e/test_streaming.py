@@ -87,6 +87,27 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
 });
 """
 
+CONTEXT = """\
+exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  const custom = context.clientContext && context.clientContext.custom;
+  responseStream.write(JSON.stringify({
+    version: process.env.AWS_LAMBDA_FUNCTION_VERSION, arn: context.invokedFunctionArn, custom,
+  }));
+  responseStream.end();
+});
+"""
+
+# Writes `event.mb` MB in 1 MB chunks.
+LARGE = """\
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const mb = Buffer.alloc(1024 * 1024, 'x');
+  for (let i = 0; i < event.mb; i++) {
+    if (!responseStream.write(mb)) await new Promise((ok) => responseStream.once('drain', ok));
+  }
+  responseStream.end();
+});
+"""
+
 
 @pytest.fixture
 def node_fn(url, deploy, fname):
@@ -266,3 +287,28 @@ def test_awss_own_node_client_streams_through_the_runtime_api(lam, deploy, fname
     assert b"".join(chunks) == b"partial"
     assert complete["ErrorCode"] == "Error", complete
     assert "mid-stream failure" in complete["ErrorDetails"], complete
+
+
+def test_qualifier_and_client_context_reach_the_function(lam, node_fn):
+    name = node_fn(CONTEXT)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    cc = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    resp, chunks, complete = stream(lam, name, {}, Qualifier=version, ClientContext=cc)
+    assert resp["ExecutedVersion"] == version
+    doc = json.loads(b"".join(chunks))
+    assert doc["version"] == version, doc
+    assert doc["arn"].endswith(f":function:{name}:{version}"), doc
+    assert doc["custom"] == {"k": "v"}, doc
+    assert "ErrorCode" not in complete
+
+
+def test_a_stream_past_20_mb_stops_there_with_response_size_too_large(lam, node_fn):
+    name = node_fn(LARGE, MemorySize=512)
+    _, chunks, complete = stream(lam, name, {"mb": 21})
+    assert sum(len(c) for c in chunks) == 20 * 1024 * 1024
+    assert complete["ErrorCode"] == "Function.ResponseSizeTooLarge", complete
+    assert "20971520 bytes" in complete["ErrorDetails"], complete
+    # 20 MB exactly is within the limit, and the environment still serves.
+    _, chunks, complete = stream(lam, name, {"mb": 20})
+    assert sum(len(c) for c in chunks) == 20 * 1024 * 1024
+    assert "ErrorCode" not in complete, complete
