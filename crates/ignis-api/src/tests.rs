@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use crate::functions::Functions;
 use crate::{app, AppState};
 
+mod event_invoke;
 mod layers;
 mod policy;
 mod settings;

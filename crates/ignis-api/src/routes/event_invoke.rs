@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
+use ignis_model::{ErrorKind, LambdaError};
 use serde::{Deserialize, Serialize};
 
 use crate::body;
 use crate::error::ApiError;
 use crate::functions::event_invoke::{EventInvokeConfigRequest, FunctionEventInvokeConfig};
-use crate::routes::management::max_items;
 use crate::AppState;
 
 const PATH: &str = "/2019-09-25/functions/{name}/event-invoke-config";
@@ -114,7 +114,7 @@ async fn list(
     Path(name): Path<String>,
     Query(q): Query<EventInvokeQuery>,
 ) -> Result<Response, ApiError> {
-    let max = max_items(q.max_items.as_deref(), 50)?;
+    let max = page_size(q.max_items.as_deref())?;
     let marker = q.marker.as_deref().filter(|m| !m.is_empty());
     let (configs, next_marker) = s
         .functions
@@ -125,6 +125,21 @@ async fn list(
         next_marker,
     })
     .into_response())
+}
+
+/// `MaxItems`: 1–50 (the model's `MaxFunctionEventInvokeConfigListItems`).
+fn page_size(given: Option<&str>) -> Result<usize, ApiError> {
+    let Some(m) = given else {
+        return Ok(50);
+    };
+    match m.parse::<usize>() {
+        Ok(n @ 1..=50) => Ok(n),
+        _ => Err(LambdaError::new(
+            ErrorKind::Validation,
+            format!("1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 50"),
+        )
+        .into()),
+    }
 }
 
 /// A function's asynchronous backlog (Ignis's own endpoint).
