@@ -43,9 +43,17 @@ pub(crate) async fn run<T: Target>(target: Arc<T>, shared: Arc<Shared>) {
         let limit = 1 + shared.permits.available_permits();
         let now = shared.clock.now_ms();
         let lease_until = now.saturating_add(millis(shared.config.lease));
+        let per_function = shared.config.max_waiting_per_function.max(1);
         let idle = match shared
             .store
-            .claim_events(&shared.owner, now, lease_until, limit)
+            .claim_events(
+                &shared.owner,
+                now,
+                lease_until,
+                limit,
+                per_function,
+                &saturated(&shared),
+            )
             .await
         {
             Ok(events) if !events.is_empty() => {
@@ -87,6 +95,18 @@ pub(crate) async fn run<T: Target>(target: Arc<T>, shared: Arc<Shared>) {
             _ = tokio::time::sleep(idle.max(Duration::from_millis(1))) => {}
         }
     }
+}
+
+/// The functions with events waiting for capacity: claims leave their
+/// other events in the queue until those have run (the last one to leave
+/// its wait wakes the dispatcher), so a throttled backlog is neither
+/// claimed nor rescheduled over and over.
+fn saturated(shared: &Shared) -> Vec<String> {
+    let waiting = shared
+        .waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    waiting.keys().cloned().collect()
 }
 
 /// Keeps this process's claims leased while it runs.
@@ -209,6 +229,9 @@ impl Drop for Waiting<'_> {
                 waiting.remove(self.function);
             }
         }
+        drop(waiting);
+        // Room for another of the function's events: claim again.
+        self.shared.wake.notify_one();
     }
 }
 

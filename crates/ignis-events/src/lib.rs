@@ -56,8 +56,10 @@ pub struct AsyncConfig {
     pub lease: Duration,
     /// Longest sleep of an idle dispatcher between looks at the queue.
     pub idle_poll: Duration,
-    /// Events of one function that wait for capacity holding their claim
-    /// (without holding a dispatcher slot); more go back to the queue.
+    /// Events of one function claimed in one round, and the most that
+    /// wait for capacity holding their claim (without holding a dispatcher
+    /// slot); more go back to the queue. While any of a function's events
+    /// waits, its others are not claimed.
     pub max_waiting_per_function: usize,
     /// How long a throttled event beyond those waits in the queue before
     /// it is claimed again.

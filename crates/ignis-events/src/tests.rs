@@ -494,7 +494,7 @@ async fn events_left_claimed_by_a_killed_process_run_again_at_start_up() {
     }
     assert_eq!(
         store
-            .claim_events("dead", 0, i64::MAX, 10)
+            .claim_events("dead", 0, i64::MAX, 10, usize::MAX, &[])
             .await
             .unwrap()
             .len(),

@@ -7,12 +7,16 @@
 //!   the caller gets its 202.
 //! - **Claim**: a dispatcher (`owner`: one id per process) takes up to
 //!   `limit` rows that are due (`not_before_ms <= now`) and not under a
-//!   live lease (`lease_until_ms` unset or passed), in due order, and sets
+//!   live lease (`lease_until_ms` unset or passed), in due order, at most
+//!   `per_function` of each function and none of the functions it names
+//!   as saturated (their claimed events already wait for capacity), and sets
 //!   `claimed_by = owner, lease_until_ms = now + lease` in the same
 //!   statement. SQLite has one writer, so the statement is atomic; a
 //!   PostgreSQL backend selects the rows with `FOR UPDATE SKIP LOCKED` in
-//!   the `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)
-//!   RETURNING …`, so nodes claiming at once never take the same row.
+//!   the `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING
+//!   …` (the per-function window in an inner select, as PostgreSQL refuses
+//!   `FOR UPDATE` beside a window), so nodes claiming at once never take
+//!   the same row.
 //! - **Renew**: while it holds claims the owner pushes their leases forward
 //!   ([`crate::Store::renew_event_leases`]), so a long invocation keeps its
 //!   row; a process that dies stops renewing, its leases pass and the rows

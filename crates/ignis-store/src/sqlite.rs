@@ -661,10 +661,24 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
+        per_function: usize,
+        skip: &[String],
     ) -> Result<Vec<QueuedEvent>, StoreError> {
         let owner = owner.to_string();
+        let skip = serde_json::to_string(skip).map_err(|source| StoreError::Encode {
+            name: "the functions a claim skips".into(),
+            source,
+        })?;
         self.with_conn("claim queued events", move |conn| {
-            queue::claim(conn, &owner, now_ms, lease_until_ms, limit)
+            queue::claim(
+                conn,
+                &owner,
+                now_ms,
+                lease_until_ms,
+                limit,
+                per_function,
+                &skip,
+            )
         })
         .await
     }

@@ -324,13 +324,17 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_event(&self, event: &QueuedEvent) -> Result<i64, StoreError>;
 
     /// Claims for `owner` up to `limit` events due at `now_ms` and not
-    /// under a live lease, earliest due first, leased until `lease_until_ms`.
+    /// under a live lease, earliest due first, leased until `lease_until_ms`:
+    /// at most `per_function` of each function, none of the functions in
+    /// `skip` (those whose claimed events already wait for capacity).
     async fn claim_events(
         &self,
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
+        per_function: usize,
+        skip: &[String],
     ) -> Result<Vec<QueuedEvent>, StoreError>;
 
     /// Moves the lease of every event `owner` holds to `lease_until_ms`;

@@ -59,19 +59,42 @@ pub(super) fn claim(
     now_ms: i64,
     lease_until_ms: i64,
     limit: usize,
+    per_function: usize,
+    skip_json: &str,
 ) -> Result<Vec<QueuedEvent>, StoreError> {
     const OP: &str = "claim queued events";
+    // The window numbers each function's claimable events in due order;
+    // PostgreSQL, which refuses FOR UPDATE beside a window, selects these
+    // candidates first and locks them in an outer `SELECT id FROM
+    // async_events WHERE id IN (…) FOR UPDATE SKIP LOCKED`.
     let sql = format!(
         "UPDATE async_events SET claimed_by = ?1, lease_until_ms = ?2
-         WHERE id IN (SELECT id FROM async_events
-                      WHERE not_before_ms <= ?3 AND (lease_until_ms IS NULL OR lease_until_ms <= ?3)
-                      ORDER BY not_before_ms, id LIMIT ?4)
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT id, not_before_ms,
+                        ROW_NUMBER() OVER (PARTITION BY function ORDER BY not_before_ms, id) AS nth
+                 FROM async_events
+                 WHERE not_before_ms <= ?3 AND (lease_until_ms IS NULL OR lease_until_ms <= ?3)
+                   AND function NOT IN (SELECT value FROM json_each(?6)))
+             WHERE nth <= ?5
+             ORDER BY not_before_ms, id LIMIT ?4)
          RETURNING {COLUMNS}"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let per_function = i64::try_from(per_function).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&sql).map_err(query_err(OP))?;
     let rows = stmt
-        .query_map(params![owner, lease_until_ms, now_ms, limit], from_row)
+        .query_map(
+            params![
+                owner,
+                lease_until_ms,
+                now_ms,
+                limit,
+                per_function,
+                skip_json
+            ],
+            from_row,
+        )
         .map_err(query_err(OP))?;
     let mut claimed = rows.collect::<Result<Vec<_>, _>>().map_err(query_err(OP))?;
     claimed.sort_by_key(|e| (e.not_before_ms, e.id));
@@ -212,12 +235,15 @@ mod tests {
             .enqueue_event(&event("f", "later", 500))
             .await
             .unwrap();
-        let claimed = store.claim_events("p1", 100, 1_000, 10).await.unwrap();
+        let claimed = store
+            .claim_events("p1", 100, 1_000, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&claimed), ["a", "b"], "due ones, earliest first");
         assert_eq!(claimed[0].payload, br#"{"n":1}"#);
         // Held under a live lease: nobody claims them again.
         assert!(store
-            .claim_events("p2", 200, 1_200, 10)
+            .claim_events("p2", 200, 1_200, 10, usize::MAX, &[])
             .await
             .unwrap()
             .is_empty());
@@ -229,22 +255,63 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(other.claim_events("p", 1, 100, 3).await.unwrap().len(), 3);
-        assert_eq!(other.claim_events("p", 1, 100, 3).await.unwrap().len(), 2);
+        assert_eq!(
+            other
+                .claim_events("p", 1, 100, 3, usize::MAX, &[])
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            other
+                .claim_events("p", 1, 100, 3, usize::MAX, &[])
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_take_at_most_so_many_per_function_and_skip_the_ones_named() {
+        let (_dir, store) = open();
+        for (f, id, due) in [
+            ("f", "f1", 1),
+            ("f", "f2", 2),
+            ("f", "f3", 3),
+            ("g", "g1", 4),
+            ("h", "h1", 5),
+        ] {
+            store.enqueue_event(&event(f, id, due)).await.unwrap();
+        }
+        let claimed = store
+            .claim_events("p", 10, 100, 10, 2, &["h".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(ids(&claimed), ["f1", "f2", "g1"]);
+        let rest = store.claim_events("p", 10, 100, 10, 2, &[]).await.unwrap();
+        assert_eq!(ids(&rest), ["f3", "h1"]);
     }
 
     #[tokio::test]
     async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses_it() {
         let (_dir, store) = open();
         store.enqueue_event(&event("f", "a", 0)).await.unwrap();
-        let first = store.claim_events("dead", 10, 100, 10).await.unwrap();
+        let first = store
+            .claim_events("dead", 10, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&first), ["a"]);
         assert!(store
-            .claim_events("p2", 99, 199, 10)
+            .claim_events("p2", 99, 199, 10, usize::MAX, &[])
             .await
             .unwrap()
             .is_empty());
-        let again = store.claim_events("p2", 100, 200, 10).await.unwrap();
+        let again = store
+            .claim_events("p2", 100, 200, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&again), ["a"], "the lease passed: claimed again");
         // The first owner can no longer finish or reschedule it.
         assert!(!store
@@ -264,9 +331,15 @@ mod tests {
         let (_dir, store) = open();
         store.enqueue_event(&event("f", "a", 0)).await.unwrap();
         store.enqueue_event(&event("g", "b", 0)).await.unwrap();
-        store.claim_events("p1", 0, 100, 1).await.unwrap();
+        store
+            .claim_events("p1", 0, 100, 1, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(store.renew_event_leases("p1", 1_000).await.unwrap(), 1);
-        let other = store.claim_events("p2", 500, 600, 10).await.unwrap();
+        let other = store
+            .claim_events("p2", 500, 600, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&other), ["b"], "a is still p1's");
     }
 
@@ -274,17 +347,21 @@ mod tests {
     async fn reschedule_counts_the_attempt_and_waits_until_due() {
         let (_dir, store) = open();
         store.enqueue_event(&event("f", "a", 0)).await.unwrap();
-        let e = store.claim_events("p", 0, 100, 10).await.unwrap().remove(0);
+        let e = store
+            .claim_events("p", 0, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(e.attempts, 0);
         assert!(store.reschedule_event(e.id, "p", 1, 60_000).await.unwrap());
         assert_eq!(store.next_event_due().await.unwrap(), Some(60_000));
         assert!(store
-            .claim_events("p", 59_999, 70_000, 10)
+            .claim_events("p", 59_999, 70_000, 10, usize::MAX, &[])
             .await
             .unwrap()
             .is_empty());
         let e = store
-            .claim_events("p", 60_000, 70_000, 10)
+            .claim_events("p", 60_000, 70_000, 10, usize::MAX, &[])
             .await
             .unwrap()
             .remove(0);
@@ -298,14 +375,21 @@ mod tests {
     async fn completing_writes_the_follow_up_in_the_same_transaction() {
         let (_dir, store) = open();
         store.enqueue_event(&event("f", "a", 0)).await.unwrap();
-        let e = store.claim_events("p", 0, 100, 10).await.unwrap().remove(0);
+        let e = store
+            .claim_events("p", 0, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap()
+            .remove(0);
         let record = event("dest", "r", 5);
         assert!(store
             .complete_event(e.id, "p", Some(&record))
             .await
             .unwrap());
         assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
-        let next = store.claim_events("p", 5, 100, 10).await.unwrap();
+        let next = store
+            .claim_events("p", 5, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&next), ["r"]);
         assert_eq!(next[0].function, "dest");
         // A lost claim writes no follow-up either.
@@ -327,7 +411,7 @@ mod tests {
             store.enqueue_event(&e).await.unwrap();
             store.enqueue_event(&event("f", "b", 8)).await.unwrap();
             store
-                .claim_events("killed", 10, i64::MAX, 10)
+                .claim_events("killed", 10, i64::MAX, 10, usize::MAX, &[])
                 .await
                 .unwrap();
         }
@@ -336,19 +420,25 @@ mod tests {
         assert_eq!((stats.depth, stats.claimed), (2, 2));
         assert_eq!(stats.oldest_enqueued_ms, Some(7));
         assert!(store
-            .claim_events("new", 20, 100, 10)
+            .claim_events("new", 20, 100, 10, usize::MAX, &[])
             .await
             .unwrap()
             .is_empty());
         assert_eq!(store.release_event_claims(None).await.unwrap(), 2);
-        let again = store.claim_events("new", 20, 100, 10).await.unwrap();
+        let again = store
+            .claim_events("new", 20, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(ids(&again), ["a", "b"]);
         assert_eq!(again[0].qualifier.as_deref(), Some("live"));
         assert_eq!(again[0].client_context.as_deref(), Some("{}"));
         assert_eq!(again[1].qualifier, None);
         // An owner's release leaves the others' claims alone.
         store.enqueue_event(&event("f", "c", 0)).await.unwrap();
-        store.claim_events("other", 20, 100, 10).await.unwrap();
+        store
+            .claim_events("other", 20, 100, 10, usize::MAX, &[])
+            .await
+            .unwrap();
         assert_eq!(store.release_event_claims(Some("new")).await.unwrap(), 2);
         assert_eq!(store.event_queue_stats("f").await.unwrap().claimed, 1);
         assert_eq!(store.event_queue_stats("nobody").await.unwrap().depth, 0);
