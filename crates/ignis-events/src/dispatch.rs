@@ -359,7 +359,7 @@ async fn finish(shared: &Shared, event: &QueuedEvent, policy: &Policy, outcome: 
     match written {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(%function, %request_id, "the event's claim was lost (its lease passed); another dispatcher has it")
+            tracing::warn!(%function, %request_id, "the event is no longer this dispatcher's: its function was deleted, or its lease passed and another dispatcher has it")
         }
         Err(e) => {
             tracing::warn!(%function, %request_id, error = %e, "could not update the queued event; it runs again when its lease passes")

@@ -295,6 +295,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deleting_a_function_drops_its_queued_events() {
+        let (_dir, store) = open();
+        let f = ignis_test_support::function("f").build();
+        store.create_function(&f).await.unwrap();
+        store.enqueue_event(&event("f", "a", 0)).await.unwrap();
+        store.enqueue_event(&event("g", "b", 0)).await.unwrap();
+        store.delete_function("f").await.unwrap();
+        assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
+        assert_eq!(store.event_queue_stats("g").await.unwrap().depth, 1);
+    }
+
+    #[tokio::test]
     async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses_it() {
         let (_dir, store) = open();
         store.enqueue_event(&event("f", "a", 0)).await.unwrap();

@@ -382,13 +382,16 @@ pub(super) fn list_settings(conn: &Connection, kind: &str) -> Result<Vec<Setting
     rows.map(|r| r.map_err(query_err(OP))).collect()
 }
 
-/// Deletes what belongs to function `name` besides its row (its delete).
+/// Deletes what belongs to function `name` besides its row (its delete),
+/// its queued asynchronous invocations included (a function created again
+/// under the name does not get them).
 pub(super) fn delete_all(tx: &Transaction<'_>, name: &str) -> Result<(), StoreError> {
     const OP: &str = "delete a function's versions";
     for sql in [
         "DELETE FROM function_versions WHERE name = ?1",
         "DELETE FROM function_aliases WHERE name = ?1",
         "DELETE FROM function_settings WHERE name = ?1",
+        "DELETE FROM async_events WHERE function = ?1",
     ] {
         tx.execute(sql, [name]).map_err(query_err(OP))?;
     }
