@@ -40,72 +40,28 @@ pub async fn invoke(
     let (parts, b) = req.into_parts();
     let headers = parts.headers;
     let kind = invocation_type(&headers)?;
-    let tail = match header(&headers, h::LOG_TYPE) {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(LambdaError::invalid(format!(
-                "Invalid LogType: {other}; expected None or Tail"
-            ))
-            .into())
-        }
-    };
-    let client_context = client_context(&headers)?;
     let max = if kind == InvocationType::Event {
         ASYNC_PAYLOAD_MAX
     } else {
         SYNC_PAYLOAD_MAX
     };
-    let payload = body::read(b, max, "InvokeFunction").await?;
-    // UTF-8 first: skipping a string, serde does not check its bytes.
-    let is_json = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
-            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
-    };
-    if !payload.is_empty() && !is_json(&payload) {
-        return Err(LambdaError::new(
-            ErrorKind::InvalidRequestContent,
-            "Could not parse request body into json: Could not parse payload into json",
-        )
-        .into());
-    }
-    // The router's in-memory table answers; the store is read only to explain
-    // a function the router does not run (absent, Pending or Failed).
-    let (function, qualifier) = s.functions.qualified(&name, q.qualifier.as_deref())?;
-    let qualifier = qualifier.map(|q| q.as_string());
-    let arn = s.functions.arn(&function);
-    // The runtime's context shows the qualifier the caller named, as Lambda's.
-    let invoked_arn = match &qualifier {
-        Some(q) => format!("{arn}:{q}"),
-        None => arn.clone(),
-    };
-    // The router runs `$LATEST` when no qualifier (or `$LATEST`) is named.
-    let routed = qualifier
-        .clone()
-        .filter(|q| q != ignis_model::version::LATEST);
+    let mut call = read_call(
+        &s,
+        &name,
+        q.qualifier.as_deref(),
+        &headers,
+        b,
+        max,
+        "InvokeFunction",
+    )
+    .await?;
+    // Only a synchronous invocation's answer carries its log tail.
+    call.input.tail &= kind == InvocationType::RequestResponse;
+    let tail = call.input.tail;
+    let (function, routed) = (call.input.function.clone(), call.input.qualifier.clone());
     let router = s.functions.router();
-    let refused = |e: InvokeError| async {
-        match e {
-            InvokeError::NotFound(_) => {
-                s.functions.not_runnable(&function, routed.as_deref()).await
-            }
-            e => invoke_error(
-                e,
-                &arn,
-                (router.admission().used_mb(), router.admission().budget_mb()),
-            ),
-        }
-    };
-    let input = InvokeInput {
-        function: function.clone(),
-        qualifier: routed.clone(),
-        payload,
-        client_context,
-        invoked_arn,
-        request_id: None,
-        tail: tail && kind == InvocationType::RequestResponse,
-        trace_id: trace_id(&headers),
-    };
+    let input = call.input;
+    let refused = |e: InvokeError| refusal(&s, &function, routed.as_deref(), &call.arn, e);
     match kind {
         InvocationType::DryRun => {
             if let Err(e) = router.check(&function, routed.as_deref()) {
@@ -152,6 +108,95 @@ pub async fn invoke(
                 }
             }
             Ok(with_version(resp, Some(done.version)))
+        }
+    }
+}
+
+/// What every form of Invoke reads from its request before running: the
+/// payload (UTF-8 JSON within `max`, untouched), the log type, client
+/// context and trace header, and the function and qualifier it names.
+pub(crate) struct Call {
+    /// The function's unqualified ARN (for refusals).
+    pub arn: String,
+    /// The invocation, `qualifier` `None` for `$LATEST`.
+    pub input: InvokeInput,
+}
+
+/// Reads a [`Call`] from the parts of an Invoke-like request.
+pub(crate) async fn read_call(
+    s: &AppState,
+    name: &str,
+    qualifier: Option<&str>,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    max: usize,
+    operation: &str,
+) -> Result<Call, ApiError> {
+    let tail = match header(headers, h::LOG_TYPE) {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(LambdaError::invalid(format!(
+                "Invalid LogType: {other}; expected None or Tail"
+            ))
+            .into())
+        }
+    };
+    let client_context = client_context(headers)?;
+    let payload = body::read(body, max, operation).await?;
+    // UTF-8 first: skipping a string, serde does not check its bytes.
+    let is_json = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
+    };
+    if !payload.is_empty() && !is_json(&payload) {
+        return Err(LambdaError::new(
+            ErrorKind::InvalidRequestContent,
+            "Could not parse request body into json: Could not parse payload into json",
+        )
+        .into());
+    }
+    // The router's in-memory table answers; the store is read only to explain
+    // a function the router does not run (absent, Pending or Failed).
+    let (function, qualifier) = s.functions.qualified(name, qualifier)?;
+    let qualifier = qualifier.map(|q| q.as_string());
+    let arn = s.functions.arn(&function);
+    // The runtime's context shows the qualifier the caller named, as Lambda's.
+    let invoked_arn = match &qualifier {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn.clone(),
+    };
+    // The router runs `$LATEST` when no qualifier (or `$LATEST`) is named.
+    let routed = qualifier.filter(|q| q != ignis_model::version::LATEST);
+    Ok(Call {
+        arn,
+        input: InvokeInput {
+            function,
+            qualifier: routed,
+            payload,
+            client_context,
+            invoked_arn,
+            request_id: None,
+            tail,
+            trace_id: trace_id(headers),
+        },
+    })
+}
+
+/// Lambda's answer to a router refusal: a function the router does not run
+/// is explained from the store (absent, Pending, Failed).
+pub(crate) async fn refusal(
+    s: &AppState,
+    function: &str,
+    routed: Option<&str>,
+    arn: &str,
+    e: InvokeError,
+) -> ApiError {
+    match e {
+        InvokeError::NotFound(_) => s.functions.not_runnable(function, routed).await,
+        e => {
+            let admission = s.functions.router().admission();
+            invoke_error(e, arn, (admission.used_mb(), admission.budget_mb()))
         }
     }
 }

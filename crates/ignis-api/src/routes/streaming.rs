@@ -24,14 +24,13 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body::Frame;
 use ignis_model::limits::SYNC_PAYLOAD_MAX;
-use ignis_model::{ErrorKind, LambdaError};
+use ignis_model::LambdaError;
 use ignis_protocol::eventstream;
-use ignis_router::{InvokeError, InvokeInput, Piece, StreamBody, StreamOutcome};
+use ignis_router::{InvokeError, Piece, StreamBody, StreamOutcome};
 
-use crate::body;
-use crate::error::{invoke_error, ApiError};
+use crate::error::ApiError;
 use crate::headers as h;
-use crate::routes::invoke::{client_context, header, trace_id, with_version, LOG_TAIL_MAX};
+use crate::routes::invoke::{header, read_call, refusal, with_version, LOG_TAIL_MAX};
 use crate::routes::management::QualifierQuery;
 use crate::AppState;
 
@@ -65,66 +64,27 @@ pub async fn invoke_with_response_stream(
             .into())
         }
     };
-    let tail = match header(&headers, h::LOG_TYPE) {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(LambdaError::invalid(format!(
-                "Invalid LogType: {other}; expected None or Tail"
-            ))
-            .into())
-        }
-    };
-    let client_context = client_context(&headers)?;
-    let payload = body::read(b, SYNC_PAYLOAD_MAX, "InvokeWithResponseStream").await?;
-    let is_json = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
-            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
-    };
-    if !payload.is_empty() && !is_json(&payload) {
-        return Err(LambdaError::new(
-            ErrorKind::InvalidRequestContent,
-            "Could not parse request body into json: Could not parse payload into json",
-        )
-        .into());
-    }
-    let (function, qualifier) = s.functions.qualified(&name, q.qualifier.as_deref())?;
-    let qualifier = qualifier.map(|q| q.as_string());
-    let arn = s.functions.arn(&function);
-    let invoked_arn = match &qualifier {
-        Some(q) => format!("{arn}:{q}"),
-        None => arn.clone(),
-    };
-    let routed = qualifier.filter(|q| q != ignis_model::version::LATEST);
+    let call = read_call(
+        &s,
+        &name,
+        q.qualifier.as_deref(),
+        &headers,
+        b,
+        SYNC_PAYLOAD_MAX,
+        "InvokeWithResponseStream",
+    )
+    .await?;
+    let (function, routed) = (call.input.function.clone(), call.input.qualifier.clone());
+    let tail = call.input.tail;
     let router = s.functions.router();
-    let refused = |e: InvokeError| async {
-        match e {
-            InvokeError::NotFound(_) => {
-                s.functions.not_runnable(&function, routed.as_deref()).await
-            }
-            e => invoke_error(
-                e,
-                &arn,
-                (router.admission().used_mb(), router.admission().budget_mb()),
-            ),
-        }
-    };
+    let refused = |e: InvokeError| refusal(&s, &function, routed.as_deref(), &call.arn, e);
     if dry_run {
         if let Err(e) = router.check(&function, routed.as_deref()) {
             return Err(refused(e).await);
         }
         return Ok(with_version(StatusCode::NO_CONTENT.into_response(), None));
     }
-    let input = InvokeInput {
-        function: function.clone(),
-        qualifier: routed.clone(),
-        payload,
-        client_context,
-        invoked_arn,
-        request_id: None,
-        tail,
-        trace_id: trace_id(&headers),
-    };
+    let input = call.input;
     let started = match router.invoke_streaming(input).await {
         Ok(started) => started,
         Err(e) => return Err(refused(e).await),
