@@ -182,6 +182,12 @@ def test_a_user_limited_to_invoking_one_function(enforced, echo):
     assert error_code(e) == "AccessDenied"
     # Nothing was changed by the refusals.
     assert client(url, "lambda", key).get_function(FunctionName="fn-b")["Configuration"]["State"] == "Active"
+    # A change of the user's policies takes effect at once (the front's
+    # cache of parsed policies is dropped by every IAM change).
+    iam.delete_user_policy(UserName="caller", PolicyName="invoke-b")
+    assert error_code(refused(lambda: user.invoke(FunctionName="fn-b", Payload=b"{}"))) == "AccessDeniedException"
+    iam.put_user_policy(UserName="caller", PolicyName="invoke-b", PolicyDocument=json.dumps(policy))
+    assert invoke(user, "fn-b", {"op": "echo"})[0]["StatusCode"] == 200
     # No secret is kept in the store: it is derived from the node's master key.
     import sqlite3
 

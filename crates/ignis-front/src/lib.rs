@@ -21,10 +21,12 @@ pub mod roles;
 pub mod root_key;
 pub mod urls;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -73,7 +75,20 @@ struct Inner {
     iam: Arc<Iam<SqliteStore>>,
     sts: Sts<SqliteStore>,
     functions: Arc<Functions>,
+    /// Callers' identity policies, parsed, by principal ARN, each with the
+    /// IAM generation it was read at (see [`Inner::identity_policies`]).
+    policies: Mutex<HashMap<String, CachedPolicies>>,
+    /// Bumped by every IAM change: a cached entry of an older generation is
+    /// read again.
+    generation: AtomicU64,
 }
+
+/// A caller's parsed identity policies and the IAM generation they were
+/// read at.
+type CachedPolicies = (u64, Arc<[PolicyDocument]>);
+
+/// Cached callers at the most; past it the cache starts again.
+const POLICY_CACHE_MAX: usize = 10_000;
 
 /// What the front is built from.
 pub struct FrontParts {
@@ -104,6 +119,8 @@ impl Front {
                 auth: parts.auth,
                 iam: parts.iam,
                 sts: parts.sts,
+                policies: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
                 functions: parts.functions,
             }),
         }
@@ -339,14 +356,10 @@ impl Inner {
         resource_policy: Option<&PolicyDocument>,
         deny: impl FnOnce(String) -> AwsError,
     ) -> Result<(), AwsError> {
-        let texts = match caller {
-            Some(caller) => self.iam.identity_policies(caller).await?,
-            None => Vec::new(),
+        let identity = match caller {
+            Some(caller) => self.identity_policies(caller).await?,
+            None => Arc::from(Vec::new()),
         };
-        let identity: Vec<PolicyDocument> = texts
-            .iter()
-            .filter_map(|t| PolicyDocument::parse(t, PolicyKind::Identity).ok())
-            .collect();
         let principal = caller.map_or_else(
             ignis_identity::policy::Principal::anonymous,
             policy_principal,
@@ -369,6 +382,37 @@ impl Inner {
         }
     }
 
+    /// `caller`'s identity policies, parsed: from the cache while no IAM
+    /// change happened since they were read (the generation is read before
+    /// the store, so a change racing the read makes the entry stale at
+    /// once), else from the store.
+    async fn identity_policies(
+        &self,
+        caller: &Principal,
+    ) -> Result<Arc<[PolicyDocument]>, AwsError> {
+        let key = caller.arn();
+        let generation = self.generation.load(Ordering::Acquire);
+        {
+            let cache = self.policies.lock().expect("policy cache lock poisoned");
+            if let Some((g, docs)) = cache.get(&key) {
+                if *g == generation {
+                    return Ok(docs.clone());
+                }
+            }
+        }
+        let texts = self.iam.identity_policies(caller).await?;
+        let docs: Arc<[PolicyDocument]> = texts
+            .iter()
+            .filter_map(|t| PolicyDocument::parse(t, PolicyKind::Identity).ok())
+            .collect();
+        let mut cache = self.policies.lock().expect("policy cache lock poisoned");
+        if cache.len() >= POLICY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (generation, docs.clone()));
+        Ok(docs)
+    }
+
     /// IAM and STS: the query protocol's request, authorized, executed.
     async fn query_service(
         &self,
@@ -388,7 +432,14 @@ impl Inner {
                     self.decide(caller, op.action(), &op.resource(ACCOUNT_ID), None, deny)
                         .await?;
                 }
-                self.iam.execute(caller, op).await
+                let reads_only =
+                    op.action().starts_with("iam:Get") || op.action().starts_with("iam:List");
+                let answer = self.iam.execute(caller, op).await;
+                if !reads_only {
+                    // Whatever changed, cached policies are read again.
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
+                answer
             } else {
                 let op = ignis_iam::StsOp::parse(&req)?;
                 if enforce && op.requires_authorization() {
