@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use ignis_model::{ErrorKind, LambdaError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::body;
 use crate::error::ApiError;
 use crate::functions::event_invoke::{EventInvokeConfigRequest, FunctionEventInvokeConfig};
+use crate::routes::management::OpQuery;
 use crate::AppState;
 
 const PATH: &str = "/2019-09-25/functions/{name}/event-invoke-config";
@@ -25,23 +26,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route(PATH, get(get_config).put(put).post(update).delete(delete))
         .route(&format!("{PATH}/list"), get(list))
         .route("/ignis/v1/functions/{name}/async", get(backlog))
-}
-
-/// The query of these operations.
-#[derive(Debug, Deserialize)]
-pub struct EventInvokeQuery {
-    #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
-    #[serde(rename = "Marker")]
-    marker: Option<String>,
-    #[serde(rename = "MaxItems")]
-    max_items: Option<String>,
-}
-
-impl EventInvokeQuery {
-    fn qualifier(&self) -> Option<&str> {
-        self.qualifier.as_deref().filter(|q| !q.is_empty())
-    }
 }
 
 #[derive(Serialize)]
@@ -56,7 +40,7 @@ struct ListResponse {
 async fn put(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<EventInvokeQuery>,
+    Query(q): Query<OpQuery>,
     b: Body,
 ) -> Result<Json<FunctionEventInvokeConfig>, ApiError> {
     let req: EventInvokeConfigRequest = body::read_json(b, "PutFunctionEventInvokeConfig").await?;
@@ -71,7 +55,7 @@ async fn put(
 async fn update(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<EventInvokeQuery>,
+    Query(q): Query<OpQuery>,
     b: Body,
 ) -> Result<Json<FunctionEventInvokeConfig>, ApiError> {
     let req: EventInvokeConfigRequest =
@@ -87,7 +71,7 @@ async fn update(
 async fn get_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<EventInvokeQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Json<FunctionEventInvokeConfig>, ApiError> {
     let config = s
         .functions
@@ -100,7 +84,7 @@ async fn get_config(
 async fn delete(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<EventInvokeQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.functions
         .delete_event_invoke_config(&name, q.qualifier())
@@ -112,7 +96,7 @@ async fn delete(
 async fn list(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<EventInvokeQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Response, ApiError> {
     let max = page_size(q.max_items.as_deref())?;
     let marker = q.marker.as_deref().filter(|m| !m.is_empty());

@@ -87,6 +87,42 @@ pub struct ListQuery {
     max_items: Option<String>,
 }
 
+/// The query string of the operations on a function's sub-resources
+/// (versions, aliases, URLs, provisioned concurrency, event invoke
+/// configurations): `Qualifier`, and a list's `Marker`, `MaxItems`,
+/// `FunctionVersion` and `List`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OpQuery {
+    /// The version or alias.
+    #[serde(rename = "Qualifier")]
+    pub qualifier: Option<String>,
+    /// Where a list page starts.
+    #[serde(rename = "Marker")]
+    pub marker: Option<String>,
+    /// A list page's size, as sent.
+    #[serde(rename = "MaxItems")]
+    pub max_items: Option<String>,
+    /// ListAliases' version filter.
+    #[serde(rename = "FunctionVersion")]
+    pub function_version: Option<String>,
+    /// `ALL` for ListProvisionedConcurrencyConfigs.
+    #[serde(rename = "List")]
+    pub list: Option<String>,
+}
+
+impl OpQuery {
+    /// The qualifier, an empty one being none.
+    pub fn qualifier(&self) -> Option<&str> {
+        self.qualifier.as_deref().filter(|q| !q.is_empty())
+    }
+
+    /// A list's marker (an empty one being none) and page size (at most 50).
+    pub fn page(&self) -> Result<(Option<&str>, usize), ApiError> {
+        let marker = self.marker.as_deref().filter(|m| !m.is_empty());
+        Ok((marker, max_items(self.max_items.as_deref(), 50)?))
+    }
+}
+
 /// A list operation's page size: `MaxItems` (1–10,000), at most `cap`.
 pub(crate) fn max_items(given: Option<&str>, cap: usize) -> Result<usize, ApiError> {
     match given {

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::body;
 use crate::error::ApiError;
 use crate::functions::provisioned::{ProvisionedConfig, PutProvisionedRequest};
-use crate::routes::management::max_items;
+use crate::routes::management::OpQuery;
 use crate::AppState;
 
 /// The routes of this module.
@@ -21,19 +21,6 @@ pub fn routes() -> axum::Router<AppState> {
         "/2019-09-30/functions/{name}/provisioned-concurrency",
         get(get_or_list).put(put).delete(delete),
     )
-}
-
-/// The query of these operations.
-#[derive(Debug, Deserialize)]
-pub struct ProvisionedQuery {
-    #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
-    #[serde(rename = "List")]
-    list: Option<String>,
-    #[serde(rename = "Marker")]
-    marker: Option<String>,
-    #[serde(rename = "MaxItems")]
-    max_items: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,13 +35,13 @@ struct ListResponse {
 async fn put(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<ProvisionedQuery>,
+    Query(q): Query<OpQuery>,
     b: Body,
 ) -> Result<Response, ApiError> {
     let req: PutProvisionedRequest = body::read_json(b, "PutProvisionedConcurrencyConfig").await?;
     let config = s
         .functions
-        .put_provisioned(&name, q.qualifier.as_deref(), req)
+        .put_provisioned(&name, q.qualifier(), req)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(config)).into_response())
 }
@@ -64,11 +51,10 @@ async fn put(
 async fn get_or_list(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<ProvisionedQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Response, ApiError> {
     if q.list.as_deref() == Some("ALL") {
-        let max = max_items(q.max_items.as_deref(), 50)?;
-        let marker = q.marker.as_deref().filter(|m| !m.is_empty());
+        let (marker, max) = q.page()?;
         let (configs, next_marker) = s.functions.list_provisioned(&name, marker, max).await?;
         return Ok(Json(ListResponse {
             provisioned_concurrency_configs: configs,
@@ -76,10 +62,7 @@ async fn get_or_list(
         })
         .into_response());
     }
-    let config = s
-        .functions
-        .get_provisioned(&name, q.qualifier.as_deref())
-        .await?;
+    let config = s.functions.get_provisioned(&name, q.qualifier()).await?;
     Ok(Json(config).into_response())
 }
 
@@ -87,10 +70,8 @@ async fn get_or_list(
 async fn delete(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<ProvisionedQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<StatusCode, ApiError> {
-    s.functions
-        .delete_provisioned(&name, q.qualifier.as_deref())
-        .await?;
+    s.functions.delete_provisioned(&name, q.qualifier()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

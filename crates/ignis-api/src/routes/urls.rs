@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::body;
 use crate::error::ApiError;
 use crate::functions::urls::{FunctionUrlConfig, UrlConfigRequest};
-use crate::routes::management::max_items;
+use crate::routes::management::OpQuery;
 use crate::AppState;
 
 /// The routes of this module.
@@ -24,17 +24,6 @@ pub fn routes() -> axum::Router<AppState> {
             post(create).get(get_one).put(update).delete(delete),
         )
         .route("/2021-10-31/functions/{name}/urls", get(list))
-}
-
-/// The query of these operations.
-#[derive(Debug, Deserialize)]
-pub struct UrlQuery {
-    #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
-    #[serde(rename = "Marker")]
-    marker: Option<String>,
-    #[serde(rename = "MaxItems")]
-    max_items: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -49,14 +38,11 @@ struct ListResponse {
 async fn create(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<UrlQuery>,
+    Query(q): Query<OpQuery>,
     b: Body,
 ) -> Result<Response, ApiError> {
     let req: UrlConfigRequest = body::read_json(b, "CreateFunctionUrlConfig").await?;
-    let config = s
-        .functions
-        .create_url(&name, q.qualifier.as_deref(), req)
-        .await?;
+    let config = s.functions.create_url(&name, q.qualifier(), req).await?;
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
@@ -64,25 +50,21 @@ async fn create(
 async fn get_one(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<UrlQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Json<FunctionUrlConfig>, ApiError> {
-    Ok(Json(
-        s.functions.get_url(&name, q.qualifier.as_deref()).await?,
-    ))
+    Ok(Json(s.functions.get_url(&name, q.qualifier()).await?))
 }
 
 /// UpdateFunctionUrlConfig.
 async fn update(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<UrlQuery>,
+    Query(q): Query<OpQuery>,
     b: Body,
 ) -> Result<Json<FunctionUrlConfig>, ApiError> {
     let req: UrlConfigRequest = body::read_json(b, "UpdateFunctionUrlConfig").await?;
     Ok(Json(
-        s.functions
-            .update_url(&name, q.qualifier.as_deref(), req)
-            .await?,
+        s.functions.update_url(&name, q.qualifier(), req).await?,
     ))
 }
 
@@ -90,11 +72,9 @@ async fn update(
 async fn delete(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<UrlQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<StatusCode, ApiError> {
-    s.functions
-        .delete_url(&name, q.qualifier.as_deref())
-        .await?;
+    s.functions.delete_url(&name, q.qualifier()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,10 +82,9 @@ async fn delete(
 async fn list(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<UrlQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Json<ListResponse>, ApiError> {
-    let max = max_items(q.max_items.as_deref(), 50)?;
-    let marker = q.marker.as_deref().filter(|m| !m.is_empty());
+    let (marker, max) = q.page()?;
     let (configs, next_marker) = s.functions.list_urls(&name, marker, max).await?;
     Ok(Json(ListResponse {
         function_url_configs: configs,

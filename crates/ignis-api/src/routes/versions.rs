@@ -9,12 +9,12 @@ use axum::routing::get;
 use axum::Json;
 use ignis_model::alias::{CreateAliasRequest, ListAliasesResponse, UpdateAliasRequest};
 use ignis_model::wire::FunctionConfiguration;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::body;
 use crate::error::ApiError;
 use crate::functions::versions::PublishVersionRequest;
-use crate::routes::management::max_items;
+use crate::routes::management::OpQuery;
 use crate::AppState;
 
 /// The routes of this module.
@@ -30,17 +30,6 @@ pub fn routes() -> axum::Router<AppState> {
             &format!("{F}/aliases/{{alias}}"),
             get(get_alias).put(update_alias).delete(delete_alias),
         )
-}
-
-/// `?Marker=&MaxItems=&FunctionVersion=`.
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    #[serde(rename = "Marker")]
-    marker: Option<String>,
-    #[serde(rename = "MaxItems")]
-    max_items: Option<String>,
-    #[serde(rename = "FunctionVersion")]
-    function_version: Option<String>,
 }
 
 /// ListVersionsByFunction answer.
@@ -67,10 +56,9 @@ async fn publish(
 async fn list_versions(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Response, ApiError> {
-    let max = max_items(q.max_items.as_deref(), 50)?;
-    let marker = q.marker.as_deref().filter(|m| !m.is_empty());
+    let (marker, max) = q.page()?;
     let (versions, next_marker) = s.functions.list_versions(&name, marker, max).await?;
     Ok(Json(ListVersionsResponse {
         next_marker,
@@ -94,10 +82,9 @@ async fn create_alias(
 async fn list_aliases(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<OpQuery>,
 ) -> Result<Response, ApiError> {
-    let max = max_items(q.max_items.as_deref(), 50)?;
-    let marker = q.marker.as_deref().filter(|m| !m.is_empty());
+    let (marker, max) = q.page()?;
     let (aliases, next_marker) = s
         .functions
         .list_aliases(&name, q.function_version.as_deref(), marker, max)
