@@ -116,9 +116,10 @@ pub enum Destination {
         /// The version or alias the ARN names.
         qualifier: Option<String>,
     },
-    /// A queue, topic, event bus or bucket: services Ignis does not serve
-    /// yet (named by the ARN's service, e.g. `sqs`).
-    NotServed(String),
+    /// A queue, topic, event bus or bucket, named by the ARN's service
+    /// (`sqs`, `sns`, `events`, `s3`): delivered through the
+    /// [`crate::Sink`].
+    Service(String),
 }
 
 impl Destination {
@@ -130,7 +131,7 @@ impl Destination {
             return None;
         }
         if parts[2] != "lambda" {
-            return Some(Self::NotServed(parts[2].to_owned()));
+            return Some(Self::Service(parts[2].to_owned()));
         }
         match parts[5..] {
             ["function", name] if !name.is_empty() => Some(Self::Function {
@@ -171,7 +172,7 @@ mod tests {
         );
         assert_eq!(
             Destination::parse("arn:aws:sqs:us-east-1:000000000000:q"),
-            Some(Destination::NotServed("sqs".into()))
+            Some(Destination::Service("sqs".into()))
         );
         for bad in [
             "dest",

@@ -11,7 +11,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::config::{Destination, EventInvokeConfig, Policy, EVENT_INVOKE_CONFIG};
 use crate::record::{invocation_record, qualified_arn, Condition, LastResponse, RecordInput};
-use crate::{Shared, Target};
+use crate::{Shared, SinkError, SinkMessage, Target};
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -343,9 +343,9 @@ async fn finish(shared: &Shared, event: &QueuedEvent, policy: &Policy, outcome: 
         Outcome::Done(condition, done) => {
             if condition.is_failure() {
                 tracing::warn!(%function, %request_id, attempts = event.attempts, ?condition, "asynchronous invocation failed for good");
-                dead_letter_note(shared, event).await;
+                dead_letter(shared, event, done.as_ref()).await;
             }
-            let then = destination_event(shared, event, policy, condition, done.as_ref());
+            let then = destination_event(shared, event, policy, condition, done.as_ref()).await;
             let r = shared
                 .store
                 .complete_event(event.id, &shared.owner, then.as_ref())
@@ -367,10 +367,10 @@ async fn finish(shared: &Shared, event: &QueuedEvent, policy: &Policy, outcome: 
     }
 }
 
-/// The destination's delivery for a finished event, as an event of the
-/// destination function's own; `None` without a destination or for one
-/// Ignis cannot deliver to yet (logged with its record).
-fn destination_event(
+/// The destination's delivery for a finished event: for a function, an
+/// event of its own (written with the event's deletion); for a queue or
+/// topic, handed to the sink now (before the deletion: at least once).
+async fn destination_event(
     shared: &Shared,
     event: &QueuedEvent,
     policy: &Policy,
@@ -416,32 +416,74 @@ fn destination_event(
                 not_before_ms: now,
             })
         }
-        other => {
-            let service = match other {
-                Some(Destination::NotServed(s)) => s,
-                _ => "unknown".to_owned(),
+        _ => {
+            let message = SinkMessage {
+                body: String::from_utf8_lossy(&record).into_owned(),
+                attributes: Vec::new(),
             };
-            tracing::warn!(
-                function = %event.function, request_id = %event.request_id, destination = arn, %service,
-                record = %String::from_utf8_lossy(&record),
-                "destination not deliverable: Ignis does not serve this service yet; the invocation record is logged here and kept nowhere"
-            );
+            send_to_sink(shared, event, arn, message, "destination").await;
             None
         }
     }
 }
 
-/// A function's `DeadLetterConfig` names an SQS queue or SNS topic, which
-/// Ignis does not serve yet: the failed event is noted in the log.
-async fn dead_letter_note(shared: &Shared, event: &QueuedEvent) {
+/// Hands `message` to the sink for `arn`; a refusal is logged with the
+/// message, which is kept nowhere else (as Lambda drops an undeliverable
+/// record).
+async fn send_to_sink(
+    shared: &Shared,
+    event: &QueuedEvent,
+    arn: &str,
+    message: SinkMessage,
+    what: &'static str,
+) {
+    let delivered = match shared.sink.get() {
+        Some(sink) => sink.deliver(arn, message.clone()).await,
+        None => Err(SinkError::NotServed(service_of(arn).to_owned())),
+    };
+    match delivered {
+        Ok(()) => {
+            tracing::debug!(function = %event.function, request_id = %event.request_id, %arn, "{what} delivered")
+        }
+        Err(e) => tracing::warn!(
+            function = %event.function, request_id = %event.request_id, %arn, error = %e,
+            body = %message.body,
+            "{what} not deliverable; the message is logged here and kept nowhere else"
+        ),
+    }
+}
+
+/// The service an ARN names (`sqs` in `arn:aws:sqs:…`).
+fn service_of(arn: &str) -> &str {
+    arn.split(':').nth(2).unwrap_or("unknown")
+}
+
+/// A failed event goes to its function's `DeadLetterConfig` queue or
+/// topic, as Lambda sends it: the event itself, with the request id and
+/// the error as message attributes.
+async fn dead_letter(shared: &Shared, event: &QueuedEvent, done: Option<&Completed>) {
     let Ok(Some(record)) = shared.store.get_function(&event.function).await else {
         return;
     };
-    if let Some(dlq) = record.dead_letter_target_arn.filter(|a| !a.is_empty()) {
-        tracing::warn!(
-            function = %event.function, request_id = %event.request_id, dead_letter = %dlq,
-            payload = %String::from_utf8_lossy(&event.payload),
-            "dead-letter queue not deliverable: Ignis does not serve SQS or SNS yet; the event is logged here and kept nowhere"
-        );
-    }
+    let Some(dlq) = record.dead_letter_target_arn.filter(|a| !a.is_empty()) else {
+        return;
+    };
+    let error_message = done
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.payload).ok())
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "The function failed".to_owned());
+    let error_message: String = error_message.chars().take(1024).collect();
+    let message = SinkMessage {
+        body: String::from_utf8_lossy(&event.payload).into_owned(),
+        attributes: vec![
+            ("RequestID".to_owned(), "String", event.request_id.clone()),
+            ("ErrorCode".to_owned(), "Number", "200".to_owned()),
+            ("ErrorMessage".to_owned(), "String", error_message),
+        ],
+    };
+    send_to_sink(shared, event, &dlq, message, "dead letter").await;
 }

@@ -15,7 +15,13 @@
 //!   back to the queue for 5 s), and is not an attempt;
 //! - when done, an invocation record goes to the `OnSuccess` / `OnFailure`
 //!   destination: an Ignis function gets it as an Event invocation of its
-//!   own, written in the same transaction that deletes the event.
+//!   own, written in the same transaction that deletes the event; a queue
+//!   or topic gets it through the [`Sink`] the server plugs in (SQS, SNS),
+//!   before the event is deleted;
+//! - an event that failed for good also goes to its function's
+//!   `DeadLetterConfig` queue or topic through the sink, as Lambda sends
+//!   it (the event, with `RequestID`, `ErrorCode` and `ErrorMessage`
+//!   message attributes).
 //!
 //! A process killed mid-run leaves its claims behind; the next start-up
 //! releases them (a single node has no other owner) and runs those events
@@ -28,6 +34,7 @@
 pub mod config;
 mod dispatch;
 pub mod record;
+pub mod sink;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +43,8 @@ use std::time::Duration;
 use ignis_router::{Completed, InvokeError, InvokeInput, Router};
 use ignis_store::{QueueStats, QueuedEvent, Store, StoreError};
 use tokio::sync::{watch, Notify, Semaphore};
+
+pub use sink::{Delivery, Sink, SinkError, SinkMessage};
 
 /// Settings of the async queue.
 #[derive(Debug, Clone)]
@@ -162,6 +171,9 @@ pub(crate) struct Shared {
     /// Events waiting for capacity, by function.
     pub(crate) waiting: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     pub(crate) stopping: watch::Sender<bool>,
+    /// Where records and dead letters for queues and topics go, once the
+    /// server has plugged their services in.
+    pub(crate) sink: std::sync::OnceLock<Arc<dyn Sink>>,
 }
 
 /// The handle the Invoke API enqueues events with.
@@ -188,6 +200,7 @@ impl AsyncInvoker {
             permits: Arc::new(Semaphore::new(concurrency as usize)),
             waiting: Default::default(),
             stopping,
+            sink: std::sync::OnceLock::new(),
         });
         tokio::spawn(dispatch::run(target, shared.clone()));
         Self {
@@ -209,6 +222,14 @@ impl AsyncInvoker {
             .await
         {
             tracing::warn!(error = %e, "could not release the queue's claims at shutdown; they are released at the next start");
+        }
+    }
+
+    /// Plugs in the services that own queue and topic ARNs (once; the
+    /// server builds them after the queue, as SNS delivers through it).
+    pub fn set_sink(&self, sink: Arc<dyn Sink>) {
+        if self.shared.sink.set(sink).is_err() {
+            tracing::warn!("the asynchronous queue's sink was already set; kept the first");
         }
     }
 

@@ -333,7 +333,7 @@ async fn an_event_too_old_to_run_goes_to_on_failure_unrun() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_destination_ignis_does_not_serve_is_not_delivered_and_the_event_is_done() {
+async fn without_a_sink_a_queue_destination_is_not_delivered_and_the_event_is_done() {
     let (_dir, store) = store().await;
     configure(
         &store,
@@ -345,6 +345,97 @@ async fn a_destination_ignis_does_not_serve_is_not_delivered_and_the_event_is_do
     queue.enqueue(event("f", "{}")).await.unwrap();
     advance(HOUR).await;
     assert_eq!(fake.calls().len(), 1);
+    assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
+}
+
+/// Records what it is given; refuses ARNs of topics.
+#[derive(Default)]
+struct RecordingSink {
+    got: Mutex<Vec<(String, SinkMessage)>>,
+}
+
+impl Sink for RecordingSink {
+    fn deliver<'a>(&'a self, arn: &'a str, message: SinkMessage) -> Delivery<'a> {
+        Box::pin(async move {
+            if arn.contains(":sns:") {
+                return Err(SinkError::Missing(arn.to_owned()));
+            }
+            self.got.lock().unwrap().push((arn.to_owned(), message));
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_destination_gets_the_invocation_record_through_the_sink() {
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        r#"{"MaximumRetryAttempts":0,"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:sqs:us-east-1:000000000000:q"}},"LastModified":0}"#,
+    )
+    .await;
+    let fake = Fake::answering(&[Answer::FunctionError]);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    let sink = Arc::new(RecordingSink::default());
+    queue.set_sink(sink.clone());
+    let id = queue.enqueue(event("f", r#"{"n":1}"#)).await.unwrap();
+    advance(HOUR).await;
+    let got = sink.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "arn:aws:sqs:us-east-1:000000000000:q");
+    let record: serde_json::Value = serde_json::from_str(&got[0].1.body).unwrap();
+    assert_eq!(record["requestContext"]["requestId"], id.as_str());
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestPayload"]["n"], 1);
+    assert_eq!(record["responsePayload"]["errorMessage"], "boom");
+    assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_event_goes_to_the_dead_letter_queue_with_lambdas_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open_in(dir.path()).unwrap());
+    let mut f = function("f").build();
+    f.dead_letter_target_arn = Some("arn:aws:sqs:us-east-1:000000000000:dlq".into());
+    store.create_function(&f).await.unwrap();
+    configure(&store, r#"{"MaximumRetryAttempts":0,"LastModified":0}"#).await;
+    let fake = Fake::answering(&[Answer::FunctionError]);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    let sink = Arc::new(RecordingSink::default());
+    queue.set_sink(sink.clone());
+    let id = queue.enqueue(event("f", r#"{"n":2}"#)).await.unwrap();
+    advance(HOUR).await;
+    let got = sink.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (arn, message) = &got[0];
+    assert_eq!(arn, "arn:aws:sqs:us-east-1:000000000000:dlq");
+    assert_eq!(message.body, r#"{"n":2}"#, "the event itself");
+    assert_eq!(
+        message.attributes,
+        vec![
+            ("RequestID".to_owned(), "String", id),
+            ("ErrorCode".to_owned(), "Number", "200".to_owned()),
+            ("ErrorMessage".to_owned(), "String", "boom".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_delivery_is_dropped_and_the_event_is_done() {
+    let (_dir, store) = store().await;
+    configure(
+        &store,
+        r#"{"DestinationConfig":{"OnSuccess":{"Destination":"arn:aws:sns:us-east-1:000000000000:gone"}},"LastModified":0}"#,
+    )
+    .await;
+    let fake = Fake::answering(&[]);
+    let queue = start(&fake, &store, AsyncConfig::default());
+    let sink = Arc::new(RecordingSink::default());
+    queue.set_sink(sink.clone());
+    queue.enqueue(event("f", "{}")).await.unwrap();
+    advance(HOUR).await;
+    assert_eq!(fake.calls().len(), 1);
+    assert!(sink.got.lock().unwrap().is_empty());
     assert_eq!(store.event_queue_stats("f").await.unwrap().depth, 0);
 }
 

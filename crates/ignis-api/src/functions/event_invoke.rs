@@ -156,7 +156,7 @@ impl Functions {
                     Err(e) => Err(e),
                 }
             }
-            Some(Destination::NotServed(service))
+            Some(Destination::Service(service))
                 if matches!(service.as_str(), "sqs" | "sns" | "events" | "s3") =>
             {
                 Ok(())
