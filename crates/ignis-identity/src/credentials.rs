@@ -32,6 +32,7 @@ pub const MASTER_KEY_LEN: usize = 32;
 
 const SECRET_CONTEXT: &[u8] = b"ignis-secret-v1\0";
 const TOKEN_CONTEXT: &[u8] = b"ignis-session-token-v1\0";
+const DERIVED_KEY_CONTEXT: &[u8] = b"ignis-derived-key-v1\0";
 const MAC_LEN: usize = 32;
 
 /// Why credentials could not be issued, opened or a key loaded.
@@ -163,6 +164,13 @@ impl MasterKey {
         mac.update(context);
         mac.update(data);
         mac.finalize().into_bytes().into()
+    }
+
+    /// A 32-byte key for `purpose` (e.g. encrypting the secrets Ignis
+    /// stores), derived as HMAC-SHA256(master key, "ignis-derived-key-v1" ‖
+    /// purpose): the master key itself never leaves this type.
+    pub fn derive_key(&self, purpose: &str) -> [u8; MASTER_KEY_LEN] {
+        self.mac(DERIVED_KEY_CONTEXT, purpose.as_bytes())
     }
 
     /// The secret access key of `access_key_id`: 40 base64 characters.
