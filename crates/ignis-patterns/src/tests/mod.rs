@@ -1,0 +1,5 @@
+//! Table-driven tests for the three languages.
+
+mod eventbridge_cases;
+mod lambda_cases;
+mod sns_cases;
