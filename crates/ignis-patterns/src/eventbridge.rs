@@ -1,6 +1,8 @@
 //! EventBridge event patterns (`PutRule`'s `EventPattern`,
 //! `TestEventPattern`): the whole language, matched against an event.
 
+use std::str::FromStr;
+
 use serde_json::Value;
 
 use crate::ast::{Language, Node};
@@ -29,5 +31,19 @@ impl EventPattern {
     /// absence (`exists: false`).
     pub fn matches(&self, event: &Value) -> bool {
         self.root.matches(&event.as_object(), Language::EventBridge)
+    }
+
+    /// Whether the event in `event_json` matches (`TestEventPattern` takes
+    /// the event as text); an error if it is not JSON.
+    pub fn matches_json(&self, event_json: &str) -> Result<bool, serde_json::Error> {
+        serde_json::from_str::<Value>(event_json).map(|event| self.matches(&event))
+    }
+}
+
+impl FromStr for EventPattern {
+    type Err = PatternError;
+
+    fn from_str(text: &str) -> Result<Self, PatternError> {
+        Self::parse(text)
     }
 }

@@ -17,6 +17,22 @@
 //! `Language` says which operators and limits apply, and are matched by one
 //! matcher (module `matching`); the differences between the
 //! services are the `Language`'s methods, not separate code paths.
+//!
+//! ```
+//! use ignis_patterns::{lambda::Filters, sns, EventPattern};
+//! use serde_json::json;
+//!
+//! let rule = EventPattern::parse(r#"{"source": ["aws.s3"], "detail": {"size": [{"numeric": [">", 10]}]}}"#)?;
+//! assert!(rule.matches(&json!({"source": "aws.s3", "detail": {"size": 11}})));
+//!
+//! let filters = Filters::parse(&[r#"{"body": {"kind": ["order"]}}"#.to_string()]).expect("valid");
+//! assert!(filters.matches_sqs(&json!({"messageId": "1", "body": "{\"kind\": \"order\"}"})));
+//!
+//! let policy = sns::FilterPolicy::parse(r#"{"store": [{"prefix": "ex"}]}"#, sns::FilterPolicyScope::MessageAttributes)?;
+//! let attributes: sns::MessageAttributes = [("store", "String", "example_corp")].into_iter().collect();
+//! assert!(policy.matches_attributes(&attributes));
+//! # Ok::<(), ignis_patterns::PatternError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod ast;

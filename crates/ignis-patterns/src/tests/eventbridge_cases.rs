@@ -837,3 +837,10 @@ fn a_non_object_event_matches_only_absence() {
     assert!(absent.matches(&Value::String("x".into())));
     assert!(!present.matches(&Value::Null));
 }
+
+#[test]
+fn events_can_be_given_as_text() {
+    let p: EventPattern = r#"{"source": ["aws.ec2"]}"#.parse().unwrap();
+    assert!(p.matches_json(EC2).unwrap());
+    assert!(p.matches_json("{").is_err());
+}
