@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_layer_policies.sql"),
     include_str!("migrations/0005_iam.sql"),
     include_str!("migrations/0006_async_events.sql"),
+    include_str!("migrations/0007_sqs.sql"),
 ];
 
 /// The schema version this build creates and understands.

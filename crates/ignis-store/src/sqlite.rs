@@ -20,6 +20,7 @@ use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 
 mod iam;
 mod queue;
+mod sqs;
 mod versions;
 
 /// The database's file name inside the data directory.
