@@ -1,5 +1,4 @@
-//! Matching a parsed [`Node`] against JSON, without allocating (except for
-//! Lambda's textual number comparison).
+//! Matching a parsed [`Node`] against JSON, without allocating.
 //!
 //! The rules every language shares:
 //! - every field of a node must match, and every `$or` group must have an
@@ -14,7 +13,9 @@
 //!   the whole node; on a missing field (or a scalar) it is matched against
 //!   nothing, which only `exists: false` leaves satisfy.
 
-use serde_json::{Map, Value};
+use std::fmt::{self, Write as _};
+
+use serde_json::{Map, Number, Value};
 
 use crate::ast::{AnythingBut, Field, Language, Matcher, Node};
 use crate::text::{ends_with_ignore_case, eq_ignore_case, starts_with_ignore_case};
@@ -109,13 +110,13 @@ fn any_scalar(value: Option<&Value>, f: &mut impl FnMut(&Value) -> bool) -> bool
 }
 
 fn leaf_matches(matchers: &[Matcher], value: Option<&Value>, lang: Language) -> bool {
-    let present = any_scalar(value, &mut |_| true);
+    let present = || any_scalar(value, &mut |_| true);
     matchers.iter().any(|m| match m {
-        Matcher::Exists(want) => *want == present,
+        Matcher::Exists(want) => *want == present(),
         Matcher::AnythingBut(ab)
             if lang.anything_but_every_element() && matches!(value, Some(Value::Array(_))) =>
         {
-            present && !any_scalar(value, &mut |v| !anything_but(ab, v))
+            present() && !any_scalar(value, &mut |v| !anything_but(ab, v))
         }
         _ => any_scalar(value, &mut |v| scalar_matches(m, v, lang)),
     })
@@ -129,7 +130,7 @@ fn scalar_matches(m: &Matcher, v: &Value, lang: Language) -> bool {
         }
         (Matcher::Number(n, text), Value::Number(x)) => {
             if lang.numbers_as_text() {
-                x.to_string() == *text
+                number_text_is(x, text)
             } else {
                 x.as_f64() == Some(*n)
             }
@@ -146,6 +147,34 @@ fn scalar_matches(m: &Matcher, v: &Value, lang: Language) -> bool {
         (Matcher::Numeric(r), Value::Number(x)) => x.as_f64().is_some_and(|f| r.contains(f)),
         (Matcher::Cidr(c), Value::String(x)) => c.contains_str(x),
         _ => false,
+    }
+}
+
+/// Whether `x` is written `text` (Lambda compares numbers as text), formatted
+/// on the stack: serde_json writes any number in under 32 bytes.
+fn number_text_is(x: &Number, text: &str) -> bool {
+    let mut buf = StackText {
+        bytes: [0; 32],
+        len: 0,
+    };
+    if write!(buf, "{x}").is_err() {
+        return x.to_string() == text;
+    }
+    buf.bytes[..buf.len] == *text.as_bytes()
+}
+
+struct StackText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
