@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::amqp::properties;
 use crate::batch::{Batch, BatchLimits, Pushed};
+use crate::closes::CloseReason;
 use crate::event::{encode_record, EventFrame};
 use crate::locate::{Endpoint, Locator};
 use crate::status::{Problem, Status};
@@ -182,11 +183,21 @@ enum Stage {
 
 /// Sorts a client error into the mapping's problem. The broker's reply
 /// text names the cause (`ACCESS_REFUSED`, `NOT_ALLOWED`, `NOT_FOUND`).
-fn classify(stage: Stage, error: &amqprs::error::Error) -> Problem {
-    let text = error.to_string();
+fn classify(stage: Stage, text: &str) -> Problem {
+    let text = text.to_string();
     match stage {
         Stage::Open if text.contains("ACCESS_REFUSED") || text.contains("403") => {
             Problem::Authentication(text)
+        }
+        // Without the `authentication_failure_close` capability (this
+        // client does not ask for it) RabbitMQ answers a refused login by
+        // dropping the connection in the handshake: a reset once the TCP
+        // connection stood is a refused login.
+        Stage::Open if text.contains("reset by peer") || text.to_lowercase().contains("eof") => {
+            Problem::Authentication(
+                "The broker closed the connection at login: check the user name and password in the secret."
+                    .into(),
+            )
         }
         Stage::Open if text.contains("NOT_ALLOWED") || text.contains("530") => {
             Problem::Authorization(text)
@@ -215,23 +226,34 @@ async fn connect(spec: &MappingSpec, endpoint: &Endpoint) -> Result<Session, Pro
     let connection = tokio::time::timeout(CONNECT_TIMEOUT, Connection::open(&args))
         .await
         .map_err(|_| Problem::Connection("Timed out connecting to the broker.".into()))?
-        .map_err(|e| classify(Stage::Open, &e))?;
+        .map_err(|e| classify(Stage::Open, &e.to_string()))?;
     let channel = connection
         .open_channel(None)
         .await
-        .map_err(|e| classify(Stage::Open, &e))?;
-    let prefetch = u16::try_from(spec.limits.max_records).unwrap_or(u16::MAX);
+        .map_err(|e| classify(Stage::Open, &e.to_string()))?;
+    let closed = CloseReason::default();
     channel
-        .basic_qos(BasicQosArguments::new(0, prefetch, false))
+        .register_callback(closed.clone())
         .await
-        .map_err(|e| classify(Stage::Consume, &e))?;
+        .map_err(|e| classify(Stage::Open, &e.to_string()))?;
+    let prefetch = u16::try_from(spec.limits.max_records).unwrap_or(u16::MAX);
     let consume = BasicConsumeArguments::new(&spec.queue, "")
         .manual_ack(true)
         .finish();
-    let (_tag, deliveries) = channel
-        .basic_consume_rx(consume)
+    let started = match channel
+        .basic_qos(BasicQosArguments::new(0, prefetch, false))
         .await
-        .map_err(|e| classify(Stage::Consume, &e))?;
+    {
+        Ok(()) => channel.basic_consume_rx(consume).await,
+        Err(e) => Err(e),
+    };
+    let (_tag, deliveries) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            let why = closed.get().await.unwrap_or_else(|| e.to_string());
+            return Err(classify(Stage::Consume, &why));
+        }
+    };
     Ok(Session {
         connection,
         channel,

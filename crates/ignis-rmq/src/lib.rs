@@ -11,6 +11,7 @@ pub mod amqp;
 pub mod arn;
 pub mod batch;
 pub mod brokers;
+mod closes;
 pub mod consumer;
 pub mod event;
 mod files;
