@@ -63,6 +63,13 @@ impl Language {
         self == Self::Lambda
     }
 
+    /// SNS treats a `$or` that is not an array of at least two objects free
+    /// of operator names as an ordinary field named `$or`; EventBridge and
+    /// Lambda refuse it.
+    pub fn or_falls_back_to_field(self) -> bool {
+        matches!(self, Self::Sns { .. })
+    }
+
     /// SNS attribute scope: `anything-but` on a `String.Array` matches only
     /// when no element is excluded (elsewhere: when some element is not).
     pub fn anything_but_every_element(self) -> bool {

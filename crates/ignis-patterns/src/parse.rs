@@ -56,7 +56,7 @@ impl Parser {
         }
         let mut node = Node::default();
         for (key, value) in map {
-            if key == "$or" {
+            if key == "$or" && (!self.language.or_falls_back_to_field() || is_or(value)) {
                 node.ors.push(self.or(value, depth)?);
                 continue;
             }
@@ -197,6 +197,19 @@ impl Parser {
             other => Err(PatternError::UnsupportedAnythingBut(other.to_string())),
         }
     }
+}
+
+/// Whether `value` is what SNS recognizes as a `$or`: an array of at least
+/// two objects, none naming an operator.
+fn is_or(value: &Value) -> bool {
+    let Value::Array(items) = value else {
+        return false;
+    };
+    items.len() >= 2
+        && items.iter().all(|item| {
+            item.as_object()
+                .is_some_and(|m| m.keys().all(|k| !RESERVED_IN_OR.contains(&k.as_str())))
+        })
 }
 
 fn string<'v>(value: &'v Value, op: &'static str) -> Result<&'v str, PatternError> {

@@ -844,3 +844,31 @@ fn events_can_be_given_as_text() {
     assert!(p.matches_json(EC2).unwrap());
     assert!(p.matches_json("{").is_err());
 }
+
+#[test]
+fn every_truncation_of_every_pattern_is_refused_or_parsed_without_panicking() {
+    for (_, pattern, _, _) in CASES {
+        for end in (0..pattern.len()).filter(|i| pattern.is_char_boundary(*i)) {
+            assert!(
+                EventPattern::parse(&pattern[..end]).is_err(),
+                "{}",
+                &pattern[..end]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_pattern_runs_against_every_event() {
+    let patterns: Vec<EventPattern> = CASES
+        .iter()
+        .map(|(_, p, _, _)| EventPattern::parse(p).unwrap())
+        .collect();
+    let events: Vec<Value> = CASES.iter().map(|(_, _, e, _)| event(e)).collect();
+    let matched: usize = patterns
+        .iter()
+        .map(|p| events.iter().filter(|e| p.matches(e)).count())
+        .sum();
+    // Some, but not all, pairs match: the table is not trivially true or false.
+    assert!(matched > CASES.len() / 2 && matched < patterns.len() * events.len());
+}

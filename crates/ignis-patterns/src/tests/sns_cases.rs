@@ -335,3 +335,17 @@ fn limits_and_refusals_are_sns_errors() {
     );
     assert_eq!(FilterPolicyScope::parse("Body"), None);
 }
+
+#[test]
+fn an_unrecognized_or_is_an_ordinary_attribute_name() {
+    let scope = FilterPolicyScope::MessageBody;
+    let legacy = FilterPolicy::parse(r#"{"$or": ["x"]}"#, scope).unwrap();
+    assert!(legacy.matches_body(&serde_json::json!({"$or": "x"})));
+    assert!(!legacy.matches_body(&serde_json::json!({"a": "x"})));
+    let nested = FilterPolicy::parse(r#"{"$or": {"a": ["1"]}}"#, scope).unwrap();
+    assert!(nested.matches_body(&serde_json::json!({"$or": {"a": "1"}})));
+    let reserved = FilterPolicy::parse(r#"{"$or": [{"numeric": 123}, {"prefix": "abc"}]}"#, scope);
+    assert_eq!(reserved, Err(PatternError::NumericNotArray));
+    let real = FilterPolicy::parse(r#"{"$or": [{"a": ["1"]}, {"b": ["2"]}]}"#, scope).unwrap();
+    assert!(real.matches_body(&serde_json::json!({"b": "2"})));
+}
