@@ -178,8 +178,9 @@ impl fmt::Write for StackText {
     }
 }
 
-/// Whether `v` is not excluded; strings are checked only by string
-/// exclusions and numbers only by numeric ones.
+/// Whether `v` is not excluded. Exclusions only exclude values of their own
+/// type: a number is never excluded by a string, a string never by a
+/// number, `null` and booleans by nothing (as EventBridge's matcher does).
 fn anything_but(ab: &AnythingBut, v: &Value) -> bool {
     match (ab, v) {
         (AnythingBut::Numbers(list), Value::Number(x)) => {
@@ -192,6 +193,6 @@ fn anything_but(ab: &AnythingBut, v: &Value) -> bool {
             !list.iter().any(|s| eq_ignore_case(x, s))
         }
         (AnythingBut::Wildcards(list), Value::String(x)) => !list.iter().any(|w| w.matches(x)),
-        _ => false,
+        _ => true,
     }
 }

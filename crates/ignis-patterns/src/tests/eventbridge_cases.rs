@@ -470,7 +470,19 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         "anything-but string vs number value",
         r#"{"n": [{"anything-but": "x"}]}"#,
         r#"{"n": 1}"#,
-        false,
+        true,
+    ),
+    (
+        "anything-but number vs string value",
+        r#"{"n": [{"anything-but": [1, 2]}]}"#,
+        r#"{"n": "1"}"#,
+        true,
+    ),
+    (
+        "anything-but prefix vs null",
+        r#"{"n": [{"anything-but": {"prefix": "a"}}]}"#,
+        r#"{"n": null}"#,
+        true,
     ),
     // Numeric.
     (
