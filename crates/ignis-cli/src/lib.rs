@@ -4,6 +4,7 @@
 //! the binary, which owns the server.
 #![deny(missing_docs)]
 
+mod brokers;
 mod credentials;
 mod deploy;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ignis_client::Client;
 
+pub use brokers::{BrokersCommand, SecretsCommand};
 pub use deploy::DeployArgs;
 pub use functions::FunctionsCommand;
 pub use invoke::InvokeArgs;
@@ -74,6 +76,14 @@ pub enum Command {
     /// Write an AWS CLI profile (or print `export` lines) for the server's
     /// root access key.
     Credentials(credentials::CredentialsArgs),
+    /// Register the RabbitMQ brokers event source mappings name (in the
+    /// server's data directory).
+    #[command(subcommand)]
+    Brokers(BrokersCommand),
+    /// Store the credentials event source mappings name in BASIC_AUTH
+    /// (sealed in the server's data directory).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
 }
 
 /// Runs a client command; prints failures as one `error: …` line on stderr.
@@ -106,6 +116,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(&client()?, args, json).await,
         Command::Functions(cmd) => functions::run(&client()?, cmd, json).await,
         Command::Runtimes => runtimes::run(&client()?, json).await,
+        Command::Brokers(cmd) => brokers::run_brokers(cmd, json),
+        Command::Secrets(cmd) => brokers::run_secrets(cmd, json),
         Command::Credentials(args) => {
             credentials::run(args, &cli.global.endpoint)?;
             Ok(ExitCode::SUCCESS)

@@ -62,6 +62,12 @@ pub trait BatchHandler: Send + Sync {
     async fn invoke(&self, event: Vec<u8>) -> Outcome;
     /// The consumer's condition changed.
     fn report(&self, status: Status);
+    /// Whether a record (one entry of `rmqMessagesByQueue`, serialized)
+    /// goes to the function: the mapping's `FilterCriteria`. A record
+    /// refused is acknowledged and never invoked, as Lambda drops it.
+    fn keep(&self, _record: &[u8]) -> bool {
+        true
+    }
 }
 
 /// Delays between attempts: connecting again, or the next batch after a
@@ -345,6 +351,16 @@ async fn consume(
             let props = properties(delivery.basic_properties.as_ref(), body.len());
             let record = encode_record(&props, deliver.redelivered(), &body);
             let tag = deliver.delivery_tag();
+            if !reporter.handler.keep(&record) {
+                if let Err(e) = session
+                    .channel
+                    .basic_ack(BasicAckArguments::new(tag, false))
+                    .await
+                {
+                    return Ended::Lost(Problem::Connection(e.to_string()));
+                }
+                continue;
+            }
             if batch.is_empty() {
                 deadline = Some(Instant::now() + spec.limits.window);
             }
