@@ -119,6 +119,48 @@ mod tests {
         assert!(w(r"a\\b").matches(r"a\b"));
     }
 
+    /// A plain backtracking glob, the reference the fast matcher must agree with.
+    fn reference(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    fn words(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| [w.as_slice(), &[*c]].concat()))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn wildcards_agree_with_backtracking_on_every_small_case() {
+        let patterns = words(b"ab*", 5);
+        let values = words(b"ab", 6);
+        for p in patterns
+            .iter()
+            .filter(|p| !p.windows(2).any(|w| w == b"**"))
+        {
+            let wildcard = w(std::str::from_utf8(p).unwrap());
+            for v in &values {
+                let value = std::str::from_utf8(v).unwrap();
+                assert_eq!(
+                    wildcard.matches(value),
+                    reference(p, v),
+                    "{p:?} on {value:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn bad_wildcards_say_where() {
         assert_eq!(
