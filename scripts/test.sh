@@ -4,6 +4,9 @@
 # the real `ignis` binary). Exits non-zero on the first failure.
 #
 #   IGNIS_VENV        Python venv for the end-to-end suite (default /var/tmp/ignis-venv)
+#   IGNIS_QUERY_VENV  a second venv with boto3 1.28.80 / botocore 1.31.80, the last
+#                     releases whose SQS speaks the query protocol, for
+#                     tests/e2e/test_sqs_query.py (default /var/tmp/ignis-venv-query)
 #   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
 #   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
 #   IGNIS_SANDBOX     the servers' sandbox backend (default auto: namespace as
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ignis-target}"
 VENV="${IGNIS_VENV:-/var/tmp/ignis-venv}"
+export IGNIS_QUERY_VENV="${IGNIS_QUERY_VENV:-/var/tmp/ignis-venv-query}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -67,8 +71,22 @@ install_python_packages() {
   fi
 }
 
+# SQS's older query protocol needs an older client: botocore 1.31.81 moved
+# SQS's model to JSON, so 1.31.80 is the last that sends `Action=…` forms.
+install_query_client() {
+  if [[ ! -x "$IGNIS_QUERY_VENV/bin/python" ]]; then
+    step "create venv $IGNIS_QUERY_VENV"
+    python3 -m venv "$IGNIS_QUERY_VENV"
+  fi
+  if ! "$IGNIS_QUERY_VENV/bin/python" -c 'import botocore, sys; sys.exit(botocore.__version__ != "1.31.80")' >/dev/null 2>&1; then
+    step "pip install boto3==1.28.80 botocore==1.31.80 (query-protocol SQS client)"
+    "$IGNIS_QUERY_VENV/bin/python" -m pip install -q boto3==1.28.80 botocore==1.31.80
+  fi
+}
+
 install_system_packages
 install_python_packages
+install_query_client
 
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets

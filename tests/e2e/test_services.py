@@ -1,8 +1,10 @@
 """Requests for AWS services and operations that Ignis does not serve are
 answered in that service's own error shape, naming the service and the
 operation (issue 10), so the SDK that sent them reports a clear error in its
-own terms: JSON protocol (SQS, CloudWatch Logs), query protocol (SNS, STS,
-and SQS's older form), REST-XML (S3), each signed by botocore."""
+own terms: JSON protocol (Systems Manager, CloudWatch Logs), query protocol
+(CloudFormation; an SQS action outside its API in SQS's older form),
+REST-XML (S3), each signed by botocore. SQS itself is served
+(tests/e2e/test_sqs.py)."""
 
 from __future__ import annotations
 
@@ -25,10 +27,10 @@ def refused(call) -> ClientError:
     return e.value
 
 
-def test_sqs_json_protocol(url):
-    e = refused(lambda: aws_client(url, "sqs").list_queues())
+def test_json_protocol(url):
+    e = refused(lambda: aws_client(url, "ssm").describe_parameters())
     assert error_code(e) == "UnknownOperationException"
-    assert error_message(e) == "SQS ListQueues is not served by Ignis"
+    assert error_message(e) == "SSM DescribeParameters is not served by Ignis"
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
@@ -51,7 +53,6 @@ def test_s3_rest_xml(url):
 @pytest.mark.parametrize(
     "service,call,operation",
     [
-        ("sns", lambda c: c.list_topics(), "SNS ListTopics"),
         ("cloudformation", lambda c: c.list_stacks(), "CloudFormation ListStacks"),
     ],
 )
@@ -62,31 +63,29 @@ def test_query_protocol(url, service, call, operation):
 
 
 def test_sqs_query_protocol_signed_by_botocore(url):
-    """SQS's older query protocol (form-encoded Action), as older SDKs send it."""
+    """SQS's older query protocol (form-encoded Action), as older SDKs send
+    it: an action outside SQS's API is refused in that protocol's shape."""
     req = botocore.awsrequest.AWSRequest(
         method="POST",
         url=url + "/",
-        data="Action=SendMessage&QueueUrl=q&MessageBody=hi&Version=2012-11-05",
+        data="Action=SendMail&QueueUrl=q&MessageBody=hi&Version=2012-11-05",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     botocore.auth.SigV4Auth(botocore.credentials.Credentials("x", "x"), "sqs", REGION).add_auth(req)
     resp = requests.post(req.url, data=req.body, headers=dict(req.headers), timeout=10)
     assert resp.status_code == 400
-    assert resp.headers["x-amzn-query-error"] == "UnknownOperationException;Sender"
-    assert resp.json() == {
-        "__type": "UnknownOperationException",
-        "message": "SQS SendMessage is not served by Ignis",
-    }
+    assert "<Type>Sender</Type><Code>InvalidAction</Code>" in resp.text
+    assert "The action SendMail is not valid for this endpoint." in resp.text
 
 
 def test_aws_cli_reports_the_service_and_operation(url, tmp_path):
     env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION=REGION,
                AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_MAX_ATTEMPTS="1")
-    out = subprocess.run(["aws", "--endpoint-url", url, "sqs", "list-queues"], env=env,
+    out = subprocess.run(["aws", "--endpoint-url", url, "logs", "describe-log-groups"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "(UnknownOperationException)" in out.stderr
-    assert "SQS ListQueues is not served by Ignis" in out.stderr
+    assert "CloudWatch Logs DescribeLogGroups is not served by Ignis" in out.stderr
 
 
 def test_lambda_operations_ignis_lacks_are_named(lam):

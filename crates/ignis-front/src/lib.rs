@@ -3,7 +3,8 @@
 //! ([`ignis_protocol::recognize`]), authenticated once (SigV4, [`auth`]),
 //! authorized with IAM's policy evaluation (`ignis-identity`), and handed to
 //! its service: Lambda's REST API (`ignis-api`), IAM and STS
-//! (`ignis-iam`, query protocol). A request for a service Ignis does not
+//! (`ignis-iam`, query protocol), SQS (`ignis-sqs`, JSON and query
+//! protocols; [`sqs`]). A request for a service Ignis does not
 //! serve goes to the Lambda API's fallback, which answers in that service's
 //! shape. Adding a service is adding its crate and one arm in
 //! [`Front::dispatch`].
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod lambda;
 pub mod roles;
 pub mod root_key;
+pub mod sqs;
 pub mod urls;
 
 use std::collections::HashMap;
@@ -75,6 +77,8 @@ struct Inner {
     iam: Arc<Iam<SqliteStore>>,
     sts: Sts<SqliteStore>,
     functions: Arc<Functions>,
+    /// The queue service.
+    sqs: ignis_sqs::Sqs,
     /// Callers' identity policies, parsed, by principal ARN, each with the
     /// IAM generation it was read at (see [`Inner::identity_policies`]).
     policies: Mutex<HashMap<String, CachedPolicies>>,
@@ -106,6 +110,8 @@ pub struct FrontParts {
     pub mode: AuthMode,
     /// The region in ARNs.
     pub region: String,
+    /// The queue service (SQS's API in both its protocols).
+    pub sqs: ignis_sqs::Sqs,
 }
 
 impl Front {
@@ -122,8 +128,14 @@ impl Front {
                 policies: Mutex::new(HashMap::new()),
                 generation: AtomicU64::new(0),
                 functions: parts.functions,
+                sqs: parts.sqs,
             }),
         }
+    }
+
+    /// The queue service the front serves (a clone shares its state).
+    pub fn sqs(&self) -> &ignis_sqs::Sqs {
+        &self.inner.sqs
     }
 
     /// The service of a listener that serves function URLs only.
@@ -255,6 +267,10 @@ impl Inner {
             Some("iam") | Some("sts") => {
                 let service = what.service.expect("matched above");
                 self.query_service(service, &caller, query, &body, &request_id)
+                    .await
+            }
+            Some("sqs") => {
+                self.sqs_service(&parts, &caller, &body, &request_id)
                     .await
             }
             Some("lambda") => {

@@ -60,6 +60,18 @@ impl AwsError {
     /// service the catalog does not know).
     pub fn render(&self, service: Option<&Service>, request_id: &str) -> Response<Bytes> {
         let protocol = service.map_or(Protocol::RestJson, |s| s.protocol);
+        self.render_as(protocol, service, request_id)
+    }
+
+    /// The error in the shape of `protocol` for `service` — for a service
+    /// that speaks more than its model's protocol (SQS answers its older
+    /// query protocol too).
+    pub fn render_as(
+        &self,
+        protocol: Protocol,
+        service: Option<&Service>,
+        request_id: &str,
+    ) -> Response<Bytes> {
         let (content_type, body) = match protocol {
             Protocol::RestJson => ("application/json", self.json_body("Type")),
             Protocol::Json(version) => (json_content_type(version), self.json_body("__type")),

@@ -178,6 +178,12 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     let ids: Arc<dyn ignis_iam::Identity> =
         Arc::new(ignis_front::identity::IgnisIdentity::new(master.clone()));
     let iam = Arc::new(ignis_iam::Iam::new(store.clone(), ids.clone()));
+    // The queue service: the front serves its API; event sources and
+    // topics take a clone of the same engine.
+    let sqs = ignis_sqs::Sqs::new(
+        store.clone() as Arc<dyn ignis_store::SqsStore>,
+        config.region.clone(),
+    );
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
@@ -189,6 +195,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         iam,
         mode,
         region: config.region.clone(),
+        sqs: sqs.clone(),
     });
 
     tracing::info!(

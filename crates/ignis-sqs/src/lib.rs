@@ -21,11 +21,16 @@ pub mod attributes;
 pub mod digest;
 pub mod engine;
 pub mod error;
+pub mod execute;
 mod message;
 pub mod model;
 pub mod names;
+pub mod op;
 mod receipt;
+pub mod wire;
 
 pub use engine::{MoveTask, Sqs};
 pub use error::SqsError;
+pub use execute::Origin;
+pub use op::{SqsOp, SqsOutput};
 pub use model::*;
