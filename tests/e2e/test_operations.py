@@ -52,11 +52,6 @@ EXCLUDED = {
         for op in MODEL.operation_names
         if "DurableExecution" in op
     },
-    **{
-        op: "event source mappings: owned by the event-source issue"
-        for op in MODEL.operation_names
-        if "EventSourceMapping" in op
-    },
 }
 
 # Built by the versions/concurrency slice; walked once they answer.
@@ -102,6 +97,13 @@ PARAMS = {
     ),
     "CreateAlias": dict(FunctionName=WALK, Name="walk", FunctionVersion="1"),
     "CreateFunctionUrlConfig": dict(FunctionName=WALK, AuthType="NONE"),
+    "CreateEventSourceMapping": dict(
+        FunctionName=WALK, EventSourceArn="arn:aws:sqs:us-east-1:000000000000:walk-missing-queue"
+    ),
+    "DeleteEventSourceMapping": dict(UUID="00000000-0000-4000-8000-000000000000"),
+    "GetEventSourceMapping": dict(UUID="00000000-0000-4000-8000-000000000000"),
+    "ListEventSourceMappings": dict(FunctionName=WALK),
+    "UpdateEventSourceMapping": dict(UUID="00000000-0000-4000-8000-000000000000", BatchSize=5),
     "CreateFunction": dict(
         FunctionName=WALK, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE, Code={"ZipFile": ZIP}
     ),

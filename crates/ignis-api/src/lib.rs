@@ -35,6 +35,8 @@ pub struct AppState {
     pub functions: Arc<Functions>,
     /// The async invocation queue.
     pub events: AsyncInvoker,
+    /// Event source mappings.
+    pub sources: ignis_sources::Mappings,
 }
 
 /// The API: Invoke requests go straight to their handler
@@ -155,6 +157,7 @@ fn router(state: AppState) -> axum::Router {
         .merge(routes::settings::routes())
         .merge(routes::streaming::routes())
         .merge(routes::urls::routes())
+        .merge(routes::event_sources::routes())
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())

@@ -18,6 +18,7 @@ use crate::functions::Functions;
 use crate::{app, AppState};
 
 mod event_invoke;
+mod event_sources;
 mod layers;
 mod policy;
 mod settings;
@@ -52,6 +53,11 @@ fn state_with_store(dir: &std::path::Path) -> (AppState, Arc<SqliteStore>) {
     let state = AppState {
         functions,
         events: AsyncInvoker::start(router, store.clone(), AsyncConfig::default()),
+        sources: ignis_sources::Mappings::new(
+            store.clone(),
+            Arc::new(event_sources::KnownQueues),
+            "us-east-1",
+        ),
     };
     (state, store)
 }

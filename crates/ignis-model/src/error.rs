@@ -17,6 +17,9 @@ pub enum ErrorKind {
     ResourceNotFound,
     /// The resource exists already or is in a state that forbids the change.
     ResourceConflict,
+    /// The resource is busy with another change (an event source mapping
+    /// being created, updated or deleted).
+    ResourceInUse,
     /// The function's code or configuration precondition (RevisionId) failed.
     PreconditionFailed,
     /// A payload or upload is larger than Lambda allows.
@@ -49,6 +52,7 @@ impl ErrorKind {
             Self::InvalidRequestContent => "InvalidRequestContentException",
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::ResourceConflict => "ResourceConflictException",
+            Self::ResourceInUse => "ResourceInUseException",
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::RequestTooLarge => "RequestTooLargeException",
             Self::PolicyLengthExceeded => "PolicyLengthExceededException",
@@ -70,7 +74,8 @@ impl ErrorKind {
             Self::InvalidParameterValue
             | Self::Validation
             | Self::InvalidRequestContent
-            | Self::PolicyLengthExceeded => 400,
+            | Self::PolicyLengthExceeded
+            | Self::ResourceInUse => 400,
             Self::InvalidRuntime | Self::ResourceNotReady => 502,
             Self::ResourceNotFound
             | Self::UnknownOperation
@@ -99,13 +104,14 @@ impl ErrorKind {
     }
 }
 
-const ALL: [ErrorKind; 15] = [
+const ALL: [ErrorKind; 16] = [
     ErrorKind::ProvisionedConcurrencyConfigNotFound,
     ErrorKind::InvalidParameterValue,
     ErrorKind::Validation,
     ErrorKind::InvalidRequestContent,
     ErrorKind::ResourceNotFound,
     ErrorKind::ResourceConflict,
+    ErrorKind::ResourceInUse,
     ErrorKind::PreconditionFailed,
     ErrorKind::RequestTooLarge,
     ErrorKind::PolicyLengthExceeded,

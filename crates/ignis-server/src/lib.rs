@@ -6,6 +6,7 @@ mod config;
 mod endpoint;
 pub mod identity;
 mod sandbox;
+mod sources;
 
 use std::time::Duration;
 
@@ -184,10 +185,19 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         store.clone() as Arc<dyn ignis_store::SqsStore>,
         config.region.clone(),
     );
+    // Event source mappings: their pollers start again at once.
+    let (mappings, sources_task) = sources::start(
+        store.clone(),
+        sqs.clone(),
+        router.clone(),
+        &config.region,
+        stop.clone(),
+    );
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
             events: events.clone(),
+            sources: mappings,
         }),
         functions,
         sts: ignis_iam::Sts::new(iam.clone(), ids),
@@ -195,7 +205,6 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         iam,
         mode,
         region: config.region.clone(),
-        sqs: sqs.clone(),
     });
 
     tracing::info!(
@@ -292,6 +301,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    sources_task.abort();
     if let Some(s) = functions_server {
         s.abort();
     }

@@ -17,6 +17,7 @@
 
 pub mod code;
 pub mod iam;
+pub mod mappings;
 mod migrations;
 mod opt;
 pub mod queue;
@@ -31,6 +32,7 @@ mod testzip;
 
 pub use code::{CodeError, CodeStore, UnzipLimits};
 pub use iam::{IamStore, IamStoreError};
+pub use mappings::{Inserted, MappingRow, MappingStore};
 pub use queue::{QueueStats, QueuedEvent};
 pub use sqlite::SqliteStore;
 pub use sqs::SqsStore;

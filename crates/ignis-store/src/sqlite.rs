@@ -19,6 +19,7 @@ use crate::queue::{QueueStats, QueuedEvent};
 use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 
 mod iam;
+mod mappings;
 mod queue;
 mod sqs;
 mod versions;

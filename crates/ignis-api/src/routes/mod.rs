@@ -2,6 +2,7 @@
 
 pub mod concurrency;
 pub mod event_invoke;
+pub mod event_sources;
 pub mod invoke;
 pub mod layers;
 pub mod logs;
