@@ -205,6 +205,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         iam,
         mode,
         region: config.region.clone(),
+        sqs: sqs.clone(),
     });
 
     tracing::info!(
