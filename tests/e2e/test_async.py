@@ -25,6 +25,7 @@ from support import (
     ROLE,
     Server,
     all_log_lines,
+    aws_client,
     build_zip,
     error_code,
     error_message,
@@ -328,6 +329,48 @@ def test_exhausted_retries_go_to_on_failure(srv, lam, runtime):
     # MaximumRetryAttempts 1: two attempts, no third, and one record.
     assert len(start_lines(srv.url, fn, request_id)) == 2
     assert len(records(srv.url, dest)) == 1
+
+
+def test_queue_destinations_and_the_dead_letter_queue_get_their_messages(srv, lam, runtime):
+    """OnSuccess / OnFailure to Ignis queues get Lambda's invocation record;
+    a function's DeadLetterConfig queue gets the failed event itself with
+    the RequestID / ErrorCode / ErrorMessage attributes."""
+    sqs = aws_client(srv.url, "sqs")
+    ok_q = sqs.create_queue(QueueName=f"ok-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    bad_q = sqs.create_queue(QueueName=f"bad-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    qarn = lambda url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = make(lam, runtime, FLAKY, DeadLetterConfig={"TargetArn": qarn(dlq)})
+    lam.put_function_event_invoke_config(
+        FunctionName=fn, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": qarn(ok_q)}, "OnFailure": {"Destination": qarn(bad_q)}},
+    )
+    good = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"n": 1}))
+    bad = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"fail_times": 9}))
+
+    def one(url):
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10,
+                                  MessageAttributeNames=["All"]).get("Messages", [])
+        return got or None
+
+    [ok] = wait_for(lambda: one(ok_q), 60, what="the OnSuccess record")
+    record = json.loads(ok["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["requestId"] == good["ResponseMetadata"]["RequestId"]
+    assert record["requestPayload"] == {"n": 1}
+    assert record["responsePayload"]["attempts"] == 1
+
+    [failed] = wait_for(lambda: one(bad_q), 60, what="the OnFailure record")
+    record = json.loads(failed["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["responseContext"]["functionError"] == "Unhandled"
+
+    [dead] = wait_for(lambda: one(dlq), 60, what="the dead letter")
+    assert json.loads(dead["Body"]) == {"fail_times": 9}
+    attrs = dead["MessageAttributes"]
+    assert attrs["RequestID"] == {"StringValue": bad["ResponseMetadata"]["RequestId"], "DataType": "String"}
+    assert attrs["ErrorCode"]["DataType"] == "Number"
+    assert "failing attempt 1" in attrs["ErrorMessage"]["StringValue"]
 
 
 def test_an_alias_destination_and_no_retries(srv, lam, runtime):
