@@ -7,6 +7,7 @@ mod endpoint;
 pub mod identity;
 mod sandbox;
 mod sinks;
+mod sources;
 
 use std::time::Duration;
 
@@ -187,10 +188,19 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     );
     // Async invocations' queue destinations and dead-letter queues.
     events.set_sink(Arc::new(sinks::Services { sqs: sqs.clone() }));
+    // Event source mappings: their pollers start again at once.
+    let (mappings, sources_task) = sources::start(
+        store.clone(),
+        sqs.clone(),
+        router.clone(),
+        &config.region,
+        stop.clone(),
+    );
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
             events: events.clone(),
+            sources: mappings,
         }),
         functions,
         sts: ignis_iam::Sts::new(iam.clone(), ids),
@@ -295,6 +305,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    sources_task.abort();
     if let Some(s) = functions_server {
         s.abort();
     }
