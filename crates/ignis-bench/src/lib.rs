@@ -6,7 +6,8 @@
 //! ([`stats`]) and the printed table with the targets ([`report`]);
 //! and for `benches/runtimes.rs` (cold and warm invokes per managed runtime),
 //! interpreter start-up floors ([`startup`]); timed cold starts ([`cold`]),
-//! shared with `benches/sandbox.rs` (cold start per sandbox backend).
+//! shared with `benches/sandbox.rs` (cold start per sandbox backend); and
+//! for `benches/sqs.rs`, the queue loop and its SQLite floor ([`queues`]).
 #![deny(missing_docs)]
 
 pub mod client;
@@ -14,9 +15,11 @@ pub mod cold;
 pub mod cpu;
 pub mod floor;
 pub mod load;
+pub mod queues;
 pub mod report;
 pub mod server;
 pub mod settings;
+pub mod sqs_http;
 pub mod startup;
 pub mod stats;
 

@@ -230,16 +230,39 @@ mod tests {
     }
 
     #[test]
-    fn a_known_sqs_attribute_digest() {
-        // {"attr": String "value"}: the digest boto3 computes for it.
-        let mut attrs = MessageAttributes::new();
-        attrs.insert("attr".into(), string("String", "value"));
-        let mut input = vec![0, 0, 0, 4];
-        input.extend_from_slice(b"attr");
-        input.extend_from_slice(&[0, 0, 0, 6]);
-        input.extend_from_slice(b"String");
-        input.extend_from_slice(&[1, 0, 0, 0, 5]);
-        input.extend_from_slice(b"value");
-        assert_eq!(attributes_md5(&attrs).unwrap(), md5_hex(&input));
+    fn published_sqs_attribute_digests() {
+        // Digests published for SQS clients that verify them.
+        let number = string("Number.float", "4563442423554324324264524243.32543234");
+        let binary = AttributeValue {
+            data_type: "Binary".into(),
+            string_value: None,
+            binary_value: Some(b"Hello binary world!".to_vec()),
+        };
+        let one = |name: &str, v: AttributeValue| MessageAttributes::from([(name.to_string(), v)]);
+        let cases = [
+            (
+                one("attribName1", string("String", "attribValue 1")),
+                "19e27d4e946b072f3f58da80d94fd778",
+            ),
+            (
+                one("customNumberTypeAttrib", number.clone()),
+                "9fe1b90bbd9965bdf77bac517c7d2495",
+            ),
+            (
+                one("binaryAttribute", binary.clone()),
+                "31a92b15d92f8db860eda32aceb656c3",
+            ),
+            (
+                MessageAttributes::from([
+                    ("attribName1".to_string(), string("String", "attribValue 1")),
+                    ("customNumberTypeAttrib".to_string(), number),
+                    ("binaryAttribute".to_string(), binary),
+                ]),
+                "c932db14a896c663f83c260297d594ff",
+            ),
+        ];
+        for (attrs, md5) in cases {
+            assert_eq!(attributes_md5(&attrs).as_deref(), Some(md5), "{attrs:?}");
+        }
     }
 }

@@ -391,8 +391,9 @@ impl Sqs {
             let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let waiting = tokio::time::Instant::now() < deadline;
             let (delivered, next_visible) = self
-                .claim_once(&q, &settings, receive.max_messages, visibility)
+                .claim_once(&q, &settings, receive.max_messages, visibility, waiting)
                 .await?;
             let now = tokio::time::Instant::now();
             if !delivered.is_empty() || now >= deadline {
@@ -422,14 +423,15 @@ impl Sqs {
         attempts.get(key).map(|(_, d)| d.clone())
     }
 
-    /// One claim: the delivered messages and, when none, when the next
-    /// message becomes visible.
+    /// One claim: the delivered messages and, when none and the caller
+    /// will wait (`waiting`), when the next message becomes visible.
     async fn claim_once(
         &self,
         q: &Queue,
         settings: &Settings,
         max: u32,
         visibility: u32,
+        waiting: bool,
     ) -> Result<(Vec<Delivered>, Option<i64>), SqsError> {
         let now = now_ms();
         let redrive = settings.redrive.as_ref().and_then(|r| {
@@ -455,7 +457,7 @@ impl Sqs {
         if claimed.expired > 0 || claimed.moved > 0 {
             tracing::debug!(queue = %q.name, expired = claimed.expired, moved = claimed.moved, "receive dropped or redrove messages");
         }
-        let next = if claimed.delivered.is_empty() {
+        let next = if claimed.delivered.is_empty() && waiting {
             self.store
                 .next_visible_ms(&q.name, now)
                 .await
