@@ -482,3 +482,77 @@ async fn attributes_purge_tags_and_delete() {
         "QueueDoesNotExist"
     );
 }
+
+#[tokio::test]
+async fn a_move_task_can_be_cancelled_and_lists_its_progress() {
+    let (_dir, sqs) = engine();
+    let dlq = sqs
+        .create_queue("dlq", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#,
+        dlq.arn
+    );
+    sqs.create_queue("src", attrs(&[("RedrivePolicy", &policy)]), BTreeMap::new())
+        .await
+        .unwrap();
+    let dest = sqs
+        .create_queue("dest", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    // Twenty messages at one a second: cancelled long before the end.
+    let batch = (0..20).map(|i| out(&format!("m{i}"))).collect();
+    sqs.send("dlq", batch).await.unwrap();
+    let e = sqs
+        .start_move_task(
+            &dlq.arn,
+            Some("arn:aws:sqs:us-east-1:000000000000:none"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+    let e = sqs
+        .start_move_task(&dlq.arn, Some(&dest.arn), Some(501))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValue");
+    let handle = sqs
+        .start_move_task(&dlq.arn, Some(&dest.arn), Some(1))
+        .await
+        .unwrap();
+    let e = sqs.start_move_task(&dlq.arn, None, None).await.unwrap_err();
+    assert!(
+        e.message.contains("already a task running"),
+        "{}",
+        e.message
+    );
+    let listed = sqs.list_move_tasks(&dlq.arn, 1).await.unwrap();
+    assert_eq!(listed[0].handle, handle);
+    assert_eq!(listed[0].to_move, 20);
+    assert_eq!(
+        listed[0].destination_arn.as_deref(),
+        Some(dest.arn.as_str())
+    );
+    sqs.cancel_move_task(&handle).await.unwrap();
+    let mut status = String::new();
+    for _ in 0..200 {
+        status = sqs.list_move_tasks(&dlq.arn, 1).await.unwrap()[0]
+            .status
+            .clone();
+        if status == "CANCELLED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "CANCELLED");
+    let moved = sqs.counts("dest").await.unwrap().visible;
+    let left = sqs.counts("dlq").await.unwrap().visible;
+    assert_eq!(moved + left, 20, "nothing lost");
+    assert!(left >= 1, "cancelled before it moved everything");
+    assert_eq!(
+        sqs.cancel_move_task("bm8=").await.unwrap_err().code,
+        "ResourceNotFoundException"
+    );
+}
