@@ -78,7 +78,7 @@ def mappings(lam):
 
 @pytest.fixture
 def consumer(deploy, python, fname) -> str:
-    deploy(build_zip([("handler.py", HANDLER)]), Runtime=python, Handler="handler.main", Timeout=10)
+    deploy(build_zip([("handler.py", HANDLER)]), Runtime=python, Handler="handler.main", Timeout=2)
     return fname
 
 
@@ -184,10 +184,13 @@ def test_aws_cli(url, queue, consumer, mappings):
 def test_refusals(lam, lam_raw, queue, consumer, mappings):
     _, arn = queue()
     _, fifo = queue(".fifo", FifoQueue="true")
+    _, short = queue("-short", VisibilityTimeout=1)
     missing_queue = arn + "-missing"
     cases = [
         (dict(EventSourceArn=missing_queue, FunctionName=consumer), "InvalidParameterValueException"),
         (dict(EventSourceArn=arn, FunctionName=consumer + "-missing"), "ResourceNotFoundException"),
+        # The queue's visibility timeout (1 s) is less than the function's (2 s).
+        (dict(EventSourceArn=short, FunctionName=consumer), "InvalidParameterValueException"),
         (dict(EventSourceArn=arn, FunctionName=consumer + ":nope"), "ResourceNotFoundException"),
         (dict(EventSourceArn=arn, FunctionName=consumer, BatchSize=11), "InvalidParameterValueException"),
         (dict(EventSourceArn=arn, FunctionName=consumer, BatchSize=10001, MaximumBatchingWindowInSeconds=1),
@@ -211,6 +214,8 @@ def test_refusals(lam, lam_raw, queue, consumer, mappings):
     e = refused(lambda: lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=consumer, FilterCriteria={"Filters": [{"Pattern": "{not json"}]}))
     assert error_message(e) == "Invalid filter pattern definition."
+    e = refused(lambda: lam.create_event_source_mapping(EventSourceArn=short, FunctionName=consumer))
+    assert error_message(e) == "Queue visibility timeout: 1 seconds is less than Function timeout: 2 seconds"
     e = refused(lambda: lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer, BatchSize=11))
     assert "Maximum batch window in seconds must be greater than 0" in error_message(e)
     # Nothing was stored.
@@ -251,7 +256,7 @@ def test_a_queue_feeds_the_function(url, lam, sqs, queue, consumer, mappings):
 
 def test_batch_item_failures_go_to_the_dead_letter_queue(url, lam, sqs, queue, consumer, mappings):
     dlq, dlq_arn = queue("-dlq")
-    q, arn = queue(VisibilityTimeout=1,
+    q, arn = queue(VisibilityTimeout=2,
                    RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))
     m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer, BatchSize=10,
                                         FunctionResponseTypes=["ReportBatchItemFailures"])

@@ -224,7 +224,7 @@ async fn unknown_paths_are_lambda_shaped() {
     // No such operation: its own type, never "the function does not exist".
     for (method, uri) in [
         ("GET", "/nope".to_string()),
-        ("GET", "/2015-03-31/event-source-mappings/".to_string()),
+        ("GET", "/2020-04-22/code-signing-configs/".to_string()),
         ("PATCH", format!("{F}/f")),
         ("POST", format!("{F}/f")),
     ] {

@@ -101,9 +101,17 @@ impl Mappings {
         &self.changed
     }
 
-    async fn source(&self, arn: &str) -> Result<Source, LambdaError> {
+    /// The source `arn` names, checked against the function's timeout
+    /// (an SQS queue's visibility timeout must cover it, as Lambda checks).
+    async fn source(&self, arn: &str, function_timeout: u32) -> Result<Source, LambdaError> {
         match SourceArn::parse(arn) {
             SourceArn::Sqs => match self.catalog.queue(arn).await {
+                Ok(Some(q)) if q.visibility_timeout < function_timeout => {
+                    Err(LambdaError::invalid(format!(
+                        "Queue visibility timeout: {} seconds is less than Function timeout: {function_timeout} seconds",
+                        q.visibility_timeout
+                    )))
+                }
                 Ok(Some(q)) => Ok(Source::Sqs {
                     queue: q.name,
                     fifo: q.fifo,
@@ -125,10 +133,12 @@ impl Mappings {
         }
     }
 
-    /// CreateEventSourceMapping, for a function the caller resolved.
+    /// CreateEventSourceMapping, for a function the caller resolved (and
+    /// its timeout, seconds).
     pub async fn create(
         &self,
         function: FunctionTarget,
+        function_timeout: u32,
         req: CreateRequest,
     ) -> Result<MappingConfiguration, LambdaError> {
         let arn = req.event_source_arn.clone().unwrap_or_default();
@@ -137,7 +147,7 @@ impl Mappings {
                 "Unrecognized event source, must be kinesis, dynamodb stream, sqs, mq or kafka.",
             ));
         }
-        let source = self.source(&arn).await?;
+        let source = self.source(&arn, function_timeout).await?;
         refuse_other_fields(&req.other, &source)?;
         let settings = Settings::of_create(&req, &source)?;
         let enabled = req.enabled.unwrap_or(true);
@@ -212,14 +222,21 @@ impl Mappings {
         Ok(self.load(uuid).await?.configuration(&self.region))
     }
 
-    /// UpdateEventSourceMapping; `function` is the new function, resolved
-    /// by the caller, if the request names one.
+    /// UpdateEventSourceMapping; `function` is the new function and its
+    /// timeout, resolved by the caller, if the request names one.
     pub async fn update(
         &self,
         uuid: &str,
-        function: Option<FunctionTarget>,
+        function: Option<(FunctionTarget, u32)>,
         req: UpdateRequest,
     ) -> Result<MappingConfiguration, LambdaError> {
+        if let Some((_, timeout)) = &function {
+            let current = self.load(uuid).await?;
+            if matches!(current.source, Source::Sqs { .. }) {
+                self.source(&current.event_source_arn, *timeout).await?;
+            }
+        }
+        let function = function.map(|(f, _)| f);
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.load(uuid).await?;
             refuse_other_fields(&req.other, &current.source)?;

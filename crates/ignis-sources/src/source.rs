@@ -60,6 +60,8 @@ pub struct QueueFacts {
     pub name: String,
     /// Whether it is a FIFO queue.
     pub fifo: bool,
+    /// Its `VisibilityTimeout`, seconds.
+    pub visibility_timeout: u32,
 }
 
 /// Where mappings look their sources up (the queue service).

@@ -44,21 +44,23 @@ struct ListQuery {
     max_items: Option<String>,
 }
 
-/// The function a mapping names: it must exist (its version or alias too).
-async fn target(s: &AppState, reference: &str) -> Result<FunctionTarget, ApiError> {
+/// The function a mapping names (it must exist, its version or alias too)
+/// and its timeout, seconds.
+async fn target(s: &AppState, reference: &str) -> Result<(FunctionTarget, u32), ApiError> {
     let (name, qualifier) = s.functions.qualified(reference, None)?;
-    s.functions.resolve_version(reference, None).await?;
+    let (record, _) = s.functions.resolve_version(reference, None).await?;
     let unqualified = s.functions.arn(&name);
     let qualifier = qualifier.map(|q| q.as_string());
     let arn = match &qualifier {
         Some(q) => format!("{unqualified}:{q}"),
         None => unqualified,
     };
-    Ok(FunctionTarget {
+    let target = FunctionTarget {
         name,
         qualifier,
         arn,
-    })
+    };
+    Ok((target, record.timeout))
 }
 
 fn accepted(config: ignis_sources::wire::MappingConfiguration) -> Response {
@@ -76,8 +78,8 @@ async fn create(State(s): State<AppState>, b: Body) -> Result<Response, ApiError
         )
         .into());
     };
-    let function = target(&s, &reference).await?;
-    Ok(accepted(s.sources.create(function, req).await?))
+    let (function, timeout) = target(&s, &reference).await?;
+    Ok(accepted(s.sources.create(function, timeout, req).await?))
 }
 
 /// GetEventSourceMapping.

@@ -11,17 +11,20 @@ const PATH: &str = "/2015-03-31/event-source-mappings";
 const Q: &str = "arn:aws:sqs:us-east-1:000000000000:jobs";
 const FN: &str = "arn:aws:lambda:us-east-1:000000000000:function";
 
-/// Queues `jobs` and `jobs.fifo` exist.
+/// Queues `jobs`, `jobs.fifo` and `short` (a 1 s visibility timeout) exist.
 pub(super) struct KnownQueues;
 
 #[async_trait::async_trait]
 impl Catalog for KnownQueues {
     async fn queue(&self, arn: &str) -> Result<Option<QueueFacts>, String> {
         let name = arn.rsplit(':').next().unwrap_or_default();
-        Ok(matches!(name, "jobs" | "jobs.fifo").then(|| QueueFacts {
-            name: name.to_owned(),
-            fifo: name.ends_with(".fifo"),
-        }))
+        Ok(
+            matches!(name, "jobs" | "jobs.fifo" | "short").then(|| QueueFacts {
+                name: name.to_owned(),
+                fifo: name.ends_with(".fifo"),
+                visibility_timeout: if name == "short" { 1 } else { 30 },
+            }),
+        )
     }
 }
 
@@ -159,6 +162,10 @@ async fn refusals_are_lambdas_and_store_nothing() {
             "InvalidParameterValueException",
         ),
         (json!({"EventSourceArn": Q}), "ValidationException"),
+        (
+            json!({"EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:short", "FunctionName": "f"}),
+            "InvalidParameterValueException",
+        ),
         (
             json!({"EventSourceArn": Q, "FunctionName": "f", "Bogus": 1}),
             "InvalidRequestContentException",

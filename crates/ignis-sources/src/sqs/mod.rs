@@ -79,6 +79,11 @@ impl Catalog for ignis_sqs::Sqs {
         match self.queue_by_arn(arn).await {
             Ok(q) => Ok(Some(QueueFacts {
                 fifo: q.is_fifo(),
+                visibility_timeout: q
+                    .attributes
+                    .get("VisibilityTimeout")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(30),
                 name: q.name,
             })),
             Err(e) if e.code == "QueueDoesNotExist" => Ok(None),
