@@ -20,6 +20,7 @@ pub mod identity;
 pub mod lambda;
 pub mod roles;
 pub mod root_key;
+pub mod sns;
 pub mod sqs;
 pub mod urls;
 
@@ -77,6 +78,8 @@ struct Inner {
     iam: Arc<Iam<SqliteStore>>,
     sts: Sts<SqliteStore>,
     functions: Arc<Functions>,
+    /// The topic service.
+    sns: ignis_sns::Sns,
     /// The queue service.
     sqs: ignis_sqs::Sqs,
     /// Callers' identity policies, parsed, by principal ARN, each with the
@@ -112,6 +115,8 @@ pub struct FrontParts {
     pub region: String,
     /// The queue service (SQS's API in both its protocols).
     pub sqs: ignis_sqs::Sqs,
+    /// The topic service (SNS's API).
+    pub sns: ignis_sns::Sns,
 }
 
 impl Front {
@@ -129,6 +134,7 @@ impl Front {
                 generation: AtomicU64::new(0),
                 functions: parts.functions,
                 sqs: parts.sqs,
+                sns: parts.sns,
             }),
         }
     }
@@ -162,6 +168,11 @@ impl tower::Service<Request> for Front {
         if let Some(id) = urls::url_id(&req) {
             let inner = self.inner.clone();
             return Box::pin(async move { Ok(inner.serve_url(&id, req).await) });
+        }
+        // SNS's SubscribeURL, UnsubscribeURL and SigningCertURL: unsigned.
+        if sns::is_public(&req) {
+            let inner = self.inner.clone();
+            return Box::pin(async move { Ok(inner.sns_public(req).await) });
         }
         if self.inner.mode == AuthMode::Open && plainly_lambda(&req) {
             return tower::Service::call(&mut self.api, req);
@@ -267,6 +278,10 @@ impl Inner {
             Some("iam") | Some("sts") => {
                 let service = what.service.expect("matched above");
                 self.query_service(service, &caller, query, &body, &request_id)
+                    .await
+            }
+            Some("sns") => {
+                self.sns_service(&caller, query, &body, &request_id)
                     .await
             }
             Some("sqs") => {

@@ -6,6 +6,7 @@ mod config;
 mod endpoint;
 pub mod identity;
 mod sandbox;
+mod sns;
 mod sinks;
 mod sources;
 
@@ -196,6 +197,22 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         &config.region,
         stop.clone(),
     );
+    // Topics: deliveries go to this node's functions and queues; the
+    // dispatcher resumes what a previous process left.
+    let topics = ignis_sns::Sns::new(ignis_sns::SnsConfig {
+        store: store.clone() as Arc<dyn ignis_store::SnsStore>,
+        targets: Arc::new(sns::NodeTargets {
+            events: events.clone(),
+            functions: functions.clone(),
+            sqs: sqs.clone(),
+        }),
+        region: config.region.clone(),
+        account: ignis_model::arn::ACCOUNT_ID.to_string(),
+        base_url: own_url(addr),
+        data_dir: data_dir.clone(),
+        enforce: mode == ignis_front::AuthMode::Enforce,
+    });
+    let topics_dispatcher = topics.start(stop.clone()).await;
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
@@ -209,6 +226,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         mode,
         region: config.region.clone(),
         sqs: sqs.clone(),
+        sns: topics,
     });
 
     tracing::info!(
@@ -305,6 +323,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    topics_dispatcher.abort();
     sources_task.abort();
     if let Some(s) = functions_server {
         s.abort();
@@ -362,6 +381,18 @@ async fn function_urls(
         None => format!("function URLs: {base} ({loaded} configured)"),
     };
     Ok((listener, note))
+}
+
+/// The URL of this node's endpoint that messages carry (SNS's
+/// `SubscribeURL`, `UnsubscribeURL`, `SigningCertURL`): the bound address,
+/// loopback when bound to every interface.
+fn own_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    format!("http://{host}")
 }
 
 /// The async queue's settings: Lambda's retry delays, unless

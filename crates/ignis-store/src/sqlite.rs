@@ -21,6 +21,7 @@ use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 mod iam;
 mod mappings;
 mod queue;
+mod sns;
 mod sqs;
 mod versions;
 
