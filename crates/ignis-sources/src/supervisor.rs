@@ -192,3 +192,123 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ignis_store::SqliteStore;
+
+    use super::*;
+    use crate::mapping::FunctionTarget;
+    use crate::source::{Catalog, QueueFacts};
+    use crate::wire::{CreateRequest, UpdateRequest};
+
+    struct AnyQueue;
+
+    #[async_trait::async_trait]
+    impl Catalog for AnyQueue {
+        async fn queue(&self, arn: &str) -> Result<Option<QueueFacts>, String> {
+            Ok(Some(QueueFacts {
+                name: arn.rsplit(':').next().unwrap_or_default().to_owned(),
+                fifo: false,
+                visibility_timeout: 30,
+            }))
+        }
+    }
+
+    /// Counts pollers running; each runs until cancelled.
+    #[derive(Default)]
+    struct Counting {
+        running: Arc<AtomicUsize>,
+        started: AtomicUsize,
+    }
+
+    impl Runner for Counting {
+        fn serves(&self, _: &Mapping) -> bool {
+            true
+        }
+
+        fn run(&self, _: Mapping, token: CancellationToken) -> BoxFuture<'static, ()> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            self.running.fetch_add(1, Ordering::SeqCst);
+            let running = self.running.clone();
+            Box::pin(async move {
+                token.cancelled().await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        }
+    }
+
+    fn function() -> FunctionTarget {
+        FunctionTarget {
+            name: "f".into(),
+            qualifier: None,
+            arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        }
+    }
+
+    async fn settle(s: &mut Supervisor) {
+        // A pass, then one more once stopped pollers have ended.
+        s.reconcile().await;
+        tokio::task::yield_now().await;
+        for h in s.stopping.values_mut() {
+            let _ = h.await;
+        }
+        s.reconcile().await;
+    }
+
+    #[tokio::test]
+    async fn pollers_follow_the_mappings_and_states_settle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open_in(dir.path()).unwrap());
+        let mappings = Mappings::new(store.clone(), Arc::new(AnyQueue), "us-east-1");
+        let runner = Arc::new(Counting::default());
+        let mut sup = Supervisor::new(mappings.clone(), vec![runner.clone()]);
+
+        let req: CreateRequest =
+            serde_json::from_str(r#"{"EventSourceArn":"arn:aws:sqs:us-east-1:000000000000:q"}"#)
+                .unwrap();
+        let made = mappings.create(function(), 3, req).await.unwrap();
+        settle(&mut sup).await;
+        assert_eq!(runner.running.load(Ordering::SeqCst), 1);
+        assert_eq!(mappings.get(&made.uuid).await.unwrap().state, "Enabled");
+
+        // A change of configuration restarts the pollers.
+        let up: UpdateRequest = serde_json::from_str(r#"{"BatchSize":3}"#).unwrap();
+        assert_eq!(
+            mappings.update(&made.uuid, None, up).await.unwrap().state,
+            "Updating"
+        );
+        settle(&mut sup).await;
+        assert_eq!(runner.started.load(Ordering::SeqCst), 2);
+        assert_eq!(runner.running.load(Ordering::SeqCst), 1);
+
+        // Disabling stops them.
+        let off: UpdateRequest = serde_json::from_str(r#"{"Enabled":false}"#).unwrap();
+        assert_eq!(
+            mappings.update(&made.uuid, None, off).await.unwrap().state,
+            "Disabling"
+        );
+        settle(&mut sup).await;
+        assert_eq!(runner.running.load(Ordering::SeqCst), 0);
+        assert_eq!(mappings.get(&made.uuid).await.unwrap().state, "Disabled");
+
+        // Enabled again, then a restart: a new supervisor starts them.
+        let on: UpdateRequest = serde_json::from_str(r#"{"Enabled":true}"#).unwrap();
+        mappings.update(&made.uuid, None, on).await.unwrap();
+        settle(&mut sup).await;
+        assert_eq!(runner.running.load(Ordering::SeqCst), 1);
+        drop(sup);
+        let restarted = Arc::new(Counting::default());
+        let mut sup = Supervisor::new(mappings.clone(), vec![restarted.clone()]);
+        settle(&mut sup).await;
+        assert_eq!(restarted.running.load(Ordering::SeqCst), 1);
+
+        // Deleting stops them and removes the mapping.
+        assert_eq!(mappings.delete(&made.uuid).await.unwrap().state, "Deleting");
+        settle(&mut sup).await;
+        assert_eq!(restarted.running.load(Ordering::SeqCst), 0);
+        assert!(mappings.get(&made.uuid).await.is_err());
+    }
+}

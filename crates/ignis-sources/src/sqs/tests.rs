@@ -1,6 +1,7 @@
 //! The poller against a recording in-memory queue and function.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,6 +123,10 @@ type Answer = dyn Fn(&serde_json::Value) -> (bool, String) + Send + Sync;
 struct Function {
     events: Mutex<Vec<serde_json::Value>>,
     answer: Box<Answer>,
+    /// How long each invocation runs.
+    delay: Duration,
+    active: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl Function {
@@ -131,6 +136,9 @@ impl Function {
         Arc::new(Self {
             events: Mutex::default(),
             answer: Box::new(answer),
+            delay: Duration::ZERO,
+            active: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         })
     }
 
@@ -154,6 +162,10 @@ impl Function {
 impl Invoker for Function {
     fn invoke(&self, input: InvokeInput) -> BoxFuture<'_, Result<Completed, InvokeError>> {
         Box::pin(async move {
+            let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.active.fetch_sub(1, Ordering::SeqCst);
             let event: serde_json::Value = serde_json::from_slice(&input.payload).unwrap();
             let (function_error, payload) = (self.answer)(&event);
             self.events.lock().unwrap().push(event);
@@ -224,7 +236,12 @@ async fn drive(
             long_poll: 20,
             ..PollerConfig::default()
         },
-        report: Arc::new(move |_: &Mapping, s: &str| r.lock().unwrap().push(s.to_owned())),
+        report: Arc::new(move |_: &Mapping, s: &str| {
+            let mut r = r.lock().unwrap();
+            if r.last().is_none_or(|l| l != s) {
+                r.push(s.to_owned());
+            }
+        }),
     });
     let token = CancellationToken::new();
     let task = tokio::spawn(run(ctx, m, token.clone()));
@@ -351,4 +368,22 @@ async fn batches_gather_within_the_window_up_to_the_batch_size() {
     drive(q.clone(), f.clone(), m, |q, _| q.deleted().len() == 25).await;
     let sizes: Vec<usize> = f.ids().iter().map(Vec::len).collect();
     assert_eq!(sizes, [20, 5]);
+}
+
+#[tokio::test]
+async fn pollers_grow_with_the_backlog_up_to_maximum_concurrency() {
+    let bodies: Vec<(&str, Option<&str>)> = (0..60).map(|_| ("x", None)).collect();
+    let q = Queue::with(&bodies);
+    let mut f = Function::new(|_| (false, "null".into()));
+    Arc::get_mut(&mut f).unwrap().delay = Duration::from_millis(20);
+    let mut m = mapping(false);
+    m.batch_size = 1;
+    m.scaling = Some(crate::wire::ScalingConfig {
+        maximum_concurrency: Some(3),
+    });
+    drive(q.clone(), f.clone(), m, |q, _| q.deleted().len() == 60).await;
+    assert_eq!(q.deleted().len(), 60);
+    // Full receives added pollers, never past MaximumConcurrency.
+    let peak = f.peak.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&peak), "peak concurrency {peak}");
 }
