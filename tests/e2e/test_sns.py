@@ -481,6 +481,37 @@ def test_fifo_topic_to_fifo_queue_keeps_group_order(sns, sqs):
     sns.delete_topic(TopicArn=topic)
 
 
+FAILING = '''\
+def main(event, context):
+    raise RuntimeError("no luck")
+'''
+
+
+def test_a_topic_as_an_async_failure_destination(url, sns, sqs):
+    """An Event invocation that fails for good sends its invocation record
+    to an OnFailure topic, which fans it out to its queue."""
+    lam = lambda_client(url)
+    runtime = python_runtime(url)
+    name = unique("snsfail")
+    lam.create_function(
+        FunctionName=name, Runtime=runtime, Handler="handler.main", Role=ROLE,
+        Code={"ZipFile": build_zip([("handler.py", FAILING)])}, Timeout=30,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    topic = sns.create_topic(Name=unique("failures"))["TopicArn"]
+    qurl, q = make_queue(sqs, unique("failq"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=q, Attributes={"RawMessageDelivery": "true"})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": topic}})
+    r = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"order": 7}))
+    assert r["StatusCode"] == 202
+    record = json.loads(receive_all(sqs, qurl, 1, timeout=90)[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"order": 7}
+    sns.delete_topic(TopicArn=topic)
+    lam.delete_function(FunctionName=name)
+
+
 # ---------------------------------------------------------------- AWS CLI
 
 
@@ -574,6 +605,24 @@ def test_enforce_mode_checks_resource_policies(own_server, tmp_path):
     # An unsigned caller may not publish.
     r = requests.post(srv.url + "/", data={"Action": "Publish", "TopicArn": topic, "Message": "x"}, timeout=30)
     assert r.status_code == 403
+
+    # A user without a policy may not publish; the topic's policy lets it.
+    iam = client("iam")
+    user = iam.create_user(UserName="publisher")["User"]
+    ak = iam.create_access_key(UserName="publisher")["AccessKey"]
+    as_user = boto3.client("sns", endpoint_url=srv.url, region_name=REGION,
+                           aws_access_key_id=ak["AccessKeyId"], aws_secret_access_key=ak["SecretAccessKey"],
+                           config=botocore.config.Config(retries={"max_attempts": 0}))
+    e = refused(lambda: as_user.publish(TopicArn=topic, Message="from-user"))
+    assert error_code(e) == "AuthorizationError"
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Sid": "users", "Effect": "Allow", "Principal": {"AWS": user["Arn"]},
+                                                "Action": "sns:Publish", "Resource": topic}]}))
+    assert as_user.publish(TopicArn=topic, Message="from-user")["MessageId"]
+    assert receive_all(sqs, open_url, 1)[0]["Body"] == "from-user"
+    # The policy grants Publish only.
+    assert error_code(refused(lambda: as_user.delete_topic(TopicArn=topic))) == "AuthorizationError"
 
 
 # ---------------------------------------------------------------- kill -9

@@ -6,8 +6,8 @@ mod config;
 mod endpoint;
 pub mod identity;
 mod sandbox;
-mod sns;
 mod sinks;
+mod sns;
 mod sources;
 
 use std::time::Duration;
@@ -187,16 +187,6 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         store.clone() as Arc<dyn ignis_store::SqsStore>,
         config.region.clone(),
     );
-    // Async invocations' queue destinations and dead-letter queues.
-    events.set_sink(Arc::new(sinks::Services { sqs: sqs.clone() }));
-    // Event source mappings: their pollers start again at once.
-    let (mappings, sources_task) = sources::start(
-        store.clone(),
-        sqs.clone(),
-        router.clone(),
-        &config.region,
-        stop.clone(),
-    );
     // Topics: deliveries go to this node's functions and queues; the
     // dispatcher resumes what a previous process left.
     let topics = ignis_sns::Sns::new(ignis_sns::SnsConfig {
@@ -213,6 +203,20 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         enforce: mode == ignis_front::AuthMode::Enforce,
     });
     let topics_dispatcher = topics.start(stop.clone()).await;
+    // Async invocations' queue and topic destinations and dead-letter
+    // queues and topics.
+    events.set_sink(Arc::new(sinks::Services {
+        sqs: sqs.clone(),
+        sns: topics.clone(),
+    }));
+    // Event source mappings: their pollers start again at once.
+    let (mappings, sources_task) = sources::start(
+        store.clone(),
+        sqs.clone(),
+        router.clone(),
+        &config.region,
+        stop.clone(),
+    );
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
@@ -226,7 +230,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         mode,
         region: config.region.clone(),
         sqs: sqs.clone(),
-        sns: topics,
+        sns: topics.clone(),
     });
 
     tracing::info!(

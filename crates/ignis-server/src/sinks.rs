@@ -4,10 +4,12 @@
 use ignis_events::{Delivery, Sink, SinkError, SinkMessage};
 use ignis_sqs::{AttributeValue, Outgoing, Sqs};
 
-/// Queues (and, once served, topics) by ARN.
+/// Queues and topics by ARN.
 pub struct Services {
     /// The queue service.
     pub sqs: Sqs,
+    /// The topic service.
+    pub sns: ignis_sns::Sns,
 }
 
 impl Sink for Services {
@@ -15,6 +17,7 @@ impl Sink for Services {
         Box::pin(async move {
             match arn.split(':').nth(2) {
                 Some("sqs") => self.to_queue(arn, message).await,
+                Some("sns") => self.to_topic(arn, message).await,
                 Some(service) => Err(SinkError::NotServed(service.to_owned())),
                 None => Err(SinkError::Refused(format!("{arn} is not an ARN"))),
             }
@@ -23,6 +26,25 @@ impl Sink for Services {
 }
 
 impl Services {
+    /// Publishes to a topic, as a Publish would (committed to its
+    /// subscriptions' deliveries when this returns).
+    async fn to_topic(&self, arn: &str, message: SinkMessage) -> Result<(), SinkError> {
+        let attributes = message
+            .attributes
+            .into_iter()
+            .map(|(name, data_type, value)| (name, data_type.to_owned(), value))
+            .collect();
+        match self
+            .sns
+            .publish_message(arn, message.body, attributes)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == "NotFound" => Err(SinkError::Missing(arn.to_owned())),
+            Err(e) => Err(SinkError::Refused(format!("{}: {}", e.code, e.message))),
+        }
+    }
+
     async fn to_queue(&self, arn: &str, message: SinkMessage) -> Result<(), SinkError> {
         let name = self
             .sqs
