@@ -38,6 +38,8 @@ install_system_packages() {
   # The namespace sandbox's /tmp disks are formatted with mkfs.ext4.
   [[ -x /usr/sbin/mkfs.ext4 || -x /sbin/mkfs.ext4 ]] || missing+=(e2fsprogs)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  # tests/e2e/test_rabbitmq.py starts private brokers (tests/e2e/rabbitmq.py).
+  [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
@@ -63,11 +65,11 @@ install_python_packages() {
     step "create venv $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c 'import pytest, boto3, requests, awscli' >/dev/null 2>&1 \
+  if ! "$VENV/bin/python" -c 'import pytest, boto3, requests, awscli, pika' >/dev/null 2>&1 \
     || [[ ! -x "$VENV/bin/aws" ]]; then
-    step "pip install pytest boto3 awscli requests"
+    step "pip install pytest boto3 awscli requests pika"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q pytest boto3 awscli requests
+    "$VENV/bin/python" -m pip install -q pytest boto3 awscli requests pika
   fi
 }
 

@@ -51,11 +51,11 @@ impl Locator {
         })?;
         let name = secret_name(secret_arn).map_err(|e| config(&e))?;
         let store = SecretStore::open(&self.data_dir).map_err(|e| config(&e))?;
-        let credentials = match store.get(name) {
-            Err(SecretsError::NotFound(_)) if aws_suffix(name).is_some() => {
-                store.get(aws_suffix(name).unwrap_or(name))
-            }
-            other => other,
+        let credentials = match (store.get(name), aws_suffix(name)) {
+            // `name-AbCdEf`, as Secrets Manager's ARNs end, names `name`
+            // when there is no secret of the whole name.
+            (Err(e @ SecretsError::NotFound(_)), Some(base)) => store.get(base).map_err(|_| e),
+            (found, _) => found,
         }
         .map_err(|e| config(&e))?;
         Ok(Endpoint {
@@ -115,6 +115,12 @@ mod tests {
         assert_eq!(
             locator.locate(BROKER, Some(&suffixed)).unwrap().credentials,
             auth
+        );
+        let missing = format!("{SECRET}x-secret");
+        let problem = locator.locate(BROKER, Some(&missing)).unwrap_err();
+        assert!(
+            matches!(&problem, Problem::Config(m) if m.contains("no secret named \"rabbitx-secret\"")),
+            "the whole name is reported: {problem:?}"
         );
         assert!(matches!(
             locator.locate("arn:aws:sqs:us-east-1:0:q", Some(SECRET)),

@@ -215,6 +215,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         sqs.clone(),
         router.clone(),
         &config.region,
+        data_dir,
         stop.clone(),
     );
     let app = ignis_front::Front::new(ignis_front::FrontParts {

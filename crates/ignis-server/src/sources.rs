@@ -20,6 +20,7 @@ pub fn start(
     sqs: ignis_sqs::Sqs,
     router: Arc<Router>,
     region: &str,
+    data_dir: &std::path::Path,
     stop: CancellationToken,
 ) -> (Mappings, JoinHandle<()>) {
     let mappings = Mappings::new(store, Arc::new(sqs.clone()), region);
@@ -31,7 +32,16 @@ pub fn start(
         config: PollerConfig::default(),
         report: Arc::new(move |m, result| reporter.report(&m.uuid, result)),
     };
-    let runners: Vec<Arc<dyn Runner>> = vec![Arc::new(SqsRunner(Arc::new(context)))];
+    let rmq = ignis_sources::rmq::Context {
+        invoker: context.invoker.clone(),
+        data_dir: data_dir.to_path_buf(),
+        backoff: ignis_rmq::Backoff::default(),
+        report: context.report.clone(),
+    };
+    let runners: Vec<Arc<dyn Runner>> = vec![
+        Arc::new(SqsRunner(Arc::new(context))),
+        Arc::new(ignis_sources::rmq::RmqRunner(Arc::new(rmq))),
+    ];
     let supervisor = Supervisor::new(mappings.clone(), runners);
     let task = tokio::spawn(supervisor.run(stop));
     (mappings, task)

@@ -14,6 +14,7 @@
 
 pub mod filter;
 pub mod mapping;
+pub mod rmq;
 pub mod service;
 pub mod source;
 pub mod sqs;
