@@ -30,7 +30,7 @@ use ignis_bench::report;
 use ignis_bench::server::workspace_root;
 use ignis_bench::settings;
 use ignis_sqs::{Outgoing, Receive, Sqs};
-use ignis_store::sqs::{ClaimSpec, NewMessage, SqsQueueRecord, SqsStore};
+use ignis_store::sqs::{ClaimSpec, DeleteOutcome, NewMessage, SqsQueueRecord, SqsStore};
 use ignis_store::SqliteStore;
 
 /// The target for the engine's loop, messages per second.
@@ -159,8 +159,11 @@ async fn store_loop(
                 .iter()
                 .map(|m| (m.id, m.receipt.clone()))
                 .collect();
-            let deleted = store.delete_messages("q", &handles).await?;
-            Ok(deleted.iter().filter(|d| **d).count() as u64)
+            let deleted = store.delete_messages("q", &handles, now, false).await?;
+            Ok(deleted
+                .iter()
+                .filter(|d| **d == DeleteOutcome::Deleted)
+                .count() as u64)
         }
     })
     .await)

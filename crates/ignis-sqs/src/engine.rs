@@ -532,30 +532,52 @@ impl Sqs {
         }
     }
 
-    /// Deletes received messages by receipt handle, per entry.
+    /// Deletes received messages by receipt handle, per entry. On a
+    /// standard queue a stale handle (the message was received again
+    /// since) succeeds and deletes nothing, as SQS; on a FIFO queue a handle
+    /// that is stale or whose visibility timeout passed is refused ("The
+    /// receipt handle has expired"). A message already deleted is success.
     pub async fn delete(
         &self,
         queue: &str,
         receipt_handles: &[String],
     ) -> Result<Vec<Result<(), EntryError>>, SqsError> {
-        self.lookup(queue).await?;
-        let parsed: Vec<_> = receipt_handles
+        use ignis_store::sqs::DeleteOutcome;
+        let (q, _) = self.lookup(queue).await?;
+        let mut results: Vec<Result<(), EntryError>> = receipt_handles
             .iter()
-            .map(|h| Self::parse_handle(queue, h))
+            .map(|h| Self::parse_handle(queue, h).map(|_| ()))
             .collect();
-        let valid: Vec<(i64, String)> = parsed
+        let valid: Vec<(i64, String)> = receipt_handles
             .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|r| (r.id, r.token.clone()))
+            .filter_map(|h| Self::parse_handle(queue, h).ok())
+            .map(|r| (r.id, r.token))
             .collect();
-        if !valid.is_empty() {
-            // A stale handle deletes nothing and still succeeds, as SQS.
-            self.store
-                .delete_messages(queue, &valid)
-                .await
-                .map_err(store_err)?;
+        if valid.is_empty() {
+            return Ok(results);
         }
-        Ok(parsed.into_iter().map(|r| r.map(|_| ())).collect())
+        let outcomes = self
+            .store
+            .delete_messages(queue, &valid, now_ms(), q.is_fifo())
+            .await
+            .map_err(store_err)?;
+        let mut outcomes = outcomes.into_iter();
+        for (result, handle) in results.iter_mut().zip(receipt_handles) {
+            if result.is_err() {
+                continue;
+            }
+            let expired = match outcomes.next() {
+                Some(DeleteOutcome::Expired) => true,
+                Some(DeleteOutcome::Stale) => q.is_fifo(),
+                _ => false,
+            };
+            if expired {
+                *result = Err(entry_invalid(format!(
+                    "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+                )));
+            }
+        }
+        Ok(results)
     }
 
     /// Changes received messages' visibility timeouts (seconds from now,

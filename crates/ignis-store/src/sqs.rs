@@ -194,6 +194,20 @@ pub enum VisibilityOutcome {
     Gone,
 }
 
+/// What a delete did to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Deleted.
+    Deleted,
+    /// The message was received again since: a newer token; not deleted.
+    Stale,
+    /// The token is the latest but the message is no longer in flight (its
+    /// visibility timeout passed); not deleted (asked only in flight).
+    Expired,
+    /// No such message (deleted already).
+    Gone,
+}
+
 /// What a purge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurgeOutcome {
@@ -305,13 +319,16 @@ pub trait SqsStore: Send + Sync + 'static {
     /// The earliest time after `now_ms` a message of the queue becomes
     /// visible, if any.
     async fn next_visible_ms(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, StoreError>;
-    /// Deletes messages by `(row id, receipt token)`; per entry, whether a
-    /// message was deleted (a stale or repeated handle deletes nothing).
+    /// Deletes messages by `(row id, receipt token)`, per entry. Only the
+    /// latest token deletes; with `in_flight_only` (FIFO queues) only while
+    /// the message is in flight at `now_ms`.
     async fn delete_messages(
         &self,
         queue: &str,
         handles: &[(i64, String)],
-    ) -> Result<Vec<bool>, StoreError>;
+        now_ms: i64,
+        in_flight_only: bool,
+    ) -> Result<Vec<DeleteOutcome>, StoreError>;
     /// Sets `visible_at_ms` of in-flight messages by `(row id, receipt
     /// token, visible_at_ms)`, per entry.
     async fn change_visibility(

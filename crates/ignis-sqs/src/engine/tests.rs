@@ -420,6 +420,75 @@ async fn fifo_order_deduplication_and_sequence_numbers() {
 }
 
 #[tokio::test]
+async fn fifo_deletes_refuse_expired_handles_standard_ones_ignore_stale_ones() {
+    let (_dir, sqs) = engine();
+    sqs.create_queue(
+        "f.fifo",
+        attrs(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    sqs.create_queue("s", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    for q in ["f.fifo", "s"] {
+        sqs.send(q, vec![grouped("a", "g")]).await.unwrap();
+        let first = sqs.receive(q, now(1)).await.unwrap().remove(0);
+        // Visible again at once, and received again: a newer handle.
+        sqs.change_visibility(q, &[(first.receipt_handle.clone(), 0)])
+            .await
+            .unwrap();
+        let second = sqs.receive(q, now(1)).await.unwrap().remove(0);
+        let stale = sqs
+            .delete(q, std::slice::from_ref(&first.receipt_handle))
+            .await
+            .unwrap();
+        if q == "s" {
+            assert!(stale[0].is_ok(), "standard: succeeds");
+        } else {
+            let e = stale[0].as_ref().unwrap_err();
+            assert!(
+                e.message.ends_with("The receipt handle has expired."),
+                "{}",
+                e.message
+            );
+        }
+        assert_eq!(
+            sqs.counts(q).await.unwrap().in_flight,
+            1,
+            "{q}: not deleted"
+        );
+        sqs.change_visibility(q, &[(second.receipt_handle.clone(), 0)])
+            .await
+            .unwrap();
+        let late = sqs
+            .delete(q, std::slice::from_ref(&second.receipt_handle))
+            .await
+            .unwrap();
+        assert_eq!(
+            late[0].is_err(),
+            q == "f.fifo",
+            "{q}: the latest handle, not in flight"
+        );
+        let third = sqs.receive(q, now(1)).await.unwrap();
+        assert_eq!(third.len(), usize::from(q == "f.fifo"), "{q}");
+        if let Some(m) = third.first() {
+            let ok = sqs
+                .delete(q, std::slice::from_ref(&m.receipt_handle))
+                .await
+                .unwrap();
+            assert!(ok[0].is_ok());
+            let again = sqs
+                .delete(q, std::slice::from_ref(&m.receipt_handle))
+                .await
+                .unwrap();
+            assert!(again[0].is_ok(), "deleted already: success");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_fifo_receive_attempt_retried_gets_the_same_messages() {
     let (_dir, sqs) = engine();
     sqs.create_queue(

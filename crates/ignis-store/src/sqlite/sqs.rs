@@ -9,8 +9,8 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{query_err, SqliteStore};
 use crate::sqs::{
-    ClaimSpec, Claimed, MessageCounts, MoveTarget, MoveTaskRecord, NewMessage, PurgeOutcome,
-    SendOutcome, SqsQueueRecord, SqsStore, StoredMessage, VisibilityOutcome,
+    ClaimSpec, Claimed, DeleteOutcome, MessageCounts, MoveTarget, MoveTaskRecord, NewMessage,
+    PurgeOutcome, SendOutcome, SqsQueueRecord, SqsStore, StoredMessage, VisibilityOutcome,
 };
 use crate::store::StoreError;
 
@@ -365,6 +365,37 @@ fn move_messages(
     Ok(moved)
 }
 
+/// Deletes one message by handle; when nothing was deleted, says why.
+fn delete_one(
+    tx: &Transaction<'_>,
+    queue: &str,
+    id: i64,
+    token: &str,
+    now_ms: i64,
+    in_flight_only: bool,
+) -> Result<DeleteOutcome> {
+    const OP: &str = "delete messages";
+    let deleted = tx
+        .prepare_cached(
+            "DELETE FROM sqs_messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3
+                 AND (?4 = 0 OR visible_at_ms > ?5)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id, queue, token, in_flight_only, now_ms]))
+        .map_err(query_err(OP))?;
+    if deleted == 1 {
+        return Ok(DeleteOutcome::Deleted);
+    }
+    let found: Option<Option<String>> = tx
+        .prepare_cached("SELECT receipt FROM sqs_messages WHERE id = ?1 AND queue = ?2")
+        .and_then(|mut stmt| stmt.query_row(params![id, queue], |r| r.get(0)).optional())
+        .map_err(query_err(OP))?;
+    Ok(match found {
+        None => DeleteOutcome::Gone,
+        Some(receipt) if receipt.as_deref() == Some(token) => DeleteOutcome::Expired,
+        Some(_) => DeleteOutcome::Stale,
+    })
+}
+
 const TASK_COLS: &str = "handle, source_arn, destination_arn, max_per_second, status, moved, \
                          to_move, started_ms, failure_reason";
 
@@ -596,22 +627,19 @@ impl SqsStore for SqliteStore {
         .await
     }
 
-    async fn delete_messages(&self, queue: &str, handles: &[(i64, String)]) -> Result<Vec<bool>> {
+    async fn delete_messages(
+        &self,
+        queue: &str,
+        handles: &[(i64, String)],
+        now_ms: i64,
+        in_flight_only: bool,
+    ) -> Result<Vec<DeleteOutcome>> {
         const OP: &str = "delete messages";
         let (queue, handles) = (queue.to_string(), handles.to_vec());
         self.sqs_tx(OP, move |tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "DELETE FROM sqs_messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
-                )
-                .map_err(query_err(OP))?;
             handles
                 .iter()
-                .map(|(id, token)| {
-                    stmt.execute(params![id, queue, token])
-                        .map(|n| n == 1)
-                        .map_err(query_err(OP))
-                })
+                .map(|(id, token)| delete_one(tx, &queue, *id, token, now_ms, in_flight_only))
                 .collect()
         })
         .await

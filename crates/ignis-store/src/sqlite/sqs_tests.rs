@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 
 use crate::sqs::{
-    ClaimSpec, MoveTarget, MoveTaskRecord, NewMessage, PurgeOutcome, SendOutcome, SqsQueueRecord,
-    SqsStore, VisibilityOutcome,
+    ClaimSpec, DeleteOutcome, MoveTarget, MoveTaskRecord, NewMessage, PurgeOutcome, SendOutcome,
+    SqsQueueRecord, SqsStore, VisibilityOutcome,
 };
 use crate::SqliteStore;
 
@@ -150,17 +150,34 @@ async fn a_claim_hides_what_it_delivers_until_the_visibility_passes() {
     let id = again.delivered[0].id;
     assert_eq!(
         store
-            .delete_messages("q", &[(id, "t1".into())])
+            .delete_messages("q", &[(id, "t1".into())], 1_100, false)
             .await
             .unwrap(),
-        [false]
+        [DeleteOutcome::Stale]
     );
     assert_eq!(
         store
-            .delete_messages("q", &[(id, "t4".into()), (id, "t4".into())])
+            .delete_messages("q", &[(id, "t4".into()), (id, "t4".into())], 1_100, false)
             .await
             .unwrap(),
-        [true, false]
+        [DeleteOutcome::Deleted, DeleteOutcome::Gone]
+    );
+    // In flight only (FIFO): the latest token of a message whose visibility
+    // passed deletes nothing; otherwise the latest token deletes.
+    let m = again.delivered[1].id;
+    assert_eq!(
+        store
+            .delete_messages("q", &[(m, "t4".into())], 2_100, true)
+            .await
+            .unwrap(),
+        [DeleteOutcome::Expired]
+    );
+    assert_eq!(
+        store
+            .delete_messages("q", &[(m, "t4".into())], 2_100, false)
+            .await
+            .unwrap(),
+        [DeleteOutcome::Deleted]
     );
 }
 
@@ -317,7 +334,7 @@ async fn fifo_groups_deliver_in_order_one_batch_at_a_time() {
     );
     let b1 = first.delivered[2].id;
     store
-        .delete_messages("f.fifo", &[(b1, "t1".into())])
+        .delete_messages("f.fifo", &[(b1, "t1".into())], 10, true)
         .await
         .unwrap();
     assert_eq!(bodies(&store.claim("f.fifo", &s).await.unwrap()), ["b2"]);
