@@ -66,6 +66,27 @@ fn in_use(uuid: &str, e: InUse) -> LambdaError {
     )
 }
 
+/// Lambda's `ResourceConflictException` for a second mapping of a source
+/// to a function (its SQS wording for queues), naming the first.
+fn duplicate(m: &Mapping, existing: Option<&str>) -> LambdaError {
+    let (source, function) = (&m.event_source_arn, &m.function.name);
+    let head = match m.source {
+        Source::Sqs { .. } => format!(
+            "An event source mapping with SQS arn (\" {source} \") and function (\" {function} \") already exists."
+        ),
+        Source::Mq { .. } => format!(
+            "The event source arn (\" {source} \") and function (\" {function} \") provided mapping already exists."
+        ),
+    };
+    match existing {
+        Some(uuid) => LambdaError::new(
+            ErrorKind::ResourceConflict,
+            format!("{head} Please update or delete the existing mapping with UUID {uuid}"),
+        ),
+        None => LambdaError::new(ErrorKind::ResourceConflict, head),
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -174,17 +195,14 @@ impl Mappings {
             last_modified_ms: now_ms(),
             revision: 1,
         };
-        match self.store.insert_mapping(&mapping.to_row()).await.map_err(store_err)? {
+        match self
+            .store
+            .insert_mapping(&mapping.to_row())
+            .await
+            .map_err(store_err)?
+        {
             Inserted::Stored => {}
-            Inserted::Duplicate(uuid) => {
-                return Err(LambdaError::new(
-                    ErrorKind::ResourceConflict,
-                    format!(
-                        "The event source arn (\" {} \") and function (\" {} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}",
-                        mapping.event_source_arn, mapping.function.name
-                    ),
-                ))
-            }
+            Inserted::Duplicate(uuid) => return Err(duplicate(&mapping, Some(&uuid))),
         }
         tracing::info!(uuid = %mapping.uuid, function = %mapping.function.arn, source = %mapping.event_source_arn, "event source mapping created");
         self.changed.notify_one();
@@ -275,13 +293,7 @@ impl Mappings {
         match self.store.update_mapping(&m.to_row()).await {
             Ok(r) => Ok(r),
             // The mapping's pair is taken by another mapping (a new function).
-            Err(StoreError::Query { .. }) if self.pair_taken(m).await => Err(LambdaError::new(
-                ErrorKind::ResourceConflict,
-                format!(
-                    "The event source arn (\" {} \") and function (\" {} \") provided mapping already exists.",
-                    m.event_source_arn, m.function.name
-                ),
-            )),
+            Err(StoreError::Query { .. }) if self.pair_taken(m).await => Err(duplicate(m, None)),
             Err(e) => Err(store_err(e)),
         }
     }

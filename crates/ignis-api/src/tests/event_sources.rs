@@ -81,7 +81,9 @@ async fn create_get_update_list_delete_in_lambdas_shapes() {
         (status, kind.as_str()),
         (StatusCode::CONFLICT, "ResourceConflictException")
     );
-    assert!(v["message"].as_str().unwrap().contains(&uuid), "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.starts_with(&format!("An event source mapping with SQS arn (\" {Q} \") and function (\" f \") already exists.")), "{v}");
+    assert!(message.ends_with(&format!("with UUID {uuid}")), "{v}");
 
     // A qualified function is another function.
     let q = json!({"EventSourceArn": Q, "FunctionName": "f:$LATEST"});
