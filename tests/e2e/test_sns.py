@@ -118,6 +118,20 @@ def events_in_log(url: str, name: str, needle: str) -> list[dict]:
     return [json.loads(line.split("SNS-EVENT ", 1)[1]) for line in lines if "SNS-EVENT " in line]
 
 
+def public_key_of(cert: bytes) -> bytes:
+    """The public key of the PEM certificate the SigningCertURL serves,
+    which openssl reads as an X.509 certificate (and checks as self-signed)."""
+    assert cert.startswith(b"-----BEGIN CERTIFICATE-----"), cert[:80]
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to read the signing certificate")
+    with_key = subprocess.run([openssl, "x509", "-pubkey", "-noout", "-subject"], input=cert, capture_output=True, check=True)
+    assert b"sns.ignis.local" in with_key.stdout
+    start = with_key.stdout.index(b"-----BEGIN PUBLIC KEY-----")
+    end = with_key.stdout.index(b"-----END PUBLIC KEY-----") + len(b"-----END PUBLIC KEY-----")
+    return with_key.stdout[start:end] + b"\n"
+
+
 def verify(message: dict, pem: bytes) -> None:
     """Checks a message's signature as an SNS client library does."""
     if message["Type"] == "Notification":
@@ -125,7 +139,7 @@ def verify(message: dict, pem: bytes) -> None:
     else:
         keys = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
     text = "".join(f"{k}\n{message[k]}\n" for k in keys if k in message)
-    key = rsa.PublicKey.load_pkcs1_openssl_pem(pem)
+    key = rsa.PublicKey.load_pkcs1_openssl_pem(public_key_of(pem))
     hash_name = rsa.verify(text.encode(), base64.b64decode(message["Signature"]), key)
     assert hash_name == ("SHA-1" if message["SignatureVersion"] == "1" else "SHA-256")
 

@@ -9,7 +9,8 @@
 //! /?Action=ConfirmSubscription&TopicArn=…&Token=…`: the token is the
 //! credential), the `UnsubscribeURL` of a notification (`GET
 //! /?Action=Unsubscribe&SubscriptionArn=…`), and the `SigningCertURL`
-//! (`GET /ignis/v1/sns/signing-cert.pem`).
+//! (`GET /ignis/v1/sns/signing-cert.pem`, the self-signed certificate of
+//! the signing key).
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -204,9 +204,10 @@ impl Sns {
         &self.inner.account
     }
 
-    /// The public key the `SigningCertURL` serves (PEM).
+    /// The certificate the `SigningCertURL` serves (PEM): self-signed, of
+    /// the key messages are signed with.
     pub async fn signing_cert(&self) -> Result<String, String> {
-        self.inner.signer.public_pem().await
+        self.inner.signer.certificate_pem().await
     }
 
     /// The policy the front evaluates an operation on `topic_arn` with:

@@ -3,12 +3,12 @@
 //! (SHA1withRSA) or 2 (SHA256withRSA) by an RSA key Ignis makes once and
 //! keeps in the data directory (`sns-signing-key.pem`, PKCS#8, mode 0600).
 //!
-//! The `SigningCertURL` serves the public half as a PEM `PUBLIC KEY`
-//! (SubjectPublicKeyInfo), not an X.509 certificate: a verifier that reads
-//! the key from it checks signatures as AWS's do (see docs/queues.md).
-//! The key is made on first use, on the blocking pool (making a 2048-bit
-//! key is slow in a debug build), so a server that never signs never
-//! makes one.
+//! The `SigningCertURL` serves a self-signed X.509 certificate of that key
+//! (`sns-signing-cert.pem` beside it: subject `CN=sns.ignis.local`,
+//! SHA256withRSA, ten years from when it was made), so a verifier that
+//! reads the public key from the certificate checks signatures as it does
+//! AWS's. The key and certificate are made on first use, on the blocking
+//! pool, so a server that never signs never makes them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +22,8 @@ use tokio::sync::OnceCell;
 
 /// The key file's name in the data directory.
 pub const KEY_FILE: &str = "sns-signing-key.pem";
+/// The certificate file's name in the data directory.
+pub const CERT_FILE: &str = "sns-signing-cert.pem";
 
 /// The fields a signature covers, in SNS's canonical order.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +130,23 @@ impl Signer {
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| e.to_string())
     }
+
+    /// The self-signed certificate of the key, PEM (`-----BEGIN
+    /// CERTIFICATE-----`), made once and kept beside the key.
+    pub async fn certificate_pem(&self) -> Result<String, String> {
+        let key = self.key().await?;
+        let path = self.path.with_file_name(CERT_FILE);
+        tokio::task::spawn_blocking(move || {
+            if let Ok(pem) = std::fs::read_to_string(&path) {
+                return Ok(pem);
+            }
+            let pem = self_signed(&key)?;
+            write_private(&path, &pem)?;
+            Ok(pem)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
 }
 
 fn load_or_make(path: &Path) -> Result<RsaPrivateKey, String> {
@@ -140,6 +159,44 @@ fn load_or_make(path: &Path) -> Result<RsaPrivateKey, String> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| format!("encode the key: {e}"))?;
+    write_private(path, &pem)?;
+    Ok(key)
+}
+
+/// A self-signed X.509 certificate of `key` (SHA256withRSA), PEM.
+fn self_signed(key: &RsaPrivateKey) -> Result<String, String> {
+    use std::str::FromStr;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    use x509_cert::der::EncodePem;
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    use x509_cert::time::Validity;
+
+    let err = |what: &str, e: &dyn std::fmt::Display| format!("make the certificate ({what}): {e}");
+    let spki = SubjectPublicKeyInfoOwned::from_key(key.to_public_key())
+        .map_err(|e| err("public key", &e))?;
+    let subject = Name::from_str("CN=sns.ignis.local").map_err(|e| err("name", &e))?;
+    let validity = Validity::from_now(std::time::Duration::from_secs(10 * 365 * 86_400))
+        .map_err(|e| err("validity", &e))?;
+    let serial = SerialNumber::from(
+        u32::from_be_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..4]
+                .try_into()
+                .unwrap_or([0, 0, 0, 1]),
+        ) | 1,
+    );
+    let signer = SigningKey::<sha2::Sha256>::new(key.clone());
+    let builder = CertificateBuilder::new(Profile::Root, serial, validity, subject, spki, &signer)
+        .map_err(|e| err("builder", &e))?;
+    let cert = builder
+        .build::<rsa::pkcs1v15::Signature>()
+        .map_err(|e| err("signature", &e))?;
+    cert.to_pem(LineEnding::LF).map_err(|e| err("PEM", &e))
+}
+
+/// Writes `text` to `path` (mode 0600) through a temporary file.
+fn write_private(path: &Path, pem: &str) -> Result<(), String> {
     let tmp = path.with_extension("pem.tmp");
     {
         use std::io::Write;
@@ -155,8 +212,7 @@ fn load_or_make(path: &Path) -> Result<RsaPrivateKey, String> {
             .and_then(|()| f.sync_all())
             .map_err(|e| format!("write {}: {e}", tmp.display()))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| format!("write {}: {e}", path.display()))?;
-    Ok(key)
+    std::fs::rename(&tmp, path).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -233,5 +289,25 @@ mod tests {
         // A second signer on the directory reads the same key.
         assert_eq!(Signer::new(dir.path()).public_pem().await.unwrap(), pem);
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let cert = signer.certificate_pem().await.unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
+        // Kept: the same certificate again, from another signer too.
+        assert_eq!(
+            Signer::new(dir.path()).certificate_pem().await.unwrap(),
+            cert
+        );
+        // The certificate carries the key that verifies.
+        use x509_cert::der::{DecodePem, Encode};
+        let parsed = x509_cert::Certificate::from_pem(cert.as_bytes()).unwrap();
+        let spki = parsed
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap();
+        let from_cert = rsa::RsaPublicKey::try_from(
+            rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(spki.as_slice()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(from_cert, signer.key().await.unwrap().to_public_key());
     }
 }
