@@ -40,6 +40,8 @@ install_system_packages() {
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   # tests/e2e/test_rabbitmq.py starts private brokers (tests/e2e/rabbitmq.py).
   [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
+  # tests/e2e/test_sns.py reads the SNS signing certificate with openssl.
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v ruby >/dev/null 2>&1 || missing+=(ruby)
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
