@@ -327,3 +327,20 @@ def test_fifo_group_order_holds(url, lam, sqs, queue, consumer, mappings):
         assert all(r["attributes"]["MessageGroupId"] == g for r in records if r["body"].startswith(g + ":"))
     assert all("SequenceNumber" in r["attributes"] for r in records)
     wait_for(lambda: depth(sqs, q) == 0, 30, what="the queue drained")
+
+
+def test_a_deleted_queue_is_a_problem_not_a_crash(lam, sqs, queue, consumer, mappings):
+    q, arn = queue()
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer)
+    mappings.append(m["UUID"])
+    settled(lam, m["UUID"], "Enabled")
+    sqs.delete_queue(QueueUrl=q)
+    got_ = wait_for(
+        lambda: (r := lam.get_event_source_mapping(UUID=m["UUID"]))["LastProcessingResult"].startswith("PROBLEM")
+        and r,
+        60,
+        what="the mapping reporting the missing queue",
+    )
+    assert "queue does not exist" in got_["LastProcessingResult"], got_["LastProcessingResult"]
+    # It can still be deleted.
+    assert lam.delete_event_source_mapping(UUID=m["UUID"])["State"] == "Deleting"

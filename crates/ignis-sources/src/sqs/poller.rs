@@ -166,16 +166,29 @@ fn spawn(run: &Arc<Run>, set: &mut JoinSet<()>) {
 
 impl Run {
     async fn poll(self: Arc<Self>) {
+        // Consecutive failed receives: the first is logged as a warning,
+        // the pause doubles (up to 16 times the backoff).
+        let mut failures = 0u32;
         loop {
             let gathered = tokio::select! {
                 _ = self.token.cancelled() => break,
                 g = self.gather() => g,
             };
             let batch = match gathered {
-                Ok(batch) => batch,
+                Ok(batch) => {
+                    failures = 0;
+                    batch
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, queue = %self.queue, "receive failed");
-                    if self.pause(self.ctx.config.error_backoff).await {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, queue = %self.queue, "receive failed; retrying with backoff");
+                        (self.ctx.report)(&self.mapping, &format!("PROBLEM: {}", e.message));
+                    } else {
+                        tracing::debug!(error = %e, queue = %self.queue, "receive failed again");
+                    }
+                    let pause = self.ctx.config.error_backoff * 2u32.pow(failures.min(4));
+                    failures += 1;
+                    if self.pause(pause).await {
                         break;
                     }
                     continue;
