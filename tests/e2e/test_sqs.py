@@ -325,6 +325,29 @@ def test_redrive_to_a_dead_letter_queue_and_back(sqs, qname):
     sqs.delete_queue(QueueUrl=dlq)
 
 
+def test_a_slow_move_task_to_another_queue_is_cancelled(sqs, qname):
+    dlq = sqs.create_queue(QueueName=f"{qname}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName=qname, Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})["QueueUrl"]
+    dest = sqs.create_queue(QueueName=f"{qname}-dest")["QueueUrl"]
+    dest_arn = sqs.get_queue_attributes(QueueUrl=dest, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.send_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "MessageBody": f"dead {i}"} for i in range(10)])
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=dest_arn,
+                                         MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    running = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]
+    assert (running["Status"], running["TaskHandle"], running["DestinationArn"]) == ("RUNNING", handle, dest_arn)
+    assert running["MaxNumberOfMessagesPerSecond"] == 1
+    moved = sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"]
+    assert 0 <= moved < 10
+    wait_for(lambda: sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "CANCELLED",
+             what="the task cancelled")
+    # Nothing is lost: each message is in one of the two queues.
+    assert count(sqs, dlq) + count(sqs, dest) == 10
+    for url in (src, dest, dlq):
+        sqs.delete_queue(QueueUrl=url)
+
+
 # ---------------------------------------------------------------- FIFO
 
 

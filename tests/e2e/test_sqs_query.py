@@ -2,17 +2,29 @@
 real older client: boto3 1.28.80 / botocore 1.31.80, the last releases whose
 SQS model is the query protocol, installed by scripts/test.sh into a second
 venv (IGNIS_QUERY_VENV, default /var/tmp/ignis-venv-query). The client runs
-in that venv as a subprocess; this test checks what it reports."""
+in that venv as a subprocess; this test checks what it reports. Raw signed
+forms check what no botocore sends: a request posted to the queue's URL
+path, and refusals in enforce mode."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import textwrap
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import pytest
+import requests
+
+from support import REGION
 
 VENV = Path(os.environ.get("IGNIS_QUERY_VENV", "/var/tmp/ignis-venv-query"))
 
@@ -124,3 +136,53 @@ def test_query_protocol_with_an_older_boto3(url):
     assert e["bad_max"][0] == "InvalidParameterValue"
     assert e["bad_chars"][0] == "InvalidMessageContents"
     assert out["gone"][0] == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def signed_form(url: str, path: str, form: str, key=("x", "x")) -> requests.Response:
+    req = botocore.awsrequest.AWSRequest(method="POST", url=url + path, data=form,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(*key), "sqs", REGION).add_auth(req)
+    return requests.post(req.url, data=req.body, headers=dict(req.headers), timeout=30)
+
+
+def test_query_requests_posted_to_the_queue_url(url):
+    """Older SDKs post to the queue's URL itself, without QueueUrl."""
+    name = f"qpath-{uuid.uuid4().hex[:8]}"
+    resp = signed_form(url, "/", f"Action=CreateQueue&QueueName={name}&Version=2012-11-05")
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("text/xml")
+    ns = {"s": "http://queue.amazonaws.com/doc/2012-11-05/"}
+    qurl = ET.fromstring(resp.text).find("s:CreateQueueResult/s:QueueUrl", ns).text
+    path = "/000000000000/" + name
+    assert qurl.endswith(path)
+    resp = signed_form(url, path, "Action=SendMessage&MessageBody=to+the+path&Version=2012-11-05"
+                                  "&MessageAttribute.1.Name=k&MessageAttribute.1.Value.DataType=String"
+                                  "&MessageAttribute.1.Value.StringValue=v")
+    assert resp.status_code == 200, resp.text
+    sent = ET.fromstring(resp.text).find("s:SendMessageResult", ns)
+    assert sent.find("s:MD5OfMessageBody", ns).text == hashlib.md5(b"to the path").hexdigest()
+    resp = signed_form(url, path, "Action=ReceiveMessage&MessageAttributeName.1=All&AttributeName.1=SenderId"
+                                  "&WaitTimeSeconds=5&Version=2012-11-05")
+    msg = ET.fromstring(resp.text).find("s:ReceiveMessageResult/s:Message", ns)
+    assert msg.find("s:Body", ns).text == "to the path"
+    attr = msg.find("s:MessageAttribute", ns)
+    assert (attr.find("s:Name", ns).text, attr.find("s:Value/s:StringValue", ns).text) == ("k", "v")
+    assert msg.find("s:Attribute/s:Name", ns).text == "SenderId"
+    resp = signed_form(url, path, "Action=DeleteMessage&Version=2012-11-05&ReceiptHandle="
+                       + urllib.parse.quote(msg.find("s:ReceiptHandle", ns).text, safe=""))
+    assert resp.status_code == 200, resp.text
+    assert "<DeleteMessageResponse" in resp.text
+    resp = signed_form(url, path + "-gone", "Action=GetQueueAttributes&AttributeName.1=All&Version=2012-11-05")
+    assert resp.status_code == 400
+    err = ET.fromstring(resp.text).find("Error")
+    assert (err.find("Type").text, err.find("Code").text) == ("Sender", "AWS.SimpleQueueService.NonExistentQueue")
+    assert signed_form(url, path, "Action=DeleteQueue&Version=2012-11-05").status_code == 200
+
+
+def test_enforce_mode_refusals_in_the_query_protocol(own_server, tmp_path):
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    resp = signed_form(srv.url, "/", "Action=ListQueues&Version=2012-11-05", key=("AKIAUNKNOWNKEY000000", "x"))
+    assert resp.status_code == 403, resp.text
+    err = ET.fromstring(resp.text).find("Error")
+    assert err.find("Type").text == "Sender"
+    assert err.find("Code").text == "InvalidClientTokenId"

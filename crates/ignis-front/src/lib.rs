@@ -44,7 +44,7 @@ use ignis_identity::policy::{
 };
 use ignis_identity::sigv4::RequestParts;
 use ignis_model::arn::ACCOUNT_ID;
-use ignis_protocol::{AwsError, QueryRequest, Recognized, RequestView, Service};
+use ignis_protocol::{AwsError, Protocol, QueryRequest, Recognized, RequestView, Service};
 use ignis_store::SqliteStore;
 
 use auth::Authenticator;
@@ -266,10 +266,14 @@ impl Inner {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::debug!(error = %e, "request refused: not authenticated");
-                        return e
-                            .aws()
-                            .render(what.service.or(Some(lambda::service())), &request_id)
-                            .map(Body::from);
+                        let service = what.service.or(Some(lambda::service()));
+                        // SQS's older clients read refusals in the query protocol.
+                        let resp = if sqs::speaks_query(&what, &parts.headers) {
+                            e.aws().render_as(Protocol::Query, service, &request_id)
+                        } else {
+                            e.aws().render(service, &request_id)
+                        };
+                        return resp.map(Body::from);
                     }
                 }
             }
@@ -280,14 +284,8 @@ impl Inner {
                 self.query_service(service, &caller, query, &body, &request_id)
                     .await
             }
-            Some("sns") => {
-                self.sns_service(&caller, query, &body, &request_id)
-                    .await
-            }
-            Some("sqs") => {
-                self.sqs_service(&parts, &caller, &body, &request_id)
-                    .await
-            }
+            Some("sns") => self.sns_service(&caller, query, &body, &request_id).await,
+            Some("sqs") => self.sqs_service(&parts, &caller, &body, &request_id).await,
             Some("lambda") => {
                 if let Err(e) = self.authorize_lambda(&what, &caller, &parts).await {
                     return e.render(what.service, &request_id).map(Body::from);

@@ -11,7 +11,7 @@ use http::StatusCode;
 use ignis_iam::Principal;
 use ignis_identity::policy::{PolicyDocument, PolicyKind};
 use ignis_model::arn::ACCOUNT_ID;
-use ignis_protocol::AwsError;
+use ignis_protocol::{AwsError, Recognized};
 use ignis_sqs::wire::{self, WireProtocol, WireRequest};
 use ignis_sqs::{Origin, SqsError, SqsOp};
 
@@ -104,6 +104,11 @@ impl Inner {
             sender_fault: e.sender_fault,
         })
     }
+}
+
+/// Whether a request is SQS's in its query protocol (no JSON target).
+pub(crate) fn speaks_query(what: &Recognized, headers: &http::HeaderMap) -> bool {
+    what.service.is_some_and(|s| s.signing_name == "sqs") && !headers.contains_key("x-amz-target")
 }
 
 /// The `SenderId` of `caller`'s messages: the account for the root user,

@@ -32,5 +32,5 @@ pub mod wire;
 pub use engine::{MoveTask, Sqs};
 pub use error::SqsError;
 pub use execute::Origin;
-pub use op::{SqsOp, SqsOutput};
 pub use model::*;
+pub use op::{SqsOp, SqsOutput};
