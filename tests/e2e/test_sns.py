@@ -467,6 +467,60 @@ def test_http_subscription_confirms_and_receives(url, sns):
         server.shutdown()
 
 
+class Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers 500 to notifications while `failures` is above zero."""
+    received: list[tuple[str, int]] = []
+    failures = 0
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        status = 200
+        if body["Type"] == "Notification" and type(self).failures > 0:
+            type(self).failures -= 1
+            status = 500
+        type(self).received.append((body["Type"] + ":" + body.get("Message", ""), status))
+        if body["Type"] == "SubscriptionConfirmation":
+            requests.get(body["SubscribeURL"], timeout=30)
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_deliveries_retry_then_go_to_the_dead_letter_queue(sns, sqs):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/"
+        topic = sns.create_topic(Name=unique("flaky"))["TopicArn"]
+        dlq_url, dlq = make_queue(sqs, unique("flakydlq"))
+        Flaky.received, Flaky.failures = [], 2
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq}),
+            "DeliveryPolicy": json.dumps({"healthyRetryPolicy": {"numRetries": 2, "numNoDelayRetries": 1,
+                                                                 "minDelayTarget": 1, "maxDelayTarget": 1}}),
+        })
+        sub = wait_for(lambda: [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+                                if s["SubscriptionArn"].startswith(topic)], 30, what="the confirmation")[0]
+        # Two failures, then the second retry is delivered.
+        sns.publish(TopicArn=topic, Message="third-time")
+        wait_for(lambda: ("Notification:third-time", 200) in Flaky.received, 30, what="the retried delivery")
+        assert [r for r in Flaky.received if r[0] == "Notification:third-time"] == [
+            ("Notification:third-time", 500), ("Notification:third-time", 500), ("Notification:third-time", 200)]
+        assert sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", []) == []
+        # Failing past its retries: to the dead-letter queue, as SNS's JSON.
+        Flaky.failures = 100
+        sns.publish(TopicArn=topic, Message="never")
+        body = json.loads(receive_all(sqs, dlq_url, 1)[0]["Body"])
+        assert body["Message"] == "never" and body["TopicArn"] == topic
+        assert [r for r in Flaky.received if r[0] == "Notification:never"] == [("Notification:never", 500)] * 3
+        sns.unsubscribe(SubscriptionArn=sub)
+        sns.delete_topic(TopicArn=topic)
+    finally:
+        server.shutdown()
+
+
 def test_fifo_topic_to_fifo_queue_keeps_group_order(sns, sqs):
     topic = sns.create_topic(Name=unique("order") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
     attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]

@@ -16,6 +16,7 @@ struct Fake {
     invoked: Mutex<Vec<(String, Value)>>,
     sent: Mutex<Vec<(String, QueueMessage)>>,
     queue_policies: Mutex<BTreeMap<String, String>>,
+    function_policies: Mutex<BTreeMap<String, String>>,
 }
 
 #[async_trait::async_trait]
@@ -27,8 +28,8 @@ impl Targets for Fake {
         Ok(())
     }
 
-    async fn function_policy(&self, _arn: &str) -> Result<Option<String>, TargetError> {
-        Ok(None)
+    async fn function_policy(&self, arn: &str) -> Result<Option<String>, TargetError> {
+        Ok(self.function_policies.lock().unwrap().get(arn).cloned())
     }
 
     async fn queue_policy(&self, arn: &str) -> Result<Option<String>, TargetError> {
@@ -280,4 +281,68 @@ async fn fifo_topics_deduplicate_and_number() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "InvalidParameter");
+}
+
+#[tokio::test]
+async fn enforce_mode_invokes_a_function_only_when_its_policy_allows_sns() {
+    let s = setup(true);
+    call(&s.sns, &[("Action", "CreateTopic"), ("Name", "t")])
+        .await
+        .unwrap();
+    let open_fn = "arn:aws:lambda:us-east-1:000000000000:function:allowed";
+    let closed_fn = "arn:aws:lambda:us-east-1:000000000000:function:closed";
+    let other_topic_fn = "arn:aws:lambda:us-east-1:000000000000:function:other";
+    let allow = |function: &str, source: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": function,
+            "Condition": {"ArnLike": {"AWS:SourceArn": source}}}]})
+        .to_string()
+    };
+    {
+        let mut policies = s.fake.function_policies.lock().unwrap();
+        policies.insert(open_fn.into(), allow(open_fn, TOPIC));
+        policies.insert(
+            other_topic_fn.into(),
+            allow(other_topic_fn, "arn:aws:sns:us-east-1:000000000000:other"),
+        );
+    }
+    for f in [open_fn, closed_fn, other_topic_fn] {
+        call(
+            &s.sns,
+            &[
+                ("Action", "Subscribe"),
+                ("TopicArn", TOPIC),
+                ("Protocol", "lambda"),
+                ("Endpoint", f),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    call(
+        &s.sns,
+        &[("Action", "Publish"), ("TopicArn", TOPIC), ("Message", "m")],
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = s.sns.start(stop.clone()).await;
+    for _ in 0..3000 {
+        if s.store.pending_deliveries().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    let invoked: Vec<String> = s
+        .fake
+        .invoked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(f, _)| f.clone())
+        .collect();
+    assert_eq!(invoked, vec![open_fn.to_string()]);
 }
