@@ -140,6 +140,12 @@ def test_create_get_update_list_delete(lam, queue, consumer, mappings):
     listed = lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
     assert [x["UUID"] for x in listed] == [made["UUID"]]
 
+    # Tags by the mapping's ARN.
+    esm_arn = made["EventSourceMappingArn"]
+    lam.tag_resource(Resource=esm_arn, Tags={"team": "queues", "env": "dev"})
+    lam.untag_resource(Resource=esm_arn, TagKeys=["env"])
+    assert lam.list_tags(Resource=esm_arn)["Tags"] == {"team": "queues"}
+
     # A second mapping of the queue to the function.
     e = refused(lambda: lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer))
     assert error_code(e) == "ResourceConflictException" and made["UUID"] in error_message(e)

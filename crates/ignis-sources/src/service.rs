@@ -2,7 +2,7 @@
 //! machine of [`crate::state`] and waking the supervisor, which starts or
 //! stops the pollers and settles the state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ignis_model::{ErrorKind, LambdaError};
@@ -46,6 +46,16 @@ fn internal(context: &str, e: &dyn std::fmt::Display) -> LambdaError {
 
 fn store_err(e: StoreError) -> LambdaError {
     internal("access the event source mapping store", &e)
+}
+
+/// The UUID an event source mapping's ARN names
+/// (`arn:aws:lambda:<region>:<account>:event-source-mapping:<uuid>`).
+pub fn mapping_uuid(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "event-source-mapping", uuid] if !uuid.is_empty() => Some(uuid),
+        _ => None,
+    }
 }
 
 /// Lambda's answer for a mapping that does not exist.
@@ -384,6 +394,30 @@ impl Mappings {
                 }
             }
         });
+    }
+
+    /// A mapping's tags (ListTags on its ARN).
+    pub async fn tags(&self, uuid: &str) -> Result<BTreeMap<String, String>, LambdaError> {
+        Ok(self.load(uuid).await?.tags)
+    }
+
+    /// Edits a mapping's tags (TagResource, UntagResource on its ARN).
+    pub async fn edit_tags(
+        &self,
+        uuid: &str,
+        edit: impl Fn(&mut BTreeMap<String, String>),
+    ) -> Result<(), LambdaError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut m = self.load(uuid).await?;
+            edit(&mut m.tags);
+            if self.save(&m).await.map_err(store_err)?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(LambdaError::new(
+            ErrorKind::ResourceConflict,
+            "The event source mapping was changed by another request at the same time; retry",
+        ))
     }
 
     /// Saves a mapping read at `m.revision` (the supervisor's settled

@@ -195,6 +195,10 @@ pub async fn list_tags(
     State(s): State<AppState>,
     Path(arn): Path<String>,
 ) -> Result<Json<Tags>, ApiError> {
+    if let Some(uuid) = ignis_sources::service::mapping_uuid(&arn) {
+        let tags = s.sources.tags(uuid).await?;
+        return Ok(Json(Tags { tags }));
+    }
     let record = s.functions.resolve(&arn, None).await?;
     Ok(Json(Tags { tags: record.tags }))
 }
@@ -206,6 +210,12 @@ pub async fn tag(
     b: Body,
 ) -> Result<StatusCode, ApiError> {
     let req: Tags = body::read_json(b, "TagResource").await?;
+    if let Some(uuid) = ignis_sources::service::mapping_uuid(&arn) {
+        s.sources
+            .edit_tags(uuid, |tags| tags.extend(req.tags.clone()))
+            .await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     s.functions
         .set_tags(&arn, |tags| tags.extend(req.tags.clone()))
         .await?;
@@ -233,6 +243,12 @@ pub async fn untag(
             "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
         )
         .into());
+    }
+    if let Some(uuid) = ignis_sources::service::mapping_uuid(&arn) {
+        s.sources
+            .edit_tags(uuid, |tags| keys.iter().for_each(|k| drop(tags.remove(k))))
+            .await?;
+        return Ok(StatusCode::NO_CONTENT);
     }
     s.functions
         .set_tags(&arn, |tags| {

@@ -193,3 +193,37 @@ async fn refusals_are_lambdas_and_store_nothing() {
     let (_, kind, _) = call(&s, "GET", &format!("{PATH}?MaxItems=0"), "").await;
     assert_eq!(kind, "ValidationException");
 }
+
+#[tokio::test]
+async fn tags_of_a_mapping_by_its_arn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = state_with_store(dir.path());
+    create_function(&s, "f").await;
+    let body = json!({"EventSourceArn": Q, "FunctionName": "f", "Tags": {"team": "a"}});
+    let (_, _, made) = call(&s, "POST", PATH, &body.to_string()).await;
+    let arn = made["EventSourceMappingArn"].as_str().unwrap().to_owned();
+    let uri = format!("/2017-03-31/tags/{arn}");
+    let (status, _, tags) = call(&s, "GET", &uri, "").await;
+    assert_eq!(
+        (status, tags),
+        (StatusCode::OK, json!({"Tags": {"team": "a"}}))
+    );
+    let (status, _, _) = call(&s, "POST", &uri, r#"{"Tags":{"env":"dev"}}"#).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(&s, "DELETE", &format!("{uri}?tagKeys=team"), "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, tags) = call(&s, "GET", &uri, "").await;
+    assert_eq!(tags, json!({"Tags": {"env": "dev"}}));
+    // Not in the configuration.
+    let (_, _, got) = call(
+        &s,
+        "GET",
+        &format!("{PATH}/{}", made["UUID"].as_str().unwrap()),
+        "",
+    )
+    .await;
+    assert!(got.get("Tags").is_none(), "{got}");
+    let missing = "arn:aws:lambda:us-east-1:000000000000:event-source-mapping:00000000-0000-0000-0000-000000000000";
+    let (_, kind, _) = call(&s, "GET", &format!("/2017-03-31/tags/{missing}"), "").await;
+    assert_eq!(kind, "ResourceNotFoundException");
+}
