@@ -61,7 +61,7 @@ SCRIPT = textwrap.dedent(
     attrs = {"s": {"DataType": "String", "StringValue": "a & <b> ✓"},
              "n": {"DataType": "Number", "StringValue": "-1.5"},
              "b": {"DataType": "Binary", "BinaryValue": bytes(range(256))}}
-    body = "query <body> & more ✓"
+    body = "query <body> & more ✓\r\nsecond line\ttab"
     sent = sqs.send_message(QueueUrl=q, MessageBody=body, MessageAttributes=attrs)
     out["send_md5_ok"] = (sent["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest()
                           and sent["MD5OfMessageAttributes"] == attrs_md5(attrs))
@@ -117,7 +117,7 @@ def test_query_protocol_with_an_older_boto3(url):
     assert out["queue_url"].endswith("/000000000000/" + out["queue_url"].rsplit("/", 1)[1])
     assert out["send_md5_ok"]
     r = out["received"]
-    assert r["body"] == "query <body> & more ✓"
+    assert r["body"] == "query <body> & more ✓\r\nsecond line\ttab"
     assert r["same_id"] and r["attributes_equal"] and r["md5_ok"], r
     assert {"SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"} <= set(r["system"])
     assert out["batch_sent"] == sorted(f"e{i}" for i in range(10))

@@ -163,6 +163,9 @@ pub(crate) fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A raw carriage return would be read back as a line feed
+            // (XML's end-of-line handling); SQS message bodies keep theirs.
+            '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
     }

@@ -233,3 +233,16 @@ fn queue_names_come_from_urls() {
     );
     assert!(queue_name_of_url("http://localhost:9000").is_err());
 }
+
+#[test]
+fn carriage_returns_survive_the_xml() {
+    let mut m = delivered();
+    m.body = "a\r\nb".into();
+    let xml = text(&render(
+        WireProtocol::Query,
+        "ReceiveMessage",
+        &SqsOutput::Received(vec![m]),
+        "rid",
+    ));
+    assert!(xml.contains("<Body>a&#xD;\nb</Body>"), "{xml}");
+}
