@@ -67,6 +67,14 @@ pub fn target(op: &Operation, path: &str, query: &str, region: &str) -> LambdaTa
             function: None,
         };
     }
+    if let Some(uuid) = label("UUID") {
+        // Get/Update/DeleteEventSourceMapping: the mapping's ARN.
+        return LambdaTarget {
+            action,
+            resource: format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:event-source-mapping:{uuid}"),
+            function: None,
+        };
+    }
     if let Some(arn) = label("Resource").or(label("ARN")) {
         let function = parse_function_ref(arn).ok().map(|r| (r.name, r.qualifier));
         return LambdaTarget {
@@ -213,5 +221,32 @@ mod tests {
             "arn:aws:lambda:us-east-1:000000000000:function:f"
         );
         assert_eq!(t.function, Some(("f".into(), None)));
+    }
+
+    #[test]
+    fn event_source_mappings_are_named_by_their_arn() {
+        let uuid = "6d9b4f5e-8a52-4c1b-9d0e-0f5d8a7e1c2b";
+        for (method, action) in [
+            ("GET", "lambda:GetEventSourceMapping"),
+            ("PUT", "lambda:UpdateEventSourceMapping"),
+            ("DELETE", "lambda:DeleteEventSourceMapping"),
+        ] {
+            let t = ask(
+                method,
+                &format!("/2015-03-31/event-source-mappings/{uuid}"),
+                "",
+            );
+            assert_eq!(t.action, action);
+            assert_eq!(
+                t.resource,
+                format!("arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}")
+            );
+            assert_eq!(t.function, None);
+        }
+        let t = ask("POST", "/2015-03-31/event-source-mappings/", "");
+        assert_eq!(
+            (t.action.as_str(), t.resource.as_str()),
+            ("lambda:CreateEventSourceMapping", "*")
+        );
     }
 }
