@@ -459,7 +459,10 @@ impl SqsOp {
                 visibility_timeout, ..
             } => check_visibility(*visibility_timeout),
             Self::SendMessageBatch { entries, .. } => {
-                check_batch(entries.iter().map(|(id, _)| id.as_str()))?;
+                check_batch(
+                    "SendMessageBatchRequestEntry",
+                    entries.iter().map(|(id, _)| id.as_str()),
+                )?;
                 let total: usize = entries.iter().map(|(_, m)| message_size(m)).sum();
                 if total > MAX_MESSAGE_SIZE {
                     return Err(SqsError::sender(
@@ -471,12 +474,14 @@ impl SqsOp {
                 }
                 Ok(())
             }
-            Self::DeleteMessageBatch { entries, .. } => {
-                check_batch(entries.iter().map(|(id, _)| id.as_str()))
-            }
-            Self::ChangeMessageVisibilityBatch { entries, .. } => {
-                check_batch(entries.iter().map(|(id, _, _)| id.as_str()))
-            }
+            Self::DeleteMessageBatch { entries, .. } => check_batch(
+                "DeleteMessageBatchRequestEntry",
+                entries.iter().map(|(id, _)| id.as_str()),
+            ),
+            Self::ChangeMessageVisibilityBatch { entries, .. } => check_batch(
+                "ChangeMessageVisibilityBatchRequestEntry",
+                entries.iter().map(|(id, _, _)| id.as_str()),
+            ),
             Self::AddPermission {
                 label,
                 accounts,
@@ -546,12 +551,16 @@ fn check_visibility(timeout: u32) -> Result<(), SqsError> {
     Ok(())
 }
 
-/// 1–10 entries, each id 1–80 of `[A-Za-z0-9_-]`, no id twice.
-fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), SqsError> {
+/// 1–10 entries (`entry` names their kind), each id 1–80 of
+/// `[A-Za-z0-9_-]`, no id twice.
+fn check_batch<'a>(
+    entry: &str,
+    ids: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<(), SqsError> {
     if ids.len() == 0 {
         return Err(SqsError::sender(
             "EmptyBatchRequest",
-            "There should be at least one SendMessageBatchRequestEntry in the request.",
+            format!("There should be at least one {entry} in the request."),
         ));
     }
     if ids.len() > MAX_BATCH_ENTRIES {
