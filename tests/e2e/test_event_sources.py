@@ -315,15 +315,15 @@ def test_disabling_stops_processing(url, lam, sqs, queue, consumer, mappings):
     wait_for(lambda: len(got(url, consumer)) == 2, 60, what="the held message processed")
 
 
-def test_fifo_group_order_holds(url, lam, sqs, queue, consumer, mappings):
+def test_fifo_group_order_holds_across_1000_messages(url, lam, sqs, queue, consumer, mappings):
     q, arn = queue(".fifo", FifoQueue="true", ContentBasedDeduplication="true")
     m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer, BatchSize=10)
     mappings.append(m["UUID"])
-    groups = ["g1", "g2", "g3"]
-    n = 40
+    groups = [f"g{i}" for i in range(7)]
+    n = 1000
     for i in range(0, n, 10):
         sqs.send_message_batch(QueueUrl=q, Entries=[
-            {"Id": str(j), "MessageBody": f"{groups[j % 3]}:{j}", "MessageGroupId": groups[j % 3]}
+            {"Id": str(j), "MessageBody": f"{groups[j % 7]}:{j}", "MessageGroupId": groups[j % 7]}
             for j in range(i, min(i + 10, n))])
     records = wait_for(lambda: len(r := got(url, consumer)) >= n and r, 120, what=f"{n} records")
     assert len(records) == n
