@@ -78,6 +78,11 @@ pub struct Context {
 /// Where a batch's `LastProcessingResult` goes (the mapping's record).
 pub type Report = Arc<dyn Fn(&Mapping, &str) + Send + Sync>;
 
+/// A batch the router kept refusing for want of capacity.
+const THROTTLED: &str = "Function throttled";
+/// A batch whose function cannot run (gone, not Active, no runtime).
+const NOT_RUNNABLE: &str = "Function not runnable";
+
 /// How a batch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchResult {
@@ -205,10 +210,15 @@ impl Run {
             }
             let result = self.process(batch).await;
             (self.ctx.report)(&self.mapping, &result.text());
-            if matches!(result, BatchResult::Problem("Function not runnable"))
-                && self.pause(self.ctx.config.error_backoff).await
-            {
-                break;
+            match result {
+                // The function has no room: one poller fewer.
+                BatchResult::Problem(THROTTLED) if self.leave_if_surplus() => return,
+                BatchResult::Problem(NOT_RUNNABLE | THROTTLED)
+                    if self.pause(self.ctx.config.error_backoff).await =>
+                {
+                    break
+                }
+                _ => {}
             }
         }
         self.pollers.fetch_sub(1, Ordering::SeqCst);
@@ -358,14 +368,14 @@ impl Run {
                 }
                 Err(e @ (InvokeError::Throttled(_) | InvokeError::NoCapacity)) => {
                     tracing::info!(error = %e, "batch throttled; its messages come back after the visibility timeout");
-                    return BatchResult::Problem("Function throttled");
+                    return BatchResult::Problem(THROTTLED);
                 }
                 Err(InvokeError::ShuttingDown) => {
                     return BatchResult::Problem("Node shutting down")
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the mapping's function cannot run");
-                    return BatchResult::Problem("Function not runnable");
+                    return BatchResult::Problem(NOT_RUNNABLE);
                 }
             }
         };

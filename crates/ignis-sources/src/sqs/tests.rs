@@ -127,6 +127,8 @@ struct Function {
     delay: Duration,
     active: AtomicUsize,
     peak: AtomicUsize,
+    /// Refuse every invocation as the router does at a concurrency limit.
+    throttled: bool,
 }
 
 impl Function {
@@ -139,6 +141,7 @@ impl Function {
             delay: Duration::ZERO,
             active: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            throttled: false,
         })
     }
 
@@ -162,6 +165,12 @@ impl Function {
 impl Invoker for Function {
     fn invoke(&self, input: InvokeInput) -> BoxFuture<'_, Result<Completed, InvokeError>> {
         Box::pin(async move {
+            if self.throttled {
+                self.events.lock().unwrap().push(serde_json::Value::Null);
+                return Err(InvokeError::Throttled(
+                    "ReservedFunctionConcurrentInvocationLimitExceeded",
+                ));
+            }
             let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
@@ -234,6 +243,8 @@ async fn drive(
         config: PollerConfig {
             initial: 1,
             long_poll: 20,
+            throttle_patience: Duration::from_millis(100),
+            error_backoff: Duration::from_millis(50),
             ..PollerConfig::default()
         },
         report: Arc::new(move |_: &Mapping, s: &str| {
@@ -386,4 +397,18 @@ async fn pollers_grow_with_the_backlog_up_to_maximum_concurrency() {
     // Full receives added pollers, never past MaximumConcurrency.
     let peak = f.peak.load(Ordering::SeqCst);
     assert!((2..=3).contains(&peak), "peak concurrency {peak}");
+}
+
+#[tokio::test]
+async fn a_throttled_batch_is_left_on_the_queue() {
+    let q = Queue::with(&[("a", None), ("b", None)]);
+    let mut f = Function::new(|_| (false, "null".into()));
+    Arc::get_mut(&mut f).unwrap().throttled = true;
+    let reports = drive(q.clone(), f.clone(), mapping(false), |_, f| {
+        f.events.lock().unwrap().len() >= 2
+    })
+    .await;
+    // Tried again while capacity might come back, then left.
+    assert!(q.deleted().is_empty());
+    assert_eq!(reports, ["PROBLEM: Function throttled"]);
 }
