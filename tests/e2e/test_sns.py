@@ -467,6 +467,47 @@ def test_http_subscription_confirms_and_receives(url, sns):
         server.shutdown()
 
 
+def test_authenticate_on_unsubscribe_and_the_unsubscribe_url(sns):
+    Recorder.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        topic = sns.create_topic(Name=unique("auth"))["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=base + "/guarded")
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=base + "/plain")
+        wait_for(lambda: len(Recorder.received) >= 2, 30, what="two confirmations")
+        tokens = {json.loads(b)["Token"]: json.loads(b) for _, b in Recorder.received}
+        # Signed, asking for authentication on unsubscribe; the other by its URL.
+        confirmations = list(tokens.values())
+        guarded = sns.confirm_subscription(TopicArn=topic, Token=confirmations[0]["Token"],
+                                           AuthenticateOnUnsubscribe="true")["SubscriptionArn"]
+        assert requests.get(confirmations[1]["SubscribeURL"], timeout=30).status_code == 200
+        attrs = sns.get_subscription_attributes(SubscriptionArn=guarded)["Attributes"]
+        assert attrs["ConfirmationWasAuthenticated"] == "true"
+        plain = next(s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+                     if s["SubscriptionArn"] != guarded)
+        assert sns.get_subscription_attributes(SubscriptionArn=plain)["Attributes"]["ConfirmationWasAuthenticated"] == "false"
+        e = refused(lambda: sns.confirm_subscription(TopicArn=topic, Token="not-a-token"))
+        assert error_code(e) == "InvalidParameter"
+
+        # Each notification's UnsubscribeURL: unsigned, refused for the guarded one.
+        sns.publish(TopicArn=topic, Message="with-urls")
+        wait_for(lambda: sum("with-urls" in b for _, b in Recorder.received) >= 2, 30, what="two notifications")
+        urls = {h["x-amz-sns-subscription-arn"]: json.loads(b)["UnsubscribeURL"]
+                for h, b in Recorder.received if "with-urls" in b}
+        r = requests.get(urls[guarded], timeout=30)
+        assert r.status_code == 403 and "<Code>AuthorizationError</Code>" in r.text
+        r = requests.get(urls[plain], timeout=30)
+        assert r.status_code == 200, r.text
+        left = [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]]
+        assert left == [guarded]
+        sns.unsubscribe(SubscriptionArn=guarded)
+        sns.delete_topic(TopicArn=topic)
+    finally:
+        server.shutdown()
+
+
 class Flaky(http.server.BaseHTTPRequestHandler):
     """Answers 500 to notifications while `failures` is above zero."""
     received: list[tuple[str, int]] = []

@@ -65,9 +65,11 @@ pub enum SnsOp {
         attributes: BTreeMap<String, String>,
         return_arn: bool,
     },
+    /// `authenticate_on_unsubscribe`: only a signed caller may end it.
     ConfirmSubscription {
         topic_arn: String,
         token: String,
+        authenticate_on_unsubscribe: bool,
     },
     Unsubscribe {
         subscription_arn: String,
@@ -246,6 +248,9 @@ impl SnsOp {
             "ConfirmSubscription" => Self::ConfirmSubscription {
                 topic_arn: required(p, "TopicArn")?,
                 token: required(p, "Token")?,
+                authenticate_on_unsubscribe: p
+                    .get("AuthenticateOnUnsubscribe")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             },
             "Unsubscribe" => Self::Unsubscribe {
                 subscription_arn: required(p, "SubscriptionArn")?,

@@ -34,6 +34,9 @@ const PAGE: usize = 100;
 const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// Tags a topic may have.
 const MAX_TAGS: usize = 50;
+/// A subscription confirmed with `AuthenticateOnUnsubscribe=true` keeps
+/// this attribute: only a signed caller may unsubscribe it.
+const AUTHENTICATED: &str = "ConfirmationWasAuthenticated";
 
 /// How the service is set up.
 pub struct SnsConfig {
@@ -440,7 +443,11 @@ impl Sns {
                 )
                 .await
             }
-            SnsOp::ConfirmSubscription { topic_arn, token } => {
+            SnsOp::ConfirmSubscription {
+                topic_arn,
+                token,
+                authenticate_on_unsubscribe,
+            } => {
                 self.topic(topic_arn).await?;
                 let mut sub = s
                     .store
@@ -448,8 +455,13 @@ impl Sns {
                     .await
                     .map_err(|e| internal(&e))?
                     .ok_or_else(|| invalid_parameter("Token"))?;
-                if !sub.confirmed {
+                let authenticate =
+                    *authenticate_on_unsubscribe && !flag(&sub.attributes, AUTHENTICATED);
+                if !sub.confirmed || authenticate {
                     sub.confirmed = true;
+                    if authenticate {
+                        sub.attributes.insert(AUTHENTICATED.into(), "true".into());
+                    }
                     if !s
                         .store
                         .update_subscription(&sub)
@@ -524,10 +536,9 @@ impl Sns {
                 a.insert("Protocol".into(), sub.protocol.clone());
                 a.insert("Endpoint".into(), sub.endpoint.clone());
                 a.insert("PendingConfirmation".into(), (!sub.confirmed).to_string());
-                a.insert(
-                    "ConfirmationWasAuthenticated".into(),
-                    (!matches!(sub.protocol.as_str(), "http" | "https")).to_string(),
-                );
+                let authenticated = !matches!(sub.protocol.as_str(), "http" | "https")
+                    || flag(&sub.attributes, AUTHENTICATED);
+                a.insert(AUTHENTICATED.into(), authenticated.to_string());
                 a.entry("RawMessageDelivery".into())
                     .or_insert_with(|| "false".into());
                 if a.contains_key("FilterPolicy") {
@@ -628,6 +639,40 @@ impl Sns {
                         .list("Failed", failed),
                 ))
             }
+        }
+    }
+
+    /// Executes an unsigned request (the `SubscribeURL` and
+    /// `UnsubscribeURL`): only ConfirmSubscription, which cannot ask for
+    /// authentication on unsubscribe, and Unsubscribe of a subscription
+    /// that did not ask for it.
+    pub async fn execute_unsigned(&self, op: SnsOp) -> Result<QueryResponse, AwsError> {
+        let refused =
+            |m: &str| AwsError::sender(http::StatusCode::FORBIDDEN, "AuthorizationError", m);
+        match op {
+            SnsOp::ConfirmSubscription {
+                topic_arn, token, ..
+            } => {
+                let op = SnsOp::ConfirmSubscription {
+                    topic_arn,
+                    token,
+                    authenticate_on_unsubscribe: false,
+                };
+                self.execute(op, &self.inner.account).await
+            }
+            SnsOp::Unsubscribe { subscription_arn } => {
+                let sub = self.subscription(&subscription_arn).await?;
+                if flag(&sub.attributes, AUTHENTICATED) {
+                    return Err(refused(
+                        "This subscription was confirmed with AuthenticateOnUnsubscribe: unsubscribing needs a signed request",
+                    ));
+                }
+                self.execute(SnsOp::Unsubscribe { subscription_arn }, &self.inner.account)
+                    .await
+            }
+            _ => Err(refused(
+                "Only ConfirmSubscription and Unsubscribe are answered unsigned",
+            )),
         }
     }
 
