@@ -11,7 +11,8 @@ use serde::Serialize;
 /// Lambda's limit on a synchronous invocation's payload.
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
-/// System attributes a record carries (the FIFO ones when present).
+/// System attributes a record carries when the message has them (the FIFO
+/// ones; `DeadLetterQueueSourceArn` on a dead-letter queue's messages).
 const ATTRIBUTES: &[&str] = &[
     "ApproximateReceiveCount",
     "AWSTraceHeader",
@@ -21,6 +22,7 @@ const ATTRIBUTES: &[&str] = &[
     "SenderId",
     "MessageDeduplicationId",
     "ApproximateFirstReceiveTimestamp",
+    "DeadLetterQueueSourceArn",
 ];
 
 /// One message attribute as the SQS event shows it.
@@ -188,7 +190,6 @@ mod tests {
                 "ApproximateFirstReceiveTimestamp".to_owned(),
                 "1700000000001".to_owned(),
             ),
-            ("DeadLetterQueueSourceArn".to_owned(), "x".to_owned()),
         ]);
         if let Some(g) = group {
             attributes.insert("MessageGroupId".into(), g.into());
@@ -240,13 +241,23 @@ mod tests {
                 "md5OfBody": "md5", "md5OfMessageAttributes": "amd5",
                 "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"}]})
         );
-        let fifo = message("2", Some("g"));
+        let mut fifo = message("2", Some("g"));
+        fifo.attributes.insert(
+            "DeadLetterQueueSourceArn".into(),
+            "arn:aws:sqs:us-east-1:000000000000:src.fifo".into(),
+        );
+        fifo.attributes.insert("Unknown".into(), "not shown".into());
         let v: serde_json::Value =
             serde_json::from_slice(&event(&[fifo], arn, "us-east-1")).unwrap();
         let attrs = &v["Records"][0]["attributes"];
         assert_eq!(attrs["MessageGroupId"], "g");
         assert_eq!(attrs["MessageDeduplicationId"], "d-2");
         assert_eq!(attrs["SequenceNumber"], "18800000000000000001");
+        assert_eq!(
+            attrs["DeadLetterQueueSourceArn"],
+            "arn:aws:sqs:us-east-1:000000000000:src.fifo"
+        );
+        assert!(attrs.get("Unknown").is_none());
         assert!(v["Records"][0].get("md5OfMessageAttributes").is_none());
     }
 
