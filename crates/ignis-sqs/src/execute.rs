@@ -427,3 +427,7 @@ fn static_code(code: &str) -> &'static str {
         .copied()
         .unwrap_or("InvalidParameterValue")
 }
+
+#[cfg(test)]
+#[path = "execute_tests.rs"]
+mod tests;
