@@ -161,6 +161,10 @@ def test_query_requests_posted_to_the_queue_url(url):
     assert resp.status_code == 200, resp.text
     sent = ET.fromstring(resp.text).find("s:SendMessageResult", ns)
     assert sent.find("s:MD5OfMessageBody", ns).text == hashlib.md5(b"to the path").hexdigest()
+    # Unsigned, as curl would post it (open mode: the caller is the root user).
+    resp = requests.post(url + path, data="Action=SendMessage&MessageBody=unsigned&Version=2012-11-05",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert resp.status_code == 200 and "<SendMessageResponse" in resp.text, resp.text
     resp = signed_form(url, path, "Action=ReceiveMessage&MessageAttributeName.1=All&AttributeName.1=SenderId"
                                   "&WaitTimeSeconds=5&Version=2012-11-05")
     msg = ET.fromstring(resp.text).find("s:ReceiveMessageResult/s:Message", ns)
@@ -176,6 +180,8 @@ def test_query_requests_posted_to_the_queue_url(url):
     assert resp.status_code == 400
     err = ET.fromstring(resp.text).find("Error")
     assert (err.find("Type").text, err.find("Code").text) == ("Sender", "AWS.SimpleQueueService.NonExistentQueue")
+    resp = signed_form(url, path, "Action=ReceiveMessage&WaitTimeSeconds=5&Version=2012-11-05")
+    assert ET.fromstring(resp.text).find("s:ReceiveMessageResult/s:Message/s:Body", ns).text == "unsigned"
     assert signed_form(url, path, "Action=DeleteQueue&Version=2012-11-05").status_code == 200
 
 

@@ -77,6 +77,11 @@ pub fn recognize(req: &RequestView<'_>) -> Recognized {
         })
         .or_else(|| match signing {
             Some(_) => None,
+            // An unsigned query-protocol form posted to a queue URL
+            // (`/123456789012/jobs`, `Action=SendMessage`) is SQS's.
+            None if sqs_queue_path(req.path) && action(req).is_some() => {
+                Service::by_signing_name("sqs")
+            }
             None => Service::by_signing_name("lambda"),
         });
     let unknown_service = match service {
@@ -121,6 +126,17 @@ fn s3_host(headers: &HeaderMap) -> bool {
         let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
         host.split('.').any(|label| label == "s3")
     })
+}
+
+/// An SQS queue URL's path: `/<12-digit account>/<name>`.
+fn sqs_queue_path(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(account), Some(name), None) => {
+            account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// The query protocol's `Action`, from the query string or a form body.
@@ -249,6 +265,29 @@ mod tests {
         let h = signed("sqs");
         let r = recognize(&view("POST", "/", "", &h, Some(b"Action=ReceiveMessage")));
         assert_eq!(r.describe(), "SQS ReceiveMessage");
+    }
+
+    #[test]
+    fn unsigned_forms_posted_to_a_queue_url_are_sqs() {
+        let h = HeaderMap::new();
+        let r = recognize(&view(
+            "POST",
+            "/000000000000/jobs",
+            "",
+            &h,
+            Some(b"Action=SendMessage&MessageBody=x"),
+        ));
+        assert_eq!(r.describe(), "SQS SendMessage");
+        let r = recognize(&view("GET", "/000000000000/jobs", "", &h, None));
+        assert_eq!(r.service.unwrap().id, "Lambda");
+        let r = recognize(&view(
+            "POST",
+            "/2015-03-31/functions",
+            "",
+            &h,
+            Some(b"Action=x"),
+        ));
+        assert_eq!(r.service.unwrap().id, "Lambda");
     }
 
     #[test]
