@@ -227,3 +227,58 @@ async fn tags_of_a_mapping_by_its_arn() {
     let (_, kind, _) = call(&s, "GET", &format!("/2017-03-31/tags/{missing}"), "").await;
     assert_eq!(kind, "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn updates_once_settled_and_a_new_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = state_with_store(dir.path());
+    create_function(&s, "f").await;
+    create_function(&s, "g").await;
+    let body = json!({"EventSourceArn": Q, "FunctionName": "f"});
+    let (_, _, made) = call(&s, "POST", PATH, &body.to_string()).await;
+    let uri = format!("{PATH}/{}", made["UUID"].as_str().unwrap());
+    // The supervisor (no runners here) settles Creating.
+    let mut sup = ignis_sources::Supervisor::new(s.sources.clone(), Vec::new());
+    sup.reconcile().await;
+    let (_, _, got) = call(&s, "GET", &uri, "").await;
+    assert_eq!(got["State"], "Enabled");
+
+    let (status, kind, _) = call(&s, "PUT", &uri, r#"{"FunctionName":"missing"}"#).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+    );
+    let (status, _, up) = call(&s, "PUT", &uri, r#"{"FunctionName":"g","BatchSize":7}"#).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{up}");
+    assert_eq!(up["State"], "Updating");
+    assert_eq!(up["FunctionArn"], format!("{FN}:g"));
+    assert_eq!(up["BatchSize"], 7);
+    sup.reconcile().await;
+    let (_, _, off) = call(&s, "PUT", &uri, r#"{"Enabled":false}"#).await;
+    assert_eq!(off["State"], "Disabling");
+    sup.reconcile().await;
+    let (_, _, got) = call(&s, "GET", &uri, "").await;
+    assert_eq!(got["State"], "Disabled");
+    // The function by name or ARN; a qualifier it does not name lists none.
+    for (filter, want) in [
+        ("g", 1),
+        (&format!("{FN}:g") as &str, 1),
+        ("f", 0),
+        ("g:live", 0),
+    ] {
+        let (_, _, listed) = call(&s, "GET", &format!("{PATH}?FunctionName={filter}"), "").await;
+        let n = listed["EventSourceMappings"].as_array().unwrap().len();
+        assert_eq!(n, want, "{filter}: {listed}");
+    }
+
+    let (status, _, del) = call(&s, "DELETE", &uri, "").await;
+    assert_eq!(
+        (status, del["State"].as_str()),
+        (StatusCode::ACCEPTED, Some("Deleting"))
+    );
+    let (_, kind, _) = call(&s, "DELETE", &uri, "").await;
+    assert_eq!(kind, "ResourceInUseException");
+    sup.reconcile().await;
+    let (_, kind, _) = call(&s, "GET", &uri, "").await;
+    assert_eq!(kind, "ResourceNotFoundException");
+}
