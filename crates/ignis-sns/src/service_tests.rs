@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ignis_protocol::QueryRequest;
 use ignis_store::SqliteStore;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
