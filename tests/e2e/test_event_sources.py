@@ -211,6 +211,9 @@ def test_refusals(lam, lam_raw, queue, consumer, mappings):
          "InvalidParameterValueException"),
         (dict(EventSourceArn=arn, FunctionName=consumer, ScalingConfig={"MaximumConcurrency": 1}),
          "ValidationException"),
+        (dict(EventSourceArn=arn, FunctionName=consumer, MetricsConfig={"Metrics": ["Everything"]}),
+         "ValidationException"),
+        (dict(EventSourceArn=arn, FunctionName=consumer, KMSKeyArn="not-a-key"), "ValidationException"),
         (dict(EventSourceArn=arn, FunctionName=consumer,
               DestinationConfig={"OnFailure": {"Destination": missing_queue}}), "InvalidParameterValueException"),
     ]

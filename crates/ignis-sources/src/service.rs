@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use crate::mapping::{FunctionTarget, Mapping, NO_RECORDS, USER_INITIATED};
 use crate::source::{Catalog, Source, SourceArn};
 use crate::state::{InUse, State};
-use crate::validate::{refuse_other_fields, Settings};
+use crate::validate::{refuse_other_fields, stored_fields, Settings};
 use crate::wire::{CreateRequest, ListResponse, MappingConfiguration, UpdateRequest};
 
 /// How many times an operation retries when the supervisor wrote the
@@ -181,6 +181,7 @@ impl Mappings {
         let source = self.source(&arn, function_timeout).await?;
         refuse_other_fields(&req.other, &source)?;
         let settings = Settings::of_create(&req, &source)?;
+        stored_fields(req.kms_key_arn.as_deref(), req.metrics_config.as_ref())?;
         let enabled = req.enabled.unwrap_or(true);
         let mapping = Mapping {
             uuid: uuid::Uuid::new_v4().to_string(),
@@ -268,6 +269,7 @@ impl Mappings {
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.load(uuid).await?;
             refuse_other_fields(&req.other, &current.source)?;
+            stored_fields(req.kms_key_arn.as_deref(), req.metrics_config.as_ref())?;
             let enabled = req.enabled.unwrap_or(current.enabled);
             let state = current.state.update(enabled).map_err(|e| in_use(uuid, e))?;
             let settings = settings_of(&current).updated(&req, &current.source)?;

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::filter;
 use crate::source::Source;
 use crate::wire::{
-    CreateRequest, DestinationConfig, FilterCriteria, ScalingConfig, SourceAccessConfiguration,
-    UpdateRequest, STREAM_FIELDS,
+    CreateRequest, DestinationConfig, FilterCriteria, MetricsConfig, ScalingConfig,
+    SourceAccessConfiguration, UpdateRequest, STREAM_FIELDS,
 };
 
 /// The one `FunctionResponseType`.
@@ -103,6 +103,37 @@ pub fn response_types(types: &[String]) -> Result<bool, LambdaError> {
         ));
     }
     Ok(!types.is_empty())
+}
+
+/// The model's constraints on `KMSKeyArn` (an ARN or empty) and
+/// `MetricsConfig.Metrics` (`EventCount`, `ErrorCount`, `KafkaMetrics`).
+pub fn stored_fields(
+    kms: Option<&str>,
+    metrics: Option<&MetricsConfig>,
+) -> Result<(), LambdaError> {
+    if let Some(k) = kms {
+        let parts: Vec<&str> = k.splitn(4, ':').collect();
+        let arn_like =
+            matches!(parts.as_slice(), ["arn", p, s, _] if p.starts_with("aws") && !s.is_empty());
+        if !k.is_empty() && !arn_like {
+            return Err(LambdaError::new(
+                ErrorKind::Validation,
+                format!("1 validation error detected: Value '{k}' at 'kMSKeyArn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"),
+            ));
+        }
+    }
+    for m in metrics
+        .and_then(|m| m.metrics.as_deref())
+        .unwrap_or_default()
+    {
+        if !matches!(m.as_str(), "EventCount" | "ErrorCount" | "KafkaMetrics") {
+            return Err(LambdaError::new(
+                ErrorKind::Validation,
+                format!("1 validation error detected: Value '[{m}]' at 'metricsConfig.metrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [EventCount, ErrorCount, KafkaMetrics]]"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -369,6 +400,26 @@ mod tests {
         let s = Settings::of_create(&create(r#"{"FilterCriteria":{"Filters":[]}}"#), &sqs(false))
             .unwrap();
         assert_eq!(s.filter_criteria, None);
+    }
+
+    #[test]
+    fn kms_keys_and_metrics_follow_the_model() {
+        let key = "arn:aws:kms:us-east-1:000000000000:key/1234";
+        assert!(stored_fields(Some(key), None).is_ok());
+        assert!(stored_fields(Some(""), None).is_ok());
+        let e = stored_fields(Some("not-an-arn"), None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Validation);
+        let ok = MetricsConfig {
+            metrics: Some(vec!["EventCount".into()]),
+        };
+        assert!(stored_fields(None, Some(&ok)).is_ok());
+        let bad = MetricsConfig {
+            metrics: Some(vec!["Everything".into()]),
+        };
+        assert_eq!(
+            stored_fields(None, Some(&bad)).unwrap_err().kind,
+            ErrorKind::Validation
+        );
     }
 
     #[test]
