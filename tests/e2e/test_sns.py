@@ -221,6 +221,8 @@ def test_subscription_operations(sns, sqs):
     assert sub.startswith(arn + ":")
     # The same endpoint again: the same subscription.
     assert sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=q)["SubscriptionArn"] == sub
+    e = refused(lambda: sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=q, Attributes={"RawMessageDelivery": "false"}))
+    assert error_message(e) == "Invalid parameter: Attributes Reason: Subscription already exists with different attributes"
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
     assert attrs["Protocol"] == "sqs" and attrs["Endpoint"] == q and attrs["TopicArn"] == arn
     assert attrs["RawMessageDelivery"] == "true"

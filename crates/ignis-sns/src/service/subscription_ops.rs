@@ -235,12 +235,24 @@ impl Sns {
             let d = self.confirmation(&sub, Kind::SubscriptionConfirmation, token.clone(), version);
             rows.push(self.row(&sub.arn, None, &d)?);
         }
-        let (sub, _new) = s
+        let requested = sub.attributes.clone();
+        let (sub, new) = s
             .store
             .subscribe(sub, rows)
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(no_topic)?;
+        // The same endpoint again answers the subscription it has, unless
+        // the attributes asked for differ from its own.
+        if !new
+            && requested
+                .iter()
+                .any(|(k, v)| sub.attributes.get(k) != Some(v))
+        {
+            return Err(invalid_parameter(
+                "Attributes Reason: Subscription already exists with different attributes",
+            ));
+        }
         s.wake.notify_one();
         let arn = if sub.confirmed || return_arn {
             sub.arn
