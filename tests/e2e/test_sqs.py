@@ -393,8 +393,13 @@ def test_fifo_deduplication(sqs, qname):
     c = sqs.send_message(QueueUrl=url, MessageBody="same content", MessageGroupId="g")
     d = sqs.send_message(QueueUrl=url, MessageBody="same content", MessageGroupId="g")
     assert c["MessageId"] == d["MessageId"] != a["MessageId"]
-    got = receive_all(sqs, url, 2)
-    assert [m["Body"] for m in got] == ["one", "same content"]
+    # A retried receive with the same attempt id gets the same messages.
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-1",
+                                WaitTimeSeconds=5)["Messages"]
+    retry = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-1")["Messages"]
+    assert [m["MessageId"] for m in retry] == [m["MessageId"] for m in first]
+    assert [m["Body"] for m in first] == ["one", "same content"]
+    refused(lambda: sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="bad id"), "InvalidParameterValue")
     sqs.delete_queue(QueueUrl=url)
 
 
