@@ -1,11 +1,15 @@
-//! The consumer against a real RabbitMQ broker. Runs when
-//! `IGNIS_TEST_AMQP` names one as `host:port/vhost/user/password` (the
-//! end-to-end suite's fixture `tests/e2e/rabbitmq.py` starts such a
-//! broker; `tests/e2e/test_rabbitmq.py` covers the same through the
-//! server); otherwise it says so and passes.
+//! The consumer against a real RabbitMQ broker: the one `IGNIS_TEST_AMQP`
+//! names (`host:port/vhost/user/password`), else a private
+//! `rabbitmq-server` (Debian's package, which scripts/test.sh installs)
+//! started for the test on free ports with its own node name, epmd,
+//! database and cookie under a temporary directory. Without either it
+//! says so and passes. `tests/e2e/test_rabbitmq.py` covers the same
+//! through the server.
 
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amqprs::channel::{BasicPublishArguments, QueueDeclareArguments, QueuePurgeArguments};
 use amqprs::connection::{Connection, OpenConnectionArguments};
@@ -15,6 +19,9 @@ use ignis_rmq::{run, Backoff, BatchHandler, BatchLimits, Locator, MappingSpec, O
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+const RABBITMQ_BIN: &str = "/usr/lib/rabbitmq/bin";
+
+#[derive(Clone)]
 struct Broker {
     host: String,
     port: u16,
@@ -23,7 +30,7 @@ struct Broker {
     password: String,
 }
 
-fn broker() -> Option<Broker> {
+fn given_broker() -> Option<Broker> {
     let spec = std::env::var("IGNIS_TEST_AMQP").ok()?;
     let mut parts = spec.splitn(4, '/');
     let (host, port) = parts.next()?.rsplit_once(':')?;
@@ -34,6 +41,140 @@ fn broker() -> Option<Broker> {
         user: parts.next()?.into(),
         password: parts.next()?.into(),
     })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A rabbitmq-server of the test's own; stopped when dropped.
+struct PrivateBroker {
+    child: Child,
+    node: String,
+    env: Vec<(String, String)>,
+    epmd_port: u16,
+    broker: Broker,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateBroker {
+    fn start() -> Option<Self> {
+        if !Path::new(RABBITMQ_BIN).join("rabbitmq-server").exists() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::write(base.join("enabled_plugins"), "[].\n").unwrap();
+        std::fs::write(base.join("rabbitmq-env.conf"), "").unwrap();
+        let node = format!("rabbit-ignis-rmq-{}@localhost", std::process::id());
+        let (port, dist_port, epmd_port) = (free_port(), free_port(), free_port());
+        let at = |name: &str| base.join(name).display().to_string();
+        let env: Vec<(String, String)> = [
+            (
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+            ),
+            ("HOME", at("")),
+            ("LANG", "C.UTF-8".into()),
+            ("RABBITMQ_NODENAME", node.clone()),
+            ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".into()),
+            ("RABBITMQ_NODE_PORT", port.to_string()),
+            ("RABBITMQ_DIST_PORT", dist_port.to_string()),
+            ("ERL_EPMD_PORT", epmd_port.to_string()),
+            ("RABBITMQ_MNESIA_BASE", at("mnesia")),
+            ("RABBITMQ_LOG_BASE", at("log")),
+            ("RABBITMQ_ENABLED_PLUGINS_FILE", at("enabled_plugins")),
+            ("RABBITMQ_CONF_ENV_FILE", at("rabbitmq-env.conf")),
+            ("RABBITMQ_CONFIG_FILE", at("rabbitmq")),
+            ("RABBITMQ_ADVANCED_CONFIG_FILE", at("advanced.config")),
+            ("RABBITMQ_PID_FILE", at("rabbit.pid")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let out = std::fs::File::create(base.join("server.out")).unwrap();
+        let child = Command::new(Path::new(RABBITMQ_BIN).join("rabbitmq-server"))
+            .env_clear()
+            .envs(env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start rabbitmq-server");
+        let mut broker = Self {
+            child,
+            node,
+            env,
+            epmd_port,
+            broker: Broker {
+                host: "127.0.0.1".into(),
+                port,
+                vhost: "ignis-rmq".into(),
+                user: "ignis".into(),
+                password: format!("pw-{}", std::process::id()),
+            },
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "rabbitmq-server did not open its port"
+            );
+            if let Some(status) = broker.child.try_wait().unwrap() {
+                panic!("rabbitmq-server exited: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        broker.ctl(&["await_startup"]);
+        let b = broker.broker.clone();
+        broker.ctl(&["add_vhost", &b.vhost]);
+        broker.ctl(&["add_user", &b.user, &b.password]);
+        broker.ctl(&["set_permissions", "-p", &b.vhost, &b.user, ".*", ".*", ".*"]);
+        Some(broker)
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let done = Command::new(Path::new(RABBITMQ_BIN).join("rabbitmqctl"))
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .arg("-n")
+            .arg(&self.node)
+            .args(args)
+            .output()
+            .expect("run rabbitmqctl");
+        assert!(
+            done.status.success(),
+            "rabbitmqctl {args:?}: {}{}",
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(RABBITMQ_BIN).join("rabbitmqctl"))
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .args(["-n", &self.node, "stop"])
+            .output();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("epmd")
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .args(["-port", &self.epmd_port.to_string(), "-kill"])
+            .output();
+    }
 }
 
 struct Function {
@@ -146,19 +287,34 @@ fn start(
 }
 
 #[tokio::test]
-async fn messages_are_batched_acked_after_success_and_requeued_after_failure() {
-    let Some(b) = broker() else {
-        eprintln!("IGNIS_TEST_AMQP is not set: no broker to test against");
-        return;
+async fn the_consumer_against_a_real_broker() {
+    let private;
+    let b = match given_broker() {
+        Some(b) => b,
+        None => match PrivateBroker::start() {
+            Some(p) => {
+                private = p;
+                private.broker.clone()
+            }
+            None => {
+                eprintln!("no IGNIS_TEST_AMQP and no rabbitmq-server installed: no broker to test against");
+                return;
+            }
+        },
     };
+    messages_are_batched_acked_after_success_and_requeued_after_failure(&b).await;
+    wrong_credentials_and_a_missing_queue_are_reported_as_lambda_does(b).await;
+}
+
+async fn messages_are_batched_acked_after_success_and_requeued_after_failure(b: &Broker) {
     let dir = tempfile::tempdir().unwrap();
-    let publisher = publish(&b, "ignis-rmq-ok", 10).await;
+    let publisher = publish(b, "ignis-rmq-ok", 10).await;
     let ok = Arc::new(Function {
         fail: false,
         events: Default::default(),
         statuses: Default::default(),
     });
-    let (cancel, task) = start(&b, dir.path(), "ignis-rmq-ok", ok.clone());
+    let (cancel, task) = start(b, dir.path(), "ignis-rmq-ok", ok.clone());
     let count = |f: &Function| -> usize {
         f.events
             .lock()
@@ -202,13 +358,13 @@ async fn messages_are_batched_acked_after_success_and_requeued_after_failure() {
     assert_eq!(messages, 0, "every message was acknowledged");
 
     // A failing function sees its batch again, redelivered.
-    let _publisher = publish(&b, "ignis-rmq-fail", 2).await;
+    let _publisher = publish(b, "ignis-rmq-fail", 2).await;
     let failing = Arc::new(Function {
         fail: true,
         events: Default::default(),
         statuses: Default::default(),
     });
-    let (cancel, task) = start(&b, dir.path(), "ignis-rmq-fail", failing.clone());
+    let (cancel, task) = start(b, dir.path(), "ignis-rmq-fail", failing.clone());
     wait_until("a redelivery", || {
         failing.events.lock().unwrap().iter().any(|e| {
             e["rmqMessagesByQueue"]
@@ -225,12 +381,7 @@ async fn messages_are_batched_acked_after_success_and_requeued_after_failure() {
     task.await.unwrap();
 }
 
-#[tokio::test]
-async fn wrong_credentials_and_a_missing_queue_are_reported_as_lambda_does() {
-    let Some(mut b) = broker() else {
-        eprintln!("IGNIS_TEST_AMQP is not set: no broker to test against");
-        return;
-    };
+async fn wrong_credentials_and_a_missing_queue_are_reported_as_lambda_does(mut b: Broker) {
     let dir = tempfile::tempdir().unwrap();
     let function = Arc::new(Function {
         fail: false,
