@@ -255,3 +255,27 @@ def test_disabling_the_mapping_stops_consumption(lam, url, broker, registered, h
     wait_state(lam, m["UUID"], "Enabled")
     wait_for(lambda: len(got(url, handler_fn)) == 3, 60, what="the records after re-enabling")
     wait_for(lambda: broker.counts(q) == (0, 0), 30, what="an empty queue")
+
+
+def test_the_cli_lists_and_removes_brokers_and_secrets(server, broker):
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    arn = ignis(server, "brokers", "add", name, broker.url)
+    listed = json.loads(ignis(server, "brokers", "list", "--json"))["Brokers"]
+    assert {"Name": name, "Url": broker.url, "BrokerArn": arn} in listed
+    # Re-pointing keeps the ARN.
+    assert ignis(server, "brokers", "add", name, f"amqp://127.0.0.1:{broker.port}") == arn
+    secret = ignis(server, "secrets", "put", name, "--username", "u", "--password", "very-secret-pw")
+    listing = ignis(server, "secrets", "list", "--json")
+    assert secret in json.loads(listing)["SecretList"]
+    assert "very-secret-pw" not in listing
+    stored = (server.data_dir / "secrets" / f"{name}.json").read_text()
+    assert "very-secret-pw" not in stored and '"u"' not in stored
+    ignis(server, "secrets", "delete", name)
+    ignis(server, "brokers", "remove", name)
+    assert secret not in json.loads(ignis(server, "secrets", "list", "--json"))["SecretList"]
+    assert all(b["Name"] != name for b in json.loads(ignis(server, "brokers", "list", "--json"))["Brokers"])
+    bad = subprocess.run(
+        [str(IGNIS_BIN), "brokers", "add", "x", "amqp://user:pw@127.0.0.1", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert bad.returncode == 1 and "must not hold credentials" in bad.stderr, bad.stderr
