@@ -265,7 +265,10 @@ def test_a_queue_feeds_the_function(url, lam, sqs, queue, consumer, mappings):
 
 def test_batch_item_failures_go_to_the_dead_letter_queue(url, lam, sqs, queue, consumer, mappings):
     dlq, dlq_arn = queue("-dlq")
-    q, arn = queue(VisibilityTimeout=2,
+    # Warm: a cold start longer than the visibility timeout would let a
+    # batch be received twice.
+    lam.invoke(FunctionName=consumer, Payload=json.dumps({"Records": []}))
+    q, arn = queue(VisibilityTimeout=4,
                    RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))
     m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=consumer, BatchSize=10,
                                         FunctionResponseTypes=["ReportBatchItemFailures"])
