@@ -589,6 +589,13 @@ def test_fifo_topic_to_fifo_queue_keeps_group_order(sns, sqs):
         order = [int(m["Body"].split(":")[1]) for m in got if m["Body"].startswith(group + ":")]
         assert order == sorted(order), order
     assert sqs.receive_message(QueueUrl=qurl, WaitTimeSeconds=2).get("Messages", []) == []
+    # A notification (not raw) carries the message's SequenceNumber.
+    wrapped_url, wrapped = make_queue(sqs, unique("wrappedq") + ".fifo", FifoQueue="true")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=wrapped)
+    r = sns.publish(TopicArn=topic, Message="numbered", MessageGroupId="g9", MessageDeduplicationId="d-numbered")
+    body = json.loads(receive_all(sqs, wrapped_url, 1)[0]["Body"])
+    assert body["SequenceNumber"] == r["SequenceNumber"]
+    assert body["Message"] == "numbered" and body["MessageId"] == r["MessageId"]
     sns.delete_topic(TopicArn=topic)
 
 

@@ -119,6 +119,10 @@ pub struct Dedup {
     pub now_ms: i64,
 }
 
+/// Makes a publish's deliveries once the store has numbered it (the rows
+/// carry the sequence number).
+pub type DeliveriesFor = Box<dyn FnOnce(u64) -> Result<Vec<NewDelivery>, StoreError> + Send>;
+
 /// The topic service's state.
 #[async_trait::async_trait]
 pub trait SnsStore: Send + Sync + 'static {
@@ -174,12 +178,14 @@ pub trait SnsStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<SnsSubscription>, StoreError>;
     /// Commits a publish: (FIFO) rules out a duplicate and numbers the
-    /// message, then writes one delivery per matching subscription.
+    /// message, then writes the deliveries `deliveries` makes for that
+    /// sequence number (0 for a standard topic) — one per matching
+    /// subscription.
     async fn publish(
         &self,
         topic_arn: &str,
         dedup: Option<Dedup>,
-        deliveries: Vec<NewDelivery>,
+        deliveries: DeliveriesFor,
     ) -> Result<Published, StoreError>;
     /// Claims up to `limit` due deliveries for `owner` until
     /// `lease_until_ms` (see the module's claim rules).

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use ignis_protocol::{AwsError, Members, QueryResponse, XmlValue};
-use ignis_store::sns::{Dedup, Published, SnsSubscription, SnsTopic};
+use ignis_store::sns::{Dedup, DeliveriesFor, NewDelivery, Published, SnsSubscription, SnsTopic};
+use ignis_store::StoreError;
 use serde_json::Value;
 use sha2::Digest;
 
@@ -221,13 +222,31 @@ impl Sns {
             until_ms: now + DEDUP_WINDOW_MS,
             now_ms: now,
         });
-        let encoded = rows
-            .iter()
-            .map(|(arn, key, d)| self.row(arn, key.clone(), d))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Rows are encoded once the store has numbered the message, so a
+        // FIFO topic's notifications carry their SequenceNumber.
+        let make: DeliveriesFor = Box::new(move |sequence| {
+            rows.into_iter()
+                .map(|(arn, key, mut d)| {
+                    if fifo {
+                        d.sequence = Some(sequence_text(sequence));
+                    }
+                    let payload =
+                        serde_json::to_string(&d).map_err(|source| StoreError::Encode {
+                            name: format!("a delivery to {arn}"),
+                            source,
+                        })?;
+                    Ok(NewDelivery {
+                        subscription_arn: arn,
+                        ordering_key: key,
+                        payload,
+                        not_before_ms: 0,
+                    })
+                })
+                .collect()
+        });
         match s
             .store
-            .publish(&topic.arn, dedup, encoded)
+            .publish(&topic.arn, dedup, make)
             .await
             .map_err(|e| internal(&e))?
         {

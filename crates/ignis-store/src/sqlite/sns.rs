@@ -7,7 +7,9 @@ use std::sync::{Arc, PoisonError};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{query_err, SqliteStore};
-use crate::sns::{Dedup, NewDelivery, Published, SnsDelivery, SnsStore, SnsSubscription, SnsTopic};
+use crate::sns::{
+    Dedup, DeliveriesFor, NewDelivery, Published, SnsDelivery, SnsStore, SnsSubscription, SnsTopic,
+};
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -353,7 +355,7 @@ impl SnsStore for SqliteStore {
         &self,
         topic_arn: &str,
         dedup: Option<Dedup>,
-        deliveries: Vec<NewDelivery>,
+        deliveries: DeliveriesFor,
     ) -> Result<Published> {
         const OP: &str = "publish";
         let topic_arn = topic_arn.to_string();
@@ -405,7 +407,7 @@ impl SnsStore for SqliteStore {
                 .map_err(query_err(OP))?;
                 next = seq as u64;
             }
-            insert_deliveries(tx, OP, &deliveries)?;
+            insert_deliveries(tx, OP, &deliveries(next)?)?;
             Ok(Published::Accepted { sequence: next })
         })
         .await

@@ -30,6 +30,10 @@ fn sub(topic: &SnsTopic, id: &str, endpoint: &str) -> SnsSubscription {
     }
 }
 
+fn rows(rows: Vec<NewDelivery>) -> crate::sns::DeliveriesFor {
+    Box::new(move |_| Ok(rows))
+}
+
 fn delivery(sub: &str, key: Option<&str>, payload: &str) -> NewDelivery {
     NewDelivery {
         subscription_arn: sub.into(),
@@ -123,7 +127,7 @@ async fn publish_dedups_and_orders_groups() {
         .publish(
             &t.arn,
             Some(dedup("d1", "m1", 0)),
-            vec![delivery("s", Some("g"), "1")],
+            rows(vec![delivery("s", Some("g"), "1")]),
         )
         .await
         .unwrap();
@@ -132,7 +136,7 @@ async fn publish_dedups_and_orders_groups() {
         .publish(
             &t.arn,
             Some(dedup("d1", "m2", 10)),
-            vec![delivery("s", Some("g"), "x")],
+            rows(vec![delivery("s", Some("g"), "x")]),
         )
         .await
         .unwrap();
@@ -146,25 +150,25 @@ async fn publish_dedups_and_orders_groups() {
     s.publish(
         &t.arn,
         Some(dedup("d2", "m3", 20)),
-        vec![delivery("s", Some("g"), "2")],
+        rows(vec![delivery("s", Some("g"), "2")]),
     )
     .await
     .unwrap();
     s.publish(
         &t.arn,
         Some(dedup("d3", "m4", 20)),
-        vec![delivery("s", Some("h"), "3")],
+        rows(vec![delivery("s", Some("h"), "3")]),
     )
     .await
     .unwrap();
     // After the window, the id is new again.
     let p = s
-        .publish(&t.arn, Some(dedup("d1", "m5", 400_000)), vec![])
+        .publish(&t.arn, Some(dedup("d1", "m5", 400_000)), rows(vec![]))
         .await
         .unwrap();
     assert_eq!(p, Published::Accepted { sequence: 4 });
     assert_eq!(
-        s.publish("nope", None, vec![]).await.unwrap(),
+        s.publish("nope", None, rows(vec![])).await.unwrap(),
         Published::NoTopic
     );
 
@@ -200,5 +204,15 @@ async fn publish_dedups_and_orders_groups() {
         2
     );
     assert_eq!(s.release_delivery_claims().await.unwrap(), 2);
+    // The rows are made with the message's sequence number.
+    let p = s
+        .publish(
+            &t.arn,
+            Some(dedup("d9", "m9", 400_000)),
+            Box::new(|seq| Ok(vec![delivery("s9", None, &format!("seq {seq}"))])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p, Published::Accepted { sequence: 5 });
     assert_eq!(s.next_delivery_due().await.unwrap(), Some(0));
 }
