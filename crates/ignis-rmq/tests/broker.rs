@@ -205,7 +205,16 @@ impl BatchHandler for Function {
     }
 }
 
+/// Publishes `count` more messages to `queue` (declared), purging nothing.
+async fn publish_more(b: &Broker, queue: &str, count: usize) -> Connection {
+    publish_to(b, queue, count, false).await
+}
+
 async fn publish(b: &Broker, queue: &str, count: usize) -> Connection {
+    publish_to(b, queue, count, true).await
+}
+
+async fn publish_to(b: &Broker, queue: &str, count: usize, purge: bool) -> Connection {
     let args = OpenConnectionArguments::new(&b.host, b.port, &b.user, &b.password)
         .virtual_host(&b.vhost)
         .finish();
@@ -214,9 +223,11 @@ async fn publish(b: &Broker, queue: &str, count: usize) -> Connection {
     ch.queue_declare(QueueDeclareArguments::durable_client_named(queue))
         .await
         .unwrap();
-    ch.queue_purge(QueuePurgeArguments::new(queue))
-        .await
-        .unwrap();
+    if purge {
+        ch.queue_purge(QueuePurgeArguments::new(queue))
+            .await
+            .unwrap();
+    }
     for i in 0..count {
         let props = amqprs::BasicProperties::default()
             .with_content_type("text/plain")
@@ -288,22 +299,59 @@ fn start(
 
 #[tokio::test]
 async fn the_consumer_against_a_real_broker() {
-    let private;
-    let b = match given_broker() {
-        Some(b) => b,
-        None => match PrivateBroker::start() {
-            Some(p) => {
-                private = p;
-                private.broker.clone()
-            }
-            None => {
-                eprintln!("no IGNIS_TEST_AMQP and no rabbitmq-server installed: no broker to test against");
-                return;
-            }
-        },
+    let private = match given_broker() {
+        Some(_) => None,
+        None => PrivateBroker::start(),
+    };
+    let Some(b) = given_broker().or_else(|| private.as_ref().map(|p| p.broker.clone())) else {
+        eprintln!("no IGNIS_TEST_AMQP and no rabbitmq-server installed: no broker to test against");
+        return;
     };
     messages_are_batched_acked_after_success_and_requeued_after_failure(&b).await;
+    if let Some(p) = &private {
+        the_consumer_comes_back_after_the_broker_does(p).await;
+    }
     wrong_credentials_and_a_missing_queue_are_reported_as_lambda_does(b).await;
+}
+
+/// The broker's application stopped (every connection closed) and started
+/// again: the consumer reports the lost connection, reconnects, and
+/// consumes what is published after.
+async fn the_consumer_comes_back_after_the_broker_does(p: &PrivateBroker) {
+    let b = &p.broker;
+    let dir = tempfile::tempdir().unwrap();
+    let publisher = publish(b, "ignis-rmq-back", 1).await;
+    let function = Arc::new(Function {
+        fail: false,
+        events: Default::default(),
+        statuses: Default::default(),
+    });
+    let (cancel, task) = start(b, dir.path(), "ignis-rmq-back", function.clone());
+    wait_until("the first message", || {
+        function.events.lock().unwrap().len() == 1
+    })
+    .await;
+    drop(publisher);
+    p.ctl(&["stop_app"]);
+    wait_until("the lost connection reported", || {
+        function
+            .statuses
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| matches!(s, Status::Problem(ignis_rmq::Problem::Connection(_))))
+    })
+    .await;
+    p.ctl(&["start_app"]);
+    let _publisher = publish_more(b, "ignis-rmq-back", 2).await;
+    wait_until("the messages after the restart", || {
+        function.events.lock().unwrap().len() >= 2
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap();
+    let statuses = function.statuses.lock().unwrap().clone();
+    assert_eq!(statuses.last(), Some(&Status::Processed), "{statuses:?}");
 }
 
 async fn messages_are_batched_acked_after_success_and_requeued_after_failure(b: &Broker) {
