@@ -13,6 +13,7 @@ use ignis_identity::sigv4::{Authorization, Payload, RequestParts, SigV4Error, Si
 use ignis_protocol::AwsError;
 use ignis_store::SqliteStore;
 
+use crate::cache::{GenCache, IamGeneration};
 use crate::root_key::RootKey;
 
 /// Why a request is not authenticated.
@@ -69,13 +70,32 @@ pub struct Authenticator {
     root: RootKey,
     master: Arc<MasterKey>,
     iam: Arc<Iam<SqliteStore>>,
+    /// Bumped by every IAM change (see [`crate::cache`]).
+    generation: IamGeneration,
+    /// IAM users' keys: who holds each and its secret (`None`: no such
+    /// active key).
+    keys: GenCache<Option<(Principal, String)>>,
+    /// Sessions' roles by ARN (`None`: no such role).
+    roles: GenCache<Option<(String, String)>>,
 }
 
 impl Authenticator {
     /// Checks keys: the root key, IAM users' keys in `iam`, temporary
     /// credentials issued with `master`.
     pub fn new(root: RootKey, master: Arc<MasterKey>, iam: Arc<Iam<SqliteStore>>) -> Self {
-        Self { root, master, iam }
+        Self {
+            root,
+            master,
+            iam,
+            generation: IamGeneration::default(),
+            keys: GenCache::default(),
+            roles: GenCache::default(),
+        }
+    }
+
+    /// The IAM generation the front's caches are read at.
+    pub fn generation(&self) -> &IamGeneration {
+        &self.generation
     }
 
     /// The caller of a request whose whole body is `body`.
@@ -123,15 +143,13 @@ impl Authenticator {
                         _ => AuthError::UnknownKey,
                     })?;
             // A session of a role deleted since is no longer valid.
-            let role = self
-                .iam
-                .role_by_arn(&claims.role_arn)
-                .await
-                .map_err(|_| AuthError::Internal)?
+            let (role_name, role_id) = self
+                .role(&claims.role_arn)
+                .await?
                 .ok_or(AuthError::UnknownKey)?;
             let principal = Principal::AssumedRole {
-                role_name: role.name,
-                role_id: role.id,
+                role_name,
+                role_id,
                 session_name: claims.session_name,
             };
             return Ok((principal, secret));
@@ -139,19 +157,47 @@ impl Authenticator {
         if key == self.root.access_key_id {
             return Ok((Principal::Root, self.root.secret_access_key.clone()));
         }
-        match self
+        self.user_key(key).await?.ok_or(AuthError::UnknownKey)
+    }
+
+    /// Who holds the IAM user key `id` and its secret, if it is active:
+    /// from the cache while IAM is unchanged, else from the store.
+    async fn user_key(&self, id: &str) -> Result<Option<(Principal, String)>, AuthError> {
+        let generation = self.generation.now();
+        if let Some(hit) = self.keys.get(id, generation) {
+            return Ok(hit);
+        }
+        let found = match self
             .iam
-            .access_key(key)
+            .access_key(id)
             .await
             .map_err(|_| AuthError::Internal)?
         {
             // Keys made by this node keep no secret in the store: it is
             // derived from the master key.
             Some((principal, k)) if k.status == "Active" && k.secret.is_empty() => {
-                Ok((principal, self.master.secret_for(&k.id)))
+                Some((principal, self.master.secret_for(&k.id)))
             }
-            Some((principal, k)) if k.status == "Active" => Ok((principal, k.secret)),
-            _ => Err(AuthError::UnknownKey),
+            Some((principal, k)) if k.status == "Active" => Some((principal, k.secret)),
+            _ => None,
+        };
+        self.keys.put(id.to_owned(), generation, found.clone());
+        Ok(found)
+    }
+
+    /// The name and id of the role `arn` names, cached like keys.
+    async fn role(&self, arn: &str) -> Result<Option<(String, String)>, AuthError> {
+        let generation = self.generation.now();
+        if let Some(hit) = self.roles.get(arn, generation) {
+            return Ok(hit);
         }
+        let found = self
+            .iam
+            .role_by_arn(arn)
+            .await
+            .map_err(|_| AuthError::Internal)?
+            .map(|role| (role.name, role.id));
+        self.roles.put(arn.to_owned(), generation, found.clone());
+        Ok(found)
     }
 }

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod cache;
 pub mod identity;
 pub mod lambda;
 pub mod roles;
@@ -24,12 +25,11 @@ pub mod sns;
 pub mod sqs;
 pub mod urls;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -48,6 +48,7 @@ use ignis_protocol::{AwsError, Protocol, QueryRequest, Recognized, RequestView, 
 use ignis_store::SqliteStore;
 
 use auth::Authenticator;
+use cache::GenCache;
 use identity::policy_principal;
 
 /// Largest request the front reads to verify its signature: Lambda's
@@ -83,19 +84,10 @@ struct Inner {
     /// The queue service.
     sqs: ignis_sqs::Sqs,
     /// Callers' identity policies, parsed, by principal ARN, each with the
-    /// IAM generation it was read at (see [`Inner::identity_policies`]).
-    policies: Mutex<HashMap<String, CachedPolicies>>,
-    /// Bumped by every IAM change: a cached entry of an older generation is
-    /// read again.
-    generation: AtomicU64,
+    /// IAM generation it was read at (see [`Inner::identity_policies`];
+    /// the generation is the authenticator's).
+    policies: GenCache<Arc<[PolicyDocument]>>,
 }
-
-/// A caller's parsed identity policies and the IAM generation they were
-/// read at.
-type CachedPolicies = (u64, Arc<[PolicyDocument]>);
-
-/// Cached callers at the most; past it the cache starts again.
-const POLICY_CACHE_MAX: usize = 10_000;
 
 /// What the front is built from.
 pub struct FrontParts {
@@ -130,8 +122,7 @@ impl Front {
                 auth: parts.auth,
                 iam: parts.iam,
                 sts: parts.sts,
-                policies: Mutex::new(HashMap::new()),
-                generation: AtomicU64::new(0),
+                policies: GenCache::default(),
                 functions: parts.functions,
                 sqs: parts.sqs,
                 sns: parts.sns,
@@ -354,7 +345,14 @@ impl Inner {
             return Ok(());
         }
         match roles::role_of(body) {
-            Some(role) => roles::check(&self.iam, self.mode, &role).await,
+            Some(role) => {
+                let checked = roles::check(&self.iam, self.mode, &role).await;
+                if self.mode == AuthMode::Open {
+                    // It may have made the role: cached reads are stale.
+                    self.auth.generation().changed();
+                }
+                checked
+            }
             // A body without one is the API's to refuse.
             None => Ok(()),
         }
@@ -420,25 +418,16 @@ impl Inner {
         caller: &Principal,
     ) -> Result<Arc<[PolicyDocument]>, AwsError> {
         let key = caller.arn();
-        let generation = self.generation.load(Ordering::Acquire);
-        {
-            let cache = self.policies.lock().expect("policy cache lock poisoned");
-            if let Some((g, docs)) = cache.get(&key) {
-                if *g == generation {
-                    return Ok(docs.clone());
-                }
-            }
+        let generation = self.auth.generation().now();
+        if let Some(docs) = self.policies.get(&key, generation) {
+            return Ok(docs);
         }
         let texts = self.iam.identity_policies(caller).await?;
         let docs: Arc<[PolicyDocument]> = texts
             .iter()
             .filter_map(|t| PolicyDocument::parse(t, PolicyKind::Identity).ok())
             .collect();
-        let mut cache = self.policies.lock().expect("policy cache lock poisoned");
-        if cache.len() >= POLICY_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(key, (generation, docs.clone()));
+        self.policies.put(key, generation, docs.clone());
         Ok(docs)
     }
 
@@ -466,7 +455,7 @@ impl Inner {
                 let answer = self.iam.execute(caller, op).await;
                 if !reads_only {
                     // Whatever changed, cached policies are read again.
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                    self.auth.generation().changed();
                 }
                 answer
             } else {
