@@ -12,8 +12,10 @@
 //!   Ignis's queues (the RabbitMQ consumer plugs in the same way).
 #![deny(missing_docs)]
 
+mod errors;
 pub mod filter;
 pub mod mapping;
+mod records;
 pub mod rmq;
 pub mod service;
 pub mod source;

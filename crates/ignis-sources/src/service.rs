@@ -2,22 +2,20 @@
 //! machine of [`crate::state`] and waking the supervisor, which starts or
 //! stops the pollers and settles the state.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use ignis_model::{ErrorKind, LambdaError};
+use ignis_model::LambdaError;
 use ignis_store::{Inserted, MappingStore, StoreError};
 use tokio::sync::Notify;
 
+use crate::errors::{changed_meanwhile, duplicate, in_use, internal, store_err, WRITE_ATTEMPTS};
+pub use crate::errors::{mapping_uuid, not_found};
 use crate::mapping::{FunctionTarget, Mapping, NO_RECORDS, USER_INITIATED};
 use crate::source::{Catalog, Source, SourceArn};
-use crate::state::{InUse, State};
+use crate::state::State;
 use crate::validate::{refuse_other_fields, stored_fields, Settings};
 use crate::wire::{CreateRequest, ListResponse, MappingConfiguration, UpdateRequest};
-
-/// How many times an operation retries when the supervisor wrote the
-/// mapping between its read and its write.
-const WRITE_ATTEMPTS: usize = 8;
 
 /// The event source mapping operations.
 #[derive(Clone)]
@@ -27,7 +25,7 @@ pub struct Mappings {
     region: Arc<str>,
     changed: Arc<Notify>,
     /// The `LastProcessingResult` last recorded, by mapping.
-    results: Arc<Mutex<HashMap<String, String>>>,
+    pub(crate) results: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// A ListEventSourceMappings filter on the function.
@@ -37,64 +35,6 @@ pub struct FunctionFilter {
     pub name: String,
     /// Only mappings naming this qualifier (when the filter named one).
     pub arn: Option<String>,
-}
-
-fn internal(context: &str, e: &dyn std::fmt::Display) -> LambdaError {
-    tracing::error!(error = %e, "failed to {context}");
-    LambdaError::new(ErrorKind::Service, format!("Ignis failed to {context}"))
-}
-
-fn store_err(e: StoreError) -> LambdaError {
-    internal("access the event source mapping store", &e)
-}
-
-/// The UUID an event source mapping's ARN names
-/// (`arn:aws:lambda:<region>:<account>:event-source-mapping:<uuid>`).
-pub fn mapping_uuid(arn: &str) -> Option<&str> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "event-source-mapping", uuid] if !uuid.is_empty() => Some(uuid),
-        _ => None,
-    }
-}
-
-/// Lambda's answer for a mapping that does not exist.
-pub fn not_found() -> LambdaError {
-    LambdaError::new(
-        ErrorKind::ResourceNotFound,
-        "The resource you requested does not exist.",
-    )
-}
-
-fn in_use(uuid: &str, e: InUse) -> LambdaError {
-    LambdaError::new(
-        ErrorKind::ResourceInUse,
-        format!(
-            "Cannot update the event source mapping {uuid}: it is in use (state {}). Try again once it is Enabled or Disabled.",
-            e.0.as_str()
-        ),
-    )
-}
-
-/// Lambda's `ResourceConflictException` for a second mapping of a source
-/// to a function (its SQS wording for queues), naming the first.
-fn duplicate(m: &Mapping, existing: Option<&str>) -> LambdaError {
-    let (source, function) = (&m.event_source_arn, &m.function.name);
-    let head = match m.source {
-        Source::Sqs { .. } => format!(
-            "An event source mapping with SQS arn (\" {source} \") and function (\" {function} \") already exists."
-        ),
-        Source::Mq { .. } => format!(
-            "The event source arn (\" {source} \") and function (\" {function} \") provided mapping already exists."
-        ),
-    };
-    match existing {
-        Some(uuid) => LambdaError::new(
-            ErrorKind::ResourceConflict,
-            format!("{head} Please update or delete the existing mapping with UUID {uuid}"),
-        ),
-        None => LambdaError::new(ErrorKind::ResourceConflict, head),
-    }
 }
 
 fn now_ms() -> i64 {
@@ -295,10 +235,7 @@ impl Mappings {
                 return Ok(next.configuration(&self.region));
             }
         }
-        Err(LambdaError::new(
-            ErrorKind::ResourceConflict,
-            "The event source mapping was changed by another request at the same time; retry",
-        ))
+        Err(changed_meanwhile())
     }
 
     async fn write(&self, m: &Mapping) -> Result<Option<i64>, LambdaError> {
@@ -335,10 +272,7 @@ impl Mappings {
                 return Ok(m.configuration(&self.region));
             }
         }
-        Err(LambdaError::new(
-            ErrorKind::ResourceConflict,
-            "The event source mapping was changed by another request at the same time; retry",
-        ))
+        Err(changed_meanwhile())
     }
 
     /// ListEventSourceMappings: a page of at most `max` after `marker`.
@@ -366,66 +300,6 @@ impl Mappings {
             event_source_mappings: page.iter().map(|m| m.configuration(&self.region)).collect(),
             next_marker,
         })
-    }
-
-    /// Records a batch's outcome as the mapping's `LastProcessingResult`
-    /// when it differs from the last one recorded (in the background; a
-    /// mapping changed meanwhile is read again).
-    pub fn report(&self, uuid: &str, result: &str) {
-        {
-            let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
-            if results.get(uuid).is_some_and(|r| r == result) {
-                return;
-            }
-            results.insert(uuid.to_owned(), result.to_owned());
-        }
-        let this = self.clone();
-        let (uuid, result) = (uuid.to_owned(), result.to_owned());
-        tokio::spawn(async move {
-            for _ in 0..WRITE_ATTEMPTS {
-                let Ok(mut m) = this.load(&uuid).await else {
-                    return;
-                };
-                if m.last_processing_result == result {
-                    return;
-                }
-                m.last_processing_result = result.clone();
-                match this.save(&m).await {
-                    Ok(Some(_)) | Err(_) => return,
-                    Ok(None) => {}
-                }
-            }
-        });
-    }
-
-    /// A mapping's tags (ListTags on its ARN).
-    pub async fn tags(&self, uuid: &str) -> Result<BTreeMap<String, String>, LambdaError> {
-        Ok(self.load(uuid).await?.tags)
-    }
-
-    /// Edits a mapping's tags (TagResource, UntagResource on its ARN).
-    pub async fn edit_tags(
-        &self,
-        uuid: &str,
-        edit: impl Fn(&mut BTreeMap<String, String>),
-    ) -> Result<(), LambdaError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut m = self.load(uuid).await?;
-            edit(&mut m.tags);
-            if self.save(&m).await.map_err(store_err)?.is_some() {
-                return Ok(());
-            }
-        }
-        Err(LambdaError::new(
-            ErrorKind::ResourceConflict,
-            "The event source mapping was changed by another request at the same time; retry",
-        ))
-    }
-
-    /// Saves a mapping read at `m.revision` (the supervisor's settled
-    /// states); its new revision, or `None` when it moved since.
-    pub async fn save(&self, m: &Mapping) -> Result<Option<i64>, StoreError> {
-        self.store.update_mapping(&m.to_row()).await
     }
 }
 
