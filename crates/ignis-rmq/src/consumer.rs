@@ -148,7 +148,11 @@ pub async fn run(
         }
         let problem = match locator.locate(&spec.event_source_arn, spec.secret_arn.as_deref()) {
             Err(problem) => problem,
-            Ok(endpoint) => match connect(&spec, &endpoint).await {
+            Ok(endpoint) => match tokio::select! {
+                // Dropping a connection attempt drops its socket.
+                _ = cancel.cancelled() => return,
+                connected = connect(&spec, &endpoint) => connected,
+            } {
                 Err(problem) => problem,
                 Ok(session) => {
                     reconnect.reset();
@@ -449,6 +453,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cancelling_stops_a_connection_attempt_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // Accepts TCP connections and never speaks: the AMQP handshake hangs.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        crate::brokers::BrokerRegistry::new(dir.path())
+            .add("main", &format!("amqp://127.0.0.1:{port}"))
+            .unwrap();
+        crate::secrets::SecretStore::open(dir.path())
+            .unwrap()
+            .put(
+                "rabbit",
+                &crate::secrets::BasicAuth {
+                    username: "u".into(),
+                    password: "p".into(),
+                },
+            )
+            .unwrap();
+        let recorder = Arc::new(Recorder(Default::default()));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(
+            spec(),
+            Locator::new(dir.path()),
+            recorder.clone(),
+            Backoff::default(),
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+        // The handshake would wait CONNECT_TIMEOUT (10 s); cancelled, it ends now.
+        tokio::time::timeout(Duration::from_secs(8), task)
+            .await
+            .expect("the consumer stopped while connecting")
+            .unwrap();
+        assert!(recorder.0.lock().unwrap().is_empty());
+    }
+
+    fn spec() -> MappingSpec {
+        MappingSpec {
+            event_source_arn: "arn:aws:mq:us-east-1:000000000000:broker:main:b-1".into(),
+            queue: "q".into(),
+            virtual_host: "/".into(),
+            secret_arn: Some("arn:aws:secretsmanager:us-east-1:000000000000:secret:rabbit".into()),
+            limits: BatchLimits {
+                max_records: 10,
+                max_bytes: crate::batch::MAX_EVENT_BYTES,
+                window: Duration::ZERO,
+            },
+        }
+    }
+
+    #[tokio::test]
     async fn an_unreachable_broker_is_reported_and_retried_until_cancelled() {
         let dir = tempfile::tempdir().unwrap();
         // A port nothing listens on.
@@ -470,17 +526,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let spec = MappingSpec {
-            event_source_arn: "arn:aws:mq:us-east-1:000000000000:broker:main:b-1".into(),
-            queue: "q".into(),
-            virtual_host: "/".into(),
-            secret_arn: Some("arn:aws:secretsmanager:us-east-1:000000000000:secret:rabbit".into()),
-            limits: BatchLimits {
-                max_records: 10,
-                max_bytes: crate::batch::MAX_EVENT_BYTES,
-                window: Duration::ZERO,
-            },
-        };
+        let spec = spec();
         let recorder = Arc::new(Recorder(Default::default()));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(
