@@ -82,7 +82,13 @@ async fn run(inner: Arc<Inner>, stop: CancellationToken) {
         if claimed > 0 && running.len() < PARALLEL {
             continue;
         }
-        let wait = next_wait(&inner).await;
+        // With deliveries in flight and nothing more to claim, the next
+        // thing to happen is most likely one of them ending.
+        let wait = if claimed == 0 && !running.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            next_wait(&inner).await
+        };
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = inner.wake.notified() => {}

@@ -214,7 +214,8 @@ pub trait SnsStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Releases every claim (start-up: their owner is gone); how many.
     async fn release_delivery_claims(&self) -> Result<u64, StoreError>;
-    /// When the next delivery is due (or its lease passes), if any.
+    /// When the next delivery may be claimed (it is due and any lease on it
+    /// passed; of an ordering key, its oldest row), if any.
     async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError>;
     /// Deliveries waiting (claimed or not).
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;

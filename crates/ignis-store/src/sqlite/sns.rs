@@ -515,7 +515,10 @@ impl SnsStore for SqliteStore {
         const OP: &str = "read the next delivery's due time";
         self.sns_tx(OP, move |tx| {
             tx.query_row(
-                "SELECT MIN(MAX(not_before_ms, COALESCE(lease_until_ms, 0))) FROM sns_deliveries",
+                "SELECT MIN(MAX(d.not_before_ms, COALESCE(d.lease_until_ms, 0)))
+                 FROM sns_deliveries d
+                 WHERE d.ordering_key IS NULL OR d.id = (
+                     SELECT MIN(o.id) FROM sns_deliveries o WHERE o.ordering_key = d.ordering_key)",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )

@@ -215,4 +215,21 @@ async fn publish_dedups_and_orders_groups() {
         .unwrap();
     assert_eq!(p, Published::Accepted { sequence: 5 });
     assert_eq!(s.next_delivery_due().await.unwrap(), Some(0));
+    // A group's later rows wait for its head: the head's due time counts.
+    let (_dir2, s2) = store();
+    s2.create_topic(t.clone()).await.unwrap();
+    s2.publish(
+        &t.arn,
+        None,
+        rows(vec![
+            delivery("s", Some("k"), "a"),
+            delivery("s", Some("k"), "b"),
+        ]),
+    )
+    .await
+    .unwrap();
+    let head = s2.claim_deliveries("me", 0, 1_000, 10).await.unwrap();
+    assert_eq!(head.len(), 1);
+    assert!(s2.retry_delivery(head[0].id, "me", 1, 700).await.unwrap());
+    assert_eq!(s2.next_delivery_due().await.unwrap(), Some(700));
 }
