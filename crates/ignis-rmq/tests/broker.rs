@@ -261,7 +261,7 @@ fn start(
     function: Arc<Function>,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     BrokerRegistry::new(dir)
-        .add("local", &format!("amqp://{}:{}", b.host, b.port), None)
+        .add("local", &format!("amqp://{}:{}", b.host, b.port))
         .unwrap();
     let auth = BasicAuth {
         username: b.user.clone(),

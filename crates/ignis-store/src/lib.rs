@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod code;
+pub mod events_bus;
 pub mod iam;
 pub mod mappings;
 mod migrations;
@@ -32,6 +33,7 @@ mod zip_path;
 mod testzip;
 
 pub use code::{CodeError, CodeStore, UnzipLimits};
+pub use events_bus::EventBusStore;
 pub use iam::{IamStore, IamStoreError};
 pub use mappings::{Inserted, MappingRow, MappingStore};
 pub use queue::{QueueStats, QueuedEvent};

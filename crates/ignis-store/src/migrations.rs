@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_sqs.sql"),
     include_str!("migrations/0008_event_source_mappings.sql"),
     include_str!("migrations/0009_sns.sql"),
+    include_str!("migrations/0010_eventbridge.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -18,6 +18,7 @@ use crate::migrations;
 use crate::queue::{QueueStats, QueuedEvent};
 use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 
+mod events_bus;
 mod iam;
 mod mappings;
 mod queue;
