@@ -44,10 +44,17 @@ class Broker:
     user: str = "ignis"
     password: str = field(default_factory=lambda: secrets.token_hex(8))
     process: subprocess.Popen | None = None
+    tls_port: int | None = None
+    ca_file: Path | None = None
 
     @property
     def url(self) -> str:
         return f"amqp://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener's URL, by the name its certificate carries."""
+        return f"amqps://localhost:{self.tls_port}"
 
     def ctl(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(
@@ -115,10 +122,44 @@ class Broker:
         subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], env=self.env, capture_output=True, timeout=30)
 
 
-def start_broker(base: Path, timeout: float = 120) -> Broker:
+def make_certificates(base: Path) -> None:
+    """A test CA (ca.pem) and a server certificate it signs for localhost and
+    127.0.0.1 (server.pem, server.key), with openssl."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=base, check=True, capture_output=True, timeout=120)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=ignis-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")
+    (base / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    )
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+    os.chmod(base / "server.key", 0o644)
+
+
+def start_broker(base: Path, timeout: float = 120, tls: bool = False) -> Broker:
+    """Starts a broker; with `tls`, also a TLS listener with a certificate of
+    a CA of its own (`Broker.ca_file`)."""
     base.mkdir(parents=True, exist_ok=True)
     (base / "enabled_plugins").write_text("[].\n")
     (base / "rabbitmq-env.conf").write_text("")
+    tls_port = None
+    if tls:
+        make_certificates(base)
+        tls_port = free_port()
+        (base / "rabbitmq.conf").write_text(
+            f"listeners.ssl.default = {tls_port}\n"
+            f"ssl_options.cacertfile = {base / 'ca.pem'}\n"
+            f"ssl_options.certfile = {base / 'server.pem'}\n"
+            f"ssl_options.keyfile = {base / 'server.key'}\n"
+            "ssl_options.verify = verify_none\n"
+            "ssl_options.fail_if_no_peer_cert = false\n"
+        )
     node = f"rabbit-{secrets.token_hex(4)}@localhost"
     port, dist_port, epmd_port = free_port(), free_port(), free_port()
     env = {
@@ -138,7 +179,8 @@ def start_broker(base: Path, timeout: float = 120) -> Broker:
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
         "RABBITMQ_PID_FILE": str(base / "rabbit.pid"),
     }
-    broker = Broker(base=base, port=port, epmd_port=epmd_port, node=node, env=env)
+    broker = Broker(base=base, port=port, epmd_port=epmd_port, node=node, env=env, tls_port=tls_port,
+                    ca_file=base / "ca.pem" if tls else None)
     out = open(base / "server.out", "wb")
     broker.process = subprocess.Popen(
         [str(RABBITMQ_BIN / "rabbitmq-server")], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

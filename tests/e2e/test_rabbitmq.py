@@ -50,7 +50,7 @@ PROPERTY_KEYS = sorted([
 def broker(tmp_path_factory):
     if not rabbitmq.installed():
         pytest.skip("rabbitmq-server is not installed (scripts/test.sh installs Debian's package)")
-    b = rabbitmq.start_broker(tmp_path_factory.mktemp("rabbitmq"))
+    b = rabbitmq.start_broker(tmp_path_factory.mktemp("rabbitmq"), tls=True)
     yield b
     b.stop()
 
@@ -279,3 +279,24 @@ def test_the_cli_lists_and_removes_brokers_and_secrets(server, broker):
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 1 and "must not hold credentials" in bad.stderr, bad.stderr
+
+
+def test_an_amqps_broker_is_reached_over_tls_with_its_ca(lam, url, server, broker, handler_fn, mappings):
+    name = f"tls-{uuid.uuid4().hex[:6]}"
+    arn = ignis(server, "brokers", "add", name, broker.tls_url)
+    secret = ignis(server, "secrets", "put", name, "--username", broker.user, "--password", broker.password)
+    q = new_queue(broker)
+    broker.publish(q, [b"over tls"])
+    m = create(lam, mappings, handler_fn, broker, (arn, secret), q)
+    # The broker's certificate is signed by a CA of its own: not trusted by the public roots.
+    result = wait_for(
+        lambda: (r := lam.get_event_source_mapping(UUID=m["UUID"])["LastProcessingResult"]).startswith("PROBLEM") and r,
+        60, what="a PROBLEM result",
+    )
+    assert result.startswith("PROBLEM: Connection error."), result
+    assert broker.counts(q) == (1, 0)
+    # Registered with its CA: the consumer's next attempt connects over TLS.
+    assert ignis(server, "brokers", "add", name, broker.tls_url, "--ca-file", str(broker.ca_file)) == arn
+    records = wait_for(lambda: got(url, handler_fn), 90, what="the record over TLS")
+    assert base64.b64decode(records[0]["record"]["data"]) == b"over tls"
+    wait_for(lambda: broker.counts(q) == (0, 0), 30, what="an empty queue")

@@ -38,8 +38,12 @@ pub enum BrokersCommand {
     Add {
         /// The broker's name (the ARN's broker name).
         name: String,
-        /// `amqp://host[:port]`.
+        /// `amqp://host[:port]` or `amqps://host[:port]` (TLS).
         url: String,
+        /// For amqps: PEM CA certificates to check the broker's certificate
+        /// against [default: the public roots].
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         /// Data directory.
         #[command(flatten)]
         data: DataDirArgs,
@@ -119,8 +123,13 @@ fn print(json: bool, value: serde_json::Value, text: String) {
 /// Runs `ignis brokers …`.
 pub fn run_brokers(cmd: BrokersCommand, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        BrokersCommand::Add { name, url, data } => {
-            let broker = BrokerRegistry::new(&data.dir()).add(&name, &url)?;
+        BrokersCommand::Add {
+            name,
+            url,
+            ca_file,
+            data,
+        } => {
+            let broker = BrokerRegistry::new(&data.dir()).add(&name, &url, ca_file.as_deref())?;
             let arn = broker_arn(&region(), ACCOUNT_ID, &name, &broker.id);
             print(
                 json,
@@ -223,6 +232,7 @@ mod tests {
             BrokersCommand::Add {
                 name: "main".into(),
                 url: "amqp://127.0.0.1:5672".into(),
+                ca_file: None,
                 data: data.clone(),
             },
             true,

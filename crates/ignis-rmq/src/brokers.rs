@@ -1,6 +1,7 @@
 //! Ignis's registry of RabbitMQ brokers: an Amazon MQ broker ARN names a
 //! broker, not a host, so each broker a mapping may name is registered
-//! once (`ignis brokers add NAME amqp://host:port`) in
+//! once (`ignis brokers add NAME amqp://host:port`, or `amqps://` with the
+//! CA certificates that sign the broker's, else the public ones) in
 //! `<data dir>/brokers.json`, and the ARN's broker name is looked up here
 //! when a mapping connects. The file holds no credentials (they are
 //! secrets: [`crate::secrets`]).
@@ -15,26 +16,37 @@ use crate::files::{read_optional, write_private};
 /// The registry's file name in the data directory.
 pub const BROKERS_FILE: &str = "brokers.json";
 
-/// The AMQP port when a URL names none.
+/// The AMQP port when an `amqp://` URL names none.
 pub const DEFAULT_AMQP_PORT: u16 = 5672;
+/// The AMQP over TLS port when an `amqps://` URL names none.
+pub const DEFAULT_AMQPS_PORT: u16 = 5671;
 
-/// Where a broker listens: `amqp://host[:port]`.
+/// Where a broker listens: `amqp://host[:port]` or `amqps://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmqpAddress {
-    /// Host name or address.
+    /// Host name or address (the name the broker's certificate must carry
+    /// over TLS).
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Whether to speak TLS (`amqps`).
+    pub tls: bool,
+    /// PEM CA certificates to trust over TLS instead of the public roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Broker {
-    /// `amqp://host:port`.
+    /// `amqp://host:port` or `amqps://host:port`.
     pub url: String,
     /// The id its ARN ends with, `b-` and a UUID.
     pub id: String,
+    /// PEM CA certificates an `amqps` broker's certificate is checked
+    /// against; none: the public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -46,7 +58,7 @@ struct RegistryFile {
 /// Why the registry could not answer or change.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokersError {
-    /// The URL is not `amqp://host[:port]`.
+    /// The URL is not `amqp[s]://host[:port]`, or a CA file is not usable.
     #[error("{0}")]
     BadUrl(String),
     /// The name is not 1-50 letters, digits, `-` or `_` (Amazon MQ's rule).
@@ -68,18 +80,17 @@ pub enum BrokersError {
 }
 
 impl AmqpAddress {
-    /// Parses `amqp://host[:port]` (no credentials, no path: those come
-    /// from the mapping's secret and `VIRTUAL_HOST`).
+    /// Parses `amqp://host[:port]` or `amqps://host[:port]` (no
+    /// credentials, no path: those come from the mapping's secret and
+    /// `VIRTUAL_HOST`).
     pub fn parse(url: &str) -> Result<Self, BrokersError> {
         let bad = |why: &str| BrokersError::BadUrl(format!("broker URL {url:?} {why}"));
-        let rest = if let Some(rest) = url.strip_prefix("amqp://") {
-            rest
-        } else if url.starts_with("amqps://") {
-            return Err(bad(
-                "uses TLS (amqps), which Ignis's consumer does not speak yet",
-            ));
+        let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("amqp://") {
+            (rest, false, DEFAULT_AMQP_PORT)
+        } else if let Some(rest) = url.strip_prefix("amqps://") {
+            (rest, true, DEFAULT_AMQPS_PORT)
         } else {
-            return Err(bad("must be amqp://host[:port]"));
+            return Err(bad("must be amqp://host[:port] or amqps://host[:port]"));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('@') {
@@ -99,7 +110,7 @@ impl AmqpAddress {
                     .ok_or_else(|| bad("has a bad port"))?;
                 (host, port)
             }
-            _ => (rest, DEFAULT_AMQP_PORT),
+            _ => (rest, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
@@ -108,6 +119,8 @@ impl AmqpAddress {
         Ok(Self {
             host: host.to_string(),
             port,
+            tls,
+            ca_file: None,
         })
     }
 }
@@ -152,10 +165,26 @@ impl BrokerRegistry {
         })
     }
 
-    /// Registers (or re-points, keeping its id) the broker `name` at `url`.
-    pub fn add(&self, name: &str, url: &str) -> Result<Broker, BrokersError> {
+    /// Registers (or re-points, keeping its id) the broker `name` at
+    /// `url`, an `amqps` one trusting the CA certificates in `ca_file`
+    /// (PEM) if given.
+    pub fn add(
+        &self,
+        name: &str,
+        url: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<Broker, BrokersError> {
         check_name(name)?;
-        AmqpAddress::parse(url)?;
+        let address = AmqpAddress::parse(url)?;
+        let ca_file = match ca_file {
+            None => None,
+            Some(_) if !address.tls => {
+                return Err(BrokersError::BadUrl(format!(
+                    "a CA file is for amqps:// brokers, not {url:?}"
+                )))
+            }
+            Some(path) => Some(check_ca_file(path)?),
+        };
         let mut file = self.load()?;
         let id = file
             .brokers
@@ -165,6 +194,7 @@ impl BrokerRegistry {
         let broker = Broker {
             url: url.to_string(),
             id,
+            ca_file,
         };
         file.brokers.insert(name.to_string(), broker.clone());
         self.save(&file)?;
@@ -192,8 +222,21 @@ impl BrokerRegistry {
             .brokers
             .get(name)
             .ok_or_else(|| BrokersError::NotFound(name.to_string()))?;
-        AmqpAddress::parse(&broker.url)
+        let mut address = AmqpAddress::parse(&broker.url)?;
+        address.ca_file = broker.ca_file.as_ref().map(PathBuf::from);
+        Ok(address)
     }
+}
+
+/// The CA file's absolute path, once it reads as PEM certificates.
+fn check_ca_file(path: &Path) -> Result<String, BrokersError> {
+    let bad = |why: String| BrokersError::BadUrl(format!("CA file {}: {why}", path.display()));
+    let absolute = std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?;
+    let text = std::fs::read_to_string(&absolute).map_err(|e| bad(e.to_string()))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(absolute.display().to_string())
 }
 
 fn check_name(name: &str) -> Result<(), BrokersError> {
@@ -220,8 +263,14 @@ mod tests {
         assert_eq!((a.host.as_str(), a.port), ("rabbit.internal", 5672));
         let a = AmqpAddress::parse("amqp://[::1]:5674").unwrap();
         assert_eq!((a.host.as_str(), a.port), ("::1", 5674));
+        let a = AmqpAddress::parse("amqps://b-1.mq.example.com").unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.tls),
+            ("b-1.mq.example.com", 5671, true)
+        );
+        assert!(!AmqpAddress::parse("amqp://h").unwrap().tls);
         for bad in [
-            "amqps://h:5671",
+            "amqpx://h:5671",
             "http://h",
             "amqp://u:p@h",
             "amqp://h/vhost",
@@ -241,10 +290,10 @@ mod tests {
             reg.resolve("main"),
             Err(BrokersError::NotFound(_))
         ));
-        let first = reg.add("main", "amqp://127.0.0.1:5673").unwrap();
+        let first = reg.add("main", "amqp://127.0.0.1:5673", None).unwrap();
         assert!(first.id.starts_with("b-"));
         assert_eq!(reg.resolve("main").unwrap().port, 5673);
-        let again = reg.add("main", "amqp://127.0.0.1:5674").unwrap();
+        let again = reg.add("main", "amqp://127.0.0.1:5674", None).unwrap();
         assert_eq!(again.id, first.id, "re-pointing keeps the id");
         assert_eq!(
             BrokerRegistry::new(dir.path())
@@ -254,8 +303,28 @@ mod tests {
             5674
         );
         assert_eq!(reg.list().unwrap().len(), 1);
-        assert!(reg.add("bad name", "amqp://h").is_err());
-        assert!(reg.add("other", "amqp://u:p@h").is_err());
+        assert!(reg.add("bad name", "amqp://h", None).is_err());
+        assert!(reg.add("other", "amqp://u:p@h", None).is_err());
+        // A CA file: amqps only, PEM certificates only, kept by absolute path.
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(reg.add("tls", "amqp://h", Some(&ca)).is_err());
+        assert!(reg
+            .add("tls", "amqps://h", Some(&dir.path().join("none.pem")))
+            .is_err());
+        std::fs::write(dir.path().join("junk.pem"), "junk").unwrap();
+        assert!(reg
+            .add("tls", "amqps://h", Some(&dir.path().join("junk.pem")))
+            .is_err());
+        reg.add("tls", "amqps://h", Some(&ca)).unwrap();
+        let tls = reg.resolve("tls").unwrap();
+        assert!(tls.tls);
+        assert_eq!(tls.ca_file, Some(std::fs::canonicalize(&ca).unwrap()));
+        reg.remove("tls").unwrap();
         reg.remove("main").unwrap();
         assert!(matches!(reg.remove("main"), Err(BrokersError::NotFound(_))));
         assert!(reg.list().unwrap().is_empty());

@@ -16,12 +16,14 @@ use amqprs::channel::{
     ConsumerMessage,
 };
 use amqprs::connection::{Connection, OpenConnectionArguments};
+use amqprs::tls::TlsAdaptor;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp::properties;
 use crate::batch::{Batch, BatchLimits, Pushed};
+use crate::brokers::AmqpAddress;
 use crate::closes::CloseReason;
 use crate::event::{encode_record, EventFrame};
 use crate::locate::{Endpoint, Locator};
@@ -222,17 +224,40 @@ fn classify(stage: Stage, text: &str) -> Problem {
     }
 }
 
+/// TLS to `address`: its certificate checked against its CA file, else
+/// the public roots (webpki-roots), for the name it was registered under.
+fn tls(address: &AmqpAddress) -> Result<TlsAdaptor, Problem> {
+    // rustls takes its crypto from the one provider feature built in
+    // (ring: this crate's Cargo.toml).
+    let ca = address.ca_file.as_deref();
+    let host = address.host.clone();
+    // The client panics on a CA file whose certificate does not parse.
+    let built = std::panic::catch_unwind(move || TlsAdaptor::without_client_auth(ca, host));
+    match built {
+        Ok(Ok(adaptor)) => Ok(adaptor),
+        Ok(Err(e)) => Err(Problem::Config(format!(
+            "The broker's CA file cannot be read: {e}"
+        ))),
+        Err(_) => Err(Problem::Config(
+            "The broker's CA file holds a certificate that does not parse.".into(),
+        )),
+    }
+}
+
 async fn connect(spec: &MappingSpec, endpoint: &Endpoint) -> Result<Session, Problem> {
     let auth = &endpoint.credentials;
-    let args = OpenConnectionArguments::new(
+    let mut args = OpenConnectionArguments::new(
         &endpoint.address.host,
         endpoint.address.port,
         &auth.username,
         &auth.password,
-    )
-    .virtual_host(&spec.virtual_host)
-    .connection_name("ignis event source mapping")
-    .finish();
+    );
+    args.virtual_host(&spec.virtual_host)
+        .connection_name("ignis event source mapping");
+    if endpoint.address.tls {
+        args.tls_adaptor(tls(&endpoint.address)?);
+    }
+    let args = args.finish();
     let connection = tokio::time::timeout(CONNECT_TIMEOUT, Connection::open(&args))
         .await
         .map_err(|_| Problem::Connection("Timed out connecting to the broker.".into()))?
@@ -459,7 +484,7 @@ mod tests {
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = silent.local_addr().unwrap().port();
         crate::brokers::BrokerRegistry::new(dir.path())
-            .add("main", &format!("amqp://127.0.0.1:{port}"))
+            .add("main", &format!("amqp://127.0.0.1:{port}"), None)
             .unwrap();
         crate::secrets::SecretStore::open(dir.path())
             .unwrap()
@@ -514,7 +539,7 @@ mod tests {
             .unwrap()
             .port();
         crate::brokers::BrokerRegistry::new(dir.path())
-            .add("main", &format!("amqp://127.0.0.1:{port}"))
+            .add("main", &format!("amqp://127.0.0.1:{port}"), None)
             .unwrap();
         crate::secrets::SecretStore::open(dir.path())
             .unwrap()

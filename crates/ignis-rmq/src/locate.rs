@@ -89,7 +89,7 @@ mod tests {
             "{problem:?}"
         );
         BrokerRegistry::new(dir.path())
-            .add("main", "amqp://127.0.0.1:5999")
+            .add("main", "amqp://127.0.0.1:5999", None)
             .unwrap();
         let problem = locator.locate(BROKER, Some(SECRET)).unwrap_err();
         assert!(

@@ -261,7 +261,7 @@ fn start(
     function: Arc<Function>,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     BrokerRegistry::new(dir)
-        .add("local", &format!("amqp://{}:{}", b.host, b.port))
+        .add("local", &format!("amqp://{}:{}", b.host, b.port), None)
         .unwrap();
     let auth = BasicAuth {
         username: b.user.clone(),
