@@ -13,12 +13,15 @@
 //!   rejection. Layers are stored the same way; a function's layers are
 //!   merged into one `/opt` tree per distinct ordered list
 //!   ([`CodeStore::ensure_opt`]).
+//! - [`ObjectStore`]: the object store's buckets, objects' metadata,
+//!   multipart uploads and notification outbox (the bytes are files).
 #![deny(missing_docs)]
 
 pub mod code;
 pub mod events_bus;
 pub mod iam;
 pub mod mappings;
+pub mod objects;
 mod migrations;
 mod opt;
 pub mod queue;
@@ -36,6 +39,7 @@ pub use code::{CodeError, CodeStore, UnzipLimits};
 pub use events_bus::EventBusStore;
 pub use iam::{IamStore, IamStoreError};
 pub use mappings::{Inserted, MappingRow, MappingStore};
+pub use objects::ObjectStore;
 pub use queue::{QueueStats, QueuedEvent};
 pub use sns::SnsStore;
 pub use sqlite::SqliteStore;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_event_source_mappings.sql"),
     include_str!("migrations/0009_sns.sql"),
     include_str!("migrations/0010_eventbridge.sql"),
+    include_str!("migrations/0011_objects.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -21,6 +21,7 @@ use crate::store::{Setting, SettingEdit, Store, StoreError, Usage};
 mod events_bus;
 mod iam;
 mod mappings;
+mod objects;
 mod queue;
 mod sns;
 mod sqs;
