@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_sns.sql"),
     include_str!("migrations/0010_eventbridge.sql"),
     include_str!("migrations/0011_objects.sql"),
+    include_str!("migrations/0012_schedules.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -23,6 +23,7 @@ mod iam;
 mod mappings;
 mod objects;
 mod queue;
+mod schedules;
 mod sns;
 mod sqs;
 mod versions;

@@ -1,0 +1,320 @@
+//! [`ScheduleStore`] on SQLite: each method one transaction (tables of the
+//! schedules migration).
+
+use std::sync::{Arc, PoisonError};
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::{query_err, SqliteStore};
+use crate::schedules::{PutSchedule, ScheduleGroupRow, ScheduleRow, ScheduleStore};
+use crate::store::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+impl SqliteStore {
+    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
+    async fn schedules_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction().map_err(query_err(op))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(query_err(op))?;
+            Ok(out)
+        })
+        .await
+        .map_err(|source| StoreError::Task { op, source })?
+    }
+}
+
+fn encode_tags(tags: &[(String, String)]) -> Result<String> {
+    serde_json::to_string(tags).map_err(|source| StoreError::Encode {
+        name: "schedule group tags".into(),
+        source,
+    })
+}
+
+fn group_row(row: &Row<'_>) -> rusqlite::Result<ScheduleGroupRow> {
+    let tags: String = row.get(1)?;
+    Ok(ScheduleGroupRow {
+        name: row.get(0)?,
+        tags: serde_json::from_str(&tags).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+        })?,
+        created_ms: row.get(2)?,
+        modified_ms: row.get(3)?,
+    })
+}
+
+const GROUP_COLS: &str = "name, tags, created_ms, modified_ms";
+const SCHEDULE_COLS: &str =
+    "group_name, name, definition, enabled, next_tick_ms, created_ms, modified_ms";
+
+fn schedule_row(row: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
+    Ok(ScheduleRow {
+        group: row.get(0)?,
+        name: row.get(1)?,
+        definition: row.get(2)?,
+        enabled: row.get(3)?,
+        next_tick_ms: row.get(4)?,
+        created_ms: row.get(5)?,
+        modified_ms: row.get(6)?,
+    })
+}
+
+fn group_exists(tx: &Transaction<'_>, op: &'static str, name: &str) -> Result<bool> {
+    tx.query_row(
+        "SELECT 1 FROM schedule_groups WHERE name = ?1",
+        [name],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(query_err(op))
+}
+
+#[async_trait::async_trait]
+impl ScheduleStore for SqliteStore {
+    async fn create_schedule_group(&self, group: ScheduleGroupRow) -> Result<bool> {
+        const OP: &str = "create a schedule group";
+        let tags = encode_tags(&group.tags)?;
+        self.schedules_tx(OP, move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO schedule_groups (name, tags, created_ms, modified_ms)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![group.name, tags, group.created_ms, group.modified_ms],
+                )
+                .map_err(query_err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn schedule_group(&self, name: &str) -> Result<Option<ScheduleGroupRow>> {
+        const OP: &str = "read a schedule group";
+        let name = name.to_owned();
+        self.schedules_tx(OP, move |tx| {
+            tx.query_row(
+                &format!("SELECT {GROUP_COLS} FROM schedule_groups WHERE name = ?1"),
+                [name],
+                group_row,
+            )
+            .optional()
+            .map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn list_schedule_groups(&self) -> Result<Vec<ScheduleGroupRow>> {
+        const OP: &str = "list schedule groups";
+        self.schedules_tx(OP, move |tx| {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT {GROUP_COLS} FROM schedule_groups ORDER BY name"
+                ))
+                .map_err(query_err(OP))?;
+            let rows = stmt.query_map([], group_row).map_err(query_err(OP))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn delete_schedule_group(&self, name: &str) -> Result<bool> {
+        const OP: &str = "delete a schedule group";
+        let name = name.to_owned();
+        self.schedules_tx(OP, move |tx| {
+            tx.execute("DELETE FROM schedules WHERE group_name = ?1", [&name])
+                .map_err(query_err(OP))?;
+            let n = tx
+                .execute("DELETE FROM schedule_groups WHERE name = ?1", [&name])
+                .map_err(query_err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn set_schedule_group_tags(
+        &self,
+        name: &str,
+        tags: Vec<(String, String)>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        const OP: &str = "tag a schedule group";
+        let name = name.to_owned();
+        let tags = encode_tags(&tags)?;
+        self.schedules_tx(OP, move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE schedule_groups SET tags = ?2, modified_ms = ?3 WHERE name = ?1",
+                    params![name, tags, now_ms],
+                )
+                .map_err(query_err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_schedule(&self, s: ScheduleRow, create: bool) -> Result<PutSchedule> {
+        const OP: &str = "write a schedule";
+        self.schedules_tx(OP, move |tx| {
+            if !group_exists(tx, OP, &s.group)? {
+                return Ok(PutSchedule::NoGroup);
+            }
+            let n = if create {
+                tx.execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO schedules ({SCHEDULE_COLS})
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    ),
+                    params![
+                        s.group,
+                        s.name,
+                        s.definition,
+                        s.enabled,
+                        s.next_tick_ms,
+                        s.created_ms,
+                        s.modified_ms
+                    ],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE schedules SET definition = ?3, enabled = ?4, next_tick_ms = ?5,
+                     modified_ms = ?6 WHERE group_name = ?1 AND name = ?2",
+                    params![
+                        s.group,
+                        s.name,
+                        s.definition,
+                        s.enabled,
+                        s.next_tick_ms,
+                        s.modified_ms
+                    ],
+                )
+            }
+            .map_err(query_err(OP))?;
+            Ok(match (n, create) {
+                (1, _) => PutSchedule::Done,
+                (_, true) => PutSchedule::Exists,
+                (_, false) => PutSchedule::Missing,
+            })
+        })
+        .await
+    }
+
+    async fn schedule(&self, group: &str, name: &str) -> Result<Option<ScheduleRow>> {
+        const OP: &str = "read a schedule";
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.schedules_tx(OP, move |tx| {
+            tx.query_row(
+                &format!(
+                    "SELECT {SCHEDULE_COLS} FROM schedules WHERE group_name = ?1 AND name = ?2"
+                ),
+                [group, name],
+                schedule_row,
+            )
+            .optional()
+            .map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn list_schedules(&self, group: Option<&str>) -> Result<Vec<ScheduleRow>> {
+        const OP: &str = "list schedules";
+        let group = group.map(str::to_owned);
+        self.schedules_tx(OP, move |tx| {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT {SCHEDULE_COLS} FROM schedules
+                     WHERE ?1 IS NULL OR group_name = ?1 ORDER BY group_name, name"
+                ))
+                .map_err(query_err(OP))?;
+            let rows = stmt
+                .query_map([group], schedule_row)
+                .map_err(query_err(OP))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, group: &str, name: &str) -> Result<bool> {
+        const OP: &str = "delete a schedule";
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.schedules_tx(OP, move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM schedules WHERE group_name = ?1 AND name = ?2",
+                    [group, name],
+                )
+                .map_err(query_err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn due_schedules(&self, until_ms: i64) -> Result<Vec<ScheduleRow>> {
+        const OP: &str = "find due schedules";
+        self.schedules_tx(OP, move |tx| {
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT {SCHEDULE_COLS} FROM schedules
+                     WHERE enabled = 1 AND next_tick_ms <= ?1 ORDER BY next_tick_ms"
+                ))
+                .map_err(query_err(OP))?;
+            let rows = stmt
+                .query_map([until_ms], schedule_row)
+                .map_err(query_err(OP))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(query_err(OP))
+        })
+        .await
+    }
+
+    async fn claim_tick(
+        &self,
+        group: &str,
+        name: &str,
+        tick_ms: i64,
+        next_ms: Option<i64>,
+        delete: bool,
+    ) -> Result<bool> {
+        const OP: &str = "claim a schedule's tick";
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.schedules_tx(OP, move |tx| {
+            let n = if delete {
+                tx.execute(
+                    "DELETE FROM schedules
+                     WHERE group_name = ?1 AND name = ?2 AND next_tick_ms = ?3",
+                    params![group, name, tick_ms],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE schedules SET next_tick_ms = ?4
+                     WHERE group_name = ?1 AND name = ?2 AND next_tick_ms = ?3",
+                    params![group, name, tick_ms, next_ms],
+                )
+            }
+            .map_err(query_err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
+        const OP: &str = "find the next schedule tick";
+        self.schedules_tx(OP, move |tx| {
+            tx.query_row(
+                "SELECT MIN(next_tick_ms) FROM schedules WHERE enabled = 1",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(query_err(OP))
+        })
+        .await
+    }
+}
