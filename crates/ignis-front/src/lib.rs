@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod events;
 pub mod identity;
 pub mod lambda;
 pub mod roles;
@@ -83,6 +84,8 @@ struct Inner {
     sns: ignis_sns::Sns,
     /// The queue service.
     sqs: ignis_sqs::Sqs,
+    /// The event-rules service (EventBridge).
+    events: ignis_eventbridge::EventBridge,
     /// Callers' identity policies, parsed, by principal ARN, each with the
     /// IAM generation it was read at (see [`Inner::identity_policies`];
     /// the generation is the authenticator's).
@@ -109,6 +112,8 @@ pub struct FrontParts {
     pub sqs: ignis_sqs::Sqs,
     /// The topic service (SNS's API).
     pub sns: ignis_sns::Sns,
+    /// The event-rules service (EventBridge's API).
+    pub events: ignis_eventbridge::EventBridge,
 }
 
 impl Front {
@@ -126,6 +131,7 @@ impl Front {
                 functions: parts.functions,
                 sqs: parts.sqs,
                 sns: parts.sns,
+                events: parts.events,
             }),
         }
     }
@@ -277,6 +283,10 @@ impl Inner {
             }
             Some("sns") => self.sns_service(&caller, query, &body, &request_id).await,
             Some("sqs") => self.sqs_service(&parts, &caller, &body, &request_id).await,
+            Some("events") if events::served(&parts.headers) => {
+                self.events_service(&parts, &caller, &body, &request_id)
+                    .await
+            }
             Some("lambda") => {
                 if let Err(e) = self.authorize_lambda(&what, &caller, &parts).await {
                     return e.render(what.service, &request_id).map(Body::from);

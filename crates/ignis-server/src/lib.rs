@@ -4,6 +4,7 @@
 
 mod config;
 mod endpoint;
+mod eventbridge;
 pub mod identity;
 mod sandbox;
 mod sinks;
@@ -203,11 +204,28 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         enforce: mode == ignis_front::AuthMode::Enforce,
     });
     let topics_dispatcher = topics.start(stop.clone()).await;
-    // Async invocations' queue and topic destinations and dead-letter
-    // queues and topics.
+    // Event rules (EventBridge): deliveries go to this node's functions,
+    // queues and topics; the dispatcher resumes what a previous process
+    // left and fires scheduled rules.
+    let rules = ignis_eventbridge::EventBridge::new(ignis_eventbridge::EventBridgeConfig {
+        store: store.clone() as Arc<dyn ignis_store::EventBusStore>,
+        targets: Arc::new(eventbridge::RuleTargets {
+            events: events.clone(),
+            functions: functions.clone(),
+            sqs: sqs.clone(),
+            sns: topics.clone(),
+        }),
+        region: config.region.clone(),
+        account: ignis_model::arn::ACCOUNT_ID.to_string(),
+        clock: Arc::new(ignis_eventbridge::SystemClock),
+    });
+    let rules_dispatcher = rules.start(stop.clone()).await;
+    // Async invocations' queue, topic and event-bus destinations and
+    // dead-letter queues and topics.
     events.set_sink(Arc::new(sinks::Services {
         sqs: sqs.clone(),
         sns: topics.clone(),
+        events: rules.clone(),
     }));
     // Event source mappings: their pollers start again at once.
     let (mappings, sources_task) = sources::start(
@@ -232,6 +250,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         region: config.region.clone(),
         sqs: sqs.clone(),
         sns: topics.clone(),
+        events: rules.clone(),
     });
 
     tracing::info!(
@@ -328,6 +347,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    rules_dispatcher.abort();
     topics_dispatcher.abort();
     sources_task.abort();
     if let Some(s) = functions_server {
