@@ -18,7 +18,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import boto3
+import botocore.config
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from support import REGION, ROLE, aws_client, build_zip, error_code, error_message, wait_for, wait_log_line
@@ -359,3 +362,53 @@ def test_the_aws_cli(url, sqs, tmp_path):
                "--event", got[0]["Body"])["Result"] is True
     cli("remove-targets", "--rule", rule, "--ids", "q")
     cli("delete-rule", "--name", rule)
+
+
+def test_enforce_mode_authorizes_each_operation_on_its_rule_or_bus(own_server, tmp_path):
+    """In enforce mode a user may call an operation only as its policy
+    allows `events:<Operation>` on the rule's or bus's ARN."""
+    srv = own_server(tmp_path / "enforce", "--auth", "enforce")
+    key = json.loads((srv.data_dir / "root-access-key.json").read_text())
+    config = botocore.config.Config(retries={"max_attempts": 0})
+
+    def client(service, ak=key["AccessKeyId"], sk=key["SecretAccessKey"]):
+        return boto3.client(service, endpoint_url=srv.url, region_name=REGION,
+                            aws_access_key_id=ak, aws_secret_access_key=sk, config=config)
+
+    root = client("events")
+    root.put_rule(Name="mine", EventPattern='{"source": ["a"]}')
+    root.put_rule(Name="theirs", EventPattern='{"source": ["a"]}')
+    iam = client("iam")
+    iam.create_user(UserName="ops")
+    iam.put_user_policy(UserName="ops", PolicyName="rules", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["events:DescribeRule", "events:DisableRule"],
+             "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/mine"},
+            {"Effect": "Allow", "Action": "events:PutEvents",
+             "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"},
+        ]}))
+    ak = iam.create_access_key(UserName="ops")["AccessKey"]
+    user = client("events", ak["AccessKeyId"], ak["SecretAccessKey"])
+
+    def allowed():
+        try:
+            return user.describe_rule(Name="mine")["Name"] == "mine"
+        except ClientError:
+            return False
+
+    wait_for(allowed, 30, what="the user's policy to apply")
+    user.disable_rule(Name="mine")
+    assert root.describe_rule(Name="mine")["State"] == "DISABLED"
+    assert user.put_events(Entries=[entry("app", {"n": 1})])["FailedEntryCount"] == 0
+    for call in (lambda: user.describe_rule(Name="theirs"),
+                 lambda: user.delete_rule(Name="mine"),
+                 lambda: user.put_rule(Name="new", EventPattern='{"source": ["a"]}')):
+        e = refused(call)
+        assert error_code(e) == "AccessDeniedException"
+        assert "not authorized to perform: events:" in error_message(e)
+    # Unsigned requests are refused.
+    r = requests.post(srv.url + "/", data="{}", timeout=30, headers={
+        "X-Amz-Target": "AWSEvents.ListRules", "Content-Type": "application/x-amz-json-1.1"})
+    assert r.status_code in (400, 403)
+    assert root.describe_rule(Name="theirs")["Name"] == "theirs"

@@ -538,3 +538,48 @@ async fn test_event_pattern_and_cross_bus_routing() {
     assert_eq!(f.invoked().len(), 2);
     assert_eq!(f.invoked()[1].1["id"], id);
 }
+
+#[tokio::test]
+async fn deliveries_a_killed_process_held_are_made_after_a_restart() {
+    let f = Fixture::new();
+    f.ok(
+        "PutRule",
+        json!({"Name": "r", "EventPattern": "{\"source\":[\"a\"]}"}),
+    )
+    .await;
+    f.ok(
+        "PutTargets",
+        json!({"Rule": "r", "Targets": [{"Id": "fn", "Arn": FUNCTION}]}),
+    )
+    .await;
+    f.ok(
+        "PutEvents",
+        json!({"Entries": [entry("a", json!({"n": 1}))]}),
+    )
+    .await;
+    // A process claimed the row and died before delivering it.
+    let now = f.clock.now_ms();
+    let held =
+        f.eb.inner
+            .store
+            .claim_deliveries("dead", now, now + 60_000, 10)
+            .await
+            .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(f.eb.deliver_due().await, 0);
+    // The next process releases it at start and delivers it.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = f.eb.start(stop.clone()).await;
+    for _ in 0..500 {
+        if f.eb.backlog().await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(f.eb.backlog().await, 0);
+    let invoked = f.invoked();
+    assert_eq!(invoked.len(), 1);
+    assert_eq!(invoked[0].1["detail"], json!({"n": 1}));
+}
