@@ -234,10 +234,12 @@ fn check_transformer(t: &InputTransformer) -> Result<(), String> {
     Ok(())
 }
 
-/// Fills the template: a placeholder inside a JSON string takes a string
-/// value's text (escaped for the string) or another value's JSON text;
-/// outside a string, the value's JSON text. A path that finds nothing
-/// gives an empty text inside a string and `null` outside; a placeholder
+/// Fills the template. In a JSON template (one starting with `{`, `[` or
+/// `"`) a placeholder inside a JSON string takes a string value's text
+/// (escaped for the string) or another value's JSON text; outside a
+/// string, the value's JSON text. A plain-text template takes string
+/// values' text as they are. A path that finds nothing gives an empty text
+/// inside a string (or in plain text) and `null` outside; a placeholder
 /// that names no key is left as written.
 fn transform(t: &InputTransformer, event: &Value, rule: &RuleRef<'_>) -> String {
     let lookup = |name: &str| -> Option<Option<Value>> {
@@ -247,7 +249,14 @@ fn transform(t: &InputTransformer, event: &Value, rule: &RuleRef<'_>) -> String 
             "aws.events.event.ingestion-time" => {
                 Some(Some(Value::String(rule.ingestion_time.to_string())))
             }
-            "aws.events.event" | "aws.events.event.json" => Some(Some(event.clone())),
+            "aws.events.event" => {
+                let mut without = event.clone();
+                if let Some(map) = without.as_object_mut() {
+                    map.remove("detail");
+                }
+                Some(Some(without))
+            }
+            "aws.events.event.json" => Some(Some(event.clone())),
             _ => {
                 let path = t.input_paths_map.get(name)?;
                 Some(JsonPath::parse(path).and_then(|p| p.get(event).cloned()))
@@ -255,6 +264,7 @@ fn transform(t: &InputTransformer, event: &Value, rule: &RuleRef<'_>) -> String 
         }
     };
     let text = &t.input_template;
+    let json = matches!(text.trim_start().chars().next(), Some('{' | '[' | '"'));
     let mut out = String::with_capacity(text.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -269,7 +279,7 @@ fn transform(t: &InputTransformer, event: &Value, rule: &RuleRef<'_>) -> String 
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
                 if plain {
                     if let Some(value) = lookup(name) {
-                        out.push_str(&render(value, in_string));
+                        out.push_str(&render(value, in_string, json));
                         rest = &rest[end + 1..];
                         escaped = false;
                         continue;
@@ -290,7 +300,14 @@ fn transform(t: &InputTransformer, event: &Value, rule: &RuleRef<'_>) -> String 
     out
 }
 
-fn render(value: Option<Value>, in_string: bool) -> String {
+fn render(value: Option<Value>, in_string: bool, json: bool) -> String {
+    if !json {
+        return match value {
+            None => String::new(),
+            Some(Value::String(s)) => s,
+            Some(v) => v.to_string(),
+        };
+    }
     match (value, in_string) {
         (None, true) => String::new(),
         (None, false) => "null".into(),
@@ -370,6 +387,20 @@ mod tests {
             "InputTemplate": "\"the order is <state>\""
         }}));
         assert_eq!(t.input_for(&event(), &RULE), "\"the order is new\"");
+        // A plain-text template.
+        let t = target(json!({"InputTransformer": {
+            "InputPathsMap": {"state": "$.detail.state", "id": "$.detail.order.id"},
+            "InputTemplate": "order <id> is <state>"
+        }}));
+        assert_eq!(t.input_for(&event(), &RULE), "order 17 is new");
+        // The event without its detail, and with it.
+        let t = target(json!({"InputTransformer": {
+            "InputTemplate": "{\"e\": <aws.events.event>, \"j\": <aws.events.event.json>}"
+        }}));
+        let out: Value = serde_json::from_str(&t.input_for(&event(), &RULE)).unwrap();
+        assert!(out["e"].get("detail").is_none());
+        assert_eq!(out["e"]["source"], "app.orders");
+        assert_eq!(out["j"], event());
     }
 
     #[test]
