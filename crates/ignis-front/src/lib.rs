@@ -22,6 +22,7 @@ pub mod identity;
 pub mod lambda;
 pub mod roles;
 pub mod root_key;
+pub mod scheduler;
 pub mod sns;
 pub mod sqs;
 pub mod urls;
@@ -84,6 +85,8 @@ struct Inner {
     sns: ignis_sns::Sns,
     /// The queue service.
     sqs: ignis_sqs::Sqs,
+    /// EventBridge Scheduler.
+    scheduler: ignis_scheduler::Scheduler,
     /// The event-rules service (EventBridge).
     events: ignis_eventbridge::EventBridge,
     /// Callers' identity policies, parsed, by principal ARN, each with the
@@ -112,6 +115,8 @@ pub struct FrontParts {
     pub sqs: ignis_sqs::Sqs,
     /// The topic service (SNS's API).
     pub sns: ignis_sns::Sns,
+    /// EventBridge Scheduler's API.
+    pub scheduler: ignis_scheduler::Scheduler,
     /// The event-rules service (EventBridge's API).
     pub events: ignis_eventbridge::EventBridge,
 }
@@ -131,6 +136,7 @@ impl Front {
                 functions: parts.functions,
                 sqs: parts.sqs,
                 sns: parts.sns,
+                scheduler: parts.scheduler,
                 events: parts.events,
             }),
         }
@@ -283,6 +289,10 @@ impl Inner {
             }
             Some("sns") => self.sns_service(&caller, query, &body, &request_id).await,
             Some("sqs") => self.sqs_service(&parts, &caller, &body, &request_id).await,
+            Some("scheduler") => {
+                self.scheduler_service(&parts, &caller, &body, &request_id)
+                    .await
+            }
             Some("events") if events::served(&parts.headers) => {
                 self.events_service(&parts, &caller, &body, &request_id)
                     .await

@@ -35,6 +35,8 @@ pub struct Outgoing {
     pub body: String,
     /// For a FIFO queue: the message group.
     pub group_id: Option<String>,
+    /// For a FIFO queue: the deduplication id (one per schedule and tick).
+    pub dedup_id: Option<String>,
     /// String message attributes.
     pub attributes: Vec<(String, String)>,
 }
@@ -188,6 +190,7 @@ async fn attempt(deliver: &dyn Deliver, firing: &Firing) -> Result<(), DeliveryE
                     .sqs_parameters
                     .as_ref()
                     .and_then(|p| p.message_group_id.clone()),
+                dedup_id: Some(dedup_id(&firing.schedule_arn, firing.tick)),
                 attributes: Vec::new(),
             };
             deliver.send(&target.arn, message).await
@@ -215,6 +218,7 @@ async fn dead_letter(deliver: &dyn Deliver, firing: &Firing, error: &DeliveryErr
     let message = Outgoing {
         body: target.input.clone().unwrap_or_else(|| "{}".into()),
         group_id: None,
+        dedup_id: None,
         attributes: vec![
             ("ERROR_CODE".into(), error.code.clone()),
             ("ERROR_MESSAGE".into(), error.message.clone()),
@@ -227,4 +231,15 @@ async fn dead_letter(deliver: &dyn Deliver, firing: &Firing, error: &DeliveryErr
     if let Err(e) = deliver.send(&dlq, message).await {
         tracing::warn!(schedule = %firing.schedule_arn, dlq = %dlq, error = %e, "the dead-letter queue refused a tick");
     }
+}
+
+/// A FIFO deduplication id for a schedule's tick (at most 128 characters of
+/// SQS's alphabet): a hash of the schedule's ARN and the tick's time.
+fn dedup_id(schedule_arn: &str, tick: DateTime<Utc>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schedule_arn.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}-{}", tick.timestamp_millis())
 }
