@@ -111,6 +111,20 @@ impl Authenticator {
         Ok(principal)
     }
 
+    /// The caller of a request whose body is not read here (S3 streams
+    /// it): the signature covers `x-amz-content-sha256` as sent; a hex hash
+    /// there is the body reader's to check as the body streams.
+    pub async fn authenticate_unread(
+        &self,
+        parts: &RequestParts<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, AuthError> {
+        let auth = Authorization::parse(parts)?;
+        let (principal, secret) = self.holder(&auth, now).await?;
+        auth.verify(parts, &secret, Payload::Unread, now)?;
+        Ok(principal)
+    }
+
     /// `open` mode's caller: whoever holds the key the request names (a
     /// known user's key, a valid session), unverified, else the root user.
     /// Nothing is authorized in `open` mode; this only lets

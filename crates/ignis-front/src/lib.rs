@@ -4,7 +4,7 @@
 //! authorized with IAM's policy evaluation (`ignis-identity`), and handed to
 //! its service: Lambda's REST API (`ignis-api`), IAM and STS
 //! (`ignis-iam`, query protocol), SQS (`ignis-sqs`, JSON and query
-//! protocols; [`sqs`]). A request for a service Ignis does not
+//! protocols; [`sqs`]), S3 (`ignis-s3`, its bodies streamed; [`s3`]). A request for a service Ignis does not
 //! serve goes to the Lambda API's fallback, which answers in that service's
 //! shape. Adding a service is adding its crate and one arm in
 //! [`Front::dispatch`].
@@ -22,7 +22,7 @@ pub mod identity;
 pub mod lambda;
 pub mod roles;
 pub mod root_key;
-pub mod scheduler;
+pub mod s3;
 pub mod sns;
 pub mod sqs;
 pub mod urls;
@@ -85,8 +85,8 @@ struct Inner {
     sns: ignis_sns::Sns,
     /// The queue service.
     sqs: ignis_sqs::Sqs,
-    /// EventBridge Scheduler.
-    scheduler: ignis_scheduler::Scheduler,
+    /// The object store.
+    s3: ignis_s3::S3,
     /// The event-rules service (EventBridge).
     events: ignis_eventbridge::EventBridge,
     /// Callers' identity policies, parsed, by principal ARN, each with the
@@ -115,8 +115,8 @@ pub struct FrontParts {
     pub sqs: ignis_sqs::Sqs,
     /// The topic service (SNS's API).
     pub sns: ignis_sns::Sns,
-    /// EventBridge Scheduler's API.
-    pub scheduler: ignis_scheduler::Scheduler,
+    /// The object store (S3's API).
+    pub s3: ignis_s3::S3,
     /// The event-rules service (EventBridge's API).
     pub events: ignis_eventbridge::EventBridge,
 }
@@ -136,7 +136,7 @@ impl Front {
                 functions: parts.functions,
                 sqs: parts.sqs,
                 sns: parts.sns,
-                scheduler: parts.scheduler,
+                s3: parts.s3,
                 events: parts.events,
             }),
         }
@@ -229,6 +229,17 @@ impl Inner {
         if parts.uri.path().starts_with("/ignis/v1/code/") {
             return call(&mut api, Request::from_parts(parts, body)).await;
         }
+        // S3 streams its bodies: routed before the body is read.
+        let early = ignis_protocol::recognize(&RequestView {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            form: None,
+        });
+        if s3::is_s3(&early) {
+            return self.s3_service(parts, body, &request_id).await;
+        }
         let body = match axum::body::to_bytes(body, BODY_MAX).await {
             Ok(b) => b,
             Err(_) => {
@@ -289,10 +300,6 @@ impl Inner {
             }
             Some("sns") => self.sns_service(&caller, query, &body, &request_id).await,
             Some("sqs") => self.sqs_service(&parts, &caller, &body, &request_id).await,
-            Some("scheduler") => {
-                self.scheduler_service(&parts, &caller, &body, &request_id)
-                    .await
-            }
             Some("events") if events::served(&parts.headers) => {
                 self.events_service(&parts, &caller, &body, &request_id)
                     .await

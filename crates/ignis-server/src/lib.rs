@@ -7,8 +7,8 @@ mod endpoint;
 mod eventbridge;
 pub mod identity;
 mod sandbox;
-mod scheduler;
 mod sinks;
+mod s3;
 mod sns;
 mod sources;
 
@@ -237,20 +237,22 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         data_dir,
         stop.clone(),
     );
-    // EventBridge Scheduler: its engine fires due ticks (each once, across
-    // processes sharing the store) to this node's functions, queues, topics.
-    let schedules = ignis_scheduler::Scheduler::new(
-        store.clone() as Arc<dyn ignis_store::ScheduleStore>,
-        Arc::new(ignis_scheduler::SystemClock),
+    // The object store: files a crash left are removed, and its
+    // notifications' dispatcher resumes what a previous process left.
+    let objects = s3::start(
+        store.clone(),
+        data_dir,
         &config.region,
-        ignis_model::arn::ACCOUNT_ID,
-    );
-    let schedules_engine = schedules.spawn_engine(Arc::new(scheduler::ScheduleTargets {
-        events: events.clone(),
-        functions: functions.clone(),
-        sqs: sqs.clone(),
-        sns: topics.clone(),
-    }));
+        s3::NodeDestinations {
+            events: events.clone(),
+            functions: functions.clone(),
+            sqs: sqs.clone(),
+            sns: topics.clone(),
+            store: store.clone(),
+        },
+        stop.clone(),
+    )
+    .await?;
     let app = ignis_front::Front::new(ignis_front::FrontParts {
         api: ignis_api::app(AppState {
             functions: functions.clone(),
@@ -263,7 +265,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         iam,
         mode,
         region: config.region.clone(),
-        scheduler: schedules.clone(),
+        s3: objects,
         sqs: sqs.clone(),
         sns: topics.clone(),
         events: rules.clone(),
@@ -363,7 +365,6 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
-    schedules_engine.abort();
     rules_dispatcher.abort();
     topics_dispatcher.abort();
     sources_task.abort();

@@ -1,0 +1,215 @@
+//! The S3 arm of the front: an S3 request (SigV4 scope `s3`, an
+//! `s3.`/`<bucket>.s3.` host, or a presigned URL for `s3`) is routed
+//! before its body is read — an object's bytes stream from the connection
+//! to the disk and back, never whole in memory. The signature is verified
+//! over `x-amz-content-sha256` as sent (`UNSIGNED-PAYLOAD`, a
+//! `STREAMING-…` payload, or a hex hash the object store checks while the
+//! body streams, refusing the upload on a mismatch before it is visible).
+//! In `enforce` mode the operation is authorized as S3's own action
+//! (`s3:GetObject`, …) on `arn:aws:s3:::bucket[/key]`, with the bucket's
+//! policy as the resource policy.
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, Method, StatusCode};
+use ignis_iam::Principal;
+use ignis_identity::policy::{PolicyDocument, PolicyKind};
+use ignis_identity::sigv4::RequestParts;
+use ignis_protocol::{AwsError, Recognized};
+use ignis_s3::xml::XmlWriter;
+use ignis_s3::{ResponseBody, S3Error, S3Op, S3Request, S3Response};
+use tokio::io::AsyncReadExt;
+
+use crate::{AuthMode, Inner};
+
+/// The largest piece of a file sent at once.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Whether a request, recognized without its body, is S3's.
+pub(crate) fn is_s3(what: &Recognized) -> bool {
+    what.service.is_some_and(|s| s.signing_name == "s3")
+}
+
+impl Inner {
+    /// An S3 request: authenticated, parsed, authorized, executed with its
+    /// body streaming, answered (a file streaming back).
+    pub(crate) async fn s3_service(
+        &self,
+        parts: http::request::Parts,
+        body: Body,
+        request_id: &str,
+    ) -> Response {
+        let head = parts.method == Method::HEAD;
+        let query = parts.uri.query().unwrap_or("");
+        let rp = RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+        };
+        let now = chrono::Utc::now();
+        let caller = match self.mode {
+            AuthMode::Open => self.auth.identify(&rp, now).await,
+            AuthMode::Enforce => match self.auth.authenticate_unread(&rp, now).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(error = %e, "S3 request refused: not authenticated");
+                    return aws_error(&e.aws(), head, request_id);
+                }
+            },
+        };
+        let req = S3Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+        };
+        let op = match ignis_s3::parse(&req) {
+            Ok(op) => op,
+            Err(e) => return s3_error(&e, head, request_id),
+        };
+        if self.mode == AuthMode::Enforce && caller != Principal::Root {
+            if let Err(e) = self.authorize_s3(&op, &caller).await {
+                return aws_error(&e, head, request_id);
+            }
+        }
+        let stream = body
+            .into_data_stream()
+            .map(|r| r.map_err(std::io::Error::other));
+        match self.s3.execute(op, &req, Box::pin(stream)).await {
+            Ok(resp) => render(resp, head, request_id),
+            Err(e) => {
+                let mut resp = s3_error(&e, head, request_id);
+                if has_body(&parts.headers) {
+                    // The body may be left unread: the connection cannot
+                    // be reused, and the client is told so.
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                resp
+            }
+        }
+    }
+
+    /// IAM's decision on `op` for `caller`, the bucket's policy as the
+    /// resource policy.
+    async fn authorize_s3(&self, op: &S3Op, caller: &Principal) -> Result<(), AwsError> {
+        let policy = match op.bucket() {
+            Some(bucket) => self
+                .s3
+                .bucket_policy(bucket)
+                .await
+                .and_then(|p| PolicyDocument::parse(&p, PolicyKind::Resource).ok()),
+            None => None,
+        };
+        self.decide(caller, op.action(), &op.resource(), policy.as_ref(), |m| {
+            AwsError::sender(StatusCode::FORBIDDEN, "AccessDenied", m)
+        })
+        .await
+    }
+}
+
+/// Whether a request carries a body.
+fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+fn with_ids(mut resp: Response, request_id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v.clone());
+        resp.headers_mut().insert("x-amz-id-2", v);
+    }
+    resp
+}
+
+fn xml_response(status: StatusCode, xml: String, head: bool, request_id: &str) -> Response {
+    let mut resp = Response::new(if head { Body::empty() } else { Body::from(xml) });
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    with_ids(resp, request_id)
+}
+
+/// An S3 error in REST-XML (no body for HEAD).
+fn s3_error(e: &S3Error, head: bool, request_id: &str) -> Response {
+    xml_response(e.status, e.to_xml(request_id), head, request_id)
+}
+
+/// A refusal from authentication or authorization, in S3's shape.
+fn aws_error(e: &AwsError, head: bool, request_id: &str) -> Response {
+    let code = match e.code.as_str() {
+        "InvalidClientTokenId" => "InvalidAccessKeyId",
+        "MissingAuthenticationToken" => "AccessDenied",
+        c => c,
+    };
+    let mut w = XmlWriter::new();
+    w.open("Error");
+    w.leaf("Code", code);
+    w.leaf("Message", &e.message);
+    w.leaf("RequestId", request_id);
+    w.leaf("HostId", request_id);
+    w.close("Error");
+    xml_response(e.status, w.finish(), head, request_id)
+}
+
+/// An operation's answer: its headers, and its body (a file streamed in
+/// pieces; none for HEAD).
+fn render(resp: S3Response, head: bool, request_id: &str) -> Response {
+    let content_type = match &resp.body {
+        ResponseBody::Text(_, ct) => Some(*ct),
+        _ => None,
+    };
+    let body = match resp.body {
+        ResponseBody::Empty => Body::empty(),
+        ResponseBody::Text(_, _) if head => Body::empty(),
+        ResponseBody::Text(text, _) => Body::from(text),
+        ResponseBody::File(..) if head => Body::empty(),
+        ResponseBody::File(file, len) => Body::from_stream(futures_util::stream::unfold(
+            (file, len),
+            |(mut file, left)| async move {
+                if left == 0 {
+                    return None;
+                }
+                let mut buf =
+                    vec![0u8; usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK)];
+                match file.read(&mut buf).await {
+                    Ok(0) => Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the object's file ended early",
+                        )),
+                        (file, 0),
+                    )),
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(Bytes::from(buf)), (file, left - n as u64)))
+                    }
+                    Err(e) => Some((Err(e), (file, 0))),
+                }
+            },
+        )),
+    };
+    let mut out = Response::new(body);
+    *out.status_mut() = resp.status;
+    if let Some(ct) = content_type {
+        out.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    for (name, value) in resp.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            out.headers_mut().insert(n, v);
+        }
+    }
+    with_ids(out, request_id)
+}

@@ -1,0 +1,207 @@
+//! Object bytes on disk: `<data dir>/s3/<bucket>/data/<id>` for objects
+//! and parts, written under `<bucket>/tmp/<id>` first. A body streams into
+//! its temporary file piece by piece (never whole in memory) while its
+//! digests are computed; only when it is complete and verified is the file
+//! fsynced and renamed into `data/` (and the directory fsynced), and only
+//! then does the service write the row that names it. A crash leaves a
+//! temporary file, or a data file no row names; [`Disk::sweep`] removes
+//! both at start-up.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+
+use crate::body::RequestBody;
+use crate::digest::{BodyDigests, ChecksumAlgorithm, Digests};
+use crate::error::S3Error;
+
+/// The write buffer: pieces of a body are gathered to this size.
+const WRITE_BUF: usize = 1 << 20;
+
+/// A file written and named: its name under `data/` and its digests.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The file's name.
+    pub file: String,
+    /// Its digests.
+    pub digests: Digests,
+    /// The checksum the request declared (verified), if any.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// The object store's directory.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    root: PathBuf,
+}
+
+impl Disk {
+    /// Files under `root` (`<data dir>/s3`).
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.root.join(bucket)
+    }
+
+    /// The path of a bucket's data file.
+    pub fn path(&self, bucket: &str, file: &str) -> PathBuf {
+        self.bucket_dir(bucket).join("data").join(file)
+    }
+
+    /// Makes a bucket's directories.
+    pub async fn create_bucket(&self, bucket: &str) -> std::io::Result<()> {
+        tokio::fs::create_dir_all(self.bucket_dir(bucket).join("data")).await?;
+        tokio::fs::create_dir_all(self.bucket_dir(bucket).join("tmp")).await
+    }
+
+    /// Removes a (deleted, empty) bucket's directories.
+    pub async fn remove_bucket(&self, bucket: &str) {
+        let _ = tokio::fs::remove_dir_all(self.bucket_dir(bucket)).await;
+    }
+
+    /// Removes a data file no row names any more (best effort).
+    pub async fn remove(&self, bucket: &str, file: &str) {
+        if let Err(e) = tokio::fs::remove_file(self.path(bucket, file)).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(bucket, file, error = %e, "could not remove an object file");
+            }
+        }
+    }
+
+    /// Streams `body` into a new data file, verified and durable.
+    pub async fn write(&self, bucket: &str, body: &mut RequestBody) -> Result<Stored, S3Error> {
+        let mut temp = Temp::create(self, bucket).await?;
+        let mut digests = BodyDigests::default();
+        while let Some(piece) = body.next().await? {
+            digests.update(&piece);
+            temp.out.write_all(&piece).await?;
+        }
+        let digests = digests.finish();
+        let checksum = body.verify(&digests)?;
+        let file = temp.commit(self, bucket).await?;
+        Ok(Stored {
+            file,
+            digests,
+            checksum,
+        })
+    }
+
+    /// Copies data files (one, or a multipart upload's parts in order)
+    /// into a new data file of `bucket`.
+    pub async fn concat(
+        &self,
+        bucket: &str,
+        sources: &[(String, String)],
+    ) -> Result<Stored, S3Error> {
+        let mut temp = Temp::create(self, bucket).await?;
+        let mut digests = BodyDigests::default();
+        let mut buf = vec![0u8; WRITE_BUF];
+        for (src_bucket, src_file) in sources {
+            let mut src = tokio::fs::File::open(self.path(src_bucket, src_file)).await?;
+            loop {
+                let n = src.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                digests.update(&buf[..n]);
+                temp.out.write_all(&buf[..n]).await?;
+            }
+        }
+        let file = temp.commit(self, bucket).await?;
+        Ok(Stored {
+            file,
+            digests: digests.finish(),
+            checksum: None,
+        })
+    }
+
+    /// Removes a bucket's temporary files and the data files not in
+    /// `named` (left by a crash between a rename and its row).
+    pub async fn sweep(&self, bucket: &str, named: &HashSet<String>) -> std::io::Result<u64> {
+        let mut removed = 0;
+        for (dir, keep_named) in [("tmp", false), ("data", true)] {
+            let mut entries = match tokio::fs::read_dir(self.bucket_dir(bucket).join(dir)).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if keep_named && named.contains(&name) {
+                    continue;
+                }
+                tokio::fs::remove_file(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The buckets with a directory.
+    pub async fn bucket_dirs(&self) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&self.root).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            out.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        Ok(out)
+    }
+}
+
+/// A temporary file being written; removed unless committed.
+struct Temp {
+    path: PathBuf,
+    id: String,
+    out: BufWriter<tokio::fs::File>,
+    committed: bool,
+}
+
+impl Temp {
+    async fn create(disk: &Disk, bucket: &str) -> Result<Self, S3Error> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp = disk.bucket_dir(bucket).join("tmp");
+        tokio::fs::create_dir_all(&tmp).await?;
+        let path = tmp.join(&id);
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Self {
+            path,
+            id,
+            out: BufWriter::with_capacity(WRITE_BUF, file),
+            committed: false,
+        })
+    }
+
+    /// Flushes, fsyncs, renames into `data/` and fsyncs the directory.
+    async fn commit(mut self, disk: &Disk, bucket: &str) -> Result<String, S3Error> {
+        self.out.flush().await?;
+        self.out.get_mut().sync_all().await?;
+        let data = disk.bucket_dir(bucket).join("data");
+        tokio::fs::create_dir_all(&data).await?;
+        tokio::fs::rename(&self.path, data.join(&self.id)).await?;
+        sync_dir(&data).await?;
+        self.committed = true;
+        Ok(self.id.clone())
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        .await
+        .map_err(std::io::Error::other)?
+}

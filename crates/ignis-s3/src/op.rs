@@ -1,0 +1,760 @@
+//! A request, given as plain values (method, path, query, headers), read
+//! into one typed [`S3Op`]: the bucket from the host (virtual-host style,
+//! `<bucket>.s3.<domain>` or `<bucket>.localhost`) or the path's first
+//! segment (path style), the key from the rest of the path, the operation
+//! from the method, the sub-resource in the query and a few headers.
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, StatusCode};
+use percent_encoding::percent_decode_str;
+
+use crate::error::S3Error;
+use crate::names;
+
+/// A request as the front sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct S3Request<'a> {
+    /// `GET`, `PUT`, …
+    pub method: &'a str,
+    /// The path, percent-encoded as sent.
+    pub path: &'a str,
+    /// The query string, as sent.
+    pub query: &'a str,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// The query string, decoded (a name without `=` has an empty value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(pub BTreeMap<String, String>);
+
+impl Query {
+    /// Parses `query`.
+    pub fn parse(query: &str) -> Self {
+        let decode = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_decode_str(&s).decode_utf8_lossy().into_owned()
+        };
+        Self(
+            query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (decode(k), decode(v)),
+                    None => (decode(p), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    /// A parameter's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// Whether the parameter is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// Which listing of a bucket's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListVersion {
+    /// `ListObjects` (`marker`).
+    V1,
+    /// `ListObjectsV2` (`continuation-token`, `start-after`).
+    V2,
+}
+
+/// A bucket sub-resource with a document of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketDoc {
+    /// `?notification`.
+    Notification,
+    /// `?policy`.
+    Policy,
+    /// `?tagging`.
+    Tagging,
+}
+
+impl BucketDoc {
+    /// The name of its bucket setting in the store.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Self::Notification => "notification",
+            Self::Policy => "policy",
+            Self::Tagging => "tagging",
+        }
+    }
+}
+
+/// One S3 operation, with the bucket and key it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Op {
+    /// `GET /`.
+    ListBuckets,
+    /// `PUT /bucket`.
+    CreateBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `HEAD /bucket`.
+    HeadBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `DELETE /bucket`.
+    DeleteBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `GET /bucket?location`.
+    GetBucketLocation {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `GET /bucket?versioning` (never enabled here).
+    GetBucketVersioning {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `PUT /bucket?notification|policy|tagging`.
+    PutBucketDoc {
+        /// The bucket.
+        bucket: String,
+        /// Which.
+        doc: BucketDoc,
+    },
+    /// `GET /bucket?notification|policy|tagging`.
+    GetBucketDoc {
+        /// The bucket.
+        bucket: String,
+        /// Which.
+        doc: BucketDoc,
+    },
+    /// `DELETE /bucket?policy|tagging`.
+    DeleteBucketDoc {
+        /// The bucket.
+        bucket: String,
+        /// Which.
+        doc: BucketDoc,
+    },
+    /// `GET /bucket` (`list-type=2`: V2).
+    ListObjects {
+        /// The bucket.
+        bucket: String,
+        /// Which listing.
+        version: ListVersion,
+    },
+    /// `GET /bucket?uploads`.
+    ListMultipartUploads {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `POST /bucket?delete`.
+    DeleteObjects {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `PUT /bucket/key`.
+    PutObject {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `PUT /bucket/key` with `x-amz-copy-source`.
+    CopyObject {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The source bucket.
+        source_bucket: String,
+        /// The source key.
+        source_key: String,
+    },
+    /// `GET /bucket/key`.
+    GetObject {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `HEAD /bucket/key`.
+    HeadObject {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `DELETE /bucket/key`.
+    DeleteObject {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `PUT /bucket/key?tagging`.
+    PutObjectTagging {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `GET /bucket/key?tagging`.
+    GetObjectTagging {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `DELETE /bucket/key?tagging`.
+    DeleteObjectTagging {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `POST /bucket/key?uploads`.
+    CreateMultipartUpload {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `PUT /bucket/key?partNumber=N&uploadId=U`.
+    UploadPart {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The upload.
+        upload_id: String,
+        /// The part's number.
+        part_number: u32,
+    },
+    /// `POST /bucket/key?uploadId=U`.
+    CompleteMultipartUpload {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The upload.
+        upload_id: String,
+    },
+    /// `DELETE /bucket/key?uploadId=U`.
+    AbortMultipartUpload {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The upload.
+        upload_id: String,
+    },
+    /// `GET /bucket/key?uploadId=U`.
+    ListParts {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The upload.
+        upload_id: String,
+    },
+}
+
+impl S3Op {
+    /// The operation's name as botocore spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ListBuckets => "ListBuckets",
+            Self::CreateBucket { .. } => "CreateBucket",
+            Self::HeadBucket { .. } => "HeadBucket",
+            Self::DeleteBucket { .. } => "DeleteBucket",
+            Self::GetBucketLocation { .. } => "GetBucketLocation",
+            Self::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Self::PutBucketDoc { doc, .. } => match doc {
+                BucketDoc::Notification => "PutBucketNotificationConfiguration",
+                BucketDoc::Policy => "PutBucketPolicy",
+                BucketDoc::Tagging => "PutBucketTagging",
+            },
+            Self::GetBucketDoc { doc, .. } => match doc {
+                BucketDoc::Notification => "GetBucketNotificationConfiguration",
+                BucketDoc::Policy => "GetBucketPolicy",
+                BucketDoc::Tagging => "GetBucketTagging",
+            },
+            Self::DeleteBucketDoc { doc, .. } => match doc {
+                BucketDoc::Notification => "PutBucketNotificationConfiguration",
+                BucketDoc::Policy => "DeleteBucketPolicy",
+                BucketDoc::Tagging => "DeleteBucketTagging",
+            },
+            Self::ListObjects { version, .. } => match version {
+                ListVersion::V1 => "ListObjects",
+                ListVersion::V2 => "ListObjectsV2",
+            },
+            Self::ListMultipartUploads { .. } => "ListMultipartUploads",
+            Self::DeleteObjects { .. } => "DeleteObjects",
+            Self::PutObject { .. } => "PutObject",
+            Self::CopyObject { .. } => "CopyObject",
+            Self::GetObject { .. } => "GetObject",
+            Self::HeadObject { .. } => "HeadObject",
+            Self::DeleteObject { .. } => "DeleteObject",
+            Self::PutObjectTagging { .. } => "PutObjectTagging",
+            Self::GetObjectTagging { .. } => "GetObjectTagging",
+            Self::DeleteObjectTagging { .. } => "DeleteObjectTagging",
+            Self::CreateMultipartUpload { .. } => "CreateMultipartUpload",
+            Self::UploadPart { .. } => "UploadPart",
+            Self::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
+            Self::AbortMultipartUpload { .. } => "AbortMultipartUpload",
+            Self::ListParts { .. } => "ListParts",
+        }
+    }
+
+    /// The bucket it names.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Self::ListBuckets => None,
+            Self::CreateBucket { bucket }
+            | Self::HeadBucket { bucket }
+            | Self::DeleteBucket { bucket }
+            | Self::GetBucketLocation { bucket }
+            | Self::GetBucketVersioning { bucket }
+            | Self::PutBucketDoc { bucket, .. }
+            | Self::GetBucketDoc { bucket, .. }
+            | Self::DeleteBucketDoc { bucket, .. }
+            | Self::ListObjects { bucket, .. }
+            | Self::ListMultipartUploads { bucket }
+            | Self::DeleteObjects { bucket }
+            | Self::PutObject { bucket, .. }
+            | Self::CopyObject { bucket, .. }
+            | Self::GetObject { bucket, .. }
+            | Self::HeadObject { bucket, .. }
+            | Self::DeleteObject { bucket, .. }
+            | Self::PutObjectTagging { bucket, .. }
+            | Self::GetObjectTagging { bucket, .. }
+            | Self::DeleteObjectTagging { bucket, .. }
+            | Self::CreateMultipartUpload { bucket, .. }
+            | Self::UploadPart { bucket, .. }
+            | Self::CompleteMultipartUpload { bucket, .. }
+            | Self::AbortMultipartUpload { bucket, .. }
+            | Self::ListParts { bucket, .. } => Some(bucket),
+        }
+    }
+
+    /// The key it names.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::PutObject { key, .. }
+            | Self::CopyObject { key, .. }
+            | Self::GetObject { key, .. }
+            | Self::HeadObject { key, .. }
+            | Self::DeleteObject { key, .. }
+            | Self::PutObjectTagging { key, .. }
+            | Self::GetObjectTagging { key, .. }
+            | Self::DeleteObjectTagging { key, .. }
+            | Self::CreateMultipartUpload { key, .. }
+            | Self::UploadPart { key, .. }
+            | Self::CompleteMultipartUpload { key, .. }
+            | Self::AbortMultipartUpload { key, .. }
+            | Self::ListParts { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The IAM action that authorizes it (`s3:GetObject`); S3's own
+    /// action names, which are not always the operation's.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::ListBuckets => "s3:ListAllMyBuckets",
+            Self::HeadBucket { .. } | Self::ListObjects { .. } => "s3:ListBucket",
+            Self::GetBucketLocation { .. } => "s3:GetBucketLocation",
+            Self::GetBucketVersioning { .. } => "s3:GetBucketVersioning",
+            Self::PutBucketDoc { doc, .. } | Self::DeleteBucketDoc { doc, .. } => match doc {
+                BucketDoc::Notification => "s3:PutBucketNotification",
+                BucketDoc::Policy if matches!(self, Self::DeleteBucketDoc { .. }) => {
+                    "s3:DeleteBucketPolicy"
+                }
+                BucketDoc::Policy => "s3:PutBucketPolicy",
+                BucketDoc::Tagging => "s3:PutBucketTagging",
+            },
+            Self::GetBucketDoc { doc, .. } => match doc {
+                BucketDoc::Notification => "s3:GetBucketNotification",
+                BucketDoc::Policy => "s3:GetBucketPolicy",
+                BucketDoc::Tagging => "s3:GetBucketTagging",
+            },
+            Self::ListMultipartUploads { .. } => "s3:ListBucketMultipartUploads",
+            Self::DeleteObjects { .. } | Self::DeleteObject { .. } => "s3:DeleteObject",
+            Self::PutObject { .. }
+            | Self::CopyObject { .. }
+            | Self::CreateMultipartUpload { .. }
+            | Self::UploadPart { .. }
+            | Self::CompleteMultipartUpload { .. } => "s3:PutObject",
+            Self::GetObject { .. } | Self::HeadObject { .. } => "s3:GetObject",
+            Self::PutObjectTagging { .. } => "s3:PutObjectTagging",
+            Self::GetObjectTagging { .. } => "s3:GetObjectTagging",
+            Self::DeleteObjectTagging { .. } => "s3:DeleteObjectTagging",
+            Self::AbortMultipartUpload { .. } => "s3:AbortMultipartUpload",
+            Self::ListParts { .. } => "s3:ListMultipartUploadParts",
+            Self::CreateBucket { .. } => "s3:CreateBucket",
+            Self::DeleteBucket { .. } => "s3:DeleteBucket",
+        }
+    }
+
+    /// The ARN it is authorized on (`arn:aws:s3:::bucket[/key]`, `*`).
+    pub fn resource(&self) -> String {
+        match (self.bucket(), self.key()) {
+            (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+            (Some(b), None) => format!("arn:aws:s3:::{b}"),
+            _ => "*".into(),
+        }
+    }
+}
+
+/// The bucket a virtual-host-style `host` names: the labels before an
+/// `s3` label (`photos.s3.localhost`, `a.b.s3.us-east-1.amazonaws.com`)
+/// or before `localhost` (`photos.localhost`).
+pub fn host_bucket(host: &str) -> Option<String> {
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = labels
+        .iter()
+        .position(|l| *l == "s3" || l.starts_with("s3-"))
+        .or_else(|| (labels.last() == Some(&"localhost")).then(|| labels.len() - 1))?;
+    (at > 0).then(|| labels[..at].join("."))
+}
+
+/// The bucket and key a request names.
+fn address(req: &S3Request<'_>) -> Result<(Option<String>, Option<String>), S3Error> {
+    let decode = |s: &str| {
+        percent_decode_str(s)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| S3Error::invalid_request("The path is not valid UTF-8"))
+    };
+    let path = req.path.strip_prefix('/').unwrap_or(req.path);
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(host_bucket);
+    let (bucket, key) = match host {
+        Some(bucket) => (Some(bucket), (!path.is_empty()).then(|| path.to_string())),
+        None => match path.split_once('/') {
+            Some((b, k)) => (Some(decode(b)?), (!k.is_empty()).then(|| k.to_string())),
+            None if path.is_empty() => (None, None),
+            None => (Some(decode(path)?), None),
+        },
+    };
+    let key = key.map(|k| decode(&k)).transpose()?;
+    Ok((bucket, key))
+}
+
+fn not_implemented(what: &str) -> S3Error {
+    S3Error::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!(
+            "A header or query you provided implies functionality that is not implemented ({what})"
+        ),
+    )
+}
+
+/// Reads a request into its operation.
+pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
+    let q = Query::parse(req.query);
+    let (bucket, key) = address(req)?;
+    let method = req.method.to_ascii_uppercase();
+    let Some(bucket) = bucket else {
+        return match method.as_str() {
+            "GET" => Ok(S3Op::ListBuckets),
+            _ => Err(S3Error::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+    };
+    let doc = if q.has("notification") {
+        Some(BucketDoc::Notification)
+    } else if q.has("policy") {
+        Some(BucketDoc::Policy)
+    } else if q.has("tagging") {
+        Some(BucketDoc::Tagging)
+    } else {
+        None
+    };
+    let Some(key) = key else {
+        return match (method.as_str(), doc) {
+            ("PUT", Some(doc)) => Ok(S3Op::PutBucketDoc { bucket, doc }),
+            ("GET", Some(doc)) => Ok(S3Op::GetBucketDoc { bucket, doc }),
+            ("DELETE", Some(doc)) => Ok(S3Op::DeleteBucketDoc { bucket, doc }),
+            ("PUT", None) => {
+                for sub in [
+                    "versioning",
+                    "cors",
+                    "acl",
+                    "lifecycle",
+                    "website",
+                    "encryption",
+                ] {
+                    if q.has(sub) {
+                        return Err(not_implemented(sub));
+                    }
+                }
+                Ok(S3Op::CreateBucket { bucket })
+            }
+            ("GET", None) if q.has("location") => Ok(S3Op::GetBucketLocation { bucket }),
+            ("GET", None) if q.has("versioning") => Ok(S3Op::GetBucketVersioning { bucket }),
+            ("GET", None) if q.has("uploads") => Ok(S3Op::ListMultipartUploads { bucket }),
+            ("GET", None) => {
+                for sub in [
+                    "cors",
+                    "acl",
+                    "lifecycle",
+                    "website",
+                    "encryption",
+                    "versions",
+                ] {
+                    if q.has(sub) {
+                        return Err(not_implemented(sub));
+                    }
+                }
+                let version = if q.get("list-type") == Some("2") {
+                    ListVersion::V2
+                } else {
+                    ListVersion::V1
+                };
+                Ok(S3Op::ListObjects { bucket, version })
+            }
+            ("HEAD", None) => Ok(S3Op::HeadBucket { bucket }),
+            ("DELETE", None) => Ok(S3Op::DeleteBucket { bucket }),
+            ("POST", None) if q.has("delete") => Ok(S3Op::DeleteObjects { bucket }),
+            _ => Err(S3Error::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )),
+        };
+    };
+    names::check_key(&key)?;
+    let upload_id = q.get("uploadId").map(str::to_string);
+    let tagging = q.has("tagging");
+    match (method.as_str(), upload_id) {
+        ("PUT", Some(upload_id)) => {
+            if req.headers.contains_key("x-amz-copy-source") {
+                return Err(not_implemented("UploadPartCopy"));
+            }
+            let part_number = q
+                .get("partNumber")
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(
+                        "Part number must be an integer between 1 and 10000, inclusive",
+                        "partNumber",
+                        q.get("partNumber").unwrap_or(""),
+                    )
+                })?;
+            Ok(S3Op::UploadPart {
+                bucket,
+                key,
+                upload_id,
+                part_number,
+            })
+        }
+        ("PUT", None) if tagging => Ok(S3Op::PutObjectTagging { bucket, key }),
+        ("PUT", None) => match req
+            .headers
+            .get("x-amz-copy-source")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(source) => {
+                let (source_bucket, source_key) = copy_source(source)?;
+                Ok(S3Op::CopyObject {
+                    bucket,
+                    key,
+                    source_bucket,
+                    source_key,
+                })
+            }
+            None => Ok(S3Op::PutObject { bucket, key }),
+        },
+        ("GET", Some(upload_id)) => Ok(S3Op::ListParts {
+            bucket,
+            key,
+            upload_id,
+        }),
+        ("GET", None) if tagging => Ok(S3Op::GetObjectTagging { bucket, key }),
+        ("GET", None) => Ok(S3Op::GetObject { bucket, key }),
+        ("HEAD", _) => Ok(S3Op::HeadObject { bucket, key }),
+        ("DELETE", Some(upload_id)) => Ok(S3Op::AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        }),
+        ("DELETE", None) if tagging => Ok(S3Op::DeleteObjectTagging { bucket, key }),
+        ("DELETE", None) => Ok(S3Op::DeleteObject { bucket, key }),
+        ("POST", None) if q.has("uploads") => Ok(S3Op::CreateMultipartUpload { bucket, key }),
+        ("POST", Some(upload_id)) => Ok(S3Op::CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        }),
+        _ => Err(S3Error::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )),
+    }
+}
+
+/// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded, with
+/// an optional `?versionId=`.
+fn copy_source(value: &str) -> Result<(String, String), S3Error> {
+    let value = value.split_once("?versionId=").map_or(value, |(v, _)| v);
+    let decoded = percent_decode_str(value).decode_utf8().map_err(|_| {
+        S3Error::invalid_argument("Invalid copy source encoding", "x-amz-copy-source", value)
+    })?;
+    let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+    match decoded.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        _ => Err(S3Error::invalid_argument(
+            "Invalid copy source object key",
+            "x-amz-copy-source",
+            value,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(
+        method: &str,
+        host: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<S3Op, S3Error> {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        for (k, v) in headers {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        parse(&S3Request {
+            method,
+            path,
+            query,
+            headers: &h,
+        })
+    }
+
+    #[test]
+    fn path_and_virtual_host_style_name_the_same_object() {
+        let want = S3Op::GetObject {
+            bucket: "photos".into(),
+            key: "a b/c+d.png".into(),
+        };
+        assert_eq!(
+            op("GET", "127.0.0.1:9000", "/photos/a%20b/c%2Bd.png", "", &[]).unwrap(),
+            want
+        );
+        assert_eq!(
+            op(
+                "GET",
+                "photos.s3.localhost:9000",
+                "/a%20b/c%2Bd.png",
+                "",
+                &[]
+            )
+            .unwrap(),
+            want
+        );
+        assert_eq!(
+            op("GET", "photos.localhost", "/a%20b/c%2Bd.png", "", &[]).unwrap(),
+            want
+        );
+        assert_eq!(
+            op("GET", "s3.localhost", "/", "", &[]).unwrap(),
+            S3Op::ListBuckets
+        );
+        assert_eq!(
+            op("GET", "localhost:1", "/", "", &[]).unwrap(),
+            S3Op::ListBuckets
+        );
+        assert_eq!(
+            host_bucket("my.bucket.s3.us-east-1.amazonaws.com").as_deref(),
+            Some("my.bucket")
+        );
+    }
+
+    #[test]
+    fn sub_resources_pick_the_operation() {
+        let h = "localhost";
+        assert_eq!(
+            op("GET", h, "/b", "list-type=2&prefix=a", &[])
+                .unwrap()
+                .name(),
+            "ListObjectsV2"
+        );
+        assert_eq!(
+            op("GET", h, "/b", "prefix=a", &[]).unwrap().name(),
+            "ListObjects"
+        );
+        assert_eq!(
+            op("POST", h, "/b", "delete", &[]).unwrap().name(),
+            "DeleteObjects"
+        );
+        assert_eq!(
+            op("PUT", h, "/b/k", "partNumber=2&uploadId=u", &[])
+                .unwrap()
+                .name(),
+            "UploadPart"
+        );
+        assert_eq!(
+            op("POST", h, "/b/k", "uploads", &[]).unwrap().name(),
+            "CreateMultipartUpload"
+        );
+        assert_eq!(
+            op("POST", h, "/b/k", "uploadId=u", &[]).unwrap().name(),
+            "CompleteMultipartUpload"
+        );
+        assert_eq!(
+            op("PUT", h, "/b", "notification", &[]).unwrap().name(),
+            "PutBucketNotificationConfiguration"
+        );
+        assert_eq!(
+            op("PUT", h, "/b/k", "", &[("x-amz-copy-source", "/src/a%20b")]).unwrap(),
+            S3Op::CopyObject {
+                bucket: "b".into(),
+                key: "k".into(),
+                source_bucket: "src".into(),
+                source_key: "a b".into()
+            }
+        );
+        assert_eq!(
+            op("PUT", h, "/b/k", "partNumber=0&uploadId=u", &[])
+                .unwrap_err()
+                .code,
+            "InvalidArgument"
+        );
+    }
+
+    #[test]
+    fn a_key_over_1024_bytes_is_refused() {
+        let path = format!("/b/{}", "k".repeat(1025));
+        assert_eq!(
+            op("PUT", "localhost", &path, "", &[]).unwrap_err().code,
+            "KeyTooLongError"
+        );
+    }
+}
