@@ -23,6 +23,7 @@ pub mod lambda;
 pub mod roles;
 pub mod root_key;
 pub mod s3;
+pub mod scheduler;
 pub mod sns;
 pub mod sqs;
 pub mod urls;
@@ -87,6 +88,8 @@ struct Inner {
     sqs: ignis_sqs::Sqs,
     /// The object store.
     s3: ignis_s3::S3,
+    /// EventBridge Scheduler.
+    scheduler: ignis_scheduler::Scheduler,
     /// The event-rules service (EventBridge).
     events: ignis_eventbridge::EventBridge,
     /// Callers' identity policies, parsed, by principal ARN, each with the
@@ -117,6 +120,8 @@ pub struct FrontParts {
     pub sns: ignis_sns::Sns,
     /// The object store (S3's API).
     pub s3: ignis_s3::S3,
+    /// EventBridge Scheduler's API.
+    pub scheduler: ignis_scheduler::Scheduler,
     /// The event-rules service (EventBridge's API).
     pub events: ignis_eventbridge::EventBridge,
 }
@@ -137,6 +142,7 @@ impl Front {
                 sqs: parts.sqs,
                 sns: parts.sns,
                 s3: parts.s3,
+                scheduler: parts.scheduler,
                 events: parts.events,
             }),
         }
@@ -300,6 +306,10 @@ impl Inner {
             }
             Some("sns") => self.sns_service(&caller, query, &body, &request_id).await,
             Some("sqs") => self.sqs_service(&parts, &caller, &body, &request_id).await,
+            Some("scheduler") => {
+                self.scheduler_service(&parts, &caller, &body, &request_id)
+                    .await
+            }
             Some("events") if events::served(&parts.headers) => {
                 self.events_service(&parts, &caller, &body, &request_id)
                     .await

@@ -7,6 +7,7 @@ mod endpoint;
 mod eventbridge;
 pub mod identity;
 mod sandbox;
+mod scheduler;
 mod sinks;
 mod s3;
 mod sns;
@@ -237,6 +238,20 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         data_dir,
         stop.clone(),
     );
+    // EventBridge Scheduler: its engine fires due ticks (each once, across
+    // processes sharing the store) to this node's functions, queues, topics.
+    let schedules = ignis_scheduler::Scheduler::new(
+        store.clone() as Arc<dyn ignis_store::ScheduleStore>,
+        Arc::new(ignis_scheduler::SystemClock),
+        &config.region,
+        ignis_model::arn::ACCOUNT_ID,
+    );
+    let schedules_engine = schedules.spawn_engine(Arc::new(scheduler::ScheduleTargets {
+        events: events.clone(),
+        functions: functions.clone(),
+        sqs: sqs.clone(),
+        sns: topics.clone(),
+    }));
     // The object store: files a crash left are removed, and its
     // notifications' dispatcher resumes what a previous process left.
     let objects = s3::start(
@@ -266,6 +281,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         mode,
         region: config.region.clone(),
         s3: objects,
+        scheduler: schedules.clone(),
         sqs: sqs.clone(),
         sns: topics.clone(),
         events: rules.clone(),
@@ -365,6 +381,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    schedules_engine.abort();
     rules_dispatcher.abort();
     topics_dispatcher.abort();
     sources_task.abort();
