@@ -499,3 +499,88 @@ async fn groups_tags_and_listing() {
     assert_eq!(groups["ScheduleGroups"].as_array().unwrap().len(), 1);
     assert_eq!(groups["ScheduleGroups"][0]["Name"], "default");
 }
+
+/// Fails its first `failures` deliveries (retryably), then takes them.
+struct Flaky {
+    failures: Mutex<u32>,
+    delivered: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Deliver for Flaky {
+    async fn invoke(&self, arn: &str, _payload: String) -> Result<(), DeliveryError> {
+        let mut failures = self.failures.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(DeliveryError {
+                code: "ServiceUnavailable".into(),
+                message: "try later".into(),
+                retryable: true,
+            });
+        }
+        self.delivered.lock().unwrap().push(arn.into());
+        Ok(())
+    }
+
+    async fn send(&self, arn: &str, _message: Outgoing) -> Result<(), DeliveryError> {
+        self.delivered.lock().unwrap().push(arn.into());
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_within_the_policy_then_the_dead_letter_queue() {
+    let e = env("2026-01-01T10:00:00Z");
+    let flaky = Arc::new(Flaky {
+        failures: Mutex::new(2),
+        delivered: Mutex::new(Vec::new()),
+    });
+    let deliver: Arc<dyn Deliver> = flaky.clone();
+    let target = json!({"Arn": FUNCTION, "RoleArn": ROLE, "DeadLetterConfig": {"Arn": DLQ},
+                        "RetryPolicy": {"MaximumRetryAttempts": 2}});
+    create(
+        &e.scheduler,
+        "flaky",
+        body("at(2026-01-01T10:01:00)", json!({"Target": target})),
+    )
+    .await
+    .unwrap();
+    e.clock.set(utc("2026-01-01T10:01:00Z"));
+    e.scheduler.run_due(&deliver).await.unwrap();
+    // Two failures, then the second retry succeeds: delivered, no dead letter.
+    let delivered = || flaky.delivered.lock().unwrap().clone();
+    for _ in 0..100 {
+        if !delivered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert_eq!(delivered(), [FUNCTION]);
+
+    // With more failures than retries the tick ends in the dead-letter queue.
+    *flaky.failures.lock().unwrap() = 10;
+    flaky.delivered.lock().unwrap().clear();
+    let target = json!({"Arn": FUNCTION, "RoleArn": ROLE, "DeadLetterConfig": {"Arn": DLQ},
+                        "RetryPolicy": {"MaximumRetryAttempts": 1}});
+    create(
+        &e.scheduler,
+        "flakier",
+        body("at(2026-01-01T10:02:00)", json!({"Target": target})),
+    )
+    .await
+    .unwrap();
+    e.clock.set(utc("2026-01-01T10:02:00Z"));
+    e.scheduler.run_due(&deliver).await.unwrap();
+    for _ in 0..100 {
+        if !delivered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert_eq!(delivered(), [DLQ]);
+    assert_eq!(
+        *flaky.failures.lock().unwrap(),
+        8,
+        "one attempt and one retry"
+    );
+}

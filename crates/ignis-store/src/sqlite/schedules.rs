@@ -318,3 +318,116 @@ impl ScheduleStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_in(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn schedule(group: &str, name: &str, next: Option<i64>) -> ScheduleRow {
+        ScheduleRow {
+            group: group.into(),
+            name: name.into(),
+            definition: "{}".into(),
+            enabled: true,
+            next_tick_ms: next,
+            created_ms: 1,
+            modified_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_default_group_exists_and_schedules_need_their_group() {
+        let (_dir, store) = store();
+        assert!(store.schedule_group("default").await.unwrap().is_some());
+        let put = store
+            .put_schedule(schedule("nope", "s", Some(5)), true)
+            .await
+            .unwrap();
+        assert_eq!(put, PutSchedule::NoGroup);
+        let put = store
+            .put_schedule(schedule("default", "s", Some(5)), false)
+            .await
+            .unwrap();
+        assert_eq!(put, PutSchedule::Missing);
+        let put = store
+            .put_schedule(schedule("default", "s", Some(5)), true)
+            .await
+            .unwrap();
+        assert_eq!(put, PutSchedule::Done);
+        let put = store
+            .put_schedule(schedule("default", "s", Some(5)), true)
+            .await
+            .unwrap();
+        assert_eq!(put, PutSchedule::Exists);
+    }
+
+    #[tokio::test]
+    async fn a_tick_is_claimed_once() {
+        let (_dir, store) = store();
+        store
+            .put_schedule(schedule("default", "s", Some(1_000)), true)
+            .await
+            .unwrap();
+        assert_eq!(store.due_schedules(999).await.unwrap().len(), 0);
+        assert_eq!(store.due_schedules(1_000).await.unwrap().len(), 1);
+        assert_eq!(store.next_schedule_tick().await.unwrap(), Some(1_000));
+        // Two claimants of the same tick: the first wins, the second finds
+        // the tick moved.
+        assert!(store
+            .claim_tick("default", "s", 1_000, Some(2_000), false)
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_tick("default", "s", 1_000, Some(2_000), false)
+            .await
+            .unwrap());
+        assert_eq!(store.due_schedules(1_999).await.unwrap().len(), 0);
+        // A last tick with deletion removes the schedule, once.
+        assert!(store
+            .claim_tick("default", "s", 2_000, None, true)
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_tick("default", "s", 2_000, None, true)
+            .await
+            .unwrap());
+        assert!(store.schedule("default", "s").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn deleting_a_group_deletes_its_schedules() {
+        let (_dir, store) = store();
+        let group = ScheduleGroupRow {
+            name: "g".into(),
+            tags: vec![("k".into(), "v".into())],
+            created_ms: 1,
+            modified_ms: 1,
+        };
+        assert!(store.create_schedule_group(group.clone()).await.unwrap());
+        assert!(!store.create_schedule_group(group).await.unwrap());
+        store
+            .put_schedule(schedule("g", "a", Some(1)), true)
+            .await
+            .unwrap();
+        store
+            .put_schedule(schedule("default", "b", Some(1)), true)
+            .await
+            .unwrap();
+        assert!(store.delete_schedule_group("g").await.unwrap());
+        let left: Vec<_> = store
+            .list_schedules(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(left, ["b"]);
+        assert!(!store.delete_schedule_group("g").await.unwrap());
+    }
+}
