@@ -412,3 +412,31 @@ def test_enforce_mode_authorizes_each_operation_on_its_rule_or_bus(own_server, t
         "X-Amz-Target": "AWSEvents.ListRules", "Content-Type": "application/x-amz-json-1.1"})
     assert r.status_code in (400, 403)
     assert root.describe_rule(Name="theirs")["Name"] == "theirs"
+
+    # Deliveries need the target's policy to let events.amazonaws.com in,
+    # for this rule: the open queue gets the event, the closed one's goes
+    # to the dead-letter queue.
+    sqs = client("sqs")
+    rule_arn = root.put_rule(Name="deliver", EventPattern='{"source": ["guarded"]}')["RuleArn"]
+    queues = {}
+    for name in ("open", "closed", "dead"):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queues[name] = (url, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")
+    for name in ("open", "dead"):
+        url, arn = queues[name]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]})})
+    root.put_targets(Rule="deliver", Targets=[
+        {"Id": "open", "Arn": queues["open"][1]},
+        {"Id": "closed", "Arn": queues["closed"][1], "DeadLetterConfig": {"Arn": queues["dead"][1]}},
+    ])
+    out = root.put_events(Entries=[entry("guarded", {"n": 7})])
+    event_id = out["Entries"][0]["EventId"]
+    assert json.loads(receive_all(sqs, queues["open"][0], 1)[0]["Body"])["id"] == event_id
+    dead = receive_all(sqs, queues["dead"][0], 1)[0]
+    assert json.loads(dead["Body"])["id"] == event_id
+    assert "events.amazonaws.com may not sqs:SendMessage" in dead["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+    nothing_more(sqs, queues["closed"][0])

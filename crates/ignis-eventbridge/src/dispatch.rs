@@ -15,6 +15,9 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use ignis_identity::policy::{
+    authorize, Decision, PolicyDocument, PolicyKind, Principal, RequestContext,
+};
 use ignis_store::events_bus::EventDelivery;
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -264,8 +267,42 @@ async fn dead_letter(inner: &Inner, d: &Delivery, err: &TargetError) {
     }
 }
 
+/// Whether the target's resource policy lets `events.amazonaws.com` do
+/// `action` on it for the delivery's rule (`enforce` mode only).
+async fn allowed(inner: &Inner, d: &Delivery, action: &str) -> Result<(), TargetError> {
+    if !inner.enforce {
+        return Ok(());
+    }
+    let arn = d.target.arn.as_str();
+    let refused = |why: &str| {
+        TargetError::Client(format!(
+            "events.amazonaws.com may not {action} on {arn}: {why}"
+        ))
+    };
+    let text = inner.targets.policy(arn).await?;
+    let text = text.ok_or_else(|| refused("it has no resource policy"))?;
+    let doc = PolicyDocument::parse(&text, PolicyKind::Resource)
+        .map_err(|e| refused(&format!("its policy does not parse ({e})")))?;
+    let ctx = RequestContext::new(Principal::service("events.amazonaws.com"), action, arn)
+        .with_key("aws:SourceArn", d.rule_arn.as_str())
+        .with_key("aws:SourceAccount", inner.account.as_str());
+    match authorize(&ctx, &[], Some(&doc)) {
+        Decision::Allow => Ok(()),
+        _ => Err(refused("its policy does not allow it")),
+    }
+}
+
 async fn attempt(this: &EventBridge, d: &Delivery) -> Result<(), TargetError> {
     let arn = d.target.arn.as_str();
+    let action = match service_of(arn) {
+        Some("lambda") => Some("lambda:InvokeFunction"),
+        Some("sqs") => Some("sqs:SendMessage"),
+        Some("sns") => Some("sns:Publish"),
+        _ => None,
+    };
+    if let Some(action) = action {
+        allowed(&this.inner, d, action).await?;
+    }
     match service_of(arn) {
         Some("lambda") => {
             this.inner

@@ -53,6 +53,9 @@ pub struct EventBridgeConfig {
     pub account: String,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// `enforce` mode: deliveries need the targets' resource policies to
+    /// allow `events.amazonaws.com`.
+    pub enforce: bool,
 }
 
 /// The event-rules service. Cheap to clone.
@@ -67,6 +70,7 @@ pub(crate) struct Inner {
     pub(crate) region: String,
     pub(crate) account: String,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) enforce: bool,
     /// Woken when deliveries are written or rules change.
     pub(crate) wake: Notify,
     default_made: tokio::sync::OnceCell<()>,
@@ -116,6 +120,7 @@ impl EventBridge {
                 region: config.region,
                 account: config.account,
                 clock: config.clock,
+                enforce: config.enforce,
                 wake: Notify::new(),
                 default_made: tokio::sync::OnceCell::new(),
             }),

@@ -12,6 +12,7 @@ struct Fake {
     invoked: Mutex<Vec<(String, String)>>,
     sent: Mutex<Vec<(String, Message)>>,
     fail_functions: AtomicBool,
+    policies: Mutex<std::collections::HashMap<String, String>>,
 }
 
 #[async_trait::async_trait]
@@ -34,6 +35,10 @@ impl Targets for Fake {
         self.sent.lock().unwrap().push((arn.to_string(), message));
         Ok(())
     }
+
+    async fn policy(&self, arn: &str) -> Result<Option<String>, TargetError> {
+        Ok(self.policies.lock().unwrap().get(arn).cloned())
+    }
 }
 
 struct Manual(AtomicI64);
@@ -53,6 +58,10 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with_mode(false)
+    }
+
+    fn with_mode(enforce: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open_in(dir.path()).unwrap());
         let fake = Arc::new(Fake::default());
@@ -64,6 +73,7 @@ impl Fixture {
             region: "us-east-1".into(),
             account: "000000000000".into(),
             clock: clock.clone(),
+            enforce,
         });
         Self {
             _dir: dir,
@@ -582,4 +592,58 @@ async fn deliveries_a_killed_process_held_are_made_after_a_restart() {
     let invoked = f.invoked();
     assert_eq!(invoked.len(), 1);
     assert_eq!(invoked[0].1["detail"], json!({"n": 1}));
+}
+
+#[tokio::test]
+async fn enforce_mode_delivers_only_where_the_target_policy_allows_events() {
+    let f = Fixture::with_mode(true);
+    let dlq = "arn:aws:sqs:us-east-1:000000000000:dlq";
+    let allow = |action: &str, resource: &str, rule: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"}, "Action": action,
+            "Resource": resource, "Condition": {"ArnEquals": {"aws:SourceArn": rule}}}]})
+        .to_string()
+    };
+    let rule = f
+        .ok(
+            "PutRule",
+            json!({"Name": "r", "EventPattern": "{\"source\":[\"a\"]}"}),
+        )
+        .await["RuleArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    {
+        let mut p = f.fake.policies.lock().unwrap();
+        p.insert(
+            FUNCTION.into(),
+            allow("lambda:InvokeFunction", FUNCTION, &rule),
+        );
+        // The queue allows another rule only.
+        p.insert(
+            QUEUE.into(),
+            allow(
+                "sqs:SendMessage",
+                QUEUE,
+                "arn:aws:events:us-east-1:000000000000:rule/other",
+            ),
+        );
+    }
+    f.ok(
+        "PutTargets",
+        json!({"Rule": "r", "Targets": [
+            {"Id": "fn", "Arn": FUNCTION},
+            {"Id": "q", "Arn": QUEUE, "DeadLetterConfig": {"Arn": dlq}}]}),
+    )
+    .await;
+    f.ok("PutEvents", json!({"Entries": [entry("a", json!({}))]}))
+        .await;
+    f.drain().await;
+    assert_eq!(f.invoked().len(), 1);
+    let sent = f.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, dlq);
+    let attrs: std::collections::BTreeMap<_, _> = sent[0].1.attributes.iter().cloned().collect();
+    assert_eq!(attrs["ERROR_CODE"], "CLIENT_ERROR");
+    assert!(attrs["ERROR_MESSAGE"].contains("events.amazonaws.com may not sqs:SendMessage"));
 }

@@ -2,6 +2,12 @@
 //! on the durable queue), queues and topics. The server implements it
 //! over `ignis_events::AsyncInvoker` and its queue and topic services;
 //! tests implement it in memory. Event buses are this service's own.
+//!
+//! In `enforce` mode a delivery needs the target's resource policy to
+//! allow `events.amazonaws.com` (`lambda:InvokeFunction`,
+//! `sqs:SendMessage`, `sns:Publish`, with `aws:SourceArn` the rule), as
+//! AWS does; a refused delivery is a client error (to the dead-letter
+//! queue, if any).
 
 /// Why a delivery did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,4 +49,8 @@ pub trait Targets: Send + Sync + 'static {
     async fn invoke(&self, function_arn: &str, payload: Vec<u8>) -> Result<(), TargetError>;
     /// Sends `message` to the queue or topic `arn`.
     async fn send(&self, arn: &str, message: Message) -> Result<(), TargetError>;
+    /// The resource policy of the function, queue or topic `arn`, if it
+    /// has one (`enforce` mode checks it lets `events.amazonaws.com`
+    /// deliver); `Client` when there is no such resource.
+    async fn policy(&self, arn: &str) -> Result<Option<String>, TargetError>;
 }

@@ -1,6 +1,7 @@
 //! What rules deliver to, on this node: [`ignis_eventbridge::Targets`]
 //! over the durable asynchronous invocation queue (functions, which must
-//! exist), the queue engine and the topic service.
+//! exist), the queue engine and the topic service, with their resource
+//! policies for `enforce` mode.
 
 use std::sync::Arc;
 
@@ -61,6 +62,34 @@ impl Targets for RuleTargets {
             .await
             .map(|_| ())
             .map_err(|e| TargetError::Server(e.to_string()))
+    }
+
+    async fn policy(&self, arn: &str) -> Result<Option<String>, TargetError> {
+        match arn.split(':').nth(2) {
+            Some("lambda") => {
+                let (name, qualifier) = function_of(arn)?;
+                self.functions
+                    .resolve(&name, qualifier.as_deref())
+                    .await
+                    .map_err(|e| TargetError::Client(e.0.to_string()))?;
+                Ok(self
+                    .functions
+                    .get_policy(&name, qualifier.as_deref())
+                    .await
+                    .ok()
+                    .map(|p| p.policy))
+            }
+            Some("sqs") => {
+                let queue = self.sqs.queue_by_arn(arn).await.map_err(sqs_error)?;
+                Ok(queue
+                    .attributes
+                    .get("Policy")
+                    .filter(|p| !p.is_empty())
+                    .cloned())
+            }
+            Some("sns") => Ok(self.sns.topic_policy(arn).await),
+            _ => Ok(None),
+        }
     }
 
     async fn send(&self, arn: &str, message: Message) -> Result<(), TargetError> {

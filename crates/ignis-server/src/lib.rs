@@ -220,6 +220,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         region: config.region.clone(),
         account: ignis_model::arn::ACCOUNT_ID.to_string(),
         clock: Arc::new(ignis_eventbridge::SystemClock),
+        enforce: mode == ignis_front::AuthMode::Enforce,
     });
     let rules_dispatcher = rules.start(stop.clone()).await;
     // Async invocations' queue, topic and event-bus destinations and
