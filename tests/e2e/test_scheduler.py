@@ -1,8 +1,10 @@
 """Schedules (issue 15): Ignis's EventBridge Scheduler-compatible service
 with boto3 and the AWS CLI — every operation, Scheduler's validation errors,
 a one-time schedule firing a Python function once and deleting itself
-(ActionAfterCompletion=DELETE), a queue target, and a missing target
-function's tick in the dead-letter queue.
+(ActionAfterCompletion=DELETE), a queue target, a missing target
+function's tick in the dead-letter queue, schedules surviving a restart (a
+tick due while the server was down fires once at start-up), and `enforce`
+mode's `scheduler:<Operation>` on the schedule's ARN.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
+import botocore.config
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -315,3 +320,72 @@ def test_the_aws_cli(url, fname, tmp_path):
     aws("delete-schedule", "--name", name)
     missing = aws("get-schedule", "--name", name, check=False)
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_schedules_survive_a_restart_and_a_tick_due_while_down_fires_once(own_server, tmp_path):
+    data = tmp_path / "data"
+    srv = own_server(data)
+    sched, sqs = aws_client(srv.url, "scheduler"), aws_client(srv.url, "sqs")
+    sched.create_schedule_group(Name="kept", Tags=[{"Key": "k", "Value": "v"}])
+    sched.create_schedule(
+        Name="hourly", GroupName="kept", ScheduleExpression="cron(0 * * * ? *)",
+        Target=target(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:whatever"), FlexibleTimeWindow={"Mode": "OFF"},
+    )
+    q_url, q_arn = queue(sqs, "while-down")
+    # Due a few seconds from now; the server is stopped at once and is down
+    # when the tick comes.
+    sched.create_schedule(
+        Name="while-down", ScheduleExpression=at_in(4), Target=target(q_arn, Input="missed"),
+        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+    )
+    srv.stop()
+    time.sleep(5)
+    srv = own_server(data)
+    sched, sqs = aws_client(srv.url, "scheduler"), aws_client(srv.url, "sqs")
+    assert sched.get_schedule(Name="hourly", GroupName="kept")["ScheduleExpression"] == "cron(0 * * * ? *)"
+    arn = sched.get_schedule_group(Name="kept")["Arn"]
+    assert sched.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    q_url = sqs.get_queue_url(QueueName="while-down")["QueueUrl"]
+    [m] = receive(sqs, q_url, 1)
+    assert m["Body"] == "missed"
+    # Once: nothing more arrives, and the schedule is gone.
+    assert sqs.receive_message(QueueUrl=q_url, WaitTimeSeconds=2).get("Messages", []) == []
+    with pytest.raises(ClientError) as e:
+        sched.get_schedule(Name="while-down")
+    assert error_code(e.value) == "ResourceNotFoundException"
+
+
+def test_enforce_mode_authorizes_scheduler_operations_on_the_schedule_arn(own_server, tmp_path):
+    srv = own_server(tmp_path / "enforce", "--auth", "enforce")
+    key = json.loads((srv.data_dir / "root-access-key.json").read_text())
+
+    def client(service, ak, sk):
+        return boto3.client(service, endpoint_url=srv.url, region_name=REGION,
+                            aws_access_key_id=ak, aws_secret_access_key=sk,
+                            config=botocore.config.Config(retries={"max_attempts": 0}))
+
+    root_sched = client("scheduler", key["AccessKeyId"], key["SecretAccessKey"])
+    iam = client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    root_sched.create_schedule_group(Name="team")
+    iam.create_user(UserName="planner")
+    iam.put_user_policy(UserName="planner", PolicyName="team-schedules", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["scheduler:CreateSchedule", "scheduler:GetSchedule"],
+                       "Resource": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/team/*"}],
+    }))
+    ak = iam.create_access_key(UserName="planner")["AccessKey"]
+    planner = client("scheduler", ak["AccessKeyId"], ak["SecretAccessKey"])
+    params = dict(ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"}, State="DISABLED",
+                  Target=target(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"))
+    planner.create_schedule(Name="mine", GroupName="team", **params)
+    assert planner.get_schedule(Name="mine", GroupName="team")["Name"] == "mine"
+    with pytest.raises(ClientError) as e:
+        planner.create_schedule(Name="elsewhere", **params)
+    assert error_code(e.value) == "AccessDeniedException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as e:
+        planner.delete_schedule(Name="mine", GroupName="team")
+    assert error_code(e.value) == "AccessDeniedException"
+    # Unsigned requests are refused; the root key may do anything.
+    assert requests.get(f"{srv.url}/schedules", timeout=30).status_code == 403
+    root_sched.delete_schedule(Name="mine", GroupName="team")
