@@ -127,10 +127,12 @@ impl Scheduler {
                     tracing::warn!(error = %e, "the scheduler could not read its schedules");
                 }
                 let wait = match scheduler.store.next_schedule_tick().await {
-                    Ok(Some(next)) => {
-                        let ms = next - scheduler.clock.now().timestamp_millis();
-                        Duration::from_millis(ms.clamp(10, 1000) as u64)
-                    }
+                    // A tick already due and not fired waits for its flexible
+                    // window's offset: look again in a second, not at once.
+                    Ok(Some(next)) => match next - scheduler.clock.now().timestamp_millis() {
+                        ms if ms <= 0 => Duration::from_secs(1),
+                        ms => Duration::from_millis(ms.clamp(10, 1000) as u64),
+                    },
                     _ => Duration::from_secs(1),
                 };
                 tokio::select! {
