@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -357,6 +358,88 @@ def test_presigned_get_and_put_with_curl(own_server, tmp_path):
     assert r.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.content
     stranger = aws_client(srv.url, "s3")
     assert error_code(refused(lambda: stranger.get_object(Bucket="pre", Key="hello.txt"))) == "InvalidAccessKeyId"
+
+
+def sigv4_headers(key: dict, method: str, host: str, path: str, headers: dict, payload_hash: str, when: str) -> tuple[str, bytes]:
+    """Signs a request by hand (SigV4, S3's canonical path); the
+    Authorization header and the signing key."""
+    date = when[:8]
+    scope = f"{date}/{REGION}/s3/aws4_request"
+    all_headers = {"host": host, "x-amz-date": when, "x-amz-content-sha256": payload_hash, **headers}
+    names = sorted(all_headers)
+    canonical = "\n".join([
+        method, path, "",
+        "".join(f"{n}:{str(all_headers[n]).strip()}\n" for n in names),
+        ";".join(names), payload_hash,
+    ])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", when, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = ("AWS4" + key["SecretAccessKey"]).encode()
+    for part in (date, REGION, "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    auth = f"AWS4-HMAC-SHA256 Credential={key['AccessKeyId']}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    return auth, k
+
+
+def signed_chunked_body(signing_key: bytes, when: str, seed: str, chunks: list[bytes]) -> bytes:
+    scope = f"{when[:8]}/{REGION}/s3/aws4_request"
+    empty = hashlib.sha256(b"").hexdigest()
+    out, previous = b"", seed
+    for chunk in chunks + [b""]:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", when, scope, previous, empty, hashlib.sha256(chunk).hexdigest()])
+        previous = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+        out += f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + chunk + b"\r\n"
+    return out
+
+
+def test_enforce_mode_signed_chunks_policies_and_users(own_server, tmp_path):
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    root = json.loads((srv.data_dir / "root-access-key.json").read_text())
+
+    def client(service, key):
+        return boto3.client(service, endpoint_url=srv.url, region_name=REGION, aws_access_key_id=key["AccessKeyId"],
+                            aws_secret_access_key=key["SecretAccessKey"], config=botocore.config.Config(retries={"max_attempts": 0}))
+
+    s3 = client("s3", root)
+    s3.create_bucket(Bucket="guarded")
+    s3.put_object(Bucket="guarded", Key="doc.txt", Body=b"secret doc")
+
+    # A signed aws-chunked upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), by hand.
+    host = srv.url.split("//", 1)[1]
+    chunks = [os.urandom(70_000), os.urandom(1000)]
+    when = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    extra = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(sum(map(len, chunks)))}
+    auth, signing_key = sigv4_headers(root, "PUT", host, "/guarded/chunked.bin", extra, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", when)
+    seed = auth.rsplit("Signature=", 1)[1]
+    body = signed_chunked_body(signing_key, when, seed, chunks)
+    headers = {**extra, "x-amz-date": when, "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "Authorization": auth}
+    r = requests.put(f"{srv.url}/guarded/chunked.bin", data=body, headers=headers, timeout=60)
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket="guarded", Key="chunked.bin")["Body"].read() == b"".join(chunks)
+    tampered = body.replace(chunks[1][:50], bytes(50))
+    r = requests.put(f"{srv.url}/guarded/tampered.bin", data=tampered, headers=headers, timeout=60)
+    assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content
+    assert "tampered.bin" not in keys(s3, "guarded")
+
+    # A user with no policy is refused; the bucket policy lets it read only.
+    iam = client("iam", root)
+    iam.create_user(UserName="reader")
+    created = iam.create_access_key(UserName="reader")["AccessKey"]
+    reader = client("s3", created)
+    wait_for(lambda: error_code(refused(lambda: reader.get_object(Bucket="guarded", Key="doc.txt"))) == "AccessDenied",
+             30, what="the new key is known")
+    s3.put_bucket_policy(Bucket="guarded", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/reader"},
+                       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::guarded/*"}],
+    }))
+    assert json.loads(s3.get_bucket_policy(Bucket="guarded")["Policy"])["Statement"][0]["Action"] == "s3:GetObject"
+    assert reader.get_object(Bucket="guarded", Key="doc.txt")["Body"].read() == b"secret doc"
+    assert error_code(refused(lambda: reader.put_object(Bucket="guarded", Key="w", Body=b"x"))) == "AccessDenied"
+    assert error_code(refused(lambda: reader.list_objects_v2(Bucket="guarded"))) == "AccessDenied"
+    assert error_code(refused(lambda: s3.put_bucket_policy(Bucket="guarded", Policy="not json"))) == "MalformedPolicy"
+    s3.delete_bucket_policy(Bucket="guarded")
+    assert error_code(refused(lambda: reader.get_object(Bucket="guarded", Key="doc.txt"))) == "AccessDenied"
 
 
 # ------------------------------------------------------------------ notifications

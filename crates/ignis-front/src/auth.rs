@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use http::StatusCode;
 use ignis_iam::{Iam, Principal};
 use ignis_identity::credentials::{is_temporary, CredentialsError, MasterKey};
-use ignis_identity::sigv4::{Authorization, Payload, RequestParts, SigV4Error, SigV4ErrorKind};
+use ignis_identity::sigv4::{
+    Authorization, ChunkSigner, Payload, RequestParts, SigV4Error, SigV4ErrorKind,
+    X_AMZ_CONTENT_SHA256,
+};
 use ignis_protocol::AwsError;
 use ignis_store::SqliteStore;
 
@@ -113,16 +116,25 @@ impl Authenticator {
 
     /// The caller of a request whose body is not read here (S3 streams
     /// it): the signature covers `x-amz-content-sha256` as sent; a hex hash
-    /// there is the body reader's to check as the body streams.
+    /// there is the body reader's to check as the body streams, and so are
+    /// the chunk signatures of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body
+    /// (with the signer returned).
     pub async fn authenticate_unread(
         &self,
         parts: &RequestParts<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<(Principal, Option<ChunkSigner>), AuthError> {
         let auth = Authorization::parse(parts)?;
         let (principal, secret) = self.holder(&auth, now).await?;
         auth.verify(parts, &secret, Payload::Unread, now)?;
-        Ok(principal)
+        let signed_chunks = parts.headers.get(X_AMZ_CONTENT_SHA256).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        });
+        Ok((
+            principal,
+            signed_chunks.then(|| ChunkSigner::new(&auth, &secret)),
+        ))
     }
 
     /// `open` mode's caller: whoever holds the key the request names (a

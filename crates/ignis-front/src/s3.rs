@@ -50,10 +50,10 @@ impl Inner {
             headers: &parts.headers,
         };
         let now = chrono::Utc::now();
-        let caller = match self.mode {
-            AuthMode::Open => self.auth.identify(&rp, now).await,
+        let (caller, signer) = match self.mode {
+            AuthMode::Open => (self.auth.identify(&rp, now).await, None),
             AuthMode::Enforce => match self.auth.authenticate_unread(&rp, now).await {
-                Ok(p) => p,
+                Ok(found) => found,
                 Err(e) => {
                     tracing::debug!(error = %e, "S3 request refused: not authenticated");
                     return aws_error(&e.aws(), head, request_id);
@@ -78,7 +78,7 @@ impl Inner {
         let stream = body
             .into_data_stream()
             .map(|r| r.map_err(std::io::Error::other));
-        match self.s3.execute(op, &req, Box::pin(stream)).await {
+        match self.s3.execute(op, &req, Box::pin(stream), signer).await {
             Ok(resp) => render(resp, head, request_id),
             Err(e) => {
                 let mut resp = s3_error(&e, head, request_id);

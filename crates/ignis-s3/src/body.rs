@@ -13,6 +13,8 @@ use base64::Engine;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, StatusCode};
+use ignis_identity::sigv4::ChunkSigner;
+use sha2::{Digest, Sha256};
 
 use crate::digest::{ChecksumAlgorithm, Digests};
 use crate::error::S3Error;
@@ -47,6 +49,25 @@ pub struct RequestBody {
     /// Trailers read after the last chunk, names lower case.
     pub trailers: Vec<(String, String)>,
     expect: Expect,
+    /// A signed chunked body's signatures, checked chunk by chunk.
+    signing: Option<Signing>,
+}
+
+/// Where a signed chunked body's verification is.
+struct Signing {
+    signer: ChunkSigner,
+    /// The signature the current chunk's header gave.
+    given: Option<String>,
+    /// The current chunk's data, hashed as it streams.
+    hash: Sha256,
+}
+
+fn signature_mismatch() -> S3Error {
+    S3Error::new(
+        StatusCode::FORBIDDEN,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    )
 }
 
 /// What the request's headers say the body must be.
@@ -64,8 +85,13 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl RequestBody {
-    /// The body of a request with these headers.
-    pub fn new(stream: ByteStream, headers: &HeaderMap) -> Result<Self, S3Error> {
+    /// The body of a request with these headers; `signer` checks the
+    /// chunk signatures of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body.
+    pub fn new(
+        stream: ByteStream,
+        headers: &HeaderMap,
+        signer: Option<ChunkSigner>,
+    ) -> Result<Self, S3Error> {
         let content_sha = header(headers, "x-amz-content-sha256").unwrap_or("");
         let encoding_chunked = header(headers, "content-encoding")
             .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"));
@@ -119,6 +145,11 @@ impl RequestBody {
             ended: false,
             trailers: Vec::new(),
             expect,
+            signing: signer.filter(|_| chunked).map(|signer| Signing {
+                signer,
+                given: None,
+                hash: Sha256::new(),
+            }),
         })
     }
 
@@ -195,9 +226,19 @@ impl RequestBody {
                         .line()
                         .await?
                         .ok_or_else(|| incomplete("the body ends before its last chunk"))?;
-                    let size = line.split(';').next().unwrap_or("").trim();
+                    let mut fields = line.split(';');
+                    let size = fields.next().unwrap_or("").trim();
                     let size = u64::from_str_radix(size, 16)
                         .map_err(|_| incomplete("a chunk size is not hexadecimal"))?;
+                    if let Some(signing) = &mut self.signing {
+                        signing.given = fields
+                            .find_map(|f| f.trim().strip_prefix("chunk-signature="))
+                            .map(str::to_string);
+                        signing.hash = Sha256::new();
+                        if size == 0 {
+                            signing.verify_chunk()?;
+                        }
+                    }
                     state = if size == 0 {
                         Chunked::Trailers
                     } else {
@@ -212,6 +253,9 @@ impl RequestBody {
                         .unwrap_or(usize::MAX)
                         .min(self.buf.len());
                     let piece = self.buf.split_to(take).freeze();
+                    if let Some(signing) = &mut self.signing {
+                        signing.hash.update(&piece);
+                    }
                     let left = left - take as u64;
                     self.chunked = Some(if left == 0 {
                         Chunked::DataEnd
@@ -225,11 +269,20 @@ impl RequestBody {
                     if line.as_deref() != Some("") {
                         return Err(incomplete("a chunk is longer than its size"));
                     }
+                    if let Some(signing) = &mut self.signing {
+                        signing.verify_chunk()?;
+                    }
                     state = Chunked::Header;
                 }
                 Chunked::Trailers => match self.line().await? {
-                    None => state = Chunked::Done,
-                    Some(line) if line.is_empty() => state = Chunked::Done,
+                    None => {
+                        self.verify_trailer()?;
+                        state = Chunked::Done;
+                    }
+                    Some(line) if line.is_empty() => {
+                        self.verify_trailer()?;
+                        state = Chunked::Done;
+                    }
                     Some(line) => {
                         if let Some((name, value)) = line.split_once(':') {
                             self.trailers
@@ -243,6 +296,34 @@ impl RequestBody {
                 }
             }
             self.chunked = Some(state);
+        }
+    }
+
+    /// A signed body's trailer signature, when it sent one.
+    fn verify_trailer(&mut self) -> Result<(), S3Error> {
+        let Some(signing) = &mut self.signing else {
+            return Ok(());
+        };
+        let Some(given) = self
+            .trailers
+            .iter()
+            .find(|(n, _)| n == "x-amz-trailer-signature")
+            .map(|(_, v)| v.clone())
+        else {
+            return Ok(());
+        };
+        let mut hash = Sha256::new();
+        for (name, value) in self
+            .trailers
+            .iter()
+            .filter(|(n, _)| n != "x-amz-trailer-signature")
+        {
+            hash.update(format!("{name}:{value}\n").as_bytes());
+        }
+        if signing.signer.trailer(&hash.finalize(), &given) {
+            Ok(())
+        } else {
+            Err(signature_mismatch())
         }
     }
 
@@ -342,6 +423,17 @@ impl RequestBody {
     }
 }
 
+impl Signing {
+    /// Checks the chunk just read against the signature its header gave.
+    fn verify_chunk(&mut self) -> Result<(), S3Error> {
+        let hash = std::mem::take(&mut self.hash).finalize();
+        match self.given.take() {
+            Some(given) if self.signer.chunk(&hash, &given) => Ok(()),
+            _ => Err(signature_mismatch()),
+        }
+    }
+}
+
 fn incomplete(what: &str) -> S3Error {
     S3Error::new(
         StatusCode::BAD_REQUEST,
@@ -368,7 +460,7 @@ mod tests {
                 .into_iter()
                 .map(|p| Ok::<_, std::io::Error>(Bytes::from_static(p))),
         );
-        RequestBody::new(Box::pin(stream), &h).unwrap()
+        RequestBody::new(Box::pin(stream), &h, None).unwrap()
     }
 
     async fn drain(b: &mut RequestBody) -> Result<Vec<u8>, S3Error> {
@@ -447,6 +539,58 @@ mod tests {
         assert_eq!(
             drain(&mut b).await.unwrap_err().code,
             "XAmzContentSHA256Mismatch"
+        );
+    }
+
+    #[tokio::test]
+    async fn signed_chunks_are_verified_one_by_one() {
+        // AWS's example of a signed chunked upload: 64 KB and 1 KB of 'a'.
+        let auth = ignis_identity::sigv4::Authorization {
+            form: ignis_identity::sigv4::SignatureForm::Header,
+            credential: ignis_identity::sigv4::Credential {
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                date: "20130524".into(),
+                region: "us-east-1".into(),
+                service: "s3".into(),
+            },
+            signed_headers: vec![],
+            signature: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+            signed_at: chrono::DateTime::parse_from_rfc3339("2013-05-24T00:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            expires_secs: None,
+            session_token: None,
+        };
+        let signer = ChunkSigner::new(&auth, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let mut raw = Vec::new();
+        raw.extend_from_slice(b"10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n");
+        raw.extend_from_slice(&[b'a'; 65536]);
+        raw.extend_from_slice(b"\r\n400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n");
+        raw.extend_from_slice(&[b'a'; 1024]);
+        raw.extend_from_slice(b"\r\n0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-content-sha256",
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().unwrap(),
+        );
+        h.insert("x-amz-decoded-content-length", "66560".parse().unwrap());
+        let body_of = |raw: Vec<u8>| {
+            let pieces: Vec<Result<Bytes, std::io::Error>> = raw
+                .chunks(1000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            Box::pin(futures_util::stream::iter(pieces)) as ByteStream
+        };
+        let mut b = RequestBody::new(body_of(raw.clone()), &h, Some(signer.clone())).unwrap();
+        assert_eq!(drain(&mut b).await.unwrap().len(), 66560);
+        // One byte changed in the second chunk: refused.
+        let mut tampered = raw;
+        let at = tampered.len() - 200;
+        tampered[at] = b'b';
+        let mut b = RequestBody::new(body_of(tampered), &h, Some(signer)).unwrap();
+        assert_eq!(
+            drain(&mut b).await.unwrap_err().code,
+            "SignatureDoesNotMatch"
         );
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use http::StatusCode;
+use ignis_identity::sigv4::ChunkSigner;
 use ignis_store::objects::{BucketDeleted, BucketRow};
 use ignis_store::ObjectStore;
 
@@ -96,14 +97,16 @@ impl S3 {
             .flatten()
     }
 
-    /// Runs `op` (read from `req`) with its body.
+    /// Runs `op` (read from `req`) with its body; `signer` checks a
+    /// signed chunked body's chunk signatures.
     pub async fn execute(
         &self,
         op: S3Op,
         req: &S3Request<'_>,
         body: ByteStream,
+        signer: Option<ChunkSigner>,
     ) -> Result<S3Response, S3Error> {
-        let mut body = RequestBody::new(body, req.headers)?;
+        let mut body = RequestBody::new(body, req.headers, signer)?;
         let q = Query::parse(req.query);
         let this = &*self.inner;
         match op {

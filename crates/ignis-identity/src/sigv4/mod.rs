@@ -10,12 +10,14 @@
 //! current time, which is always passed in, never read here.
 
 mod canonical;
+mod chunks;
 mod sign;
 mod verify;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::HeaderMap;
 
+pub use chunks::ChunkSigner;
 pub use sign::{Signer, SigningCredentials};
 
 /// The one algorithm SigV4 names.
