@@ -584,3 +584,60 @@ async fn retries_within_the_policy_then_the_dead_letter_queue() {
         "one attempt and one retry"
     );
 }
+
+#[tokio::test]
+async fn start_and_end_dates_bound_the_ticks_and_delete_after_the_last() {
+    let e = env("2026-01-01T10:00:00Z");
+    // Every hour on the hour, from 12:00 to 14:00 inclusive; then deleted.
+    let start = utc("2026-01-01T11:30:00Z").timestamp() as f64;
+    let end = utc("2026-01-01T14:00:00Z").timestamp() as f64;
+    create(
+        &e.scheduler,
+        "bounded",
+        body(
+            "cron(0 * * * ? *)",
+            json!({"StartDate": start, "EndDate": end, "ActionAfterCompletion": "DELETE"}),
+        ),
+    )
+    .await
+    .unwrap();
+    let got = e
+        .scheduler
+        .execute(SchedulerOp::GetSchedule {
+            name: "bounded".into(),
+            group: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(got["StartDate"], json!(start));
+    let mut fired_at = Vec::new();
+    while e.clock.now_for_test() < utc("2026-01-01T17:00:00Z") {
+        e.clock.advance(TimeDelta::minutes(10));
+        if e.scheduler.run_due(&e.deliver).await.unwrap() > 0 {
+            fired_at.push(e.clock.now_for_test().format("%H:%M").to_string());
+        }
+    }
+    assert_eq!(fired_at, ["12:00", "13:00", "14:00"]);
+    let err = e
+        .scheduler
+        .execute(SchedulerOp::GetSchedule {
+            name: "bounded".into(),
+            group: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "ResourceNotFoundException");
+    // A rate with a future start date runs first at the start date.
+    let start = utc("2026-01-02T00:00:00Z");
+    create(
+        &e.scheduler,
+        "later",
+        body("rate(1 day)", json!({"StartDate": start.to_rfc3339()})),
+    )
+    .await
+    .unwrap();
+    e.clock.set(start - TimeDelta::seconds(1));
+    assert_eq!(e.scheduler.run_due(&e.deliver).await.unwrap(), 0);
+    e.clock.set(start);
+    assert_eq!(e.scheduler.run_due(&e.deliver).await.unwrap(), 1);
+}
