@@ -275,6 +275,34 @@ def test_a_custom_bus_and_a_disabled_rule(events, sqs):
     assert error_code(e) == "ResourceNotFoundException"
 
 
+def test_a_fifo_queue_target_takes_its_message_group(events, sqs):
+    name = unique("eb-fifo") + ".fifo"
+    qurl = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    qarn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+    rule = unique("fifo")
+    source = unique("fifo.app")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    put = events.put_targets(Rule=rule, Targets=[{"Id": "nogroup", "Arn": qarn}])
+    assert put["FailedEntryCount"] == 1
+    assert "SqsParameters" in put["FailedEntries"][0]["ErrorMessage"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": qarn, "SqsParameters": {"MessageGroupId": "orders"},
+                                            "InputPath": "$.detail"}])
+    events.put_events(Entries=[entry(source, {"n": i}) for i in range(3)])
+    got = []
+
+    def more():
+        r = sqs.receive_message(QueueUrl=qurl, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                AttributeNames=["MessageGroupId"])
+        for m in r.get("Messages", []):
+            got.append(m)
+            sqs.delete_message(QueueUrl=qurl, ReceiptHandle=m["ReceiptHandle"])
+        return len(got) >= 3
+
+    wait_for(more, 60, interval=0, what="3 messages in the FIFO queue")
+    assert sorted(json.loads(m["Body"])["n"] for m in got) == [0, 1, 2]
+    assert {m["Attributes"]["MessageGroupId"] for m in got} == {"orders"}
+
+
 def test_an_undeliverable_event_goes_to_the_dead_letter_queue(events, sqs):
     dlq_url, dlq_arn = make_queue(sqs, unique("eb-dlq"))
     rule = unique("dl")

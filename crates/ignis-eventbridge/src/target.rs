@@ -113,6 +113,17 @@ impl Target {
             }
             None => return Err(format!("Parameter {} is not valid.", self.arn)),
         }
+        let fifo_queue = service_of(&self.arn) == Some("sqs") && self.arn.ends_with(".fifo");
+        let group = self
+            .sqs_parameters
+            .as_ref()
+            .and_then(|p| p.message_group_id.as_deref());
+        if fifo_queue && group.is_none_or(str::is_empty) {
+            return Err(format!(
+                "Parameter(s) SqsParameters must be specified for target: {}.",
+                self.id
+            ));
+        }
         let given = [
             self.input.is_some(),
             self.input_path.is_some(),
@@ -429,5 +440,12 @@ mod tests {
         assert!(target(json!({"RetryPolicy": {"MaximumRetryAttempts": 0}}))
             .check()
             .is_ok());
+        let mut fifo = target(json!({}));
+        fifo.arn = "arn:aws:sqs:us-east-1:000000000000:q.fifo".into();
+        assert!(fifo.check().unwrap_err().contains("SqsParameters"));
+        fifo.sqs_parameters = Some(SqsParameters {
+            message_group_id: Some("g".into()),
+        });
+        assert!(fifo.check().is_ok());
     }
 }
