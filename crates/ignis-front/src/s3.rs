@@ -41,6 +41,23 @@ impl Inner {
         body: Body,
         request_id: &str,
     ) -> Response {
+        let body_sent = has_body(&parts.headers);
+        let mut resp = self.s3_answer(parts, body, request_id).await;
+        if body_sent && (resp.status().is_client_error() || resp.status().is_server_error()) {
+            // The body may be left unread: the connection cannot be
+            // reused, and the client is told so.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+
+    async fn s3_answer(
+        &self,
+        parts: http::request::Parts,
+        body: Body,
+        request_id: &str,
+    ) -> Response {
         let head = parts.method == Method::HEAD;
         let query = parts.uri.query().unwrap_or("");
         let rp = RequestParts {
@@ -80,16 +97,7 @@ impl Inner {
             .map(|r| r.map_err(std::io::Error::other));
         match self.s3.execute(op, &req, Box::pin(stream), signer).await {
             Ok(resp) => render(resp, head, request_id),
-            Err(e) => {
-                let mut resp = s3_error(&e, head, request_id);
-                if has_body(&parts.headers) {
-                    // The body may be left unread: the connection cannot
-                    // be reused, and the client is told so.
-                    resp.headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
-                resp
-            }
+            Err(e) => s3_error(&e, head, request_id),
         }
     }
 
@@ -160,6 +168,43 @@ fn aws_error(e: &AwsError, head: bool, request_id: &str) -> Response {
     xml_response(e.status, w.finish(), head, request_id)
 }
 
+/// The bytes of open files, each from its position for its length, in
+/// pieces of at most [`READ_CHUNK`].
+fn stream_files(
+    files: Vec<(tokio::fs::File, u64)>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    futures_util::stream::unfold(
+        (files.into_iter(), None::<(tokio::fs::File, u64)>),
+        |(mut rest, mut current)| async move {
+            loop {
+                let (mut file, left) = match current.take() {
+                    Some(c) => c,
+                    None => rest.next()?,
+                };
+                if left == 0 {
+                    continue;
+                }
+                let mut buf =
+                    vec![0u8; usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK)];
+                return match file.read(&mut buf).await {
+                    Ok(0) => Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the object's file ended early",
+                        )),
+                        (Vec::new().into_iter(), None),
+                    )),
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(Bytes::from(buf)), (rest, Some((file, left - n as u64)))))
+                    }
+                    Err(e) => Some((Err(e), (Vec::new().into_iter(), None))),
+                };
+            }
+        },
+    )
+}
+
 /// An operation's answer: its headers, and its body (a file streamed in
 /// pieces; none for HEAD).
 fn render(resp: S3Response, head: bool, request_id: &str) -> Response {
@@ -171,31 +216,8 @@ fn render(resp: S3Response, head: bool, request_id: &str) -> Response {
         ResponseBody::Empty => Body::empty(),
         ResponseBody::Text(_, _) if head => Body::empty(),
         ResponseBody::Text(text, _) => Body::from(text),
-        ResponseBody::File(..) if head => Body::empty(),
-        ResponseBody::File(file, len) => Body::from_stream(futures_util::stream::unfold(
-            (file, len),
-            |(mut file, left)| async move {
-                if left == 0 {
-                    return None;
-                }
-                let mut buf =
-                    vec![0u8; usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK)];
-                match file.read(&mut buf).await {
-                    Ok(0) => Some((
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "the object's file ended early",
-                        )),
-                        (file, 0),
-                    )),
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Some((Ok(Bytes::from(buf)), (file, left - n as u64)))
-                    }
-                    Err(e) => Some((Err(e), (file, 0))),
-                }
-            },
-        )),
+        ResponseBody::Files(_) if head => Body::empty(),
+        ResponseBody::Files(files) => Body::from_stream(stream_files(files)),
     };
     let mut out = Response::new(body);
     *out.status_mut() = resp.status;

@@ -292,6 +292,15 @@ impl RequestBody {
                 },
                 Chunked::Done => {
                     self.chunked = Some(Chunked::Done);
+                    // Read the connection's body to its end (nothing but a
+                    // final line may follow), so the connection stays
+                    // usable for the client's next request.
+                    while self.fill().await? {
+                        if self.buf.len() > LINE_MAX {
+                            return Err(incomplete("data follows the last chunk"));
+                        }
+                    }
+                    self.buf.clear();
                     return Ok(None);
                 }
             }

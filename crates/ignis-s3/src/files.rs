@@ -6,6 +6,10 @@
 //! then does the service write the row that names it. A crash leaves a
 //! temporary file, or a data file no row names; [`Disk::sweep`] removes
 //! both at start-up.
+//!
+//! A multipart object is not copied at completion: its row names its parts'
+//! files in order ([`composite`]: `parts:<id>,<id>,…`), each already
+//! durable, and reads stream them one after the other.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,22 @@ use crate::error::S3Error;
 
 /// The write buffer: pieces of a body are gathered to this size.
 const WRITE_BUF: usize = 1 << 20;
+
+/// How a row names a multipart object's files.
+const COMPOSITE: &str = "parts:";
+
+/// The name a row gives an object made of `files`, in order.
+pub fn composite(files: &[String]) -> String {
+    format!("{COMPOSITE}{}", files.join(","))
+}
+
+/// The data files a row's `file` names (one, or a multipart object's parts).
+pub fn names(file: &str) -> Vec<&str> {
+    match file.strip_prefix(COMPOSITE) {
+        Some(list) => list.split(',').filter(|f| !f.is_empty()).collect(),
+        None => vec![file],
+    }
+}
 
 /// A file written and named: its name under `data/` and its digests.
 #[derive(Debug, Clone)]
@@ -62,13 +82,49 @@ impl Disk {
         let _ = tokio::fs::remove_dir_all(self.bucket_dir(bucket)).await;
     }
 
-    /// Removes a data file no row names any more (best effort).
+    /// Removes the data files of a `file` no row names any more (best
+    /// effort).
     pub async fn remove(&self, bucket: &str, file: &str) {
-        if let Err(e) = tokio::fs::remove_file(self.path(bucket, file)).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(bucket, file, error = %e, "could not remove an object file");
+        for name in names(file) {
+            if let Err(e) = tokio::fs::remove_file(self.path(bucket, name)).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(bucket, file = name, error = %e, "could not remove an object file");
+                }
             }
         }
+    }
+
+    /// The bytes `start..start + len` of the object whose row names
+    /// `file`: each data file it spans, opened and positioned, with the
+    /// bytes to read from it.
+    pub async fn open(
+        &self,
+        bucket: &str,
+        file: &str,
+        mut start: u64,
+        mut len: u64,
+    ) -> std::io::Result<Vec<(tokio::fs::File, u64)>> {
+        use tokio::io::AsyncSeekExt;
+        let mut out = Vec::new();
+        for name in names(file) {
+            if len == 0 {
+                break;
+            }
+            let mut f = tokio::fs::File::open(self.path(bucket, name)).await?;
+            let size = f.metadata().await?.len();
+            if start >= size {
+                start -= size;
+                continue;
+            }
+            if start > 0 {
+                f.seek(std::io::SeekFrom::Start(start)).await?;
+            }
+            let take = (size - start).min(len);
+            out.push((f, take));
+            len -= take;
+            start = 0;
+        }
+        Ok(out)
     }
 
     /// Streams `body` into a new data file, verified and durable.
@@ -89,8 +145,8 @@ impl Disk {
         })
     }
 
-    /// Copies data files (one, or a multipart upload's parts in order)
-    /// into a new data file of `bucket`.
+    /// Copies objects' data files (each one, or a multipart object's
+    /// parts in order) into a new data file of `bucket`.
     pub async fn concat(
         &self,
         bucket: &str,
@@ -100,14 +156,16 @@ impl Disk {
         let mut digests = BodyDigests::default();
         let mut buf = vec![0u8; WRITE_BUF];
         for (src_bucket, src_file) in sources {
-            let mut src = tokio::fs::File::open(self.path(src_bucket, src_file)).await?;
-            loop {
-                let n = src.read(&mut buf).await?;
-                if n == 0 {
-                    break;
+            for name in names(src_file) {
+                let mut src = tokio::fs::File::open(self.path(src_bucket, name)).await?;
+                loop {
+                    let n = src.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    digests.update(&buf[..n]);
+                    temp.out.write_all(&buf[..n]).await?;
                 }
-                digests.update(&buf[..n]);
-                temp.out.write_all(&buf[..n]).await?;
             }
         }
         let file = temp.commit(self, bucket).await?;
@@ -204,4 +262,51 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
         .await
         .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_composite_object_reads_across_its_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Disk::new(dir.path().to_path_buf());
+        disk.create_bucket("b").await.unwrap();
+        let mut files = Vec::new();
+        for (i, part) in [&b"hello "[..], b"multipart ", b"world"].iter().enumerate() {
+            let name = format!("p{i}");
+            std::fs::write(disk.path("b", &name), part).unwrap();
+            files.push(name);
+        }
+        let whole = composite(&files);
+        assert_eq!(names(&whole), ["p0", "p1", "p2"]);
+        assert_eq!(names("single"), ["single"]);
+        let read = |start, len| {
+            let disk = disk.clone();
+            let whole = whole.clone();
+            async move {
+                let mut out = Vec::new();
+                for (mut f, n) in disk.open("b", &whole, start, len).await.unwrap() {
+                    let mut buf = vec![0; n as usize];
+                    f.read_exact(&mut buf).await.unwrap();
+                    out.extend(buf);
+                }
+                String::from_utf8(out).unwrap()
+            }
+        };
+        assert_eq!(read(0, 21).await, "hello multipart world");
+        assert_eq!(read(3, 10).await, "lo multipa");
+        assert_eq!(read(16, 5).await, "world");
+        let copied = disk
+            .concat("b", &[("b".into(), whole.clone())])
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(disk.path("b", &copied.file)).unwrap(),
+            b"hello multipart world"
+        );
+        disk.remove("b", &whole).await;
+        assert!(!disk.path("b", "p1").exists());
+    }
 }

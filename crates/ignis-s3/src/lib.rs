@@ -41,8 +41,9 @@ pub enum ResponseBody {
     Empty,
     /// A document and its content type.
     Text(String, &'static str),
-    /// `len` bytes of an open file from its current position.
-    File(tokio::fs::File, u64),
+    /// Open files, each positioned, with the bytes to read from each, in
+    /// order (a multipart object spans its parts' files).
+    Files(Vec<(tokio::fs::File, u64)>),
 }
 
 /// An operation's answer.

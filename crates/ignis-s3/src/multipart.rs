@@ -1,6 +1,7 @@
 //! Multipart uploads: create, upload part (each part a data file of its
-//! own), complete (the listed parts, in ascending order and with their
-//! ETags, concatenated into one new file; the ETag
+//! own, durable when acknowledged), complete (the listed parts, in
+//! ascending order and with their ETags, become the object without a copy:
+//! its row names their files in order; the ETag
 //! `"<md5 of the parts' md5s>-N"`), abort, list parts, list uploads.
 
 use http::StatusCode;
@@ -219,19 +220,17 @@ impl Inner {
                     .ok_or_else(invalid_part)
             })
             .collect::<Result<_, _>>()?;
-        let sources: Vec<(String, String)> = chosen
-            .iter()
-            .map(|p| (bucket.to_string(), p.file.clone()))
-            .collect();
-        let stored = self.disk.concat(bucket, &sources).await?;
+        // The object is its parts' files, in order: nothing is copied.
+        let files: Vec<String> = chosen.iter().map(|p| p.file.clone()).collect();
+        let file = crate::files::composite(&files);
         let etag = multipart_etag(&md5s);
         let mut meta = ObjectMeta::decode(&upload.meta);
         meta.parts = Some(chosen.len() as u32);
         let row = ObjectRow {
             bucket: bucket.to_string(),
             key: key.to_string(),
-            file: stored.file.clone(),
-            size: stored.digests.len,
+            file,
+            size: chosen.iter().map(|p| p.size).sum(),
             etag: etag.clone(),
             modified_ms: now_ms(),
             meta: meta.encode(),
@@ -239,20 +238,14 @@ impl Inner {
         let events = self
             .events_for(bucket, EventName::CompleteMultipartUpload, &row)
             .await?;
-        match self.store.complete_upload(upload_id, row, events).await {
-            Ok(Completed::Done { unnamed }) => {
-                for f in unnamed {
-                    self.disk.remove(bucket, &f).await;
+        match self.store.complete_upload(upload_id, row, events).await? {
+            Completed::Done { unnamed } => {
+                // Parts uploaded but not listed, and the object replaced.
+                for f in unnamed.iter().filter(|f| !files.contains(f)) {
+                    self.disk.remove(bucket, f).await;
                 }
             }
-            Ok(Completed::NoSuchUpload) => {
-                self.disk.remove(bucket, &stored.file).await;
-                return Err(S3Error::no_such_upload(upload_id));
-            }
-            Err(e) => {
-                self.disk.remove(bucket, &stored.file).await;
-                return Err(e.into());
-            }
+            Completed::NoSuchUpload => return Err(S3Error::no_such_upload(upload_id)),
         }
         let mut w = XmlWriter::new();
         w.root("CompleteMultipartUploadResult");

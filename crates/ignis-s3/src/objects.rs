@@ -221,15 +221,11 @@ impl Inner {
                 body: ResponseBody::Empty,
             });
         }
-        let mut file = tokio::fs::File::open(self.disk.path(bucket, &row.file)).await?;
-        if start > 0 {
-            use tokio::io::AsyncSeekExt;
-            file.seek(std::io::SeekFrom::Start(start)).await?;
-        }
+        let files = self.disk.open(bucket, &row.file, start, len).await?;
         Ok(S3Response {
             status,
             headers,
-            body: ResponseBody::File(file, len),
+            body: ResponseBody::Files(files),
         })
     }
 

@@ -75,12 +75,11 @@ impl S3 {
             if self.inner.store.bucket(&bucket).await?.is_none() {
                 continue;
             }
-            let named: HashSet<String> = self
-                .inner
-                .store
-                .bucket_files(&bucket)
-                .await?
-                .into_iter()
+            let rows = self.inner.store.bucket_files(&bucket).await?;
+            let named: HashSet<String> = rows
+                .iter()
+                .flat_map(|f| crate::files::names(f))
+                .map(str::to_string)
                 .collect();
             removed += self.inner.disk.sweep(&bucket, &named).await?;
         }
