@@ -540,6 +540,30 @@ def test_notifications_to_a_python_function(url, s3, bucket):
     assert events[0]["Records"][0]["eventName"] == "ObjectCreated:Put"
 
 
+def test_event_bridge_configuration_sends_object_events_to_the_default_bus(url, s3, bucket):
+    sqs, events = aws_client(url, "sqs"), aws_client(url, "events")
+    qname = unique("s3eb")
+    qurl = sqs.create_queue(QueueName=qname)["QueueUrl"]
+    rule = unique("s3rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn(qname)}])
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="eb/a b.txt", Body=b"hello")
+    s3.delete_object(Bucket=bucket, Key="eb/a b.txt")  # Object Deleted: not matched by the rule
+    got = receive_all(sqs, qurl, 1)
+    assert len(got) == 1
+    event = got[0]
+    assert event["source"] == "aws.s3" and event["detail-type"] == "Object Created"
+    assert event["resources"] == [f"arn:aws:s3:::{bucket}"]
+    assert event["detail"]["bucket"]["name"] == bucket
+    assert event["detail"]["object"]["key"] == "eb/a b.txt"
+    assert event["detail"]["object"]["size"] == 5
+    assert event["detail"]["object"]["etag"] == hashlib.md5(b"hello").hexdigest()
+    assert event["detail"]["reason"] == "PutObject"
+
+
 UPLOADS = 120
 
 

@@ -31,7 +31,8 @@ pub trait Destinations: Send + Sync + 'static {
     fn exists<'a>(&'a self, arn: &'a str) -> Answer<'a, bool>;
     /// Hands `payload` (an S3 event, JSON) to `arn`: a function is invoked
     /// asynchronously (queued durably), a queue or topic receives it as a
-    /// message. `Err`: try again later.
+    /// message; for an event bus (`EventBridgeConfiguration`) the payload
+    /// is [`event_bridge_payload`]'s. `Err`: try again later.
     fn deliver<'a>(&'a self, arn: &'a str, payload: &'a str) -> Answer<'a, Result<(), String>>;
 }
 
@@ -388,6 +389,40 @@ pub fn record(
     })
 }
 
+/// The outbox payload of an event for EventBridge (`EventBridgeConfiguration`):
+/// the event's `detail-type`, `resources` and `detail` as S3 sends them to
+/// the account's default bus (source `aws.s3`; the key as is).
+pub fn event_bridge_payload(event: EventName, row: &ObjectRow) -> serde_json::Value {
+    let (detail_type, reason) = match event {
+        EventName::Put => ("Object Created", "PutObject"),
+        EventName::Copy => ("Object Created", "CopyObject"),
+        EventName::CompleteMultipartUpload => ("Object Created", "CompleteMultipartUpload"),
+        EventName::Delete => ("Object Deleted", "DeleteObject"),
+    };
+    let mut object = serde_json::json!({"key": row.key, "sequencer": sequencer()});
+    if event != EventName::Delete {
+        object["size"] = serde_json::json!(row.size);
+        object["etag"] = serde_json::json!(row.etag.trim_matches('"'));
+    }
+    let mut detail = serde_json::json!({
+        "version": "0",
+        "bucket": {"name": row.bucket},
+        "object": object,
+        "request-id": uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
+        "requester": ignis_model::arn::ACCOUNT_ID,
+        "source-ip-address": "127.0.0.1",
+        "reason": reason,
+    });
+    if event == EventName::Delete {
+        detail["deletion-type"] = serde_json::json!("Permanently Deleted");
+    }
+    serde_json::json!({
+        "detail-type": detail_type,
+        "resources": [format!("arn:aws:s3:::{}", row.bucket)],
+        "detail": detail,
+    })
+}
+
 impl Inner {
     /// The notifications `event` on `row` causes under its bucket's
     /// configuration, for the outbox.
@@ -401,7 +436,7 @@ impl Inner {
             return Ok(Vec::new());
         };
         let config = NotificationConfig::decode(&config);
-        Ok(config
+        let mut events: Vec<NewObjectEvent> = config
             .destinations
             .iter()
             .filter(|d| d.wants(event, &row.key))
@@ -409,7 +444,18 @@ impl Inner {
                 target: d.arn.clone(),
                 payload: record(&self.region, event, &d.id, row).to_string(),
             })
-            .collect())
+            .collect();
+        if config.event_bridge {
+            events.push(NewObjectEvent {
+                target: format!(
+                    "arn:aws:events:{}:{}:event-bus/default",
+                    self.region,
+                    ignis_model::arn::ACCOUNT_ID
+                ),
+                payload: event_bridge_payload(event, row).to_string(),
+            });
+        }
+        Ok(events)
     }
 }
 
@@ -498,6 +544,27 @@ mod tests {
     fn keys_are_encoded_as_s3_does() {
         assert_eq!(event_key("a b/c+d.png"), "a+b/c%2Bd.png");
         assert_eq!(event_key("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn event_bridge_events_name_the_object_as_is() {
+        let row = ObjectRow {
+            bucket: "b".into(),
+            key: "a b.png".into(),
+            file: "f".into(),
+            size: 3,
+            etag: "\"abc\"".into(),
+            modified_ms: 0,
+            meta: "{}".into(),
+        };
+        let p = event_bridge_payload(EventName::Put, &row);
+        assert_eq!(p["detail-type"], "Object Created");
+        assert_eq!(p["detail"]["object"]["key"], "a b.png");
+        assert_eq!(p["detail"]["object"]["etag"], "abc");
+        assert_eq!(p["detail"]["reason"], "PutObject");
+        let d = event_bridge_payload(EventName::Delete, &row);
+        assert_eq!(d["detail-type"], "Object Deleted");
+        assert!(d["detail"]["object"].get("size").is_none());
     }
 
     #[test]

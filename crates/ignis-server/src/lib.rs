@@ -265,6 +265,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             sqs: sqs.clone(),
             sns: topics.clone(),
             store: store.clone(),
+            rules: rules.clone(),
         },
         stop.clone(),
     )

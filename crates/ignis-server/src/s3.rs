@@ -2,7 +2,8 @@
 //! data directory, and where its notifications go
 //! ([`ignis_s3::notify::Destinations`]): a function through the durable
 //! asynchronous invocation queue (the event is queued, as S3 invokes a
-//! function asynchronously), a queue or topic as a message. At start-up
+//! function asynchronously), a queue or topic as a message, an event for
+//! EventBridge on the default bus (source `aws.s3`). At start-up
 //! the files a crash left unnamed are removed, the outbox's claims
 //! released, and the dispatcher started.
 
@@ -25,6 +26,7 @@ pub(crate) struct NodeDestinations {
     pub(crate) sqs: Sqs,
     pub(crate) sns: ignis_sns::Sns,
     pub(crate) store: Arc<SqliteStore>,
+    pub(crate) rules: ignis_eventbridge::EventBridge,
 }
 
 /// A function ARN's name and qualifier.
@@ -99,6 +101,29 @@ impl Destinations for NodeDestinations {
                     .await
                     .map(|_| ())
                     .map_err(|e| format!("{}: {}", e.code, e.message)),
+                Some("events") => {
+                    let event: serde_json::Value =
+                        serde_json::from_str(payload).map_err(|e| e.to_string())?;
+                    let resources = event["resources"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    self.rules
+                        .put_event(
+                            arn,
+                            "aws.s3",
+                            event["detail-type"].as_str().unwrap_or("Object Created"),
+                            resources,
+                            event["detail"].clone(),
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{}: {}", e.code, e.message))
+                }
                 _ => Err(format!("Ignis does not deliver to {arn}")),
             }
         })
