@@ -564,6 +564,115 @@ def test_event_bridge_configuration_sends_object_events_to_the_default_bus(url, 
     assert event["detail"]["reason"] == "PutObject"
 
 
+THUMBNAILER = """\
+import os
+import urllib.parse
+
+import boto3
+
+# The endpoint is AWS_ENDPOINT_URL, the credentials the role's, from the environment.
+s3 = boto3.client("s3")
+
+
+def main(event, context):
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.put_object(Bucket=os.environ["OUT"], Key=key + ".thumb", Body=data[::-1])
+        try:
+            s3.get_object(Bucket=os.environ["THIRD"], Key="private.txt")
+            outcome = "allowed"
+        except Exception as e:  # noqa: BLE001
+            outcome = "refused " + str(getattr(e, "response", {}).get("Error", {}).get("Code"))
+        s3.put_object(Bucket=os.environ["OUT"], Key=key + ".third", Body=outcome.encode())
+    return {"ok": True}
+"""
+
+
+def thumbnailer_zip() -> bytes:
+    """`handler.py` with boto3 and botocore (S3's model only) and their
+    pure-Python dependencies from this venv (Ignis's Python runtime ships
+    no SDK)."""
+    import io
+    import zipfile
+
+    import botocore
+    import dateutil
+    import jmespath
+    import s3transfer
+    import six
+    import urllib3
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("handler.py", THUMBNAILER)
+        z.write(six.__file__, "six.py")
+        for mod in (boto3, botocore, dateutil, jmespath, s3transfer, urllib3):
+            root = Path(mod.__file__).parent
+            for path in root.rglob("*"):
+                rel = path.relative_to(root.parent)
+                parts = rel.parts
+                if path.is_dir() or "__pycache__" in parts or path.suffix == ".pyc":
+                    continue
+                if parts[:2] in (("boto3", "data"), ("boto3", "examples")):
+                    continue
+                if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "s3":
+                    continue
+                z.write(path, str(rel))
+    return buf.getvalue()
+
+
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def test_thumbnails_a_function_reads_and_writes_with_its_role(own_server, tmp_path):
+    """The seed's scenario: a Python function on s3:ObjectCreated:* with
+    suffix .png reads the object with boto3 using its role's credentials
+    (a role policy granting read on that bucket), writes a result to a
+    second bucket, and is refused reading a third (enforce mode)."""
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    # The bundled SDK is this venv's, pure Python, for the venv's version.
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    root = json.loads((srv.data_dir / "root-access-key.json").read_text())
+
+    def client(service):
+        return boto3.client(service, endpoint_url=srv.url, region_name=REGION, aws_access_key_id=root["AccessKeyId"],
+                            aws_secret_access_key=root["SecretAccessKey"], config=botocore.config.Config(retries={"max_attempts": 0}))
+
+    iam, s3, lam = client("iam"), client("s3"), client("lambda")
+    role = ROLE.rsplit("/", 1)[1]
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    iam.put_role_policy(RoleName=role, PolicyName="thumbs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/*"},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::thumbs/*"},
+        ],
+    }))
+    for b in ("photos", "thumbs", "private"):
+        s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket="private", Key="private.txt", Body=b"not for functions")
+    lam.create_function(FunctionName="thumbnailer", Runtime=runtime, Handler="handler.main", Role=ROLE,
+                        Code={"ZipFile": thumbnailer_zip()}, Timeout=60, MemorySize=256,
+                        Environment={"Variables": {"OUT": "thumbs", "THIRD": "private"}})
+    lam.get_waiter("function_active_v2").wait(FunctionName="thumbnailer", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "LambdaFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumbnailer",
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}},
+        }]})
+    picture = os.urandom(50_000)
+    s3.put_object(Bucket="photos", Key="cats/my cat.png", Body=picture)
+    s3.put_object(Bucket="photos", Key="cats/notes.txt", Body=b"not a picture")
+    wait_for(lambda: "cats/my cat.png.third" in keys(s3, "thumbs"), 120, what="the thumbnailer's result")
+    assert s3.get_object(Bucket="thumbs", Key="cats/my cat.png.thumb")["Body"].read() == picture[::-1]
+    assert s3.get_object(Bucket="thumbs", Key="cats/my cat.png.third")["Body"].read() == b"refused AccessDenied"
+    assert sorted(keys(s3, "thumbs")) == ["cats/my cat.png.third", "cats/my cat.png.thumb"]
+
+
 UPLOADS = 120
 
 
