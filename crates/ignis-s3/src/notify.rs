@@ -188,6 +188,19 @@ impl NotificationConfig {
         Ok(config)
     }
 
+    /// The queues and topics S3 sends an `s3:TestEvent` to when the
+    /// configuration is set.
+    pub fn test_targets(&self) -> Vec<String> {
+        let mut arns: Vec<String> = self
+            .destinations
+            .iter()
+            .filter(|d| d.kind != Kind::Function)
+            .map(|d| d.arn.clone())
+            .collect();
+        arns.dedup();
+        arns
+    }
+
     /// Whether it notifies nothing.
     pub fn is_empty(&self) -> bool {
         self.destinations.is_empty() && !self.event_bridge
@@ -387,6 +400,36 @@ pub fn record(
             }
         }]
     })
+}
+
+/// The message S3 sends each queue and topic of a configuration when it
+/// is set (`{"Service":"Amazon S3","Event":"s3:TestEvent",…}`).
+pub fn test_event(bucket: &str) -> serde_json::Value {
+    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    serde_json::json!({
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": iso8601(now_ms()),
+        "Bucket": bucket,
+        "RequestId": &id[..16],
+        "HostId": id,
+    })
+}
+
+/// Sends [`test_event`] to `targets` in the background (best effort, as
+/// S3's own: it is not an object's notification).
+pub fn send_test_events(destinations: Arc<dyn Destinations>, bucket: &str, targets: Vec<String>) {
+    if targets.is_empty() {
+        return;
+    }
+    let payload = test_event(bucket).to_string();
+    tokio::spawn(async move {
+        for arn in targets {
+            if let Err(e) = destinations.deliver(&arn, &payload).await {
+                tracing::warn!(target = %arn, error = %e, "S3 test event not delivered");
+            }
+        }
+    });
 }
 
 /// The outbox payload of an event for EventBridge (`EventBridgeConfiguration`):

@@ -155,10 +155,12 @@ impl S3 {
                 let text = body.read_all(DOC_MAX).await?;
                 let text =
                     String::from_utf8(text.to_vec()).map_err(|_| S3Error::malformed_xml())?;
+                let mut tested = Vec::new();
                 let value = match doc {
                     BucketDoc::Notification => {
                         let config = NotificationConfig::parse(&text)?;
                         config.validate(&*this.destinations).await?;
+                        tested = config.test_targets();
                         if config.is_empty() {
                             None
                         } else {
@@ -177,6 +179,7 @@ impl S3 {
                 {
                     return Err(S3Error::no_such_bucket(&bucket));
                 }
+                crate::notify::send_test_events(this.destinations.clone(), &bucket, tested);
                 Ok(S3Response::empty(if doc == BucketDoc::Policy {
                     StatusCode::NO_CONTENT
                 } else {
