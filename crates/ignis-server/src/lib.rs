@@ -6,10 +6,11 @@ mod config;
 mod endpoint;
 mod eventbridge;
 pub mod identity;
+mod node;
+mod s3;
 mod sandbox;
 mod scheduler;
 mod sinks;
-mod s3;
 mod sns;
 mod sources;
 

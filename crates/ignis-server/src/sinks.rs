@@ -6,7 +6,9 @@
 //! `- Failure`, the record as the detail).
 
 use ignis_events::{Delivery, Sink, SinkError, SinkMessage};
-use ignis_sqs::{AttributeValue, Outgoing, Sqs};
+use ignis_sqs::Sqs;
+
+use crate::node::{self, QueueSend, Refused};
 
 /// Queues and topics by ARN.
 pub struct Services {
@@ -72,50 +74,31 @@ impl Services {
             .into_iter()
             .map(|(name, data_type, value)| (name, data_type.to_owned(), value))
             .collect();
-        match self
-            .sns
-            .publish_message(arn, message.body, attributes)
+        node::publish(&self.sns, arn, message.body, attributes)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code == "NotFound" => Err(SinkError::Missing(arn.to_owned())),
-            Err(e) => Err(SinkError::Refused(format!("{}: {}", e.code, e.message))),
-        }
+            .map_err(|r| sink_error(arn, r))
     }
 
     async fn to_queue(&self, arn: &str, message: SinkMessage) -> Result<(), SinkError> {
-        let name = self
-            .sqs
-            .name_of_arn(arn)
-            .ok_or_else(|| SinkError::Missing(arn.to_owned()))?;
-        let outgoing = Outgoing {
+        let attributes = message
+            .attributes
+            .into_iter()
+            .map(|(name, data_type, value)| (name, data_type.to_owned(), value));
+        let send = QueueSend {
             body: message.body,
-            attributes: message
-                .attributes
-                .into_iter()
-                .map(|(name, data_type, value)| {
-                    let value = AttributeValue {
-                        data_type: data_type.to_owned(),
-                        string_value: Some(value),
-                        binary_value: None,
-                    };
-                    (name, value)
-                })
-                .collect(),
-            sender_id: ignis_model::arn::ACCOUNT_ID.to_owned(),
-            ..Outgoing::default()
+            attributes: node::string_attributes(attributes),
+            ..QueueSend::default()
         };
-        let sent = self.sqs.send(name, vec![outgoing]).await.map_err(|e| {
-            if e.code == "QueueDoesNotExist" {
-                SinkError::Missing(arn.to_owned())
-            } else {
-                SinkError::Refused(e.to_string())
-            }
-        })?;
-        match sent.into_iter().next() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(SinkError::Refused(format!("{}: {}", e.code, e.message))),
-            None => Err(SinkError::Refused("the queue answered nothing".into())),
-        }
+        node::send_to_queue(&self.sqs, arn, send)
+            .await
+            .map_err(|r| sink_error(arn, r))
+    }
+}
+
+/// The sink's error for a refusal.
+fn sink_error(arn: &str, r: Refused) -> SinkError {
+    match r {
+        Refused::Missing { .. } => SinkError::Missing(arn.to_owned()),
+        r => SinkError::Refused(r.text()),
     }
 }

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use bytes::Bytes;
 use ignis_api::functions::Functions;
 use ignis_events::AsyncInvoker;
-use ignis_router::InvokeInput;
 use ignis_sns::{QueueMessage, TargetError, Targets};
-use ignis_sqs::{AttributeValue, Outgoing, Sqs};
+use ignis_sqs::{AttributeValue, Sqs};
+
+use crate::node::{self, QueueSend, Refused};
 
 /// Functions and queues of this node.
 pub(crate) struct NodeTargets {
@@ -19,71 +19,35 @@ pub(crate) struct NodeTargets {
     pub(crate) sqs: Sqs,
 }
 
-/// A function ARN's name and qualifier.
-fn function_of(arn: &str) -> Result<(String, Option<String>), TargetError> {
-    let rest = arn
-        .splitn(7, ':')
-        .nth(6)
-        .ok_or_else(|| TargetError::Client(format!("{arn} is not a function ARN")))?;
-    Ok(match rest.split_once(':') {
-        Some((name, q)) => (name.to_string(), Some(q.to_string())),
-        None => (rest.to_string(), None),
-    })
-}
-
-fn sqs_error(e: ignis_sqs::SqsError) -> TargetError {
-    if e.sender_fault {
-        TargetError::Client(e.to_string())
-    } else {
-        TargetError::Server(e.to_string())
+/// SNS's error for a refusal: the caller's fault or the service's.
+fn target_error(r: Refused) -> TargetError {
+    match r {
+        Refused::Server(m) => TargetError::Server(m),
+        r => TargetError::Client(r.text()),
     }
 }
 
 #[async_trait::async_trait]
 impl Targets for NodeTargets {
     async fn invoke(&self, function_arn: &str, payload: Vec<u8>) -> Result<(), TargetError> {
-        let (name, qualifier) = function_of(function_arn)?;
-        self.functions
-            .resolve(&name, qualifier.as_deref())
+        node::invoke_async(&self.events, &self.functions, function_arn, payload.into())
             .await
-            .map_err(|e| TargetError::Client(e.0.to_string()))?;
-        self.events
-            .enqueue(InvokeInput {
-                function: name,
-                qualifier,
-                payload: Bytes::from(payload),
-                client_context: None,
-                invoked_arn: function_arn.to_string(),
-                request_id: None,
-                tail: false,
-                trace_id: None,
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| TargetError::Server(e.to_string()))
+            .map_err(target_error)
     }
 
     async fn function_policy(&self, function_arn: &str) -> Result<Option<String>, TargetError> {
-        let (name, qualifier) = function_of(function_arn)?;
-        Ok(self
-            .functions
-            .get_policy(&name, qualifier.as_deref())
+        node::function_policy(&self.functions, function_arn)
             .await
-            .ok()
-            .map(|p| p.policy))
+            .map_err(target_error)
     }
 
     async fn queue_policy(&self, queue_arn: &str) -> Result<Option<String>, TargetError> {
-        let queue = self.sqs.queue_by_arn(queue_arn).await.map_err(sqs_error)?;
-        Ok(queue
-            .attributes
-            .get("Policy")
-            .filter(|p| !p.is_empty())
-            .cloned())
+        node::queue_policy(&self.sqs, queue_arn)
+            .await
+            .map_err(target_error)
     }
 
     async fn send(&self, queue_arn: &str, message: QueueMessage) -> Result<(), TargetError> {
-        let queue = self.sqs.queue_by_arn(queue_arn).await.map_err(sqs_error)?;
         let mut attributes = ignis_sqs::MessageAttributes::new();
         for (name, a) in message.attributes {
             let value = if a.base_type() == "Binary" {
@@ -110,27 +74,14 @@ impl Targets for NodeTargets {
             };
             attributes.insert(name, value);
         }
-        let fifo = queue.is_fifo();
-        let outgoing = Outgoing {
+        let send = QueueSend {
             body: message.body,
             attributes,
-            group_id: if fifo { message.group_id } else { None },
-            deduplication_id: if fifo { message.dedup_id } else { None },
-            sender_id: ignis_model::arn::ACCOUNT_ID.to_string(),
-            ..Outgoing::default()
+            group_id: message.group_id,
+            dedup_id: message.dedup_id,
         };
-        let results = self
-            .sqs
-            .send(&queue.name, vec![outgoing])
+        node::send_to_queue(&self.sqs, queue_arn, send)
             .await
-            .map_err(sqs_error)?;
-        match results.into_iter().next() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) if e.sender_fault => {
-                Err(TargetError::Client(format!("{}: {}", e.code, e.message)))
-            }
-            Some(Err(e)) => Err(TargetError::Server(format!("{}: {}", e.code, e.message))),
-            None => Err(TargetError::Server("the queue answered nothing".into())),
-        }
+            .map_err(target_error)
     }
 }
