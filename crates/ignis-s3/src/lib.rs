@@ -25,6 +25,8 @@ pub mod notify;
 mod objects;
 pub mod op;
 mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod xml;
 
 pub use body::{ByteStream, RequestBody};
