@@ -176,6 +176,40 @@ impl Disk {
         })
     }
 
+    /// Copies the bytes `start..start + len` of an object of
+    /// `src_bucket` (whose row names `src_file`) into a new data file of
+    /// `bucket` (UploadPartCopy).
+    pub async fn copy_range(
+        &self,
+        bucket: &str,
+        src_bucket: &str,
+        src_file: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Stored, S3Error> {
+        let mut temp = Temp::create(self, bucket).await?;
+        let mut digests = BodyDigests::default();
+        let mut buf = vec![0u8; WRITE_BUF];
+        for (mut src, mut left) in self.open(src_bucket, src_file, start, len).await? {
+            while left > 0 {
+                let want = usize::try_from(left).unwrap_or(WRITE_BUF).min(WRITE_BUF);
+                let n = src.read(&mut buf[..want]).await?;
+                if n == 0 {
+                    return Err(S3Error::internal("an object's file ended early"));
+                }
+                digests.update(&buf[..n]);
+                temp.out.write_all(&buf[..n]).await?;
+                left -= n as u64;
+            }
+        }
+        let file = temp.commit(self, bucket).await?;
+        Ok(Stored {
+            file,
+            digests: digests.finish(),
+            checksum: None,
+        })
+    }
+
     /// Removes a bucket's temporary files and the data files not in
     /// `named` (left by a crash between a rename and its row).
     pub async fn sweep(&self, bucket: &str, named: &HashSet<String>) -> std::io::Result<u64> {

@@ -152,6 +152,98 @@ impl Inner {
         Ok(resp)
     }
 
+    /// UploadPartCopy: a part made of a source object's bytes (all, or
+    /// `x-amz-copy-source-range: bytes=first-last`).
+    pub(crate) async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        (source_bucket, source_key): (&str, &str),
+        req: &S3Request<'_>,
+    ) -> Result<S3Response, S3Error> {
+        self.existing_upload(bucket, key, upload_id).await?;
+        self.existing(source_bucket).await?;
+        let source = self
+            .store
+            .object(source_bucket, source_key)
+            .await?
+            .ok_or_else(|| S3Error::no_such_key(source_key))?;
+        let (start, len) = match req
+            .headers
+            .get("x-amz-copy-source-range")
+            .and_then(|v| v.to_str().ok())
+        {
+            None => (0, source.size),
+            Some(range) => {
+                let bad = || {
+                    S3Error::invalid_argument(
+                        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                        "x-amz-copy-source-range",
+                        range,
+                    )
+                };
+                let (first, last) = range
+                    .trim()
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.split_once('-'))
+                    .ok_or_else(bad)?;
+                let first: u64 = first.trim().parse().map_err(|_| bad())?;
+                let last: u64 = last.trim().parse().map_err(|_| bad())?;
+                if first > last {
+                    return Err(bad());
+                }
+                if last >= source.size {
+                    return Err(S3Error::new(
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        "InvalidRange",
+                        "The requested range is not satisfiable",
+                    )
+                    .with("RangeRequested", range)
+                    .with("ActualObjectSize", source.size.to_string()));
+                }
+                (first, last - first + 1)
+            }
+        };
+        let stored = self
+            .disk
+            .copy_range(bucket, source_bucket, &source.file, start, len)
+            .await?;
+        let etag = stored.digests.etag();
+        let modified = now_ms();
+        let part = PartRow {
+            upload_id: upload_id.to_string(),
+            part_number,
+            file: stored.file.clone(),
+            size: stored.digests.len,
+            etag: etag.clone(),
+            modified_ms: modified,
+            meta: serde_json::to_string(&PartMeta::default()).expect("strings"),
+        };
+        match self.store.put_part(part).await {
+            Ok(Some(replaced)) => {
+                if let Some(old) = replaced {
+                    self.disk.remove(bucket, &old).await;
+                }
+            }
+            Ok(None) => {
+                self.disk.remove(bucket, &stored.file).await;
+                return Err(S3Error::no_such_upload(upload_id));
+            }
+            Err(e) => {
+                self.disk.remove(bucket, &stored.file).await;
+                return Err(e.into());
+            }
+        }
+        let mut w = XmlWriter::new();
+        w.root("CopyPartResult");
+        w.leaf("LastModified", &iso8601(modified));
+        w.leaf("ETag", &etag);
+        w.close("CopyPartResult");
+        Ok(S3Response::xml(w.finish()))
+    }
+
     pub(crate) async fn complete_upload(
         &self,
         bucket: &str,

@@ -225,7 +225,8 @@ pub enum S3Op {
         /// The key.
         key: String,
     },
-    /// `PUT /bucket/key?partNumber=N&uploadId=U`.
+    /// `PUT /bucket/key?partNumber=N&uploadId=U`; with
+    /// `x-amz-copy-source`, UploadPartCopy.
     UploadPart {
         /// The bucket.
         bucket: String,
@@ -235,6 +236,8 @@ pub enum S3Op {
         upload_id: String,
         /// The part's number.
         part_number: u32,
+        /// UploadPartCopy's source object: bucket and key.
+        copy_source: Option<(String, String)>,
     },
     /// `POST /bucket/key?uploadId=U`.
     CompleteMultipartUpload {
@@ -305,6 +308,10 @@ impl S3Op {
             Self::GetObjectTagging { .. } => "GetObjectTagging",
             Self::DeleteObjectTagging { .. } => "DeleteObjectTagging",
             Self::CreateMultipartUpload { .. } => "CreateMultipartUpload",
+            Self::UploadPart {
+                copy_source: Some(_),
+                ..
+            } => "UploadPartCopy",
             Self::UploadPart { .. } => "UploadPart",
             Self::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
             Self::AbortMultipartUpload { .. } => "AbortMultipartUpload",
@@ -546,9 +553,11 @@ pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
     let tagging = q.has("tagging");
     match (method.as_str(), upload_id) {
         ("PUT", Some(upload_id)) => {
-            if req.headers.contains_key("x-amz-copy-source") {
-                return Err(not_implemented("UploadPartCopy"));
-            }
+            let copy_source = req
+                .headers
+                .get("x-amz-copy-source")
+                .map(|v| copy_source(v.to_str().unwrap_or("")))
+                .transpose()?;
             let part_number = q
                 .get("partNumber")
                 .and_then(|n| n.parse::<u32>().ok())
@@ -565,6 +574,7 @@ pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
                 key,
                 upload_id,
                 part_number,
+                copy_source,
             })
         }
         ("PUT", None) if tagging => Ok(S3Op::PutObjectTagging { bucket, key }),
@@ -740,6 +750,18 @@ mod tests {
                 source_bucket: "src".into(),
                 source_key: "a b".into()
             }
+        );
+        assert_eq!(
+            op(
+                "PUT",
+                h,
+                "/b/k",
+                "partNumber=3&uploadId=u",
+                &[("x-amz-copy-source", "src/big")]
+            )
+            .unwrap()
+            .name(),
+            "UploadPartCopy"
         );
         assert_eq!(
             op("PUT", h, "/b/k", "partNumber=0&uploadId=u", &[])

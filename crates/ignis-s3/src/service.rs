@@ -259,9 +259,27 @@ impl S3 {
                 key,
                 upload_id,
                 part_number,
+                copy_source: None,
             } => {
                 this.upload_part(&bucket, &key, &upload_id, part_number, &mut body)
                     .await
+            }
+            S3Op::UploadPart {
+                bucket,
+                key,
+                upload_id,
+                part_number,
+                copy_source: Some((source_bucket, source_key)),
+            } => {
+                this.upload_part_copy(
+                    &bucket,
+                    &key,
+                    &upload_id,
+                    part_number,
+                    (&source_bucket, &source_key),
+                    req,
+                )
+                .await
             }
             S3Op::CompleteMultipartUpload {
                 bucket,
