@@ -108,4 +108,4 @@ step "pytest tests/e2e tests/runtimes"
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
 # shellcheck disable=SC2086
-"$VENV/bin/python" -m pytest tests/e2e tests/runtimes -q -p no:cacheprovider -rfE --tb=short ${PYTEST_ARGS:-}
+"$VENV/bin/python" -m pytest tests/e2e tests/runtimes -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}
