@@ -81,7 +81,11 @@ def cli_env(tmp_path: Path) -> dict:
 
 
 def cli(url: str, tmp_path: Path, *args: str) -> str:
-    proc = subprocess.run([aws_bin(), "--endpoint-url", url, *args], env=cli_env(tmp_path),
+    # Retries as the CLI's defaults do: a response the CLI occasionally does
+    # not see (an open issue, see docs/objects.md) is a 30 s wait and a
+    # retry, not a failure.
+    env = {**cli_env(tmp_path), "AWS_MAX_ATTEMPTS": "3"}
+    proc = subprocess.run([aws_bin(), "--endpoint-url", url, "--cli-read-timeout", "30", *args], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{args} failed:\n{proc.stderr}"
     return proc.stdout
@@ -447,6 +451,22 @@ def test_enforce_mode_signed_chunks_policies_and_users(own_server, tmp_path):
     assert reader.get_object(Bucket="guarded", Key="doc.txt")["Body"].read() == b"secret doc"
     assert error_code(refused(lambda: reader.put_object(Bucket="guarded", Key="w", Body=b"x"))) == "AccessDenied"
     assert error_code(refused(lambda: reader.list_objects_v2(Bucket="guarded"))) == "AccessDenied"
+    # A copy needs s3:GetObject on its source too: a bucket the user may
+    # write but not read from is no way around the policy.
+    s3.create_bucket(Bucket="dropbox")
+    s3.put_bucket_policy(Bucket="dropbox", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/reader"},
+                       "Action": "s3:PutObject", "Resource": "arn:aws:s3:::dropbox/*"}],
+    }))
+    reader.put_object(Bucket="dropbox", Key="mine.txt", Body=b"written")
+    s3.create_bucket(Bucket="vault")
+    s3.put_object(Bucket="vault", Key="gold.txt", Body=b"gold")
+    e = refused(lambda: reader.copy_object(Bucket="dropbox", Key="stolen.txt", CopySource="vault/gold.txt"))
+    assert error_code(e) == "AccessDenied"
+    reader.copy_object(Bucket="dropbox", Key="copied.txt", CopySource="guarded/doc.txt")
+    assert s3.get_object(Bucket="dropbox", Key="copied.txt")["Body"].read() == b"secret doc"
+    assert "stolen.txt" not in keys(s3, "dropbox")
     assert error_code(refused(lambda: s3.put_bucket_policy(Bucket="guarded", Policy="not json"))) == "MalformedPolicy"
     s3.delete_bucket_policy(Bucket="guarded")
     assert error_code(refused(lambda: reader.get_object(Bucket="guarded", Key="doc.txt"))) == "AccessDenied"

@@ -42,7 +42,9 @@ impl Inner {
         request_id: &str,
     ) -> Response {
         let body_sent = has_body(&parts.headers);
+        tracing::debug!(method = %parts.method, path = parts.uri.path(), request_id, "S3 request");
         let mut resp = self.s3_answer(parts, body, request_id).await;
+        tracing::debug!(status = %resp.status(), request_id, "S3 answer");
         if body_sent && (resp.status().is_client_error() || resp.status().is_server_error()) {
             // The body may be left unread: the connection cannot be
             // reused, and the client is told so.
@@ -102,20 +104,31 @@ impl Inner {
     }
 
     /// IAM's decision on `op` for `caller`, the bucket's policy as the
-    /// resource policy.
+    /// resource policy; a copy also needs `s3:GetObject` on its source
+    /// (under the source bucket's policy).
     async fn authorize_s3(&self, op: &S3Op, caller: &Principal) -> Result<(), AwsError> {
+        let deny = |m| AwsError::sender(StatusCode::FORBIDDEN, "AccessDenied", m);
         let policy = match op.bucket() {
-            Some(bucket) => self
-                .s3
-                .bucket_policy(bucket)
-                .await
-                .and_then(|p| PolicyDocument::parse(&p, PolicyKind::Resource).ok()),
+            Some(bucket) => self.bucket_policy_doc(bucket).await,
             None => None,
         };
-        self.decide(caller, op.action(), &op.resource(), policy.as_ref(), |m| {
-            AwsError::sender(StatusCode::FORBIDDEN, "AccessDenied", m)
-        })
-        .await
+        self.decide(caller, op.action(), &op.resource(), policy.as_ref(), deny)
+            .await?;
+        if let Some((bucket, key)) = op.copy_source() {
+            let policy = self.bucket_policy_doc(bucket).await;
+            let source = format!("arn:aws:s3:::{bucket}/{key}");
+            self.decide(caller, "s3:GetObject", &source, policy.as_ref(), deny)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A bucket's policy, parsed.
+    async fn bucket_policy_doc(&self, bucket: &str) -> Option<PolicyDocument> {
+        self.s3
+            .bucket_policy(bucket)
+            .await
+            .and_then(|p| PolicyDocument::parse(&p, PolicyKind::Resource).ok())
     }
 }
 

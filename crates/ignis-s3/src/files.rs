@@ -20,6 +20,9 @@ use crate::body::RequestBody;
 use crate::digest::{BodyDigests, ChecksumAlgorithm, Digests};
 use crate::error::S3Error;
 
+/// A durable write slower than this is logged (a loaded disk).
+const SLOW_SYNC: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The write buffer: pieces of a body are gathered to this size.
 const WRITE_BUF: usize = 1 << 20;
 
@@ -272,6 +275,7 @@ impl Temp {
 
     /// Flushes, fsyncs, renames into `data/` and fsyncs the directory.
     async fn commit(mut self, disk: &Disk, bucket: &str) -> Result<String, S3Error> {
+        let started = std::time::Instant::now();
         self.out.flush().await?;
         self.out.get_mut().sync_all().await?;
         let data = disk.bucket_dir(bucket).join("data");
@@ -279,6 +283,10 @@ impl Temp {
         tokio::fs::rename(&self.path, data.join(&self.id)).await?;
         sync_dir(&data).await?;
         self.committed = true;
+        let took = started.elapsed();
+        if took > SLOW_SYNC {
+            tracing::warn!(bucket, ?took, "making an object durable was slow (fsync)");
+        }
         Ok(self.id.clone())
     }
 }

@@ -53,7 +53,9 @@ impl Inner {
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
         let mut meta = ObjectMeta::from_headers(req.headers)?;
+        tracing::debug!(bucket, key, "PutObject: body streaming to disk");
         let stored = self.disk.write(bucket, body).await?;
+        tracing::debug!(bucket, key, "PutObject: durable; writing the row");
         meta.set_checksum(stored.checksum.clone());
         let etag = stored.digests.etag();
         let row = ObjectRow {

@@ -370,6 +370,22 @@ impl S3Op {
         }
     }
 
+    /// The object a copy reads (CopyObject, UploadPartCopy): bucket and key.
+    pub fn copy_source(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::CopyObject {
+                source_bucket,
+                source_key,
+                ..
+            }
+            | Self::UploadPart {
+                copy_source: Some((source_bucket, source_key)),
+                ..
+            } => Some((source_bucket, source_key)),
+            _ => None,
+        }
+    }
+
     /// The IAM action that authorizes it (`s3:GetObject`); S3's own
     /// action names, which are not always the operation's.
     pub fn action(&self) -> &'static str {
