@@ -41,13 +41,24 @@ def test_cloudwatch_logs(url):
 
 
 def test_s3_rest_xml(url):
+    """S3 is served now; what it does not serve (lifecycle, CORS, versioning
+    writes) is S3's own NotImplemented, 501, in the REST-XML shape."""
     s3 = aws_client(url, "s3")
-    e = refused(lambda: s3.list_buckets())
-    assert error_code(e) == "NotImplemented"
-    assert error_message(e) == "S3 ListBuckets is not served by Ignis"
-    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    e = refused(lambda: s3.put_object(Bucket="photos", Key="a/b.png", Body=b"png"))
-    assert error_message(e) == "S3 PutObject is not served by Ignis"
+    bucket = "services-probe"
+    s3.create_bucket(Bucket=bucket)
+    try:
+        e = refused(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))
+        assert error_code(e) == "NotImplemented"
+        assert "lifecycle" in error_message(e)
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        e = refused(lambda: s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]},
+        ))
+        assert error_code(e) == "NotImplemented"
+        assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, "nothing stored"
+    finally:
+        s3.delete_bucket(Bucket=bucket)
 
 
 @pytest.mark.parametrize(
