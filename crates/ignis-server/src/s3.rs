@@ -13,11 +13,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ignis_api::functions::Functions;
 use ignis_events::AsyncInvoker;
-use ignis_router::InvokeInput;
 use ignis_s3::notify::{Answer, Destinations, Dispatcher};
-use ignis_sqs::{Outgoing, Sqs};
+use ignis_sqs::Sqs;
 use ignis_store::{SnsStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
+
+use crate::node::{self, QueueSend};
 
 /// Functions, queues and topics of this node.
 pub(crate) struct NodeDestinations {
@@ -29,20 +30,11 @@ pub(crate) struct NodeDestinations {
     pub(crate) rules: ignis_eventbridge::EventBridge,
 }
 
-/// A function ARN's name and qualifier.
-fn function_of(arn: &str) -> Option<(String, Option<String>)> {
-    let rest = arn.splitn(7, ':').nth(6)?;
-    Some(match rest.split_once(':') {
-        Some((name, q)) => (name.to_string(), Some(q.to_string())),
-        None => (rest.to_string(), None),
-    })
-}
-
 impl Destinations for NodeDestinations {
     fn exists<'a>(&'a self, arn: &'a str) -> Answer<'a, bool> {
         Box::pin(async move {
             match arn.split(':').nth(2) {
-                Some("lambda") => match function_of(arn) {
+                Some("lambda") => match node::function_of(arn) {
                     Some((name, q)) => self.functions.resolve(&name, q.as_deref()).await.is_ok(),
                     None => false,
                 },
@@ -55,78 +47,50 @@ impl Destinations for NodeDestinations {
 
     fn deliver<'a>(&'a self, arn: &'a str, payload: &'a str) -> Answer<'a, Result<(), String>> {
         Box::pin(async move {
-            match arn.split(':').nth(2) {
+            let delivered = match arn.split(':').nth(2) {
                 Some("lambda") => {
-                    let (function, qualifier) =
-                        function_of(arn).ok_or_else(|| format!("{arn} is not a function ARN"))?;
-                    self.events
-                        .enqueue(InvokeInput {
-                            function,
-                            qualifier,
-                            payload: Bytes::from(payload.to_string()),
-                            client_context: None,
-                            invoked_arn: arn.to_string(),
-                            request_id: None,
-                            tail: false,
-                            trace_id: None,
-                        })
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
+                    let payload = Bytes::from(payload.to_owned());
+                    node::invoke_async(&self.events, &self.functions, arn, payload).await
                 }
                 Some("sqs") => {
-                    let name = self
-                        .sqs
-                        .name_of_arn(arn)
-                        .ok_or_else(|| format!("{arn} does not exist"))?;
-                    let outgoing = Outgoing {
-                        body: payload.to_string(),
-                        sender_id: ignis_model::arn::ACCOUNT_ID.to_owned(),
-                        ..Outgoing::default()
+                    let send = QueueSend {
+                        body: payload.to_owned(),
+                        ..QueueSend::default()
                     };
-                    let sent = self
-                        .sqs
-                        .send(name, vec![outgoing])
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    match sent.into_iter().next() {
-                        Some(Ok(_)) => Ok(()),
-                        Some(Err(e)) => Err(format!("{}: {}", e.code, e.message)),
-                        None => Err("the queue answered nothing".into()),
-                    }
+                    node::send_to_queue(&self.sqs, arn, send).await
                 }
-                Some("sns") => self
-                    .sns
-                    .publish_message(arn, payload.to_string(), Vec::new())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| format!("{}: {}", e.code, e.message)),
-                Some("events") => {
-                    let event: serde_json::Value =
-                        serde_json::from_str(payload).map_err(|e| e.to_string())?;
-                    let resources = event["resources"]
-                        .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    self.rules
-                        .put_event(
-                            arn,
-                            "aws.s3",
-                            event["detail-type"].as_str().unwrap_or("Object Created"),
-                            resources,
-                            event["detail"].clone(),
-                        )
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{}: {}", e.code, e.message))
-                }
-                _ => Err(format!("Ignis does not deliver to {arn}")),
-            }
+                Some("sns") => node::publish(&self.sns, arn, payload.to_owned(), Vec::new()).await,
+                Some("events") => return self.to_bus(arn, payload).await,
+                _ => return Err(format!("Ignis does not deliver to {arn}")),
+            };
+            delivered.map_err(|r| r.text())
         })
+    }
+}
+
+impl NodeDestinations {
+    /// Puts an S3 event (EventBridge's shape, made by the notifier) on a bus.
+    async fn to_bus(&self, arn: &str, payload: &str) -> Result<(), String> {
+        let event: serde_json::Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        let resources = event["resources"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.rules
+            .put_event(
+                arn,
+                "aws.s3",
+                event["detail-type"].as_str().unwrap_or("Object Created"),
+                resources,
+                event["detail"].clone(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}: {}", e.code, e.message))
     }
 }
 
