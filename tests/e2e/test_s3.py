@@ -773,3 +773,83 @@ def test_kill_9_mid_upload_loses_no_acknowledged_notification(tmp_path):
     finally:
         restarted.stop()
         assert not restarted.panics_since(0), restarted.stderr()[-8000:]
+
+
+# ------------------------------------------- an S3-compatible store's webhook
+
+MINIO_RECORD = {
+    "EventName": "s3:ObjectCreated:Put",
+    "Key": "their-bucket/photos/a b.png",
+    "Records": [{
+        "eventVersion": "2.0", "eventSource": "minio:s3", "awsRegion": "",
+        "eventTime": "2026-12-07T00:00:00.000Z", "eventName": "s3:ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "Config",
+               "bucket": {"name": "their-bucket", "arn": "arn:aws:s3:::their-bucket"},
+               "object": {"key": "photos/a+b.png", "size": 3, "eTag": "abc", "sequencer": "1"}},
+    }],
+}
+
+
+def records_in(sqs, queue_url: str, want: int) -> list[dict]:
+    """The S3 records among a queue's messages (S3's TestEvent left out)."""
+    got: list[dict] = []
+
+    def more():
+        r = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for m in r.get("Messages", []):
+            body = json.loads(m["Body"])
+            got.extend(body.get("Records", []))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return len(got) >= want
+
+    wait_for(more, 60, interval=0, what=f"{want} records in {queue_url}")
+    return got
+
+
+def test_an_external_stores_webhook_notifies_through_the_bucket_configuration(url, s3):
+    """A team keeps its object store: its webhook posts S3-shaped records to
+    /ignis/v1/buckets/{bucket}/events and they go where the Ignis bucket's
+    notification configuration says, filters applied."""
+    sqs = aws_client(url, "sqs")
+    bucket, qname = unique("ext"), unique("extq")
+    qurl = sqs.create_queue(QueueName=qname)["QueueUrl"]
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "pngs", "QueueArn": queue_arn(qname), "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}}}]})
+    hook = f"{url}/ignis/v1/buckets/{bucket}/events"
+    r = requests.post(hook, json=MINIO_RECORD, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"Notifications": 1}
+    skipped = json.loads(json.dumps(MINIO_RECORD))
+    skipped["Records"][0]["s3"]["object"]["key"] = "notes.txt"
+    assert requests.post(hook, json=skipped, timeout=30).json() == {"Notifications": 0}
+    [record] = records_in(sqs, qurl, 1)
+    assert record["eventSource"] == "minio:s3", "the store's record, as it sent it"
+    assert record["s3"]["configurationId"] == "pngs"
+    assert record["s3"]["object"]["key"] == "photos/a+b.png"
+    assert record["s3"]["bucket"]["name"] == "their-bucket"
+    # Bad input: the service's own errors, nothing queued.
+    r = requests.post(f"{url}/ignis/v1/buckets/{unique('none')}/events", json=MINIO_RECORD, timeout=30)
+    assert r.status_code == 404 and "<Code>NoSuchBucket</Code>" in r.text
+    for bad in [b"not json", b"{}", json.dumps({"Records": [{"s3": {}}]}).encode()]:
+        r = requests.post(hook, data=bad, timeout=30)
+        assert r.status_code == 400 and "<Code>InvalidRequest</Code>" in r.text, r.text
+    assert sqs.receive_message(QueueUrl=qurl, WaitTimeSeconds=1).get("Messages") is None
+
+
+def test_an_external_stores_webhook_in_enforce_mode_needs_a_key_allowed_to_write(own_server, tmp_path):
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    root = json.loads((srv.data_dir / "root-access-key.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=srv.url, region_name=REGION, aws_access_key_id=root["AccessKeyId"],
+                      aws_secret_access_key=root["SecretAccessKey"])
+    s3.create_bucket(Bucket="mirror")
+    hook = f"{srv.url}/ignis/v1/buckets/mirror/events"
+    assert requests.post(hook, json=MINIO_RECORD, timeout=30).status_code == 403
+    wrong = {"Authorization": f"Bearer {root['AccessKeyId']}:not-the-secret"}
+    assert requests.post(hook, json=MINIO_RECORD, headers=wrong, timeout=30).status_code == 403
+    good = {"Authorization": f"Bearer {root['AccessKeyId']}:{root['SecretAccessKey']}"}
+    r = requests.post(hook, json=MINIO_RECORD, headers=good, timeout=30)
+    assert r.status_code == 200 and r.json() == {"Notifications": 0}, r.text
+    r = requests.post(hook, json=MINIO_RECORD, auth=(root["AccessKeyId"], root["SecretAccessKey"]), timeout=30)
+    assert r.status_code == 200, r.text

@@ -205,7 +205,7 @@ fn plainly_lambda(req: &Request) -> bool {
     if names_role {
         return false;
     }
-    if h.contains_key("x-amz-target") {
+    if h.contains_key("x-amz-target") || path.starts_with(s3::WEBHOOK_PREFIX) {
         return false;
     }
     if h.get(header::CONTENT_TYPE).is_some_and(|t| {
@@ -234,6 +234,11 @@ impl Inner {
         // `Code.Location`) are fetched unsigned, as a presigned URL would be.
         if parts.uri.path().starts_with("/ignis/v1/code/") {
             return call(&mut api, Request::from_parts(parts, body)).await;
+        }
+        // An S3-compatible store's webhook: its records for a bucket's
+        // notification configuration.
+        if let Some(bucket) = s3::webhook_bucket(&parts) {
+            return self.s3_webhook(bucket, parts, body, &request_id).await;
         }
         // S3 streams its bodies: routed before the body is read.
         let early = ignis_protocol::recognize(&RequestView {

@@ -24,8 +24,50 @@ use tokio::io::AsyncReadExt;
 
 use crate::{AuthMode, Inner};
 
+/// A webhook refused by S3 or by authentication / authorization.
+enum Refusal {
+    S3(S3Error),
+    Aws(AwsError),
+}
+
+impl From<S3Error> for Refusal {
+    fn from(e: S3Error) -> Self {
+        Refusal::S3(e)
+    }
+}
+
 /// The largest piece of a file sent at once.
 const READ_CHUNK: usize = 256 * 1024;
+
+/// Where an S3-compatible store's webhook posts: `<prefix><bucket>/events`.
+pub(crate) const WEBHOOK_PREFIX: &str = "/ignis/v1/buckets/";
+
+/// The bucket a webhook request names (`POST /ignis/v1/buckets/{b}/events`).
+pub(crate) fn webhook_bucket(parts: &http::request::Parts) -> Option<String> {
+    if parts.method != Method::POST {
+        return None;
+    }
+    let rest = parts.uri.path().strip_prefix(WEBHOOK_PREFIX)?;
+    let bucket = rest.strip_suffix("/events")?;
+    (!bucket.is_empty() && !bucket.contains('/')).then(|| bucket.to_string())
+}
+
+/// The key id and secret a webhook sends in place of a signature:
+/// `Authorization: Bearer KEY:SECRET` or HTTP Basic with the same pair.
+fn webhook_key(headers: &http::HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let pair = if let Some(token) = value.strip_prefix("Bearer ") {
+        token.trim().to_string()
+    } else {
+        let encoded = value.strip_prefix("Basic ")?;
+        let raw =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
+                .ok()?;
+        String::from_utf8(raw).ok()?
+    };
+    let (key, secret) = pair.split_once(':')?;
+    Some((key.to_string(), secret.to_string()))
+}
 
 /// Whether a request, recognized without its body, is S3's.
 pub(crate) fn is_s3(what: &Recognized) -> bool {
@@ -100,6 +142,66 @@ impl Inner {
         match self.s3.execute(op, &req, Box::pin(stream), signer).await {
             Ok(resp) => render(resp, head, request_id),
             Err(e) => s3_error(&e, head, request_id),
+        }
+    }
+
+    /// An S3-compatible store's webhook (see `ignis_s3::ingest`): in
+    /// `enforce` mode the caller (a SigV4 signature, or the key pair in
+    /// place of one) needs `s3:PutObject` on the bucket's objects, as if it
+    /// had written them here.
+    pub(crate) async fn s3_webhook(
+        &self,
+        bucket: String,
+        parts: http::request::Parts,
+        body: Body,
+        request_id: &str,
+    ) -> Response {
+        let answer = async {
+            let body = axum::body::to_bytes(body, ignis_s3::ingest::MAX_BODY)
+                .await
+                .map_err(|_| {
+                    S3Error::invalid_request(format!(
+                        "The body must be at most {} bytes",
+                        ignis_s3::ingest::MAX_BODY
+                    ))
+                })?;
+            if self.mode == AuthMode::Enforce {
+                let caller = match webhook_key(&parts.headers) {
+                    Some((key, secret)) => self.auth.by_secret(&key, &secret).await,
+                    None => {
+                        let rp = RequestParts {
+                            method: parts.method.as_str(),
+                            path: parts.uri.path(),
+                            query: parts.uri.query().unwrap_or(""),
+                            headers: &parts.headers,
+                        };
+                        self.auth.authenticate(&rp, &body, chrono::Utc::now()).await
+                    }
+                };
+                let caller = caller.map_err(|e| Refusal::Aws(e.aws()))?;
+                if caller != Principal::Root {
+                    let resource = format!("arn:aws:s3:::{bucket}/*");
+                    let policy = self.bucket_policy_doc(&bucket).await;
+                    let deny = |m| AwsError::sender(StatusCode::FORBIDDEN, "AccessDenied", m);
+                    self.decide(&caller, "s3:PutObject", &resource, policy.as_ref(), deny)
+                        .await
+                        .map_err(Refusal::Aws)?;
+                }
+            }
+            let n = self.s3.ingest(&bucket, &body).await?;
+            Ok::<usize, Refusal>(n)
+        };
+        match answer.await {
+            Ok(n) => {
+                let mut resp = Response::new(Body::from(format!("{{\"Notifications\":{n}}}")));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                with_ids(resp, request_id)
+            }
+            Err(Refusal::S3(e)) => s3_error(&e, false, request_id),
+            Err(Refusal::Aws(e)) => aws_error(&e, false, request_id),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod conditional;
 pub mod digest;
 pub mod error;
 pub mod files;
+pub mod ingest;
 mod list;
 pub mod meta;
 mod multipart;

@@ -59,18 +59,6 @@ impl EventName {
             Self::Delete => "ObjectRemoved:Delete",
         }
     }
-
-    /// Whether a configuration's event (`s3:ObjectCreated:*`) covers it.
-    fn matches(self, configured: &str) -> bool {
-        let Some(c) = configured.strip_prefix("s3:") else {
-            return false;
-        };
-        let name = self.as_str();
-        match c.strip_suffix(":*") {
-            Some(family) => name.split(':').next() == Some(family),
-            None => c == name,
-        }
-    }
 }
 
 /// The events a configuration may name.
@@ -145,15 +133,33 @@ pub struct Destination {
 
 impl Destination {
     fn wants(&self, event: EventName, key: &str) -> bool {
-        self.events.iter().any(|e| event.matches(e))
+        self.wants_name(event.as_str(), key)
+    }
+
+    /// Whether it wants the event `name` (`ObjectCreated:Put`, any event
+    /// an S3-compatible store names) on `key`.
+    pub(crate) fn wants_name(&self, name: &str, key: &str) -> bool {
+        self.events.iter().any(|e| covers(e, name))
             && self
                 .filters
                 .iter()
-                .all(|(name, value)| match name.as_str() {
+                .all(|(filter, value)| match filter.as_str() {
                     "prefix" => key.starts_with(value.as_str()),
                     "suffix" => key.ends_with(value.as_str()),
                     _ => false,
                 })
+    }
+}
+
+/// Whether a configuration's event (`s3:ObjectCreated:*`) covers the event
+/// `name` (`ObjectCreated:Put`).
+fn covers(configured: &str, name: &str) -> bool {
+    let Some(c) = configured.strip_prefix("s3:") else {
+        return false;
+    };
+    match c.strip_suffix(":*") {
+        Some(family) => name.split(':').next() == Some(family),
+        None => c == name,
     }
 }
 

@@ -214,6 +214,14 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn abort_upload(&self, upload_id: &str) -> Result<Option<Vec<String>>, StoreError>;
     /// Every file a row of `bucket` names (objects and parts).
     async fn bucket_files(&self, bucket: &str) -> Result<Vec<String>, StoreError>;
+    /// Writes notifications for an object kept elsewhere (an S3-compatible
+    /// store's webhook), in one transaction; `false` if the bucket does not
+    /// exist.
+    async fn add_object_events(
+        &self,
+        bucket: &str,
+        events: Vec<NewObjectEvent>,
+    ) -> Result<bool, StoreError>;
     /// Claims up to `limit` due notifications for `owner` for `lease_ms`.
     async fn claim_object_events(
         &self,

@@ -273,6 +273,19 @@ impl ObjectStore for SqliteStore {
         .await
     }
 
+    async fn add_object_events(&self, bucket: &str, events: Vec<NewObjectEvent>) -> Result<bool> {
+        let bucket = bucket.to_string();
+        self.s3_tx("write object events", move |tx| {
+            let op = "write object events";
+            if !bucket_exists(tx, op, &bucket)? {
+                return Ok(false);
+            }
+            insert_events(tx, op, &events)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn put_object(&self, row: ObjectRow, events: Vec<NewObjectEvent>) -> Result<Written> {
         self.s3_tx("write object", move |tx| {
             let op = "write object";
