@@ -6,12 +6,20 @@
 //! The next tick is computed after *now*, not after the tick that fired:
 //! ticks missed while no engine ran (the server was down) fire once, not
 //! once each.
+//!
+//! A won tick is written as a pending firing in the claim's own
+//! transaction and removed once delivered (or dead-lettered); an engine
+//! starting up delivers the firings a killed process left. A tick is thus
+//! claimed exactly once and delivered at least once, as AWS's Scheduler
+//! delivers (a FIFO queue target deduplicates the repeat by the tick's
+//! deduplication id).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ignis_store::schedules::ScheduleRow;
+use ignis_store::schedules::{self, ScheduleRow};
+use ignis_store::ScheduleStore;
 
 use crate::model::Definition;
 use crate::service::{definition_of, Scheduler};
@@ -71,7 +79,7 @@ impl Scheduler {
             if let Some(firing) = self.claim(&row, now).await? {
                 fired += 1;
                 let deliver = Arc::clone(deliver);
-                deliver_with_retries(deliver, firing).await;
+                deliver_with_retries(deliver, self.store.clone(), firing).await;
             }
         }
         Ok(fired)
@@ -99,6 +107,12 @@ impl Scheduler {
         let tick = DateTime::from_timestamp_millis(tick_ms).unwrap_or(now);
         let next = definition.next_tick(created, now.max(tick));
         let delete = next.is_none() && definition.action_after_completion == "DELETE";
+        let schedule_arn = self.schedule_arn(&row.group, &row.name);
+        let pending = schedules::Firing {
+            schedule_arn: schedule_arn.clone(),
+            tick_ms,
+            definition: row.definition.clone(),
+        };
         let won = self
             .store
             .claim_tick(
@@ -107,13 +121,41 @@ impl Scheduler {
                 tick_ms,
                 next.map(|t| t.timestamp_millis()),
                 delete,
+                &pending,
             )
             .await?;
-        Ok(won.then(|| Firing {
-            schedule_arn: self.schedule_arn(&row.group, &row.name),
+        Ok(won.then_some(Firing {
+            schedule_arn,
             definition,
             tick,
         }))
+    }
+
+    /// Delivers the firings a killed process won and did not finish; how
+    /// many.
+    pub async fn resume_pending(
+        &self,
+        deliver: &Arc<dyn Deliver>,
+    ) -> Result<usize, ignis_store::StoreError> {
+        let pending = self.store.pending_firings().await?;
+        let n = pending.len();
+        for p in pending {
+            let Ok(definition) = serde_json::from_str::<Definition>(&p.definition) else {
+                tracing::warn!(schedule = %p.schedule_arn, "unreadable pending firing dropped");
+                self.store.finish_firing(&p.schedule_arn, p.tick_ms).await?;
+                continue;
+            };
+            let tick =
+                DateTime::from_timestamp_millis(p.tick_ms).unwrap_or_else(|| self.clock.now());
+            tracing::info!(schedule = %p.schedule_arn, %tick, "delivering a tick a previous process won");
+            let firing = Firing {
+                schedule_arn: p.schedule_arn,
+                definition,
+                tick,
+            };
+            deliver_with_retries(Arc::clone(deliver), self.store.clone(), firing).await;
+        }
+        Ok(n)
     }
 
     /// Runs the engine until the task is dropped: fires what is due, then
@@ -122,6 +164,9 @@ impl Scheduler {
     pub fn spawn_engine(&self, deliver: Arc<dyn Deliver>) -> tokio::task::JoinHandle<()> {
         let scheduler = self.clone();
         tokio::spawn(async move {
+            if let Err(e) = scheduler.resume_pending(&deliver).await {
+                tracing::warn!(error = %e, "the scheduler could not read its pending firings");
+            }
             loop {
                 if let Err(e) = scheduler.run_due(&deliver).await {
                     tracing::warn!(error = %e, "the scheduler could not read its schedules");
@@ -146,14 +191,20 @@ impl Scheduler {
 
 /// Delivers a firing; failed attempts are retried (with backoff, within the
 /// policy's attempts and event age) in the background, then dead-lettered.
-async fn deliver_with_retries(deliver: Arc<dyn Deliver>, firing: Firing) {
+async fn deliver_with_retries(
+    deliver: Arc<dyn Deliver>,
+    store: Arc<dyn ScheduleStore>,
+    firing: Firing,
+) {
     let first = attempt(&*deliver, &firing).await;
     let Err(error) = first else {
+        finish(&*store, &firing).await;
         return;
     };
     let (retries, max_age) = firing.definition.retries();
     if !error.retryable || retries == 0 {
         dead_letter(&*deliver, &firing, &error, 0).await;
+        finish(&*store, &firing).await;
         return;
     }
     tokio::spawn(async move {
@@ -168,7 +219,7 @@ async fn deliver_with_retries(deliver: Arc<dyn Deliver>, firing: Firing) {
             tokio::time::sleep(backoff).await;
             attempts += 1;
             match attempt(&*deliver, &firing).await {
-                Ok(()) => return,
+                Ok(()) => return finish(&*store, &firing).await,
                 Err(e) if e.retryable => error = e,
                 Err(e) => {
                     error = e;
@@ -177,7 +228,16 @@ async fn deliver_with_retries(deliver: Arc<dyn Deliver>, firing: Firing) {
             }
         }
         dead_letter(&*deliver, &firing, &error, attempts).await;
+        finish(&*store, &firing).await;
     });
+}
+
+/// The firing is done (delivered or dead-lettered): no longer pending.
+async fn finish(store: &dyn ScheduleStore, firing: &Firing) {
+    let tick_ms = firing.tick.timestamp_millis();
+    if let Err(e) = store.finish_firing(&firing.schedule_arn, tick_ms).await {
+        tracing::warn!(schedule = %firing.schedule_arn, error = %e, "a delivered tick stays pending; it is delivered again at the next start");
+    }
 }
 
 async fn attempt(deliver: &dyn Deliver, firing: &Firing) -> Result<(), DeliveryError> {

@@ -220,6 +220,60 @@ async fn a_restart_after_a_missed_window_fires_once() {
 }
 
 #[tokio::test]
+async fn a_tick_won_by_a_killed_process_is_delivered_once_at_the_next_start() {
+    use ignis_store::schedules::Firing;
+    use ignis_store::ScheduleStore;
+    let e = env("2026-01-01T10:00:00Z");
+    create(&e.scheduler, "killed", body("rate(1 minute)", json!({})))
+        .await
+        .unwrap();
+    // A process wins the tick, then dies before delivering it.
+    let row = e
+        .store
+        .schedule("default", "killed")
+        .await
+        .unwrap()
+        .unwrap();
+    let tick = row.next_tick_ms.unwrap();
+    let arn = e.scheduler.schedule_arn("default", "killed");
+    let firing = Firing {
+        schedule_arn: arn.clone(),
+        tick_ms: tick,
+        definition: row.definition.clone(),
+    };
+    assert!(e
+        .store
+        .claim_tick(
+            "default",
+            "killed",
+            tick,
+            Some(tick + 60_000),
+            false,
+            &firing
+        )
+        .await
+        .unwrap());
+    assert_eq!(e.recorder.invocations(), 0);
+    // The tick is won: no engine fires it again as due.
+    assert_eq!(e.scheduler.run_due(&e.deliver).await.unwrap(), 0);
+    // The next start delivers it, once, and it is no longer pending.
+    let restarted = Scheduler::new(
+        e.store.clone(),
+        e.clock.clone(),
+        "us-east-1",
+        "000000000000",
+    );
+    assert_eq!(restarted.resume_pending(&e.deliver).await.unwrap(), 1);
+    assert_eq!(e.recorder.invocations(), 1);
+    assert_eq!(restarted.resume_pending(&e.deliver).await.unwrap(), 0);
+    assert_eq!(e.recorder.invocations(), 1);
+    // A delivered tick leaves nothing pending either.
+    e.clock.advance(TimeDelta::minutes(1));
+    assert_eq!(restarted.run_due(&e.deliver).await.unwrap(), 1);
+    assert!(e.store.pending_firings().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn two_engines_on_one_store_fire_each_tick_once() {
     let e = env("2026-01-01T10:00:00Z");
     let other = Scheduler::new(

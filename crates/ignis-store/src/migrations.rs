@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_eventbridge.sql"),
     include_str!("migrations/0011_objects.sql"),
     include_str!("migrations/0012_schedules.sql"),
+    include_str!("migrations/0013_schedule_firings.sql"),
 ];
 
 /// The schema version this build creates and understands.

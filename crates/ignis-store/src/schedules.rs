@@ -45,6 +45,17 @@ pub struct ScheduleRow {
     pub modified_ms: i64,
 }
 
+/// A tick won and not yet delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firing {
+    /// The schedule's ARN.
+    pub schedule_arn: String,
+    /// The tick, milliseconds since the Unix epoch.
+    pub tick_ms: i64,
+    /// The schedule's definition when the tick was won (the service's JSON).
+    pub definition: String,
+}
+
 /// What writing a schedule found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutSchedule {
@@ -94,6 +105,11 @@ pub trait ScheduleStore: Send + Sync + 'static {
     /// `next_ms`, only if its next tick is still `tick_ms` (and, with
     /// `delete`, deletes the schedule instead); `true`: this caller won the
     /// tick and fires it, exactly once across processes sharing the store.
+    ///
+    /// The won tick is written as a pending [`Firing`] in the same
+    /// transaction; [`ScheduleStore::finish_firing`] removes it once
+    /// delivered, and a process that died in between finds it with
+    /// [`ScheduleStore::pending_firings`] at its next start.
     async fn claim_tick(
         &self,
         group: &str,
@@ -101,7 +117,12 @@ pub trait ScheduleStore: Send + Sync + 'static {
         tick_ms: i64,
         next_ms: Option<i64>,
         delete: bool,
+        firing: &Firing,
     ) -> Result<bool, StoreError>;
+    /// Removes a delivered (or dead-lettered) firing.
+    async fn finish_firing(&self, schedule_arn: &str, tick_ms: i64) -> Result<(), StoreError>;
+    /// Firings won and not finished, oldest tick first.
+    async fn pending_firings(&self) -> Result<Vec<Firing>, StoreError>;
     /// The earliest next tick of any enabled schedule.
     async fn next_schedule_tick(&self) -> Result<Option<i64>, StoreError>;
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{query_err, SqliteStore};
-use crate::schedules::{PutSchedule, ScheduleGroupRow, ScheduleRow, ScheduleStore};
+use crate::schedules::{Firing, PutSchedule, ScheduleGroupRow, ScheduleRow, ScheduleStore};
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -282,9 +282,11 @@ impl ScheduleStore for SqliteStore {
         tick_ms: i64,
         next_ms: Option<i64>,
         delete: bool,
+        firing: &Firing,
     ) -> Result<bool> {
         const OP: &str = "claim a schedule's tick";
         let (group, name) = (group.to_owned(), name.to_owned());
+        let firing = firing.clone();
         self.schedules_tx(OP, move |tx| {
             let n = if delete {
                 tx.execute(
@@ -300,7 +302,53 @@ impl ScheduleStore for SqliteStore {
                 )
             }
             .map_err(query_err(OP))?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT OR REPLACE INTO schedule_firings (schedule_arn, tick_ms, definition)
+                     VALUES (?1, ?2, ?3)",
+                    params![firing.schedule_arn, firing.tick_ms, firing.definition],
+                )
+                .map_err(query_err(OP))?;
+            }
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn finish_firing(&self, schedule_arn: &str, tick_ms: i64) -> Result<()> {
+        const OP: &str = "finish a schedule's firing";
+        let arn = schedule_arn.to_owned();
+        self.schedules_tx(OP, move |tx| {
+            tx.execute(
+                "DELETE FROM schedule_firings WHERE schedule_arn = ?1 AND tick_ms = ?2",
+                params![arn, tick_ms],
+            )
+            .map_err(query_err(OP))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending_firings(&self) -> Result<Vec<Firing>> {
+        const OP: &str = "read pending schedule firings";
+        self.schedules_tx(OP, move |tx| {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT schedule_arn, tick_ms, definition FROM schedule_firings
+                     ORDER BY tick_ms",
+                )
+                .map_err(query_err(OP))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(Firing {
+                        schedule_arn: r.get(0)?,
+                        tick_ms: r.get(1)?,
+                        definition: r.get(2)?,
+                    })
+                })
+                .map_err(query_err(OP))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(query_err(OP))
         })
         .await
     }
@@ -380,24 +428,37 @@ mod tests {
         // Two claimants of the same tick: the first wins, the second finds
         // the tick moved.
         assert!(store
-            .claim_tick("default", "s", 1_000, Some(2_000), false)
+            .claim_tick("default", "s", 1_000, Some(2_000), false, &firing(1_000))
             .await
             .unwrap());
         assert!(!store
-            .claim_tick("default", "s", 1_000, Some(2_000), false)
+            .claim_tick("default", "s", 1_000, Some(2_000), false, &firing(1_000))
             .await
             .unwrap());
         assert_eq!(store.due_schedules(1_999).await.unwrap().len(), 0);
         // A last tick with deletion removes the schedule, once.
         assert!(store
-            .claim_tick("default", "s", 2_000, None, true)
+            .claim_tick("default", "s", 2_000, None, true, &firing(2_000))
             .await
             .unwrap());
         assert!(!store
-            .claim_tick("default", "s", 2_000, None, true)
+            .claim_tick("default", "s", 2_000, None, true, &firing(2_000))
             .await
             .unwrap());
         assert!(store.schedule("default", "s").await.unwrap().is_none());
+        // Each won tick is pending until finished.
+        let pending = store.pending_firings().await.unwrap();
+        assert_eq!(pending, vec![firing(1_000), firing(2_000)]);
+        store.finish_firing("arn:s", 1_000).await.unwrap();
+        assert_eq!(store.pending_firings().await.unwrap(), vec![firing(2_000)]);
+    }
+
+    fn firing(tick_ms: i64) -> Firing {
+        Firing {
+            schedule_arn: "arn:s".into(),
+            tick_ms,
+            definition: "{}".into(),
+        }
     }
 
     #[tokio::test]
