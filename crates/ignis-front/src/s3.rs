@@ -84,12 +84,22 @@ impl Inner {
         request_id: &str,
     ) -> Response {
         let body_sent = has_body(&parts.headers);
+        let expects_continue = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         tracing::debug!(method = %parts.method, path = parts.uri.path(), request_id, "S3 request");
         let mut resp = self.s3_answer(parts, body, request_id).await;
         tracing::debug!(status = %resp.status(), request_id, "S3 answer");
-        if body_sent && (resp.status().is_client_error() || resp.status().is_server_error()) {
-            // The body may be left unread: the connection cannot be
-            // reused, and the client is told so.
+        let failed = resp.status().is_client_error() || resp.status().is_server_error();
+        // A failed request's body may be left unread: the connection cannot
+        // be reused. And an empty body sent with `Expect: 100-continue` is
+        // answered without a `100 Continue` (there is nothing to continue);
+        // botocore (1.x) then keeps that final answer's status line on the
+        // connection and misreads the next `Expect` request's answer on it
+        // (a read timeout in `aws s3 sync` with an empty file), so the
+        // connection is not reused either.
+        if (body_sent && failed) || (expects_continue && !body_sent) {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
