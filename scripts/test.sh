@@ -9,6 +9,7 @@
 #                     tests/e2e/test_sqs_query.py (default /var/tmp/ignis-venv-query)
 #   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
 #   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
+#   IGNIS_NPM         npm prefix for cdk-assets (default /var/tmp/ignis-npm)
 #   IGNIS_SANDBOX     the servers' sandbox backend (default auto: namespace as
 #                     root, else process); IGNIS_SANDBOX=process runs the
 #                     end-to-end suite on the process backend
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ignis-target}"
 VENV="${IGNIS_VENV:-/var/tmp/ignis-venv}"
 export IGNIS_QUERY_VENV="${IGNIS_QUERY_VENV:-/var/tmp/ignis-venv-query}"
+export IGNIS_NPM="${IGNIS_NPM:-/var/tmp/ignis-npm}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -88,9 +90,20 @@ install_query_client() {
   fi
 }
 
+# CDK's asset publisher (tests/e2e/test_cdk_assets.py): the npm package is
+# self-contained (the AWS SDK for JavaScript v3 bundled in).
+install_cdk_assets() {
+  if [[ ! -x "$IGNIS_NPM/node_modules/.bin/cdk-assets" ]]; then
+    step "npm install cdk-assets@4.7.3 into $IGNIS_NPM"
+    mkdir -p "$IGNIS_NPM"
+    npm install --prefix "$IGNIS_NPM" --no-audit --no-fund --silent cdk-assets@4.7.3
+  fi
+}
+
 install_system_packages
 install_python_packages
 install_query_client
+install_cdk_assets
 
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
