@@ -96,6 +96,29 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs `f` in one transaction on the blocking pool, holding the
+    /// connection's lock (never across an `.await`); commits on `Ok`, rolls
+    /// back otherwise. The services' stores (SQS, SNS, EventBridge,
+    /// schedules, objects) each run their methods through it.
+    pub(crate) async fn tx<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction().map_err(query_err(op))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(query_err(op))?;
+            Ok(out)
+        })
+        .await
+        .map_err(|source| StoreError::Task { op, source })?
+    }
+}
+
 fn query_err(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query {
         op,

@@ -3,7 +3,6 @@
 //! migration).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError};
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -14,26 +13,6 @@ use crate::events_bus::{
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-impl SqliteStore {
-    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
-    async fn eb_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(query_err(op))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(query_err(op))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|source| StoreError::Task { op, source })?
-    }
-}
 
 fn encode_tags(map: &BTreeMap<String, String>) -> Result<String> {
     serde_json::to_string(map).map_err(|source| StoreError::Encode {
@@ -176,7 +155,7 @@ fn insert_deliveries(
 impl EventBusStore for SqliteStore {
     async fn create_bus(&self, bus: EventBus) -> Result<bool> {
         const OP: &str = "create an event bus";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let tags = encode_tags(&bus.tags)?;
             let n = tx
                 .execute(
@@ -193,7 +172,7 @@ impl EventBusStore for SqliteStore {
     async fn bus(&self, name: &str) -> Result<Option<EventBus>> {
         const OP: &str = "read an event bus";
         let name = name.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!("SELECT {BUS_COLS} FROM eb_buses WHERE name = ?1"),
                 params![name],
@@ -213,7 +192,7 @@ impl EventBusStore for SqliteStore {
     ) -> Result<Vec<EventBus>> {
         const OP: &str = "list event buses";
         let (prefix, after) = (like_prefix(prefix), after.unwrap_or("").to_string());
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "SELECT {BUS_COLS} FROM eb_buses
@@ -231,7 +210,7 @@ impl EventBusStore for SqliteStore {
     async fn set_bus_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<bool> {
         const OP: &str = "tag an event bus";
         let name = name.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let tags = encode_tags(&tags)?;
             let n = tx
                 .execute(
@@ -247,7 +226,7 @@ impl EventBusStore for SqliteStore {
     async fn delete_bus(&self, name: &str) -> Result<bool> {
         const OP: &str = "delete an event bus";
         let name = name.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.execute("DELETE FROM eb_targets WHERE bus = ?1", params![name])
                 .map_err(query_err(OP))?;
             tx.execute("DELETE FROM eb_rules WHERE bus = ?1", params![name])
@@ -262,7 +241,7 @@ impl EventBusStore for SqliteStore {
 
     async fn put_rule(&self, rule: EventRule) -> Result<bool> {
         const OP: &str = "put a rule";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let bus: Option<String> = tx
                 .query_row(
                     "SELECT name FROM eb_buses WHERE name = ?1",
@@ -301,7 +280,7 @@ impl EventBusStore for SqliteStore {
     async fn rule(&self, bus: &str, name: &str) -> Result<Option<EventRule>> {
         const OP: &str = "read a rule";
         let (bus, name) = (bus.to_string(), name.to_string());
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!("SELECT {RULE_COLS} FROM eb_rules WHERE bus = ?1 AND name = ?2"),
                 params![bus, name],
@@ -316,7 +295,7 @@ impl EventBusStore for SqliteStore {
     async fn rule_by_arn(&self, arn: &str) -> Result<Option<EventRule>> {
         const OP: &str = "read a rule";
         let arn = arn.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!("SELECT {RULE_COLS} FROM eb_rules WHERE arn = ?1"),
                 params![arn],
@@ -338,7 +317,7 @@ impl EventBusStore for SqliteStore {
         const OP: &str = "list rules";
         let (bus, prefix) = (bus.to_string(), like_prefix(prefix));
         let after = after.unwrap_or("").to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "SELECT {RULE_COLS} FROM eb_rules
@@ -357,7 +336,7 @@ impl EventBusStore for SqliteStore {
     async fn delete_rule(&self, bus: &str, name: &str) -> Result<RuleDeleted> {
         const OP: &str = "delete a rule";
         let (bus, name) = (bus.to_string(), name.to_string());
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let targets: i64 = tx
                 .query_row(
                     "SELECT COUNT(*) FROM eb_targets WHERE bus = ?1 AND rule = ?2",
@@ -392,14 +371,13 @@ impl EventBusStore for SqliteStore {
     async fn targets(&self, bus: &str, rule: &str) -> Result<Vec<RuleTarget>> {
         const OP: &str = "list targets";
         let (bus, rule) = (bus.to_string(), rule.to_string());
-        self.eb_tx(OP, move |tx| targets_of(tx, OP, &bus, &rule))
-            .await
+        self.tx(OP, move |tx| targets_of(tx, OP, &bus, &rule)).await
     }
 
     async fn put_targets(&self, bus: &str, rule: &str, targets: Vec<RuleTarget>) -> Result<bool> {
         const OP: &str = "put targets";
         let (bus, rule) = (bus.to_string(), rule.to_string());
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let exists: Option<String> = tx
                 .query_row(
                     "SELECT name FROM eb_rules WHERE bus = ?1 AND name = ?2",
@@ -427,7 +405,7 @@ impl EventBusStore for SqliteStore {
     async fn remove_targets(&self, bus: &str, rule: &str, ids: Vec<String>) -> Result<Vec<String>> {
         const OP: &str = "remove targets";
         let (bus, rule) = (bus.to_string(), rule.to_string());
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut removed = Vec::new();
             for id in ids {
                 let n = tx
@@ -455,7 +433,7 @@ impl EventBusStore for SqliteStore {
         const OP: &str = "list rules by target";
         let (bus, arn) = (bus.to_string(), target_arn.to_string());
         let after = after.unwrap_or("").to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT DISTINCT rule FROM eb_targets WHERE bus = ?1 AND arn = ?2 AND rule > ?3
@@ -473,7 +451,7 @@ impl EventBusStore for SqliteStore {
     async fn enabled_rules(&self, bus: &str) -> Result<Vec<(EventRule, Vec<RuleTarget>)>> {
         const OP: &str = "read a bus's rules";
         let bus = bus.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let rules = {
                 let mut stmt = tx
                     .prepare_cached(&format!(
@@ -493,13 +471,13 @@ impl EventBusStore for SqliteStore {
         if deliveries.is_empty() {
             return Ok(());
         }
-        self.eb_tx(OP, move |tx| insert_deliveries(tx, OP, &deliveries))
+        self.tx(OP, move |tx| insert_deliveries(tx, OP, &deliveries))
             .await
     }
 
     async fn due_rules(&self, now_ms: i64) -> Result<Vec<(EventRule, Vec<RuleTarget>)>> {
         const OP: &str = "read due rules";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let rules = {
                 let mut stmt = tx
                     .prepare_cached(&format!(
@@ -534,7 +512,7 @@ impl EventBusStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "fire a scheduled rule";
         let arn = arn.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE eb_rules SET next_fire_ms = ?3 WHERE arn = ?1 AND next_fire_ms = ?2",
@@ -551,7 +529,7 @@ impl EventBusStore for SqliteStore {
 
     async fn next_rule_due(&self) -> Result<Option<i64>> {
         const OP: &str = "next scheduled rule";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 "SELECT MIN(next_fire_ms) FROM eb_rules WHERE enabled = 1",
                 [],
@@ -571,7 +549,7 @@ impl EventBusStore for SqliteStore {
     ) -> Result<Vec<EventDelivery>> {
         const OP: &str = "claim event deliveries";
         let owner = owner.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "UPDATE eb_deliveries SET claimed_by = ?1, lease_until_ms = ?2
@@ -599,7 +577,7 @@ impl EventBusStore for SqliteStore {
     async fn finish_delivery(&self, id: i64, owner: &str) -> Result<bool> {
         const OP: &str = "finish an event delivery";
         let owner = owner.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM eb_deliveries WHERE id = ?1 AND claimed_by = ?2",
@@ -620,7 +598,7 @@ impl EventBusStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "retry an event delivery";
         let owner = owner.to_string();
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE eb_deliveries SET attempts = ?3, not_before_ms = ?4,
@@ -636,7 +614,7 @@ impl EventBusStore for SqliteStore {
 
     async fn release_delivery_claims(&self) -> Result<u64> {
         const OP: &str = "release event delivery claims";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE eb_deliveries SET claimed_by = NULL, lease_until_ms = NULL
@@ -651,7 +629,7 @@ impl EventBusStore for SqliteStore {
 
     async fn next_delivery_due(&self) -> Result<Option<i64>> {
         const OP: &str = "next event delivery";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 "SELECT MIN(MAX(not_before_ms, COALESCE(lease_until_ms, 0))) FROM eb_deliveries",
                 [],
@@ -664,7 +642,7 @@ impl EventBusStore for SqliteStore {
 
     async fn pending_deliveries(&self) -> Result<u64> {
         const OP: &str = "count event deliveries";
-        self.eb_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n: i64 = tx
                 .query_row("SELECT COUNT(*) FROM eb_deliveries", [], |r| r.get(0))
                 .map_err(query_err(OP))?;

@@ -1,8 +1,6 @@
 //! [`ObjectStore`] on SQLite: each method one transaction on the
 //! connection [`SqliteStore`] holds (tables of the `objects` migration).
 
-use std::sync::{Arc, PoisonError};
-
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{query_err, SqliteStore};
@@ -13,26 +11,6 @@ use crate::objects::{
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-impl SqliteStore {
-    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
-    async fn s3_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(query_err(op))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(query_err(op))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|source| StoreError::Task { op, source })?
-    }
-}
 
 const OBJECT_COLS: &str = "bucket, key, file, size, etag, modified_ms, meta";
 
@@ -152,7 +130,7 @@ fn prefix_end(prefix: &str) -> Option<String> {
 #[async_trait::async_trait]
 impl ObjectStore for SqliteStore {
     async fn create_bucket(&self, bucket: BucketRow) -> Result<bool> {
-        self.s3_tx("create bucket", move |tx| {
+        self.tx("create bucket", move |tx| {
             let n = tx
                 .execute(
                     "INSERT OR IGNORE INTO s3_buckets (name, region, created_ms) VALUES (?1, ?2, ?3)",
@@ -166,7 +144,7 @@ impl ObjectStore for SqliteStore {
 
     async fn bucket(&self, name: &str) -> Result<Option<BucketRow>> {
         let name = name.to_string();
-        self.s3_tx("read bucket", move |tx| {
+        self.tx("read bucket", move |tx| {
             tx.query_row(
                 "SELECT name, region, created_ms FROM s3_buckets WHERE name = ?1",
                 [name],
@@ -185,7 +163,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn buckets(&self) -> Result<Vec<BucketRow>> {
-        self.s3_tx("list buckets", move |tx| {
+        self.tx("list buckets", move |tx| {
             let mut stmt = tx
                 .prepare("SELECT name, region, created_ms FROM s3_buckets ORDER BY name")
                 .map_err(query_err("list buckets"))?;
@@ -206,7 +184,7 @@ impl ObjectStore for SqliteStore {
 
     async fn delete_bucket(&self, name: &str) -> Result<BucketDeleted> {
         let name = name.to_string();
-        self.s3_tx("delete bucket", move |tx| {
+        self.tx("delete bucket", move |tx| {
             let op = "delete bucket";
             if !bucket_exists(tx, op, &name)? {
                 return Ok(BucketDeleted::NoSuchBucket);
@@ -233,7 +211,7 @@ impl ObjectStore for SqliteStore {
 
     async fn bucket_setting(&self, bucket: &str, name: &str) -> Result<Option<String>> {
         let (bucket, name) = (bucket.to_string(), name.to_string());
-        self.s3_tx("read bucket setting", move |tx| {
+        self.tx("read bucket setting", move |tx| {
             tx.query_row(
                 "SELECT value FROM s3_bucket_settings WHERE bucket = ?1 AND name = ?2",
                 [bucket, name],
@@ -252,7 +230,7 @@ impl ObjectStore for SqliteStore {
         value: Option<String>,
     ) -> Result<bool> {
         let (bucket, name) = (bucket.to_string(), name.to_string());
-        self.s3_tx("write bucket setting", move |tx| {
+        self.tx("write bucket setting", move |tx| {
             let op = "write bucket setting";
             if !bucket_exists(tx, op, &bucket)? {
                 return Ok(false);
@@ -275,7 +253,7 @@ impl ObjectStore for SqliteStore {
 
     async fn add_object_events(&self, bucket: &str, events: Vec<NewObjectEvent>) -> Result<bool> {
         let bucket = bucket.to_string();
-        self.s3_tx("write object events", move |tx| {
+        self.tx("write object events", move |tx| {
             let op = "write object events";
             if !bucket_exists(tx, op, &bucket)? {
                 return Ok(false);
@@ -287,7 +265,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn put_object(&self, row: ObjectRow, events: Vec<NewObjectEvent>) -> Result<Written> {
-        self.s3_tx("write object", move |tx| {
+        self.tx("write object", move |tx| {
             let op = "write object";
             if !bucket_exists(tx, op, &row.bucket)? {
                 return Ok(Written::NoSuchBucket);
@@ -302,7 +280,7 @@ impl ObjectStore for SqliteStore {
 
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.s3_tx("read object", move |tx| {
+        self.tx("read object", move |tx| {
             get_object(tx, "read object", &bucket, &key)
         })
         .await
@@ -310,7 +288,7 @@ impl ObjectStore for SqliteStore {
 
     async fn set_object_meta(&self, bucket: &str, key: &str, meta: String) -> Result<bool> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.s3_tx("write object meta", move |tx| {
+        self.tx("write object meta", move |tx| {
             let n = tx
                 .execute(
                     "UPDATE s3_objects SET meta = ?3 WHERE bucket = ?1 AND key = ?2",
@@ -329,7 +307,7 @@ impl ObjectStore for SqliteStore {
         events: Vec<NewObjectEvent>,
     ) -> Result<Option<ObjectRow>> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.s3_tx("delete object", move |tx| {
+        self.tx("delete object", move |tx| {
             let op = "delete object";
             let Some(row) = get_object(tx, op, &bucket, &key)? else {
                 return Ok(None);
@@ -354,7 +332,7 @@ impl ObjectStore for SqliteStore {
     ) -> Result<Vec<ObjectRow>> {
         let (bucket, prefix) = (bucket.to_string(), prefix.to_string());
         let after = after.map(str::to_string);
-        self.s3_tx("list objects", move |tx| {
+        self.tx("list objects", move |tx| {
             let op = "list objects";
             // Keys from `prefix` (or just after `after`) up to the prefix's end.
             let lower = match &after {
@@ -387,7 +365,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn create_upload(&self, upload: UploadRow) -> Result<bool> {
-        self.s3_tx("create upload", move |tx| {
+        self.tx("create upload", move |tx| {
             let op = "create upload";
             if !bucket_exists(tx, op, &upload.bucket)? {
                 return Ok(false);
@@ -410,7 +388,7 @@ impl ObjectStore for SqliteStore {
 
     async fn upload(&self, upload_id: &str) -> Result<Option<UploadRow>> {
         let id = upload_id.to_string();
-        self.s3_tx("read upload", move |tx| {
+        self.tx("read upload", move |tx| {
             tx.query_row(
                 &format!("SELECT {UPLOAD_COLS} FROM s3_uploads WHERE upload_id = ?1"),
                 [id],
@@ -424,7 +402,7 @@ impl ObjectStore for SqliteStore {
 
     async fn uploads(&self, bucket: &str) -> Result<Vec<UploadRow>> {
         let bucket = bucket.to_string();
-        self.s3_tx("list uploads", move |tx| {
+        self.tx("list uploads", move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {UPLOAD_COLS} FROM s3_uploads WHERE bucket = ?1 ORDER BY key, initiated_ms"
@@ -440,7 +418,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn put_part(&self, part: PartRow) -> Result<Option<Option<String>>> {
-        self.s3_tx("write part", move |tx| {
+        self.tx("write part", move |tx| {
             let op = "write part";
             let exists = tx
                 .query_row(
@@ -484,7 +462,7 @@ impl ObjectStore for SqliteStore {
 
     async fn parts(&self, upload_id: &str) -> Result<Vec<PartRow>> {
         let id = upload_id.to_string();
-        self.s3_tx("list parts", move |tx| {
+        self.tx("list parts", move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {PART_COLS} FROM s3_parts WHERE upload_id = ?1 ORDER BY part_number"
@@ -506,7 +484,7 @@ impl ObjectStore for SqliteStore {
         events: Vec<NewObjectEvent>,
     ) -> Result<Completed> {
         let id = upload_id.to_string();
-        self.s3_tx("complete upload", move |tx| {
+        self.tx("complete upload", move |tx| {
             let op = "complete upload";
             let exists = tx
                 .query_row(
@@ -547,7 +525,7 @@ impl ObjectStore for SqliteStore {
 
     async fn abort_upload(&self, upload_id: &str) -> Result<Option<Vec<String>>> {
         let id = upload_id.to_string();
-        self.s3_tx("abort upload", move |tx| {
+        self.tx("abort upload", move |tx| {
             let op = "abort upload";
             let n = tx
                 .execute("DELETE FROM s3_uploads WHERE upload_id = ?1", [&id])
@@ -574,7 +552,7 @@ impl ObjectStore for SqliteStore {
 
     async fn bucket_files(&self, bucket: &str) -> Result<Vec<String>> {
         let bucket = bucket.to_string();
-        self.s3_tx("list files", move |tx| {
+        self.tx("list files", move |tx| {
             let mut stmt = tx
                 .prepare(
                     "SELECT file FROM s3_objects WHERE bucket = ?1
@@ -600,7 +578,7 @@ impl ObjectStore for SqliteStore {
         lease_ms: i64,
     ) -> Result<Vec<ObjectEvent>> {
         let owner = owner.to_string();
-        self.s3_tx("claim object events", move |tx| {
+        self.tx("claim object events", move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "UPDATE s3_events SET claimed_by = ?1, lease_until_ms = ?2 + ?3
@@ -638,7 +616,7 @@ impl ObjectStore for SqliteStore {
 
     async fn finish_object_event(&self, id: i64, owner: &str) -> Result<bool> {
         let owner = owner.to_string();
-        self.s3_tx("finish object event", move |tx| {
+        self.tx("finish object event", move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM s3_events WHERE id = ?1 AND claimed_by = ?2",
@@ -652,7 +630,7 @@ impl ObjectStore for SqliteStore {
 
     async fn retry_object_event(&self, id: i64, owner: &str, not_before_ms: i64) -> Result<bool> {
         let owner = owner.to_string();
-        self.s3_tx("retry object event", move |tx| {
+        self.tx("retry object event", move |tx| {
             let n = tx
                 .execute(
                     "UPDATE s3_events SET attempts = attempts + 1, not_before_ms = ?3,
@@ -667,7 +645,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn release_object_event_claims(&self) -> Result<u64> {
-        self.s3_tx("release object events", move |tx| {
+        self.tx("release object events", move |tx| {
             let n = tx
                 .execute(
                     "UPDATE s3_events SET claimed_by = NULL, lease_until_ms = NULL
@@ -681,7 +659,7 @@ impl ObjectStore for SqliteStore {
     }
 
     async fn pending_object_events(&self) -> Result<u64> {
-        self.s3_tx("count object events", move |tx| {
+        self.tx("count object events", move |tx| {
             let n: i64 = tx
                 .query_row("SELECT COUNT(*) FROM s3_events", [], |r| r.get(0))
                 .map_err(query_err("count object events"))?;

@@ -1,8 +1,6 @@
 //! [`ScheduleStore`] on SQLite: each method one transaction (tables of the
 //! schedules migration).
 
-use std::sync::{Arc, PoisonError};
-
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{query_err, SqliteStore};
@@ -10,26 +8,6 @@ use crate::schedules::{Firing, PutSchedule, ScheduleGroupRow, ScheduleRow, Sched
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-impl SqliteStore {
-    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
-    async fn schedules_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(query_err(op))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(query_err(op))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|source| StoreError::Task { op, source })?
-    }
-}
 
 fn encode_tags(tags: &[(String, String)]) -> Result<String> {
     serde_json::to_string(tags).map_err(|source| StoreError::Encode {
@@ -82,7 +60,7 @@ impl ScheduleStore for SqliteStore {
     async fn create_schedule_group(&self, group: ScheduleGroupRow) -> Result<bool> {
         const OP: &str = "create a schedule group";
         let tags = encode_tags(&group.tags)?;
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "INSERT OR IGNORE INTO schedule_groups (name, tags, created_ms, modified_ms)
@@ -98,7 +76,7 @@ impl ScheduleStore for SqliteStore {
     async fn schedule_group(&self, name: &str) -> Result<Option<ScheduleGroupRow>> {
         const OP: &str = "read a schedule group";
         let name = name.to_owned();
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!("SELECT {GROUP_COLS} FROM schedule_groups WHERE name = ?1"),
                 [name],
@@ -112,7 +90,7 @@ impl ScheduleStore for SqliteStore {
 
     async fn list_schedule_groups(&self) -> Result<Vec<ScheduleGroupRow>> {
         const OP: &str = "list schedule groups";
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {GROUP_COLS} FROM schedule_groups ORDER BY name"
@@ -128,7 +106,7 @@ impl ScheduleStore for SqliteStore {
     async fn delete_schedule_group(&self, name: &str) -> Result<bool> {
         const OP: &str = "delete a schedule group";
         let name = name.to_owned();
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.execute("DELETE FROM schedules WHERE group_name = ?1", [&name])
                 .map_err(query_err(OP))?;
             let n = tx
@@ -148,7 +126,7 @@ impl ScheduleStore for SqliteStore {
         const OP: &str = "tag a schedule group";
         let name = name.to_owned();
         let tags = encode_tags(&tags)?;
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE schedule_groups SET tags = ?2, modified_ms = ?3 WHERE name = ?1",
@@ -162,7 +140,7 @@ impl ScheduleStore for SqliteStore {
 
     async fn put_schedule(&self, s: ScheduleRow, create: bool) -> Result<PutSchedule> {
         const OP: &str = "write a schedule";
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             if !group_exists(tx, OP, &s.group)? {
                 return Ok(PutSchedule::NoGroup);
             }
@@ -209,7 +187,7 @@ impl ScheduleStore for SqliteStore {
     async fn schedule(&self, group: &str, name: &str) -> Result<Option<ScheduleRow>> {
         const OP: &str = "read a schedule";
         let (group, name) = (group.to_owned(), name.to_owned());
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!(
                     "SELECT {SCHEDULE_COLS} FROM schedules WHERE group_name = ?1 AND name = ?2"
@@ -226,7 +204,7 @@ impl ScheduleStore for SqliteStore {
     async fn list_schedules(&self, group: Option<&str>) -> Result<Vec<ScheduleRow>> {
         const OP: &str = "list schedules";
         let group = group.map(str::to_owned);
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {SCHEDULE_COLS} FROM schedules
@@ -245,7 +223,7 @@ impl ScheduleStore for SqliteStore {
     async fn delete_schedule(&self, group: &str, name: &str) -> Result<bool> {
         const OP: &str = "delete a schedule";
         let (group, name) = (group.to_owned(), name.to_owned());
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM schedules WHERE group_name = ?1 AND name = ?2",
@@ -259,7 +237,7 @@ impl ScheduleStore for SqliteStore {
 
     async fn due_schedules(&self, until_ms: i64) -> Result<Vec<ScheduleRow>> {
         const OP: &str = "find due schedules";
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {SCHEDULE_COLS} FROM schedules
@@ -287,7 +265,7 @@ impl ScheduleStore for SqliteStore {
         const OP: &str = "claim a schedule's tick";
         let (group, name) = (group.to_owned(), name.to_owned());
         let firing = firing.clone();
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = if delete {
                 tx.execute(
                     "DELETE FROM schedules
@@ -318,7 +296,7 @@ impl ScheduleStore for SqliteStore {
     async fn finish_firing(&self, schedule_arn: &str, tick_ms: i64) -> Result<()> {
         const OP: &str = "finish a schedule's firing";
         let arn = schedule_arn.to_owned();
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.execute(
                 "DELETE FROM schedule_firings WHERE schedule_arn = ?1 AND tick_ms = ?2",
                 params![arn, tick_ms],
@@ -331,7 +309,7 @@ impl ScheduleStore for SqliteStore {
 
     async fn pending_firings(&self) -> Result<Vec<Firing>> {
         const OP: &str = "read pending schedule firings";
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare(
                     "SELECT schedule_arn, tick_ms, definition FROM schedule_firings
@@ -355,7 +333,7 @@ impl ScheduleStore for SqliteStore {
 
     async fn next_schedule_tick(&self) -> Result<Option<i64>> {
         const OP: &str = "find the next schedule tick";
-        self.schedules_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 "SELECT MIN(next_tick_ms) FROM schedules WHERE enabled = 1",
                 [],

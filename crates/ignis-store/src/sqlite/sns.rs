@@ -2,7 +2,6 @@
 //! [`SqliteStore`] holds (tables of migration 9).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError};
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -13,26 +12,6 @@ use crate::sns::{
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-impl SqliteStore {
-    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
-    async fn sns_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(query_err(op))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(query_err(op))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|source| StoreError::Task { op, source })?
-    }
-}
 
 fn encode_map(what: &str, map: &BTreeMap<String, String>) -> Result<String> {
     serde_json::to_string(map).map_err(|source| StoreError::Encode {
@@ -132,7 +111,7 @@ fn delivery_row(row: &Row<'_>) -> rusqlite::Result<SnsDelivery> {
 impl SnsStore for SqliteStore {
     async fn create_topic(&self, topic: SnsTopic) -> Result<(SnsTopic, bool)> {
         const OP: &str = "create a topic";
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             if let Some(found) = tx
                 .query_row(
                     &format!("SELECT {TOPIC_COLS} FROM sns_topics WHERE name = ?1"),
@@ -163,7 +142,7 @@ impl SnsStore for SqliteStore {
 
     async fn topic(&self, arn: &str) -> Result<Option<SnsTopic>> {
         let arn = arn.to_string();
-        self.sns_tx("read a topic", move |tx| {
+        self.tx("read a topic", move |tx| {
             get_topic(tx, "read a topic", &arn)
         })
         .await
@@ -174,7 +153,7 @@ impl SnsStore for SqliteStore {
         let attributes = encode_map("topic attributes", &topic.attributes)?;
         let tags = encode_map("topic tags", &topic.tags)?;
         let arn = topic.arn.clone();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE sns_topics SET attributes = ?2, tags = ?3 WHERE arn = ?1",
@@ -189,7 +168,7 @@ impl SnsStore for SqliteStore {
     async fn delete_topic(&self, arn: &str) -> Result<bool> {
         const OP: &str = "delete a topic";
         let arn = arn.to_string();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute("DELETE FROM sns_topics WHERE arn = ?1", [&arn])
                 .map_err(query_err(OP))?;
@@ -206,7 +185,7 @@ impl SnsStore for SqliteStore {
         const OP: &str = "list topics";
         let after = after.unwrap_or("").to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached("SELECT arn FROM sns_topics WHERE arn > ?1 ORDER BY arn LIMIT ?2")
                 .map_err(query_err(OP))?;
@@ -225,7 +204,7 @@ impl SnsStore for SqliteStore {
         deliveries: Vec<NewDelivery>,
     ) -> Result<Option<(SnsSubscription, bool)>> {
         const OP: &str = "subscribe";
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             if get_topic(tx, OP, &sub.topic_arn)?.is_none() {
                 return Ok(None);
             }
@@ -266,7 +245,7 @@ impl SnsStore for SqliteStore {
 
     async fn subscription(&self, arn: &str) -> Result<Option<SnsSubscription>> {
         let arn = arn.to_string();
-        self.sns_tx("read a subscription", move |tx| {
+        self.tx("read a subscription", move |tx| {
             get_sub(tx, "read a subscription", &arn)
         })
         .await
@@ -279,7 +258,7 @@ impl SnsStore for SqliteStore {
     ) -> Result<Option<SnsSubscription>> {
         const OP: &str = "read a subscription by token";
         let (topic_arn, token) = (topic_arn.to_string(), token.to_string());
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!(
                     "SELECT {SUB_COLS} FROM sns_subscriptions WHERE topic_arn = ?1 AND token = ?2"
@@ -297,7 +276,7 @@ impl SnsStore for SqliteStore {
         const OP: &str = "update a subscription";
         let attributes = encode_map("subscription attributes", &sub.attributes)?;
         let (arn, confirmed, token) = (sub.arn.clone(), sub.confirmed, sub.token.clone());
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE sns_subscriptions SET attributes = ?2, confirmed = ?3, token = ?4
@@ -313,7 +292,7 @@ impl SnsStore for SqliteStore {
     async fn unsubscribe(&self, arn: &str, deliveries: Vec<NewDelivery>) -> Result<bool> {
         const OP: &str = "unsubscribe";
         let arn = arn.to_string();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute("DELETE FROM sns_subscriptions WHERE arn = ?1", [&arn])
                 .map_err(query_err(OP))?;
@@ -335,7 +314,7 @@ impl SnsStore for SqliteStore {
         let topic_arn = topic_arn.map(str::to_string);
         let after = after.unwrap_or("").to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "SELECT {SUB_COLS} FROM sns_subscriptions
@@ -359,7 +338,7 @@ impl SnsStore for SqliteStore {
     ) -> Result<Published> {
         const OP: &str = "publish";
         let topic_arn = topic_arn.to_string();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let sequence: Option<i64> = tx
                 .query_row(
                     "SELECT sequence FROM sns_topics WHERE arn = ?1",
@@ -423,7 +402,7 @@ impl SnsStore for SqliteStore {
         const OP: &str = "claim deliveries";
         let owner = owner.to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "UPDATE sns_deliveries SET claimed_by = ?1, lease_until_ms = ?2
@@ -458,7 +437,7 @@ impl SnsStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "finish a delivery";
         let owner = owner.to_string();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM sns_deliveries WHERE id = ?1 AND claimed_by = ?2",
@@ -482,7 +461,7 @@ impl SnsStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "reschedule a delivery";
         let owner = owner.to_string();
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE sns_deliveries SET attempts = ?3, not_before_ms = ?4,
@@ -498,7 +477,7 @@ impl SnsStore for SqliteStore {
 
     async fn release_delivery_claims(&self) -> Result<u64> {
         const OP: &str = "release delivery claims";
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE sns_deliveries SET claimed_by = NULL, lease_until_ms = NULL
@@ -513,7 +492,7 @@ impl SnsStore for SqliteStore {
 
     async fn next_delivery_due(&self) -> Result<Option<i64>> {
         const OP: &str = "read the next delivery's due time";
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 "SELECT MIN(MAX(d.not_before_ms, COALESCE(d.lease_until_ms, 0)))
                  FROM sns_deliveries d
@@ -529,7 +508,7 @@ impl SnsStore for SqliteStore {
 
     async fn pending_deliveries(&self) -> Result<u64> {
         const OP: &str = "count deliveries";
-        self.sns_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row("SELECT COUNT(*) FROM sns_deliveries", [], |r| {
                 r.get::<_, i64>(0)
             })

@@ -3,7 +3,6 @@
 //! described in [`crate::sqs`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError};
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -15,26 +14,6 @@ use crate::sqs::{
 use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-impl SqliteStore {
-    /// Runs `f` in one transaction on the blocking pool; commits on `Ok`.
-    async fn sqs_tx<T, F>(&self, op: &'static str, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction().map_err(query_err(op))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(query_err(op))?;
-            Ok(out)
-        })
-        .await
-        .map_err(|source| StoreError::Task { op, source })?
-    }
-}
 
 fn encode_map(op: &'static str, map: &BTreeMap<String, String>) -> Result<String> {
     serde_json::to_string(map).map_err(|source| StoreError::Encode {
@@ -427,7 +406,7 @@ impl SqsStore for SqliteStore {
         let attributes = encode_map(OP, &queue.attributes)?;
         let tags = encode_map(OP, &queue.tags)?;
         let queue = queue.clone();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let inserted = tx
                 .execute(
                     "INSERT INTO sqs_queues (name, attributes, tags, created_s, modified_s)
@@ -454,12 +433,12 @@ impl SqsStore for SqliteStore {
     async fn get_queue(&self, name: &str) -> Result<Option<SqsQueueRecord>> {
         const OP: &str = "get a queue";
         let name = name.to_string();
-        self.sqs_tx(OP, move |tx| read_queue(tx, OP, &name)).await
+        self.tx(OP, move |tx| read_queue(tx, OP, &name)).await
     }
 
     async fn list_queues(&self) -> Result<Vec<SqsQueueRecord>> {
         const OP: &str = "list queues";
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "SELECT {QUEUE_COLS} FROM sqs_queues ORDER BY name"
@@ -482,7 +461,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "set queue attributes";
         let (name, set) = (name.to_string(), set.clone());
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let Some(mut queue) = read_queue(tx, OP, &name)? else {
                 return Ok(false);
             };
@@ -511,7 +490,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<bool> {
         const OP: &str = "tag a queue";
         let (name, set, remove) = (name.to_string(), set.clone(), remove.to_vec());
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let Some(mut queue) = read_queue(tx, OP, &name)? else {
                 return Ok(false);
             };
@@ -532,7 +511,7 @@ impl SqsStore for SqliteStore {
     async fn delete_queue(&self, name: &str) -> Result<bool> {
         const OP: &str = "delete a queue";
         let name = name.to_string();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute("DELETE FROM sqs_queues WHERE name = ?1", [&name])
                 .map_err(query_err(OP))?;
@@ -553,7 +532,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<PurgeOutcome> {
         const OP: &str = "purge a queue";
         let name = name.to_string();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let last: Option<Option<i64>> = tx
                 .query_row(
                     "SELECT purged_ms FROM sqs_queues WHERE name = ?1",
@@ -590,7 +569,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<Option<Vec<SendOutcome>>> {
         const OP: &str = "send messages";
         let (queue, messages) = (queue.to_string(), messages.to_vec());
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             if !queue_exists(tx, OP, &queue)? {
                 return Ok(None);
             }
@@ -611,13 +590,13 @@ impl SqsStore for SqliteStore {
     async fn claim(&self, queue: &str, spec: &ClaimSpec) -> Result<Claimed> {
         const OP: &str = "receive messages";
         let (queue, spec) = (queue.to_string(), spec.clone());
-        self.sqs_tx(OP, move |tx| claim(tx, &queue, &spec)).await
+        self.tx(OP, move |tx| claim(tx, &queue, &spec)).await
     }
 
     async fn next_visible_ms(&self, queue: &str, now_ms: i64) -> Result<Option<i64>> {
         const OP: &str = "read when a message becomes visible";
         let queue = queue.to_string();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.prepare_cached(
                 "SELECT MIN(visible_at_ms) FROM sqs_messages WHERE queue = ?1 AND visible_at_ms > ?2",
             )
@@ -636,7 +615,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<Vec<DeleteOutcome>> {
         const OP: &str = "delete messages";
         let (queue, handles) = (queue.to_string(), handles.to_vec());
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             handles
                 .iter()
                 .map(|(id, token)| delete_one(tx, &queue, *id, token, now_ms, in_flight_only))
@@ -653,7 +632,7 @@ impl SqsStore for SqliteStore {
     ) -> Result<Vec<VisibilityOutcome>> {
         const OP: &str = "change message visibility";
         let (queue, entries) = (queue.to_string(), entries.to_vec());
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut out = Vec::with_capacity(entries.len());
             for (id, token, visible_at_ms) in entries {
                 let found: Option<i64> = tx
@@ -681,7 +660,7 @@ impl SqsStore for SqliteStore {
     async fn message_counts(&self, queue: &str, now_ms: i64) -> Result<MessageCounts> {
         const OP: &str = "count messages";
         let queue = queue.to_string();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.prepare_cached(
                 "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0),
                         COALESCE(SUM(visible_at_ms > ?2 AND receipt IS NOT NULL), 0),
@@ -712,14 +691,14 @@ impl SqsStore for SqliteStore {
     ) -> Result<u64> {
         const OP: &str = "move messages";
         let (from, to) = (from.to_string(), to.clone());
-        self.sqs_tx(OP, move |tx| move_messages(tx, &from, &to, limit, now_ms))
+        self.tx(OP, move |tx| move_messages(tx, &from, &to, limit, now_ms))
             .await
     }
 
     async fn create_move_task(&self, task: &MoveTaskRecord) -> Result<()> {
         const OP: &str = "create a message move task";
         let t = task.clone();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.execute(
                 &format!("INSERT INTO sqs_move_tasks ({TASK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
@@ -753,7 +732,7 @@ impl SqsStore for SqliteStore {
             status.to_string(),
             failure_reason.map(str::to_string),
         );
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let n = tx
                 .execute(
                     "UPDATE sqs_move_tasks SET status = ?2, moved = ?3, failure_reason = ?4 WHERE handle = ?1",
@@ -768,7 +747,7 @@ impl SqsStore for SqliteStore {
     async fn get_move_task(&self, handle: &str) -> Result<Option<MoveTaskRecord>> {
         const OP: &str = "get a message move task";
         let handle = handle.to_string();
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             tx.query_row(
                 &format!("SELECT {TASK_COLS} FROM sqs_move_tasks WHERE handle = ?1"),
                 [&handle],
@@ -784,7 +763,7 @@ impl SqsStore for SqliteStore {
         const OP: &str = "list message move tasks";
         let source = source_arn.to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.sqs_tx(OP, move |tx| {
+        self.tx(OP, move |tx| {
             let mut stmt = tx
                 .prepare(&format!(
                     "SELECT {TASK_COLS} FROM sqs_move_tasks WHERE source_arn = ?1
