@@ -36,16 +36,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bytes::Bytes;
-use ignis_bench::client::{post_once, Conn, Target};
+use ignis_bench::client::{post_once, Target};
 use ignis_bench::cpu;
 use ignis_bench::floor::Floor;
-use ignis_bench::load::{latency, latency_into, throughput, LatencyRun, ThroughputRun};
-use ignis_bench::report::{self, CpuPerRequest, Results, Side};
+use ignis_bench::report::{self, Results};
 use ignis_bench::server::{workspace_root, IgnisProcess};
 use ignis_bench::settings;
-use ignis_bench::stats::Percentiles;
+use ignis_bench::warm::{self, Subject};
 
 /// The function deployed for the bench.
 const FUNCTION: &str = "bench-echo";
@@ -166,105 +164,40 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     let ignis_cpu = || {
         let (server, function) = ignis.cpu_ns();
-        Sample {
-            client: client_ns(),
+        cpu::Sample {
+            client: cpu::main_thread_ns(),
             server,
             function: Some(function),
         }
     };
+    let floor_target = Arc::new(Target {
+        addr: floor.addr(),
+        ..(*ignis_target).clone()
+    });
     let mut subjects = vec![
-        Subject {
-            name: "ignis",
-            target: ignis_target.clone(),
-            cpu_now: Box::new(ignis_cpu),
-            measured: Measured::default(),
-        },
-        Subject {
-            name: "floor",
-            target: Arc::new(Target {
-                addr: floor.addr(),
-                ..(*ignis_target).clone()
-            }),
-            cpu_now: Box::new(|| Sample {
-                client: client_ns(),
-                server: floor.cpu_ns(),
-                function: None,
-            }),
-            measured: Measured::default(),
-        },
+        Subject::new("ignis", ignis_target.clone(), ignis_cpu),
+        Subject::new("floor", floor_target, || cpu::Sample {
+            client: cpu::main_thread_ns(),
+            server: floor.cpu_ns(),
+            function: None,
+        }),
     ];
     if let Some(target) = min_target {
-        subjects.push(Subject {
-            name: "ignis (minimal client)",
-            target,
-            cpu_now: Box::new(ignis_cpu),
-            measured: Measured::default(),
-        });
+        subjects.push(Subject::new("ignis (minimal client)", target, ignis_cpu));
     }
 
-    // Warm-up: 16 clients for a second (every environment the server will
-    // want then exists), then sequential requests.
-    for s in &mut subjects {
-        let warm = throughput(&s.target, 16, Duration::from_secs(1)).await?;
-        let warm_lat = latency(&s.target, 200).await?;
-        s.measured.warmup_errors = warm.errors + warm_lat.errors;
-        progress(format_args!(
-            "{} warm-up: {:.0} req/s at 16 clients, {} errors",
-            s.name,
-            warm.per_second(),
-            s.measured.warmup_errors
-        ));
-    }
-
-    // Latency in alternating blocks, so both see the same background load.
-    let mut conns = Vec::new();
-    for s in &subjects {
-        conns.push(Conn::open(s.target.addr).await?);
-    }
-    let mut left = settings.requests;
-    while left > 0 {
-        let block = left.min(LATENCY_BLOCK);
-        for (s, conn) in subjects.iter_mut().zip(&mut conns) {
-            let before = (s.cpu_now)();
-            latency_into(conn, &s.target, block, &mut s.measured.latency).await?;
-            s.measured.cpu.add(&before, &(s.cpu_now)());
-        }
-        left -= block;
-    }
-    drop(conns);
-    for s in &subjects {
-        let p = percentiles(s)?;
-        progress(format_args!(
-            "{} latency: p50 {:?} p90 {:?} p99 {:?} ({} errors)",
-            s.name, p.p50, p.p90, p.p99, s.measured.latency.errors
-        ));
-    }
-
-    // Throughput at each concurrency, in slices alternating between the
-    // two servers.
-    let mut environments = 0;
-    let slice = duration / THROUGHPUT_SLICES;
-    for clients in CLIENTS {
-        let mut runs: Vec<_> = subjects
-            .iter()
-            .map(|_| ThroughputRun::empty(clients))
-            .collect();
-        for _ in 0..THROUGHPUT_SLICES {
-            for (s, run) in subjects.iter().zip(&mut runs) {
-                run.add(&throughput(&s.target, clients, slice).await?);
-            }
-        }
-        for (s, run) in subjects.iter_mut().zip(runs) {
-            progress(format_args!(
-                "{} {clients:>2} clients: {:.0} req/s ({} errors)",
-                s.name,
-                run.per_second(),
-                run.errors
-            ));
-            s.measured.throughput.push(run);
-        }
-        environments = ignis.environments();
-    }
+    warm::warm_up(&mut subjects, 16, Duration::from_secs(1), 200, progress).await?;
+    warm::latency_alternating(&mut subjects, settings.requests, LATENCY_BLOCK, progress).await?;
+    warm::throughput_alternating(
+        &mut subjects,
+        &CLIENTS,
+        duration,
+        THROUGHPUT_SLICES,
+        progress,
+    )
+    .await?;
+    // After the 16-client runs, the last concurrency.
+    let environments = ignis.environments();
     let server_peak_rss_kib = ignis.peak_rss_kib();
     let sandbox = ignis.sandbox().to_string();
 
@@ -295,72 +228,6 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
             PAYLOAD.len()
         ),
     })
-}
-
-/// One server under measurement.
-struct Subject<'a> {
-    name: &'static str,
-    target: Arc<Target>,
-    cpu_now: Box<dyn Fn() -> Sample + 'a>,
-    measured: Measured,
-}
-
-impl Subject<'_> {
-    fn side(self, requests: usize) -> anyhow::Result<Side> {
-        let latency = percentiles(&self)?;
-        let m = self.measured;
-        let per = |ns: u64| Duration::from_nanos(ns / requests.max(1) as u64);
-        Ok(Side {
-            latency,
-            latency_errors: m.latency.errors,
-            throughput: m.throughput,
-            warmup_errors: m.warmup_errors,
-            cpu: CpuPerRequest {
-                client: per(m.cpu.client),
-                server: per(m.cpu.server),
-                function: m.cpu.function.map(per),
-            },
-        })
-    }
-}
-
-fn percentiles(s: &Subject<'_>) -> anyhow::Result<Percentiles> {
-    Percentiles::of(&s.measured.latency.samples)
-        .with_context(|| format!("no request of the {} latency run succeeded", s.name))
-}
-
-/// What has been measured of one subject so far.
-#[derive(Default)]
-struct Measured {
-    warmup_errors: u64,
-    latency: LatencyRun,
-    /// CPU used during the latency blocks.
-    cpu: Sample,
-    throughput: Vec<ThroughputRun>,
-}
-
-/// CPU nanoseconds, by party.
-#[derive(Default)]
-struct Sample {
-    client: u64,
-    server: u64,
-    function: Option<u64>,
-}
-
-impl Sample {
-    /// Adds what was used between `before` and `after`.
-    fn add(&mut self, before: &Sample, after: &Sample) {
-        self.client += after.client.saturating_sub(before.client);
-        self.server += after.server.saturating_sub(before.server);
-        if let (Some(a), Some(b)) = (before.function, after.function) {
-            *self.function.get_or_insert(0) += b.saturating_sub(a);
-        }
-    }
-}
-
-/// CPU of the load generator: the runtime is single-threaded, on this thread.
-fn client_ns() -> u64 {
-    cpu::own_thread_ns(std::process::id())
 }
 
 fn progress(msg: std::fmt::Arguments<'_>) {

@@ -28,20 +28,20 @@
 //! `scripts/bench.sh` builds the binaries and runs this after `invoke`.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use ignis_bench::client::Target;
-use ignis_bench::cold::{init_duration, invoke_checked, ms};
+use ignis_bench::cold::{cold_starts, invoke_checked, ms, COLD_VAR};
 use ignis_bench::load::latency;
 use ignis_bench::report;
-use ignis_bench::server::{workspace_root, zip_bootstrap, zip_files, IgnisProcess};
+use ignis_bench::runtimes::{self, EchoFunction, JAVA_MEMORY_MB, MEMORY_MB};
+use ignis_bench::server::{workspace_root, IgnisProcess};
 use ignis_bench::settings;
-use ignis_bench::startup::{floor_command, time_runs};
+use ignis_bench::startup::time_runs;
 use ignis_bench::stats::Percentiles;
 use ignis_client::Client;
 use ignis_model::runtime::RuntimeInfo;
@@ -49,18 +49,11 @@ use ignis_model::runtime::RuntimeInfo;
 /// Memory all environments may use: one function at a time, with room for
 /// environments still being retired.
 const MEMORY_BUDGET_MB: u64 = 4096;
-/// Memory of each function (Java's JVM wants more).
-const MEMORY_MB: i64 = 256;
-const JAVA_MEMORY_MB: i64 = 512;
-/// How long to wait for the Java client to be compiled by the server.
-const JAVA_WAIT: Duration = Duration::from_secs(150);
 /// Warm invokes before the measured ones.
 const WARMUP: usize = 30;
 /// The event; every handler returns it unchanged.
 const PAYLOAD: &str =
     r#"{"bench":"runtimes","id":"0123456789abcdef","items":["a","b"],"nested":{"ok":true}}"#;
-/// The variable changed to force a fresh environment.
-const COLD_VAR: &str = "IGNIS_BENCH_COLD";
 
 /// Knobs from the environment.
 struct Settings {
@@ -87,16 +80,8 @@ impl Settings {
 
 /// One runtime to measure.
 struct Case {
-    /// The runtime identifier the function is created with.
-    runtime: String,
-    /// What the runtimes endpoint says runs it.
-    runs_on: String,
-    /// Handler setting.
-    handler: String,
-    /// The deployment package.
-    zip: Vec<u8>,
-    /// Function memory, MB.
-    memory_mb: i64,
+    /// The echo function.
+    function: EchoFunction,
     /// The floor's program and arguments, and how it is shown.
     floor: (PathBuf, Vec<&'static str>),
     floor_label: String,
@@ -150,27 +135,14 @@ async fn run(settings: &Settings) -> anyhow::Result<String> {
     let mut out = format!("server: {}\n", ignis.sandbox());
     let mut summary = Vec::new();
     let mut skipped = Vec::new();
-    let runtimes = client.runtimes().await?.runtimes;
-    let cases = [
-        "provided.al2023",
-        "python3.x",
-        "nodejs20.x",
-        "ruby3.x",
-        "java17",
-    ];
-    for label in cases {
-        let mut info = pick(&runtimes, label);
-        if label == "java17" && info.is_none() && javac().is_some() {
-            info = wait_for_java(&client).await;
-        }
-        let Some(info) = info else {
-            let reason = runtimes
-                .iter()
-                .find(|r| r.runtime.starts_with(label.trim_end_matches(".x")))
-                .and_then(|r| r.reason.clone())
-                .unwrap_or_else(|| "not available on this node".into());
-            skipped.push(format!("{label}: skipped ({reason})"));
-            continue;
+    let list = client.runtimes().await?.runtimes;
+    for label in runtimes::LABELS {
+        let info = match runtimes::resolve(&client, &list, label, progress).await {
+            Ok(info) => info,
+            Err(reason) => {
+                skipped.push(format!("{label}: skipped ({reason})"));
+                continue;
+            }
         };
         let case = match prepare(settings, &info, scratch.path()) {
             Ok(case) => case,
@@ -181,19 +153,19 @@ async fn run(settings: &Settings) -> anyhow::Result<String> {
         };
         progress(format_args!(
             "{}: runs on {}, handler {}",
-            case.runtime, case.runs_on, case.handler
+            case.function.runtime, case.function.runs_on, case.function.handler
         ));
         let measured = match measure(settings, &ignis, &client, &case).await {
             Ok(m) => m,
             Err(e) => bail!(
                 "{}: {e:#}\nserver stderr:\n{}",
-                case.runtime,
+                case.function.runtime,
                 ignis.stderr_tail()
             ),
         };
         out.push_str(&table(&case, &measured));
         out.push('\n');
-        summary.push((case.runtime.clone(), measured));
+        summary.push((case.function.runtime.clone(), measured));
     }
     out.push_str(&summary_table(&summary, &fork_exec));
     for s in &skipped {
@@ -206,185 +178,21 @@ async fn run(settings: &Settings) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The runtime a case label stands for: `python3.x` and `ruby3.x` pick
-/// a version, other labels are identifiers.
-fn pick(list: &[RuntimeInfo], label: &str) -> Option<RuntimeInfo> {
-    match label.strip_suffix("x") {
-        Some(prefix @ ("python3." | "ruby3.")) => newest_own(list, prefix),
-        _ => exact(list, label),
-    }
-}
-
-/// The runtime `id` if available.
-fn exact(list: &[RuntimeInfo], id: &str) -> Option<RuntimeInfo> {
-    list.iter()
-        .find(|r| r.runtime == id && r.available)
-        .cloned()
-}
-
-/// The newest available runtime starting with `prefix` that runs on its
-/// own version, else the first available one.
-fn newest_own(list: &[RuntimeInfo], prefix: &str) -> Option<RuntimeInfo> {
-    let available = || {
-        list.iter()
-            .filter(|r| r.runtime.starts_with(prefix) && r.available)
-    };
-    available()
-        .filter(|r| r.runs_on.as_deref() == Some(r.runtime.as_str()))
-        .max_by_key(|r| minor(&r.runtime))
-        .or_else(|| available().next())
-        .cloned()
-}
-
-/// `python3.13` -> 13.
-fn minor(runtime: &str) -> u32 {
-    runtime
-        .rsplit('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Polls the runtimes endpoint until `java17` is available, at most
-/// [`JAVA_WAIT`].
-async fn wait_for_java(client: &Client) -> Option<RuntimeInfo> {
-    progress(format_args!(
-        "waiting up to {JAVA_WAIT:?} for java17 (the server compiles its client)"
-    ));
-    let start = Instant::now();
-    while start.elapsed() < JAVA_WAIT {
-        if let Ok(list) = client.runtimes().await {
-            if let Some(info) = exact(&list.runtimes, "java17") {
-                return Some(info);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
-}
-
-/// `javac` next to the JVM's `java`, else on `PATH`.
-fn javac() -> Option<PathBuf> {
-    let works = |p: &Path| {
-        Command::new(p)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let beside_java = fs::canonicalize("/usr/bin/java")
-        .ok()
-        .and_then(|java| java.parent().map(|d| d.join("javac")));
-    beside_java
-        .into_iter()
-        .chain([PathBuf::from("javac")])
-        .find(|p| works(p))
-}
-
-/// Writes the runtime's echo handler and zips it.
+/// The echo function of a runtime and its floor.
 fn prepare(settings: &Settings, info: &RuntimeInfo, scratch: &Path) -> anyhow::Result<Case> {
-    let runs_on = info.runs_on.clone().unwrap_or_else(|| info.runtime.clone());
-    let language = language(&info.runtime);
-    let interpreter = info.interpreter.as_ref().map(PathBuf::from);
-    let (handler, zip, memory_mb) = match language {
-        "provided" => (
-            "bootstrap".to_string(),
-            zip_bootstrap(&settings.bootstrap, scratch)?,
-            MEMORY_MB,
-        ),
-        "python" => (
-            "handler.main".into(),
-            zip_files(&[(
-                "handler.py",
-                b"def main(event, context):\n    return event\n",
-                0o644,
-            )])?,
-            MEMORY_MB,
-        ),
-        "nodejs" => (
-            "index.handler".into(),
-            zip_files(&[(
-                "index.mjs",
-                b"export const handler = async (e) => e;\n",
-                0o644,
-            )])?,
-            MEMORY_MB,
-        ),
-        "ruby" => (
-            "lambda_function.lambda_handler".into(),
-            zip_files(&[(
-                "lambda_function.rb",
-                b"def lambda_handler(event:, context:)\n  event\nend\n",
-                0o644,
-            )])?,
-            MEMORY_MB,
-        ),
-        "java" => (
-            "bench.Echo::handle".into(),
-            java_zip(scratch)?,
-            JAVA_MEMORY_MB,
-        ),
-        other => bail!("no echo handler for {other}"),
-    };
-    let (floor, floor_label) = match (language, &interpreter) {
-        ("provided", _) => (
+    let function = runtimes::echo_function(info, &settings.bootstrap, scratch)?;
+    let (floor, floor_label) = match function.interpreter_floor()? {
+        Some((program, args, label)) => ((program, args), label),
+        None => (
             (PathBuf::from("/bin/true"), Vec::new()),
             "fork+exec /bin/true".to_string(),
         ),
-        (lang, Some(interp)) => {
-            let args = floor_command(lang).context("no floor command")?.to_vec();
-            let name = interp.file_name().map_or_else(
-                || interp.display().to_string(),
-                |n| n.to_string_lossy().into(),
-            );
-            let label = format!("{name} {}", args.join(" "));
-            ((interp.clone(), args), label)
-        }
-        (_, None) => bail!("the runtimes endpoint names no interpreter"),
     };
     Ok(Case {
-        runtime: info.runtime.clone(),
-        runs_on,
-        handler,
-        zip,
-        memory_mb,
+        function,
         floor,
         floor_label,
     })
-}
-
-fn language(runtime: &str) -> &str {
-    for lang in ["provided", "python", "nodejs", "ruby", "java"] {
-        if runtime.starts_with(lang) {
-            return lang;
-        }
-    }
-    runtime
-}
-
-/// Compiles the Java echo handler with `javac --release 17` and zips its
-/// class.
-fn java_zip(scratch: &Path) -> anyhow::Result<Vec<u8>> {
-    let javac = javac().context("javac is not installed (a JDK, e.g. default-jdk-headless)")?;
-    let src = scratch.join("java-src/bench/Echo.java");
-    fs::create_dir_all(src.parent().unwrap_or(scratch))?;
-    fs::write(
-        &src,
-        "package bench;\n\nimport java.util.Map;\n\npublic class Echo {\n    public Map<String, Object> handle(Map<String, Object> event) {\n        return event;\n    }\n}\n",
-    )?;
-    let classes = scratch.join("java-classes");
-    let status = Command::new(&javac)
-        .arg("--release")
-        .arg("17")
-        .arg("-d")
-        .arg(&classes)
-        .arg(&src)
-        .status()
-        .with_context(|| format!("run {}", javac.display()))?;
-    anyhow::ensure!(status.success(), "javac failed: {status}");
-    let class = fs::read(classes.join("bench/Echo.class"))?;
-    zip_files(&[("bench/Echo.class", &class, 0o644)])
 }
 
 /// Cold starts, warm invokes and the floor of one case; the function is
@@ -395,36 +203,26 @@ async fn measure(
     client: &Client,
     case: &Case,
 ) -> anyhow::Result<Measured> {
-    let name = format!("bench-{}", case.runtime.replace('.', "-"));
+    let name = format!("bench-{}", case.function.runtime.replace('.', "-"));
     ignis
         .deploy_zip(
             &name,
-            &case.zip,
-            &case.runtime,
-            &case.handler,
-            case.memory_mb,
+            &case.function.zip,
+            &case.function.runtime,
+            &case.function.handler,
+            case.function.memory_mb,
         )
         .await?;
 
     // The first invoke after create is a cold start too, but also the first
     // time this process loads the interpreter's files: untimed.
     invoke_checked(client, &name, PAYLOAD).await?;
-    let mut cold = Vec::with_capacity(settings.cold);
-    let mut init = Vec::with_capacity(settings.cold);
-    for i in 0..settings.cold {
-        ignis.set_env(&name, COLD_VAR, &i.to_string()).await?;
-        let start = Instant::now();
-        let tail = invoke_checked(client, &name, PAYLOAD).await?;
-        cold.push(start.elapsed());
-        if let Some(d) = init_duration(&tail) {
-            init.push(d);
-        }
-    }
-    let cold = Percentiles::of(&cold).context("no cold starts")?;
-    let init = Percentiles::of(&init);
+    let run = cold_starts(ignis, client, &name, PAYLOAD, settings.cold).await?;
+    let cold = Percentiles::of(&run.cold).context("no cold starts")?;
+    let init = Percentiles::of(&run.init);
     progress(format_args!(
         "{}: cold p50 {} p90 {}, init p50 {}",
-        case.runtime,
+        case.function.runtime,
         ms(cold.p50),
         ms(cold.p90),
         init.map_or_else(|| "-".into(), |p| ms(p.p50))
@@ -440,7 +238,7 @@ async fn measure(
     let warm = Percentiles::of(&run.samples).context("no warm invoke answered correctly")?;
     progress(format_args!(
         "{}: warm p50 {} p90 {} ({} errors)",
-        case.runtime,
+        case.function.runtime,
         ms(warm.p50),
         ms(warm.p90),
         run.errors + warmup.errors
@@ -451,7 +249,7 @@ async fn measure(
         .context("no floor runs")?;
     progress(format_args!(
         "{}: floor {} p50 {}",
-        case.runtime,
+        case.function.runtime,
         case.floor_label,
         ms(floor.p50)
     ));
@@ -482,7 +280,10 @@ fn table(case: &Case, m: &Measured) -> String {
     let _ = writeln!(
         out,
         "runtime {} (runs on {}, handler {}, {} MB)",
-        case.runtime, case.runs_on, case.handler, case.memory_mb
+        case.function.runtime,
+        case.function.runs_on,
+        case.function.handler,
+        case.function.memory_mb
     );
     let _ = writeln!(
         out,

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ignis_bench::cold::{init_duration, invoke_checked, ms};
+use ignis_bench::cold::{init_duration, invoke_checked, ms, COLD_VAR};
 use ignis_bench::report;
 use ignis_bench::server::{workspace_root, zip_bootstrap, IgnisProcess};
 use ignis_bench::settings;
@@ -42,8 +42,6 @@ const WARMUP: usize = 3;
 const TARGET: Duration = Duration::from_millis(2);
 /// The event; the echo function returns it unchanged.
 const PAYLOAD: &str = r#"{"bench":"sandbox"}"#;
-/// The variable changed to force a fresh environment.
-const COLD_VAR: &str = "IGNIS_BENCH_COLD";
 /// The backends, as `--sandbox` names them.
 const BACKENDS: [&str; 2] = ["process", "namespace"];
 

@@ -1,10 +1,46 @@
 //! One timed cold start: the first invoke of a fresh environment, checked
 //! to echo the payload, and the `Init Duration` its REPORT line states.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use ignis_client::{Client, InvokeRequest};
+
+use crate::server::IgnisProcess;
+
+/// The variable changed to force a fresh environment.
+pub const COLD_VAR: &str = "IGNIS_BENCH_COLD";
+
+/// The samples of a series of cold starts.
+#[derive(Debug, Clone, Default)]
+pub struct ColdRun {
+    /// Wall time of each cold invoke.
+    pub cold: Vec<Duration>,
+    /// `Init Duration` of the REPORT lines that state one.
+    pub init: Vec<Duration>,
+}
+
+/// `n` cold starts of function `name`: each forced by
+/// UpdateFunctionConfiguration changing [`COLD_VAR`] (untimed; the server
+/// retires the idle environments), then the first invoke of the fresh
+/// environment, timed and checked to echo `payload`.
+pub async fn cold_starts(
+    ignis: &IgnisProcess,
+    client: &Client,
+    name: &str,
+    payload: &str,
+    n: usize,
+) -> anyhow::Result<ColdRun> {
+    let mut run = ColdRun::default();
+    for i in 0..n {
+        ignis.set_env(name, COLD_VAR, &i.to_string()).await?;
+        let start = Instant::now();
+        let tail = invoke_checked(client, name, payload).await?;
+        run.cold.push(start.elapsed());
+        run.init.extend(init_duration(&tail));
+    }
+    Ok(run)
+}
 
 /// Invokes `name` with `payload` and `LogType=Tail`; fails unless the
 /// payload comes back unchanged. Returns the log tail.

@@ -16,6 +16,34 @@ pub fn process_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// CPU nanoseconds of one request's parties, summed over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// The load generator's thread.
+    pub client: u64,
+    /// The server process (ignis) or thread (floor).
+    pub server: u64,
+    /// What runs below the server (its environments); `None` for the floor.
+    pub function: Option<u64>,
+}
+
+impl Sample {
+    /// Adds what was used between `before` and `after`.
+    pub fn add(&mut self, before: &Sample, after: &Sample) {
+        self.client += after.client.saturating_sub(before.client);
+        self.server += after.server.saturating_sub(before.server);
+        if let (Some(a), Some(b)) = (before.function, after.function) {
+            *self.function.get_or_insert(0) += b.saturating_sub(a);
+        }
+    }
+}
+
+/// Nanoseconds the process's main thread has run: the load generators'
+/// single-threaded runtime runs there ([`crate::block_on_timed`]).
+pub fn main_thread_ns() -> u64 {
+    own_thread_ns(std::process::id())
+}
+
 /// Nanoseconds thread `tid` of this process has run.
 pub fn own_thread_ns(tid: u32) -> u64 {
     schedstat_ns(Path::new(&format!("/proc/self/task/{tid}"))).unwrap_or(0)
@@ -43,6 +71,30 @@ fn schedstat_ns(task: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_add_differences() {
+        let mut total = Sample::default();
+        let before = Sample {
+            client: 10,
+            server: 100,
+            function: Some(5),
+        };
+        let after = Sample {
+            client: 15,
+            server: 130,
+            function: Some(9),
+        };
+        total.add(&before, &after);
+        total.add(&before, &after);
+        assert_eq!(
+            (total.client, total.server, total.function),
+            (10, 60, Some(8))
+        );
+        let mut floor = Sample::default();
+        floor.add(&Sample::default(), &Sample::default());
+        assert_eq!(floor.function, None);
+    }
 
     #[test]
     fn threads_are_told_apart_and_use_cpu() {

@@ -2,12 +2,16 @@
 //! `ignis` binary started on an ephemeral port with the echo function
 //! deployed ([`server`]), a minimal loopback HTTP/1.1 server answering the
 //! same request as a floor ([`floor`]), one load generator measuring both the
-//! same way ([`load`]), CPU time per request ([`cpu`]), percentiles
+//! same way ([`load`]), several servers measured side by side in
+//! alternation ([`warm`]), CPU time per request ([`cpu`]), percentiles
 //! ([`stats`]) and the printed table with the targets ([`report`]);
 //! and for `benches/runtimes.rs` (cold and warm invokes per managed runtime),
-//! interpreter start-up floors ([`startup`]); timed cold starts ([`cold`]),
-//! shared with `benches/sandbox.rs` (cold start per sandbox backend); and
-//! for `benches/sqs.rs`, the queue loop and its SQLite floor ([`queues`]).
+//! the runtimes and their echo functions ([`runtimes`]), interpreter
+//! start-up floors ([`startup`]); timed cold starts ([`cold`]),
+//! shared with `benches/sandbox.rs` (cold start per sandbox backend);
+//! for `benches/report.rs` (the performance report of all of them), an
+//! environment's memory ([`memory`]); and for `benches/sqs.rs`, the queue
+//! loop and its SQLite floor ([`queues`]).
 #![deny(missing_docs)]
 
 pub mod client;
@@ -15,13 +19,16 @@ pub mod cold;
 pub mod cpu;
 pub mod floor;
 pub mod load;
+pub mod memory;
 pub mod queues;
 pub mod report;
+pub mod runtimes;
 pub mod server;
 pub mod settings;
 pub mod sqs_http;
 pub mod startup;
 pub mod stats;
+pub mod warm;
 
 /// The `main` of a bench target named `name`: runs `bench` under
 /// `cargo bench` (which passes `--bench`); under `cargo test --benches` it only

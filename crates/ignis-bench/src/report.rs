@@ -262,42 +262,99 @@ fn function_share(out: &mut String, r: &Results, m: &Side) {
 
 /// Date, revision and machine: the header of a stored run.
 pub fn machine(workspace: &Path) -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into());
-    let busy = cpu_busy_percent(Duration::from_secs(1))
-        .map_or_else(|| "unknown".into(), |p| format!("{p:.0}%"));
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(workspace)
-            .args(args)
-            .output()
+    Machine::now(workspace).header()
+}
+
+/// The machine a run measured, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub date: String,
+    /// The git revision of the work tree (12 hex digits), or `unknown`.
+    pub revision: String,
+    /// Whether the work tree had uncommitted changes to tracked files.
+    pub dirty: bool,
+    /// CPUs this process may run on.
+    pub nproc: usize,
+    /// The CPU model (`/proc/cpuinfo`).
+    pub cpu: String,
+    /// The kernel release.
+    pub kernel: String,
+    /// Total memory, MiB (`/proc/meminfo`).
+    pub memory_mib: Option<u64>,
+    /// The 1, 5 and 15 minute load averages before the run.
+    pub load: String,
+    /// How busy the CPUs were in the second before the run, percent.
+    pub busy_percent: Option<f64>,
+}
+
+impl Machine {
+    /// Reads the machine (takes a second: the CPU busy figure).
+    pub fn now(workspace: &Path) -> Self {
+        let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .filter(|o| o.status.success())
-    };
-    let rev = git(&["rev-parse", "--short=12", "HEAD"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|o| !o.stdout.is_empty());
-    format!(
-        "date: {}\nrevision: {rev}{}\nnproc: {nproc}\ncpu: {cpu}\nkernel: {kernel}\nload average before the run: {load}; CPU busy in the second before: {busy}\n",
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
-        if dirty { " (uncommitted changes)" } else { "" },
-    )
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let memory_mib = fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map(|kib| kib / 1024)
+        });
+        let load = fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "unknown".into());
+        let busy_percent = cpu_busy_percent(Duration::from_secs(1));
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .arg("-C")
+                .arg(workspace)
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        };
+        let revision = git(&["rev-parse", "--short=12", "HEAD"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+            .is_some_and(|o| !o.stdout.is_empty());
+        Self {
+            date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            revision,
+            dirty,
+            nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu,
+            kernel,
+            memory_mib,
+            load,
+            busy_percent,
+        }
+    }
+
+    /// The header lines of a stored run.
+    pub fn header(&self) -> String {
+        let busy = self
+            .busy_percent
+            .map_or_else(|| "unknown".into(), |p| format!("{p:.0}%"));
+        format!(
+            "date: {}\nrevision: {}{}\nnproc: {}\ncpu: {}\nkernel: {}\nload average before the run: {}; CPU busy in the second before: {busy}\n",
+            self.date,
+            self.revision,
+            if self.dirty { " (uncommitted changes)" } else { "" },
+            self.nproc,
+            self.cpu,
+            self.kernel,
+            self.load,
+        )
+    }
 }
 
 /// How busy all CPUs were over `window` (from `/proc/stat`), in percent.

@@ -64,6 +64,17 @@ impl IgnisProcess {
     /// [`start`](Self::start) with more `ignis serve` arguments (e.g.
     /// `--sandbox=namespace`).
     pub fn start_with(bin: &Path, memory_budget_mb: u64, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_env(bin, memory_budget_mb, args, &[])
+    }
+
+    /// [`start_with`](Self::start_with) with variables added to the
+    /// server's environment (e.g. `IGNIS_PREWARM=off`).
+    pub fn start_env(
+        bin: &Path,
+        memory_budget_mb: u64,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         if !bin.is_file() {
             bail!(
                 "no ignis binary at {} (build it with `cargo build --release -p ignis -p ignis-fixture-echo` or set IGNIS_BIN)",
@@ -82,6 +93,7 @@ impl IgnisProcess {
             .env_remove("IGNIS_LISTEN")
             .env_remove("IGNIS_DATA_DIR")
             .env_remove("IGNIS_MEMORY_BUDGET_MB")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -174,6 +186,20 @@ impl IgnisProcess {
         handler: &str,
         memory_mb: i64,
     ) -> anyhow::Result<()> {
+        self.create(name, zip, runtime, handler, memory_mb).await?;
+        self.wait_active(name).await
+    }
+
+    /// Creates function `name` (as [`deploy_zip`](Self::deploy_zip))
+    /// without waiting for it to become `Active`.
+    pub async fn create(
+        &self,
+        name: &str,
+        zip: &[u8],
+        runtime: &str,
+        handler: &str,
+        memory_mb: i64,
+    ) -> anyhow::Result<()> {
         let client = self.client()?;
         let mut req = CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", zip);
         req.runtime = Some(runtime.into());
@@ -181,6 +207,13 @@ impl IgnisProcess {
         req.memory_size = Some(memory_mb);
         req.timeout = Some(30);
         client.create_function(&req).await?;
+        Ok(())
+    }
+
+    /// Waits until function `name` is `Active` (fails when it is `Failed`
+    /// or still `Pending` after a minute).
+    pub async fn wait_active(&self, name: &str) -> anyhow::Result<()> {
+        let client = self.client()?;
         let start = Instant::now();
         loop {
             let conf = client.get_function(name).await?.configuration;
@@ -247,13 +280,26 @@ impl IgnisProcess {
         (server, envs)
     }
 
+    /// CPU nanoseconds used so far by the server and by every process
+    /// below it (its environments, whatever their runtime, and the
+    /// zygote, idle between launches).
+    pub fn cpu_ns_all(&self) -> (u64, u64) {
+        let server = cpu::process_ns(self.child.id());
+        let below = descendants(self.child.id())
+            .into_iter()
+            .map(cpu::process_ns)
+            .sum();
+        (server, below)
+    }
+
     /// The server's peak resident memory (`VmHWM`), KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        status_kib(self.child.id(), "VmHWM")
+    }
+
+    /// The server's resident memory now (`VmRSS`), KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        status_kib(self.child.id(), "VmRSS")
     }
 
     /// Stops the server with SIGTERM (SIGKILL after a grace period).
@@ -319,8 +365,27 @@ pub fn zip_files(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     Ok(zip.finish()?.into_inner())
 }
 
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Every process below `root` (children, their children, ...).
+pub fn descendants(root: u32) -> Vec<u32> {
+    below(root, |_| true)
+}
+
 /// The processes below `root` whose command name is `name`.
 fn descendants_named(root: u32, name: &str) -> Vec<u32> {
+    below(root, |comm| comm == name)
+}
+
+/// The processes below `root` whose command name passes `keep`.
+fn below(root: u32, keep: impl Fn(&str) -> bool) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -339,7 +404,7 @@ fn descendants_named(root: u32, name: &str) -> Vec<u32> {
     }
     procs
         .iter()
-        .filter(|(_, (_, comm))| comm == name)
+        .filter(|(_, (_, comm))| keep(comm))
         .filter(|(&pid, _)| {
             let mut cur = pid;
             // Walks up to init; bounded in case of a cycle from a pid race.
