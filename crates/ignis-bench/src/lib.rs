@@ -20,6 +20,7 @@ pub mod cpu;
 pub mod floor;
 pub mod load;
 pub mod memory;
+pub mod perf;
 pub mod queues;
 pub mod report;
 pub mod runtimes;

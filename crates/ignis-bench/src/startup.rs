@@ -34,7 +34,8 @@ pub fn time_runs(program: &Path, args: &[&str], runs: usize) -> anyhow::Result<V
 
 /// A statically linked program that does nothing, for the fork+exec
 /// floor: `fn main() {}` compiled by `rustc -O -C
-/// target-feature=+crt-static` into `dir`; checked to have no program
+/// target-feature=+crt-static -C relocation-model=static` (not PIE) into
+/// `dir`; checked to have no program
 /// interpreter. Returns its path and how it was made.
 pub fn static_noop(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
     let src = dir.join("noop.rs");
@@ -64,7 +65,7 @@ pub fn static_noop(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
     );
     Ok((
         bin,
-        "fn main() {} (rustc -O -C target-feature=+crt-static, no program interpreter)".into(),
+        "fn main() {} (rustc -O -C target-feature=+crt-static -C relocation-model=static: static, not PIE, no program interpreter)".into(),
     ))
 }
 

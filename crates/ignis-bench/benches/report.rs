@@ -1,0 +1,1220 @@
+//! The performance report: every figure of issue 16 measured in one run,
+//! side by side with its floor, and the issue's targets as MET/MISS.
+//!
+//! Sections (`IGNIS_BENCH_ONLY=floors,warm,cold,burst,memory` runs some;
+//! default all):
+//! - `floors`: a loopback HTTP exchange with the minimal hyper server
+//!   ([`Floor`]) and the same client (p50/p90/p99, throughput at 1/4/16/64
+//!   clients, the floor server's CPU per exchange); fork+exec of a static
+//!   no-op (built with `rustc -C target-feature=+crt-static`) and of
+//!   `/bin/true`; `python3 -S -c pass`, `python3 -c pass`, `node -e 0`,
+//!   `ruby -e 0` and `java -version` with the interpreters the runtimes
+//!   endpoint names;
+//! - `warm`: the `lambda_runtime` echo, the minimal Runtime-API echo and
+//!   Python and Node.js echo handlers on Ignis's runtime clients (1,769 MB:
+//!   one vCPU), measured in alternation with the HTTP floor: p50/p90/p99 at
+//!   one client, throughput at 1/4/16/64 clients, CPU per invoke of the
+//!   server, of what runs below it and of the client;
+//! - `cold`: `IGNIS_BENCH_COLD` (30) cold starts per runtime (Invoke to
+//!   answer, each after UpdateFunctionConfiguration retired the
+//!   environments), p50/p90 and the REPORT's `Init Duration`;
+//! - `burst`: `IGNIS_BENCH_BURST` (100) distinct Python functions, never
+//!   invoked, invoked at once by as many connections: the time until all
+//!   answered;
+//! - `memory`: USS and PSS of the idle warm environment each runtime's
+//!   first invoke left (its processes' `smaps_rollup`), and the warm
+//!   server's RSS before and after the load.
+//!
+//! `cold`, `burst` and `memory` run on a server of their own; with
+//! `IGNIS_BENCH_AB=prewarm` twice, once with `IGNIS_PREWARM=off`
+//! (`before`) and once with the default (`after`). The table goes to
+//! stdout and is appended to `benches/runs/<date>.txt`; the JSON to
+//! `benches/runs/report-<date>T<time>Z.json` (`IGNIS_BENCH_SAVE=0` skips
+//! both). `docs/performance.md` explains how to read it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use ignis_bench::client::{post_once, Conn, Outcome, Target};
+use ignis_bench::cold::{cold_starts, invoke_checked};
+use ignis_bench::cpu;
+use ignis_bench::floor::Floor;
+use ignis_bench::load::ThroughputRun;
+use ignis_bench::memory::{code_id, function_environments, Footprint};
+use ignis_bench::perf::{self, ms, ratio, round, us, Section, Table, Variant, Verdict};
+use ignis_bench::report::{self, Machine, Side};
+use ignis_bench::runtimes::{self, EchoFunction};
+use ignis_bench::server::{workspace_root, zip_files, IgnisProcess};
+use ignis_bench::settings;
+use ignis_bench::startup::{floor_command, static_noop, time_runs, PYTHON_WITH_SITE};
+use ignis_bench::stats::Percentiles;
+use ignis_bench::warm::{self, Subject};
+use ignis_client::Client;
+use ignis_model::runtime::RuntimeInfo;
+use serde_json::{json, Map, Value};
+
+/// The event; every echo returns it unchanged.
+const PAYLOAD: &str =
+    r#"{"bench":"report","id":"0123456789abcdef","items":[1,2,3,4,5],"nested":{"ok":true}}"#;
+/// MemorySize of the warm functions: one full vCPU (Lambda sizes CPU by
+/// memory; at 128 MB the `namespace` sandbox gives 7 % of a CPU).
+const WARM_MEMORY_MB: i64 = 1769;
+/// Concurrencies of the throughput runs.
+const CLIENTS: [usize; 4] = [1, 4, 16, 64];
+/// Latency requests sent to one subject before switching to the next.
+const LATENCY_BLOCK: usize = 250;
+/// Slices of each throughput run, alternating between the subjects.
+const THROUGHPUT_SLICES: u32 = 2;
+/// The warm server's budget: an environment per client at 64 clients for
+/// the four functions (admission only; an echo uses a few MB).
+const WARM_BUDGET_MB: u64 = 4 * 64 * WARM_MEMORY_MB as u64 + 4096;
+/// Room beside the burst's functions in the cold server's budget, MB.
+const COLD_BUDGET_ROOM_MB: u64 = 8192;
+/// How long an environment sits idle after its first invoke before its
+/// memory is read.
+const IDLE_SETTLE: Duration = Duration::from_millis(500);
+
+/// Knobs from the environment.
+struct Settings {
+    ignis_bin: PathBuf,
+    bootstrap: PathBuf,
+    min_bootstrap: Option<PathBuf>,
+    sections: Vec<Section>,
+    variants: Vec<Variant>,
+    requests: usize,
+    secs: f64,
+    cold: usize,
+    floor_runs: usize,
+    burst: usize,
+    runs_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok();
+        Ok(Self {
+            ignis_bin: settings::ignis_bin(),
+            bootstrap: settings::echo_bootstrap(),
+            min_bootstrap: settings::min_echo_bootstrap()?,
+            sections: perf::sections(var("IGNIS_BENCH_ONLY").as_deref())?,
+            variants: perf::variants(var("IGNIS_BENCH_AB").as_deref())?,
+            requests: settings::positive("IGNIS_BENCH_REQUESTS", 2000)?,
+            secs: settings::positive("IGNIS_BENCH_SECS", 2.0)?,
+            cold: settings::positive("IGNIS_BENCH_COLD", 30)?,
+            floor_runs: settings::positive("IGNIS_BENCH_FLOOR_RUNS", 20)?,
+            burst: settings::positive("IGNIS_BENCH_BURST", 100)?,
+            runs_dir: settings::runs_dir(),
+        })
+    }
+
+    fn has(&self, section: Section) -> bool {
+        self.sections.contains(&section)
+    }
+
+    fn config(&self) -> Value {
+        json!({
+            "sections": self.sections.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            "variants": self.variants.iter().map(|v| json!({
+                "name": v.name,
+                "env": v.env.iter().map(|(k, val)| format!("{k}={val}")).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "requests": self.requests,
+            "latency_block": LATENCY_BLOCK,
+            "secs_per_concurrency": self.secs,
+            "throughput_slices": THROUGHPUT_SLICES,
+            "clients": CLIENTS,
+            "cold_starts": self.cold,
+            "floor_runs": self.floor_runs,
+            "burst_functions": self.burst,
+            "payload_bytes": PAYLOAD.len(),
+            "warm_memory_mb": WARM_MEMORY_MB,
+            "managed_memory_mb": runtimes::MEMORY_MB,
+            "java_memory_mb": runtimes::JAVA_MEMORY_MB,
+            "client": "hyper-1-http1-keepalive-nodelay(current_thread)",
+            "floor_server": "hyper-1-http1(current_thread, own thread)",
+            "cold_start": "UpdateFunctionConfiguration(IGNIS_BENCH_COLD) then first invoke (ignis-client, LogType=Tail)",
+        })
+    }
+}
+
+/// A process start-up floor.
+struct ProcFloor {
+    /// Its key in the JSON.
+    key: &'static str,
+    /// The command, as shown.
+    label: String,
+    runs: Percentiles,
+}
+
+/// One warm function's measurements.
+struct WarmFunction {
+    name: &'static str,
+    runtime: String,
+    side: Side,
+}
+
+/// One runtime's cold starts.
+struct ColdRuntime {
+    runtime: String,
+    language: String,
+    cold: Percentiles,
+    init: Option<Percentiles>,
+}
+
+/// The idle warm environment one runtime's first invoke left.
+struct EnvMemory {
+    runtime: String,
+    language: String,
+    /// Environments of the function found (1 expected).
+    found: usize,
+    footprint: Footprint,
+}
+
+/// Distinct cold functions invoked at once.
+struct Burst {
+    runtime: String,
+    functions: usize,
+    /// From the first request sent to the last answer.
+    all_answered: Duration,
+    /// Each request's time, answered correctly.
+    each: Option<Percentiles>,
+    errors: usize,
+}
+
+/// What a cold-start server measured.
+struct VariantRun {
+    variant: Variant,
+    sandbox: String,
+    cold: Vec<ColdRuntime>,
+    memory: Vec<EnvMemory>,
+    burst: Option<Burst>,
+}
+
+/// The warm server's RSS, KiB.
+struct ServerMemory {
+    idle: Option<u64>,
+    after_load: Option<u64>,
+    peak: Option<u64>,
+}
+
+/// Everything a run measured.
+#[derive(Default)]
+struct Measured {
+    warm_sandbox: String,
+    http: Option<Side>,
+    procs: Vec<ProcFloor>,
+    static_how: String,
+    warm: Vec<WarmFunction>,
+    server_memory: Option<ServerMemory>,
+    variants: Vec<VariantRun>,
+    skipped: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    ignis_bench::run_bench("report", bench)
+}
+
+fn bench() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let workspace = workspace_root();
+    let machine = Machine::now(&workspace);
+    let (measured, took) = ignis_bench::block_on_timed(run(&settings))?;
+    let measured = measured?;
+
+    let (table, verdicts, mut json) = render(&measured);
+    let mut machine_json = json!({
+        "date": machine.date,
+        "revision": machine.revision,
+        "uncommitted_changes": machine.dirty,
+        "nproc": machine.nproc,
+        "cpu": machine.cpu,
+        "kernel": machine.kernel,
+        "memory_mib": machine.memory_mib,
+        "load_average": machine.load,
+        "cpu_busy_percent_before": machine.busy_percent.map(|p| round(p, 1)),
+        "warm_server": measured.warm_sandbox,
+    });
+    for v in &measured.variants {
+        machine_json[format!("{}_server", v.variant.name)] = json!(v.sandbox);
+    }
+    json.insert("machine".into(), machine_json);
+    json.insert("config".into(), settings.config());
+    json.insert("run_secs".into(), json!(round(took.as_secs_f64(), 1)));
+    json.insert(
+        "verdicts".into(),
+        Value::Array(verdicts.iter().map(Verdict::to_json).collect()),
+    );
+    json.insert("skipped".into(), json!(measured.skipped));
+
+    let mut text = format!(
+        "bench: report (issue 16: floors, warm, cold, burst, memory; one run)\n{}\n",
+        machine.header()
+    );
+    let _ = writeln!(text, "warm server: {}", measured.warm_sandbox);
+    for v in &measured.variants {
+        let env = v
+            .variant
+            .env
+            .iter()
+            .map(|(k, val)| format!("{k}={val} "))
+            .collect::<String>();
+        let _ = writeln!(
+            text,
+            "{} server ({env}ignis serve): {}",
+            v.variant.name, v.sandbox
+        );
+    }
+    let _ = writeln!(text, "fork+exec static: {}", measured.static_how);
+    text.push('\n');
+    text.push_str(&table.render(&verdicts));
+    for s in &measured.skipped {
+        let _ = writeln!(text, "skipped: {s}");
+    }
+    let stamp = machine.date.replace(':', "");
+    if let Some(dir) = &settings.runs_dir {
+        match perf::store_json(dir, &stamp, &Value::Object(json)) {
+            Ok(path) => {
+                let _ = writeln!(text, "json: {}", display_rel(&path, &workspace));
+            }
+            Err(e) => eprintln!("could not store the JSON in {}: {e}", dir.display()),
+        }
+    }
+    let _ = writeln!(
+        text,
+        "run took {:.0} s; sections {:?}",
+        took.as_secs_f64(),
+        settings
+            .sections
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+    );
+    report::print_and_store(&text, settings.runs_dir.as_deref());
+    Ok(())
+}
+
+fn display_rel(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+async fn run(settings: &Settings) -> anyhow::Result<Measured> {
+    let scratch = tempfile::Builder::new()
+        .prefix("ignis-bench-report-")
+        .tempdir()?;
+    let mut m = Measured::default();
+
+    progress(format_args!("starting {}", settings.ignis_bin.display()));
+    let main = IgnisProcess::start(&settings.ignis_bin, WARM_BUDGET_MB)?;
+    m.warm_sandbox = main.sandbox().to_string();
+    let client = main.client()?;
+    let list = client.runtimes().await?.runtimes;
+
+    if settings.has(Section::Floors) || settings.has(Section::Cold) {
+        process_floors(settings, &list, scratch.path(), &mut m)?;
+    }
+    if settings.has(Section::Floors) || settings.has(Section::Warm) {
+        if let Err(e) = warm_section(settings, &main, &client, &list, scratch.path(), &mut m).await
+        {
+            bail!("warm: {e:#}\nserver stderr:\n{}", main.stderr_tail());
+        }
+    }
+    if let Err(e) = main.stop() {
+        eprintln!("warning: {e:#}");
+    }
+
+    if settings.has(Section::Cold) || settings.has(Section::Burst) || settings.has(Section::Memory)
+    {
+        for variant in &settings.variants {
+            let run = variant_run(settings, variant, scratch.path(), &mut m.skipped).await?;
+            m.variants.push(run);
+        }
+    }
+    Ok(m)
+}
+
+/// The interpreter the runtimes endpoint names for a label, available or
+/// not yet (Java's client may still be compiling).
+fn interpreter(list: &[RuntimeInfo], label: &str) -> Option<PathBuf> {
+    runtimes::pick(list, label)
+        .and_then(|r| r.interpreter)
+        .or_else(|| {
+            let prefix = label.trim_end_matches(".x");
+            list.iter()
+                .filter(|r| r.runtime.starts_with(prefix))
+                .find_map(|r| r.interpreter.clone())
+        })
+        .map(PathBuf::from)
+}
+
+/// fork+exec and interpreter start-up floors.
+fn process_floors(
+    settings: &Settings,
+    list: &[RuntimeInfo],
+    scratch: &Path,
+    m: &mut Measured,
+) -> anyhow::Result<()> {
+    let runs = settings.floor_runs;
+    let (noop, how) = static_noop(scratch).context("build the static no-op")?;
+    m.static_how = how;
+    let mut floors: Vec<(&'static str, PathBuf, Vec<&'static str>)> = vec![
+        ("fork_exec_static", noop, Vec::new()),
+        ("fork_exec_bin_true", PathBuf::from("/bin/true"), Vec::new()),
+    ];
+    for (key, label, lang, args) in [
+        ("python_S", "python3.x", "python", floor_command("python")),
+        ("python", "python3.x", "python", Some(PYTHON_WITH_SITE)),
+        ("node", "nodejs20.x", "nodejs", floor_command("nodejs")),
+        ("ruby", "ruby3.x", "ruby", floor_command("ruby")),
+        ("java", "java17", "java", floor_command("java")),
+    ] {
+        match (interpreter(list, label), args) {
+            (Some(path), Some(args)) => floors.push((key, path, args.to_vec())),
+            _ => m
+                .skipped
+                .push(format!("floor {key}: no {lang} interpreter")),
+        }
+    }
+    for (key, program, args) in floors {
+        let label = match key {
+            "fork_exec_static" => "fork+exec static no-op".to_string(),
+            "fork_exec_bin_true" => "fork+exec /bin/true (dynamic)".to_string(),
+            _ => format!("{} {}", program.display(), args.join(" ")),
+        };
+        match time_runs(&program, &args, runs) {
+            Ok(samples) => {
+                let p = Percentiles::of(&samples).context("no floor runs")?;
+                progress(format_args!("floor {label}: p50 {:.2} ms", ms(p.p50)));
+                m.procs.push(ProcFloor {
+                    key,
+                    label,
+                    runs: p,
+                });
+            }
+            Err(e) => m.skipped.push(format!("floor {label}: {e:#}")),
+        }
+    }
+    Ok(())
+}
+
+/// Deploys a warm function and invokes it once.
+async fn deploy_warm(
+    ignis: &IgnisProcess,
+    name: &str,
+    function: &EchoFunction,
+) -> anyhow::Result<Arc<Target>> {
+    ignis
+        .deploy_zip(
+            name,
+            &function.zip,
+            &function.runtime,
+            &function.handler,
+            WARM_MEMORY_MB,
+        )
+        .await?;
+    let target = Arc::new(Target {
+        addr: ignis.addr(),
+        path: format!("/2015-03-31/functions/{name}/invocations"),
+        payload: Bytes::from_static(PAYLOAD.as_bytes()),
+    });
+    post_once(&target)
+        .await
+        .with_context(|| format!("first invoke of {name}"))?;
+    Ok(target)
+}
+
+/// The HTTP floor, and (with `warm`) the four echo functions next to it.
+async fn warm_section(
+    settings: &Settings,
+    ignis: &IgnisProcess,
+    client: &Client,
+    list: &[RuntimeInfo],
+    scratch: &Path,
+    m: &mut Measured,
+) -> anyhow::Result<()> {
+    let mut functions: Vec<(&'static str, String, Arc<Target>)> = Vec::new();
+    if settings.has(Section::Warm) {
+        let provided = RuntimeInfo {
+            runtime: "provided.al2023".into(),
+            available: true,
+            runs_on: None,
+            interpreter: None,
+            reason: None,
+        };
+        let mut wanted: Vec<(&'static str, EchoFunction)> = vec![(
+            "rust-echo",
+            runtimes::echo_function(&provided, &settings.bootstrap, scratch)?,
+        )];
+        match &settings.min_bootstrap {
+            Some(path) => wanted.push((
+                "rust-min-echo",
+                runtimes::echo_function(&provided, path, scratch)?,
+            )),
+            None => m.skipped.push(
+                "warm rust-min-echo: not built (cargo build --release -p ignis-fixture-min-echo)"
+                    .into(),
+            ),
+        }
+        for (name, label) in [("python-echo", "python3.x"), ("node-echo", "nodejs20.x")] {
+            match runtimes::resolve(client, list, label, progress).await {
+                Ok(info) => wanted.push((
+                    name,
+                    runtimes::echo_function(&info, &settings.bootstrap, scratch)?,
+                )),
+                Err(reason) => m.skipped.push(format!("warm {name}: {reason}")),
+            }
+        }
+        for (name, function) in wanted {
+            progress(format_args!("deploying {name} ({})", function.runtime));
+            let target = deploy_warm(ignis, name, &function).await?;
+            functions.push((name, function.runtime.clone(), target));
+        }
+    }
+    let idle_rss = ignis.rss_kib();
+
+    let floor = Floor::start()?;
+    let floor_target = Arc::new(Target {
+        addr: floor.addr(),
+        path: "/2015-03-31/functions/floor/invocations".into(),
+        payload: Bytes::from_static(PAYLOAD.as_bytes()),
+    });
+    let ignis_cpu = || {
+        let (server, below) = ignis.cpu_ns_all();
+        cpu::Sample {
+            client: cpu::main_thread_ns(),
+            server,
+            function: Some(below),
+        }
+    };
+    let mut subjects = vec![Subject::new("floor", floor_target, || cpu::Sample {
+        client: cpu::main_thread_ns(),
+        server: floor.cpu_ns(),
+        function: None,
+    })];
+    for (name, _, target) in &functions {
+        subjects.push(Subject::new(*name, target.clone(), ignis_cpu));
+    }
+    let max_clients = CLIENTS[CLIENTS.len() - 1];
+    warm::warm_up(
+        &mut subjects,
+        max_clients,
+        Duration::from_secs(1),
+        200,
+        progress,
+    )
+    .await?;
+    warm::latency_alternating(&mut subjects, settings.requests, LATENCY_BLOCK, progress).await?;
+    warm::throughput_alternating(
+        &mut subjects,
+        &CLIENTS,
+        Duration::from_secs_f64(settings.secs),
+        THROUGHPUT_SLICES,
+        progress,
+    )
+    .await?;
+    let mut sides = subjects.into_iter().map(|s| s.side(settings.requests));
+    m.http = Some(sides.next().context("the floor is always measured")??);
+    for ((name, runtime, _), side) in functions.into_iter().zip(sides) {
+        m.warm.push(WarmFunction {
+            name,
+            runtime,
+            side: side?,
+        });
+    }
+    if settings.has(Section::Warm) {
+        m.server_memory = Some(ServerMemory {
+            idle: idle_rss,
+            after_load: ignis.rss_kib(),
+            peak: ignis.peak_rss_kib(),
+        });
+    }
+    Ok(())
+}
+
+/// Cold starts, idle memory and the burst on a server of `variant`.
+async fn variant_run(
+    settings: &Settings,
+    variant: &Variant,
+    scratch: &Path,
+    skipped: &mut Vec<String>,
+) -> anyhow::Result<VariantRun> {
+    let budget = settings.burst as u64 * runtimes::MEMORY_MB as u64 + COLD_BUDGET_ROOM_MB;
+    progress(format_args!(
+        "starting the {} server ({:?})",
+        variant.name, variant.env
+    ));
+    let ignis = IgnisProcess::start_env(&settings.ignis_bin, budget, &[], &variant.env)?;
+    let client = ignis.client()?;
+    let list = client.runtimes().await?.runtimes;
+    let mut run = VariantRun {
+        variant: variant.clone(),
+        sandbox: ignis.sandbox().to_string(),
+        cold: Vec::new(),
+        memory: Vec::new(),
+        burst: None,
+    };
+    if settings.has(Section::Cold) || settings.has(Section::Memory) {
+        for label in runtimes::LABELS {
+            let info = match runtimes::resolve(&client, &list, label, progress).await {
+                Ok(info) => info,
+                Err(reason) => {
+                    skipped.push(format!("{} {label}: {reason}", variant.name));
+                    continue;
+                }
+            };
+            let function = match runtimes::echo_function(&info, &settings.bootstrap, scratch) {
+                Ok(f) => f,
+                Err(e) => {
+                    skipped.push(format!("{} {label}: {e:#}", variant.name));
+                    continue;
+                }
+            };
+            if let Err(e) = cold_runtime(settings, &ignis, &client, &function, &mut run).await {
+                bail!(
+                    "{} {}: {e:#}\nserver stderr:\n{}",
+                    variant.name,
+                    function.runtime,
+                    ignis.stderr_tail()
+                );
+            }
+        }
+    }
+    if settings.has(Section::Burst) {
+        match runtimes::resolve(&client, &list, "python3.x", progress).await {
+            Ok(info) => {
+                let burst = burst(&ignis, &info, settings.burst)
+                    .await
+                    .with_context(|| format!("burst: server stderr:\n{}", ignis.stderr_tail()))?;
+                progress(format_args!(
+                    "{} burst of {} {}: all answered in {:.0} ms, {} errors",
+                    variant.name,
+                    burst.functions,
+                    burst.runtime,
+                    ms(burst.all_answered),
+                    burst.errors
+                ));
+                run.burst = Some(burst);
+            }
+            Err(reason) => skipped.push(format!("{} burst: {reason}", variant.name)),
+        }
+    }
+    if let Err(e) = ignis.stop() {
+        eprintln!("warning: {e:#}");
+    }
+    Ok(run)
+}
+
+/// One runtime on a cold-start server: the first invoke (untimed), the
+/// idle environment it left, then the cold starts.
+async fn cold_runtime(
+    settings: &Settings,
+    ignis: &IgnisProcess,
+    client: &Client,
+    function: &EchoFunction,
+    run: &mut VariantRun,
+) -> anyhow::Result<()> {
+    let name = format!("cold-{}", function.runtime.replace('.', "-"));
+    ignis
+        .deploy_zip(
+            &name,
+            &function.zip,
+            &function.runtime,
+            &function.handler,
+            function.memory_mb,
+        )
+        .await?;
+    // The first invoke after create is a cold start too, but also the
+    // first time the interpreter's files are read: untimed.
+    invoke_checked(client, &name, PAYLOAD).await?;
+    if settings.has(Section::Memory) {
+        tokio::time::sleep(IDLE_SETTLE).await;
+        let envs = function_environments(ignis.pid(), &name, &code_id(&function.zip));
+        let footprint = envs
+            .first()
+            .map_or_else(Footprint::default, |pids| Footprint::of_processes(pids));
+        progress(format_args!(
+            "{} {}: idle environment USS {:.1} MiB PSS {:.1} MiB ({} processes, {} environments found)",
+            run.variant.name,
+            function.runtime,
+            footprint.uss_kib as f64 / 1024.0,
+            footprint.pss_kib as f64 / 1024.0,
+            footprint.processes,
+            envs.len()
+        ));
+        run.memory.push(EnvMemory {
+            runtime: function.runtime.clone(),
+            language: function.language().into(),
+            found: envs.len(),
+            footprint,
+        });
+    }
+    if settings.has(Section::Cold) {
+        let samples = cold_starts(ignis, client, &name, PAYLOAD, settings.cold).await?;
+        let cold = Percentiles::of(&samples.cold).context("no cold starts")?;
+        progress(format_args!(
+            "{} {}: cold p50 {:.1} ms p90 {:.1} ms",
+            run.variant.name,
+            function.runtime,
+            ms(cold.p50),
+            ms(cold.p90)
+        ));
+        run.cold.push(ColdRuntime {
+            runtime: function.runtime.clone(),
+            language: function.language().into(),
+            cold,
+            init: Percentiles::of(&samples.init),
+        });
+    }
+    if let Err(e) = client.delete_function(&name).await {
+        eprintln!("warning: delete {name}: {e}");
+    }
+    Ok(())
+}
+
+/// `n` distinct Python functions, created and `Active` but never invoked,
+/// invoked at once on `n` connections opened beforehand.
+async fn burst(ignis: &IgnisProcess, info: &RuntimeInfo, n: usize) -> anyhow::Result<Burst> {
+    let names: Vec<String> = (0..n).map(|i| format!("burst-{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        // Distinct code too: each function has its own package.
+        let code = format!("# burst function {i}\ndef main(event, context):\n    return event\n");
+        let zip = zip_files(&[("handler.py", code.as_bytes(), 0o644)])?;
+        ignis
+            .create(
+                name,
+                &zip,
+                &info.runtime,
+                "handler.main",
+                runtimes::MEMORY_MB,
+            )
+            .await?;
+    }
+    for name in &names {
+        ignis.wait_active(name).await?;
+    }
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(Conn::open(ignis.addr()).await?);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(&names)
+        .map(|(mut conn, name)| {
+            let target = Target {
+                addr: ignis.addr(),
+                path: format!("/2015-03-31/functions/{name}/invocations"),
+                payload: Bytes::from_static(PAYLOAD.as_bytes()),
+            };
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let outcome = conn.post(&target).await;
+                (matches!(outcome, Ok(Outcome::Ok)), sent.elapsed())
+            })
+        })
+        .collect();
+    let mut each = Vec::with_capacity(n);
+    let mut errors = 0;
+    for task in tasks {
+        let (ok, took) = task.await?;
+        if ok {
+            each.push(took);
+        } else {
+            errors += 1;
+        }
+    }
+    Ok(Burst {
+        runtime: info.runtime.clone(),
+        functions: n,
+        all_answered: start.elapsed(),
+        each: Percentiles::of(&each),
+        errors,
+    })
+}
+
+/// A duration as `812.3 µs` or `4.20 ms`.
+fn time(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", us(d))
+    } else {
+        format!("{:.2} ms", ms(d))
+    }
+}
+
+fn rate(r: f64) -> String {
+    format!("{r:.0} req/s")
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn percentiles_json(p: &Percentiles) -> Value {
+    json!({
+        "n": p.count,
+        "p50_ms": round(ms(p.p50), 4),
+        "p90_ms": round(ms(p.p90), 4),
+        "p99_ms": round(ms(p.p99), 4),
+        "mean_ms": round(ms(p.mean), 4),
+        "max_ms": round(ms(p.max), 4),
+    })
+}
+
+fn throughput_of(side: &Side, clients: usize) -> f64 {
+    side.throughput
+        .iter()
+        .find(|t| t.clients == clients)
+        .map_or(0.0, ThroughputRun::per_second)
+}
+
+/// The table, the verdicts and the JSON's measured sections.
+fn render(m: &Measured) -> (Table, Vec<Verdict>, Map<String, Value>) {
+    let mut t = Table::default();
+    let mut v = Vec::new();
+    let mut json = Map::new();
+
+    // Floors.
+    let mut floors = Map::new();
+    if let Some(http) = &m.http {
+        let l = &http.latency;
+        for (name, d) in [("p50", l.p50), ("p90", l.p90), ("p99", l.p99)] {
+            t.row(
+                "floors",
+                &format!("loopback HTTP exchange {name}"),
+                time(d),
+                String::new(),
+                String::new(),
+            );
+        }
+        for c in CLIENTS {
+            t.row(
+                "floors",
+                &format!("loopback HTTP throughput {c} clients"),
+                rate(throughput_of(http, c)),
+                String::new(),
+                String::new(),
+            );
+        }
+        t.row(
+            "floors",
+            "floor server CPU per exchange",
+            time(http.cpu.server),
+            String::new(),
+            String::new(),
+        );
+        t.row(
+            "floors",
+            "client CPU per exchange",
+            time(http.cpu.client),
+            String::new(),
+            String::new(),
+        );
+        floors.insert(
+            "http".into(),
+            json!({
+                "latency": percentiles_json(l),
+                "throughput": CLIENTS.iter().map(|&c| (c.to_string(), json!(round(throughput_of(http, c), 1)))).collect::<Map<_, _>>(),
+                "server_cpu_us_per_exchange": round(us(http.cpu.server), 2),
+                "client_cpu_us_per_exchange": round(us(http.cpu.client), 2),
+                "errors": http.errors(),
+            }),
+        );
+    }
+    for p in &m.procs {
+        t.row(
+            "floors",
+            &short(&p.label),
+            format!("{} (p90 {})", time(p.runs.p50), time(p.runs.p90)),
+            String::new(),
+            String::new(),
+        );
+        let mut entry = percentiles_json(&p.runs);
+        entry["command"] = json!(p.label);
+        if p.key == "fork_exec_static" {
+            entry["how"] = json!(m.static_how);
+        }
+        floors.insert(p.key.into(), entry);
+    }
+    json.insert("floors".into(), Value::Object(floors));
+    let proc_floor = |key: &str| m.procs.iter().find(|p| p.key == key);
+
+    // Warm.
+    let mut warm = Map::new();
+    if let Some(http) = &m.http {
+        let f = &http.latency;
+        for w in &m.warm {
+            let l = &w.side.latency;
+            let sec = "warm";
+            for (name, d, fd) in [
+                ("p50", l.p50, f.p50),
+                ("p90", l.p90, f.p90),
+                ("p99", l.p99, f.p99),
+            ] {
+                t.ratio_row(
+                    sec,
+                    &format!("{} {name} (1 client)", w.name),
+                    (us(d), time(d)),
+                    Some((us(fd), time(fd))),
+                );
+            }
+            for c in CLIENTS {
+                let (a, b) = (throughput_of(&w.side, c), throughput_of(http, c));
+                t.ratio_row(
+                    sec,
+                    &format!("{} throughput {c} clients", w.name),
+                    (a, rate(a)),
+                    Some((b, rate(b))),
+                );
+            }
+            let cpu = &w.side.cpu;
+            t.ratio_row(
+                sec,
+                &format!("{} CPU/invoke server", w.name),
+                (us(cpu.server), time(cpu.server)),
+                Some((us(http.cpu.server), time(http.cpu.server))),
+            );
+            if let Some(func) = cpu.function {
+                t.row(
+                    sec,
+                    &format!("{} CPU/invoke function", w.name),
+                    time(func),
+                    String::new(),
+                    String::new(),
+                );
+            }
+            t.ratio_row(
+                sec,
+                &format!("{} CPU/invoke client", w.name),
+                (us(cpu.client), time(cpu.client)),
+                Some((us(http.cpu.client), time(http.cpu.client))),
+            );
+            warm.insert(
+                w.name.into(),
+                json!({
+                    "runtime": w.runtime,
+                    "latency": percentiles_json(l),
+                    "p50_x_floor": round(ratio(us(l.p50), us(f.p50)), 3),
+                    "p99_x_floor": round(ratio(us(l.p99), us(f.p99)), 3),
+                    "throughput": CLIENTS.iter().map(|&c| (c.to_string(), json!({
+                        "per_second": round(throughput_of(&w.side, c), 1),
+                        "x_floor": round(ratio(throughput_of(&w.side, c), throughput_of(http, c)), 4),
+                    }))).collect::<Map<_, _>>(),
+                    "cpu_us_per_invoke": {
+                        "server": round(us(cpu.server), 2),
+                        "function": cpu.function.map(|d| round(us(d), 2)),
+                        "client": round(us(cpu.client), 2),
+                    },
+                    "server_cpu_x_floor": round(ratio(us(cpu.server), us(http.cpu.server)), 3),
+                    "errors": w.side.errors(),
+                }),
+            );
+        }
+        // The targets on Ignis's own share: the minimal echo when built.
+        let reference = m
+            .warm
+            .iter()
+            .find(|w| w.name == "rust-min-echo")
+            .or_else(|| m.warm.iter().find(|w| w.name == "rust-echo"));
+        if let Some(w) = reference {
+            let (c, fc) = (w.side.cpu.server, http.cpu.server);
+            v.push(Verdict::at_most(
+                format!(
+                    "server CPU per warm invoke ({}) <= 3x floor server's per exchange",
+                    w.name
+                ),
+                ratio(us(c), us(fc)),
+                3.0,
+                format!("{} vs {}", time(c), time(fc)),
+            ));
+            let (l, fl) = (&w.side.latency, &http.latency);
+            v.push(Verdict::at_most(
+                format!("warm p50 ({}) <= 3.5x floor p50", w.name),
+                ratio(us(l.p50), us(fl.p50)),
+                3.5,
+                format!("{} vs {}", time(l.p50), time(fl.p50)),
+            ));
+            v.push(Verdict::at_most(
+                format!("warm p99 ({}) <= 5x floor p99", w.name),
+                ratio(us(l.p99), us(fl.p99)),
+                5.0,
+                format!("{} vs {}", time(l.p99), time(fl.p99)),
+            ));
+            let (a, b) = (throughput_of(&w.side, 1), throughput_of(http, 1));
+            v.push(Verdict::at_least(
+                format!("1-client throughput ({}) >= 0.2x floor's", w.name),
+                ratio(a, b),
+                0.2,
+                format!("{} vs {}", rate(a), rate(b)),
+            ));
+        }
+        for (name, limit) in [("rust-min-echo", 0.3), ("rust-echo", 0.1)] {
+            if let Some(w) = m.warm.iter().find(|w| w.name == name) {
+                let (a, b) = (throughput_of(&w.side, 16), throughput_of(http, 16));
+                v.push(Verdict::at_least(
+                    format!("16-client throughput ({name}) >= {limit}x floor's"),
+                    ratio(a, b),
+                    limit,
+                    format!("{} vs {}", rate(a), rate(b)),
+                ));
+            }
+        }
+    }
+    json.insert("warm".into(), Value::Object(warm));
+
+    // Cold starts, per variant; the verdicts on the last (the default).
+    let ab = m.variants.len() > 1;
+    let mut cold = Map::new();
+    for run in &m.variants {
+        let mut by_runtime = Map::new();
+        let sec = format!("cold {}", run.variant.name);
+        for c in &run.cold {
+            let floor = cold_floor(&c.language).and_then(&proc_floor);
+            let shown_floor = floor.map(|f| {
+                (
+                    ms(f.runs.p50),
+                    format!("{} ({})", time(f.runs.p50), short(&f.label)),
+                )
+            });
+            t.ratio_row(
+                &sec,
+                &format!("{} p50", c.runtime),
+                (ms(c.cold.p50), time(c.cold.p50)),
+                shown_floor,
+            );
+            t.row(
+                &sec,
+                &format!("{} p90", c.runtime),
+                time(c.cold.p90),
+                String::new(),
+                String::new(),
+            );
+            if let Some(init) = &c.init {
+                t.row(
+                    &sec,
+                    &format!("{} Init Duration p50", c.runtime),
+                    time(init.p50),
+                    String::new(),
+                    String::new(),
+                );
+            }
+            let mut entry = percentiles_json(&c.cold);
+            entry["init_p50_ms"] = json!(c.init.map(|i| round(ms(i.p50), 4)));
+            if let Some(f) = floor {
+                entry["floor"] = json!(f.label);
+                entry["floor_p50_ms"] = json!(round(ms(f.runs.p50), 4));
+                entry["x_floor"] = json!(round(ratio(ms(c.cold.p50), ms(f.runs.p50)), 3));
+            }
+            by_runtime.insert(c.runtime.clone(), entry);
+        }
+        cold.insert(run.variant.name.into(), Value::Object(by_runtime));
+    }
+    if let Some(last) = m.variants.last() {
+        let tag = if ab {
+            format!(" [{}]", last.variant.name)
+        } else {
+            String::new()
+        };
+        for c in &last.cold {
+            let Some(key) = cold_floor(&c.language) else {
+                continue;
+            };
+            let Some(f) = proc_floor(key) else { continue };
+            let (cp, fp) = (c.cold.p50, f.runs.p50);
+            let detail = format!("{} vs {} for {}", time(cp), time(fp), short(&f.label));
+            match c.language.as_str() {
+                "provided" => v.push(Verdict::at_most(
+                    format!(
+                        "cold p50 {} - fork+exec static p50 <= 1.5 ms{tag}",
+                        c.runtime
+                    ),
+                    ms(cp) - ms(fp),
+                    1.5,
+                    detail,
+                )),
+                lang => {
+                    let limit = if lang == "java" { 1.0 } else { 0.5 };
+                    v.push(Verdict::at_most(
+                        format!(
+                            "cold p50 {} <= {limit}x {}{tag}",
+                            c.runtime,
+                            short(&f.label)
+                        ),
+                        ratio(ms(cp), ms(fp)),
+                        limit,
+                        detail,
+                    ));
+                }
+            }
+        }
+        if let Some(b) = &last.burst {
+            v.push(Verdict::at_most(
+                format!(
+                    "burst of {} distinct cold {} functions <= 1.5 s{tag}",
+                    b.functions, b.runtime
+                ),
+                b.all_answered.as_secs_f64(),
+                1.5,
+                format!(
+                    "{} until all answered, {} errors",
+                    time(b.all_answered),
+                    b.errors
+                ),
+            ));
+        }
+        for e in &last.memory {
+            let limit = match e.language.as_str() {
+                "python" => 4.0,
+                "nodejs" => 10.0,
+                _ => continue,
+            };
+            v.push(Verdict::at_most(
+                format!(
+                    "idle warm {} environment USS <= {limit} MiB{tag}",
+                    e.runtime
+                ),
+                e.footprint.uss_kib as f64 / 1024.0,
+                limit,
+                format!(
+                    "PSS {}, {} processes",
+                    mib(e.footprint.pss_kib),
+                    e.footprint.processes
+                ),
+            ));
+        }
+    }
+    json.insert("cold".into(), Value::Object(cold));
+
+    // Burst.
+    let mut bursts = Map::new();
+    for run in &m.variants {
+        if let Some(b) = &run.burst {
+            t.row(
+                &format!("burst {}", run.variant.name),
+                &format!(
+                    "{} distinct cold {} at once, all answered",
+                    b.functions, b.runtime
+                ),
+                time(b.all_answered),
+                String::new(),
+                String::new(),
+            );
+            if let Some(each) = &b.each {
+                t.row(
+                    &format!("burst {}", run.variant.name),
+                    "each request p50 / max",
+                    format!("{} / {}", time(each.p50), time(each.max)),
+                    String::new(),
+                    String::new(),
+                );
+            }
+            bursts.insert(
+                run.variant.name.into(),
+                json!({
+                    "runtime": b.runtime,
+                    "functions": b.functions,
+                    "all_answered_ms": round(ms(b.all_answered), 3),
+                    "each": b.each.as_ref().map(percentiles_json),
+                    "errors": b.errors,
+                }),
+            );
+        }
+    }
+    json.insert("burst".into(), Value::Object(bursts));
+
+    // Memory.
+    let mut envs = Map::new();
+    for run in &m.variants {
+        let mut by_runtime = Map::new();
+        for e in &run.memory {
+            t.row(
+                &format!("memory {}", run.variant.name),
+                &format!("idle warm {} env USS / PSS", e.runtime),
+                format!(
+                    "{} / {}",
+                    mib(e.footprint.uss_kib),
+                    mib(e.footprint.pss_kib)
+                ),
+                String::new(),
+                String::new(),
+            );
+            by_runtime.insert(
+                e.runtime.clone(),
+                json!({
+                    "uss_kib": e.footprint.uss_kib,
+                    "pss_kib": e.footprint.pss_kib,
+                    "rss_kib": e.footprint.rss_kib,
+                    "processes": e.footprint.processes,
+                    "environments_found": e.found,
+                }),
+            );
+        }
+        if !by_runtime.is_empty() {
+            envs.insert(run.variant.name.into(), Value::Object(by_runtime));
+        }
+    }
+    let mut memory = Map::new();
+    memory.insert("environments".into(), Value::Object(envs));
+    if let Some(s) = &m.server_memory {
+        let show = |k: Option<u64>| k.map_or_else(|| "-".into(), mib);
+        t.row(
+            "memory",
+            "warm server RSS idle (functions deployed)",
+            show(s.idle),
+            String::new(),
+            String::new(),
+        );
+        t.row(
+            "memory",
+            "warm server RSS after the load",
+            show(s.after_load),
+            String::new(),
+            String::new(),
+        );
+        t.row(
+            "memory",
+            "warm server peak RSS",
+            show(s.peak),
+            String::new(),
+            String::new(),
+        );
+        memory.insert(
+            "server".into(),
+            json!({ "rss_idle_kib": s.idle, "rss_after_load_kib": s.after_load, "peak_rss_kib": s.peak }),
+        );
+    }
+    json.insert("memory".into(), Value::Object(memory));
+    (t, v, json)
+}
+
+/// The floor a language's cold start is held against.
+fn cold_floor(language: &str) -> Option<&'static str> {
+    Some(match language {
+        "provided" => "fork_exec_static",
+        "python" => "python_S",
+        "nodejs" => "node",
+        "ruby" => "ruby",
+        "java" => "java",
+        _ => return None,
+    })
+}
+
+/// A command without its directory: `python3.12 -S -c pass`.
+fn short(label: &str) -> String {
+    match label.split_once(' ') {
+        Some((program, args)) if program.starts_with('/') => {
+            format!("{} {args}", runtimes::file_name(Path::new(program)))
+        }
+        _ => label.to_string(),
+    }
+}
+
+fn progress(msg: std::fmt::Arguments<'_>) {
+    eprintln!("report: {msg}");
+}
