@@ -9,6 +9,7 @@ pub mod concurrency;
 pub mod credentials;
 mod env;
 pub mod http_prelude;
+pub mod keepalive;
 pub mod logs;
 mod provision;
 mod pump;
