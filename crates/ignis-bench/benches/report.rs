@@ -269,7 +269,9 @@ fn bench() -> anyhow::Result<()> {
             v.variant.name, v.sandbox
         );
     }
-    let _ = writeln!(text, "fork+exec static: {}", measured.static_how);
+    if !measured.static_how.is_empty() {
+        let _ = writeln!(text, "fork+exec static: {}", measured.static_how);
+    }
     text.push('\n');
     text.push_str(&table.render(&verdicts));
     for s in &measured.skipped {
