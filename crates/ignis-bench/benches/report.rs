@@ -44,19 +44,18 @@ use ignis_bench::client::{post_once, Conn, Outcome, Target};
 use ignis_bench::cold::{cold_starts, invoke_checked};
 use ignis_bench::cpu;
 use ignis_bench::floor::Floor;
-use ignis_bench::load::ThroughputRun;
 use ignis_bench::memory::{code_id, function_environments, Footprint};
-use ignis_bench::perf::{self, ms, ratio, round, us, Section, Table, Variant, Verdict};
+use ignis_bench::perf::{self, ms, round, Section, Variant, Verdict};
 use ignis_bench::report::{self, Machine, Side};
 use ignis_bench::runtimes::{self, EchoFunction};
-use ignis_bench::server::{workspace_root, zip_files, IgnisProcess};
+use ignis_bench::server::{workspace_root, zip_files, IgnisProcess, Package};
 use ignis_bench::settings;
 use ignis_bench::startup::{floor_command, static_noop, time_runs, PYTHON_WITH_SITE};
 use ignis_bench::stats::Percentiles;
 use ignis_bench::warm::{self, Subject};
 use ignis_client::Client;
 use ignis_model::runtime::RuntimeInfo;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The event; every echo returns it unchanged.
 const PAYLOAD: &str =
@@ -183,7 +182,8 @@ struct Burst {
     all_answered: Duration,
     /// Each request's time, answered correctly.
     each: Option<Percentiles>,
-    errors: usize,
+    /// The requests not answered with the event: what came back.
+    failures: Vec<String>,
 }
 
 /// What a cold-start server measured.
@@ -215,6 +215,9 @@ struct Measured {
     skipped: Vec<String>,
 }
 
+#[path = "report/render.rs"]
+mod render;
+
 fn main() -> ExitCode {
     ignis_bench::run_bench("report", bench)
 }
@@ -226,7 +229,11 @@ fn bench() -> anyhow::Result<()> {
     let (measured, took) = ignis_bench::block_on_timed(run(&settings))?;
     let measured = measured?;
 
-    let (table, verdicts, mut json) = render(&measured);
+    let render::Out {
+        table,
+        verdicts,
+        mut json,
+    } = render::render(&measured);
     let mut machine_json = json!({
         "date": machine.date,
         "revision": machine.revision,
@@ -600,8 +607,11 @@ async fn variant_run(
                     burst.functions,
                     burst.runtime,
                     ms(burst.all_answered),
-                    burst.errors
+                    burst.failures.len()
                 ));
+                for failure in &burst.failures {
+                    progress(format_args!("{} burst error: {failure}", variant.name));
+                }
                 run.burst = Some(burst);
             }
             Err(reason) => skipped.push(format!("{} burst: {reason}", variant.name)),
@@ -688,15 +698,13 @@ async fn burst(ignis: &IgnisProcess, info: &RuntimeInfo, n: usize) -> anyhow::Re
         // Distinct code too: each function has its own package.
         let code = format!("# burst function {i}\ndef main(event, context):\n    return event\n");
         let zip = zip_files(&[("handler.py", code.as_bytes(), 0o644)])?;
-        ignis
-            .create(
-                name,
-                &zip,
-                &info.runtime,
-                "handler.main",
-                runtimes::MEMORY_MB,
-            )
-            .await?;
+        let package = Package {
+            zip: &zip,
+            runtime: &info.runtime,
+            handler: "handler.main",
+            memory_mb: runtimes::MEMORY_MB,
+        };
+        ignis.create(name, &package).await?;
     }
     for name in &names {
         ignis.wait_active(name).await?;
@@ -717,19 +725,21 @@ async fn burst(ignis: &IgnisProcess, info: &RuntimeInfo, n: usize) -> anyhow::Re
             };
             tokio::spawn(async move {
                 let sent = Instant::now();
-                let outcome = conn.post(&target).await;
-                (matches!(outcome, Ok(Outcome::Ok)), sent.elapsed())
+                let failure = match conn.send(&target).await {
+                    Ok(answer) if answer.outcome(&target) == Outcome::Ok => None,
+                    Ok(answer) => Some(format!("{}: {}", target.path, answer.describe())),
+                    Err(e) => Some(format!("{}: {e:#}", target.path)),
+                };
+                (failure, sent.elapsed())
             })
         })
         .collect();
     let mut each = Vec::with_capacity(n);
-    let mut errors = 0;
+    let mut failures = Vec::new();
     for task in tasks {
-        let (ok, took) = task.await?;
-        if ok {
-            each.push(took);
-        } else {
-            errors += 1;
+        match task.await? {
+            (None, took) => each.push(took),
+            (Some(failure), _) => failures.push(failure),
         }
     }
     Ok(Burst {
@@ -737,484 +747,8 @@ async fn burst(ignis: &IgnisProcess, info: &RuntimeInfo, n: usize) -> anyhow::Re
         functions: n,
         all_answered: start.elapsed(),
         each: Percentiles::of(&each),
-        errors,
+        failures,
     })
-}
-
-/// A duration as `812.3 µs` or `4.20 ms`.
-fn time(d: Duration) -> String {
-    if d < Duration::from_millis(1) {
-        format!("{:.1} µs", us(d))
-    } else {
-        format!("{:.2} ms", ms(d))
-    }
-}
-
-fn rate(r: f64) -> String {
-    format!("{r:.0} req/s")
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
-fn percentiles_json(p: &Percentiles) -> Value {
-    json!({
-        "n": p.count,
-        "p50_ms": round(ms(p.p50), 4),
-        "p90_ms": round(ms(p.p90), 4),
-        "p99_ms": round(ms(p.p99), 4),
-        "mean_ms": round(ms(p.mean), 4),
-        "max_ms": round(ms(p.max), 4),
-    })
-}
-
-fn throughput_of(side: &Side, clients: usize) -> f64 {
-    side.throughput
-        .iter()
-        .find(|t| t.clients == clients)
-        .map_or(0.0, ThroughputRun::per_second)
-}
-
-/// The table, the verdicts and the JSON's measured sections.
-fn render(m: &Measured) -> (Table, Vec<Verdict>, Map<String, Value>) {
-    let mut t = Table::default();
-    let mut v = Vec::new();
-    let mut json = Map::new();
-
-    // Floors.
-    let mut floors = Map::new();
-    if let Some(http) = &m.http {
-        let l = &http.latency;
-        for (name, d) in [("p50", l.p50), ("p90", l.p90), ("p99", l.p99)] {
-            t.row(
-                "floors",
-                &format!("loopback HTTP exchange {name}"),
-                time(d),
-                String::new(),
-                String::new(),
-            );
-        }
-        for c in CLIENTS {
-            t.row(
-                "floors",
-                &format!("loopback HTTP throughput {c} clients"),
-                rate(throughput_of(http, c)),
-                String::new(),
-                String::new(),
-            );
-        }
-        t.row(
-            "floors",
-            "floor server CPU per exchange",
-            time(http.cpu.server),
-            String::new(),
-            String::new(),
-        );
-        t.row(
-            "floors",
-            "client CPU per exchange",
-            time(http.cpu.client),
-            String::new(),
-            String::new(),
-        );
-        floors.insert(
-            "http".into(),
-            json!({
-                "latency": percentiles_json(l),
-                "throughput": CLIENTS.iter().map(|&c| (c.to_string(), json!(round(throughput_of(http, c), 1)))).collect::<Map<_, _>>(),
-                "server_cpu_us_per_exchange": round(us(http.cpu.server), 2),
-                "client_cpu_us_per_exchange": round(us(http.cpu.client), 2),
-                "errors": http.errors(),
-            }),
-        );
-    }
-    for p in &m.procs {
-        t.row(
-            "floors",
-            &short(&p.label),
-            format!("{} (p90 {})", time(p.runs.p50), time(p.runs.p90)),
-            String::new(),
-            String::new(),
-        );
-        let mut entry = percentiles_json(&p.runs);
-        entry["command"] = json!(p.label);
-        if p.key == "fork_exec_static" {
-            entry["how"] = json!(m.static_how);
-        }
-        floors.insert(p.key.into(), entry);
-    }
-    json.insert("floors".into(), Value::Object(floors));
-    let proc_floor = |key: &str| m.procs.iter().find(|p| p.key == key);
-
-    // Warm.
-    let mut warm = Map::new();
-    if let Some(http) = &m.http {
-        let f = &http.latency;
-        for w in &m.warm {
-            let l = &w.side.latency;
-            let sec = "warm";
-            for (name, d, fd) in [
-                ("p50", l.p50, f.p50),
-                ("p90", l.p90, f.p90),
-                ("p99", l.p99, f.p99),
-            ] {
-                t.ratio_row(
-                    sec,
-                    &format!("{} {name} (1 client)", w.name),
-                    (us(d), time(d)),
-                    Some((us(fd), time(fd))),
-                );
-            }
-            for c in CLIENTS {
-                let (a, b) = (throughput_of(&w.side, c), throughput_of(http, c));
-                t.ratio_row(
-                    sec,
-                    &format!("{} throughput {c} clients", w.name),
-                    (a, rate(a)),
-                    Some((b, rate(b))),
-                );
-            }
-            let cpu = &w.side.cpu;
-            t.ratio_row(
-                sec,
-                &format!("{} CPU/invoke server", w.name),
-                (us(cpu.server), time(cpu.server)),
-                Some((us(http.cpu.server), time(http.cpu.server))),
-            );
-            if let Some(func) = cpu.function {
-                t.row(
-                    sec,
-                    &format!("{} CPU/invoke function", w.name),
-                    time(func),
-                    String::new(),
-                    String::new(),
-                );
-            }
-            t.ratio_row(
-                sec,
-                &format!("{} CPU/invoke client", w.name),
-                (us(cpu.client), time(cpu.client)),
-                Some((us(http.cpu.client), time(http.cpu.client))),
-            );
-            warm.insert(
-                w.name.into(),
-                json!({
-                    "runtime": w.runtime,
-                    "latency": percentiles_json(l),
-                    "p50_x_floor": round(ratio(us(l.p50), us(f.p50)), 3),
-                    "p99_x_floor": round(ratio(us(l.p99), us(f.p99)), 3),
-                    "throughput": CLIENTS.iter().map(|&c| (c.to_string(), json!({
-                        "per_second": round(throughput_of(&w.side, c), 1),
-                        "x_floor": round(ratio(throughput_of(&w.side, c), throughput_of(http, c)), 4),
-                    }))).collect::<Map<_, _>>(),
-                    "cpu_us_per_invoke": {
-                        "server": round(us(cpu.server), 2),
-                        "function": cpu.function.map(|d| round(us(d), 2)),
-                        "client": round(us(cpu.client), 2),
-                    },
-                    "server_cpu_x_floor": round(ratio(us(cpu.server), us(http.cpu.server)), 3),
-                    "errors": w.side.errors(),
-                }),
-            );
-        }
-        // The targets on Ignis's own share: the minimal echo when built.
-        let reference = m
-            .warm
-            .iter()
-            .find(|w| w.name == "rust-min-echo")
-            .or_else(|| m.warm.iter().find(|w| w.name == "rust-echo"));
-        if let Some(w) = reference {
-            let (c, fc) = (w.side.cpu.server, http.cpu.server);
-            v.push(Verdict::at_most(
-                format!(
-                    "server CPU per warm invoke ({}) <= 3x floor server's per exchange",
-                    w.name
-                ),
-                ratio(us(c), us(fc)),
-                3.0,
-                format!("{} vs {}", time(c), time(fc)),
-            ));
-            let (l, fl) = (&w.side.latency, &http.latency);
-            v.push(Verdict::at_most(
-                format!("warm p50 ({}) <= 3.5x floor p50", w.name),
-                ratio(us(l.p50), us(fl.p50)),
-                3.5,
-                format!("{} vs {}", time(l.p50), time(fl.p50)),
-            ));
-            v.push(Verdict::at_most(
-                format!("warm p99 ({}) <= 5x floor p99", w.name),
-                ratio(us(l.p99), us(fl.p99)),
-                5.0,
-                format!("{} vs {}", time(l.p99), time(fl.p99)),
-            ));
-            let (a, b) = (throughput_of(&w.side, 1), throughput_of(http, 1));
-            v.push(Verdict::at_least(
-                format!("1-client throughput ({}) >= 0.2x floor's", w.name),
-                ratio(a, b),
-                0.2,
-                format!("{} vs {}", rate(a), rate(b)),
-            ));
-        }
-        for (name, limit) in [("rust-min-echo", 0.3), ("rust-echo", 0.1)] {
-            if let Some(w) = m.warm.iter().find(|w| w.name == name) {
-                let (a, b) = (throughput_of(&w.side, 16), throughput_of(http, 16));
-                v.push(Verdict::at_least(
-                    format!("16-client throughput ({name}) >= {limit}x floor's"),
-                    ratio(a, b),
-                    limit,
-                    format!("{} vs {}", rate(a), rate(b)),
-                ));
-            }
-        }
-    }
-    json.insert("warm".into(), Value::Object(warm));
-
-    // Cold starts, per variant; the verdicts on the last (the default).
-    let ab = m.variants.len() > 1;
-    let mut cold = Map::new();
-    for run in &m.variants {
-        let mut by_runtime = Map::new();
-        let sec = format!("cold {}", run.variant.name);
-        for c in &run.cold {
-            let floor = cold_floor(&c.language).and_then(&proc_floor);
-            let shown_floor = floor.map(|f| {
-                (
-                    ms(f.runs.p50),
-                    format!("{} ({})", time(f.runs.p50), short(&f.label)),
-                )
-            });
-            t.ratio_row(
-                &sec,
-                &format!("{} p50", c.runtime),
-                (ms(c.cold.p50), time(c.cold.p50)),
-                shown_floor,
-            );
-            t.row(
-                &sec,
-                &format!("{} p90", c.runtime),
-                time(c.cold.p90),
-                String::new(),
-                String::new(),
-            );
-            if let Some(init) = &c.init {
-                t.row(
-                    &sec,
-                    &format!("{} Init Duration p50", c.runtime),
-                    time(init.p50),
-                    String::new(),
-                    String::new(),
-                );
-            }
-            let mut entry = percentiles_json(&c.cold);
-            entry["init_p50_ms"] = json!(c.init.map(|i| round(ms(i.p50), 4)));
-            if let Some(f) = floor {
-                entry["floor"] = json!(f.label);
-                entry["floor_p50_ms"] = json!(round(ms(f.runs.p50), 4));
-                entry["x_floor"] = json!(round(ratio(ms(c.cold.p50), ms(f.runs.p50)), 3));
-            }
-            by_runtime.insert(c.runtime.clone(), entry);
-        }
-        cold.insert(run.variant.name.into(), Value::Object(by_runtime));
-    }
-    if let Some(last) = m.variants.last() {
-        let tag = if ab {
-            format!(" [{}]", last.variant.name)
-        } else {
-            String::new()
-        };
-        for c in &last.cold {
-            let Some(key) = cold_floor(&c.language) else {
-                continue;
-            };
-            let Some(f) = proc_floor(key) else { continue };
-            let (cp, fp) = (c.cold.p50, f.runs.p50);
-            let detail = format!("{} vs {} for {}", time(cp), time(fp), short(&f.label));
-            match c.language.as_str() {
-                "provided" => v.push(Verdict::at_most(
-                    format!(
-                        "cold p50 {} - fork+exec static p50 <= 1.5 ms{tag}",
-                        c.runtime
-                    ),
-                    ms(cp) - ms(fp),
-                    1.5,
-                    detail,
-                )),
-                lang => {
-                    let limit = if lang == "java" { 1.0 } else { 0.5 };
-                    v.push(Verdict::at_most(
-                        format!(
-                            "cold p50 {} <= {limit}x {}{tag}",
-                            c.runtime,
-                            short(&f.label)
-                        ),
-                        ratio(ms(cp), ms(fp)),
-                        limit,
-                        detail,
-                    ));
-                }
-            }
-        }
-        if let Some(b) = &last.burst {
-            v.push(Verdict::at_most(
-                format!(
-                    "burst of {} distinct cold {} functions <= 1.5 s{tag}",
-                    b.functions, b.runtime
-                ),
-                b.all_answered.as_secs_f64(),
-                1.5,
-                format!(
-                    "{} until all answered, {} errors",
-                    time(b.all_answered),
-                    b.errors
-                ),
-            ));
-        }
-        for e in &last.memory {
-            let limit = match e.language.as_str() {
-                "python" => 4.0,
-                "nodejs" => 10.0,
-                _ => continue,
-            };
-            v.push(Verdict::at_most(
-                format!(
-                    "idle warm {} environment USS <= {limit} MiB{tag}",
-                    e.runtime
-                ),
-                e.footprint.uss_kib as f64 / 1024.0,
-                limit,
-                format!(
-                    "PSS {}, {} processes",
-                    mib(e.footprint.pss_kib),
-                    e.footprint.processes
-                ),
-            ));
-        }
-    }
-    json.insert("cold".into(), Value::Object(cold));
-
-    // Burst.
-    let mut bursts = Map::new();
-    for run in &m.variants {
-        if let Some(b) = &run.burst {
-            t.row(
-                &format!("burst {}", run.variant.name),
-                &format!(
-                    "{} distinct cold {} at once, all answered",
-                    b.functions, b.runtime
-                ),
-                time(b.all_answered),
-                String::new(),
-                String::new(),
-            );
-            if let Some(each) = &b.each {
-                t.row(
-                    &format!("burst {}", run.variant.name),
-                    "each request p50 / max",
-                    format!("{} / {}", time(each.p50), time(each.max)),
-                    String::new(),
-                    String::new(),
-                );
-            }
-            bursts.insert(
-                run.variant.name.into(),
-                json!({
-                    "runtime": b.runtime,
-                    "functions": b.functions,
-                    "all_answered_ms": round(ms(b.all_answered), 3),
-                    "each": b.each.as_ref().map(percentiles_json),
-                    "errors": b.errors,
-                }),
-            );
-        }
-    }
-    json.insert("burst".into(), Value::Object(bursts));
-
-    // Memory.
-    let mut envs = Map::new();
-    for run in &m.variants {
-        let mut by_runtime = Map::new();
-        for e in &run.memory {
-            t.row(
-                &format!("memory {}", run.variant.name),
-                &format!("idle warm {} env USS / PSS", e.runtime),
-                format!(
-                    "{} / {}",
-                    mib(e.footprint.uss_kib),
-                    mib(e.footprint.pss_kib)
-                ),
-                String::new(),
-                String::new(),
-            );
-            by_runtime.insert(
-                e.runtime.clone(),
-                json!({
-                    "uss_kib": e.footprint.uss_kib,
-                    "pss_kib": e.footprint.pss_kib,
-                    "rss_kib": e.footprint.rss_kib,
-                    "processes": e.footprint.processes,
-                    "environments_found": e.found,
-                }),
-            );
-        }
-        if !by_runtime.is_empty() {
-            envs.insert(run.variant.name.into(), Value::Object(by_runtime));
-        }
-    }
-    let mut memory = Map::new();
-    memory.insert("environments".into(), Value::Object(envs));
-    if let Some(s) = &m.server_memory {
-        let show = |k: Option<u64>| k.map_or_else(|| "-".into(), mib);
-        t.row(
-            "memory",
-            "warm server RSS idle (functions deployed)",
-            show(s.idle),
-            String::new(),
-            String::new(),
-        );
-        t.row(
-            "memory",
-            "warm server RSS after the load",
-            show(s.after_load),
-            String::new(),
-            String::new(),
-        );
-        t.row(
-            "memory",
-            "warm server peak RSS",
-            show(s.peak),
-            String::new(),
-            String::new(),
-        );
-        memory.insert(
-            "server".into(),
-            json!({ "rss_idle_kib": s.idle, "rss_after_load_kib": s.after_load, "peak_rss_kib": s.peak }),
-        );
-    }
-    json.insert("memory".into(), Value::Object(memory));
-    (t, v, json)
-}
-
-/// The floor a language's cold start is held against.
-fn cold_floor(language: &str) -> Option<&'static str> {
-    Some(match language {
-        "provided" => "fork_exec_static",
-        "python" => "python_S",
-        "nodejs" => "node",
-        "ruby" => "ruby",
-        "java" => "java",
-        _ => return None,
-    })
-}
-
-/// A command without its directory: `python3.12 -S -c pass`.
-fn short(label: &str) -> String {
-    match label.split_once(' ') {
-        Some((program, args)) if program.starts_with('/') => {
-            format!("{} {args}", runtimes::file_name(Path::new(program)))
-        }
-        _ => label.to_string(),
-    }
 }
 
 fn progress(msg: std::fmt::Arguments<'_>) {

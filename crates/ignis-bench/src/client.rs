@@ -65,12 +65,17 @@ impl Conn {
     /// Sends the target's POST and reads the whole answer. `Err` is a
     /// transport failure or a timeout (the connection is then unusable).
     pub async fn post(&mut self, target: &Target) -> anyhow::Result<Outcome> {
+        Ok(self.send(target).await?.outcome(target))
+    }
+
+    /// [`post`](Self::post), keeping the answer.
+    pub async fn send(&mut self, target: &Target) -> anyhow::Result<Answer> {
         tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(target))
             .await
             .context("request timed out")?
     }
 
-    async fn exchange(&mut self, target: &Target) -> anyhow::Result<Outcome> {
+    async fn exchange(&mut self, target: &Target) -> anyhow::Result<Answer> {
         self.send.ready().await.context("connection closed")?;
         let req = Request::builder()
             .method(Method::POST)
@@ -80,13 +85,53 @@ impl Conn {
             .body(Full::new(target.payload.clone()))?;
         let resp = self.send.send_request(req).await.context("send request")?;
         let status = resp.status();
-        let function_error = resp.headers().contains_key("x-amz-function-error");
+        let function_error = resp
+            .headers()
+            .get("x-amz-function-error")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = resp.into_body().collect().await.context("read body")?;
-        let body = body.to_bytes();
-        if status != hyper::StatusCode::OK || function_error || !same_json(&body, &target.payload) {
-            return Ok(Outcome::Bad);
+        Ok(Answer {
+            status,
+            function_error,
+            body: body.to_bytes(),
+        })
+    }
+}
+
+/// One answer as read.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: hyper::StatusCode,
+    /// `X-Amz-Function-Error`, when set.
+    pub function_error: Option<String>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// [`Outcome::Ok`] for a 200 without a function error whose body is
+    /// the target's payload.
+    pub fn outcome(&self, target: &Target) -> Outcome {
+        if self.status != hyper::StatusCode::OK
+            || self.function_error.is_some()
+            || !same_json(&self.body, &target.payload)
+        {
+            return Outcome::Bad;
         }
-        Ok(Outcome::Ok)
+        Outcome::Ok
+    }
+
+    /// Status, function error and body, for an error message.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}{}",
+            self.status,
+            self.function_error
+                .as_deref()
+                .map_or_else(String::new, |e| format!("({e}) ")),
+            String::from_utf8_lossy(&self.body)
+        )
     }
 }
 

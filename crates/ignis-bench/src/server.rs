@@ -46,6 +46,19 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// What CreateFunction is given besides the name.
+#[derive(Debug, Clone, Copy)]
+pub struct Package<'a> {
+    /// The deployment zip.
+    pub zip: &'a [u8],
+    /// The runtime identifier.
+    pub runtime: &'a str,
+    /// The handler setting.
+    pub handler: &'a str,
+    /// MemorySize, MB.
+    pub memory_mb: i64,
+}
+
 /// A running `ignis serve`; killed on drop if not stopped.
 pub struct IgnisProcess {
     child: Child,
@@ -186,25 +199,25 @@ impl IgnisProcess {
         handler: &str,
         memory_mb: i64,
     ) -> anyhow::Result<()> {
-        self.create(name, zip, runtime, handler, memory_mb).await?;
+        let package = Package {
+            zip,
+            runtime,
+            handler,
+            memory_mb,
+        };
+        self.create(name, &package).await?;
         self.wait_active(name).await
     }
 
-    /// Creates function `name` (as [`deploy_zip`](Self::deploy_zip))
-    /// without waiting for it to become `Active`.
-    pub async fn create(
-        &self,
-        name: &str,
-        zip: &[u8],
-        runtime: &str,
-        handler: &str,
-        memory_mb: i64,
-    ) -> anyhow::Result<()> {
+    /// Creates function `name` from `package` (timeout 30 s) without
+    /// waiting for it to become `Active`.
+    pub async fn create(&self, name: &str, package: &Package<'_>) -> anyhow::Result<()> {
         let client = self.client()?;
-        let mut req = CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", zip);
-        req.runtime = Some(runtime.into());
-        req.handler = Some(handler.into());
-        req.memory_size = Some(memory_mb);
+        let mut req =
+            CreateFunction::new(name, "arn:aws:iam::000000000000:role/bench", package.zip);
+        req.runtime = Some(package.runtime.into());
+        req.handler = Some(package.handler.into());
+        req.memory_size = Some(package.memory_mb);
         req.timeout = Some(30);
         client.create_function(&req).await?;
         Ok(())
