@@ -32,6 +32,47 @@ import time
 
 import _socket
 
+
+def _await_function():
+    """Started held (Ignis's prestarted runtimes, `--prewarm`): the
+    interpreter and this client start before the function is known, with
+    only the variables start-up reads. The standard modules Lambda's own
+    client has loaded before a function's code runs are imported now, from
+    the standard library (the code is not mounted yet), then the rest of
+    the environment is read from the descriptor named — `KEY=value`
+    entries, NUL-terminated, to its end — and replaces this process's
+    whole environment, as if it had been started with it. That descriptor
+    is stdin, which then reads /dev/null, as a runtime's does."""
+    fd = os.environ.get("_IGNIS_SPECIALIZE_FD")
+    if fd is None:
+        return
+    for name in ("json", "logging", "traceback", "warnings", "importlib", "decimal"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    fd = int(fd)
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, fd)
+    os.close(null)
+    env = os.environb
+    env.clear()
+    for entry in b"".join(chunks).split(b"\0"):
+        key, sep, value = entry.partition(b"=")
+        if key and sep:
+            env[key] = value
+    time.tzset()
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
+
+
+_await_function()
+
 # --------------------------------------------------------------------------
 # JSON: what Lambda's Python runtime produces.
 #

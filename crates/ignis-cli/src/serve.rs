@@ -145,6 +145,28 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub network_pool_size: usize,
+    /// Managed runtimes (Python, Node.js, Ruby) started ahead of cold
+    /// starts in `namespace` environments, then given their function: up
+    /// to N held per kind of runtime, as many as its cold starts of the
+    /// last minute; `off` (or 0) starts every environment from scratch.
+    #[arg(
+        long,
+        env = "IGNIS_PREWARM",
+        default_value = "4",
+        value_parser = parse_prewarm,
+        value_name = "N|off"
+    )]
+    pub prewarm: usize,
+}
+
+/// `off` is 0; else a count.
+fn parse_prewarm(s: &str) -> Result<usize, String> {
+    match s {
+        "off" => Ok(0),
+        n => n
+            .parse()
+            .map_err(|_| format!("expected a number or `off`, not `{n}`")),
+    }
 }
 
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].

@@ -164,6 +164,10 @@ impl Env {
         let guest = ctx
             .sandbox
             .guest_paths(&spec.code_dir, &tmp_dir, spec.opt_dir.as_deref());
+        let language = match resolved {
+            Resolved::Managed(l) => Some(l.interpreter.language),
+            Resolved::Custom => None,
+        };
         let (program, args, runtime_env, note, runtime_dir) = match resolved {
             Resolved::Custom => {
                 // As Lambda: the function's own bootstrap, else one a layer
@@ -264,7 +268,9 @@ impl Env {
         };
         let endpoint = ctx.endpoint_url.get().map(String::as_str);
         env.extend(credentials::variables(None, endpoint, &record.environment));
+        let prestart_env = language.and_then(|l| prestart_env(l, &env));
         let launch = LaunchSpec {
+            prestart_env,
             env_id: id.clone(),
             program,
             args,
@@ -914,6 +920,51 @@ fn log_stream_name(version: &str, env_id: &str) -> String {
 }
 
 /// The environment variables Lambda sets, then the user's.
+/// Whether a runtime reads `key` while it starts, before its client runs
+/// (the loader, the C library's locale and time zone, the interpreter's
+/// own settings): such a variable must have its value from the start.
+fn read_at_start_up(key: &str) -> bool {
+    const PREFIXES: [&str; 12] = [
+        "LD_", "LC_", "PYTHON", "NODE_", "UV_", "RUBY", "GEM_", "BUNDLE", "MALLOC_", "GLIBC_",
+        "JAVA", "_JAVA",
+    ];
+    const NAMES: [&str; 8] = [
+        "TZ",
+        "LANG",
+        "LANGUAGE",
+        "PATH",
+        "HOME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "IGNIS_OPT_DIR",
+    ];
+    PREFIXES.iter().any(|p| key.starts_with(p)) || NAMES.contains(&key)
+}
+
+/// The environment a runtime of `language` may be started with before its
+/// function is known (see `ignis_sandbox::namespace::prewarm`): of the
+/// complete `env`, the last value of every variable read at start-up.
+/// Runtimes whose clients can take the rest later: Python, Node.js and
+/// Ruby replace their environment in place; Java's `System.getenv` is a
+/// snapshot taken at start, so a JVM starts with its function's.
+fn prestart_env(
+    language: ignis_runtimes::Language,
+    env: &[(String, String)],
+) -> Option<Vec<(String, String)>> {
+    use ignis_runtimes::Language;
+    if !matches!(language, Language::Python | Language::Node | Language::Ruby) {
+        return None;
+    }
+    let last: std::collections::BTreeMap<&str, &str> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Some(
+        last.into_iter()
+            .filter(|(k, _)| read_at_start_up(k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
 fn lambda_env(
     spec: &FunctionSpec,
     guest: &GuestPaths,

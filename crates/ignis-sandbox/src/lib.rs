@@ -43,6 +43,12 @@ pub struct LaunchSpec {
     pub memory_mb: u32,
     /// `/tmp` size, MB.
     pub tmp_mb: u32,
+    /// The environment a managed runtime may be started with before its
+    /// function is known (what its start-up reads: the interpreter's and
+    /// the loader's variables), when the router allows it; its client then
+    /// waits for the rest of `env` (see `namespace::prewarm`). `None`:
+    /// started with `env` only.
+    pub prestart_env: Option<Vec<(String, String)>>,
 }
 
 /// How a runtime process ended.

@@ -78,6 +78,7 @@ impl Run {
             env: vec![(MARK.into(), self.marker.clone())],
             memory_mb: 128,
             tmp_mb: 1,
+            prestart_env: None,
         })
     }
 

@@ -65,6 +65,7 @@ impl Setup {
             env: Vec::new(),
             memory_mb,
             tmp_mb,
+            prestart_env: None,
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// Invocations in flight the node allows; `None`: derived from the
     /// memory budget (`ignis_router::default_concurrency_limit`).
     pub concurrency_limit: Option<u32>,
+    /// Held managed-runtime environments kept per kind (0: none; see
+    /// `ignis_sandbox::namespace::prewarm`).
+    pub prewarm: usize,
     /// Refuse to run a managed runtime on another version of its language.
     pub strict_runtimes: bool,
     /// Interpreters to use before those found by discovery.
@@ -122,6 +125,7 @@ impl ServerConfig {
                     Duration::from_secs,
                 ),
             concurrency_limit: None,
+            prewarm: 4,
             auth: None,
             insecure_open: false,
             strict_runtimes,

@@ -111,10 +111,11 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
         config.favordynmods,
         config.zygote.clone(),
         &data_dir.join("disks"),
+        config.prewarm,
     )
     .await?;
     let (sandbox, sandbox_why, network) = (chosen.sandbox, chosen.why, chosen.network);
-    let (cgroups, disks) = (chosen.cgroups, chosen.disks);
+    let (cgroups, disks, prewarm) = (chosen.cgroups, chosen.disks, chosen.prewarm);
     let catalog = {
         let (dir, strict, paths, host_root) = (
             data_dir.join("runtimes"),
@@ -381,6 +382,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
                 server.abort();
             }
         }
+    }
+    if let Some(p) = &prewarm {
+        p.shutdown();
     }
     router.shutdown();
     reaper.abort();

@@ -11,6 +11,7 @@ use ignis_sandbox::namespace::cgroup;
 use ignis_sandbox::namespace::disk::TmpDisks;
 use ignis_sandbox::namespace::dynmods::{self, DynMods};
 use ignis_sandbox::namespace::net::{NetMode, Network};
+use ignis_sandbox::namespace::prewarm::Prewarming;
 use ignis_sandbox::namespace::zygote::Zygote;
 use ignis_sandbox::namespace::{NamespaceError, NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::process::ProcessSandbox;
@@ -36,6 +37,8 @@ pub struct Chosen {
     pub cgroups: Option<Arc<CgroupPool>>,
     /// Its `/tmp` disks, dropped when the server stops.
     pub disks: Option<Arc<TmpDisks>>,
+    /// Its held runtimes, ended when the server stops.
+    pub prewarm: Option<Arc<Prewarming>>,
     /// The network mode's name.
     pub network_mode: &'static str,
     /// Why this mode, and what it set up.
@@ -47,7 +50,9 @@ pub struct Chosen {
 /// whose environments are networked as `network` asks with `pool`
 /// namespaces kept prepared; with `favordynmods`, `namespace` turns on
 /// cheap cgroup moves first; `zygote`, when `main` started one, forks its
-/// environments; their `/tmp` disks' images go in `disks_dir`.
+/// environments; their `/tmp` disks' images go in `disks_dir`; up to
+/// `prewarm` managed runtimes per kind are started ahead of cold starts.
+#[allow(clippy::too_many_arguments)]
 pub async fn choose(
     choice: SandboxChoice,
     root: Option<&Path>,
@@ -56,6 +61,7 @@ pub async fn choose(
     favordynmods: bool,
     zygote: Option<Arc<Zygote>>,
     disks_dir: &Path,
+    prewarm: usize,
 ) -> anyhow::Result<Chosen> {
     let base = match root {
         Some(dir) => BaseRoot::custom(dir).context("check --sandbox-root")?,
@@ -109,10 +115,21 @@ pub async fn choose(
     if let Some(disks) = &disks {
         sandbox = sandbox.with_tmp_disks(disks.clone());
     }
+    let cgroups = sandbox.cgroup_pool();
+    let sandbox = Arc::new(sandbox.with_network(net.clone()));
+    let (sandbox, prewarm): (Arc<dyn Sandbox>, _) = if prewarm > 0 {
+        why = format!("{why}; managed runtimes prestarted (up to {prewarm} per kind)");
+        let p = Prewarming::start(sandbox, prewarm);
+        (p.clone(), Some(p))
+    } else {
+        why = format!("{why}; managed runtimes started per cold start (--prewarm off)");
+        (sandbox, None)
+    };
     Ok(Chosen {
-        cgroups: sandbox.cgroup_pool(),
+        cgroups,
         disks,
-        sandbox: Arc::new(sandbox.with_network(net.clone())),
+        prewarm,
+        sandbox,
         why,
         network_mode: net.mode().name(),
         network_why: format!("{network_why}; {}", net.describe()),
@@ -178,6 +195,7 @@ fn process(why: String) -> Chosen {
         network: None,
         cgroups: None,
         disks: None,
+        prewarm: None,
         network_mode: NetMode::Host.name(),
         network_why: "the process backend shares the host's network".to_string(),
     }
@@ -293,6 +311,7 @@ mod tests {
             false,
             None,
             &root.join("disks"),
+            0,
         )) {
             Ok(c) => panic!("chose {} ({})", c.sandbox.name(), c.why),
             Err(e) => format!("{e:#}"),

@@ -67,6 +67,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
         config.discovery_root = root;
     }
     config.concurrency_limit = a.concurrency_limit;
+    config.prewarm = a.prewarm;
     config.auth = a.auth.as_deref().map(|m| match m {
         "enforce" => ignis_front::AuthMode::Enforce,
         _ => ignis_front::AuthMode::Open,

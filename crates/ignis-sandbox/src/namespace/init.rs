@@ -78,6 +78,11 @@ pub struct Prepared {
     /// The CPU scheduling class of the init and the runtime (see
     /// [`crate::sched`]).
     pub sched_policy: libc::c_int,
+    /// A held launch's end of its control socket, or -1: the runtime
+    /// starts before its function is known and reads the rest of its
+    /// environment from its stdin; the init attaches the function's trees
+    /// when the server sends them ([`hold`]).
+    pub hold: libc::c_int,
 }
 
 /// A program, its arguments and environment as the C arrays `execve`
@@ -289,10 +294,24 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // (an administrator's shell, for `sudo ignis serve`) is out of
         // reach through /dev/tty, TIOCSTI included.
         check(libc::setsid())?;
+        // A held runtime's stdin: the rest of its environment, written by
+        // the init once the server has specialized it.
+        let mut spec: [libc::c_int; 2] = [-1, -1];
+        if p.hold >= 0 {
+            check(libc::pipe2(spec.as_mut_ptr(), libc::O_CLOEXEC))?;
+        }
         let runtime = libc::fork();
         check(runtime)?;
         if runtime > 0 {
+            if p.hold >= 0 {
+                libc::close(spec[0]);
+                hold(p, spec[1], runtime);
+            }
             init_loop(runtime);
+        }
+        if p.hold >= 0 {
+            // dup2 leaves 0 without close-on-exec.
+            check(libc::dup2(spec[0], 0))?;
         }
         drop_privileges(p)?;
         // Whatever the server inherited without close-on-exec (a service
@@ -478,6 +497,199 @@ unsafe fn init_loop(runtime: libc::pid_t) -> ! {
             }
             if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 libc::_exit(255);
+            }
+        }
+    }
+}
+
+/// The largest specialization a held init takes: the trees' paths and the
+/// runtime's environment (the API's 4 KB of variables, Lambda's own and
+/// credentials are far below it).
+pub const HOLD_MESSAGE: usize = 60 * 1024;
+/// At most this many trees are attached when a held launch is specialized
+/// (code and layers).
+pub const HOLD_TREES: usize = 4;
+
+/// A held init waits for its specialization on `p.hold`: one packet of
+/// `u32` tree count, per tree a `u32` length and its path (NUL included),
+/// then the runtime's environment (`KEY=value` NUL-terminated), with the
+/// trees' descriptors. It attaches the trees, writes the environment to
+/// the runtime's stdin (`spec_w`) and closes it, answers the errno (0) on
+/// the socket and returns to be the init. Closing the socket instead (the
+/// server dropped it) or any failure ends the environment. Stack buffers
+/// only: nothing allocates after the fork.
+#[allow(unsafe_code)]
+unsafe fn hold(p: &Prepared, spec_w: libc::c_int, runtime: libc::pid_t) {
+    // SAFETY: raw system calls on descriptors of this process and stack
+    // buffers; `fail` only sends, kills our own child and exits.
+    unsafe {
+        close_all_but(p.hold, spec_w);
+        let mut buf = [0u8; HOLD_MESSAGE];
+        let mut fds = [-1; HOLD_TREES];
+        let fail = |errno: libc::c_int| -> ! {
+            libc::send(p.hold, (&errno as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
+            libc::kill(runtime, libc::SIGKILL);
+            libc::_exit(127)
+        };
+        let (n, nfds) = match recv_hold(p.hold, &mut buf, &mut fds) {
+            Ok(Some(got)) => got,
+            // The server let go of it.
+            Ok(None) => {
+                libc::kill(runtime, libc::SIGKILL);
+                libc::_exit(1)
+            }
+            Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
+        };
+        let msg = &mut buf[..n];
+        let Some((trees, env)) = split_hold(msg, nfds) else {
+            fail(libc::EBADMSG)
+        };
+        for (i, range) in trees.iter().enumerate().take(nfds) {
+            let at = msg[range.clone()].as_ptr().cast::<libc::c_char>();
+            let r = libc::syscall(
+                libc::SYS_move_mount,
+                fds[i],
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                at,
+                MOVE_MOUNT_F_EMPTY_PATH,
+            );
+            if r < 0 {
+                fail(
+                    io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO),
+                );
+            }
+            libc::close(fds[i]);
+        }
+        let mut rest = &msg[env];
+        while !rest.is_empty() {
+            let w = libc::write(spec_w, rest.as_ptr().cast(), rest.len());
+            if w < 0 {
+                if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                fail(
+                    io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO),
+                );
+            }
+            rest = &rest[w as usize..];
+        }
+        libc::close(spec_w);
+        let ok: i32 = 0;
+        libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
+        libc::close(p.hold);
+    }
+}
+
+/// Receives one specialization packet and its descriptors into `fds`:
+/// `Ok(None)` at the end of the stream.
+#[allow(unsafe_code)]
+unsafe fn recv_hold(
+    sock: libc::c_int,
+    buf: &mut [u8],
+    fds: &mut [libc::c_int; HOLD_TREES],
+) -> io::Result<Option<(usize, usize)>> {
+    // Room for HOLD_TREES descriptors (CMSG_SPACE of 16 bytes is 32).
+    let mut control = [0u64; 8];
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain data; zeroed is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: the buffers outlive the call; the kernel writes within
+        // the lengths given.
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        if msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        }
+        let mut count = 0;
+        // SAFETY: walking the control buffer the kernel filled, with the
+        // kernel's own macros.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                    let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                    for i in 0..len / 4 {
+                        let fd = std::ptr::read_unaligned(data.add(i));
+                        if count < HOLD_TREES {
+                            fds[count] = fd;
+                            count += 1;
+                        } else {
+                            libc::close(fd);
+                        }
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        return Ok(Some((n as usize, count)));
+    }
+}
+
+/// The trees' paths (NUL-terminated C strings, as ranges of `msg`) and
+/// the environment's range of a specialization packet with `nfds`
+/// descriptors; `None` when malformed (the counts disagree, a path is not
+/// terminated). No allocation.
+pub(super) fn split_hold(
+    msg: &[u8],
+    nfds: usize,
+) -> Option<([std::ops::Range<usize>; HOLD_TREES], std::ops::Range<usize>)> {
+    let word = |at: usize| -> Option<usize> {
+        let b = msg.get(at..at + 4)?;
+        Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let count = word(0)?;
+    if count != nfds || count > HOLD_TREES {
+        return None;
+    }
+    let mut trees = [0..0, 0..0, 0..0, 0..0];
+    let mut at = 4;
+    for tree in trees.iter_mut().take(count) {
+        let len = word(at)?;
+        let path = at + 4..at + 4 + len;
+        if len == 0 || msg.get(path.end - 1) != Some(&0) {
+            return None;
+        }
+        at = path.end;
+        *tree = path;
+    }
+    Some((trees, at..msg.len()))
+}
+
+/// Closes every descriptor from 3 up but `a` and `b`.
+#[allow(unsafe_code)]
+unsafe fn close_all_but(a: libc::c_int, b: libc::c_int) {
+    let (lo, hi) = (a.min(b) as u32, a.max(b) as u32);
+    // SAFETY: close_range on descriptor numbers; the two kept are ours.
+    unsafe {
+        for (first, last) in [
+            (3, lo.wrapping_sub(1)),
+            (lo + 1, hi - 1),
+            (hi + 1, u32::MAX),
+        ] {
+            if first <= last && first >= 3 {
+                libc::syscall(libc::SYS_close_range, first, last, 0u32);
             }
         }
     }

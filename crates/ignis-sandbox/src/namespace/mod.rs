@@ -21,6 +21,7 @@ pub mod dynmods;
 mod init;
 pub mod mounts;
 pub mod net;
+pub mod prewarm;
 pub mod seccomp;
 mod spawn;
 mod stock;
@@ -248,6 +249,7 @@ impl NamespaceSandbox {
             env: Vec::new(),
             memory_mb: 128,
             tmp_mb: 1,
+            prestart_env: None,
         };
         let result = async {
             let launched = sandbox.launch(spec).await.map_err(|e| fail(&e))?;
@@ -311,9 +313,12 @@ impl NamespaceSandbox {
         let extra: Vec<_> = self.host_prefix(&spec.program).into_iter().collect();
         let template = self.template(extra).map_err(SandboxError::Template)?;
         let tmp_mount = disk.and_then(disk::Disk::take_mount);
+        // A held launch gets the function's code and layers when it is
+        // specialized.
+        let held = io.hold.is_some();
         let own = mounts::env_plan(&mounts::EnvLayout {
-            code_dir: &spec.code_dir,
-            opt_dir: spec.opt_dir.as_deref(),
+            code_dir: (!held).then_some(spec.code_dir.as_path()),
+            opt_dir: spec.opt_dir.as_deref().filter(|_| !held),
             runtime_dir: spec.runtime_dir.as_deref(),
             tmp: match tmp_mount {
                 Some(_) => mounts::TmpKind::Disk,
@@ -352,6 +357,7 @@ impl NamespaceSandbox {
             ignored_signals: self.ignored_signals,
             lifeline: -1,
             sched_policy: crate::sched::policy(),
+            hold: io.hold.as_ref().map_or(-1, |h| h.1.as_raw_fd()),
         })
     }
 
@@ -397,17 +403,24 @@ impl NamespaceSandbox {
 }
 
 /// The pipes of one launch, (read, write) each: the runtime's output
-/// (stdout and stderr) and the launch report.
+/// (stdout and stderr) and the launch report; for a held launch, its
+/// control socket (the server's end, the init's).
 struct LaunchIo {
     output: (OwnedFd, OwnedFd),
     report: (OwnedFd, OwnedFd),
+    hold: Option<(OwnedFd, OwnedFd)>,
 }
 
 impl LaunchIo {
-    fn new() -> std::io::Result<Self> {
+    fn new(held: bool) -> std::io::Result<Self> {
         Ok(Self {
             output: spawn::pipe()?,
             report: spawn::pipe()?,
+            hold: if held {
+                Some(prewarm::socket_pair()?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -489,34 +502,61 @@ impl Sandbox for NamespaceSandbox {
     }
 
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let running = self.start_env(&spec, false).await?;
+        self.launched(running, spec.memory_mb)
+    }
+}
+
+/// A started environment, watched by its supervisor: what becomes a
+/// [`Launched`] (at once, or once a held one is specialized).
+struct Running {
+    pid: u32,
+    /// Its init's (or keeper's) pidfd, for killing it.
+    pidfd: Option<OwnedFd>,
+    exited: watch::Receiver<Option<ExitInfo>>,
+    memory: Arc<MemorySeen>,
+    cg: EnvCgroups,
+    output: OwnedFd,
+    runtime_api: Option<std::net::TcpListener>,
+    /// A held launch's control socket.
+    hold: Option<OwnedFd>,
+}
+
+impl NamespaceSandbox {
+    /// Starts an environment for `spec` (held: without the function's code
+    /// and layers, its runtime waiting for the rest of its environment)
+    /// and its supervisor.
+    async fn start_env(&self, spec: &LaunchSpec, held: bool) -> Result<Running, SandboxError> {
         // Taking a network namespace (made now if the pool is empty), the
         // cgroup writes and the spawn — which returns only once the runtime
         // has exec'd, after the root is built — block for milliseconds.
-        let (mut env_net, cg, io, spawned, disk) = blocking(|| -> Result<_, SandboxError> {
-            let env_net = self.network.take().map_err(SandboxError::Network)?;
-            let io = LaunchIo::new().map_err(SandboxError::Pipes)?;
-            let cg = match &self.cgroups {
-                Some(pool) => pool.take(&spec.env_id, spec.memory_mb),
-                None => {
-                    cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
+        let (mut env_net, cg, output, hold, spawned, disk) =
+            blocking(|| -> Result<_, SandboxError> {
+                let env_net = self.network.take().map_err(SandboxError::Network)?;
+                let io = LaunchIo::new(held).map_err(SandboxError::Pipes)?;
+                let cg = match &self.cgroups {
+                    Some(pool) => pool.take(&spec.env_id, spec.memory_mb),
+                    None => {
+                        cgroup::create(self.fs.as_ref(), &self.layout, &spec.env_id, spec.memory_mb)
+                    }
                 }
-            }
-            .map_err(SandboxError::Cgroup)?;
-            let mut disk = self.tmp_disk(spec.tmp_mb);
-            let prepared = match self.prepare(&spec, &cg, env_net.as_ref(), &io, disk.as_mut()) {
-                Ok(p) => p,
-                Err(e) => {
-                    // Nothing ran in them yet: removing them cannot wait.
-                    cgroup::remove(self.fs.as_ref(), &cg);
-                    Self::release_disk(self.disks.as_ref(), disk);
-                    return Err(e);
-                }
-            };
-            let spawned = self.start(prepared, io.report);
-            // The runtime holds the write ends now.
-            drop(io.output.1);
-            Ok((env_net, cg, io.output.0, spawned, disk))
-        })?;
+                .map_err(SandboxError::Cgroup)?;
+                let mut disk = self.tmp_disk(spec.tmp_mb);
+                let prepared = match self.prepare(spec, &cg, env_net.as_ref(), &io, disk.as_mut()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // Nothing ran in them yet: removing them cannot wait.
+                        cgroup::remove(self.fs.as_ref(), &cg);
+                        Self::release_disk(self.disks.as_ref(), disk);
+                        return Err(e);
+                    }
+                };
+                let spawned = self.start(prepared, io.report);
+                // The runtime (and a held init) hold the other ends now.
+                drop(io.output.1);
+                let hold = io.hold.map(|(ours, _theirs)| ours);
+                Ok((env_net, cg, io.output.0, hold, spawned, disk))
+            })?;
         let child = match spawned {
             Ok(c) => c,
             Err(source) => {
@@ -528,46 +568,73 @@ impl Sandbox for NamespaceSandbox {
                 });
             }
         };
-        let output = match tokio::net::unix::pipe::Receiver::from_owned_fd(io) {
-            Ok(p) => p,
-            Err(e) => {
-                drop(child); // killed and reaped
-                cleanup(self.fs.as_ref(), &cg).await;
-                Self::release_disk(self.disks.as_ref(), disk);
-                return Err(SandboxError::Pipes(e));
-            }
-        };
         let (tx, rx) = watch::channel(None);
         let memory = Arc::new(MemorySeen::default());
-        let peak_file = std::fs::File::open(&cg.peak).ok();
-        let procs = cg.procs.first().cloned();
-        let events = cg.events.clone();
-        let cpu_share = cgroup::cpu_share(self.fs.as_ref(), &self.layout, &cg, spec.memory_mb);
         let runtime_api = env_net.as_mut().and_then(net::EnvNet::take_listener);
         let pid = child.pid as u32;
         let watched = child.into_pidfd();
         let pidfd = watched.try_clone().ok();
-        let (fs, seen, disks) = (self.fs.clone(), memory.clone(), self.disks.clone());
+        let (fs, seen, disks, watched_cg) = (
+            self.fs.clone(),
+            memory.clone(),
+            self.disks.clone(),
+            cg.clone(),
+        );
         tokio::spawn(async move {
-            supervise(watched, tx, fs, cg, seen).await;
+            supervise(watched, tx, fs, watched_cg, seen).await;
             // Deletes the veth once the environment's processes are gone,
             // and unmounts its /tmp (the init's death ended its mount
             // namespace; this holds the last reference).
             drop(env_net);
             Self::release_disk(disks.as_ref(), disk);
         });
+        Ok(Running {
+            pid,
+            pidfd,
+            exited: rx,
+            memory,
+            cg,
+            output,
+            runtime_api,
+            hold,
+        })
+    }
+
+    /// A running environment as the router takes it, limited for
+    /// `memory_mb`.
+    fn launched(&self, running: Running, memory_mb: u32) -> Result<Launched, SandboxError> {
+        let Running {
+            pid,
+            pidfd,
+            exited,
+            memory,
+            cg,
+            output,
+            runtime_api,
+            hold: _,
+        } = running;
+        let cpu_share = cgroup::cpu_share(self.fs.as_ref(), &self.layout, &cg, memory_mb);
+        let process = NsProcess {
+            pid,
+            pidfd,
+            exited,
+            peak_file: std::fs::File::open(&cg.peak).ok(),
+            memory,
+            limit_bytes: u64::from(memory_mb) * 1024 * 1024,
+            events: cg.events.clone(),
+            procs: cg.procs.first().cloned(),
+            cpu_share: Mutex::new(Some((self.fs.clone(), cpu_share))),
+        };
+        let output = match tokio::net::unix::pipe::Receiver::from_owned_fd(output) {
+            Ok(p) => p,
+            Err(e) => {
+                // Dropping it kills the environment; its supervisor cleans up.
+                drop(process);
+                return Err(SandboxError::Pipes(e));
+            }
+        };
         Ok(Launched {
-            process: Box::new(NsProcess {
-                pid,
-                pidfd,
-                exited: rx,
-                peak_file,
-                memory,
-                limit_bytes: u64::from(spec.memory_mb) * 1024 * 1024,
-                events,
-                procs,
-                cpu_share: Mutex::new(Some((self.fs.clone(), cpu_share))),
-            }),
+            process: Box::new(process),
             output,
             runtime_api,
         })

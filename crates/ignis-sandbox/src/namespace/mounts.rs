@@ -144,8 +144,9 @@ pub enum TmpKind {
 /// What one environment brings into its copy of the template.
 #[derive(Debug, Clone)]
 pub struct EnvLayout<'a> {
-    /// The function's code.
-    pub code_dir: &'a Path,
+    /// The function's code; `None` for a held launch, which gets it (and
+    /// its layers) when specialized.
+    pub code_dir: Option<&'a Path>,
     /// The function's layers.
     pub opt_dir: Option<&'a Path>,
     /// The runtime client files, shown at [`RUNTIME_DIR`].
@@ -166,7 +167,11 @@ pub struct EnvMounts {
 /// Builds one environment's own mounts; every target is a mount point of
 /// the template.
 pub fn env_plan(l: &EnvLayout<'_>) -> EnvMounts {
-    let mut trees = vec![(l.code_dir.to_path_buf(), cstr(TASK_ROOT))];
+    let mut trees: Vec<_> = l
+        .code_dir
+        .map(|code| (code.to_path_buf(), cstr(TASK_ROOT)))
+        .into_iter()
+        .collect();
     if let Some(runtime) = l.runtime_dir {
         trees.push((runtime.to_path_buf(), cstr(RUNTIME_DIR)));
     }
@@ -308,7 +313,7 @@ mod tests {
     #[test]
     fn an_environment_brings_its_code_layers_runtime_and_file_systems() {
         let mounts = env_plan(&EnvLayout {
-            code_dir: Path::new("/data/code/abc"),
+            code_dir: Some(Path::new("/data/code/abc")),
             opt_dir: Some(Path::new("/data/opt/1")),
             runtime_dir: Some(Path::new("/tmp/data/runtimes/python")),
             tmp: TmpKind::Memory(512),
@@ -335,7 +340,7 @@ mod tests {
             ]
         );
         let bare = env_plan(&EnvLayout {
-            code_dir: Path::new("/c"),
+            code_dir: Some(Path::new("/c")),
             opt_dir: None,
             runtime_dir: None,
             tmp: TmpKind::Memory(0),
@@ -345,7 +350,7 @@ mod tests {
         // A disk /tmp is the server's detached mount, attached by the
         // init: nothing is mounted at /tmp here.
         let disk = env_plan(&EnvLayout {
-            code_dir: Path::new("/c"),
+            code_dir: Some(Path::new("/c")),
             opt_dir: None,
             runtime_dir: None,
             tmp: TmpKind::Disk,

@@ -45,6 +45,7 @@ impl Dirs {
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb,
             tmp_mb,
+            prestart_env: None,
         }
     }
 }

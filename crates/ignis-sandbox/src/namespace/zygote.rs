@@ -409,6 +409,7 @@ fn encode(p: &Prepared) -> (Vec<u8>, Vec<RawFd>) {
     w.u32(p.gid);
     w.u32(u32::from(p.seccomp.is_some()));
     w.u32(u32::from(p.netns >= 0));
+    w.u32(u32::from(p.hold >= 0));
     w.u32(p.sched_policy as u32);
     w.list(p.procs.iter().map(|c| c.as_bytes()));
     w.list(p.trees.iter().map(|(_, at)| at.as_bytes()));
@@ -437,6 +438,9 @@ fn encode(p: &Prepared) -> (Vec<u8>, Vec<RawFd>) {
     if p.netns >= 0 {
         fds.push(p.netns);
     }
+    if p.hold >= 0 {
+        fds.push(p.hold);
+    }
     fds.extend(p.trees.iter().map(|(fd, _)| fd.as_raw_fd()));
     (w.0, fds)
 }
@@ -453,6 +457,7 @@ fn decode(
     let gid = r.u32()?;
     let wants_filter = r.u32()? == 1;
     let has_netns = r.u32()? == 1;
+    let has_hold = r.u32()? == 1;
     let sched_policy = r.u32()? as libc::c_int;
     let procs = r.list()?;
     let targets = r.list()?;
@@ -476,7 +481,7 @@ fn decode(
     let program = r.cstring()?;
     let argv = r.list()?;
     let envp = r.list()?;
-    let wanted = 4 + usize::from(has_netns) + targets.len();
+    let wanted = 4 + usize::from(has_netns) + usize::from(has_hold) + targets.len();
     if fds.len() != wanted || procs.len() > super::init::MAX_HIERARCHIES {
         return Err(malformed());
     }
@@ -485,6 +490,7 @@ fn decode(
     let template = Arc::new(Template::from_fd(next()));
     let (stdout, stderr, report) = (next(), next(), next());
     let netns = if has_netns { Some(next()) } else { None };
+    let hold = if has_hold { Some(next()) } else { None };
     let trees: Vec<_> = targets.into_iter().map(|at| (next(), at)).collect();
     let prepared = Prepared {
         procs,
@@ -503,19 +509,24 @@ fn decode(
         ignored_signals,
         lifeline,
         sched_policy,
+        hold: hold.as_ref().map_or(-1, AsRawFd::as_raw_fd),
     };
     if wants_filter && prepared.seccomp.is_none() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
     Ok(Launch {
         prepared,
-        _held: [stdout, stderr, report].into_iter().chain(netns).collect(),
+        _held: [stdout, stderr, report]
+            .into_iter()
+            .chain(netns)
+            .chain(hold)
+            .collect(),
     })
 }
 
 /// Sends `msg` with `fds` as one packet.
 #[allow(unsafe_code)]
-fn send(sock: RawFd, msg: &[u8], fds: &[RawFd]) -> io::Result<()> {
+pub(super) fn send(sock: RawFd, msg: &[u8], fds: &[RawFd]) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: msg.as_ptr() as *mut libc::c_void,
         iov_len: msg.len(),
@@ -553,7 +564,7 @@ fn send(sock: RawFd, msg: &[u8], fds: &[RawFd]) -> io::Result<()> {
 /// Receives one packet into `buf` and the descriptors that came with it
 /// (close-on-exec). A truncated packet is an error.
 #[allow(unsafe_code)]
-fn recv(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+pub(super) fn recv(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -636,6 +647,7 @@ mod tests {
             ignored_signals: 0,
             lifeline: -1,
             sched_policy: libc::SCHED_BATCH,
+            hold: -1,
         };
         let (msg, raw) = encode(&p);
         // The most a launch passes: template, stdio, report, network,
@@ -662,6 +674,25 @@ mod tests {
             targets,
             [c("/var/task"), c("/var/runtime"), c("/opt"), c("/tmp")]
         );
+        assert_eq!(back.hold, -1);
+
+        // A held launch: its control socket travels too, without the
+        // function's trees.
+        let hold = fd();
+        let held = Prepared {
+            trees: p.trees.into_iter().skip(1).take(1).collect(),
+            hold: hold.as_raw_fd(),
+            netns: -1,
+            ..p
+        };
+        let (msg, raw) = encode(&held);
+        send(ours.as_raw_fd(), &msg, &raw).unwrap();
+        let (n, fds) = recv(theirs.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!(fds.len(), 6);
+        let back = decode(&buf[..n], fds, None, 0, -1).unwrap().prepared;
+        assert!(back.hold >= 0 && back.netns < 0);
+        assert_eq!(back.trees.len(), 1);
+        assert_eq!(back.trees[0].1, c("/var/runtime"));
     }
 
     #[allow(unsafe_code)]

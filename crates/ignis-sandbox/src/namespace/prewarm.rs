@@ -1,0 +1,550 @@
+//! Environments started before their function is known, specialized on a
+//! cold start (see `docs/performance.md`, "Prestarted runtimes").
+//!
+//! A managed runtime's start-up — the interpreter, its standard modules,
+//! Ignis's runtime client — does not depend on the function. A *held*
+//! launch runs all of it ahead of need, in an environment that has its
+//! namespaces, cgroups, `/tmp`, network and runtime client but not yet the
+//! function's code, layers or variables: the runtime blocks reading its
+//! stdin, and the init waits on a control socket. A cold start then only
+//! *specializes* one ([`NamespaceSandbox::specialize`]): the server writes
+//! the function's memory limits to the cgroups and sends the code and
+//! layers as detached read-only trees with the runtime's environment; the
+//! init attaches the trees at `/var/task` and `/opt` and writes the
+//! environment to the runtime's stdin; the runtime client replaces its
+//! environment with it and imports the handler. Nothing is forked from a
+//! process that ran anything of another function: each held runtime is a
+//! fresh `execve`, with its own PID namespace, hash seed and random state.
+//!
+//! [`Prewarming`] wraps the sandbox with a pool of held environments per
+//! *kind* (the same program, arguments, runtime client, `/tmp` size and
+//! start-up environment, [`LaunchSpec::prestart_env`]), sized from recent
+//! demand: as many as the kind's cold starts of the last minute, at most
+//! `per_kind`, none once it has had none for [`IDLE`].
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::{blocking, cgroup, mounts, template, zygote, NamespaceSandbox, Running};
+use crate::{GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
+
+/// The variable that tells a managed runtime client it was started held:
+/// it reads the rest of its environment (`KEY=value`, NUL-terminated) from
+/// the descriptor named, to its end, before anything else.
+pub const SPECIALIZE_VAR: &str = "_IGNIS_SPECIALIZE_FD";
+/// A kind's demand counts the cold starts of this last window.
+pub const DEMAND_WINDOW: Duration = Duration::from_secs(60);
+/// A kind without a cold start for this long keeps no held environment.
+pub const IDLE: Duration = Duration::from_secs(600);
+/// The memory limit of a held environment until it is specialized, MB.
+const HELD_MEMORY_MB: u32 = 512;
+/// How long the server waits for a held init to attach the trees.
+const SPECIALIZE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `SOCK_SEQPACKET` pair, both ends close-on-exec.
+#[allow(unsafe_code)]
+pub(super) fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: socketpair writes two new descriptors into `fds`, which we
+    // then own.
+    unsafe {
+        if libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        ) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+/// A held environment: started, its runtime waiting for its function.
+/// Dropped unspecialized, it is killed.
+pub struct Held {
+    running: Option<Running>,
+}
+
+impl Held {
+    /// Whether its runtime is still alive.
+    pub fn alive(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| r.exited.borrow().is_none())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(fd) = self.running.as_ref().and_then(|r| r.pidfd.as_ref()) {
+            super::spawn::kill(fd);
+        }
+    }
+}
+
+impl NamespaceSandbox {
+    /// Starts `spec`'s runtime held: without the function's code, layers
+    /// and variables, with `spec.prestart_env` as its environment (plus
+    /// [`SPECIALIZE_VAR`]).
+    pub async fn prestart(&self, spec: &LaunchSpec) -> Result<Held, SandboxError> {
+        let mut env = spec.prestart_env.clone().unwrap_or_default();
+        env.push((SPECIALIZE_VAR.to_string(), "0".to_string()));
+        let held = LaunchSpec {
+            env,
+            memory_mb: HELD_MEMORY_MB,
+            opt_dir: None,
+            ..spec.clone()
+        };
+        let running = self.start_env(&held, true).await?;
+        Ok(Held {
+            running: Some(running),
+        })
+    }
+
+    /// Gives a held environment its function: `spec`'s memory limits,
+    /// code, layers and environment. Fails (and ends it) when it died
+    /// while held or its init refused; the caller launches anew then.
+    pub async fn specialize(
+        &self,
+        mut held: Held,
+        spec: &LaunchSpec,
+    ) -> Result<Launched, SandboxError> {
+        let running = held.running.take().expect("a held environment is running");
+        let sent = blocking(|| self.send_function(&running, spec));
+        match sent {
+            Ok(()) => self.launched(running, spec.memory_mb),
+            Err(e) => {
+                held.running = Some(running); // killed on drop
+                Err(e)
+            }
+        }
+    }
+
+    /// The server's half of a specialization (see [`super::init`]'s `hold`).
+    fn send_function(&self, running: &Running, spec: &LaunchSpec) -> Result<(), SandboxError> {
+        let failed = |e: std::io::Error| SandboxError::Spawn {
+            program: spec.program.display().to_string(),
+            source: e,
+        };
+        let sock = running
+            .hold
+            .as_ref()
+            .ok_or_else(|| failed(std::io::Error::other("not a held environment")))?;
+        cgroup::limit(self.fs.as_ref(), &self.layout, &running.cg, spec.memory_mb)
+            .map_err(SandboxError::Cgroup)?;
+        let mut trees = vec![(spec.code_dir.as_path(), mounts::TASK_ROOT)];
+        if let Some(opt) = &spec.opt_dir {
+            trees.push((opt.as_path(), mounts::OPT));
+        }
+        let fds = trees
+            .iter()
+            .map(|(host, _)| {
+                template::read_only_tree(host).map_err(|source| SandboxError::Mount {
+                    path: host.to_path_buf(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let msg = specialization(trees.iter().map(|(_, at)| *at), &super::envp(&spec.env));
+        if msg.len() > super::init::HOLD_MESSAGE {
+            return Err(failed(std::io::Error::other(format!(
+                "the environment is {} bytes, more than the {} a held environment takes",
+                msg.len(),
+                super::init::HOLD_MESSAGE
+            ))));
+        }
+        let raw: Vec<_> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        set_timeout(sock, SPECIALIZE_TIMEOUT).map_err(failed)?;
+        zygote::send(sock.as_raw_fd(), &msg, &raw).map_err(failed)?;
+        let mut answer = [0u8; 4];
+        match zygote::recv(sock.as_raw_fd(), &mut answer).map_err(failed)? {
+            (4, _) => match i32::from_ne_bytes(answer) {
+                0 => Ok(()),
+                errno => Err(failed(std::io::Error::from_raw_os_error(errno))),
+            },
+            _ => Err(failed(std::io::Error::other(
+                "the held environment ended before it was specialized",
+            ))),
+        }
+    }
+}
+
+/// A specialization packet: the trees' count, their paths (NUL-terminated,
+/// each after its length) and the environment, `KEY=value` NUL-terminated.
+fn specialization<'a>(
+    paths: impl ExactSizeIterator<Item = &'a str>,
+    envp: &[std::ffi::CString],
+) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(4096);
+    msg.extend((paths.len() as u32).to_ne_bytes());
+    for path in paths {
+        msg.extend((path.len() as u32 + 1).to_ne_bytes());
+        msg.extend(path.as_bytes());
+        msg.push(0);
+    }
+    for var in envp {
+        msg.extend(var.as_bytes_with_nul());
+    }
+    msg
+}
+
+#[allow(unsafe_code)]
+fn set_timeout(sock: &OwnedFd, d: Duration) -> std::io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads a timeval of the given size.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The namespace sandbox with a pool of held environments per kind.
+pub struct Prewarming {
+    sandbox: Arc<NamespaceSandbox>,
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    kinds: Mutex<HashMap<String, Kind>>,
+    wake: Notify,
+    per_kind: usize,
+    stopped: AtomicBool,
+    next_id: AtomicU64,
+    /// Specializations that worked and that fell back to a fresh launch.
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// One kind of held environment.
+struct Kind {
+    /// What a held one of this kind is started from.
+    spec: LaunchSpec,
+    ready: VecDeque<Held>,
+    /// Its cold starts of the last [`DEMAND_WINDOW`].
+    demand: VecDeque<Instant>,
+    last_demand: Instant,
+    /// Held ones being started now.
+    starting: usize,
+}
+
+impl Kind {
+    /// How many held ones it should have `now`.
+    fn target(&self, now: Instant, per_kind: usize) -> usize {
+        if now.duration_since(self.last_demand) > IDLE {
+            return 0;
+        }
+        let recent = self
+            .demand
+            .iter()
+            .filter(|at| now.duration_since(**at) <= DEMAND_WINDOW)
+            .count();
+        recent.clamp(1, per_kind.max(1)).min(per_kind)
+    }
+
+    fn note_demand(&mut self, now: Instant) {
+        self.last_demand = now;
+        self.demand.push_back(now);
+        while self
+            .demand
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > DEMAND_WINDOW)
+        {
+            self.demand.pop_front();
+        }
+    }
+}
+
+/// The kind of a launch that may be held: what its runtime's start-up
+/// depends on.
+fn kind_of(spec: &LaunchSpec) -> Option<String> {
+    let env = spec.prestart_env.as_ref()?;
+    Some(format!(
+        "{:?}\0{:?}\0{:?}\0{}\0{:?}",
+        spec.program, spec.args, spec.runtime_dir, spec.tmp_mb, env
+    ))
+}
+
+impl Prewarming {
+    /// `sandbox` keeping up to `per_kind` held environments of each kind
+    /// recently launched; starts the refill task (call within a runtime).
+    pub fn start(sandbox: Arc<NamespaceSandbox>, per_kind: usize) -> Arc<Self> {
+        let pool = Arc::new(Pool {
+            kinds: Mutex::default(),
+            wake: Notify::new(),
+            per_kind,
+            stopped: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        });
+        let this = Arc::new(Self { sandbox, pool });
+        let (sandbox, pool) = (this.sandbox.clone(), this.pool.clone());
+        tokio::spawn(refill(sandbox, pool));
+        this
+    }
+
+    /// Ends every held environment and stops refilling.
+    pub fn shutdown(&self) {
+        self.pool.stopped.store(true, Ordering::Release);
+        let kinds = std::mem::take(&mut *self.pool.kinds.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(kinds);
+        self.pool.wake.notify_one();
+    }
+
+    /// Cold starts that specialized a held environment, and those that
+    /// launched anew (no held one ready, or it failed).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.pool.hits.load(Ordering::Relaxed),
+            self.pool.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Held environments ready now.
+    pub fn ready(&self) -> usize {
+        let kinds = self.pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        kinds.values().map(|k| k.ready.len()).sum()
+    }
+
+    /// A live held environment of `kind`, noting the demand.
+    fn take(&self, kind: String, spec: &LaunchSpec) -> Option<Held> {
+        let now = Instant::now();
+        let mut kinds = self.pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pool.stopped.load(Ordering::Acquire) {
+            return None;
+        }
+        let k = kinds.entry(kind).or_insert_with(|| Kind {
+            // Only what start-up needs: not the function's variables.
+            spec: LaunchSpec {
+                env: Vec::new(),
+                ..spec.clone()
+            },
+            ready: VecDeque::new(),
+            demand: VecDeque::new(),
+            last_demand: now,
+            starting: 0,
+        });
+        k.note_demand(now);
+        let held = std::iter::from_fn(|| k.ready.pop_front()).find(Held::alive);
+        drop(kinds);
+        self.pool.wake.notify_one();
+        held
+    }
+}
+
+#[async_trait::async_trait]
+impl Sandbox for Prewarming {
+    fn name(&self) -> &'static str {
+        self.sandbox.name()
+    }
+
+    fn guest_paths(
+        &self,
+        code: &std::path::Path,
+        tmp: &std::path::Path,
+        opt: Option<&std::path::Path>,
+    ) -> GuestPaths {
+        self.sandbox.guest_paths(code, tmp, opt)
+    }
+
+    fn runtime_api_addr(&self) -> Option<std::net::SocketAddr> {
+        self.sandbox.runtime_api_addr()
+    }
+
+    async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
+        let Some(kind) = kind_of(&spec) else {
+            return self.sandbox.launch(spec).await;
+        };
+        if let Some(held) = self.take(kind, &spec) {
+            match self.sandbox.specialize(held, &spec).await {
+                Ok(launched) => {
+                    self.pool.hits.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(env_id = %spec.env_id, "specialized a held environment");
+                    return Ok(launched);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, env_id = %spec.env_id, "failed to specialize a held environment; launching anew");
+                }
+            }
+        }
+        self.pool.misses.fetch_add(1, Ordering::Relaxed);
+        self.sandbox.launch(spec).await
+    }
+}
+
+/// Keeps each kind at its target: starts held environments one at a
+/// time (at the environments' CPU class, behind the invocations), ends
+/// the surplus and the dead. Wakes on demand and every second.
+async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
+    loop {
+        if pool.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        match next_start(&pool) {
+            Some((kind, spec)) => {
+                let n = pool.next_id.fetch_add(1, Ordering::Relaxed);
+                let spec = LaunchSpec {
+                    env_id: format!("held-{}-{n}", std::process::id()),
+                    ..spec
+                };
+                let started = sandbox.prestart(&spec).await;
+                let failed = {
+                    let mut kinds = pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
+                    // Gone (shut down meanwhile): the held one is dropped,
+                    // and so killed.
+                    match (kinds.get_mut(&kind), started) {
+                        (Some(k), Ok(held)) => {
+                            k.starting -= 1;
+                            k.ready.push_back(held);
+                            None
+                        }
+                        (Some(k), Err(e)) => {
+                            k.starting -= 1;
+                            Some(e)
+                        }
+                        (None, _) => None,
+                    }
+                };
+                if let Some(e) = failed {
+                    tracing::warn!(error = %e, "failed to start a held environment");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            None => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), pool.wake.notified()).await;
+            }
+        }
+    }
+}
+
+/// Trims every kind to its target and picks one to start a held
+/// environment for (its spec), if any is short.
+fn next_start(pool: &Pool) -> Option<(String, LaunchSpec)> {
+    let now = Instant::now();
+    let mut kinds = pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
+    let mut short = None;
+    kinds.retain(|name, k| {
+        let target = k.target(now, pool.per_kind);
+        k.ready.retain(Held::alive);
+        while k.ready.len() > target {
+            // The oldest go first.
+            k.ready.pop_front();
+        }
+        if short.is_none() && k.ready.len() + k.starting < target {
+            short = Some(name.clone());
+        }
+        target > 0 || k.starting > 0
+    });
+    let name = short?;
+    let k = kinds.get_mut(&name)?;
+    k.starting += 1;
+    Some((name, k.spec.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(now: Instant) -> Kind {
+        Kind {
+            spec: LaunchSpec {
+                env_id: String::new(),
+                program: "/usr/bin/python3".into(),
+                args: vec![],
+                code_dir: "/c".into(),
+                tmp_dir: "/t".into(),
+                opt_dir: None,
+                runtime_dir: None,
+                env: vec![],
+                memory_mb: 128,
+                tmp_mb: 512,
+                prestart_env: Some(vec![]),
+            },
+            ready: VecDeque::new(),
+            demand: VecDeque::new(),
+            last_demand: now,
+            starting: 0,
+        }
+    }
+
+    #[test]
+    fn the_target_follows_the_last_minutes_cold_starts() {
+        let t0 = Instant::now();
+        let mut k = kind(t0);
+        k.note_demand(t0);
+        assert_eq!(k.target(t0, 4), 1);
+        for i in 1..10 {
+            k.note_demand(t0 + Duration::from_secs(i));
+        }
+        assert_eq!(k.target(t0 + Duration::from_secs(10), 4), 4, "capped");
+        // A minute later the burst no longer counts, but the kind is
+        // still wanted: one.
+        assert_eq!(k.target(t0 + Duration::from_secs(75), 4), 1);
+        // Idle for longer than IDLE: none.
+        assert_eq!(k.target(t0 + IDLE + Duration::from_secs(20), 4), 0);
+        // Turned off.
+        assert_eq!(k.target(t0, 0), 0);
+    }
+
+    #[test]
+    fn a_specialization_packet_is_what_the_init_parses() {
+        let envp = [
+            std::ffi::CString::new("A=1").unwrap(),
+            std::ffi::CString::new("B=two").unwrap(),
+        ];
+        let msg = specialization(["/var/task", "/opt"].into_iter(), &envp);
+        let (trees, env) = super::super::init::split_hold(&msg, 2).expect("well formed");
+        assert_eq!(&msg[trees[0].clone()], b"/var/task\0");
+        assert_eq!(&msg[trees[1].clone()], b"/opt\0");
+        assert_eq!(&msg[env], b"A=1\0B=two\0");
+        // The descriptors' count must agree with the packet's.
+        assert!(super::super::init::split_hold(&msg, 1).is_none());
+        assert!(super::super::init::split_hold(&msg[..10], 2).is_none());
+    }
+
+    #[test]
+    fn kinds_differ_by_what_start_up_depends_on() {
+        let k = kind(Instant::now()).spec;
+        let other_fn = LaunchSpec {
+            code_dir: "/other".into(),
+            env: vec![("A".into(), "1".into())],
+            memory_mb: 1024,
+            ..k.clone()
+        };
+        assert_eq!(kind_of(&k), kind_of(&other_fn));
+        let other_env = LaunchSpec {
+            prestart_env: Some(vec![("PYTHONPATH".into(), "/x".into())]),
+            ..k.clone()
+        };
+        assert_ne!(kind_of(&k), kind_of(&other_env));
+        let other_tmp = LaunchSpec {
+            tmp_mb: 1024,
+            ..k.clone()
+        };
+        assert_ne!(kind_of(&k), kind_of(&other_tmp));
+        let not_held = LaunchSpec {
+            prestart_env: None,
+            ..k
+        };
+        assert_eq!(kind_of(&not_held), None);
+    }
+}
