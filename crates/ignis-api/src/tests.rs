@@ -36,6 +36,7 @@ fn state_with_store(dir: &std::path::Path) -> (AppState, Arc<SqliteStore>) {
             envs_dir: dir.join("envs"),
             memory_budget_mb: 1024,
             idle_timeout: Duration::from_secs(60),
+            keepalive: ignis_router::keepalive::Mode::Fixed,
             init_timeout: Duration::from_secs(10),
             log_max_bytes: 1 << 20,
             concurrency_limit: None,

@@ -29,7 +29,7 @@ pub use deploy::DeployArgs;
 pub use functions::FunctionsCommand;
 pub use invoke::InvokeArgs;
 pub use logs::LogsArgs;
-pub use serve::ServeArgs;
+pub use serve::{KeepAlive, ServeArgs};
 
 /// The endpoint used when neither `--endpoint` nor `IGNIS_ENDPOINT` is set.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:9000";

@@ -49,14 +49,24 @@ pub struct ServeArgs {
     /// ConcurrentExecutions [default: 1,000, or the memory budget / 128 MB if more].
     #[arg(long, env = "IGNIS_CONCURRENCY_LIMIT", value_name = "N")]
     pub concurrency_limit: Option<u32>,
-    /// Seconds an idle execution environment is kept warm.
+    /// Seconds an idle execution environment is kept warm at most: the
+    /// `fixed` policy's keep-alive, the `hybrid` policy's cap [default: 300
+    /// with `--keepalive fixed`, 14400 (4 hours) with `hybrid`].
+    #[arg(long, env = "IGNIS_IDLE_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// How long idle execution environments are kept warm: `hybrid` learns
+    /// a window per function version from the times between its
+    /// invocations (the histogram policy of "Serverless in the Wild",
+    /// docs/keepalive.md), 5 minutes while it knows too little; `fixed`
+    /// keeps every one for the idle timeout.
     #[arg(
         long,
-        env = "IGNIS_IDLE_TIMEOUT_SECS",
-        default_value_t = 300,
-        value_name = "SECONDS"
+        env = "IGNIS_KEEPALIVE",
+        value_parser = parse_keepalive,
+        default_value = "hybrid",
+        value_name = "fixed|hybrid"
     )]
-    pub idle_timeout_secs: u64,
+    pub keepalive: KeepAlive,
     /// Region named in ARNs (falls back to AWS_REGION).
     #[arg(long, env = "IGNIS_REGION", default_value_t = default_region())]
     pub region: String,
@@ -169,6 +179,23 @@ fn parse_prewarm(s: &str) -> Result<usize, String> {
     }
 }
 
+/// How idle execution environments are kept (`--keepalive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// For the idle timeout.
+    Fixed,
+    /// For a window learned per function.
+    Hybrid,
+}
+
+fn parse_keepalive(s: &str) -> Result<KeepAlive, String> {
+    match s {
+        "fixed" => Ok(KeepAlive::Fixed),
+        "hybrid" => Ok(KeepAlive::Hybrid),
+        other => Err(format!("expected `fixed` or `hybrid`, not `{other}`")),
+    }
+}
+
 /// `AWS_REGION` when set and not empty, else [`DEFAULT_REGION`].
 fn default_region() -> String {
     std::env::var("AWS_REGION")
@@ -181,6 +208,7 @@ fn default_region() -> String {
 mod tests {
     use clap::Parser;
 
+    use super::KeepAlive;
     use crate::{Cli, Command, ServeArgs};
 
     fn serve(args: &[&str]) -> ServeArgs {
@@ -197,7 +225,8 @@ mod tests {
         assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(args.data_dir, None);
         assert_eq!(args.memory_budget_mb, None);
-        assert_eq!(args.idle_timeout_secs, 300);
+        assert_eq!(args.idle_timeout_secs, None);
+        assert_eq!(args.keepalive, KeepAlive::Hybrid);
         assert_eq!(args.shutdown_grace_secs, 30);
         assert_eq!(args.log_max_bytes_per_function, 1_048_576);
         assert!(!args.region.is_empty());
@@ -218,6 +247,7 @@ mod tests {
             "--data-dir=/tmp/ignis",
             "--memory-budget-mb=2048",
             "--idle-timeout-secs=5",
+            "--keepalive=fixed",
             "--region=eu-west-1",
             "--shutdown-grace-secs=1",
             "--log-max-bytes-per-function=10",
@@ -238,7 +268,9 @@ mod tests {
             Some(std::path::Path::new("/tmp/ignis"))
         );
         assert_eq!(args.memory_budget_mb, Some(2048));
-        assert_eq!(args.idle_timeout_secs, 5);
+        assert_eq!(args.idle_timeout_secs, Some(5));
+        assert_eq!(args.keepalive, KeepAlive::Fixed);
+        assert!(Cli::try_parse_from(["ignis", "serve", "--keepalive", "lru"]).is_err());
         assert_eq!(args.region, "eu-west-1");
         assert_eq!(args.shutdown_grace_secs, 1);
         assert_eq!(args.log_max_bytes_per_function, 10);

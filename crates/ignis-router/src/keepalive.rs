@@ -21,6 +21,9 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+/// The keep-alive while nothing better is known: Ignis's default idle
+/// timeout, five minutes.
+pub const DEFAULT_FIXED: Duration = Duration::from_secs(300);
 /// Width of a histogram bin.
 pub const BIN: Duration = Duration::from_secs(60);
 /// Number of bins: idle times up to four hours are counted in the histogram.

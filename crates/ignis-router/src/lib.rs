@@ -90,8 +90,12 @@ pub struct RouterConfig {
     pub envs_dir: PathBuf,
     /// Memory all environments together may reserve, MB.
     pub memory_budget_mb: u64,
-    /// An idle environment older than this is ended.
+    /// No idle environment is kept longer than this: the fixed policy's
+    /// keep-alive, and the hybrid policy's cap.
     pub idle_timeout: Duration,
+    /// How long idle environments are kept (`docs/keepalive.md`): the
+    /// idle timeout, or a window learned from each function's idle times.
+    pub keepalive: keepalive::Mode,
     /// Time a runtime has to reach its first `/next`.
     pub init_timeout: Duration,
     /// Log kept per function, bytes.
@@ -209,6 +213,8 @@ impl Function {
 struct Pool {
     /// The function's limit (the same for each of its versions).
     limit: Arc<FunctionLimit>,
+    /// Its invocations as the keep-alive policy sees them.
+    history: Mutex<keepalive::History>,
     spec: Mutex<Arc<FunctionSpec>>,
     idle: Mutex<Vec<Arc<Env>>>,
     /// The runtime resolved for a configuration (kept with it, so a replaced
@@ -223,6 +229,7 @@ pub struct Router {
     catalog: Arc<Catalog>,
     ctx: LaunchContext,
     config: RouterConfig,
+    keepalive: keepalive::Policy,
     admission: Arc<Admission>,
     concurrency: Arc<Concurrency>,
     functions: RwLock<HashMap<String, Function>>,
@@ -258,6 +265,7 @@ impl Router {
             logs: LogRegistry::new(config.log_max_bytes),
             live: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            keepalive: keepalive_policy(config.keepalive, config.idle_timeout),
             config,
         })
     }
@@ -330,6 +338,7 @@ impl Router {
                     version,
                     Arc::new(Pool {
                         limit: function.limit.clone(),
+                        history: Mutex::new(keepalive::History::default()),
                         spec: Mutex::new(spec),
                         runtime: Mutex::new(None),
                         idle: Mutex::new(Vec::new()),
@@ -527,7 +536,23 @@ impl Router {
         }
     }
 
+    /// An environment for an invocation of `pool`, counted as started in
+    /// the pool's keep-alive history (until [`Router::release`]).
     async fn acquire(
+        &self,
+        pool: &Pool,
+        spec: &Arc<FunctionSpec>,
+        resolved: &Resolved,
+        request_id: &str,
+    ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
+        let acquired = self.acquire_env(pool, spec, resolved, request_id).await;
+        if let Ok(Ok(_)) = &acquired {
+            lock(&pool.history).started(Instant::now());
+        }
+        acquired
+    }
+
+    async fn acquire_env(
         &self,
         pool: &Pool,
         spec: &Arc<FunctionSpec>,
@@ -679,6 +704,7 @@ impl Router {
     }
 
     fn release(&self, pool: &Pool, env: Arc<Env>) {
+        lock(&pool.history).finished(Instant::now());
         let current = pool.spec.lock().expect("pool lock poisoned").clone();
         if !self.stopping.load(Ordering::Acquire)
             && env.reusable()
@@ -765,14 +791,21 @@ impl Router {
     }
 
     fn reap_once(&self) {
-        let cutoff = Instant::now().checked_sub(self.config.idle_timeout);
-        let stale = |e: &Arc<Env>| {
-            // Idle too long, or its credentials near their expiry (a
-            // provisioned one is replaced by its provisioner first).
-            let idle_too_long = cutoff.is_some_and(|c| e.last_used() < c) && !e.provisioned();
-            (idle_too_long || (e.expiring() && !e.provisioned())) && !e.unfinished()
-        };
+        self.reap_at(Instant::now());
+    }
+
+    /// Ends the environments idle at `now` beyond their function's
+    /// keep-alive window (at most the idle timeout).
+    fn reap_at(&self, now: Instant) {
         for pool in self.all_pools() {
+            let keep = self.windows(&pool).horizon();
+            let cutoff = now.checked_sub(keep);
+            let stale = |e: &Arc<Env>| {
+                // Idle too long, or its credentials near their expiry (a
+                // provisioned one is replaced by its provisioner first).
+                let idle_too_long = cutoff.is_some_and(|c| e.last_used() < c);
+                (idle_too_long || e.expiring()) && !e.provisioned() && !e.unfinished()
+            };
             let mut idle = pool.idle.lock().expect("pool lock poisoned");
             // One still in its invoke phase (working after its answer) is
             // not idle.
@@ -789,6 +822,37 @@ impl Router {
             .lock()
             .expect("live lock poisoned")
             .retain(|_, w| w.strong_count() > 0);
+    }
+
+    /// The keep-alive windows of `pool`'s environments now.
+    fn windows(&self, pool: &Pool) -> keepalive::Windows {
+        self.keepalive.windows(lock(&pool.history).histogram())
+    }
+
+    /// Function versions whose next invocation is expected within `within`
+    /// from now by the keep-alive policy (a pre-warm window closes) and
+    /// that have no idle environment: what a pool of pre-started
+    /// environments would start next, earliest first.
+    pub fn prewarm_due(&self, within: Duration) -> Vec<PrewarmDue> {
+        let until = Instant::now() + within;
+        let mut due: Vec<PrewarmDue> = self
+            .all_pools()
+            .iter()
+            .filter(|pool| lock(&pool.idle).is_empty())
+            .filter_map(|pool| {
+                let windows = self.windows(pool);
+                let at = lock(&pool.history).prewarm_at(&windows)?;
+                let spec = lock(&pool.spec).clone();
+                (at <= until).then(|| PrewarmDue {
+                    function: spec.record.name.clone(),
+                    version: spec.record.version,
+                    at,
+                    keep_alive: windows.keep_alive,
+                })
+            })
+            .collect();
+        due.sort_by_key(|d| d.at);
+        due
     }
 
     fn all_pools(&self) -> Vec<Arc<Pool>> {
@@ -823,6 +887,40 @@ impl Router {
             env.kill();
         }
     }
+}
+
+/// A function version whose next invocation the keep-alive policy expects
+/// soon ([`Router::prewarm_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrewarmDue {
+    /// The function's name.
+    pub function: String,
+    /// Its version.
+    pub version: Version,
+    /// When its next invocation is expected (the pre-warm window's end).
+    pub at: Instant,
+    /// How long an environment started then is worth keeping idle.
+    pub keep_alive: Duration,
+}
+
+/// The keep-alive policy of a router: `idle_timeout` is the fixed
+/// policy's window and the hybrid one's cap, whose window while a
+/// function's history says nothing is [`keepalive::DEFAULT_FIXED`] (or the
+/// cap if shorter).
+fn keepalive_policy(mode: keepalive::Mode, idle_timeout: Duration) -> keepalive::Policy {
+    match mode {
+        keepalive::Mode::Fixed => keepalive::Policy::fixed(idle_timeout),
+        keepalive::Mode::Hybrid => keepalive::Policy {
+            mode,
+            fixed: keepalive::DEFAULT_FIXED.min(idle_timeout),
+            cap: idle_timeout,
+        },
+    }
+}
+
+/// Locks a router mutex (poisoned only by a panic under it).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("router lock poisoned")
 }
 
 /// The idle environment an invocation takes: the most recently used one

@@ -34,6 +34,7 @@ pub fn script_router(
             envs_dir: dir.join("envs"),
             memory_budget_mb: budget_mb,
             idle_timeout: Duration::from_secs(300),
+            keepalive: crate::keepalive::Mode::Fixed,
             init_timeout: Duration::from_secs(10),
             log_max_bytes: 1 << 20,
             concurrency_limit: None,

@@ -729,3 +729,87 @@ done
         router.provision("f", "$LATEST", ignis_model::Version::Latest, 0);
     }
 }
+
+mod keepalive {
+    use std::time::{Duration, Instant};
+
+    use ignis_model::Version;
+
+    use super::*;
+    use crate::keepalive::Mode;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn hybrid(dir: &Path) -> Arc<Router> {
+        let mut router = setup(dir, 1024);
+        Arc::get_mut(&mut router)
+            .expect("the only handle")
+            .keepalive = crate::keepalive_policy(Mode::Hybrid, MIN * 240);
+        router
+    }
+
+    fn pool(router: &Router) -> Arc<crate::Pool> {
+        router.functions.read().unwrap()["f"].versions[&Version::Latest].clone()
+    }
+
+    #[tokio::test]
+    async fn a_function_invoked_seconds_apart_is_reaped_after_its_learned_window() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [Mode::Fixed, Mode::Hybrid] {
+            let router = match mode {
+                Mode::Fixed => setup(dir.path(), 1024),
+                Mode::Hybrid => hybrid(dir.path()),
+            };
+            for _ in 0..12 {
+                router.invoke(input("{}")).await.unwrap();
+            }
+            let now = Instant::now();
+            router.reap_at(now + Duration::from_secs(30));
+            assert_eq!(router.live_environments(), 1, "{mode:?}");
+            // Idle times under a minute: kept for that minute and 10%,
+            // where the fixed policy keeps it for the idle timeout (5 min).
+            router.reap_at(now + MIN * 2);
+            let kept = usize::from(mode == Mode::Fixed);
+            assert_eq!(router.live_environments(), kept, "{mode:?}");
+            router.reap_at(now + MIN * 6);
+            assert_eq!(router.live_environments(), 0, "{mode:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_history_the_hybrid_policy_keeps_the_default_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = hybrid(dir.path());
+        router.invoke(input("{}")).await.unwrap();
+        let now = Instant::now();
+        router.reap_at(now + MIN * 4);
+        assert_eq!(router.live_environments(), 1);
+        router.reap_at(now + MIN * 6);
+        assert_eq!(router.live_environments(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_periodic_function_is_due_for_prewarming_before_its_next_invocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = hybrid(dir.path());
+        assert!(router.prewarm_due(MIN * 600).is_empty());
+        // Eleven invocations two minutes apart, in the history only.
+        let t0 = Instant::now();
+        let pool = pool(&router);
+        for i in 0..11 {
+            let mut history = pool.history.lock().unwrap();
+            history.started(t0 + MIN * 2 * i);
+            history.finished(t0 + MIN * 2 * i);
+        }
+        // Pre-warm window: 2 minutes less 10%, after the last one.
+        let expected = t0 + MIN * 20 + Duration::from_secs(108);
+        let due = router.prewarm_due(MIN * 30);
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].function.as_str(), due[0].at), ("f", expected));
+        assert_eq!(
+            due[0].keep_alive,
+            (MIN * 3).mul_f64(1.1) - Duration::from_secs(108)
+        );
+        assert!(router.prewarm_due(MIN * 19).is_empty());
+    }
+}

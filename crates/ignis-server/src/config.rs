@@ -18,8 +18,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Memory budget for environments, MB.
     pub memory_budget_mb: u64,
-    /// Idle environments are ended after this.
+    /// Idle environments are ended after this at the latest.
     pub idle_timeout: Duration,
+    /// How long idle environments are kept, within `idle_timeout`.
+    pub keepalive: KeepAlive,
     /// Region in ARNs and `AWS_REGION`.
     pub region: String,
     /// Time in-flight invocations get at shutdown.
@@ -61,6 +63,19 @@ pub struct ServerConfig {
     /// The zygote `main` forked before the async runtime started, to fork
     /// the namespace sandbox's environments; `None`: the server forks them.
     pub zygote: Option<std::sync::Arc<ignis_sandbox::namespace::zygote::Zygote>>,
+}
+
+pub use ignis_router::keepalive::Mode as KeepAlive;
+
+/// The idle timeout: `secs` when asked for, else the policy's default —
+/// Ignis's 5 minutes for the fixed policy, the histogram's range (4 hours)
+/// as the hybrid policy's cap.
+pub fn idle_timeout(keepalive: KeepAlive, secs: Option<u64>) -> Duration {
+    match (secs, keepalive) {
+        (Some(secs), _) => Duration::from_secs(secs),
+        (None, KeepAlive::Fixed) => ignis_router::keepalive::DEFAULT_FIXED,
+        (None, KeepAlive::Hybrid) => ignis_router::keepalive::RANGE,
+    }
 }
 
 /// How `namespace` environments are networked.
@@ -114,6 +129,7 @@ impl ServerConfig {
             memory_budget_mb: memory_budget_mb
                 .unwrap_or_else(|| default_budget_mb(Path::new("/proc/meminfo"))),
             idle_timeout,
+            keepalive: KeepAlive::Hybrid,
             region,
             shutdown_grace,
             log_max_bytes,

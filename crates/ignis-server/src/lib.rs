@@ -31,7 +31,7 @@ use ignis_runtimes::Catalog;
 use ignis_store::{CodeStore, SqliteStore};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{NetworkChoice, SandboxChoice, ServerConfig};
+pub use config::{idle_timeout, KeepAlive, NetworkChoice, SandboxChoice, ServerConfig};
 pub use sandbox::start_zygote;
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -142,6 +142,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             envs_dir,
             memory_budget_mb: config.memory_budget_mb,
             idle_timeout: config.idle_timeout,
+            keepalive: config.keepalive,
             init_timeout: Duration::from_secs(INIT_TIMEOUT_S),
             log_max_bytes: config.log_max_bytes,
             concurrency_limit: config.concurrency_limit,

@@ -47,11 +47,15 @@ fn main() -> ExitCode {
 
 fn server_config(a: ServeArgs) -> ServerConfig {
     let discovery_root = a.discovery_root.clone();
+    let keepalive = match a.keepalive {
+        ignis_cli::KeepAlive::Fixed => ignis_server::KeepAlive::Fixed,
+        ignis_cli::KeepAlive::Hybrid => ignis_server::KeepAlive::Hybrid,
+    };
     let mut config = ServerConfig::resolve(
         a.listen,
         a.data_dir,
         a.memory_budget_mb,
-        Duration::from_secs(a.idle_timeout_secs),
+        ignis_server::idle_timeout(keepalive, a.idle_timeout_secs),
         a.region,
         Duration::from_secs(a.shutdown_grace_secs),
         usize::try_from(a.log_max_bytes_per_function).unwrap_or(usize::MAX),
@@ -66,6 +70,7 @@ fn server_config(a: ServeArgs) -> ServerConfig {
     if let Some(root) = discovery_root {
         config.discovery_root = root;
     }
+    config.keepalive = keepalive;
     config.concurrency_limit = a.concurrency_limit;
     config.prewarm = a.prewarm;
     config.auth = a.auth.as_deref().map(|m| match m {
