@@ -41,8 +41,8 @@
   // Started held (Ignis's prestarted runtimes, --prewarm): node and this
   // client start before the function is known, with only the variables
   // start-up reads. The rest of the environment is read from the descriptor
-  // named -- `KEY=value` entries, NUL-terminated, to its end -- and replaces
-  // this process's whole environment, as if it had been started with it.
+  // named -- `KEY=value` entries, NUL-terminated, to its end -- and completes
+  // this process's environment, as if it had been started with it.
   if (process.env._IGNIS_SPECIALIZE_FD !== undefined) {
     const fd = parseInt(process.env._IGNIS_SPECIALIZE_FD, 10);
     const chunks = [];
@@ -58,7 +58,9 @@
       if (n === 0) break;
       chunks.push(Buffer.from(buf.subarray(0, n)));
     }
-    for (const key of Object.keys(process.env)) delete process.env[key];
+    // The held start-up's variables are the function's own, with their
+    // values: the rest is added.
+    delete process.env._IGNIS_SPECIALIZE_FD;
     for (const entry of Buffer.concat(chunks).toString('utf8').split('\0')) {
       const at = entry.indexOf('=');
       if (at > 0) process.env[entry.slice(0, at)] = entry.slice(at + 1);

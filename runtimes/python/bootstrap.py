@@ -40,8 +40,8 @@ def _await_function():
     client has loaded before a function's code runs are imported now, from
     the standard library (the code is not mounted yet), then the rest of
     the environment is read from the descriptor named — `KEY=value`
-    entries, NUL-terminated, to its end — and replaces this process's
-    whole environment, as if it had been started with it. That descriptor
+    entries, NUL-terminated, to its end — and completes this process's
+    environment, as if it had been started with it. That descriptor
     is stdin, which then reads /dev/null, as a runtime's does."""
     fd = os.environ.get("_IGNIS_SPECIALIZE_FD")
     if fd is None:
@@ -61,12 +61,17 @@ def _await_function():
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, fd)
     os.close(null)
-    env = os.environb
-    env.clear()
+    given = {}
     for entry in b"".join(chunks).split(b"\0"):
         key, sep, value = entry.partition(b"=")
         if key and sep:
-            env[key] = value
+            given[key] = value
+    # The held start-up's variables are the function's own (the server
+    # starts a runtime held only with those, with their values), and what
+    # the interpreter itself added while starting (LC_CTYPE, when it
+    # coerces a C locale) stays, as it would have with this environment.
+    os.environb.pop(b"_IGNIS_SPECIALIZE_FD", None)
+    os.environb.update(given)
     time.tzset()
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
 

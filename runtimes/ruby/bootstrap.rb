@@ -42,18 +42,21 @@ require 'logger'
 # Started held (Ignis's prestarted runtimes, --prewarm): the interpreter and
 # this client start before the function is known, with only the variables
 # start-up reads. The rest of the environment is read from the descriptor
-# named -- `KEY=value` entries, NUL-terminated, to its end -- and replaces
-# this process's whole environment, as if it had been started with it. That
+# named -- `KEY=value` entries, NUL-terminated, to its end -- and completes
+# this process's environment, as if it had been started with it. That
 # descriptor is stdin, which then reads /dev/null, as a runtime's does.
 if (held_fd = ENV['_IGNIS_SPECIALIZE_FD'])
   held = IO.for_fd(held_fd.to_i, autoclose: false)
   held.binmode
   entries = held.read.split("\0")
   held.reopen('/dev/null', 'r')
-  ENV.replace(entries.each_with_object({}) do |entry, env|
+  # The held start-up's variables are the function's own, with their
+  # values: the rest is added.
+  ENV.delete('_IGNIS_SPECIALIZE_FD')
+  entries.each do |entry|
     key, sep, value = entry.partition('=')
-    env[key] = value unless key.empty? || sep.empty?
-  end)
+    ENV[key] = value unless key.empty? || sep.empty?
+  end
   Dir.chdir(ENV['LAMBDA_TASK_ROOT'] || '/var/task')
 end
 

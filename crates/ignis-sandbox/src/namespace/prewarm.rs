@@ -415,6 +415,7 @@ async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
                         (Some(k), Ok(held)) => {
                             k.starting -= 1;
                             k.ready.push_back(held);
+                            tracing::debug!(env_id = %spec.env_id, "held environment ready");
                             None
                         }
                         (Some(k), Err(e)) => {

@@ -1,0 +1,208 @@
+"""Prestarted runtimes (issue 16): with `--prewarm` (the default) a cold
+start of a Python, Node.js or Ruby function specializes a held environment —
+a runtime started before its function was known — instead of starting one.
+Such an environment must be indistinguishable to the function from a fresh
+one: the same variables (and none of the held runtime's), seen by child
+processes too, its own credentials, its own random state (os.urandom,
+`random`, the hash seed, Node's Math.random and crypto), its own PID
+namespace, the same open descriptors, stdin on /dev/null, /var/task and
+/opt mounted, and the right AWS_LAMBDA_INITIALIZATION_TYPE. Each is checked
+against a server started with `--prewarm off`, where every environment is
+started fresh, and the server's debug log proves the held path ran."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from support import ROLE, build_zip, invoke, lambda_client, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="held environments are a namespace-sandbox feature (needs root)")
+
+PYTHON = '''\
+import os, random, subprocess, sys
+
+def main(event, context):
+    return {
+        "env": dict(os.environ),
+        "child": subprocess.run(["/bin/sh", "-c", "echo $GREETING:$AWS_LAMBDA_FUNCTION_NAME"], capture_output=True, text=True).stdout.strip(),
+        "urandom": os.urandom(16).hex(),
+        "random": random.random(),
+        "hash": hash("ignis"),
+        "pid": os.getpid(),
+        "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "fds": sorted(os.listdir("/proc/self/fd")),
+        "stdin": os.readlink("/proc/self/fd/0"),
+        "cwd": os.getcwd(),
+        "task": sorted(os.listdir("/var/task")),
+        "opt": sorted(os.listdir("/opt")),
+    }
+'''
+
+NODE = '''\
+const fs = require('fs');
+const crypto = require('crypto');
+const { execSync } = require('child_process');
+exports.handler = async () => ({
+  env: { ...process.env },
+  child: execSync('echo $GREETING:$AWS_LAMBDA_FUNCTION_NAME').toString().trim(),
+  random: Math.random(),
+  crypto: crypto.randomBytes(16).toString('hex'),
+  pid: process.pid,
+  cwd: process.cwd(),
+  task: fs.readdirSync('/var/task').sort(),
+  opt: fs.readdirSync('/opt').sort(),
+});
+'''
+
+RUBY = '''\
+require 'securerandom'
+def lambda_handler(event:, context:)
+  {
+    'env' => ENV.to_h,
+    'child' => `echo $GREETING:$AWS_LAMBDA_FUNCTION_NAME`.strip,
+    'random' => rand,
+    'secure' => SecureRandom.hex(16),
+    'pid' => Process.pid,
+    'cwd' => Dir.pwd,
+    'task' => Dir.children('/var/task').sort,
+  }
+end
+'''
+
+CASES = {
+    "python": ("python3", [("handler.py", PYTHON)], "handler.main"),
+    "node": ("nodejs", [("index.js", NODE)], "index.handler"),
+    "ruby": ("ruby", [("lambda_function.rb", RUBY)], "lambda_function.lambda_handler"),
+}
+
+# Values that differ between any two environments, fresh or not.
+PER_ENVIRONMENT = {"AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                   "_X_AMZN_TRACE_ID", "AWS_ENDPOINT_URL", "AWS_LAMBDA_RUNTIME_API"}
+
+LAYER = build_zip([("layer-file.txt", "from a layer\n")])
+
+
+def runtime_for(url: str, prefix: str) -> str:
+    import requests
+
+    r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
+    r.raise_for_status()
+    for info in r.json()["Runtimes"]:
+        if info["Runtime"].startswith(prefix) and info["Available"] and not info.get("Substitute"):
+            return info["Runtime"]
+    for info in r.json()["Runtimes"]:
+        if info["Runtime"].startswith(prefix) and info["Available"]:
+            return info["Runtime"]
+    pytest.skip(f"no {prefix} interpreter on this machine")
+
+
+def specialized(srv) -> int:
+    return srv.stderr().count("specialized a held environment")
+
+
+def deploy(lam, name: str, runtime: str, files, handler: str, layer_arn: str, **config) -> None:
+    lam.create_function(
+        FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE, Timeout=30, MemorySize=512,
+        Code={"ZipFile": build_zip(files)}, Layers=[layer_arn],
+        Environment={"Variables": {"GREETING": f"hello-{name}"}}, **config,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
+def run(lam, name: str, **kwargs) -> dict:
+    resp, body, out = invoke(lam, name, {}, **kwargs)
+    assert "FunctionError" not in resp, body
+    return out
+
+
+@pytest.fixture
+def servers(own_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGNIS_LOG", "info,ignis_sandbox::namespace::prewarm=debug")
+    monkeypatch.delenv("IGNIS_PREWARM", raising=False)
+    held = own_server(tmp_path / "held", "--sandbox", "namespace")
+    fresh = own_server(tmp_path / "fresh", "--sandbox", "namespace", "--prewarm", "off")
+    return held, fresh
+
+
+@pytest.mark.parametrize("language", sorted(CASES))
+def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, language):
+    held_srv, fresh_srv = servers
+    prefix, files, handler = CASES[language]
+    results = {}
+    for label, srv in (("held", held_srv), ("fresh", fresh_srv)):
+        lam = lambda_client(srv.url)
+        runtime = runtime_for(srv.url, prefix)
+        layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
+        # The first cold start of a kind finds no held environment and
+        # makes the pool want one; the next ones (other functions, the
+        # same kind) are served held on the held server.
+        deploy(lam, f"{language}-warmup", runtime, files, handler, layer)
+        run(lam, f"{language}-warmup")
+        for n in ("a", "b"):
+            name = f"{language}-{n}"
+            deploy(lam, name, runtime, files, handler, layer)
+            if label == "held":
+                # Wait until a held environment is ready, so that this
+                # cold start takes one.
+                wait_for(lambda: ready(srv) >= 1, 60, what="a held environment")
+            results[(label, n)] = run(lam, name)
+    assert specialized(held_srv) >= 2, held_srv.stderr()[-4000:]
+    assert specialized(fresh_srv) == 0
+
+    for n in ("a", "b"):
+        held, fresh = results[("held", n)], results[("fresh", n)]
+        name = f"{language}-{n}"
+        # The same variables, with the same values but those of each
+        # environment; none of the held runtime's own.
+        assert set(held["env"]) == set(fresh["env"]), (set(held["env"]) ^ set(fresh["env"]), held["env"], fresh["env"])
+        assert "_IGNIS_SPECIALIZE_FD" not in held["env"]
+        for key in set(fresh["env"]) - PER_ENVIRONMENT:
+            assert held["env"][key] == fresh["env"][key], key
+        assert held["env"]["GREETING"] == f"hello-{name}"
+        assert held["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+        # Child processes inherit the function's environment.
+        assert held["child"] == f"hello-{name}:{name}"
+        assert held["cwd"] == fresh["cwd"] == "/var/task"
+        assert held["task"] == fresh["task"]
+        if "opt" in fresh:
+            assert held["opt"] == fresh["opt"] == ["layer-file.txt"]
+        # Its own PID namespace: the runtime is pid 2 under its init.
+        assert held["pid"] == fresh["pid"]
+        if "pids" in fresh:
+            assert held["pids"] == fresh["pids"]
+            assert held["fds"] == fresh["fds"]
+            assert held["stdin"] == fresh["stdin"] == "/dev/null"
+    # Credentials of its own: each environment has its own key.
+    keys = {results[("held", n)]["env"].get("AWS_ACCESS_KEY_ID") for n in ("a", "b")}
+    assert len(keys) == 2 and None not in keys
+    # Random state of its own.
+    for field in ("urandom", "random", "hash", "crypto", "secure"):
+        if field in results[("held", "a")]:
+            assert results[("held", "a")][field] != results[("held", "b")][field], field
+
+
+def ready(srv) -> int:
+    """Held environments the server says are ready (its debug log counts
+    them as they are taken; the pool refills within a second of demand)."""
+    return srv.stderr().count("held environment ready") - specialized(srv)
+
+
+def test_provisioned_concurrency_on_a_held_environment_says_so(servers):
+    held_srv, _ = servers
+    lam = lambda_client(held_srv.url)
+    runtime = runtime_for(held_srv.url, "python3")
+    layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
+    deploy(lam, "warm", runtime, [("handler.py", PYTHON)], "handler.main", layer)
+    run(lam, "warm")
+    deploy(lam, "prov", runtime, [("handler.py", PYTHON)], "handler.main", layer)
+    version = lam.publish_version(FunctionName="prov")["Version"]
+    wait_for(lambda: ready(held_srv) >= 1, 60, what="a held environment")
+    before = specialized(held_srv)
+    lam.put_provisioned_concurrency_config(FunctionName="prov", Qualifier=version, ProvisionedConcurrentExecutions=1)
+    wait_for(lambda: lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier=version)["Status"] == "READY",
+             60, what="provisioned concurrency")
+    assert specialized(held_srv) > before
+    out = run(lam, "prov", Qualifier=version)
+    assert out["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
