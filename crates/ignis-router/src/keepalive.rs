@@ -11,6 +11,9 @@
 //! 99th percentile plus a 10% margin: an environment need not be kept
 //! during the pre-warm window (it can be started again just before the next
 //! invocation is expected) and is kept for the keep-alive window after it.
+//! Without a pre-warm window the environment is kept from the end of its
+//! invocation for at least the fixed keep-alive (Ignis's choice: the policy
+//! only ever lengthens the fixed window, or trades it for a pre-warm one).
 //! Otherwise — too few samples, idle times spread evenly over the range, or
 //! mostly beyond it — the fixed keep-alive applies. (The paper forecasts
 //! idle times beyond the range with ARIMA; Ignis falls back to the fixed
@@ -122,9 +125,14 @@ impl Policy {
                 ..fixed
             };
         }
+        let keep_alive = if prewarm.is_zero() {
+            end.max(fixed.keep_alive)
+        } else {
+            end - prewarm
+        };
         Windows {
             prewarm,
-            keep_alive: end - prewarm,
+            keep_alive,
             basis,
         }
     }
@@ -360,20 +368,26 @@ mod tests {
         // Mostly seconds apart, one idle time of 3 minutes in 100.
         let mut idle = vec![Duration::from_secs(2); 99];
         idle.push(MIN * 3);
-        let w = hybrid(MIN * 5, RANGE).windows(&histogram(idle));
+        let h = histogram(idle);
+        let w = hybrid(Duration::from_secs(30), RANGE).windows(&h);
         assert_eq!(w.basis, Basis::Histogram);
         assert_eq!(w.prewarm, Duration::ZERO);
         // The 99th percentile is still in the first bin.
         assert_eq!(w.keep_alive, MIN.mul_f64(1.1));
+        // Never shorter than the fixed window.
+        let w = hybrid(MIN * 5, RANGE).windows(&h);
+        assert_eq!((w.basis, w.keep_alive), (Basis::Histogram, MIN * 5));
     }
 
     #[test]
     fn the_tail_bin_is_where_the_99th_percentile_falls() {
         let mut idle = vec![Duration::from_secs(10); 90];
         idle.extend([MIN * 7 + Duration::from_secs(1); 10]);
-        let w = hybrid(MIN * 5, RANGE).windows(&histogram(idle));
+        let w = hybrid(MIN * 5, RANGE).windows(&histogram(idle.clone()));
         assert_eq!(w.prewarm, Duration::ZERO);
         assert_eq!(w.keep_alive, (MIN * 8).mul_f64(1.1));
+        let w = hybrid(MIN * 10, RANGE).windows(&histogram(idle));
+        assert_eq!(w.keep_alive, MIN * 10);
     }
 
     #[test]

@@ -753,27 +753,49 @@ mod keepalive {
     }
 
     #[tokio::test]
-    async fn a_function_invoked_seconds_apart_is_reaped_after_its_learned_window() {
+    async fn an_environment_is_kept_for_its_functions_learned_window() {
         let dir = tempfile::tempdir().unwrap();
         for mode in [Mode::Fixed, Mode::Hybrid] {
             let router = match mode {
                 Mode::Fixed => setup(dir.path(), 1024),
                 Mode::Hybrid => hybrid(dir.path()),
             };
-            for _ in 0..12 {
-                router.invoke(input("{}")).await.unwrap();
-            }
+            router.invoke(input("{}")).await.unwrap();
             let now = Instant::now();
-            router.reap_at(now + Duration::from_secs(30));
+            // Then, in its history only, eleven invocations 30 minutes apart.
+            let pool = pool(&router);
+            for i in 1..=11 {
+                let mut history = pool.history.lock().unwrap();
+                history.started(now + MIN * 30 * i);
+                history.finished(now + MIN * 30 * i);
+            }
+            router.reap_at(now + MIN * 4);
             assert_eq!(router.live_environments(), 1, "{mode:?}");
-            // Idle times under a minute: kept for that minute and 10%,
-            // where the fixed policy keeps it for the idle timeout (5 min).
-            router.reap_at(now + MIN * 2);
-            let kept = usize::from(mode == Mode::Fixed);
+            // The fixed policy ends it after the idle timeout (5 minutes),
+            // the hybrid one keeps it to the 31st minute and 10%.
+            router.reap_at(now + MIN * 10);
+            let kept = usize::from(mode == Mode::Hybrid);
             assert_eq!(router.live_environments(), kept, "{mode:?}");
-            router.reap_at(now + MIN * 6);
+            router.reap_at(now + MIN * 35);
             assert_eq!(router.live_environments(), 0, "{mode:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_idle_timeout_caps_the_learned_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut router = setup(dir.path(), 1024);
+        Arc::get_mut(&mut router)
+            .expect("the only handle")
+            .keepalive = crate::keepalive_policy(Mode::Hybrid, MIN * 3);
+        for _ in 0..12 {
+            router.invoke(input("{}")).await.unwrap();
+        }
+        let now = Instant::now();
+        router.reap_at(now + MIN * 2);
+        assert_eq!(router.live_environments(), 1);
+        router.reap_at(now + MIN * 4);
+        assert_eq!(router.live_environments(), 0);
     }
 
     #[tokio::test]
