@@ -20,6 +20,11 @@ pub struct Footprint {
     pub uss_kib: u64,
     /// Proportional share: `Pss`.
     pub pss_kib: u64,
+    /// Written pages no other process maps: `Private_Dirty`. Unlike the
+    /// USS, it does not grow when no other process happens to map the
+    /// same file (an interpreter's text is private to the only process
+    /// running it).
+    pub private_dirty_kib: u64,
     /// Resident: `Rss`.
     pub rss_kib: u64,
 }
@@ -39,6 +44,7 @@ impl Footprint {
                 processes: a.processes + b.processes,
                 uss_kib: a.uss_kib + b.uss_kib,
                 pss_kib: a.pss_kib + b.pss_kib,
+                private_dirty_kib: a.private_dirty_kib + b.private_dirty_kib,
                 rss_kib: a.rss_kib + b.rss_kib,
             })
     }
@@ -56,6 +62,7 @@ fn parse_rollup(text: &str) -> Footprint {
         processes: 1,
         uss_kib: field("Private_Clean") + field("Private_Dirty") + field("Private_Hugetlb"),
         pss_kib: field("Pss"),
+        private_dirty_kib: field("Private_Dirty"),
         rss_kib: field("Rss"),
     }
 }
@@ -147,6 +154,7 @@ mod tests {
         let text = "55d0-7ffc ---p 00000000 00:00 0 [rollup]\nRss:  12504 kB\nPss:  10618 kB\nPss_Dirty: 5628 kB\nShared_Clean: 2176 kB\nPrivate_Clean:  4700 kB\nPrivate_Dirty:  5628 kB\nPrivate_Hugetlb: 0 kB\n";
         let f = parse_rollup(text);
         assert_eq!((f.uss_kib, f.pss_kib, f.rss_kib), (10_328, 10_618, 12_504));
+        assert_eq!(f.private_dirty_kib, 5628);
     }
 
     #[test]

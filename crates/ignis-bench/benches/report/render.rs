@@ -377,8 +377,9 @@ fn cold(m: &Measured, out: &mut Out) {
                 e.footprint.uss_kib as f64 / 1024.0,
                 limit,
                 format!(
-                    "PSS {}, {} processes",
+                    "PSS {}, private dirty {}, {} processes",
                     mib(e.footprint.pss_kib),
+                    mib(e.footprint.private_dirty_kib),
                     e.footprint.processes
                 ),
             ));
@@ -437,11 +438,12 @@ fn memory(m: &Measured, out: &mut Out) {
         for e in &run.memory {
             t.row(
                 &format!("memory {}", run.variant.name),
-                &format!("idle warm {} env USS / PSS", e.runtime),
+                &format!("idle warm {} env USS / PSS / private dirty", e.runtime),
                 format!(
-                    "{} / {}",
+                    "{} / {} / {}",
                     mib(e.footprint.uss_kib),
-                    mib(e.footprint.pss_kib)
+                    mib(e.footprint.pss_kib),
+                    mib(e.footprint.private_dirty_kib)
                 ),
                 String::new(),
                 String::new(),
@@ -452,6 +454,7 @@ fn memory(m: &Measured, out: &mut Out) {
                     "uss_kib": e.footprint.uss_kib,
                     "pss_kib": e.footprint.pss_kib,
                     "rss_kib": e.footprint.rss_kib,
+                    "private_dirty_kib": e.footprint.private_dirty_kib,
                     "processes": e.footprint.processes,
                     "environments_found": e.found,
                 }),
