@@ -467,6 +467,7 @@ impl Router {
             .concurrency
             .enter(&pool.limit)
             .map_err(InvokeError::Throttled)?;
+        let _in_use = InUse::new(&pool);
         let request_id = input
             .request_id
             .clone()
@@ -536,23 +537,7 @@ impl Router {
         }
     }
 
-    /// An environment for an invocation of `pool`, counted as started in
-    /// the pool's keep-alive history (until [`Router::release`]).
     async fn acquire(
-        &self,
-        pool: &Pool,
-        spec: &Arc<FunctionSpec>,
-        resolved: &Resolved,
-        request_id: &str,
-    ) -> Result<Result<Arc<Env>, LaunchFailure>, InvokeError> {
-        let acquired = self.acquire_env(pool, spec, resolved, request_id).await;
-        if let Ok(Ok(_)) = &acquired {
-            lock(&pool.history).started(Instant::now());
-        }
-        acquired
-    }
-
-    async fn acquire_env(
         &self,
         pool: &Pool,
         spec: &Arc<FunctionSpec>,
@@ -704,7 +689,6 @@ impl Router {
     }
 
     fn release(&self, pool: &Pool, env: Arc<Env>) {
-        lock(&pool.history).finished(Instant::now());
         let current = pool.spec.lock().expect("pool lock poisoned").clone();
         if !self.stopping.load(Ordering::Acquire)
             && env.reusable()
@@ -798,8 +782,8 @@ impl Router {
     /// keep-alive window (at most the idle timeout).
     fn reap_at(&self, now: Instant) {
         for pool in self.all_pools() {
-            let keep = self.windows(&pool).horizon();
-            let cutoff = now.checked_sub(keep);
+            let window = self.windows(&pool).horizon();
+            let cutoff = now.checked_sub(window);
             let stale = |e: &Arc<Env>| {
                 // Idle too long, or its credentials near their expiry (a
                 // provisioned one is replaced by its provisioner first).
@@ -814,7 +798,11 @@ impl Router {
             *idle = keep;
             drop(idle);
             for env in old {
-                tracing::debug!(env_id = %env.id, "reaping idle environment");
+                tracing::debug!(
+                    env_id = %env.id,
+                    window_secs = window.as_secs(),
+                    "reaping idle environment"
+                );
                 env.kill();
             }
         }
@@ -915,6 +903,24 @@ fn keepalive_policy(mode: keepalive::Mode, idle_timeout: Duration) -> keepalive:
             fixed: keepalive::DEFAULT_FIXED.min(idle_timeout),
             cap: idle_timeout,
         },
+    }
+}
+
+/// An invocation of a pool as its keep-alive history counts it: from when
+/// it is admitted to when it is done — or dropped, when its caller went
+/// away.
+struct InUse(Arc<Pool>);
+
+impl InUse {
+    fn new(pool: &Arc<Pool>) -> Self {
+        lock(&pool.history).started(Instant::now());
+        Self(pool.clone())
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        lock(&self.0.history).finished(Instant::now());
     }
 }
 

@@ -194,6 +194,7 @@ impl Router {
             .concurrency
             .enter(&pool.limit)
             .map_err(InvokeError::Throttled)?;
+        let in_use = crate::InUse::new(&pool);
         let request_id = input
             .request_id
             .clone()
@@ -236,6 +237,7 @@ impl Router {
                         pool,
                         env,
                         slot,
+                        _in_use: in_use,
                         request_id,
                         deadline,
                         tail,
@@ -278,6 +280,8 @@ struct Ending {
     env: Arc<Env>,
     /// The invocation's concurrency slot, given back when the stream ends.
     slot: concurrency::Slot,
+    /// The invocation as the keep-alive history counts it, until then.
+    _in_use: crate::InUse,
     request_id: String,
     deadline: Instant,
     tail: bool,
@@ -342,10 +346,11 @@ impl Ending {
             pool,
             env,
             slot,
+            _in_use: in_use,
             ..
         } = self;
         router.after_whole(&pool, env);
-        drop(slot);
+        drop((slot, in_use));
         let _ = done.send(StreamOutcome { error, log });
     }
 

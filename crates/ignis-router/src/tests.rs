@@ -782,6 +782,23 @@ mod keepalive {
     }
 
     #[tokio::test]
+    async fn an_invocation_whose_caller_went_away_is_over_for_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = hybrid(dir.path());
+        router.invoke(input("{}")).await.unwrap();
+        let cut = tokio::time::timeout(
+            Duration::from_millis(300),
+            router.invoke(input(r#"{"sleep":1}"#)),
+        )
+        .await;
+        assert!(cut.is_err(), "the invocation was still running");
+        let pool = pool(&router);
+        assert!(pool.history.lock().unwrap().idle_since().is_some());
+        router.invoke(input("{}")).await.unwrap();
+        assert_eq!(pool.history.lock().unwrap().histogram().samples(), 2);
+    }
+
+    #[tokio::test]
     async fn the_idle_timeout_caps_the_learned_window() {
         let dir = tempfile::tempdir().unwrap();
         let mut router = setup(dir.path(), 1024);
