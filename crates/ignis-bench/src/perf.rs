@@ -220,8 +220,7 @@ impl Table {
                 out.push('\n');
             }
             last_section = &r[0];
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
                 r[0],
                 r[1],
@@ -234,6 +233,7 @@ impl Table {
                 w3 = widths[3],
                 w4 = widths[4],
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         if !verdicts.is_empty() {
             let width = verdicts
