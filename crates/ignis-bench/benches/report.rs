@@ -323,6 +323,13 @@ async fn run(settings: &Settings) -> anyhow::Result<Measured> {
     progress(format_args!("starting {}", settings.ignis_bin.display()));
     let main = IgnisProcess::start(&settings.ignis_bin, WARM_BUDGET_MB)?;
     m.warm_sandbox = main.sandbox().to_string();
+    if !m.warm_sandbox.starts_with("sandbox: namespace") {
+        // The targets are stated for the namespace sandbox (root only).
+        m.skipped.push(format!(
+            "the namespace sandbox: the server runs {:?} (run as root)",
+            m.warm_sandbox
+        ));
+    }
     let client = main.client()?;
     let list = client.runtimes().await?.runtimes;
 
