@@ -46,7 +46,7 @@ use ignis_bench::cpu;
 use ignis_bench::floor::Floor;
 use ignis_bench::memory::{code_id, function_environments, Footprint};
 use ignis_bench::perf::{self, ms, round, Section, Variant, Verdict};
-use ignis_bench::report::{self, Machine, Side};
+use ignis_bench::report::{self, CpuTimes, Machine, Side};
 use ignis_bench::runtimes::{self, EchoFunction};
 use ignis_bench::server::{workspace_root, zip_files, IgnisProcess, Package};
 use ignis_bench::settings;
@@ -226,8 +226,20 @@ fn bench() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let workspace = workspace_root();
     let machine = Machine::now(&workspace);
+    let cpu_before = CpuTimes::now();
+    let own_before = cpu::process_ns(std::process::id());
     let (measured, took) = ignis_bench::block_on_timed(run(&settings))?;
     let measured = measured?;
+    // How busy the machine was during the run, and how much of it was
+    // this bench's own client and floor server.
+    let busy = cpu_before
+        .zip(CpuTimes::now())
+        .and_then(|(before, after)| after.busy_percent_since(&before));
+    let nproc = machine.nproc.max(1) as f64;
+    let own = 100.0 * (cpu::process_ns(std::process::id()).saturating_sub(own_before)) as f64
+        / 1e9
+        / took.as_secs_f64().max(f64::EPSILON)
+        / nproc;
 
     let render::Out {
         table,
@@ -244,6 +256,8 @@ fn bench() -> anyhow::Result<()> {
         "memory_mib": machine.memory_mib,
         "load_average": machine.load,
         "cpu_busy_percent_before": machine.busy_percent.map(|p| round(p, 1)),
+        "cpu_busy_percent_during": busy.map(|p| round(p, 1)),
+        "cpu_percent_during_bench_process": round(own, 1),
         "warm_server": measured.warm_sandbox,
     });
     for v in &measured.variants {
@@ -261,6 +275,11 @@ fn bench() -> anyhow::Result<()> {
     let mut text = format!(
         "bench: report (issue 16: floors, warm, cold, burst, memory; one run)\n{}\n",
         machine.header()
+    );
+    let _ = writeln!(
+        text,
+        "CPU busy during the run: {} (the bench's own client and floor: {own:.0}%; the servers and their environments are the rest, with whatever else ran)",
+        busy.map_or_else(|| "unknown".into(), |p| format!("{p:.0}%"))
     );
     let _ = writeln!(text, "warm server: {}", measured.warm_sandbox);
     for v in &measured.variants {

@@ -359,8 +359,23 @@ impl Machine {
 
 /// How busy all CPUs were over `window` (from `/proc/stat`), in percent.
 fn cpu_busy_percent(window: Duration) -> Option<f64> {
-    // (busy, total) jiffies: idle and iowait are the idle columns.
-    let read = || -> Option<(u64, u64)> {
+    let before = CpuTimes::now()?;
+    std::thread::sleep(window);
+    CpuTimes::now()?.busy_percent_since(&before)
+}
+
+/// All CPUs' time so far, from the first line of `/proc/stat`, in jiffies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// Not idle (idle and iowait are the idle columns).
+    pub busy: u64,
+    /// Everything.
+    pub total: u64,
+}
+
+impl CpuTimes {
+    /// The counters now.
+    pub fn now() -> Option<Self> {
         let stat = fs::read_to_string("/proc/stat").ok()?;
         let cols: Vec<u64> = stat
             .lines()
@@ -371,13 +386,18 @@ fn cpu_busy_percent(window: Duration) -> Option<f64> {
             .collect();
         let total: u64 = cols.iter().take(8).sum();
         let idle = cols.get(3)? + cols.get(4)?;
-        Some((total - idle, total))
-    };
-    let (b0, t0) = read()?;
-    std::thread::sleep(window);
-    let (b1, t1) = read()?;
-    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
-    Some(100.0 * b1.saturating_sub(b0) as f64 / total as f64)
+        Some(Self {
+            busy: total - idle,
+            total,
+        })
+    }
+
+    /// How busy the CPUs were between `earlier` and these counters, in
+    /// percent.
+    pub fn busy_percent_since(&self, earlier: &CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total).filter(|t| *t > 0)?;
+        Some(100.0 * self.busy.saturating_sub(earlier.busy) as f64 / total as f64)
+    }
 }
 
 /// Prints a run's text and appends it to `runs_dir` (when saving).
