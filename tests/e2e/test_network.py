@@ -57,7 +57,10 @@ BRIDGE = re.compile(r"bridge (ignis\d+) \S+ \(gateway ([\d.]+)\)")
 
 def start(tmp_path_factory, mode: str) -> Server:
     root = tmp_path_factory.mktemp(f"ignis-{mode}")
-    args = ["--sandbox", "namespace", "--network", mode, "--idle-timeout-secs", "2"]
+    # Without environments started ahead (--prewarm): each held one keeps a
+    # namespace and veth of its own, and these tests count the pool's
+    # (test_prewarm.py checks held ones end with the server).
+    args = ["--sandbox", "namespace", "--network", mode, "--idle-timeout-secs", "2", "--prewarm", "off"]
     return Server(root / "data", root / "logs", args).start()
 
 

@@ -1,6 +1,8 @@
-"""Prestarted runtimes (issue 16): with `--prewarm` (the default) a cold
-start of a Python, Node.js or Ruby function specializes a held environment —
-a runtime started before its function was known — instead of starting one.
+"""Environments started ahead (issue 16): with `--prewarm` (the default) a
+cold start of a Python, Node.js or Ruby function specializes a held
+environment — a runtime started before its function was known — and one of
+a custom runtime a prepared sandbox (its bootstrap exec'd when specialized),
+instead of starting one.
 Such an environment must be indistinguishable to the function from a fresh
 one: the same variables (and none of the held runtime's), seen by child
 processes too, its own credentials, its own random state (os.urandom,
@@ -71,7 +73,34 @@ def lambda_handler(event:, context:)
 end
 '''
 
+# A custom runtime (provided.al2023): its environment is prepared ahead —
+# namespaces, cgroups, /tmp, network — and its bootstrap started when a cold
+# start specializes it.
+CUSTOM = """#!/usr/bin/python3
+import json, os, random, subprocess, urllib.request
+
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = {
+        "env": dict(os.environ),
+        "child": subprocess.run(["/bin/sh", "-c", "echo $GREETING:$AWS_LAMBDA_FUNCTION_NAME"], capture_output=True, text=True).stdout.strip(),
+        "urandom": os.urandom(16).hex(),
+        "random": random.random(),
+        "pid": os.getpid(),
+        "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "fds": sorted(os.listdir("/proc/self/fd")),
+        "stdin": os.readlink("/proc/self/fd/0"),
+        "cwd": os.getcwd(),
+        "task": sorted(os.listdir("/var/task")),
+        "opt": sorted(os.listdir("/opt")),
+    }
+    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=json.dumps(body).encode(), method="POST")).read()
+"""
+
 CASES = {
+    "custom": ("provided.al2023", [("bootstrap", CUSTOM, 0o100755)], "unused"),
     "python": ("python3", [("handler.py", PYTHON)], "handler.main"),
     "node": ("nodejs", [("index.js", NODE)], "index.handler"),
     "ruby": ("ruby", [("lambda_function.rb", RUBY)], "lambda_function.lambda_handler"),
@@ -87,6 +116,8 @@ LAYER = build_zip([("layer-file.txt", "from a layer\n")])
 def runtime_for(url: str, prefix: str) -> str:
     import requests
 
+    if prefix.startswith("provided"):
+        return prefix
     r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
     r.raise_for_status()
     for info in r.json()["Runtimes"]:
@@ -189,7 +220,10 @@ def ready(srv) -> int:
     return srv.stderr().count("held environment ready") - specialized(srv)
 
 
-def test_provisioned_concurrency_on_a_held_environment_says_so(servers):
+def test_provisioned_concurrency_starts_its_runtime_with_its_environment(servers):
+    """Provisioned environments are started ahead anyway: they are not
+    served held (their runtime is started with its whole environment, and
+    its /proc/<pid>/environ says provisioned-concurrency)."""
     held_srv, _ = servers
     lam = lambda_client(held_srv.url)
     runtime = runtime_for(held_srv.url, "python3")
@@ -203,6 +237,57 @@ def test_provisioned_concurrency_on_a_held_environment_says_so(servers):
     lam.put_provisioned_concurrency_config(FunctionName="prov", Qualifier=version, ProvisionedConcurrentExecutions=1)
     wait_for(lambda: lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier=version)["Status"] == "READY",
              60, what="provisioned concurrency")
-    assert specialized(held_srv) > before
     out = run(lam, "prov", Qualifier=version)
     assert out["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
+    assert specialized(held_srv) == before
+    stream = out["env"]["AWS_LAMBDA_LOG_STREAM_NAME"].encode()
+    assert any(b"AWS_LAMBDA_LOG_STREAM_NAME=" + stream in environ for environ in environs().values())
+
+
+def environs() -> dict[int, bytes]:
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"{entry.path}/environ", "rb") as f:
+                    out[int(entry.name)] = f.read()
+            except OSError:
+                pass
+    return out
+
+
+def test_held_environments_end_with_the_server(own_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGNIS_LOG", "info,ignis_sandbox::namespace::prewarm=debug")
+    monkeypatch.delenv("IGNIS_PREWARM", raising=False)
+    srv = own_server(tmp_path / "data", "--sandbox", "namespace")
+    lam = lambda_client(srv.url)
+    layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
+    for language in ("python", "custom"):
+        prefix, files, handler = CASES[language]
+        deploy(lam, language, runtime_for(srv.url, prefix), files, handler, layer)
+        run(lam, language)
+    # One held runtime and one prepared sandbox at least.
+    wait_for(lambda: srv.stderr().count("held environment ready") >= 2, 60, what="environments started ahead")
+    held = [pid for pid, env in environs().items() if b"_IGNIS_SPECIALIZE_FD=" in env]
+    assert held
+    server_pid = srv.proc.pid
+    inits = [int(p.name) for p in os.scandir("/proc") if p.name.isdigit() and parent(int(p.name)) == server_pid]
+    assert srv.stop() == 0
+    for pid in held + inits:
+        assert not os.path.exists(f"/proc/{pid}") or zombie(pid), f"{pid} outlived the server"
+
+
+def parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

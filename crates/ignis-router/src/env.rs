@@ -268,7 +268,12 @@ impl Env {
         };
         let endpoint = ctx.endpoint_url.get().map(String::as_str);
         env.extend(credentials::variables(None, endpoint, &record.environment));
-        let prestart_env = language.and_then(|l| prestart_env(l, &env));
+        // A provisioned environment is started ahead anyway: it runs its
+        // runtime with its whole environment from the start (its
+        // `/proc/<pid>/environ` says so too, see docs/sandbox.md).
+        let prestart_env = language
+            .filter(|_| init_type != InitType::Provisioned)
+            .and_then(|l| prestart_env(l, &env));
         let launch = LaunchSpec {
             prestart_env,
             env_id: id.clone(),

@@ -294,6 +294,9 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // (an administrator's shell, for `sudo ignis serve`) is out of
         // reach through /dev/tty, TIOCSTI included.
         check(libc::setsid())?;
+        if p.hold >= 0 && p.exec.program.as_bytes().is_empty() {
+            deferred(p);
+        }
         // A held runtime's stdin: the rest of its environment, written by
         // the init once the server has specialized it.
         let mut spec: [libc::c_int; 2] = [-1, -1];
@@ -583,6 +586,154 @@ unsafe fn hold(p: &Prepared, spec_w: libc::c_int, runtime: libc::pid_t) {
         libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
         libc::close(p.hold);
     }
+}
+
+/// Most arguments and variables a prepared environment's runtime is
+/// started with (the API's 4 KB of variables stay far below).
+const DEFERRED_ARGS: usize = 64;
+const DEFERRED_VARS: usize = 1024;
+
+/// A prepared init (no runtime yet, see `prewarm`) waits for its function
+/// on `p.hold`: the trees as for [`hold`], then a `u32` argument count,
+/// the arguments (argv[0] is the program) and the environment, each
+/// NUL-terminated. It attaches the trees, forks the runtime, which execs
+/// the program as a launch's would, and answers 0 once it has exec'd, or
+/// the errno why not (then exits). Closing its descriptors first closes
+/// the launch's report pipe: the environment is prepared. Stack buffers
+/// only.
+#[allow(unsafe_code)]
+unsafe fn deferred(p: &Prepared) -> ! {
+    // SAFETY: raw system calls on descriptors of this process and stack
+    // buffers that outlive every pointer taken into them.
+    unsafe {
+        close_all_but(p.hold, p.hold);
+        let mut buf = [0u8; HOLD_MESSAGE];
+        let mut fds = [-1; HOLD_TREES];
+        let fail = |errno: libc::c_int| -> ! {
+            libc::send(p.hold, (&errno as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
+            libc::_exit(127)
+        };
+        let (n, nfds) = match recv_hold(p.hold, &mut buf, &mut fds) {
+            Ok(Some(got)) => got,
+            Ok(None) => libc::_exit(1),
+            Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
+        };
+        // NUL-terminated in place: the pointers below point into `buf`.
+        let msg = &mut buf[..n];
+        let Some((trees, rest)) = split_hold(msg, nfds) else {
+            fail(libc::EBADMSG)
+        };
+        let mut argv = [std::ptr::null::<libc::c_char>(); DEFERRED_ARGS + 1];
+        let mut envp = [std::ptr::null::<libc::c_char>(); DEFERRED_VARS + 1];
+        if !split_exec(msg, rest, &mut argv, &mut envp) {
+            fail(libc::E2BIG);
+        }
+        for (i, range) in trees.iter().enumerate().take(nfds) {
+            let at = msg[range.clone()].as_ptr().cast::<libc::c_char>();
+            let r = libc::syscall(
+                libc::SYS_move_mount,
+                fds[i],
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                at,
+                MOVE_MOUNT_F_EMPTY_PATH,
+            );
+            if r < 0 {
+                fail(
+                    io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO),
+                );
+            }
+            libc::close(fds[i]);
+        }
+        let mut report: [libc::c_int; 2] = [-1, -1];
+        if libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+            fail(
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
+            );
+        }
+        let runtime = libc::fork();
+        if runtime < 0 {
+            fail(
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
+            );
+        }
+        if runtime == 0 {
+            let err = drop_privileges(p).err().unwrap_or_else(|| {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+                libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+                io::Error::last_os_error()
+            });
+            let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
+            libc::write(report[1], (&code as *const i32).cast(), 4);
+            libc::_exit(127);
+        }
+        libc::close(report[1]);
+        let mut code = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            let r = libc::read(report[0], code[got..].as_mut_ptr().cast(), 4 - got);
+            if r > 0 {
+                got += r as usize;
+            } else if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+        libc::close(report[0]);
+        if got == 4 {
+            // The runtime reported why it could not exec, and exits.
+            fail(i32::from_ne_bytes(code));
+        }
+        let ok: i32 = 0;
+        libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
+        libc::close(p.hold);
+        init_loop(runtime)
+    }
+}
+
+/// The arguments and environment of a prepared init's packet (`rest`, its
+/// range of `msg`): a `u32` count, then that many NUL-terminated
+/// arguments, then NUL-terminated variables to the end; pointers into
+/// `msg`, each array ended by a null pointer. `false` when malformed or
+/// too many. No allocation.
+pub(super) fn split_exec(
+    msg: &[u8],
+    rest: std::ops::Range<usize>,
+    argv: &mut [*const libc::c_char],
+    envp: &mut [*const libc::c_char],
+) -> bool {
+    let Some(count) = msg.get(rest.start..rest.start + 4) else {
+        return false;
+    };
+    let argc = u32::from_ne_bytes([count[0], count[1], count[2], count[3]]) as usize;
+    if argc == 0 || argc >= argv.len() {
+        return false;
+    }
+    let (mut at, mut n_args, mut n_vars) = (rest.start + 4, 0, 0);
+    while at < rest.end {
+        let Some(len) = msg[at..rest.end].iter().position(|&b| b == 0) else {
+            return false;
+        };
+        let ptr = msg[at..].as_ptr().cast::<libc::c_char>();
+        if n_args < argc {
+            argv[n_args] = ptr;
+            n_args += 1;
+        } else if n_vars + 1 < envp.len() {
+            envp[n_vars] = ptr;
+            n_vars += 1;
+        } else {
+            return false;
+        }
+        at += len + 1;
+    }
+    argv[n_args] = std::ptr::null();
+    envp[n_vars] = std::ptr::null();
+    n_args == argc
 }
 
 /// Receives one specialization packet and its descriptors into `fds`:

@@ -43,6 +43,8 @@ pub const DEMAND_WINDOW: Duration = Duration::from_secs(60);
 pub const IDLE: Duration = Duration::from_secs(600);
 /// The memory limit of a held environment until it is specialized, MB.
 const HELD_MEMORY_MB: u32 = 512;
+/// Held environments being started at once.
+const STARTING: usize = 2;
 /// How long the server waits for a held init to attach the trees.
 const SPECIALIZE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -70,6 +72,8 @@ pub(super) fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
 /// Dropped unspecialized, it is killed.
 pub struct Held {
     running: Option<Running>,
+    /// Prepared only: no runtime yet, it is started when specialized.
+    prepared: bool,
 }
 
 impl Held {
@@ -90,21 +94,30 @@ impl Drop for Held {
 }
 
 impl NamespaceSandbox {
-    /// Starts `spec`'s runtime held: without the function's code, layers
-    /// and variables, with `spec.prestart_env` as its environment (plus
-    /// [`SPECIALIZE_VAR`]).
+    /// Starts an environment for `spec` ahead of its function: with
+    /// `spec.prestart_env`, its runtime held — started without the
+    /// function's code, layers and variables, with that environment (plus
+    /// [`SPECIALIZE_VAR`]); without, only prepared — its namespaces,
+    /// cgroups, `/tmp` and network, the init waiting for the program to
+    /// start.
     pub async fn prestart(&self, spec: &LaunchSpec) -> Result<Held, SandboxError> {
-        let mut env = spec.prestart_env.clone().unwrap_or_default();
-        env.push((SPECIALIZE_VAR.to_string(), "0".to_string()));
-        let held = LaunchSpec {
-            env,
-            memory_mb: HELD_MEMORY_MB,
-            opt_dir: None,
-            ..spec.clone()
+        let held = match &spec.prestart_env {
+            Some(env) => LaunchSpec {
+                env: env
+                    .iter()
+                    .cloned()
+                    .chain([(SPECIALIZE_VAR.to_string(), "0".to_string())])
+                    .collect(),
+                memory_mb: HELD_MEMORY_MB,
+                opt_dir: None,
+                ..spec.clone()
+            },
+            None => prepared_spec(spec),
         };
         let running = self.start_env(&held, true).await?;
         Ok(Held {
             running: Some(running),
+            prepared: spec.prestart_env.is_none(),
         })
     }
 
@@ -117,7 +130,7 @@ impl NamespaceSandbox {
         spec: &LaunchSpec,
     ) -> Result<Launched, SandboxError> {
         let running = held.running.take().expect("a held environment is running");
-        let sent = blocking(|| self.send_function(&running, spec));
+        let sent = blocking(|| self.send_function(&running, spec, held.prepared));
         match sent {
             Ok(()) => self.launched(running, spec.memory_mb),
             Err(e) => {
@@ -128,7 +141,12 @@ impl NamespaceSandbox {
     }
 
     /// The server's half of a specialization (see [`super::init`]'s `hold`).
-    fn send_function(&self, running: &Running, spec: &LaunchSpec) -> Result<(), SandboxError> {
+    fn send_function(
+        &self,
+        running: &Running,
+        spec: &LaunchSpec,
+        prepared: bool,
+    ) -> Result<(), SandboxError> {
         let failed = |e: std::io::Error| SandboxError::Spawn {
             program: spec.program.display().to_string(),
             source: e,
@@ -143,6 +161,10 @@ impl NamespaceSandbox {
         if let Some(opt) = &spec.opt_dir {
             trees.push((opt.as_path(), mounts::OPT));
         }
+        // A held runtime has its client mounted already.
+        if let Some(runtime) = spec.runtime_dir.as_ref().filter(|_| prepared) {
+            trees.push((runtime.as_path(), mounts::RUNTIME_DIR));
+        }
         let fds = trees
             .iter()
             .map(|(host, _)| {
@@ -152,7 +174,12 @@ impl NamespaceSandbox {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let msg = specialization(trees.iter().map(|(_, at)| *at), &super::envp(&spec.env));
+        let exec = prepared.then(|| self.exec(spec));
+        let msg = specialization(
+            trees.iter().map(|(_, at)| *at),
+            exec.as_ref().map(|e| e.argv()),
+            &super::envp(&spec.env),
+        );
         if msg.len() > super::init::HOLD_MESSAGE {
             return Err(failed(std::io::Error::other(format!(
                 "the environment is {} bytes, more than the {} a held environment takes",
@@ -177,9 +204,12 @@ impl NamespaceSandbox {
 }
 
 /// A specialization packet: the trees' count, their paths (NUL-terminated,
-/// each after its length) and the environment, `KEY=value` NUL-terminated.
+/// each after its length), for a prepared environment the arguments'
+/// count and the arguments (argv[0] the program), and the environment,
+/// `KEY=value`; each string NUL-terminated.
 fn specialization<'a>(
     paths: impl ExactSizeIterator<Item = &'a str>,
+    argv: Option<&[std::ffi::CString]>,
     envp: &[std::ffi::CString],
 ) -> Vec<u8> {
     let mut msg = Vec::with_capacity(4096);
@@ -188,6 +218,12 @@ fn specialization<'a>(
         msg.extend((path.len() as u32 + 1).to_ne_bytes());
         msg.extend(path.as_bytes());
         msg.push(0);
+    }
+    if let Some(argv) = argv {
+        msg.extend((argv.len() as u32).to_ne_bytes());
+        for arg in argv {
+            msg.extend(arg.as_bytes_with_nul());
+        }
     }
     for var in envp {
         msg.extend(var.as_bytes_with_nul());
@@ -274,13 +310,33 @@ impl Kind {
 }
 
 /// The kind of a launch that may be held: what its runtime's start-up
-/// depends on.
-fn kind_of(spec: &LaunchSpec) -> Option<String> {
-    let env = spec.prestart_env.as_ref()?;
-    Some(format!(
-        "{:?}\0{:?}\0{:?}\0{}\0{:?}",
-        spec.program, spec.args, spec.runtime_dir, spec.tmp_mb, env
-    ))
+/// depends on; for one that may only be prepared (no start-up
+/// environment), its `/tmp` size — if its program is inside the base
+/// root (`outside_base`: the template would need the program's prefix).
+fn kind_of(spec: &LaunchSpec, outside_base: bool) -> Option<String> {
+    match &spec.prestart_env {
+        Some(env) => Some(format!(
+            "runtime\0{:?}\0{:?}\0{:?}\0{}\0{:?}",
+            spec.program, spec.args, spec.runtime_dir, spec.tmp_mb, env
+        )),
+        None if !outside_base => Some(format!("prepared\0{}", spec.tmp_mb)),
+        None => None,
+    }
+}
+
+/// What a prepared environment for `spec` is started from: nothing of its
+/// function, no program (the init waits for it).
+fn prepared_spec(spec: &LaunchSpec) -> LaunchSpec {
+    LaunchSpec {
+        program: std::path::PathBuf::new(),
+        args: Vec::new(),
+        runtime_dir: None,
+        opt_dir: None,
+        env: Vec::new(),
+        memory_mb: HELD_MEMORY_MB,
+        prestart_env: None,
+        ..spec.clone()
+    }
 }
 
 impl Prewarming {
@@ -371,7 +427,8 @@ impl Sandbox for Prewarming {
     }
 
     async fn launch(&self, spec: LaunchSpec) -> Result<Launched, SandboxError> {
-        let Some(kind) = kind_of(&spec) else {
+        let outside_base = self.sandbox.host_prefix(&spec.program).is_some();
+        let Some(kind) = kind_of(&spec, outside_base) else {
             return self.sandbox.launch(spec).await;
         };
         if let Some(held) = self.take(kind, &spec) {
@@ -391,49 +448,58 @@ impl Sandbox for Prewarming {
     }
 }
 
-/// Keeps each kind at its target: starts held environments one at a
-/// time (at the environments' CPU class, behind the invocations), ends
-/// the surplus and the dead. Wakes on demand and every second.
+/// Keeps each kind at its target: starts held environments (up to
+/// [`STARTING`] at once, at the environments' CPU class, behind the
+/// invocations), ends the surplus and the dead. Wakes on demand and every
+/// second.
 async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
+    let starting = Arc::new(tokio::sync::Semaphore::new(STARTING));
     loop {
         if pool.stopped.load(Ordering::Acquire) {
             return;
         }
-        match next_start(&pool) {
-            Some((kind, spec)) => {
-                let n = pool.next_id.fetch_add(1, Ordering::Relaxed);
-                let spec = LaunchSpec {
-                    env_id: format!("held-{}-{n}", std::process::id()),
-                    ..spec
-                };
-                let started = sandbox.prestart(&spec).await;
-                let failed = {
-                    let mut kinds = pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
-                    // Gone (shut down meanwhile): the held one is dropped,
-                    // and so killed.
-                    match (kinds.get_mut(&kind), started) {
-                        (Some(k), Ok(held)) => {
-                            k.starting -= 1;
-                            k.ready.push_back(held);
-                            tracing::debug!(env_id = %spec.env_id, "held environment ready");
-                            None
-                        }
-                        (Some(k), Err(e)) => {
-                            k.starting -= 1;
-                            Some(e)
-                        }
-                        (None, _) => None,
+        let Ok(permit) = starting.clone().acquire_owned().await else {
+            return;
+        };
+        let Some((kind, spec)) = next_start(&pool) else {
+            drop(permit);
+            let _ = tokio::time::timeout(Duration::from_secs(1), pool.wake.notified()).await;
+            continue;
+        };
+        let n = pool.next_id.fetch_add(1, Ordering::Relaxed);
+        let spec = LaunchSpec {
+            env_id: format!("held-{}-{n}", std::process::id()),
+            ..spec
+        };
+        let (sandbox, pool) = (sandbox.clone(), pool.clone());
+        tokio::spawn(async move {
+            let started = sandbox.prestart(&spec).await;
+            let failed = {
+                let mut kinds = pool.kinds.lock().unwrap_or_else(|e| e.into_inner());
+                // Gone (shut down meanwhile): the held one is dropped, and
+                // so killed.
+                match (kinds.get_mut(&kind), started) {
+                    (Some(k), Ok(held)) => {
+                        k.starting -= 1;
+                        k.ready.push_back(held);
+                        tracing::debug!(env_id = %spec.env_id, "held environment ready");
+                        None
                     }
-                };
-                if let Some(e) = failed {
-                    tracing::warn!(error = %e, "failed to start a held environment");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    (Some(k), Err(e)) => {
+                        k.starting -= 1;
+                        Some(e)
+                    }
+                    (None, _) => None,
                 }
+            };
+            if let Some(e) = failed {
+                tracing::warn!(error = %e, "failed to start a held environment");
+                // Holds its permit a while: a failing kind does not spin.
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            None => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), pool.wake.notified()).await;
-            }
-        }
+            drop(permit);
+            pool.wake.notify_one();
+        });
     }
 }
 
@@ -512,7 +578,7 @@ mod tests {
             std::ffi::CString::new("A=1").unwrap(),
             std::ffi::CString::new("B=two").unwrap(),
         ];
-        let msg = specialization(["/var/task", "/opt"].into_iter(), &envp);
+        let msg = specialization(["/var/task", "/opt"].into_iter(), None, &envp);
         let (trees, env) = super::super::init::split_hold(&msg, 2).expect("well formed");
         assert_eq!(&msg[trees[0].clone()], b"/var/task\0");
         assert_eq!(&msg[trees[1].clone()], b"/opt\0");
@@ -520,6 +586,42 @@ mod tests {
         // The descriptors' count must agree with the packet's.
         assert!(super::super::init::split_hold(&msg, 1).is_none());
         assert!(super::super::init::split_hold(&msg[..10], 2).is_none());
+
+        // A prepared environment's: the program and its arguments first.
+        let argv = [
+            std::ffi::CString::new("/var/task/bootstrap").unwrap(),
+            std::ffi::CString::new("--x").unwrap(),
+        ];
+        let msg = specialization(["/var/task"].into_iter(), Some(&argv), &envp);
+        let (_, rest) = super::super::init::split_hold(&msg, 1).expect("well formed");
+        let mut args = [std::ptr::null(); 4];
+        let mut vars = [std::ptr::null(); 4];
+        assert!(super::super::init::split_exec(
+            &msg,
+            rest.clone(),
+            &mut args,
+            &mut vars
+        ));
+        let text = |p: *const libc::c_char| {
+            // SAFETY: pointers into `msg`, NUL-terminated by construction.
+            #[allow(unsafe_code)]
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            [text(args[0]), text(args[1])],
+            ["/var/task/bootstrap", "--x"]
+        );
+        assert!(args[2].is_null());
+        assert_eq!([text(vars[0]), text(vars[1])], ["A=1", "B=two"]);
+        assert!(vars[2].is_null());
+        // Too many variables for the room given: refused.
+        let mut few = [std::ptr::null(); 2];
+        assert!(!super::super::init::split_exec(
+            &msg, rest, &mut args, &mut few
+        ));
     }
 
     #[test]
@@ -531,21 +633,27 @@ mod tests {
             memory_mb: 1024,
             ..k.clone()
         };
-        assert_eq!(kind_of(&k), kind_of(&other_fn));
+        assert_eq!(kind_of(&k, false), kind_of(&other_fn, false));
         let other_env = LaunchSpec {
             prestart_env: Some(vec![("PYTHONPATH".into(), "/x".into())]),
             ..k.clone()
         };
-        assert_ne!(kind_of(&k), kind_of(&other_env));
+        assert_ne!(kind_of(&k, false), kind_of(&other_env, false));
         let other_tmp = LaunchSpec {
             tmp_mb: 1024,
             ..k.clone()
         };
-        assert_ne!(kind_of(&k), kind_of(&other_tmp));
+        assert_ne!(kind_of(&k, false), kind_of(&other_tmp, false));
         let not_held = LaunchSpec {
             prestart_env: None,
             ..k
         };
-        assert_eq!(kind_of(&not_held), None);
+        // Without a start-up environment: prepared only, one kind per
+        // /tmp size, unless the program lies outside the base root.
+        assert_eq!(
+            kind_of(&not_held, false),
+            Some(format!("prepared\0{}", 512))
+        );
+        assert_eq!(kind_of(&not_held, true), None);
     }
 }
