@@ -122,3 +122,15 @@ export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
 # shellcheck disable=SC2086
 "$VENV/bin/python" -m pytest tests/e2e tests/runtimes -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}
+
+# The same again for what depends on how an environment starts, with every
+# environment started from scratch (no held runtimes or prepared sandboxes,
+# docs/sandbox.md): the fast path and the plain one both pass.
+step "pytest, environments started fresh (IGNIS_PREWARM=off)"
+# shellcheck disable=SC2086
+IGNIS_PREWARM=off "$VENV/bin/python" -m pytest \
+  tests/e2e/test_invoke.py tests/e2e/test_lifecycle.py tests/e2e/test_managed_runtimes.py \
+  tests/e2e/test_official_clients.py tests/e2e/test_hostile.py tests/e2e/test_tmp_disk.py \
+  tests/e2e/test_layers.py tests/e2e/test_provisioned.py tests/e2e/test_concurrency.py \
+  tests/e2e/test_streaming.py tests/e2e/test_execution_role.py tests/e2e/test_sandbox_root.py \
+  -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}
