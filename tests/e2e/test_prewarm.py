@@ -52,6 +52,7 @@ exports.handler = async () => ({
   random: Math.random(),
   crypto: crypto.randomBytes(16).toString('hex'),
   pid: process.pid,
+  heap: require('v8').getHeapStatistics().heap_size_limit,
   cwd: process.cwd(),
   task: fs.readdirSync('/var/task').sort(),
   opt: fs.readdirSync('/opt').sort(),
@@ -201,6 +202,8 @@ def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, langu
             assert held["opt"] == fresh["opt"] == ["layer-file.txt"]
         # Its own PID namespace: the runtime is pid 2 under its init.
         assert held["pid"] == fresh["pid"]
+        # Node.js sizes its heap from its memory limit as it starts.
+        assert held.get("heap") == fresh.get("heap")
         if "pids" in fresh:
             assert held["pids"] == fresh["pids"]
             assert held["fds"] == fresh["fds"]

@@ -41,7 +41,8 @@ pub const SPECIALIZE_VAR: &str = "_IGNIS_SPECIALIZE_FD";
 pub const DEMAND_WINDOW: Duration = Duration::from_secs(60);
 /// A kind without a cold start for this long keeps no held environment.
 pub const IDLE: Duration = Duration::from_secs(600);
-/// The memory limit of a held environment until it is specialized, MB.
+/// The memory limit of a prepared sandbox until it is specialized, MB (a
+/// held runtime starts at its function's).
 const HELD_MEMORY_MB: u32 = 512;
 /// Held environments being started at once.
 const STARTING: usize = 2;
@@ -108,7 +109,9 @@ impl NamespaceSandbox {
                     .cloned()
                     .chain([(SPECIALIZE_VAR.to_string(), "0".to_string())])
                     .collect(),
-                memory_mb: HELD_MEMORY_MB,
+                // Its function's size from the start: a runtime sizes its
+                // heap from its cgroup's limit as it starts (Node.js,
+                // the JVM).
                 opt_dir: None,
                 ..spec.clone()
             },
@@ -310,14 +313,15 @@ impl Kind {
 }
 
 /// The kind of a launch that may be held: what its runtime's start-up
-/// depends on; for one that may only be prepared (no start-up
+/// depends on (its memory size too: Node.js sizes its heap from its
+/// cgroup's limit as it starts); for one that may only be prepared (no start-up
 /// environment), its `/tmp` size — if its program is inside the base
 /// root (`outside_base`: the template would need the program's prefix).
 fn kind_of(spec: &LaunchSpec, outside_base: bool) -> Option<String> {
     match &spec.prestart_env {
         Some(env) => Some(format!(
-            "runtime\0{:?}\0{:?}\0{:?}\0{}\0{:?}",
-            spec.program, spec.args, spec.runtime_dir, spec.tmp_mb, env
+            "runtime\0{:?}\0{:?}\0{:?}\0{}\0{}\0{:?}",
+            spec.program, spec.args, spec.runtime_dir, spec.memory_mb, spec.tmp_mb, env
         )),
         None if !outside_base => Some(format!("prepared\0{}", spec.tmp_mb)),
         None => None,
@@ -630,10 +634,14 @@ mod tests {
         let other_fn = LaunchSpec {
             code_dir: "/other".into(),
             env: vec![("A".into(), "1".into())],
-            memory_mb: 1024,
             ..k.clone()
         };
         assert_eq!(kind_of(&k, false), kind_of(&other_fn, false));
+        let other_size = LaunchSpec {
+            memory_mb: 1024,
+            ..k.clone()
+        };
+        assert_ne!(kind_of(&k, false), kind_of(&other_size, false));
         let other_env = LaunchSpec {
             prestart_env: Some(vec![("PYTHONPATH".into(), "/x".into())]),
             ..k.clone()
