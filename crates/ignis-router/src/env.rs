@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ignis_runtime_api::{Delivery, DeliveryHook, Invocation, Outcome, RuntimeApi};
+use ignis_runtime_api::{Delivery, DeliveryHook, Invocation, NextCalls, Outcome, RuntimeApi};
 use ignis_runtimes::Resolved;
 use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
+use tokio::sync::watch;
 
 use crate::admission::Reservation;
 use crate::credentials::{self, CredentialIssuer};
@@ -424,7 +425,11 @@ impl Env {
     /// invocation the runtime answered returns as soon as the answer is
     /// here, and its END and REPORT wait for [`Env::finish`] (as on Lambda,
     /// the log is written after the caller has the answer).
-    pub async fn invoke(&self, inv: Invocation, tail: bool) -> Result<Completed, Undelivered> {
+    pub async fn invoke(
+        self: &Arc<Self>,
+        inv: Invocation,
+        tail: bool,
+    ) -> Result<Completed, Undelivered> {
         match self.answer(inv, tail).await? {
             Answer::Whole(completed) => Ok(completed),
             // Only an invocation with `stream` set is answered with a stream.
@@ -437,13 +442,18 @@ impl Env {
     /// as it starts; its invoke phase stays open (END and REPORT wait for
     /// the runtime's next `/next`, and with `tail` the log is the caller's
     /// to take, [`Env::take_log`], once the stream has ended).
-    pub async fn answer(&self, inv: Invocation, tail: bool) -> Result<Answer, Undelivered> {
+    pub async fn answer(
+        self: &Arc<Self>,
+        inv: Invocation,
+        tail: bool,
+    ) -> Result<Answer, Undelivered> {
         self.settle().await;
         if !self.reusable() {
             // The last invocation overran its deadline after answering, or
             // the runtime exited: this one was never handed over.
             return Err(Undelivered);
         }
+        self.watch_phases();
         let request_id = inv.request_id.clone();
         let timeout = inv.timeout;
         let cold = !self.initialized.load(Ordering::Acquire);
@@ -569,7 +579,16 @@ impl Env {
             }),
             passed_over: false,
         };
+        let open = epilogue.open;
         *self.epilogue.lock().expect("epilogue lock poisoned") = Some(epilogue);
+        // The runtime may have asked for its next event already, before the
+        // phase was stored for the `/next` hook to end.
+        if let Some(phase) = open {
+            let calls = self.api.calls();
+            if calls.count > phase.next_call {
+                self.phase_ended(calls);
+            }
+        }
         if let Some(stream) = streamed {
             return Ok(Answer::Streamed {
                 request_id,
@@ -659,6 +678,78 @@ impl Env {
             }
             _ = exited.wait_for(Option::is_some) => self.finish_at(n, Instant::now()),
             _ = tokio::time::sleep_until(phase.deadline.into()) => self.overran(n),
+        }
+    }
+
+    /// Ends answered invocations' invoke phases without a task per
+    /// invocation: the Runtime API's `/next` hook writes the epilogue on the
+    /// call's own task as the runtime asks for its next event, and one
+    /// watchdog task per environment, started with its first invocation,
+    /// ends a phase whose runtime exits or overruns its deadline. The
+    /// watchdog holds the environment weakly; it sleeps until the open
+    /// phase's deadline, or, with none open, for the function's timeout (a
+    /// phase opened after that look has a later deadline, unless it was
+    /// delivered before it: then it is seen at most a timeout late), so it
+    /// wakes about once per timeout, not once per invocation.
+    fn watch_phases(self: &Arc<Self>) {
+        if self.api.has_next_hook() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let hook = Box::new(move |calls| {
+            if let Some(env) = weak.upgrade() {
+                env.phase_ended(calls);
+            }
+        });
+        if self.api.on_next(hook) {
+            let idle = Duration::from_secs(self.spec.record.timeout as u64);
+            tokio::spawn(watchdog(Arc::downgrade(self), self.process.exited(), idle));
+        }
+    }
+
+    /// The runtime called `/next` (`calls` counts it): the open invoke
+    /// phase delivered by an earlier call ends at that call, or, past its
+    /// deadline, was overrun.
+    fn phase_ended(&self, calls: NextCalls) {
+        let mut pending = self.epilogue.lock().expect("epilogue lock poisoned");
+        let Some(phase) = pending.as_ref().and_then(|e| e.open) else {
+            return;
+        };
+        if calls.count <= phase.next_call {
+            return;
+        }
+        let asked = calls.last.unwrap_or_else(Instant::now);
+        if asked <= phase.deadline {
+            if let Some(epilogue) = Self::take_epilogue(&mut pending, Some(phase.next_call)) {
+                // Under the lock, as in `finish_at`.
+                self.write_epilogue(epilogue, asked);
+            }
+        } else {
+            drop(pending);
+            self.overran(Some(phase.next_call));
+        }
+    }
+
+    /// For the watchdog: ends the open phase if its deadline has passed
+    /// (or `/next` ended it meanwhile); the next time to look.
+    fn check_deadline(&self, idle: Duration) -> Instant {
+        let now = Instant::now();
+        let open = {
+            let pending = self.epilogue.lock().expect("epilogue lock poisoned");
+            pending.as_ref().and_then(|e| e.open)
+        };
+        match open {
+            Some(phase) if now >= phase.deadline => {
+                let calls = self.api.calls();
+                if calls.count > phase.next_call {
+                    self.phase_ended(calls);
+                } else {
+                    self.overran(Some(phase.next_call));
+                }
+                now + idle
+            }
+            Some(phase) => phase.deadline,
+            None => now + idle,
         }
     }
 
@@ -906,6 +997,26 @@ impl Drop for Env {
             }
             Err(_) => remove(),
         }
+    }
+}
+
+/// The watchdog of [`Env::watch_phases`]: ends an open invoke phase when
+/// the runtime exits or the phase's deadline passes.
+async fn watchdog(env: Weak<Env>, mut exited: watch::Receiver<Option<ExitInfo>>, idle: Duration) {
+    let mut wake_at = Instant::now() + idle;
+    loop {
+        tokio::select! {
+            biased;
+            _ = exited.wait_for(Option::is_some) => {
+                if let Some(env) = env.upgrade() {
+                    env.finish_at(None, Instant::now());
+                }
+                return;
+            }
+            _ = tokio::time::sleep_until(wake_at.into()) => {}
+        }
+        let Some(env) = env.upgrade() else { return };
+        wake_at = env.check_deadline(idle);
     }
 }
 

@@ -46,7 +46,10 @@ pub use streaming::{Piece, StreamBody, StreamError, StreamOutcome, StreamedCompl
 /// phase ends, as the task settling it holds it until then and the last
 /// handle's drop ends it.
 fn retire(env: Arc<Env>) {
-    if !env.unfinished() {
+    if env.unfinished() {
+        // Busy after its answer: kept alive until its phase ends.
+        tokio::spawn(async move { env.settle().await });
+    } else {
         env.kill();
     }
 }
@@ -492,12 +495,9 @@ impl Router {
             };
             let result = env.invoke(invocation.clone(), input_tail).await;
             // END and REPORT after the answer, when the runtime asks for its
-            // next event: in a task of their own (the environment's next
-            // invocation, if it comes first, writes them before it starts).
-            if env.unfinished() {
-                let env = env.clone();
-                tokio::spawn(async move { env.settle().await });
-            }
+            // next event: written by that `/next` call (`Env::watch_phases`;
+            // the environment's next invocation, if it comes first, writes
+            // them before it starts).
             self.release(&pool, env);
             match result {
                 Ok(completed) => return Ok(completed),
@@ -645,10 +645,10 @@ impl Router {
             return;
         }
         let current = pool.spec.lock().expect("pool lock poisoned").clone();
-        let keep: Vec<_> = busy
+        let (keep, replaced): (Vec<_>, Vec<_>) = busy
             .into_iter()
-            .filter(|e| Arc::ptr_eq(&e.spec, &current))
-            .collect();
+            .partition(|e| Arc::ptr_eq(&e.spec, &current));
+        replaced.into_iter().for_each(retire);
         let mut idle = pool.idle.lock().expect("pool lock poisoned");
         idle.splice(0..0, keep);
     }

@@ -262,13 +262,10 @@ impl Router {
         Err(InvokeError::NoCapacity)
     }
 
-    /// An environment whose invocation was answered whole: its END and
-    /// REPORT in a task of their own, and back to its pool.
+    /// An environment whose invocation was answered whole: back to its
+    /// pool (its END and REPORT come with the runtime's next `/next`, see
+    /// `Env::watch_phases`).
     fn after_whole(&self, pool: &Pool, env: Arc<Env>) {
-        if env.unfinished() {
-            let env = env.clone();
-            tokio::spawn(async move { env.settle().await });
-        }
         self.release(pool, env);
     }
 }

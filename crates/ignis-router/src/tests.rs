@@ -41,6 +41,7 @@ while true; do
     *linger*) sleep 0.3; echo "lingered $id" ;;
     *overrun*) sleep 3; echo "overran $id" ;;
     *busy*) sleep 1.5; echo "worked on $id" ;;
+    *quit*) echo "quitting $id"; exit 0 ;;
   esac
 done
 "#;
@@ -257,6 +258,31 @@ async fn work_after_the_answer_past_the_deadline_times_out_that_invocation() {
     );
     // The overrun environment is gone; the fresh one serves on.
     assert_eq!(count(&router.invoke(input("{}")).await.unwrap()), 2);
+}
+
+#[tokio::test]
+async fn a_runtime_exiting_after_its_answer_still_gets_end_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = setup(dir.path(), 1024);
+    // The first invocation starts the environment's watchdog; the second
+    // is answered, then the runtime exits instead of asking again.
+    router.invoke(input("{}")).await.unwrap();
+    let done = router.invoke(input(r#"{"quit":1}"#)).await.unwrap();
+    assert!(!done.function_error);
+    let id = &done.request_id;
+    let (lines, report) = report_of(&router, id).await;
+    assert!(!report.contains("Status:"), "{report}");
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in\n{}", lines.join("\n")))
+    };
+    assert!(
+        at(&format!("quitting {id}")) < at(&format!("END RequestId: {id}")),
+        "{}",
+        lines.join("\n")
+    );
 }
 
 #[tokio::test]

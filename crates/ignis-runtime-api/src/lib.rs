@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-pub use slot::{DeliveryHook, NextCalls, Slot};
+pub use slot::{DeliveryHook, NextCalls, NextHook, Slot};
 pub use stream::{ResponseStream, StreamEnd, STREAM_RESPONSE_MAX};
 
 /// An invocation handed to the runtime.
@@ -165,6 +165,24 @@ impl RuntimeApi {
     /// The runtime's calls of `/next`: how many, and when the last came.
     pub fn next_calls(&self) -> tokio::sync::watch::Receiver<NextCalls> {
         self.slot.next_calls()
+    }
+
+    /// The runtime's calls of `/next` so far.
+    pub fn calls(&self) -> NextCalls {
+        self.slot.calls()
+    }
+
+    /// Runs `hook` on every later `/next` call, on that call's task, as it
+    /// comes (e.g. to end the last invocation's invoke phase there, without
+    /// a task of its own waiting for it). Set once: `false` if a hook is
+    /// set already.
+    pub fn on_next(&self, hook: NextHook) -> bool {
+        self.slot.set_on_next(hook)
+    }
+
+    /// Whether [`RuntimeApi::on_next`] has set a hook.
+    pub fn has_next_hook(&self) -> bool {
+        self.slot.has_on_next()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The hand-off point between an environment's owner and its runtime: at most
 //! one invocation waiting for `/next`, at most one being processed.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::{oneshot, watch, Notify};
@@ -14,6 +14,8 @@ pub struct Slot {
     next_ready: Notify,
     /// How many times the runtime has asked for an event, and when last.
     next_calls: watch::Sender<NextCalls>,
+    /// Told of every `/next` call as it comes, on the call's own task.
+    on_next: OnceLock<NextHook>,
 }
 
 impl Default for Slot {
@@ -22,6 +24,7 @@ impl Default for Slot {
             state: Mutex::default(),
             next_ready: Notify::new(),
             next_calls: watch::channel(NextCalls::default()).0,
+            on_next: OnceLock::new(),
         }
     }
 }
@@ -48,6 +51,10 @@ struct State {
 
 /// Runs when the runtime takes the invocation, before it sees it.
 pub type DeliveryHook = Box<dyn FnOnce() + Send>;
+
+/// Runs on every `/next` call, with the calls so far (this one counted),
+/// before the call waits for an invocation; no lock of the slot is held.
+pub type NextHook = Box<dyn Fn(NextCalls) + Send + Sync>;
 
 struct Pending {
     invocation: Invocation,
@@ -110,12 +117,32 @@ impl Slot {
         self.next_calls.subscribe()
     }
 
+    /// The runtime's `/next` calls so far.
+    pub(crate) fn calls(&self) -> NextCalls {
+        *self.next_calls.borrow()
+    }
+
+    /// Sets the hook told of every `/next` call; `false` if one is set.
+    pub(crate) fn set_on_next(&self, hook: NextHook) -> bool {
+        self.on_next.set(hook).is_ok()
+    }
+
+    /// Whether a `/next` hook is set.
+    pub(crate) fn has_on_next(&self) -> bool {
+        self.on_next.get().is_some()
+    }
+
     /// Waits for the next invocation (the `/next` long poll).
     pub(crate) async fn next(&self) -> Invocation {
+        let mut now = NextCalls::default();
         self.next_calls.send_modify(|calls| {
             calls.count += 1;
             calls.last = Some(Instant::now());
+            now = *calls;
         });
+        if let Some(hook) = self.on_next.get() {
+            hook(now);
+        }
         loop {
             let notified = self.next_ready.notified();
             tokio::pin!(notified);
