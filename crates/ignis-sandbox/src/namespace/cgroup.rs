@@ -216,11 +216,24 @@ pub fn limit(
     match layout {
         Layout::V1 { .. } => {
             let (mem, cpu) = (&cg.dirs[0], &cg.dirs[1]);
-            fs.write(&mem.join("memory.limit_in_bytes"), &bytes)?;
+            let limit = mem.join("memory.limit_in_bytes");
             let memsw = mem.join("memory.memsw.limit_in_bytes");
             if fs.exists(&memsw) {
-                fs.write(&memsw, &bytes)?;
+                // The kernel keeps memsw >= the limit: raising a limit
+                // already written (a prepared environment's, see
+                // `prewarm`) takes memsw first.
+                match fs.write(&limit, &bytes) {
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        fs.write(&memsw, &bytes)?;
+                        fs.write(&limit, &bytes)?;
+                    }
+                    written => {
+                        written?;
+                        fs.write(&memsw, &bytes)?;
+                    }
+                }
             } else {
+                fs.write(&limit, &bytes)?;
                 fs.write(&mem.join("memory.swappiness"), "0")?;
             }
             // A new cgroup's period is the kernel's default, 100 ms

@@ -158,8 +158,10 @@ impl NamespaceSandbox {
             .hold
             .as_ref()
             .ok_or_else(|| failed(std::io::Error::other("not a held environment")))?;
+        let began = Instant::now();
         cgroup::limit(self.fs.as_ref(), &self.layout, &running.cg, spec.memory_mb)
             .map_err(SandboxError::Cgroup)?;
+        let limited = began.elapsed();
         let mut trees = vec![(spec.code_dir.as_path(), mounts::TASK_ROOT)];
         if let Some(opt) = &spec.opt_dir {
             trees.push((opt.as_path(), mounts::OPT));
@@ -192,11 +194,24 @@ impl NamespaceSandbox {
         }
         let raw: Vec<_> = fds.iter().map(AsRawFd::as_raw_fd).collect();
         set_timeout(sock, SPECIALIZE_TIMEOUT).map_err(failed)?;
+        let sent_at = Instant::now();
+        let prepared_in = sent_at - began - limited;
         zygote::send(sock.as_raw_fd(), &msg, &raw).map_err(failed)?;
         let mut answer = [0u8; 4];
         match zygote::recv(sock.as_raw_fd(), &mut answer).map_err(failed)? {
             (4, _) => match i32::from_ne_bytes(answer) {
-                0 => Ok(()),
+                0 => {
+                    // Where a specialization's time goes (`IGNIS_LOG=
+                    // ignis_sandbox::namespace::prewarm=debug`).
+                    tracing::debug!(
+                        env_id = %spec.env_id,
+                        limits_us = limited.as_micros() as u64,
+                        trees_us = prepared_in.as_micros() as u64,
+                        init_us = sent_at.elapsed().as_micros() as u64,
+                        "specialization timed"
+                    );
+                    Ok(())
+                }
                 errno => Err(failed(std::io::Error::from_raw_os_error(errno))),
             },
             _ => Err(failed(std::io::Error::other(
