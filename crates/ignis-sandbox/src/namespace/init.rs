@@ -547,24 +547,8 @@ unsafe fn hold(p: &Prepared, spec_w: libc::c_int, runtime: libc::pid_t) {
         let Some((trees, env)) = split_hold(msg, nfds) else {
             fail(libc::EBADMSG)
         };
-        for (i, range) in trees.iter().enumerate().take(nfds) {
-            let at = msg[range.clone()].as_ptr().cast::<libc::c_char>();
-            let r = libc::syscall(
-                libc::SYS_move_mount,
-                fds[i],
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                at,
-                MOVE_MOUNT_F_EMPTY_PATH,
-            );
-            if r < 0 {
-                fail(
-                    io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EIO),
-                );
-            }
-            libc::close(fds[i]);
+        if let Err(errno) = attach(msg, &trees, &fds[..nfds]) {
+            fail(errno);
         }
         let mut rest = &msg[env];
         while !rest.is_empty() {
@@ -628,24 +612,8 @@ unsafe fn deferred(p: &Prepared) -> ! {
         if !split_exec(msg, rest, &mut argv, &mut envp) {
             fail(libc::E2BIG);
         }
-        for (i, range) in trees.iter().enumerate().take(nfds) {
-            let at = msg[range.clone()].as_ptr().cast::<libc::c_char>();
-            let r = libc::syscall(
-                libc::SYS_move_mount,
-                fds[i],
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                at,
-                MOVE_MOUNT_F_EMPTY_PATH,
-            );
-            if r < 0 {
-                fail(
-                    io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EIO),
-                );
-            }
-            libc::close(fds[i]);
+        if let Err(errno) = attach(msg, &trees, &fds[..nfds]) {
+            fail(errno);
         }
         let mut report: [libc::c_int; 2] = [-1, -1];
         if libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
@@ -734,6 +702,39 @@ pub(super) fn split_exec(
     argv[n_args] = std::ptr::null();
     envp[n_vars] = std::ptr::null();
     n_args == argc
+}
+
+/// Attaches each tree (`fds[i]`, a detached mount) at its path (`trees[i]`,
+/// a NUL-terminated range of `msg`) and closes it; the errno of the first
+/// that fails.
+#[allow(unsafe_code)]
+unsafe fn attach(
+    msg: &[u8],
+    trees: &[std::ops::Range<usize>; HOLD_TREES],
+    fds: &[libc::c_int],
+) -> Result<(), libc::c_int> {
+    for (fd, range) in fds.iter().zip(trees) {
+        let at = msg[range.clone()].as_ptr().cast::<libc::c_char>();
+        // SAFETY: move_mount of a descriptor we received onto a path
+        // NUL-terminated inside `msg`; close of that descriptor.
+        unsafe {
+            let r = libc::syscall(
+                libc::SYS_move_mount,
+                *fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                at,
+                MOVE_MOUNT_F_EMPTY_PATH,
+            );
+            if r < 0 {
+                return Err(io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO));
+            }
+            libc::close(*fd);
+        }
+    }
+    Ok(())
 }
 
 /// Receives one specialization packet and its descriptors into `fds`:
