@@ -231,7 +231,8 @@ fn bench() -> anyhow::Result<()> {
     let (measured, took) = ignis_bench::block_on_timed(run(&settings))?;
     let measured = measured?;
     // How busy the machine was during the run, and how much of it was
-    // this bench's own client and floor server.
+    // this bench process (its load generator; the floor server's thread
+    // is gone by now).
     let busy = cpu_before
         .zip(CpuTimes::now())
         .and_then(|(before, after)| after.busy_percent_since(&before));
@@ -278,7 +279,7 @@ fn bench() -> anyhow::Result<()> {
     );
     let _ = writeln!(
         text,
-        "CPU busy during the run: {} (the bench's own client and floor: {own:.0}%; the servers and their environments are the rest, with whatever else ran)",
+        "CPU busy during the run: {} (the bench process itself: {own:.0}%)",
         busy.map_or_else(|| "unknown".into(), |p| format!("{p:.0}%"))
     );
     let _ = writeln!(text, "warm server: {}", measured.warm_sandbox);
