@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use ignis_bench::client::{post_once, Conn, Outcome, Target};
-use ignis_bench::cold::{cold_starts, invoke_checked};
+use ignis_bench::cold::{cold_starts_between, invoke_checked};
 use ignis_bench::cpu;
 use ignis_bench::floor::Floor;
 use ignis_bench::memory::{code_id, function_environments, Footprint};
@@ -50,7 +50,7 @@ use ignis_bench::report::{self, CpuTimes, Machine, Side};
 use ignis_bench::runtimes::{self, EchoFunction};
 use ignis_bench::server::{workspace_root, zip_files, IgnisProcess, Package};
 use ignis_bench::settings;
-use ignis_bench::startup::{floor_command, static_noop, time_runs, PYTHON_WITH_SITE};
+use ignis_bench::startup::{floor_command, static_noop, time_once, time_runs, PYTHON_WITH_SITE};
 use ignis_bench::stats::Percentiles;
 use ignis_bench::warm::{self, Subject};
 use ignis_client::Client;
@@ -74,6 +74,9 @@ const THROUGHPUT_SLICES: u32 = 2;
 const WARM_BUDGET_MB: u64 = 4 * 64 * WARM_MEMORY_MB as u64 + 4096;
 /// Room beside the burst's functions in the cold server's budget, MB.
 const COLD_BUDGET_ROOM_MB: u64 = 8192;
+/// How long the floor run after a cold start waits at most for the server
+/// to be idle.
+const IDLE_WAIT: Duration = Duration::from_secs(2);
 /// How long an environment sits idle after its first invoke before its
 /// memory is read.
 const IDLE_SETTLE: Duration = Duration::from_millis(500);
@@ -147,6 +150,8 @@ struct ProcFloor {
     key: &'static str,
     /// The command, as shown.
     label: String,
+    program: PathBuf,
+    args: Vec<&'static str>,
     runs: Percentiles,
 }
 
@@ -163,6 +168,9 @@ struct ColdRuntime {
     language: String,
     cold: Percentiles,
     init: Option<Percentiles>,
+    /// The runtime's floor run once after each cold start (same
+    /// background load): its key and runs.
+    floor: Option<(&'static str, Percentiles)>,
 }
 
 /// The idle warm environment one runtime's first invoke left.
@@ -369,7 +377,8 @@ async fn run(settings: &Settings) -> anyhow::Result<Measured> {
     if settings.has(Section::Cold) || settings.has(Section::Burst) || settings.has(Section::Memory)
     {
         for variant in &settings.variants {
-            let run = variant_run(settings, variant, scratch.path(), &mut m.skipped).await?;
+            let run =
+                variant_run(settings, variant, scratch.path(), &m.procs, &mut m.skipped).await?;
             m.variants.push(run);
         }
     }
@@ -431,6 +440,8 @@ fn process_floors(
                 m.procs.push(ProcFloor {
                     key,
                     label,
+                    program,
+                    args,
                     runs: p,
                 });
             }
@@ -579,6 +590,7 @@ async fn variant_run(
     settings: &Settings,
     variant: &Variant,
     scratch: &Path,
+    floors: &[ProcFloor],
     skipped: &mut Vec<String>,
 ) -> anyhow::Result<VariantRun> {
     let budget = settings.burst as u64 * runtimes::MEMORY_MB as u64 + COLD_BUDGET_ROOM_MB;
@@ -612,7 +624,11 @@ async fn variant_run(
                     continue;
                 }
             };
-            if let Err(e) = cold_runtime(settings, &ignis, &client, &function, &mut run).await {
+            let floor = cold_floor(function.language())
+                .and_then(|key| floors.iter().find(|f| f.key == key));
+            if let Err(e) =
+                cold_runtime(settings, &ignis, &client, &function, floor, &mut run).await
+            {
                 bail!(
                     "{} {}: {e:#}\nserver stderr:\n{}",
                     variant.name,
@@ -657,6 +673,7 @@ async fn cold_runtime(
     ignis: &IgnisProcess,
     client: &Client,
     function: &EchoFunction,
+    floor: Option<&ProcFloor>,
     run: &mut VariantRun,
 ) -> anyhow::Result<()> {
     let name = format!("cold-{}", function.runtime.replace('.', "-"));
@@ -695,20 +712,37 @@ async fn cold_runtime(
         });
     }
     if settings.has(Section::Cold) {
-        let samples = cold_starts(ignis, client, &name, PAYLOAD, settings.cold).await?;
+        // The floor runs once after each cold start, so both see the same
+        // background load; once the server is idle again, so it does not
+        // compete with what the cold start left to do (a pool refilling).
+        let mut floor_runs = Vec::with_capacity(settings.cold);
+        let samples = cold_starts_between(ignis, client, &name, PAYLOAD, settings.cold, || {
+            if let Some(f) = floor {
+                ignis.wait_idle(IDLE_WAIT);
+                floor_runs.push(time_once(&f.program, &f.args)?);
+            }
+            Ok(())
+        })
+        .await?;
         let cold = Percentiles::of(&samples.cold).context("no cold starts")?;
+        let floor = floor.zip(Percentiles::of(&floor_runs));
         progress(format_args!(
-            "{} {}: cold p50 {:.1} ms p90 {:.1} ms",
+            "{} {}: cold p50 {:.1} ms p90 {:.1} ms; floor alongside p50 {}",
             run.variant.name,
             function.runtime,
             ms(cold.p50),
-            ms(cold.p90)
+            ms(cold.p90),
+            floor.map_or_else(
+                || "-".into(),
+                |(f, p)| format!("{:.2} ms ({})", ms(p.p50), f.label)
+            ),
         ));
         run.cold.push(ColdRuntime {
             runtime: function.runtime.clone(),
             language: function.language().into(),
             cold,
             init: Percentiles::of(&samples.init),
+            floor: floor.map(|(f, p)| (f.key, p)),
         });
     }
     if let Err(e) = client.delete_function(&name).await {
@@ -775,6 +809,18 @@ async fn burst(ignis: &IgnisProcess, info: &RuntimeInfo, n: usize) -> anyhow::Re
         all_answered: start.elapsed(),
         each: Percentiles::of(&each),
         failures,
+    })
+}
+
+/// The floor a language's cold start is held against.
+fn cold_floor(language: &str) -> Option<&'static str> {
+    Some(match language {
+        "provided" => "fork_exec_static",
+        "python" => "python_S",
+        "nodejs" => "node",
+        "ruby" => "ruby",
+        "java" => "java",
+        _ => return None,
     })
 }
 

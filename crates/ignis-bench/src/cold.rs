@@ -31,6 +31,19 @@ pub async fn cold_starts(
     payload: &str,
     n: usize,
 ) -> anyhow::Result<ColdRun> {
+    cold_starts_between(ignis, client, name, payload, n, || Ok(())).await
+}
+
+/// [`cold_starts`], running `between` after each one (e.g. one run of the
+/// floor, so both see the same background load).
+pub async fn cold_starts_between(
+    ignis: &IgnisProcess,
+    client: &Client,
+    name: &str,
+    payload: &str,
+    n: usize,
+    mut between: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<ColdRun> {
     let mut run = ColdRun::default();
     for i in 0..n {
         ignis.set_env(name, COLD_VAR, &i.to_string()).await?;
@@ -38,6 +51,7 @@ pub async fn cold_starts(
         let tail = invoke_checked(client, name, payload).await?;
         run.cold.push(start.elapsed());
         run.init.extend(init_duration(&tail));
+        between()?;
     }
     Ok(run)
 }

@@ -13,23 +13,26 @@ use anyhow::{bail, Context};
 /// run that warms the page cache), stdio to `/dev/null`, and returns the
 /// wall time of each run from spawn to reaped exit. A non-zero exit fails.
 pub fn time_runs(program: &Path, args: &[&str], runs: usize) -> anyhow::Result<Vec<Duration>> {
-    let run = || -> anyhow::Result<Duration> {
-        let start = Instant::now();
-        let status = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .with_context(|| format!("run {}", program.display()))?;
-        let took = start.elapsed();
-        if !status.success() {
-            bail!("{} {args:?} exited with {status}", program.display());
-        }
-        Ok(took)
-    };
-    run()?;
-    (0..runs).map(|_| run()).collect()
+    time_once(program, args)?;
+    (0..runs).map(|_| time_once(program, args)).collect()
+}
+
+/// One run of `program args`, stdio to `/dev/null`: the wall time from
+/// spawn to reaped exit. A non-zero exit fails.
+pub fn time_once(program: &Path, args: &[&str]) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("run {}", program.display()))?;
+    let took = start.elapsed();
+    if !status.success() {
+        bail!("{} {args:?} exited with {status}", program.display());
+    }
+    Ok(took)
 }
 
 /// A statically linked program that does nothing, for the fork+exec

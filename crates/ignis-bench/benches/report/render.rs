@@ -10,7 +10,7 @@ use ignis_bench::runtimes;
 use ignis_bench::stats::Percentiles;
 use serde_json::{json, Map, Value};
 
-use super::{Measured, CLIENTS};
+use super::{cold_floor, ColdRuntime, Measured, CLIENTS};
 
 /// A duration as `812.3 µs` or `4.20 ms`.
 fn time(d: Duration) -> String {
@@ -260,20 +260,26 @@ fn warm(m: &Measured, out: &mut Out) {
 /// Cold starts per variant; the targets on the last (the default, or `after`).
 fn cold(m: &Measured, out: &mut Out) {
     let (t, v, json) = (&mut out.table, &mut out.verdicts, &mut out.json);
-    let proc_floor = |key: &str| m.procs.iter().find(|p| p.key == key);
+    // The floor a cold start is held against: the one run alongside its
+    // cold starts, else the floors section's. (label, p50, which)
+    let floor_of = |c: &ColdRuntime| -> Option<(String, Duration, &'static str)> {
+        let key = cold_floor(&c.language)?;
+        let f = m.procs.iter().find(|p| p.key == key)?;
+        Some(match &c.floor {
+            Some((_, p)) => (f.label.clone(), p.p50, "alongside the cold starts"),
+            None => (f.label.clone(), f.runs.p50, "floors section"),
+        })
+    };
     let ab = m.variants.len() > 1;
     let mut cold = Map::new();
     for run in &m.variants {
         let mut by_runtime = Map::new();
         let sec = format!("cold {}", run.variant.name);
         for c in &run.cold {
-            let floor = cold_floor(&c.language).and_then(&proc_floor);
-            let shown_floor = floor.map(|f| {
-                (
-                    ms(f.runs.p50),
-                    format!("{} ({})", time(f.runs.p50), short(&f.label)),
-                )
-            });
+            let floor = floor_of(c);
+            let shown_floor = floor
+                .as_ref()
+                .map(|(label, p50, _)| (ms(*p50), format!("{} ({})", time(*p50), short(label))));
             t.ratio_row(
                 &sec,
                 &format!("{} p50", c.runtime),
@@ -298,10 +304,11 @@ fn cold(m: &Measured, out: &mut Out) {
             }
             let mut entry = percentiles_json(&c.cold);
             entry["init_p50_ms"] = json!(c.init.map(|i| round(ms(i.p50), 4)));
-            if let Some(f) = floor {
-                entry["floor"] = json!(f.label);
-                entry["floor_p50_ms"] = json!(round(ms(f.runs.p50), 4));
-                entry["x_floor"] = json!(round(ratio(ms(c.cold.p50), ms(f.runs.p50)), 3));
+            if let Some((label, p50, which)) = &floor {
+                entry["floor"] = json!(label);
+                entry["floor_p50_ms"] = json!(round(ms(*p50), 4));
+                entry["floor_measured"] = json!(which);
+                entry["x_floor"] = json!(round(ratio(ms(c.cold.p50), ms(*p50)), 3));
             }
             by_runtime.insert(c.runtime.clone(), entry);
         }
@@ -314,12 +321,16 @@ fn cold(m: &Measured, out: &mut Out) {
             String::new()
         };
         for c in &last.cold {
-            let Some(key) = cold_floor(&c.language) else {
+            let Some((label, fp, which)) = floor_of(c) else {
                 continue;
             };
-            let Some(f) = proc_floor(key) else { continue };
-            let (cp, fp) = (c.cold.p50, f.runs.p50);
-            let detail = format!("{} vs {} for {}", time(cp), time(fp), short(&f.label));
+            let cp = c.cold.p50;
+            let detail = format!(
+                "{} vs {} for {}, {which}",
+                time(cp),
+                time(fp),
+                short(&label)
+            );
             match c.language.as_str() {
                 "provided" => v.push(Verdict::at_most(
                     format!(
@@ -333,11 +344,7 @@ fn cold(m: &Measured, out: &mut Out) {
                 lang => {
                     let limit = if lang == "java" { 1.0 } else { 0.5 };
                     v.push(Verdict::at_most(
-                        format!(
-                            "cold p50 {} <= {limit}x {}{tag}",
-                            c.runtime,
-                            short(&f.label)
-                        ),
+                        format!("cold p50 {} <= {limit}x {}{tag}", c.runtime, short(&label)),
                         ratio(ms(cp), ms(fp)),
                         limit,
                         detail,
@@ -495,18 +502,6 @@ fn memory(m: &Measured, out: &mut Out) {
         );
     }
     json.insert("memory".into(), Value::Object(memory));
-}
-
-/// The floor a language's cold start is held against.
-fn cold_floor(language: &str) -> Option<&'static str> {
-    Some(match language {
-        "provided" => "fork_exec_static",
-        "python" => "python_S",
-        "nodejs" => "node",
-        "ruby" => "ruby",
-        "java" => "java",
-        _ => return None,
-    })
 }
 
 /// A command without its directory: `python3.12 -S -c pass`.
