@@ -81,7 +81,7 @@ pub struct LoopDevice {
     number: u32,
     path: CString,
     direct_io: bool,
-    _fd: OwnedFd,
+    device: std::fs::File,
 }
 
 impl LoopDevice {
@@ -98,6 +98,13 @@ impl LoopDevice {
     /// Whether the kernel kept direct I/O on.
     pub fn direct_io(&self) -> bool {
         self.direct_io
+    }
+
+    /// The device, open read-write: what is written to it goes to the
+    /// block device's page cache, where a file system mounted on it reads
+    /// its blocks, and reaches the backing file on write-back.
+    pub fn device(&self) -> &std::fs::File {
+        &self.device
     }
 }
 
@@ -162,7 +169,7 @@ pub fn attach(backing: &std::fs::File) -> io::Result<LoopDevice> {
             number: number as u32,
             path,
             direct_io,
-            _fd: device,
+            device: device.into(),
         });
     }
     Err(last)

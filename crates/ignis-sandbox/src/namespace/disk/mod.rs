@@ -6,9 +6,10 @@
 //! A disk is made by [`prepare`], off the launch path when it can be (see
 //! [`pool`]): a sparse image file in the server's disk directory, sized so
 //! that the file system's free space is the asked size
-//! ([`image_blocks`]), formatted by `mkfs.ext4` (no journal, no reserved
-//! blocks, inode tables initialised lazily and never by the kernel:
-//! milliseconds at any size), attached to a loop device with direct I/O
+//! ([`image_blocks`]), holding a copy of the file system `mkfs.ext4`
+//! formatted once for that size ([`template`]: no journal, no reserved
+//! blocks, inode tables initialised lazily and never by the kernel; a
+//! UUID of its own), attached to a loop device with direct I/O
 //! ([`loopdev`]), mounted with the new mount API as a *detached* mount
 //! (`fsopen` + `fsmount`: it never appears in the host's mount table),
 //! its root made `1777` and emptied of `lost+found`, and the image file
@@ -26,6 +27,7 @@
 
 pub mod loopdev;
 pub mod pool;
+pub mod template;
 
 use std::ffi::CStr;
 use std::io;
@@ -33,6 +35,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use pool::TmpDisks;
+pub use template::{Template, TemplateError};
 
 /// Block size of the file systems (and of the loop devices).
 const BLOCK: u64 = loopdev::BLOCK_SIZE as u64;
@@ -65,6 +68,9 @@ pub enum DiskError {
     /// `mkfs.ext4` failed.
     #[error("failed to format the image with mkfs.ext4: {0}")]
     Format(String),
+    /// The formatted image cannot be copied.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// No loop device could be attached.
     #[error("failed to attach a loop device: {0}")]
     Attach(#[source] io::Error),
@@ -156,28 +162,67 @@ pub fn sweep(dir: &Path) -> usize {
         .count()
 }
 
-/// Makes a disk of `mb` MB: image `name` in `dir`, formatted by `mkfs`,
-/// attached and mounted (detached), the image unlinked.
-pub fn prepare(dir: &Path, name: &str, mkfs: &Path, mb: u32) -> Result<Disk, DiskError> {
+/// Formats the template of `mb` MB disks: image `name` in `dir`,
+/// formatted by `mkfs`, mounted once to make its root what a new `/tmp`
+/// is (mode `1777`, no `lost+found`), unmounted, its written blocks read
+/// and the file removed.
+pub fn make_template(dir: &Path, name: &str, mkfs: &Path, mb: u32) -> Result<Template, DiskError> {
     let path = dir.join(format!("{name}{IMAGE_SUFFIX}"));
+    let file = new_image(&path, image_blocks(mb) * BLOCK)?;
+    let made = format(mkfs, &path).and_then(|()| {
+        let device = loopdev::attach(&file).map_err(DiskError::Attach)?;
+        let mount = mount_ext4(device.path()).map_err(DiskError::Mount)?;
+        drop(device);
+        let root = open_root(&mount).map_err(DiskError::Mount)?;
+        make_tmp_root(&root).map_err(DiskError::Mount)?;
+        // Closing the last reference unmounts it, and the unmount has
+        // written everything back, through the loop device, when the
+        // close returns (the kernel runs it before going back to user
+        // space).
+        drop(root);
+        drop(mount);
+        Template::read(&file).map_err(DiskError::Template)
+    });
+    let _ = std::fs::remove_file(&path);
+    made
+}
+
+/// A new sparse file of `len` bytes at `path`, open read-write.
+fn new_image(path: &Path, len: u64) -> Result<std::fs::File, DiskError> {
     let image = |source| DiskError::Image {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
-        .open(&path)
+        .open(path)
         .map_err(image)?;
-    let made = file
-        .set_len(image_blocks(mb) * BLOCK)
-        .map_err(image)
-        .and_then(|()| format(mkfs, &path))
-        .and_then(|()| loopdev::attach(&file).map_err(DiskError::Attach));
+    match file.set_len(len) {
+        Ok(()) => Ok(file),
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(image(e))
+        }
+    }
+}
+
+/// Makes a disk of `mb` MB from `template` (of that size): an empty
+/// sparse image `name` in `dir`, attached to a loop device, the template
+/// written to the device (into its page cache: the mount then reads it
+/// from memory, and write-back puts it in the image later), the image
+/// unlinked, the file system mounted (detached).
+pub fn prepare(dir: &Path, name: &str, template: &Template, mb: u32) -> Result<Disk, DiskError> {
+    let path = dir.join(format!("{name}{IMAGE_SUFFIX}"));
+    let file = new_image(&path, template.image_len())?;
+    let attached = loopdev::attach(&file).map_err(DiskError::Attach);
     // The device holds the file now (or nothing does): no name is needed.
     let _ = std::fs::remove_file(&path);
-    let device = made?;
+    let device = attached?;
+    template
+        .write_into(device.device())
+        .map_err(|source| DiskError::Image { path, source })?;
     let mount = mount_ext4(device.path()).map_err(DiskError::Mount)?;
     // The mount holds the device now; ours may close.
     let (loop_number, direct_io) = (device.number(), device.direct_io());
@@ -195,13 +240,17 @@ pub fn prepare(dir: &Path, name: &str, mkfs: &Path, mb: u32) -> Result<Disk, Dis
 
 /// `mkfs.ext4` on the image: 4 KB blocks, no journal (the file system
 /// does not outlive the environment), no reserved blocks for root, no
-/// room kept for growing, inode tables left for lazy initialisation (the
-/// mount's `noinit_itable` keeps the kernel from zeroing them later), no
-/// discard of the (sparse) image.
+/// room kept for growing, metadata checksums seeded from the superblock
+/// (so that a copy's UUID can change, see [`template`]), inode tables
+/// left for lazy initialisation (the mount's `noinit_itable` keeps the
+/// kernel from zeroing them later), no discard of the (sparse) image.
 fn format(mkfs: &Path, image: &Path) -> Result<(), DiskError> {
     let out = std::process::Command::new(mkfs)
         .args(["-q", "-F", "-m", "0", "-b", "4096"])
-        .args(["-O", "^has_journal,^resize_inode"])
+        .args([
+            "-O",
+            "^has_journal,^resize_inode,metadata_csum,metadata_csum_seed",
+        ])
         .args(["-E", "lazy_itable_init=1,nodiscard,root_owner=0:0"])
         .arg(image)
         .stdin(std::process::Stdio::null())
@@ -274,8 +323,7 @@ fn mount_ext4(device: &CStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(mount) })
 }
 
-/// The file system's root directory, open, made `1777` (as a tmpfs `/tmp`)
-/// and emptied of `lost+found`.
+/// The file system's root directory, open.
 #[allow(unsafe_code)]
 fn open_root(mount: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: openat relative to our mount descriptor; the result is a
@@ -291,7 +339,14 @@ fn open_root(mount: &OwnedFd) -> io::Result<OwnedFd> {
         .into(),
     )?;
     // SAFETY: a fresh descriptor nobody else owns.
-    let root = unsafe { OwnedFd::from_raw_fd(root) };
+    Ok(unsafe { OwnedFd::from_raw_fd(root) })
+}
+
+/// Makes a new file system's root what a new `/tmp` is: mode `1777` (as a
+/// tmpfs `/tmp`), owner root (`mkfs`'s `root_owner`), and empty (no
+/// `lost+found`).
+#[allow(unsafe_code)]
+fn make_tmp_root(root: &OwnedFd) -> io::Result<()> {
     // SAFETY: fchmod and unlinkat on our descriptor and a static name.
     unsafe {
         check(libc::fchmod(root.as_raw_fd(), 0o1777).into())?;
@@ -300,7 +355,7 @@ fn open_root(mount: &OwnedFd) -> io::Result<OwnedFd> {
             return Err(io::Error::last_os_error());
         }
     }
-    Ok(root)
+    Ok(())
 }
 
 /// Sets the file system's reserve (see [`reserve_blocks`]); the kernel's
