@@ -20,10 +20,7 @@ fn main() -> ExitCode {
         }
         _ => None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder(serve.is_some()).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
@@ -43,6 +40,23 @@ fn main() -> ExitCode {
         }
         _ => runtime.block_on(ignis_cli::run(cli)),
     }
+}
+
+/// The async runtime. The server's has half as many worker threads as
+/// the machine has CPUs (at least one; `TOKIO_WORKER_THREADS` overrides):
+/// a warm invoke costs its function at least as much CPU as the server,
+/// and every worker beyond what the load needs costs each invoke wake-ups
+/// of the idle one (tokio hands it work to steal). With one worker instead
+/// of two on 2 vCPUs the server ran ~3 times per warm invoke instead of
+/// ~7-9 (docs/architecture.md, "The invoke path").
+fn runtime_builder(serve: bool) -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if serve && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        builder.worker_threads((cpus / 2).max(1));
+    }
+    builder
 }
 
 fn server_config(a: ServeArgs) -> ServerConfig {
