@@ -306,22 +306,30 @@ impl IgnisProcess {
     }
 
     /// Waits (blocking, at most `max`) until the server and everything
-    /// below it are idle: under 5 % of a CPU over 20 ms. Work a cold start
-    /// left behind (a pool refilling) then does not slow what is measured
-    /// next. Says whether they became idle.
+    /// below it are idle: under 5 % of a CPU in each of five 20 ms windows
+    /// in a row. Work a cold start left behind (a pool starting another
+    /// environment, which may begin a few milliseconds after the answer)
+    /// then does not slow what is measured next. Says whether they became
+    /// idle.
     pub fn wait_idle(&self, max: Duration) -> bool {
         const WINDOW: Duration = Duration::from_millis(20);
+        const QUIET_WINDOWS: u32 = 5;
         let used = || {
             let (server, below) = self.cpu_ns_all();
             server + below
         };
         let start = Instant::now();
-        let mut before = used();
+        let (mut before, mut quiet) = (used(), 0);
         while start.elapsed() < max {
             std::thread::sleep(WINDOW);
             let now = used();
             if now.saturating_sub(before) < WINDOW.as_nanos() as u64 / 20 {
-                return true;
+                quiet += 1;
+                if quiet == QUIET_WINDOWS {
+                    return true;
+                }
+            } else {
+                quiet = 0;
             }
             before = now;
         }
