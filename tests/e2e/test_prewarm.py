@@ -263,10 +263,14 @@ def test_held_environments_end_with_the_server(own_server, tmp_path, monkeypatch
         run(lam, language)
     # One held runtime and one prepared sandbox at least.
     wait_for(lambda: srv.stderr().count("held environment ready") >= 2, 60, what="environments started ahead")
-    held = [pid for pid, env in environs().items() if b"_IGNIS_SPECIALIZE_FD=" in env]
-    assert held
     server_pid = srv.proc.pid
-    inits = [int(p.name) for p in os.scandir("/proc") if p.name.isdigit() and parent(int(p.name)) == server_pid]
+    # This server's: a held runtime is its init's child, the init the server's.
+    held = [pid for pid, env in environs().items()
+            if b"_IGNIS_SPECIALIZE_FD=" in env and parent(parent(pid) or 0) == server_pid]
+    assert held
+    inits = [int(p.name) for p in os.scandir("/proc")
+             if p.name.isdigit() and parent(int(p.name)) == server_pid and comm(int(p.name)) == "ignis-init"]
+    assert inits
     assert srv.stop() == 0
     for pid in held + inits:
         assert not os.path.exists(f"/proc/{pid}") or zombie(pid), f"{pid} outlived the server"
@@ -277,6 +281,14 @@ def parent(pid: int) -> int | None:
         with open(f"/proc/{pid}/stat") as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def comm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
         return None
 
 

@@ -142,6 +142,8 @@ impl Catalog {
         for i in &interpreters {
             tracing::debug!(language = i.language.name(), version = %i.release, path = %i.path.display(), "interpreter found");
         }
+        let (dir, pythons) = (clients_dir.join("python"), interpreters.clone());
+        std::thread::spawn(move || clients::compile_python(&dir, &pythons));
         let java_classes: Arc<OnceLock<Result<PathBuf, String>>> = Arc::default();
         let newest_java = interpreters
             .iter()
