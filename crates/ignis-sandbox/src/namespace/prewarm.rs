@@ -286,6 +286,10 @@ struct Pool {
     /// Specializations that worked and that fell back to a fresh launch.
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Cold starts launching afresh right now: the refill waits for them
+    /// (in a burst a held runtime started meanwhile only takes CPU from
+    /// the launches it could no longer serve).
+    launching: std::sync::atomic::AtomicUsize,
 }
 
 /// One kind of held environment.
@@ -370,6 +374,7 @@ impl Prewarming {
             next_id: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            launching: std::sync::atomic::AtomicUsize::new(0),
         });
         let this = Arc::new(Self { sandbox, pool });
         let (sandbox, pool) = (this.sandbox.clone(), this.pool.clone());
@@ -463,7 +468,12 @@ impl Sandbox for Prewarming {
             }
         }
         self.pool.misses.fetch_add(1, Ordering::Relaxed);
-        self.sandbox.launch(spec).await
+        self.pool.launching.fetch_add(1, Ordering::AcqRel);
+        let launched = self.sandbox.launch(spec).await;
+        if self.pool.launching.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.pool.wake.notify_one();
+        }
+        launched
     }
 }
 
@@ -480,6 +490,11 @@ async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
         let Ok(permit) = starting.clone().acquire_owned().await else {
             return;
         };
+        if pool.launching.load(Ordering::Acquire) > 0 {
+            drop(permit);
+            let _ = tokio::time::timeout(Duration::from_millis(50), pool.wake.notified()).await;
+            continue;
+        }
         let Some((kind, spec)) = next_start(&pool) else {
             drop(permit);
             let _ = tokio::time::timeout(Duration::from_secs(1), pool.wake.notified()).await;
