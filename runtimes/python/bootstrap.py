@@ -35,8 +35,9 @@ import _socket
 
 def _await_function():
     """Started held (Ignis's prestarted runtimes, `--prewarm`): the
-    interpreter and this client start before the function is known, with
-    only the variables start-up reads. The standard modules Lambda's own
+    interpreter and this client (the whole module) start before the
+    function is known, with only the variables start-up reads; `True` once
+    specialized, `False` when not held. The standard modules Lambda's own
     client has loaded before a function's code runs are imported now, from
     the standard library (the code is not mounted yet), then the rest of
     the environment is read from the descriptor named — `KEY=value`
@@ -45,7 +46,7 @@ def _await_function():
     is stdin, which then reads /dev/null, as a runtime's does."""
     fd = os.environ.get("_IGNIS_SPECIALIZE_FD")
     if fd is None:
-        return
+        return False
     for name in ("json", "logging", "traceback", "warnings", "importlib", "decimal"):
         try:
             __import__(name)
@@ -74,9 +75,7 @@ def _await_function():
     os.environb.update(given)
     time.tzset()
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
-
-
-_await_function()
+    return True
 
 # --------------------------------------------------------------------------
 # JSON: what Lambda's Python runtime produces.
@@ -1165,4 +1164,10 @@ def main():
 
 
 if __name__ == "__main__":
+    # A held client waits here, with this module loaded; what the module
+    # read from the environment while loading is read again once the
+    # function's is in place.
+    if _await_function():
+        _ENSURE_ASCII = _runtime_minor() < 12
+        _LOG_FORMAT_JSON = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
     main()

@@ -14,6 +14,7 @@ started fresh, and the server's debug log proves the held path ran."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -298,3 +299,38 @@ def zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+JSON_LOGS = '''\
+import logging
+
+def main(event, context):
+    logging.getLogger().warning("held and logging")
+    if event.get("fail"):
+        raise ValueError("boom")
+    return {}
+'''
+
+
+def test_a_held_python_runtime_logs_as_its_function_is_configured(servers):
+    """A held Python client loaded while its start-up variables alone were
+    set: its log format (and ensure_ascii, from AWS_EXECUTION_ENV) are read
+    again once specialized — a function with JSON logs gets JSON records."""
+    held_srv, _ = servers
+    lam = lambda_client(held_srv.url)
+    runtime = runtime_for(held_srv.url, "python3")
+    layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
+    deploy(lam, "text", runtime, [("handler.py", JSON_LOGS)], "handler.main", layer)
+    run(lam, "text")
+    deploy(lam, "json", runtime, [("handler.py", JSON_LOGS)], "handler.main", layer,
+           LoggingConfig={"LogFormat": "JSON"})
+    wait_for(lambda: ready(held_srv) >= 1, 60, what="a held environment")
+    before = specialized(held_srv)
+    resp, body, _ = invoke(lam, "json", {"fail": True}, LogType="Tail")
+    assert specialized(held_srv) == before + 1
+    assert resp.get("FunctionError") == "Unhandled", body
+    import base64
+    log = base64.b64decode(resp["LogResult"]).decode()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(r.get("message") == "held and logging" and r.get("level") == "WARNING" for r in records), log
+    assert any(r.get("errorType") == "ValueError" and r.get("log_level") == "ERROR" for r in records), log
