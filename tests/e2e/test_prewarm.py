@@ -277,12 +277,24 @@ def test_held_environments_end_with_the_server(own_server, tmp_path, monkeypatch
         assert not os.path.exists(f"/proc/{pid}") or zombie(pid), f"{pid} outlived the server"
 
 
-def parent(pid: int) -> int | None:
+def stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (state
+    first, then the parent's pid); None once the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
+
+
+def parent(pid: int) -> int | None:
+    fields = stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def zombie(pid: int) -> bool:
+    fields = stat(pid)
+    return fields is None or fields[0] == "Z"
 
 
 def comm(pid: int) -> str | None:
@@ -291,14 +303,6 @@ def comm(pid: int) -> str | None:
             return f.read().strip()
     except OSError:
         return None
-
-
-def zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 JSON_LOGS = '''\

@@ -56,9 +56,13 @@ pub fn install(dir: &Path) -> std::io::Result<()> {
 /// named after the source's hash, so a new client never runs an old
 /// file's bytecode.
 pub fn python_bytecode(version: (u32, u32)) -> String {
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(PYTHON.as_bytes());
-    let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    // Hashed once: every cold start of a Python function names the file.
+    static SHORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let short = SHORT.get_or_init(|| {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(PYTHON.as_bytes());
+        hash.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    });
     format!("bootstrap.{short}.{}.{}.pyc", version.0, version.1)
 }
 
