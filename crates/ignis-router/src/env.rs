@@ -409,6 +409,12 @@ impl Env {
         !self.broken.load(Ordering::Acquire) && self.process.exited().borrow().is_none()
     }
 
+    /// Counts it as last used at `at` (an environment started ahead of an
+    /// expected invocation is kept as if it had served the one before).
+    pub fn used_at(&self, at: Instant) {
+        *self.last_used.lock().expect("last_used lock poisoned") = at;
+    }
+
     pub fn last_used(&self) -> Instant {
         *self.last_used.lock().expect("last_used lock poisoned")
     }

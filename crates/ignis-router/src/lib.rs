@@ -17,6 +17,7 @@ pub mod report;
 mod streaming;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod warmup;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -225,6 +226,8 @@ struct Pool {
     runtime: Mutex<Option<(Arc<FunctionSpec>, Arc<Resolved>)>>,
     /// Its provisioned concurrency.
     provision: Mutex<provision::Provision>,
+    /// Its pre-warming by the keep-alive policy.
+    warmup: Mutex<warmup::Warmup>,
 }
 
 /// Runs invocations in execution environments.
@@ -346,6 +349,7 @@ impl Router {
                         runtime: Mutex::new(None),
                         idle: Mutex::new(Vec::new()),
                         provision: Mutex::new(provision::Provision::default()),
+                        warmup: Mutex::new(warmup::Warmup::default()),
                     }),
                 );
             }
@@ -784,10 +788,12 @@ impl Router {
         for pool in self.all_pools() {
             let window = self.windows(&pool).horizon();
             let cutoff = now.checked_sub(window);
+            // Not needed before its pre-warm window closes (`warmup`).
+            let unneeded = self.in_prewarm_window(&pool, now);
             let stale = |e: &Arc<Env>| {
                 // Idle too long, or its credentials near their expiry (a
                 // provisioned one is replaced by its provisioner first).
-                let idle_too_long = cutoff.is_some_and(|c| e.last_used() < c);
+                let idle_too_long = unneeded || cutoff.is_some_and(|c| e.last_used() < c);
                 (idle_too_long || e.expiring()) && !e.provisioned() && !e.unfinished()
             };
             let mut idle = pool.idle.lock().expect("pool lock poisoned");

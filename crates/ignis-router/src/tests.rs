@@ -788,12 +788,15 @@ mod keepalive {
             };
             router.invoke(input("{}")).await.unwrap();
             let now = Instant::now();
-            // Then, in its history only, eleven invocations 30 minutes apart.
+            // Then, in its history only, an invocation 30 seconds later and
+            // ten 30 minutes apart: kept for 31 minutes and 10%, without a
+            // pre-warm window (the 5th percentile is in the first minute).
             let pool = pool(&router);
-            for i in 1..=11 {
+            for i in 0..11 {
                 let mut history = pool.history.lock().unwrap();
-                history.started(now + MIN * 30 * i);
-                history.finished(now + MIN * 30 * i);
+                let at = now + Duration::from_secs(30) + MIN * 30 * i;
+                history.started(at);
+                history.finished(at);
             }
             router.reap_at(now + MIN * 4);
             assert_eq!(router.live_environments(), 1, "{mode:?}");
@@ -876,5 +879,69 @@ mod keepalive {
             (MIN * 3).mul_f64(1.1) - Duration::from_secs(108)
         );
         assert!(router.prewarm_due(MIN * 19).is_empty());
+    }
+
+    /// Eleven invocations two minutes apart, in `pool`'s history only, from
+    /// `t0`: a pattern whose pre-warm window is 2 minutes less 10%.
+    fn every_two_minutes(pool: &crate::Pool, t0: Instant) {
+        let mut history = pool.history.lock().unwrap();
+        for i in 0..11 {
+            history.started(t0 + MIN * 2 * i);
+            history.finished(t0 + MIN * 2 * i);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_environment_is_started_ahead_of_an_expected_invocation() {
+        use crate::warmup::LEAD;
+        let dir = tempfile::tempdir().unwrap();
+        let router = hybrid(dir.path());
+        let pool = pool(&router);
+        let t0 = Instant::now();
+        every_two_minutes(&pool, t0);
+        let closes = t0 + MIN * 20 + Duration::from_secs(108);
+        let keep_alive = (MIN * 3).mul_f64(1.1) - Duration::from_secs(108);
+        let second = Duration::from_secs(1);
+        assert!(router.warm_due(closes - LEAD - second).is_empty());
+        assert!(router.warm_due(closes + keep_alive).is_empty());
+        let due = router.warm_due(closes - second);
+        assert_eq!(due.len(), 1);
+        // Once per idle period.
+        assert!(router.warm_due(closes).is_empty());
+        let (due_pool, idle_since) = due.into_iter().next().unwrap();
+        assert_eq!(idle_since, t0 + MIN * 20);
+        router.warm(&due_pool, idle_since).await;
+        assert_eq!(router.live_environments(), 1);
+        assert_eq!(pool.idle.lock().unwrap().len(), 1);
+        // The expected invocation is warm: its environment's first, with no
+        // Init Duration in its REPORT (the init was reported ahead).
+        let done = router.invoke(input("{}")).await.unwrap();
+        assert_eq!(count(&done), 1);
+        let log = String::from_utf8(done.log).unwrap();
+        assert!(log.contains("REPORT RequestId:"), "{log}");
+        assert!(!log.contains("Init Duration"), "{log}");
+        assert_eq!(router.live_environments(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_environment_ends_in_its_prewarm_window() {
+        use crate::warmup::LEAD;
+        let dir = tempfile::tempdir().unwrap();
+        let router = hybrid(dir.path());
+        router.invoke(input("{}")).await.unwrap();
+        let pool = pool(&router);
+        let t0 = Instant::now() + MIN * 2;
+        every_two_minutes(&pool, t0);
+        // It served the last invocation of the pattern.
+        let last = t0 + MIN * 20;
+        pool.idle.lock().unwrap()[0].used_at(last);
+        let closes = last + Duration::from_secs(108);
+        // Shortly before the window closes it is kept (it is what the
+        // warmer would start), ...
+        router.reap_at(closes - LEAD + Duration::from_secs(1));
+        assert_eq!(router.live_environments(), 1);
+        // ... and not needed earlier in the window.
+        router.reap_at(last + Duration::from_secs(30));
+        assert_eq!(router.live_environments(), 0);
     }
 }

@@ -351,6 +351,9 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
             (config.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
         tokio::spawn(async move { router.reap_idle(every, stop.cancelled_owned()).await })
     };
+    // Environments started ahead of the invocations the keep-alive policy
+    // expects (docs/keepalive.md, "Pre-warming").
+    let warmer = tokio::spawn(router.clone().warm_ahead(stop.clone().cancelled_owned()));
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -389,6 +392,7 @@ pub async fn serve(config: ServerConfig, stop: CancellationToken) -> anyhow::Res
     }
     router.shutdown();
     reaper.abort();
+    warmer.abort();
     schedules_engine.abort();
     rules_dispatcher.abort();
     topics_dispatcher.abort();
