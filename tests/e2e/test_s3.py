@@ -855,3 +855,106 @@ def test_an_external_stores_webhook_in_enforce_mode_needs_a_key_allowed_to_write
     assert r.status_code == 200 and r.json() == {"Notifications": 0}, r.text
     r = requests.post(hook, json=MINIO_RECORD, auth=(root["AccessKeyId"], root["SecretAccessKey"]), timeout=30)
     assert r.status_code == 200, r.text
+
+
+# ------------------------------------------------------------------ encryption, ACLs, versions
+
+
+def test_default_encryption_is_sse_s3_and_kms_is_refused(s3, bucket):
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule == [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]["BucketKeyEnabled"] is True
+    e = refused(lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/mine"}}]}))
+    assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("NotImplemented", 501)
+    assert "SSE-KMS" in e.response["Error"]["Message"]
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]["BucketKeyEnabled"] is True, \
+        "the refused document changed nothing"
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0] == {
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+
+    put = s3.put_object(Bucket=bucket, Key="a", Body=b"abc")
+    assert put["ServerSideEncryption"] == "AES256"
+    assert s3.put_object(Bucket=bucket, Key="b", Body=b"b", ServerSideEncryption="AES256")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="a")["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=bucket, Key="a")["ServerSideEncryption"] == "AES256"
+    assert s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "a"})["ServerSideEncryption"] == "AES256"
+    up = s3.create_multipart_upload(Bucket=bucket, Key="m")
+    assert up["ServerSideEncryption"] == "AES256"
+    part = s3.upload_part(Bucket=bucket, Key="m", UploadId=up["UploadId"], PartNumber=1, Body=b"m")
+    assert part["ServerSideEncryption"] == "AES256"
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=up["UploadId"],
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert done["ServerSideEncryption"] == "AES256"
+    for kms in ({"ServerSideEncryption": "aws:kms"}, {"ServerSideEncryption": "aws:kms:dsse"},
+                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/mine"}):
+        e = refused(lambda: s3.put_object(Bucket=bucket, Key="kms", Body=b"secret", **kms))
+        assert error_code(e) == "NotImplemented", kms
+        e = refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="kms", **kms))
+        assert error_code(e) == "NotImplemented", kms
+    e = refused(lambda: s3.copy_object(Bucket=bucket, Key="kms", CopySource={"Bucket": bucket, "Key": "a"},
+                                       ServerSideEncryption="aws:kms"))
+    assert error_code(e) == "NotImplemented"
+    e = refused(lambda: s3.put_object(Bucket=bucket, Key="sse-c", Body=b"x", SSECustomerAlgorithm="AES256",
+                                      SSECustomerKey="k" * 32))
+    assert error_code(e) == "NotImplemented"
+    assert "kms" not in keys(s3, bucket) and "sse-c" not in keys(s3, bucket), "nothing stored on a refusal"
+
+
+def test_acls_are_disabled_the_owner_has_full_control(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    for acl in (s3.get_bucket_acl(Bucket=bucket), s3.get_object_acl(Bucket=bucket, Key="k")):
+        owner = acl["Owner"]["ID"]
+        assert acl["Grants"] == [{"Grantee": {"ID": owner, "DisplayName": acl["Owner"]["DisplayName"], "Type": "CanonicalUser"},
+                                  "Permission": "FULL_CONTROL"}]
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+    # What ACLs already say is accepted; anything else is refused.
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="bucket-owner-full-control")
+    s3.put_object_acl(Bucket=bucket, Key="k", AccessControlPolicy={
+        "Owner": {"ID": owner}, "Grants": [{"Grantee": {"ID": owner, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]})
+    s3.put_object(Bucket=bucket, Key="k2", Body=b"v", ACL="bucket-owner-full-control")
+    for call in (lambda: s3.put_object(Bucket=bucket, Key="pub", Body=b"v", ACL="public-read"),
+                 lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read"),
+                 lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="authenticated-read"),
+                 lambda: s3.put_object_acl(Bucket=bucket, Key="k", AccessControlPolicy={
+                     "Owner": {"ID": owner}, "Grants": [{"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                                                         "Permission": "READ"}]}),
+                 lambda: s3.create_multipart_upload(Bucket=bucket, Key="pub", ACL="public-read-write")):
+        e = refused(call)
+        assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessControlListNotSupported", 400)
+        assert e.response["Error"]["Message"] == "The bucket does not allow ACLs"
+    assert "pub" not in keys(s3, bucket)
+    e = refused(lambda: s3.get_object_acl(Bucket=bucket, Key="missing"))
+    assert error_code(e) == "NoSuchKey"
+    other = unique("acl")
+    e = refused(lambda: s3.create_bucket(Bucket=other, ACL="public-read"))
+    assert error_code(e) == "InvalidBucketAclWithObjectOwnership"
+    assert other not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.create_bucket(Bucket=other, ACL="private", ObjectOwnership="BucketOwnerEnforced")
+    s3.delete_bucket(Bucket=other)
+
+
+def test_object_versions_of_an_unversioned_bucket(s3, bucket):
+    for key in ["dir/a", "dir/b", "one", "two", "two"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [
+        ("dir/a", "null", True), ("dir/b", "null", True), ("one", "null", True), ("two", "null", True)]
+    assert "DeleteMarkers" not in listed
+    assert listed["Versions"][0]["ETag"] == s3.head_object(Bucket=bucket, Key="dir/a")["ETag"]
+    paginator = s3.get_paginator("list_object_versions")
+    pages = list(paginator.paginate(Bucket=bucket, Delimiter="/", PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 3
+    assert [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])] == ["dir/"]
+    assert [v["Key"] for page in pages for v in page.get("Versions", [])] == ["one", "two"]
+    under = s3.list_object_versions(Bucket=bucket, Prefix="dir/", KeyMarker="dir/a")
+    assert [v["Key"] for v in under["Versions"]] == ["dir/b"]
+    e = refused(lambda: s3.list_object_versions(Bucket=bucket, VersionIdMarker="null"))
+    assert error_code(e) == "InvalidArgument"
+    s3.delete_object(Bucket=bucket, Key="one")
+    assert [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == ["dir/a", "dir/b", "two"]

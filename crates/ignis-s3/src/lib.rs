@@ -10,11 +10,17 @@
 //!   streamed by the front, or an [`S3Error`] rendered as REST-XML.
 //! - [`notify`]: bucket notification configurations and the event records
 //!   an object change commits with it, delivered by a dispatcher.
+//! - [`encryption`] (SSE-S3 by default, KMS refused), `acl` (ACLs
+//!   disabled, the owner's full control), `versions` (ListObjectVersions
+//!   of unversioned buckets) and `cors` (configurations, preflights).
 #![deny(missing_docs)]
 
+mod acl;
 pub mod body;
 pub mod conditional;
+mod cors;
 pub mod digest;
+pub mod encryption;
 pub mod error;
 pub mod files;
 pub mod ingest;
@@ -28,6 +34,7 @@ pub mod op;
 mod service;
 #[cfg(test)]
 mod service_tests;
+mod versions;
 pub mod xml;
 
 pub use body::{ByteStream, RequestBody};

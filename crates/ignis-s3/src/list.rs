@@ -57,6 +57,7 @@ impl Inner {
         max: usize,
     ) -> Result<Page, S3Error> {
         let mut page = Page::default();
+        let marker = after.clone();
         let mut cursor = after;
         'pages: loop {
             let rows = self
@@ -78,6 +79,12 @@ impl Inner {
                     .flatten();
                 let entry = match rolled {
                     Some(p) if page.last.as_deref() == Some(p.as_str()) => continue,
+                    // A marker that is a common prefix (the last entry of
+                    // the previous page): its keys were listed in it.
+                    Some(p) if marker.as_deref().is_some_and(|m| p.as_str() <= m) => {
+                        cursor = Some(format!("{p}\u{10FFFF}"));
+                        continue 'pages;
+                    }
                     Some(p) => Entry::Prefix(p),
                     None => Entry::Object(row),
                 };
@@ -113,32 +120,8 @@ impl Inner {
         self.existing(bucket).await?;
         let prefix = q.get("prefix").unwrap_or("");
         let delimiter = q.get("delimiter").unwrap_or("");
-        let max = match q.get("max-keys") {
-            Some(m) => m
-                .parse::<i64>()
-                .ok()
-                .filter(|m| *m >= 0)
-                .ok_or_else(|| {
-                    S3Error::invalid_argument(
-                        "Provided max-keys not an integer or within integer range",
-                        "max-keys",
-                        m,
-                    )
-                })?
-                .min(MAX_KEYS as i64) as usize,
-            None => MAX_KEYS,
-        };
-        let url = match q.get("encoding-type") {
-            None => false,
-            Some(e) if e.eq_ignore_ascii_case("url") => true,
-            Some(e) => {
-                return Err(S3Error::invalid_argument(
-                    "Invalid Encoding Method specified in Request",
-                    "encoding-type",
-                    e,
-                ))
-            }
-        };
+        let max = max_keys(q)?;
+        let url = url_encoding(q)?;
         let token = q.get("continuation-token");
         let after = match version {
             ListVersion::V1 => q.get("marker").map(str::to_string),
@@ -156,13 +139,7 @@ impl Inner {
                 max,
             )
             .await?;
-        let enc = |s: &str| {
-            if url {
-                utf8_percent_encode(s, URL_KEEP).to_string()
-            } else {
-                s.to_string()
-            }
-        };
+        let enc = |s: &str| encode_key(s, url);
         let mut w = XmlWriter::new();
         w.root("ListBucketResult");
         w.leaf("Name", bucket);
@@ -235,6 +212,47 @@ impl Inner {
         }
         w.close("ListBucketResult");
         Ok(S3Response::xml(w.finish()))
+    }
+}
+
+/// `max-keys` (at most [`MAX_KEYS`]; the default).
+pub(crate) fn max_keys(q: &Query) -> Result<usize, S3Error> {
+    Ok(match q.get("max-keys") {
+        Some(m) => m
+            .parse::<i64>()
+            .ok()
+            .filter(|m| *m >= 0)
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "Provided max-keys not an integer or within integer range",
+                    "max-keys",
+                    m,
+                )
+            })?
+            .min(MAX_KEYS as i64) as usize,
+        None => MAX_KEYS,
+    })
+}
+
+/// Whether `encoding-type=url` asks keys to be percent-encoded.
+pub(crate) fn url_encoding(q: &Query) -> Result<bool, S3Error> {
+    match q.get("encoding-type") {
+        None => Ok(false),
+        Some(e) if e.eq_ignore_ascii_case("url") => Ok(true),
+        Some(e) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+            "encoding-type",
+            e,
+        )),
+    }
+}
+
+/// A key or prefix as an answer writes it (`url`: percent-encoded).
+pub(crate) fn encode_key(s: &str, url: bool) -> String {
+    if url {
+        utf8_percent_encode(s, URL_KEEP).to_string()
+    } else {
+        s.to_string()
     }
 }
 

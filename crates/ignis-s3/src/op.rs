@@ -77,6 +77,10 @@ pub enum BucketDoc {
     Policy,
     /// `?tagging`.
     Tagging,
+    /// `?encryption` (default encryption; SSE-S3 when none is set).
+    Encryption,
+    /// `?cors`.
+    Cors,
 }
 
 impl BucketDoc {
@@ -86,9 +90,54 @@ impl BucketDoc {
             Self::Notification => "notification",
             Self::Policy => "policy",
             Self::Tagging => "tagging",
+            Self::Encryption => "encryption",
+            Self::Cors => "cors",
         }
     }
+
+    /// The document a query names (`?policy`, …).
+    fn in_query(q: &Query) -> Option<Self> {
+        [
+            ("notification", Self::Notification),
+            ("policy", Self::Policy),
+            ("tagging", Self::Tagging),
+            ("encryption", Self::Encryption),
+            ("cors", Self::Cors),
+        ]
+        .into_iter()
+        .find_map(|(name, doc)| q.has(name).then_some(doc))
+    }
 }
+
+/// Bucket sub-resources S3 has and Ignis does not serve: a request naming
+/// one is `NotImplemented`, never taken for the plain bucket operation
+/// (a `DELETE /bucket?website` must not delete the bucket).
+const UNSERVED_BUCKET: [&str; 14] = [
+    "website",
+    "lifecycle",
+    "replication",
+    "logging",
+    "accelerate",
+    "requestPayment",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "object-lock",
+    "publicAccessBlock",
+    "policyStatus",
+    "metadataTable",
+];
+
+/// Object sub-resources S3 has and Ignis does not serve.
+const UNSERVED_OBJECT: [&str; 6] = [
+    "retention",
+    "legal-hold",
+    "restore",
+    "select",
+    "attributes",
+    "torrent",
+];
 
 /// One S3 operation, with the bucket and key it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,21 +169,60 @@ pub enum S3Op {
         /// The bucket.
         bucket: String,
     },
-    /// `PUT /bucket?notification|policy|tagging`.
+    /// `GET /bucket?versions`: every object once, its version `null`.
+    ListObjectVersions {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `GET /bucket?acl`.
+    GetBucketAcl {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `PUT /bucket?acl`.
+    PutBucketAcl {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `GET /bucket?ownershipControls` (always `BucketOwnerEnforced`).
+    GetBucketOwnershipControls {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `PUT /bucket?ownershipControls` (only `BucketOwnerEnforced`).
+    PutBucketOwnershipControls {
+        /// The bucket.
+        bucket: String,
+    },
+    /// `GET /bucket/key?acl`.
+    GetObjectAcl {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `PUT /bucket/key?acl`.
+    PutObjectAcl {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// `PUT /bucket?notification|policy|tagging|encryption|cors`.
     PutBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `GET /bucket?notification|policy|tagging`.
+    /// `GET /bucket?notification|policy|tagging|encryption|cors`.
     GetBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `DELETE /bucket?policy|tagging`.
+    /// `DELETE /bucket?policy|tagging|encryption|cors`.
     DeleteBucketDoc {
         /// The bucket.
         bucket: String,
@@ -278,20 +366,33 @@ impl S3Op {
             Self::DeleteBucket { .. } => "DeleteBucket",
             Self::GetBucketLocation { .. } => "GetBucketLocation",
             Self::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Self::ListObjectVersions { .. } => "ListObjectVersions",
+            Self::GetBucketAcl { .. } => "GetBucketAcl",
+            Self::PutBucketAcl { .. } => "PutBucketAcl",
+            Self::GetBucketOwnershipControls { .. } => "GetBucketOwnershipControls",
+            Self::PutBucketOwnershipControls { .. } => "PutBucketOwnershipControls",
+            Self::GetObjectAcl { .. } => "GetObjectAcl",
+            Self::PutObjectAcl { .. } => "PutObjectAcl",
             Self::PutBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "PutBucketNotificationConfiguration",
                 BucketDoc::Policy => "PutBucketPolicy",
                 BucketDoc::Tagging => "PutBucketTagging",
+                BucketDoc::Encryption => "PutBucketEncryption",
+                BucketDoc::Cors => "PutBucketCors",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "GetBucketNotificationConfiguration",
                 BucketDoc::Policy => "GetBucketPolicy",
                 BucketDoc::Tagging => "GetBucketTagging",
+                BucketDoc::Encryption => "GetBucketEncryption",
+                BucketDoc::Cors => "GetBucketCors",
             },
             Self::DeleteBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "PutBucketNotificationConfiguration",
                 BucketDoc::Policy => "DeleteBucketPolicy",
                 BucketDoc::Tagging => "DeleteBucketTagging",
+                BucketDoc::Encryption => "DeleteBucketEncryption",
+                BucketDoc::Cors => "DeleteBucketCors",
             },
             Self::ListObjects { version, .. } => match version {
                 ListVersion::V1 => "ListObjects",
@@ -328,6 +429,13 @@ impl S3Op {
             | Self::DeleteBucket { bucket }
             | Self::GetBucketLocation { bucket }
             | Self::GetBucketVersioning { bucket }
+            | Self::ListObjectVersions { bucket }
+            | Self::GetBucketAcl { bucket }
+            | Self::PutBucketAcl { bucket }
+            | Self::GetBucketOwnershipControls { bucket }
+            | Self::PutBucketOwnershipControls { bucket }
+            | Self::GetObjectAcl { bucket, .. }
+            | Self::PutObjectAcl { bucket, .. }
             | Self::PutBucketDoc { bucket, .. }
             | Self::GetBucketDoc { bucket, .. }
             | Self::DeleteBucketDoc { bucket, .. }
@@ -361,6 +469,8 @@ impl S3Op {
             | Self::PutObjectTagging { key, .. }
             | Self::GetObjectTagging { key, .. }
             | Self::DeleteObjectTagging { key, .. }
+            | Self::GetObjectAcl { key, .. }
+            | Self::PutObjectAcl { key, .. }
             | Self::CreateMultipartUpload { key, .. }
             | Self::UploadPart { key, .. }
             | Self::CompleteMultipartUpload { key, .. }
@@ -394,6 +504,13 @@ impl S3Op {
             Self::HeadBucket { .. } | Self::ListObjects { .. } => "s3:ListBucket",
             Self::GetBucketLocation { .. } => "s3:GetBucketLocation",
             Self::GetBucketVersioning { .. } => "s3:GetBucketVersioning",
+            Self::ListObjectVersions { .. } => "s3:ListBucketVersions",
+            Self::GetBucketAcl { .. } => "s3:GetBucketAcl",
+            Self::PutBucketAcl { .. } => "s3:PutBucketAcl",
+            Self::GetBucketOwnershipControls { .. } => "s3:GetBucketOwnershipControls",
+            Self::PutBucketOwnershipControls { .. } => "s3:PutBucketOwnershipControls",
+            Self::GetObjectAcl { .. } => "s3:GetObjectAcl",
+            Self::PutObjectAcl { .. } => "s3:PutObjectAcl",
             Self::PutBucketDoc { doc, .. } | Self::DeleteBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "s3:PutBucketNotification",
                 BucketDoc::Policy if matches!(self, Self::DeleteBucketDoc { .. }) => {
@@ -401,11 +518,15 @@ impl S3Op {
                 }
                 BucketDoc::Policy => "s3:PutBucketPolicy",
                 BucketDoc::Tagging => "s3:PutBucketTagging",
+                BucketDoc::Encryption => "s3:PutEncryptionConfiguration",
+                BucketDoc::Cors => "s3:PutBucketCORS",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "s3:GetBucketNotification",
                 BucketDoc::Policy => "s3:GetBucketPolicy",
                 BucketDoc::Tagging => "s3:GetBucketTagging",
+                BucketDoc::Encryption => "s3:GetEncryptionConfiguration",
+                BucketDoc::Cors => "s3:GetBucketCORS",
             },
             Self::ListMultipartUploads { .. } => "s3:ListBucketMultipartUploads",
             Self::DeleteObjects { .. } | Self::DeleteObject { .. } => "s3:DeleteObject",
@@ -452,7 +573,7 @@ pub fn host_bucket(host: &str) -> Option<String> {
 }
 
 /// The bucket and key a request names.
-fn address(req: &S3Request<'_>) -> Result<(Option<String>, Option<String>), S3Error> {
+pub(crate) fn address(req: &S3Request<'_>) -> Result<(Option<String>, Option<String>), S3Error> {
     let decode = |s: &str| {
         percent_decode_str(s)
             .decode_utf8()
@@ -477,7 +598,8 @@ fn address(req: &S3Request<'_>) -> Result<(Option<String>, Option<String>), S3Er
     Ok((bucket, key))
 }
 
-fn not_implemented(what: &str) -> S3Error {
+/// S3's `NotImplemented` (501) naming what is not served.
+pub(crate) fn not_implemented(what: &str) -> S3Error {
     S3Error::new(
         StatusCode::NOT_IMPLEMENTED,
         "NotImplemented",
@@ -495,79 +617,23 @@ pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
     let Some(bucket) = bucket else {
         return match method.as_str() {
             "GET" => Ok(S3Op::ListBuckets),
-            _ => Err(S3Error::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-            )),
+            _ => Err(method_not_allowed()),
         };
     };
-    let doc = if q.has("notification") {
-        Some(BucketDoc::Notification)
-    } else if q.has("policy") {
-        Some(BucketDoc::Policy)
-    } else if q.has("tagging") {
-        Some(BucketDoc::Tagging)
-    } else {
-        None
-    };
+    let doc = BucketDoc::in_query(&q);
     let Some(key) = key else {
-        return match (method.as_str(), doc) {
-            ("PUT", Some(doc)) => Ok(S3Op::PutBucketDoc { bucket, doc }),
-            ("GET", Some(doc)) => Ok(S3Op::GetBucketDoc { bucket, doc }),
-            ("DELETE", Some(doc)) => Ok(S3Op::DeleteBucketDoc { bucket, doc }),
-            ("PUT", None) => {
-                for sub in [
-                    "versioning",
-                    "cors",
-                    "acl",
-                    "lifecycle",
-                    "website",
-                    "encryption",
-                ] {
-                    if q.has(sub) {
-                        return Err(not_implemented(sub));
-                    }
-                }
-                Ok(S3Op::CreateBucket { bucket })
-            }
-            ("GET", None) if q.has("location") => Ok(S3Op::GetBucketLocation { bucket }),
-            ("GET", None) if q.has("versioning") => Ok(S3Op::GetBucketVersioning { bucket }),
-            ("GET", None) if q.has("uploads") => Ok(S3Op::ListMultipartUploads { bucket }),
-            ("GET", None) => {
-                for sub in [
-                    "cors",
-                    "acl",
-                    "lifecycle",
-                    "website",
-                    "encryption",
-                    "versions",
-                ] {
-                    if q.has(sub) {
-                        return Err(not_implemented(sub));
-                    }
-                }
-                let version = if q.get("list-type") == Some("2") {
-                    ListVersion::V2
-                } else {
-                    ListVersion::V1
-                };
-                Ok(S3Op::ListObjects { bucket, version })
-            }
-            ("HEAD", None) => Ok(S3Op::HeadBucket { bucket }),
-            ("DELETE", None) => Ok(S3Op::DeleteBucket { bucket }),
-            ("POST", None) if q.has("delete") => Ok(S3Op::DeleteObjects { bucket }),
-            _ => Err(S3Error::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-            )),
-        };
+        return bucket_op(&method, bucket, doc, &q);
     };
     names::check_key(&key)?;
+    if let Some(sub) = UNSERVED_OBJECT.into_iter().find(|s| q.has(s)) {
+        return Err(not_implemented(sub));
+    }
     let upload_id = q.get("uploadId").map(str::to_string);
     let tagging = q.has("tagging");
+    let acl = q.has("acl");
     match (method.as_str(), upload_id) {
+        ("PUT", None) if acl => Ok(S3Op::PutObjectAcl { bucket, key }),
+        ("GET", None) if acl => Ok(S3Op::GetObjectAcl { bucket, key }),
         ("PUT", Some(upload_id)) => {
             let copy_source = req
                 .headers
@@ -631,12 +697,65 @@ pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
             key,
             upload_id,
         }),
-        _ => Err(S3Error::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(method_not_allowed()),
     }
+}
+
+/// A request naming a bucket and no key.
+fn bucket_op(
+    method: &str,
+    bucket: String,
+    doc: Option<BucketDoc>,
+    q: &Query,
+) -> Result<S3Op, S3Error> {
+    if let Some(sub) = UNSERVED_BUCKET.into_iter().find(|s| q.has(s)) {
+        return Err(not_implemented(sub));
+    }
+    match (method, doc) {
+        ("PUT", Some(doc)) => Ok(S3Op::PutBucketDoc { bucket, doc }),
+        ("GET", Some(doc)) => Ok(S3Op::GetBucketDoc { bucket, doc }),
+        ("DELETE", Some(doc)) => Ok(S3Op::DeleteBucketDoc { bucket, doc }),
+        // Versioning is never enabled: reading it is served, setting it not.
+        (_, None) if q.has("versioning") => match method {
+            "GET" => Ok(S3Op::GetBucketVersioning { bucket }),
+            _ => Err(not_implemented("versioning")),
+        },
+        (_, None) if q.has("acl") => match method {
+            "GET" => Ok(S3Op::GetBucketAcl { bucket }),
+            "PUT" => Ok(S3Op::PutBucketAcl { bucket }),
+            _ => Err(method_not_allowed()),
+        },
+        (_, None) if q.has("ownershipControls") => match method {
+            "GET" => Ok(S3Op::GetBucketOwnershipControls { bucket }),
+            "PUT" => Ok(S3Op::PutBucketOwnershipControls { bucket }),
+            _ => Err(not_implemented("ownershipControls")),
+        },
+        ("GET", None) if q.has("versions") => Ok(S3Op::ListObjectVersions { bucket }),
+        ("GET", None) if q.has("location") => Ok(S3Op::GetBucketLocation { bucket }),
+        ("GET", None) if q.has("uploads") => Ok(S3Op::ListMultipartUploads { bucket }),
+        ("POST", None) if q.has("delete") => Ok(S3Op::DeleteObjects { bucket }),
+        ("PUT", None) => Ok(S3Op::CreateBucket { bucket }),
+        ("GET", None) => {
+            let version = if q.get("list-type") == Some("2") {
+                ListVersion::V2
+            } else {
+                ListVersion::V1
+            };
+            Ok(S3Op::ListObjects { bucket, version })
+        }
+        ("HEAD", None) => Ok(S3Op::HeadBucket { bucket }),
+        ("DELETE", None) => Ok(S3Op::DeleteBucket { bucket }),
+        _ => Err(method_not_allowed()),
+    }
+}
+
+/// S3's `MethodNotAllowed`.
+pub(crate) fn method_not_allowed() -> S3Error {
+    S3Error::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
 }
 
 /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded, with

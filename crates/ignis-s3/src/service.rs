@@ -12,6 +12,8 @@ use ignis_store::objects::{BucketDeleted, BucketRow};
 use ignis_store::ObjectStore;
 
 use crate::body::{ByteStream, RequestBody};
+use crate::cors::CorsConfig;
+use crate::encryption::DefaultEncryption;
 use crate::error::S3Error;
 use crate::files::Disk;
 use crate::meta::{iso8601, now_ms};
@@ -106,11 +108,47 @@ impl S3 {
         signer: Option<ChunkSigner>,
     ) -> Result<S3Response, S3Error> {
         let mut body = RequestBody::new(body, req.headers, signer)?;
+        match &op {
+            S3Op::CreateBucket { .. } => crate::acl::check_create_bucket(req.headers)?,
+            S3Op::PutObject { .. }
+            | S3Op::CopyObject { .. }
+            | S3Op::CreateMultipartUpload { .. } => {
+                crate::encryption::check_request(req.headers)?;
+                crate::acl::check_object_write(req.headers)?;
+            }
+            _ => {}
+        }
+        let encrypted = op.key().is_some()
+            && matches!(
+                op,
+                S3Op::PutObject { .. }
+                    | S3Op::CopyObject { .. }
+                    | S3Op::GetObject { .. }
+                    | S3Op::HeadObject { .. }
+                    | S3Op::CreateMultipartUpload { .. }
+                    | S3Op::UploadPart { .. }
+                    | S3Op::CompleteMultipartUpload { .. }
+            );
+        let resp = self.dispatch(op, req, &mut body).await?;
+        // Every object is SSE-S3's, as on S3 (see `encryption`).
+        Ok(if encrypted && resp.status.is_success() {
+            resp.with(crate::encryption::SSE_HEADER, crate::encryption::AES256)
+        } else {
+            resp
+        })
+    }
+
+    async fn dispatch(
+        &self,
+        op: S3Op,
+        req: &S3Request<'_>,
+        body: &mut RequestBody,
+    ) -> Result<S3Response, S3Error> {
         let q = Query::parse(req.query);
         let this = &*self.inner;
         match op {
             S3Op::ListBuckets => this.list_buckets().await,
-            S3Op::CreateBucket { bucket } => this.create_bucket(&bucket, &mut body).await,
+            S3Op::CreateBucket { bucket } => this.create_bucket(&bucket, body).await,
             S3Op::HeadBucket { bucket } => {
                 this.existing(&bucket).await?;
                 Ok(S3Response::empty(StatusCode::OK).with("x-amz-bucket-region", &this.region))
@@ -171,6 +209,8 @@ impl S3 {
                     BucketDoc::Tagging => Some(crate::objects::encode_tags(
                         &crate::objects::parse_tagging(&text)?,
                     )),
+                    BucketDoc::Encryption => Some(DefaultEncryption::parse(&text)?.encode()),
+                    BucketDoc::Cors => Some(CorsConfig::parse(&text)?.encode()),
                 };
                 if !this
                     .store
@@ -216,6 +256,18 @@ impl S3 {
                         "The TagSet does not exist",
                     )
                     .with("BucketName", bucket)),
+                    (BucketDoc::Encryption, v) => Ok(S3Response::xml(
+                        DefaultEncryption::decode(v.as_deref()).to_xml(),
+                    )),
+                    (BucketDoc::Cors, Some(c)) => {
+                        Ok(S3Response::xml(CorsConfig::decode(&c).to_xml()))
+                    }
+                    (BucketDoc::Cors, None) => Err(S3Error::new(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchCORSConfiguration",
+                        "The CORS configuration does not exist",
+                    )
+                    .with("BucketName", bucket)),
                 }
             }
             S3Op::DeleteBucketDoc { bucket, doc } => {
@@ -229,9 +281,18 @@ impl S3 {
                 Ok(S3Response::empty(StatusCode::NO_CONTENT))
             }
             S3Op::ListObjects { bucket, version } => this.list_objects(&bucket, version, &q).await,
+            S3Op::ListObjectVersions { bucket } => this.list_versions(&bucket, &q).await,
+            S3Op::GetBucketAcl { bucket } => this.get_acl(&bucket, None).await,
+            S3Op::PutBucketAcl { bucket } => this.put_acl(&bucket, None, req.headers, body).await,
+            S3Op::GetObjectAcl { bucket, key } => this.get_acl(&bucket, Some(&key)).await,
+            S3Op::PutObjectAcl { bucket, key } => {
+                this.put_acl(&bucket, Some(&key), req.headers, body).await
+            }
+            S3Op::GetBucketOwnershipControls { bucket } => this.get_ownership(&bucket).await,
+            S3Op::PutBucketOwnershipControls { bucket } => this.put_ownership(&bucket, body).await,
             S3Op::ListMultipartUploads { bucket } => this.list_uploads(&bucket).await,
-            S3Op::DeleteObjects { bucket } => this.delete_objects(&bucket, &mut body).await,
-            S3Op::PutObject { bucket, key } => this.put_object(&bucket, &key, req, &mut body).await,
+            S3Op::DeleteObjects { bucket } => this.delete_objects(&bucket, body).await,
+            S3Op::PutObject { bucket, key } => this.put_object(&bucket, &key, req, body).await,
             S3Op::CopyObject {
                 bucket,
                 key,
@@ -245,7 +306,7 @@ impl S3 {
             S3Op::HeadObject { bucket, key } => this.get_object(&bucket, &key, req, &q, true).await,
             S3Op::DeleteObject { bucket, key } => this.delete_object(&bucket, &key).await,
             S3Op::PutObjectTagging { bucket, key } => {
-                this.put_object_tagging(&bucket, &key, &mut body).await
+                this.put_object_tagging(&bucket, &key, body).await
             }
             S3Op::GetObjectTagging { bucket, key } => this.get_object_tagging(&bucket, &key).await,
             S3Op::DeleteObjectTagging { bucket, key } => {
@@ -261,7 +322,7 @@ impl S3 {
                 part_number,
                 copy_source: None,
             } => {
-                this.upload_part(&bucket, &key, &upload_id, part_number, &mut body)
+                this.upload_part(&bucket, &key, &upload_id, part_number, body)
                     .await
             }
             S3Op::UploadPart {
@@ -285,10 +346,7 @@ impl S3 {
                 bucket,
                 key,
                 upload_id,
-            } => {
-                this.complete_upload(&bucket, &key, &upload_id, &mut body)
-                    .await
-            }
+            } => this.complete_upload(&bucket, &key, &upload_id, body).await,
             S3Op::AbortMultipartUpload {
                 bucket,
                 key,

@@ -263,3 +263,80 @@ async fn a_crash_leftover_is_swept_and_objects_stay() {
         .unwrap();
     assert_eq!(header(&resp, "content-length"), "4");
 }
+
+#[tokio::test]
+async fn bucket_sub_resources_never_fall_through_to_the_bucket() {
+    let f = fixture();
+    call(&f.s3, "PUT", "/subs", "", b"").await.unwrap();
+    // DELETE ?website used to be DeleteBucket, PUT ?lifecycle CreateBucket.
+    for (method, query) in [
+        ("DELETE", "website"),
+        ("PUT", "lifecycle"),
+        ("PUT", "versioning"),
+    ] {
+        let e = call(&f.s3, method, "/subs", query, b"").await.unwrap_err();
+        assert_eq!(e.code, "NotImplemented", "{method} ?{query}");
+    }
+    call(&f.s3, "HEAD", "/subs", "", b"").await.unwrap();
+    // The default encryption until one is put; deleting it is the default.
+    let enc = text(
+        call(&f.s3, "GET", "/subs", "encryption", b"")
+            .await
+            .unwrap(),
+    );
+    assert!(enc.contains("<SSEAlgorithm>AES256</SSEAlgorithm>"), "{enc}");
+    call(&f.s3, "DELETE", "/subs", "encryption", b"")
+        .await
+        .unwrap();
+    call(&f.s3, "HEAD", "/subs", "", b"").await.unwrap();
+    // PUT /subs/k?acl is not an upload of the ACL document.
+    call(&f.s3, "PUT", "/subs/k", "", b"bytes").await.unwrap();
+    let e = call(&f.s3, "PUT", "/subs/k", "acl", b"<AccessControlPolicy/>")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "MalformedACLError");
+    let acl = text(call(&f.s3, "GET", "/subs/k", "acl", b"").await.unwrap());
+    assert!(
+        acl.contains("<Permission>FULL_CONTROL</Permission>"),
+        "{acl}"
+    );
+    let resp = call(&f.s3, "GET", "/subs/k", "", b"").await.unwrap();
+    assert_eq!(header(&resp, "content-length"), "5");
+    assert_eq!(header(&resp, "x-amz-server-side-encryption"), "AES256");
+}
+
+#[tokio::test]
+async fn object_versions_list_every_object_once_as_null_and_page() {
+    let f = fixture();
+    call(&f.s3, "PUT", "/vers", "", b"").await.unwrap();
+    for key in ["a/1", "a/2", "b", "c"] {
+        call(&f.s3, "PUT", &format!("/vers/{key}"), "", b"x")
+            .await
+            .unwrap();
+    }
+    call(&f.s3, "PUT", "/vers/b", "", b"again").await.unwrap();
+    let mut seen = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let q = match &marker {
+            Some(m) => {
+                format!("versions&delimiter=/&max-keys=1&key-marker={m}&version-id-marker=null")
+            }
+            None => "versions&delimiter=/&max-keys=1".into(),
+        };
+        let page = text(call(&f.s3, "GET", "/vers", &q, b"").await.unwrap());
+        for v in all(&page, "Version") {
+            assert!(
+                v.contains("<VersionId>null</VersionId><IsLatest>true</IsLatest>"),
+                "{v}"
+            );
+        }
+        seen.extend(all(&page, "Key").into_iter().map(str::to_string));
+        seen.extend(all(&page, "Prefix").into_iter().skip(1).map(str::to_string));
+        match all(&page, "NextKeyMarker").first() {
+            Some(m) => marker = Some(m.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a/", "b", "c"], "each once, a common prefix once");
+}

@@ -1,0 +1,134 @@
+//! ListObjectVersions for buckets whose versioning was never enabled (the
+//! only kind Ignis has): as on S3, every object is listed once, its
+//! version id `null`, the latest; there are no delete markers. Paging is
+//! a listing's — `prefix`, `delimiter` (common prefixes counting once),
+//! `max-keys`, `key-marker` (with `version-id-marker` `null`, the only
+//! version there is) and `encoding-type=url`.
+
+use crate::error::S3Error;
+use crate::list::{encode_key, max_keys, url_encoding, Entry};
+use crate::meta::iso8601;
+use crate::op::Query;
+use crate::service::{Inner, OWNER_ID, OWNER_NAME};
+use crate::xml::XmlWriter;
+use crate::S3Response;
+
+/// The version id of an object in an unversioned bucket.
+const NULL_VERSION: &str = "null";
+
+/// The `key-marker` a listing starts after: `version-id-marker` needs one
+/// and can only be `null`.
+fn key_marker(q: &Query) -> Result<Option<String>, S3Error> {
+    let key = q.get("key-marker").filter(|k| !k.is_empty());
+    match (key, q.get("version-id-marker").filter(|v| !v.is_empty())) {
+        (None, Some(v)) => Err(S3Error::invalid_argument(
+            "A version-id marker cannot be specified without a key marker.",
+            "version-id-marker",
+            v,
+        )),
+        (_, Some(v)) if v != NULL_VERSION => Err(S3Error::invalid_argument(
+            "Invalid version id specified",
+            "version-id-marker",
+            v,
+        )),
+        (key, _) => Ok(key.map(str::to_string)),
+    }
+}
+
+impl Inner {
+    pub(crate) async fn list_versions(
+        &self,
+        bucket: &str,
+        q: &Query,
+    ) -> Result<S3Response, S3Error> {
+        self.existing(bucket).await?;
+        let prefix = q.get("prefix").unwrap_or("");
+        let delimiter = q.get("delimiter").unwrap_or("");
+        let max = max_keys(q)?;
+        let url = url_encoding(q)?;
+        let marker = key_marker(q)?;
+        let page = self
+            .list_page(bucket, prefix, delimiter, marker.clone(), max)
+            .await?;
+        let enc = |s: &str| encode_key(s, url);
+        let mut w = XmlWriter::new();
+        w.root("ListVersionsResult");
+        w.leaf("Name", bucket);
+        w.leaf("Prefix", &enc(prefix));
+        w.leaf("KeyMarker", &enc(marker.as_deref().unwrap_or("")));
+        w.leaf("VersionIdMarker", q.get("version-id-marker").unwrap_or(""));
+        if page.truncated {
+            if let Some(last) = &page.last {
+                w.leaf("NextKeyMarker", &enc(last));
+                if matches!(page.entries.last(), Some(Entry::Object(_))) {
+                    w.leaf("NextVersionIdMarker", NULL_VERSION);
+                }
+            }
+        }
+        w.leaf("MaxKeys", &max.to_string());
+        if !delimiter.is_empty() {
+            w.leaf("Delimiter", &enc(delimiter));
+        }
+        if url {
+            w.leaf("EncodingType", "url");
+        }
+        w.leaf("IsTruncated", if page.truncated { "true" } else { "false" });
+        for entry in &page.entries {
+            if let Entry::Object(o) = entry {
+                w.open("Version");
+                w.leaf("Key", &enc(&o.key));
+                w.leaf("VersionId", NULL_VERSION);
+                w.leaf("IsLatest", "true");
+                w.leaf("LastModified", &iso8601(o.modified_ms));
+                w.leaf("ETag", &o.etag);
+                w.leaf("Size", &o.size.to_string());
+                w.open("Owner");
+                w.leaf("ID", OWNER_ID);
+                w.leaf("DisplayName", OWNER_NAME);
+                w.close("Owner");
+                w.leaf("StorageClass", "STANDARD");
+                w.close("Version");
+            }
+        }
+        for entry in &page.entries {
+            if let Entry::Prefix(p) = entry {
+                w.open("CommonPrefixes");
+                w.leaf("Prefix", &enc(p));
+                w.close("CommonPrefixes");
+            }
+        }
+        w.close("ListVersionsResult");
+        Ok(S3Response::xml(w.finish()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_marker_needs_a_key_marker_and_is_null() {
+        let q = |s: &str| Query::parse(s);
+        assert_eq!(key_marker(&q("")).unwrap(), None);
+        assert_eq!(
+            key_marker(&q("key-marker=a")).unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            key_marker(&q("key-marker=a&version-id-marker=null"))
+                .unwrap()
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            key_marker(&q("version-id-marker=null")).unwrap_err().code,
+            "InvalidArgument"
+        );
+        assert_eq!(
+            key_marker(&q("key-marker=a&version-id-marker=3HL4kqtJ"))
+                .unwrap_err()
+                .code,
+            "InvalidArgument"
+        );
+    }
+}
