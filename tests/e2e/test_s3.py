@@ -958,3 +958,89 @@ def test_object_versions_of_an_unversioned_bucket(s3, bucket):
     assert error_code(e) == "InvalidArgument"
     s3.delete_object(Bucket=bucket, Key="one")
     assert [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == ["dir/a", "dir/b", "two"]
+
+
+# ------------------------------------------------------------------ CORS
+
+
+CORS_RULES = [
+    {"ID": "app", "AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["PUT", "GET"],
+     "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag", "x-amz-request-id"], "MaxAgeSeconds": 600},
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"]},
+]
+
+
+def preflight(url: str, path: str, origin: str, method: str, headers: str | None = None, host: str | None = None):
+    h = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        h["Access-Control-Request-Headers"] = headers
+    if host:
+        h["Host"] = host
+    return requests.options(f"{url}{path}", headers=h, timeout=30)
+
+
+def test_cors_configuration_is_validated_stored_and_removed(s3, bucket):
+    e = refused(lambda: s3.get_bucket_cors(Bucket=bucket))
+    assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("NoSuchCORSConfiguration", 404)
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES
+    for bad, code in [
+        ({"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}, "InvalidRequest"),
+        ({"CORSRules": [{"AllowedOrigins": ["https://*.*.example.com"], "AllowedMethods": ["GET"]}]}, "InvalidRequest"),
+        ({"CORSRules": []}, "MalformedXML"),
+    ]:
+        assert error_code(refused(lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=bad))) == code, bad
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES, "a refused document changed nothing"
+    s3.delete_bucket_cors(Bucket=bucket)
+    assert error_code(refused(lambda: s3.get_bucket_cors(Bucket=bucket))) == "NoSuchCORSConfiguration"
+    s3.head_bucket(Bucket=bucket)
+
+
+def test_cors_preflights_and_actual_requests(url, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="photo.png", Body=b"png")
+    # No configuration: refused.
+    r = preflight(url, f"/{bucket}/photo.png", "https://app.example.com", "GET")
+    assert r.status_code == 403 and "<Code>CORSResponse</Code>" in r.text, r.text
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
+    # Path style, unsigned as a browser sends it: the first matching rule.
+    r = preflight(url, f"/{bucket}/photo.png", "https://app.example.com", "PUT", "Content-Type, X-Amz-Date")
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert r.headers["Access-Control-Allow-Methods"] == "PUT, GET"
+    assert r.headers["Access-Control-Allow-Headers"] == "content-type, x-amz-date"
+    assert r.headers["Access-Control-Expose-Headers"] == "ETag, x-amz-request-id"
+    assert r.headers["Access-Control-Max-Age"] == "600"
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    # Virtual-host style, the bucket itself, the wildcard rule.
+    port = url.rsplit(":", 1)[1]
+    r = preflight(url, "/", "https://elsewhere.org", "HEAD", host=f"{bucket}.s3.localhost:{port}")
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Max-Age" not in r.headers
+    # Nothing matches: a method no rule allows, a header the rule does not allow.
+    for origin, method, headers in [("https://elsewhere.org", "PUT", None),
+                                    ("https://app.example.com", "DELETE", None),
+                                    ("https://app.example.com", "PUT", "authorization")]:
+        r = preflight(url, f"/{bucket}/photo.png", origin, method, headers)
+        assert r.status_code == 403, (origin, method, headers)
+        assert "This CORS request is not allowed" in r.text
+        assert "Access-Control-Allow-Origin" not in r.headers
+    r = requests.options(f"{url}/{bucket}/photo.png", headers={"Host": f"s3.localhost:{port}", "Access-Control-Request-Method": "GET"}, timeout=30)
+    assert r.status_code == 400 and "Origin request header needed" in r.text, r.text
+    r = preflight(url, f"/{unique('none')}/k", "https://app.example.com", "GET")
+    assert r.status_code == 404 and "<Code>NoSuchBucket</Code>" in r.text
+    # Actual requests with an Origin carry the matching rule's headers.
+    signer = aws_client(url, "s3", signature_version="s3v4")
+    get = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "photo.png"})
+    r = requests.get(get, headers={"Origin": "https://app.example.com"}, timeout=30)
+    assert r.status_code == 200 and r.content == b"png", (get, r.status_code, r.text)
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert r.headers["Access-Control-Expose-Headers"] == "ETag, x-amz-request-id"
+    r = requests.get(get, headers={"Origin": "https://elsewhere.org"}, timeout=30)
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    r = requests.get(get, timeout=30)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    put = signer.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "up.txt"})
+    r = requests.put(put, data=b"up", headers={"Origin": "https://elsewhere.org"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert "Access-Control-Allow-Origin" not in r.headers, "the wildcard rule allows GET and HEAD only"

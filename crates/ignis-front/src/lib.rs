@@ -183,6 +183,16 @@ impl tower::Service<Request> for Front {
             let inner = self.inner.clone();
             return Box::pin(async move { Ok(inner.sns_public(req).await) });
         }
+        // A browser's CORS preflight for S3: unsigned, routed by its host
+        // or its path-style bucket.
+        if s3::is_preflight(&req) {
+            let inner = self.inner.clone();
+            return Box::pin(async move {
+                let (parts, body) = req.into_parts();
+                let request_id = uuid::Uuid::new_v4().to_string();
+                Ok(inner.s3_service(parts, body, &request_id).await)
+            });
+        }
         if self.inner.mode == AuthMode::Open && plainly_lambda(&req) {
             return tower::Service::call(&mut self.api, req);
         }

@@ -69,6 +69,46 @@ fn webhook_key(headers: &http::HeaderMap) -> Option<(String, String)> {
     Some((key.to_string(), secret.to_string()))
 }
 
+/// Whether a request is a browser's CORS preflight for S3, unsigned as
+/// browsers send it: any `OPTIONS` to an S3 host, or one with `Origin` or
+/// `Access-Control-Request-Method` to a path-style bucket — nothing else
+/// names S3 in an unsigned request (S3 itself answers a preflight missing
+/// either header with 400). A first path segment shaped like an API version
+/// (`/2015-03-31/…`) or Ignis's own (`/ignis/…`) is not a bucket.
+pub(crate) fn is_preflight(parts: &axum::extract::Request) -> bool {
+    let h = parts.headers();
+    if parts.method() != Method::OPTIONS {
+        return false;
+    }
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host_name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+    if host_name.split('.').any(|l| l == "s3") || ignis_s3::op::host_bucket(host).is_some() {
+        return true;
+    }
+    if !h.contains_key(header::ORIGIN) && !h.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        return false;
+    }
+    let first = parts
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let api_version = first.len() == 10
+        && first.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    !api_version && first != "ignis" && ignis_s3::names::check_bucket_name(first).is_ok()
+}
+
 /// Whether a request, recognized without its body, is S3's.
 pub(crate) fn is_s3(what: &Recognized) -> bool {
     what.service.is_some_and(|s| s.signing_name == "s3")
@@ -114,6 +154,20 @@ impl Inner {
     ) -> Response {
         let head = parts.method == Method::HEAD;
         let query = parts.uri.query().unwrap_or("");
+        // A browser's CORS preflight is unsigned: S3 answers it from the
+        // bucket's CORS configuration alone.
+        if parts.method == Method::OPTIONS {
+            let req = S3Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query,
+                headers: &parts.headers,
+            };
+            return match self.s3.preflight(&req).await {
+                Ok(resp) => render(resp, false, request_id),
+                Err(e) => s3_error(&e, false, request_id),
+            };
+        }
         let rp = RequestParts {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -149,10 +203,21 @@ impl Inner {
         let stream = body
             .into_data_stream()
             .map(|r| r.map_err(std::io::Error::other));
-        match self.s3.execute(op, &req, Box::pin(stream), signer).await {
+        let mut resp = match self.s3.execute(op, &req, Box::pin(stream), signer).await {
             Ok(resp) => render(resp, head, request_id),
             Err(e) => s3_error(&e, head, request_id),
+        };
+        // A browser's actual cross-origin request: the matching rule's
+        // headers, on success and refusal alike.
+        for (name, value) in self.s3.cors_headers(&req).await {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                resp.headers_mut().insert(n, v);
+            }
         }
+        resp
     }
 
     /// An S3-compatible store's webhook (see `ignis_s3::ingest`): in
@@ -359,4 +424,66 @@ fn render(resp: S3Response, head: bool, request_id: &str) -> Response {
         }
     }
     with_ids(out, request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(host: &str, path: &str, headers: &[(&str, &str)]) -> axum::extract::Request {
+        let mut b = http::Request::builder()
+            .method(Method::OPTIONS)
+            .uri(path)
+            .header("host", host);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_preflight_names_s3_by_host_or_path_style_bucket() {
+        let cors = [
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "PUT"),
+        ];
+        assert!(is_preflight(&request(
+            "127.0.0.1:9000",
+            "/photos/a.png",
+            &cors
+        )));
+        assert!(is_preflight(&request(
+            "photos.s3.localhost:9000",
+            "/a.png",
+            &cors
+        )));
+        assert!(is_preflight(&request("photos.localhost", "/", &cors)));
+        // Lambda's API and Ignis's own paths, no preflight headers.
+        assert!(!is_preflight(&request(
+            "127.0.0.1:9000",
+            "/2015-03-31/functions",
+            &cors
+        )));
+        assert!(!is_preflight(&request(
+            "127.0.0.1:9000",
+            "/ignis/v1/code/x",
+            &cors
+        )));
+        assert!(is_preflight(&request(
+            "127.0.0.1:9000",
+            "/photos/a.png",
+            &cors[..1]
+        )));
+        assert!(!is_preflight(&request(
+            "127.0.0.1:9000",
+            "/photos/a.png",
+            &[]
+        )));
+        assert!(is_preflight(&request("s3.localhost", "/photos/a.png", &[])));
+        assert!(!is_preflight(&request(
+            "127.0.0.1:9000",
+            "/Not_A_Bucket/a",
+            &cors
+        )));
+    }
 }
