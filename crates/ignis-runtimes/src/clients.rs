@@ -169,22 +169,16 @@ pub fn launch(
         // order; the Ruby client its load and gem paths.
         Language::Node | Language::Ruby => vec![script(language)],
         // The client builds the function's class loader (task root, lib/*.jar,
-        // layers) itself; C1 only and class data sharing start the JVM fastest.
+        // layers) itself. The JVM's defaults come from a settings file the
+        // function's JAVA_TOOL_OPTIONS can override (see java::FLAGS); with
+        // the client's class data sharing archive for this JDK when there
+        // is one (see java_cds), which needs the jar at the path it was
+        // recorded with.
         Language::Java => {
             // Lambda's en_US.UTF-8 is not installed everywhere; without a
             // UTF-8 locale Java's default charset is ASCII.
             env.push(("LANG".to_string(), "C.UTF-8".to_string()));
-            let classes = seen.display().to_string();
-            [
-                "-XX:+TieredCompilation",
-                "-XX:TieredStopAtLevel=1",
-                "-Xshare:auto",
-                "-cp",
-                &classes,
-                crate::java::MAIN_CLASS,
-            ]
-            .map(String::from)
-            .to_vec()
+            java_args(host.as_deref(), &seen, interpreter)
         }
     };
     Launch {
@@ -195,6 +189,41 @@ pub fn launch(
         client_dir: host,
         interpreter: interpreter.clone(),
     }
+}
+
+/// The JVM's arguments: the settings file (the archive's when it is there
+/// and the client is seen where it was recorded), the class path (the jar,
+/// else the classes directory of an older compile) and the main class.
+fn java_args(host: Option<&Path>, seen: &Path, interpreter: &Interpreter) -> Vec<String> {
+    let has = |name: &str| host.is_some_and(|h| h.join(name).is_file());
+    let mut args = Vec::with_capacity(6);
+    let archive = host
+        .filter(|_| seen == Path::new(crate::java_cds::SEEN_AT))
+        .and_then(|h| crate::java_cds::flags(h, interpreter));
+    match archive {
+        Some(flags) => {
+            args.push(format!("-XX:Flags={}", seen.join(flags).display()));
+            args.push(crate::java_cds::QUIET.to_string());
+        }
+        None if has(crate::java::FLAGS) => {
+            args.push(format!(
+                "-XX:Flags={}",
+                seen.join(crate::java::FLAGS).display()
+            ));
+        }
+        None => {
+            args.extend(["-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1"].map(String::from))
+        }
+    }
+    let classpath = if has(crate::java::JAR) {
+        seen.join(crate::java::JAR)
+    } else {
+        seen.to_path_buf()
+    };
+    args.push("-cp".to_string());
+    args.push(classpath.display().to_string());
+    args.push(crate::java::MAIN_CLASS.to_string());
+    args
 }
 
 #[cfg(test)]

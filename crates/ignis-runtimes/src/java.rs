@@ -34,10 +34,29 @@ pub const SOURCES: &[(&str, &str)] = &[
         "src/ignis/runtime/Bootstrap.java",
         include_str!("../../../runtimes/java/src/ignis/runtime/Bootstrap.java"),
     ),
+    (
+        "src/ignis/runtime/Training.java",
+        include_str!("../../../runtimes/java/src/ignis/runtime/Training.java"),
+    ),
 ];
 
 /// The main class.
 pub const MAIN_CLASS: &str = "ignis.runtime.Bootstrap";
+
+/// The client's classes packed in one uncompressed jar, beside them: class
+/// data sharing archives classes from jars only.
+pub const JAR: &str = "ignis-runtime.jar";
+
+/// The JVM's default options, as a `-XX:Flags=` settings file beside the
+/// classes: a settings file is read before `JAVA_TOOL_OPTIONS`, so the
+/// function's own options win over these defaults, as on Lambda (its java17
+/// and java21 runtimes stop tiered compilation at C1 by default, and a
+/// function may set `-XX:TieredStopAtLevel=4` through `JAVA_TOOL_OPTIONS`).
+/// Options on the command line would win over the function's instead.
+pub const FLAGS: &str = "jvm.flags";
+
+/// The defaults [`FLAGS`] holds, one `-XX` option a line without its `-XX:`.
+pub const DEFAULT_FLAGS: &str = "+TieredCompilation\nTieredStopAtLevel=1\n";
 
 /// Compiles the client with the `javac` beside `java` into
 /// `<dir>/java/classes-<hash>`, unless it is there already.
@@ -45,7 +64,7 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
     let mut hasher = DefaultHasher::new();
     SOURCES.hash(&mut hasher);
     let classes = dir.join(format!("java/classes-{:016x}", hasher.finish()));
-    if classes.join("ignis/runtime/Bootstrap.class").is_file() {
+    if classes.join(JAR).is_file() {
         return Ok(classes);
     }
     let real = std::fs::canonicalize(java)
@@ -81,6 +100,9 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    pack(&real, &staging)?;
+    std::fs::write(staging.join(FLAGS), DEFAULT_FLAGS)
+        .map_err(|e| format!("failed to write {FLAGS}: {e}"))?;
     std::fs::rename(&staging, &classes).or_else(|e| {
         // Another server compiled it at the same time.
         if classes.is_dir() {
@@ -90,6 +112,27 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
         }
     })?;
     Ok(classes)
+}
+
+/// Packs the classes under `dir` into `dir/`[`JAR`] with the `jar` tool
+/// beside `java` (stored, not compressed: nothing to inflate at start-up).
+fn pack(java: &Path, dir: &Path) -> Result<(), String> {
+    let jar = java.with_file_name("jar");
+    let out = Command::new(&jar)
+        .args(["--create", "--no-compress", "--file"])
+        .arg(dir.join(JAR))
+        .arg("-C")
+        .arg(dir)
+        .arg("ignis")
+        .output()
+        .map_err(|e| format!("failed to run {}: {e}", jar.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "jar failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod clients;
 mod discovery;
 mod java;
+mod java_cds;
 mod summary;
 mod version;
 
@@ -155,12 +156,33 @@ impl Catalog {
                 cache_dir.to_path_buf(),
                 java_classes.clone(),
             );
+            let jdks: Vec<Interpreter> = interpreters
+                .iter()
+                .filter(|i| i.language == Language::Java)
+                .cloned()
+                .collect();
             std::thread::spawn(move || {
                 let result = java::compile(&java, &cache);
                 if let Err(e) = &result {
                     tracing::warn!(error = %e, "the Java runtime client is not available");
                 }
+                let classes = result.as_ref().ok().cloned();
                 let _ = slot.set(result);
+                // Java functions run meanwhile, without the archive.
+                for jdk in classes
+                    .iter()
+                    .flat_map(|c| jdks.iter().map(move |j| (c, j)))
+                {
+                    let (classes, jdk) = jdk;
+                    match java_cds::prepare(jdk, classes) {
+                        Ok(()) => {
+                            tracing::debug!(jdk = %jdk.path.display(), "the Java client's class data sharing archive is ready")
+                        }
+                        Err(e) => {
+                            tracing::warn!(jdk = %jdk.path.display(), error = %e, "no class data sharing archive of the Java client; it starts without one")
+                        }
+                    }
+                }
             });
         }
         Ok(Self {
