@@ -12,7 +12,8 @@
 //!   an object change commits with it, delivered by a dispatcher.
 //! - [`encryption`] (SSE-S3 by default, KMS refused), `acl` (ACLs
 //!   disabled, the owner's full control), `versions` (ListObjectVersions
-//!   of unversioned buckets) and `cors` (configurations, preflights).
+//!   of unversioned buckets), `cors` (configurations, preflights) and
+//!   [`lifecycle`] (configurations and the sweeper that applies them).
 #![deny(missing_docs)]
 
 mod acl;
@@ -24,6 +25,7 @@ pub mod encryption;
 pub mod error;
 pub mod files;
 pub mod ingest;
+pub mod lifecycle;
 mod list;
 pub mod meta;
 mod multipart;

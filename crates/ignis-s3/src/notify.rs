@@ -47,6 +47,8 @@ pub enum EventName {
     CompleteMultipartUpload,
     /// `ObjectRemoved:Delete`.
     Delete,
+    /// `LifecycleExpiration:Delete`: a lifecycle rule expired the object.
+    LifecycleDelete,
 }
 
 impl EventName {
@@ -57,7 +59,13 @@ impl EventName {
             Self::Copy => "ObjectCreated:Copy",
             Self::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
             Self::Delete => "ObjectRemoved:Delete",
+            Self::LifecycleDelete => "LifecycleExpiration:Delete",
         }
+    }
+
+    /// Whether the object is gone (no size, no ETag in the record).
+    fn removes(self) -> bool {
+        matches!(self, Self::Delete | Self::LifecycleDelete)
     }
 }
 
@@ -376,7 +384,7 @@ pub fn record(
         "key": event_key(&row.key),
         "sequencer": sequencer(),
     });
-    if event != EventName::Delete {
+    if !event.removes() {
         object["size"] = serde_json::json!(row.size);
         object["eTag"] = serde_json::json!(row.etag.trim_matches('"'));
     }
@@ -447,9 +455,10 @@ pub fn event_bridge_payload(event: EventName, row: &ObjectRow) -> serde_json::Va
         EventName::Copy => ("Object Created", "CopyObject"),
         EventName::CompleteMultipartUpload => ("Object Created", "CompleteMultipartUpload"),
         EventName::Delete => ("Object Deleted", "DeleteObject"),
+        EventName::LifecycleDelete => ("Object Deleted", "Lifecycle Expiration"),
     };
     let mut object = serde_json::json!({"key": row.key, "sequencer": sequencer()});
-    if event != EventName::Delete {
+    if !event.removes() {
         object["size"] = serde_json::json!(row.size);
         object["etag"] = serde_json::json!(row.etag.trim_matches('"'));
     }
@@ -462,7 +471,7 @@ pub fn event_bridge_payload(event: EventName, row: &ObjectRow) -> serde_json::Va
         "source-ip-address": "127.0.0.1",
         "reason": reason,
     });
-    if event == EventName::Delete {
+    if event.removes() {
         detail["deletion-type"] = serde_json::json!("Permanently Deleted");
     }
     serde_json::json!({

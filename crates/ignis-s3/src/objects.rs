@@ -233,10 +233,26 @@ impl Inner {
 
     /// Deletes one object (nothing if there is none); `true` if it existed.
     async fn remove_object(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+        self.remove_object_if(bucket, key, EventName::Delete, |_| true)
+            .await
+    }
+
+    /// Deletes one object if `still` holds for its current row, with the
+    /// notifications of `event`; `true` if it was deleted.
+    pub(crate) async fn remove_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        event: EventName,
+        still: impl Fn(&ObjectRow) -> bool,
+    ) -> Result<bool, S3Error> {
         let Some(current) = self.store.object(bucket, key).await? else {
             return Ok(false);
         };
-        let events = self.events_for(bucket, EventName::Delete, &current).await?;
+        if !still(&current) {
+            return Ok(false);
+        }
+        let events = self.events_for(bucket, event, &current).await?;
         match self.store.delete_object(bucket, key, events).await? {
             Some(row) => {
                 self.disk.remove(bucket, &row.file).await;

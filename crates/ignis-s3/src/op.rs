@@ -81,6 +81,8 @@ pub enum BucketDoc {
     Encryption,
     /// `?cors`.
     Cors,
+    /// `?lifecycle`.
+    Lifecycle,
 }
 
 impl BucketDoc {
@@ -92,6 +94,7 @@ impl BucketDoc {
             Self::Tagging => "tagging",
             Self::Encryption => "encryption",
             Self::Cors => "cors",
+            Self::Lifecycle => "lifecycle",
         }
     }
 
@@ -103,6 +106,7 @@ impl BucketDoc {
             ("tagging", Self::Tagging),
             ("encryption", Self::Encryption),
             ("cors", Self::Cors),
+            ("lifecycle", Self::Lifecycle),
         ]
         .into_iter()
         .find_map(|(name, doc)| q.has(name).then_some(doc))
@@ -112,9 +116,8 @@ impl BucketDoc {
 /// Bucket sub-resources S3 has and Ignis does not serve: a request naming
 /// one is `NotImplemented`, never taken for the plain bucket operation
 /// (a `DELETE /bucket?website` must not delete the bucket).
-const UNSERVED_BUCKET: [&str; 14] = [
+const UNSERVED_BUCKET: [&str; 13] = [
     "website",
-    "lifecycle",
     "replication",
     "logging",
     "accelerate",
@@ -208,21 +211,21 @@ pub enum S3Op {
         /// The key.
         key: String,
     },
-    /// `PUT /bucket?notification|policy|tagging|encryption|cors`.
+    /// `PUT /bucket?notification|policy|tagging|encryption|cors|lifecycle`.
     PutBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `GET /bucket?notification|policy|tagging|encryption|cors`.
+    /// `GET /bucket?notification|policy|tagging|encryption|cors|lifecycle`.
     GetBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `DELETE /bucket?policy|tagging|encryption|cors`.
+    /// `DELETE /bucket?policy|tagging|encryption|cors|lifecycle`.
     DeleteBucketDoc {
         /// The bucket.
         bucket: String,
@@ -379,6 +382,7 @@ impl S3Op {
                 BucketDoc::Tagging => "PutBucketTagging",
                 BucketDoc::Encryption => "PutBucketEncryption",
                 BucketDoc::Cors => "PutBucketCors",
+                BucketDoc::Lifecycle => "PutBucketLifecycleConfiguration",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "GetBucketNotificationConfiguration",
@@ -386,6 +390,7 @@ impl S3Op {
                 BucketDoc::Tagging => "GetBucketTagging",
                 BucketDoc::Encryption => "GetBucketEncryption",
                 BucketDoc::Cors => "GetBucketCors",
+                BucketDoc::Lifecycle => "GetBucketLifecycleConfiguration",
             },
             Self::DeleteBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "PutBucketNotificationConfiguration",
@@ -393,6 +398,7 @@ impl S3Op {
                 BucketDoc::Tagging => "DeleteBucketTagging",
                 BucketDoc::Encryption => "DeleteBucketEncryption",
                 BucketDoc::Cors => "DeleteBucketCors",
+                BucketDoc::Lifecycle => "DeleteBucketLifecycle",
             },
             Self::ListObjects { version, .. } => match version {
                 ListVersion::V1 => "ListObjects",
@@ -520,6 +526,7 @@ impl S3Op {
                 BucketDoc::Tagging => "s3:PutBucketTagging",
                 BucketDoc::Encryption => "s3:PutEncryptionConfiguration",
                 BucketDoc::Cors => "s3:PutBucketCORS",
+                BucketDoc::Lifecycle => "s3:PutLifecycleConfiguration",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "s3:GetBucketNotification",
@@ -527,6 +534,7 @@ impl S3Op {
                 BucketDoc::Tagging => "s3:GetBucketTagging",
                 BucketDoc::Encryption => "s3:GetEncryptionConfiguration",
                 BucketDoc::Cors => "s3:GetBucketCORS",
+                BucketDoc::Lifecycle => "s3:GetLifecycleConfiguration",
             },
             Self::ListMultipartUploads { .. } => "s3:ListBucketMultipartUploads",
             Self::DeleteObjects { .. } | Self::DeleteObject { .. } => "s3:DeleteObject",

@@ -16,6 +16,7 @@ use crate::cors::CorsConfig;
 use crate::encryption::DefaultEncryption;
 use crate::error::S3Error;
 use crate::files::Disk;
+use crate::lifecycle::LifecycleConfig;
 use crate::meta::{iso8601, now_ms};
 use crate::notify::{Destinations, NotificationConfig};
 use crate::op::{BucketDoc, Query, S3Op, S3Request};
@@ -211,6 +212,7 @@ impl S3 {
                     )),
                     BucketDoc::Encryption => Some(DefaultEncryption::parse(&text)?.encode()),
                     BucketDoc::Cors => Some(CorsConfig::parse(&text)?.encode()),
+                    BucketDoc::Lifecycle => Some(LifecycleConfig::parse(&text)?.encode()),
                 };
                 if !this
                     .store
@@ -266,6 +268,15 @@ impl S3 {
                         StatusCode::NOT_FOUND,
                         "NoSuchCORSConfiguration",
                         "The CORS configuration does not exist",
+                    )
+                    .with("BucketName", bucket)),
+                    (BucketDoc::Lifecycle, Some(l)) => {
+                        Ok(S3Response::xml(LifecycleConfig::decode(&l).to_xml()))
+                    }
+                    (BucketDoc::Lifecycle, None) => Err(S3Error::new(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchLifecycleConfiguration",
+                        "The lifecycle configuration does not exist",
                     )
                     .with("BucketName", bucket)),
                 }

@@ -268,10 +268,10 @@ async fn a_crash_leftover_is_swept_and_objects_stay() {
 async fn bucket_sub_resources_never_fall_through_to_the_bucket() {
     let f = fixture();
     call(&f.s3, "PUT", "/subs", "", b"").await.unwrap();
-    // DELETE ?website used to be DeleteBucket, PUT ?lifecycle CreateBucket.
+    // DELETE ?website used to be DeleteBucket, PUT ?replication CreateBucket.
     for (method, query) in [
         ("DELETE", "website"),
-        ("PUT", "lifecycle"),
+        ("PUT", "replication"),
         ("PUT", "versioning"),
     ] {
         let e = call(&f.s3, method, "/subs", query, b"").await.unwrap_err();
@@ -339,4 +339,64 @@ async fn object_versions_list_every_object_once_as_null_and_page() {
         }
     }
     assert_eq!(seen, ["a/", "b", "c"], "each once, a common prefix once");
+}
+
+#[tokio::test]
+async fn lifecycle_expires_what_its_rules_select_and_aborts_stale_uploads() {
+    let f = fixture();
+    call(&f.s3, "PUT", "/life", "", b"").await.unwrap();
+    let rules = "<LifecycleConfiguration><Rule><ID>logs</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>2</Days></Expiration><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule><Rule><ID>off</ID><Filter/><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>";
+    call(&f.s3, "PUT", "/life", "lifecycle", rules.as_bytes())
+        .await
+        .unwrap();
+    let notification = "<NotificationConfiguration><QueueConfiguration><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue><Event>s3:LifecycleExpiration:*</Event></QueueConfiguration></NotificationConfiguration>";
+    call(
+        &f.s3,
+        "PUT",
+        "/life",
+        "notification",
+        notification.as_bytes(),
+    )
+    .await
+    .unwrap();
+    for key in ["logs/a", "logs/b", "keep/c"] {
+        call(&f.s3, "PUT", &format!("/life/{key}"), "", b"x")
+            .await
+            .unwrap();
+    }
+    call(&f.s3, "POST", "/life/logs/big", "uploads", b"")
+        .await
+        .unwrap();
+    let now = crate::meta::now_ms();
+    // A day of a second: nothing is two days old yet.
+    let swept = f.s3.sweep_lifecycle(now, 1000).await.unwrap();
+    assert_eq!((swept.expired, swept.aborted), (0, 0));
+    let swept = f.s3.sweep_lifecycle(now + 3000, 1000).await.unwrap();
+    assert_eq!((swept.expired, swept.aborted), (2, 1));
+    let listed = text(
+        call(&f.s3, "GET", "/life", "list-type=2", b"")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        all(&listed, "Key"),
+        ["keep/c"],
+        "the disabled rule did nothing"
+    );
+    let uploads = text(call(&f.s3, "GET", "/life", "uploads", b"").await.unwrap());
+    assert!(all(&uploads, "UploadId").is_empty(), "{uploads}");
+    let pending = f.s3.inner.store.pending_object_events().await.unwrap();
+    assert_eq!(
+        pending, 2,
+        "one LifecycleExpiration:Delete per expired object"
+    );
+    let back = text(call(&f.s3, "GET", "/life", "lifecycle", b"").await.unwrap());
+    assert_eq!(all(&back, "ID"), ["logs", "off"]);
+    call(&f.s3, "DELETE", "/life", "lifecycle", b"")
+        .await
+        .unwrap();
+    let e = call(&f.s3, "GET", "/life", "lifecycle", b"")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "NoSuchLifecycleConfiguration");
 }

@@ -5,7 +5,7 @@
 //! function asynchronously), a queue or topic as a message, an event for
 //! EventBridge on the default bus (source `aws.s3`). At start-up
 //! the files a crash left unnamed are removed, the outbox's claims
-//! released, and the dispatcher started.
+//! released, and the dispatcher and the lifecycle sweeper started.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -120,11 +120,59 @@ pub(crate) async fn start(
         .recover()
         .await
         .map_err(|e| anyhow::anyhow!("release the notification outbox: {e}"))?;
+    let sweeper = s3.clone();
+    let stop_sweeper = stop.clone();
     tokio::spawn(async move {
         tokio::select! {
             () = dispatcher.run() => {}
             () = stop.cancelled() => {}
         }
     });
+    tokio::spawn(async move {
+        tokio::select! {
+            () = sweep_lifecycle(sweeper, lifecycle_day_ms()) => {}
+            () = stop_sweeper.cancelled() => {}
+        }
+    });
     Ok(s3)
+}
+
+/// The length of a lifecycle day: a real day, or
+/// `IGNIS_S3_LIFECYCLE_DAY_SECS` seconds (for tests: S3's rules count whole
+/// days; see docs/objects.md).
+fn lifecycle_day_ms() -> i64 {
+    std::env::var("IGNIS_S3_LIFECYCLE_DAY_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(ignis_s3::lifecycle::DAY_MS, |s| {
+            ((s * 1000.0) as i64).max(1)
+        })
+}
+
+/// Applies buckets' lifecycle rules every 1/24 of a day (an hour; at
+/// least every 250 ms with a shortened day).
+async fn sweep_lifecycle(s3: ignis_s3::S3, day_ms: i64) {
+    let every = std::time::Duration::from_millis((day_ms / 24).clamp(250, 3_600_000) as u64);
+    if day_ms != ignis_s3::lifecycle::DAY_MS {
+        tracing::info!(
+            day_ms,
+            "lifecycle days are shortened (IGNIS_S3_LIFECYCLE_DAY_SECS)"
+        );
+    }
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        match s3.sweep_lifecycle(now, day_ms).await {
+            Ok(swept) if swept.expired + swept.aborted > 0 => {
+                tracing::info!(
+                    expired = swept.expired,
+                    aborted = swept.aborted,
+                    "lifecycle sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lifecycle sweep failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
