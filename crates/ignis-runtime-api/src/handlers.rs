@@ -17,7 +17,7 @@ use crate::slot::{AnswerError, Slot};
 use crate::stream::{Forwarded, STREAM_RESPONSE_MAX};
 use crate::{Invocation, Outcome};
 
-const PREFIX: &str = "/2018-06-01/runtime/";
+pub(crate) const PREFIX: &str = "/2018-06-01/runtime/";
 /// Bytes of an oversized response read (and dropped) so the runtime gets
 /// the 413 instead of a reset connection.
 const DRAIN_MAX: usize = 64 * 1024 * 1024;
@@ -86,7 +86,7 @@ pub(crate) async fn route(slot: &Slot, req: Request<Incoming>) -> Reply {
 /// A Runtime API path below [`PREFIX`]; a request id is kept as its byte
 /// range in that rest, so routing allocates nothing.
 #[derive(Debug, PartialEq, Eq)]
-enum Route {
+pub(crate) enum Route {
     Next,
     Response(std::ops::Range<usize>),
     Error(std::ops::Range<usize>),
@@ -94,7 +94,7 @@ enum Route {
     Unknown,
 }
 
-fn route_of(rest: &str) -> Route {
+pub(crate) fn route_of(rest: &str) -> Route {
     match rest {
         "invocation/next" => return Route::Next,
         "init/error" => return Route::InitError,
@@ -128,15 +128,20 @@ async fn next(slot: &Slot) -> Reply {
     next_response(&inv, SystemTime::now())
 }
 
-fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
+/// `Lambda-Runtime-Deadline-Ms` of `inv` delivered at `now`.
+pub(crate) fn deadline_ms(inv: &Invocation, now: SystemTime) -> u64 {
     let deadline = match inv.deadline {
         Some(at) => now + at.saturating_duration_since(Instant::now()),
         None => now + inv.timeout,
     };
-    let deadline_ms = deadline
+    deadline
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-        .as_millis();
+        .as_millis() as u64
+}
+
+fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
+    let deadline_ms = deadline_ms(inv, now);
     let mut resp = Response::new(Full::new(inv.payload.clone()));
     let headers = resp.headers_mut();
     headers.reserve(8);
@@ -155,7 +160,7 @@ fn next_response(inv: &Invocation, now: SystemTime) -> Reply {
     if let Some(ci) = &inv.cognito_identity {
         put(COGNITO_IDENTITY, ci);
     }
-    headers.insert(DEADLINE_MS, HeaderValue::from(deadline_ms as u64));
+    headers.insert(DEADLINE_MS, HeaderValue::from(deadline_ms));
     resp
 }
 
@@ -290,37 +295,51 @@ async fn error_parts(req: Request<Incoming>) -> Result<(Option<String>, Bytes), 
 }
 
 fn answer(result: Result<(), AnswerError>) -> Reply {
-    match result {
-        Ok(()) => json(
-            StatusCode::ACCEPTED,
-            Bytes::from_static(br#"{"status":"OK"}"#),
-        ),
-        Err(AnswerError::UnknownRequest) => error(
+    let (status, body) = answer_parts(result);
+    json(status, body)
+}
+
+/// The status and JSON document answering an `/response` or `/error`.
+pub(crate) fn answer_parts(result: Result<(), AnswerError>) -> (StatusCode, Bytes) {
+    let (status, error_type, message) = match result {
+        Ok(()) => {
+            return (
+                StatusCode::ACCEPTED,
+                Bytes::from_static(br#"{"status":"OK"}"#),
+            )
+        }
+        Err(AnswerError::UnknownRequest) => (
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             "Invalid request ID",
         ),
-        Err(AnswerError::AlreadyAnswered) => error(
+        Err(AnswerError::AlreadyAnswered) => (
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             "The invocation was answered already",
         ),
-        Err(AnswerError::NoInvocation) => error(
+        Err(AnswerError::NoInvocation) => (
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             "No invocation is in progress",
         ),
-        Err(AnswerError::NotInitializing) => error(
+        Err(AnswerError::NotInitializing) => (
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             "Init errors can only be reported before the first /next",
         ),
-    }
+    };
+    (status, error_document(error_type, message))
 }
 
 fn error(status: StatusCode, error_type: &str, message: &str) -> Reply {
+    json(status, error_document(error_type, message))
+}
+
+/// The Runtime API's error document.
+fn error_document(error_type: &str, message: &str) -> Bytes {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
-    json(status, Bytes::from(body.to_string()))
+    Bytes::from(body.to_string())
 }
 
 fn json(status: StatusCode, body: Bytes) -> Reply {

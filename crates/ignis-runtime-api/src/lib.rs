@@ -12,6 +12,7 @@
 
 pub mod body;
 mod handlers;
+mod lean;
 mod slot;
 pub mod stream;
 
@@ -202,12 +203,17 @@ async fn accept_loop(listener: TcpListener, slot: Arc<Slot>) {
         let _ = stream.set_nodelay(true);
         let slot = slot.clone();
         connections.spawn(async move {
+            // The hot requests on the lean loop; the connection goes to
+            // hyper, with what was read of it, at the first other one.
+            let Some((stream, read)) = lean::serve(stream, &slot).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |req| {
                 let slot = slot.clone();
                 async move { Ok::<_, std::convert::Infallible>(handlers::route(&slot, req).await) }
             });
             let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(lean::Rewind::new(stream, read)), service)
                 .await;
         });
         while connections.try_join_next().is_some() {}

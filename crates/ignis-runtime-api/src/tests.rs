@@ -393,3 +393,118 @@ async fn a_streamed_responses_error_trailers_end_its_stream() {
         }
     );
 }
+
+/// Reads one answer with a `Content-Length` body from `s`.
+async fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String, Vec<u8>) {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("content-length")
+                .trim()
+                .parse()
+                .unwrap();
+            while buf.len() < end + 4 + len {
+                let mut more = [0u8; 4096];
+                let n = s.read(&mut more).await.unwrap();
+                assert!(n > 0, "closed mid-body");
+                buf.extend_from_slice(&more[..n]);
+            }
+            let body = buf[end + 4..end + 4 + len].to_vec();
+            buf.drain(..end + 4 + len);
+            return (head[9..12].parse().unwrap(), head, body);
+        }
+        let mut more = [0u8; 4096];
+        let n = s.read(&mut more).await.unwrap();
+        assert!(n > 0, "closed before an answer");
+        buf.extend_from_slice(&more[..n]);
+    }
+}
+
+#[tokio::test]
+async fn one_keep_alive_connection_serves_invocation_after_invocation() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    let mut buf = Vec::new();
+    let next = format!("GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(next.as_bytes()).await.unwrap();
+    for i in 0..3 {
+        let id = format!("r{i}");
+        let sub = api.submit(invocation(&id));
+        let (status, head, body) = read_answer(&mut s, &mut buf).await;
+        assert_eq!(status, 200);
+        assert!(head.contains(&format!("lambda-runtime-aws-request-id: {id}\r\n")));
+        assert!(head.contains("\r\ndate: "), "{head}");
+        assert_eq!(body, br#"{"a": 1 }"#);
+        // The answer and the next /next in one write (pipelined).
+        let answer = format!(
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: 5\r\n\r\n[{i},2]{next}"
+        );
+        s.write_all(answer.as_bytes()).await.unwrap();
+        let (status, _, body) = read_answer(&mut s, &mut buf).await;
+        assert_eq!(status, 202);
+        assert_eq!(body, br#"{"status":"OK"}"#);
+        assert_eq!(
+            sub.outcome.await.unwrap(),
+            Outcome::Response(Bytes::from(format!("[{i},2]")))
+        );
+    }
+    assert_eq!(api.calls().count, 4);
+}
+
+#[tokio::test]
+async fn a_next_whose_runtime_hung_up_does_not_take_the_invocation() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    s.write_all(format!("GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut calls = api.next_calls();
+    calls.wait_for(|c| c.count == 1).await.unwrap();
+    drop(s);
+    // Give the server a moment to see the close before the submit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sub = api.submit(invocation("r1"));
+    let (status, head, _) = call(&api, "GET", NEXT, "", b"").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("lambda-runtime-aws-request-id: r1"));
+    assert!(sub.delivered.await.is_ok());
+}
+
+#[tokio::test]
+async fn a_connection_goes_on_after_a_request_the_lean_loop_leaves_to_hyper() {
+    let api = RuntimeApi::bind_loopback().await.unwrap();
+    let mut s = TcpStream::connect(api.addr()).await.unwrap();
+    let mut buf = Vec::new();
+    let sub = api.submit(invocation("r1"));
+    s.write_all(format!("GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (status, _, _) = read_answer(&mut s, &mut buf).await;
+    assert_eq!(status, 200);
+    // A chunked answer goes to hyper, followed on the same connection by a
+    // /next in the same write.
+    s.write_all(
+        format!(
+            "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n\
+             Transfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n\
+             GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (status, _, _) = read_answer(&mut s, &mut buf).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        sub.outcome.await.unwrap(),
+        Outcome::Response(Bytes::from_static(b"[1,2]"))
+    );
+    let _sub = api.submit(invocation("r2"));
+    let (status, head, _) = read_answer(&mut s, &mut buf).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("lambda-runtime-aws-request-id: r2"));
+}
