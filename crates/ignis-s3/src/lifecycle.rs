@@ -496,9 +496,7 @@ impl S3 {
                 }
                 // Only the object that expired: one written meanwhile stays.
                 let removed = this
-                    .remove_object_if(bucket, &row.key, EventName::LifecycleDelete, |now| {
-                        now.etag == row.etag && now.modified_ms == row.modified_ms
-                    })
+                    .remove_object_as_read(&row, EventName::LifecycleDelete)
                     .await?;
                 if removed {
                     tracing::info!(

@@ -233,29 +233,35 @@ impl Inner {
 
     /// Deletes one object (nothing if there is none); `true` if it existed.
     async fn remove_object(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
-        self.remove_object_if(bucket, key, EventName::Delete, |_| true)
-            .await
-    }
-
-    /// Deletes one object if `still` holds for its current row, with the
-    /// notifications of `event`; `true` if it was deleted.
-    pub(crate) async fn remove_object_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        event: EventName,
-        still: impl Fn(&ObjectRow) -> bool,
-    ) -> Result<bool, S3Error> {
         let Some(current) = self.store.object(bucket, key).await? else {
             return Ok(false);
         };
-        if !still(&current) {
-            return Ok(false);
-        }
-        let events = self.events_for(bucket, event, &current).await?;
+        let events = self.events_for(bucket, EventName::Delete, &current).await?;
         match self.store.delete_object(bucket, key, events).await? {
             Some(row) => {
                 self.disk.remove(bucket, &row.file).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Deletes the object `row` read, with the notifications of `event`,
+    /// unless it was replaced since (a new write names another file);
+    /// `true` if it was deleted.
+    pub(crate) async fn remove_object_as_read(
+        &self,
+        row: &ObjectRow,
+        event: EventName,
+    ) -> Result<bool, S3Error> {
+        let events = self.events_for(&row.bucket, event, row).await?;
+        match self
+            .store
+            .delete_object_named(&row.bucket, &row.key, &row.file, events)
+            .await?
+        {
+            Some(gone) => {
+                self.disk.remove(&row.bucket, &gone.file).await;
                 Ok(true)
             }
             None => Ok(false),

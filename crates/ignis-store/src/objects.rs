@@ -182,6 +182,16 @@ pub trait ObjectStore: Send + Sync + 'static {
         key: &str,
         events: Vec<NewObjectEvent>,
     ) -> Result<Option<ObjectRow>, StoreError>;
+    /// Deletes an object's row only if it still names `file` (the object
+    /// as read, not one written since), writing `events` with it; the row
+    /// deleted.
+    async fn delete_object_named(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &str,
+        events: Vec<NewObjectEvent>,
+    ) -> Result<Option<ObjectRow>, StoreError>;
     /// Up to `limit` objects whose keys start with `prefix` and sort after
     /// `after`, in key order (UTF-8 bytes).
     async fn list_objects(

@@ -306,21 +306,18 @@ impl ObjectStore for SqliteStore {
         key: &str,
         events: Vec<NewObjectEvent>,
     ) -> Result<Option<ObjectRow>> {
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.tx("delete object", move |tx| {
-            let op = "delete object";
-            let Some(row) = get_object(tx, op, &bucket, &key)? else {
-                return Ok(None);
-            };
-            tx.execute(
-                "DELETE FROM s3_objects WHERE bucket = ?1 AND key = ?2",
-                [&bucket, &key],
-            )
-            .map_err(query_err(op))?;
-            insert_events(tx, op, &events)?;
-            Ok(Some(row))
-        })
-        .await
+        self.delete_object_where(bucket, key, None, events).await
+    }
+
+    async fn delete_object_named(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &str,
+        events: Vec<NewObjectEvent>,
+    ) -> Result<Option<ObjectRow>> {
+        self.delete_object_where(bucket, key, Some(file.to_string()), events)
+            .await
     }
 
     async fn list_objects(
@@ -669,6 +666,36 @@ impl ObjectStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Deletes an object's row (if it names `file`, when given).
+    async fn delete_object_where(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: Option<String>,
+        events: Vec<NewObjectEvent>,
+    ) -> Result<Option<ObjectRow>> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.tx("delete object", move |tx| {
+            let op = "delete object";
+            let Some(row) = get_object(tx, op, &bucket, &key)? else {
+                return Ok(None);
+            };
+            if file.as_ref().is_some_and(|f| *f != row.file) {
+                return Ok(None);
+            }
+            tx.execute(
+                "DELETE FROM s3_objects WHERE bucket = ?1 AND key = ?2",
+                [&bucket, &key],
+            )
+            .map_err(query_err(op))?;
+            insert_events(tx, op, &events)?;
+            Ok(Some(row))
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,6 +753,41 @@ mod tests {
             ["a/é", "b"]
         );
         assert_eq!(s.delete_bucket("b").await.unwrap(), BucketDeleted::NotEmpty);
+    }
+
+    #[tokio::test]
+    async fn a_named_delete_spares_an_object_written_since() {
+        let (_d, s) = store();
+        s.create_bucket(BucketRow {
+            name: "b".into(),
+            region: "us-east-1".into(),
+            created_ms: 1,
+        })
+        .await
+        .unwrap();
+        s.put_object(obj("k"), vec![]).await.unwrap();
+        let event = NewObjectEvent {
+            target: "t".into(),
+            payload: "p".into(),
+        };
+        let stale = s
+            .delete_object_named("b", "k", "f-older", vec![event.clone()])
+            .await
+            .unwrap();
+        assert_eq!(stale, None);
+        assert!(s.object("b", "k").await.unwrap().is_some());
+        assert_eq!(
+            s.pending_object_events().await.unwrap(),
+            0,
+            "no event either"
+        );
+        let gone = s
+            .delete_object_named("b", "k", "f-k", vec![event])
+            .await
+            .unwrap();
+        assert_eq!(gone.map(|r| r.file).as_deref(), Some("f-k"));
+        assert_eq!(s.object("b", "k").await.unwrap(), None);
+        assert_eq!(s.pending_object_events().await.unwrap(), 1);
     }
 
     #[tokio::test]
