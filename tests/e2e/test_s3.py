@@ -958,6 +958,18 @@ def test_object_versions_of_an_unversioned_bucket(s3, bucket):
     assert error_code(e) == "InvalidArgument"
     s3.delete_object(Bucket=bucket, Key="one")
     assert [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == ["dir/a", "dir/b", "two"]
+    # The one version is `null`; any other id is refused, nothing deleted.
+    assert s3.get_object(Bucket=bucket, Key="two", VersionId="null")["Body"].read() == b"two"
+    e = refused(lambda: s3.delete_object(Bucket=bucket, Key="two", VersionId="3HL4kqtJlcpXroDTDmJ"))
+    assert error_code(e) == "InvalidArgument"
+    # How tools empty a bucket (CDK's auto-delete, Terraform's force_destroy):
+    # every version listed, deleted by version id.
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
+                                                   + [{"Key": "two", "VersionId": "3HL4kqtJlcpXroDTDmJ"}]})
+    assert sorted((d["Key"], d["VersionId"]) for d in out["Deleted"]) == [("dir/a", "null"), ("dir/b", "null"), ("two", "null")]
+    assert [(x["Key"], x["Code"]) for x in out["Errors"]] == [("two", "NoSuchVersion")]
+    assert keys(s3, bucket) == []
 
 
 # ------------------------------------------------------------------ CORS
@@ -1119,3 +1131,21 @@ def test_lifecycle_expires_objects_and_aborts_uploads_with_notifications(own_ser
     assert sorted(r["s3"]["object"]["key"] for r in records) == ["old/x", "tmp/a"]
     assert {r["eventName"] for r in records} == {"LifecycleExpiration:Delete"}
     assert all(r["s3"]["configurationId"] == "expiry" and "size" not in r["s3"]["object"] for r in records)
+
+
+def test_cors_preflight_needs_no_signature_in_enforce_mode(own_server, tmp_path):
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    root = json.loads((srv.data_dir / "root-access-key.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=srv.url, region_name=REGION, aws_access_key_id=root["AccessKeyId"],
+                      aws_secret_access_key=root["SecretAccessKey"], config=botocore.config.Config(retries={"max_attempts": 0}))
+    s3.create_bucket(Bucket="site")
+    s3.put_bucket_cors(Bucket="site", CORSConfiguration={"CORSRules": CORS_RULES})
+    r = preflight(srv.url, "/site/app.js", "https://app.example.com", "PUT", "content-type")
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    # The preflight opens nothing: the unsigned request itself is refused.
+    r = requests.get(f"{srv.url}/site/app.js", headers={"Origin": "https://app.example.com", "Host": "site.s3.localhost"}, timeout=30)
+    assert r.status_code == 403, r.text
+    r = requests.put(f"{srv.url}/site/app.js", data=b"x", headers={"Origin": "https://app.example.com", "Host": "site.s3.localhost"}, timeout=30)
+    assert r.status_code == 403, r.text
+    assert "Contents" not in s3.list_objects_v2(Bucket="site")

@@ -9,7 +9,7 @@ use crate::conditional::{self, Verdict};
 use crate::error::S3Error;
 use crate::meta::{http_date, iso8601, now_ms, ObjectMeta};
 use crate::notify::EventName;
-use crate::op::{Query, S3Request};
+use crate::op::{Query, S3Request, NULL_VERSION};
 use crate::service::{Inner, DOC_MAX};
 use crate::xml::{self, XmlWriter};
 use crate::{names, ResponseBody, S3Response};
@@ -290,9 +290,12 @@ impl Inner {
             .filter(|r| r.name == "Delete")
             .ok_or_else(S3Error::malformed_xml)?;
         let quiet = root.text_of("Quiet").is_some_and(|q| q.trim() == "true");
-        let keys: Vec<String> = root
+        let keys: Vec<(String, Option<String>)> = root
             .all("Object")
-            .map(|o| o.text_of("Key").map(str::to_string))
+            .map(|o| {
+                let version = o.text_of("VersionId").map(|v| v.trim().to_string());
+                o.text_of("Key").map(|k| (k.to_string(), version))
+            })
             .collect::<Option<_>>()
             .ok_or_else(S3Error::malformed_xml)?;
         if keys.is_empty() || keys.len() > DELETE_MAX {
@@ -300,8 +303,16 @@ impl Inner {
         }
         let mut w = XmlWriter::new();
         w.root("DeleteResult");
-        for key in keys {
+        for (key, version) in keys {
             let outcome = match names::check_key(&key) {
+                // Every object's one version is `null` (no versioning).
+                Ok(()) if version.as_deref().is_some_and(|v| v != NULL_VERSION) => {
+                    Err(S3Error::new(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchVersion",
+                        "The specified version does not exist.",
+                    ))
+                }
                 Ok(()) => self.remove_object(bucket, &key).await.map(|_| ()),
                 Err(e) => Err(e),
             };
@@ -310,11 +321,17 @@ impl Inner {
                 Ok(()) => {
                     w.open("Deleted");
                     w.leaf("Key", &key);
+                    if let Some(v) = &version {
+                        w.leaf("VersionId", v);
+                    }
                     w.close("Deleted");
                 }
                 Err(e) => {
                     w.open("Error");
                     w.leaf("Key", &key);
+                    if let Some(v) = &version {
+                        w.leaf("VersionId", v);
+                    }
                     w.leaf("Code", e.code);
                     w.leaf("Message", &e.message);
                     w.close("Error");

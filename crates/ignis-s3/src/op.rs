@@ -132,6 +132,9 @@ const UNSERVED_BUCKET: [&str; 13] = [
     "metadataTable",
 ];
 
+/// The version id of every object: versioning is never enabled.
+pub const NULL_VERSION: &str = "null";
+
 /// Object sub-resources S3 has and Ignis does not serve.
 const UNSERVED_OBJECT: [&str; 6] = [
     "retention",
@@ -636,6 +639,14 @@ pub fn parse(req: &S3Request<'_>) -> Result<S3Op, S3Error> {
     if let Some(sub) = UNSERVED_OBJECT.into_iter().find(|s| q.has(s)) {
         return Err(not_implemented(sub));
     }
+    // Versioning is never enabled: every object's one version is `null`.
+    if let Some(v) = q.get("versionId").filter(|v| *v != NULL_VERSION) {
+        return Err(S3Error::invalid_argument(
+            "Invalid version id specified",
+            "versionId",
+            v,
+        ));
+    }
     let upload_id = q.get("uploadId").map(str::to_string);
     let tagging = q.has("tagging");
     let acl = q.has("acl");
@@ -908,6 +919,22 @@ mod tests {
         );
         assert_eq!(
             op("PUT", h, "/b/k", "partNumber=0&uploadId=u", &[])
+                .unwrap_err()
+                .code,
+            "InvalidArgument"
+        );
+    }
+
+    #[test]
+    fn the_only_version_id_is_null() {
+        assert_eq!(
+            op("GET", "localhost", "/b/k", "versionId=null", &[])
+                .unwrap()
+                .name(),
+            "GetObject"
+        );
+        assert_eq!(
+            op("DELETE", "localhost", "/b/k", "versionId=3HL4kqtJl", &[])
                 .unwrap_err()
                 .code,
             "InvalidArgument"

@@ -8,13 +8,10 @@
 use crate::error::S3Error;
 use crate::list::{encode_key, max_keys, url_encoding, Entry};
 use crate::meta::iso8601;
-use crate::op::Query;
+use crate::op::{Query, NULL_VERSION};
 use crate::service::{Inner, OWNER_ID, OWNER_NAME};
 use crate::xml::XmlWriter;
 use crate::S3Response;
-
-/// The version id of an object in an unversioned bucket.
-const NULL_VERSION: &str = "null";
 
 /// The `key-marker` a listing starts after: `version-id-marker` needs one
 /// and can only be `null`.
