@@ -295,7 +295,7 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // reach through /dev/tty, TIOCSTI included.
         check(libc::setsid())?;
         if p.hold >= 0 && p.exec.program.as_bytes().is_empty() {
-            deferred(p);
+            deferred(p)?;
         }
         // A held runtime's stdin: the rest of its environment, written by
         // the init once the server has specialized it.
@@ -526,7 +526,7 @@ unsafe fn hold(p: &Prepared, spec_w: libc::c_int, runtime: libc::pid_t) {
     // SAFETY: raw system calls on descriptors of this process and stack
     // buffers; `fail` only sends, kills our own child and exits.
     unsafe {
-        close_all_but(p.hold, spec_w);
+        close_all_but(&[p.hold, spec_w]);
         let mut buf = [0u8; HOLD_MESSAGE];
         let mut fds = [-1; HOLD_TREES];
         let fail = |errno: libc::c_int| -> ! {
@@ -577,26 +577,68 @@ unsafe fn hold(p: &Prepared, spec_w: libc::c_int, runtime: libc::pid_t) {
 const DEFERRED_ARGS: usize = 64;
 const DEFERRED_VARS: usize = 1024;
 
-/// A prepared init (no runtime yet, see `prewarm`) waits for its function
-/// on `p.hold`: the trees as for [`hold`], then a `u32` argument count,
-/// the arguments (argv[0] is the program) and the environment, each
-/// NUL-terminated. It attaches the trees, forks the runtime, which execs
-/// the program as a launch's would, and answers 0 once it has exec'd, or
-/// the errno why not (then exits). Closing its descriptors first closes
-/// the launch's report pipe: the environment is prepared. Stack buffers
-/// only.
+/// A prepared init (no program yet, see `prewarm`) forks its runtime
+/// ahead ([`waiting_runtime`]: its privileges dropped and its seccomp filter
+/// installed before it waits), then waits for its function on `p.hold`:
+/// the trees as for [`hold`], then a `u32` argument count, the arguments
+/// (argv[0] is the program) and the environment, each NUL-terminated. It
+/// attaches the trees, hands the runtime the arguments and environment,
+/// and answers 0 once the runtime has exec'd, or the errno why not (then
+/// exits). The launch's report pipe is closed once the runtime is ready to
+/// wait: the environment is prepared. Stack buffers only. Returns only on
+/// a failure before the fork.
 #[allow(unsafe_code)]
-unsafe fn deferred(p: &Prepared) -> ! {
+unsafe fn deferred(p: &Prepared) -> io::Result<()> {
     // SAFETY: raw system calls on descriptors of this process and stack
     // buffers that outlive every pointer taken into them.
     unsafe {
-        close_all_but(p.hold, p.hold);
+        // The runtime's end gets one packet, its arguments and
+        // environment; the report pipe carries an `execve` failure back.
+        let mut chan: [libc::c_int; 2] = [-1, -1];
+        check(libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            chan.as_mut_ptr(),
+        ))?;
+        let mut report: [libc::c_int; 2] = [-1, -1];
+        check(libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC))?;
+        let runtime = libc::fork();
+        check(runtime)?;
+        if runtime == 0 {
+            close_all_but(&[p.report, chan[1], report[1]]);
+            waiting_runtime(p, chan[1], report[1]);
+        }
+        close_all_but(&[p.hold, chan[0], report[0]]);
         let mut buf = [0u8; HOLD_MESSAGE];
         let mut fds = [-1; HOLD_TREES];
         let fail = |errno: libc::c_int| -> ! {
             libc::send(p.hold, (&errno as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
             libc::_exit(127)
         };
+        // The runtime never writes on its end: anything there (its end
+        // closed) means it died waiting, and so does the environment.
+        let mut polled = [
+            libc::pollfd {
+                fd: p.hold,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: chan[0],
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            let r = libc::poll(polled.as_mut_ptr(), 2, -1);
+            if r > 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+        if polled[1].revents != 0 {
+            fail(read_report(report[0]).unwrap_or(libc::ECHILD));
+        }
         let (n, nfds) = match recv_hold(p.hold, &mut buf, &mut fds) {
             Ok(Some(got)) => got,
             Ok(None) => libc::_exit(1),
@@ -607,60 +649,108 @@ unsafe fn deferred(p: &Prepared) -> ! {
         let Some((trees, rest)) = split_hold(msg, nfds) else {
             fail(libc::EBADMSG)
         };
+        // Checked here, so that a malformed one is answered as such; the
+        // runtime splits its copy again.
         let mut argv = [std::ptr::null::<libc::c_char>(); DEFERRED_ARGS + 1];
         let mut envp = [std::ptr::null::<libc::c_char>(); DEFERRED_VARS + 1];
-        if !split_exec(msg, rest, &mut argv, &mut envp) {
+        if !split_exec(msg, rest.clone(), &mut argv, &mut envp) {
             fail(libc::E2BIG);
         }
         if let Err(errno) = attach(msg, &trees, &fds[..nfds]) {
             fail(errno);
         }
-        let mut report: [libc::c_int; 2] = [-1, -1];
-        if libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-            fail(
-                io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO),
-            );
+        let sent = libc::send(
+            chan[0],
+            msg[rest.clone()].as_ptr().cast(),
+            rest.len(),
+            libc::MSG_NOSIGNAL,
+        );
+        let send_error = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
+        libc::close(chan[0]);
+        // End of file: the runtime exec'd (or died, which its init then
+        // reports as its exit).
+        if let Some(errno) = read_report(report[0]) {
+            fail(errno);
         }
-        let runtime = libc::fork();
-        if runtime < 0 {
-            fail(
-                io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO),
-            );
+        if sent < 0 {
+            fail(send_error);
         }
-        if runtime == 0 {
-            let err = drop_privileges(p).err().unwrap_or_else(|| {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
-                libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
-                io::Error::last_os_error()
-            });
-            let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
-            libc::write(report[1], (&code as *const i32).cast(), 4);
-            libc::_exit(127);
-        }
-        libc::close(report[1]);
-        let mut code = [0u8; 4];
-        let mut got = 0;
+        let ok: i32 = 0;
+        libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
+        libc::close(p.hold);
+        init_loop(runtime)
+    }
+}
+
+/// Reads a report pipe to its end or its 4 bytes, and closes it: the
+/// errno it carries, if any.
+#[allow(unsafe_code)]
+unsafe fn read_report(fd: libc::c_int) -> Option<libc::c_int> {
+    let mut code = [0u8; 4];
+    let mut got = 0;
+    // SAFETY: read into a stack buffer within its length; close of our
+    // descriptor.
+    unsafe {
         while got < 4 {
-            let r = libc::read(report[0], code[got..].as_mut_ptr().cast(), 4 - got);
+            let r = libc::read(fd, code[got..].as_mut_ptr().cast(), 4 - got);
             if r > 0 {
                 got += r as usize;
             } else if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 break;
             }
         }
-        libc::close(report[0]);
-        if got == 4 {
-            // The runtime reported why it could not exec, and exits.
-            fail(i32::from_ne_bytes(code));
+        libc::close(fd);
+    }
+    (got == 4).then(|| i32::from_ne_bytes(code))
+}
+
+/// A prepared sandbox's runtime, forked before its function is known:
+/// drops to the unprivileged user and installs the seccomp filter (none
+/// of it depends on the function), closes its copy of the launch's report
+/// pipe (the environment is prepared) and waits on `chan` for the one
+/// packet its init sends once the trees are attached: the arguments'
+/// count, the arguments and the environment. It enters `/var/task` (the
+/// code is mounted now) and execs the program, or writes why not to
+/// `report` and exits 127. A failure before it waits goes to the launch's
+/// report pipe, as a fresh launch's would.
+#[allow(unsafe_code)]
+unsafe fn waiting_runtime(p: &Prepared, chan: libc::c_int, report: libc::c_int) -> ! {
+    if let Err(e) = restrict(p) {
+        self::report(p, Err(e));
+    }
+    // SAFETY: raw system calls on descriptors of this process and stack
+    // buffers that outlive every pointer taken into them.
+    unsafe {
+        libc::close(p.report);
+        let mut buf = [0u8; HOLD_MESSAGE];
+        let n = loop {
+            let n = libc::recv(chan, buf.as_mut_ptr().cast(), buf.len(), 0);
+            if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break n;
+            }
+        };
+        if n <= 0 {
+            // Its init let go of it without a function.
+            libc::_exit(1);
         }
-        let ok: i32 = 0;
-        libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
-        libc::close(p.hold);
-        init_loop(runtime)
+        libc::close(chan);
+        let n = n as usize;
+        let mut argv = [std::ptr::null::<libc::c_char>(); DEFERRED_ARGS + 1];
+        let mut envp = [std::ptr::null::<libc::c_char>(); DEFERRED_VARS + 1];
+        let err = if !split_exec(&buf[..n], 0..n, &mut argv, &mut envp) {
+            io::Error::from_raw_os_error(libc::E2BIG)
+        } else if libc::chdir(p.workdir.as_ptr()) < 0 {
+            io::Error::last_os_error()
+        } else {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+            io::Error::last_os_error()
+        };
+        let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
+        libc::write(report, (&code as *const i32).cast(), 4);
+        libc::_exit(127)
     }
 }
 
@@ -829,21 +919,27 @@ pub(super) fn split_hold(
     Some((trees, at..msg.len()))
 }
 
-/// Closes every descriptor from 3 up but `a` and `b`.
+/// Closes every descriptor from 3 up but those in `keep` (at most four).
 #[allow(unsafe_code)]
-unsafe fn close_all_but(a: libc::c_int, b: libc::c_int) {
-    let (lo, hi) = (a.min(b) as u32, a.max(b) as u32);
-    // SAFETY: close_range on descriptor numbers; the two kept are ours.
+unsafe fn close_all_but(keep: &[libc::c_int]) {
+    let mut kept = [u32::MAX; 4];
+    for (slot, fd) in kept.iter_mut().zip(keep) {
+        *slot = *fd as u32;
+    }
+    kept.sort_unstable();
+    let mut first = 3u32;
+    // SAFETY: close_range on descriptor numbers; the kept ones are ours.
     unsafe {
-        for (first, last) in [
-            (3, lo.wrapping_sub(1)),
-            (lo + 1, hi - 1),
-            (hi + 1, u32::MAX),
-        ] {
-            if first <= last && first >= 3 {
-                libc::syscall(libc::SYS_close_range, first, last, 0u32);
+        for fd in kept {
+            if fd > first {
+                libc::syscall(libc::SYS_close_range, first, fd - 1, 0u32);
             }
+            if fd == u32::MAX {
+                return;
+            }
+            first = first.max(fd + 1);
         }
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32);
     }
 }
 
@@ -1025,16 +1121,26 @@ unsafe fn apply(step: &Step) -> io::Result<()> {
 }
 
 /// The runtime: an unprivileged user without capabilities or a way back,
-/// under the seccomp filter.
+/// under the seccomp filter, in its working directory.
 #[allow(unsafe_code)]
 unsafe fn drop_privileges(p: &Prepared) -> io::Result<()> {
-    // SAFETY: credential and prctl calls on integers; chdir on a C string.
+    // SAFETY: as in `restrict`; chdir on a C string.
+    unsafe {
+        restrict(p)?;
+        check(libc::chdir(p.workdir.as_ptr()))
+    }
+}
+
+/// What [`drop_privileges`] does but entering the working directory: the
+/// unprivileged user, `no_new_privs` and the seccomp filter.
+#[allow(unsafe_code)]
+unsafe fn restrict(p: &Prepared) -> io::Result<()> {
+    // SAFETY: credential and prctl calls on integers.
     unsafe {
         check(libc::setgroups(0, std::ptr::null()))?;
         check(libc::setresgid(p.gid, p.gid, p.gid))?;
         check(libc::setresuid(p.uid, p.uid, p.uid))?;
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
-        check(libc::chdir(p.workdir.as_ptr()))?;
     }
     match &p.seccomp {
         Some(filter) => seccomp::install(filter),

@@ -41,9 +41,6 @@ pub const SPECIALIZE_VAR: &str = "_IGNIS_SPECIALIZE_FD";
 pub const DEMAND_WINDOW: Duration = Duration::from_secs(60);
 /// A kind without a cold start for this long keeps no held environment.
 pub const IDLE: Duration = Duration::from_secs(600);
-/// The memory limit of a prepared sandbox until it is specialized, MB (a
-/// held runtime starts at its function's).
-const HELD_MEMORY_MB: u32 = 512;
 /// Held environments being started at once.
 const STARTING: usize = 2;
 /// How long the server waits for a held init to attach the trees.
@@ -75,6 +72,9 @@ pub struct Held {
     running: Option<Running>,
     /// Prepared only: no runtime yet, it is started when specialized.
     prepared: bool,
+    /// The memory size its cgroups' limits were written for: a
+    /// specialization for the same size leaves them as they are.
+    memory_mb: u32,
 }
 
 impl Held {
@@ -83,6 +83,12 @@ impl Held {
         self.running
             .as_ref()
             .is_some_and(|r| r.exited.borrow().is_none())
+    }
+
+    /// Its init's pid (in the server's PID namespace).
+    #[cfg(test)]
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.running.as_ref().map(|r| r.pid)
     }
 }
 
@@ -121,6 +127,7 @@ impl NamespaceSandbox {
         Ok(Held {
             running: Some(running),
             prepared: spec.prestart_env.is_none(),
+            memory_mb: held.memory_mb,
         })
     }
 
@@ -133,7 +140,7 @@ impl NamespaceSandbox {
         spec: &LaunchSpec,
     ) -> Result<Launched, SandboxError> {
         let running = held.running.take().expect("a held environment is running");
-        let sent = blocking(|| self.send_function(&running, spec, held.prepared));
+        let sent = blocking(|| self.send_function(&running, spec, &held));
         match sent {
             Ok(()) => self.launched(running, spec.memory_mb),
             Err(e) => {
@@ -148,8 +155,9 @@ impl NamespaceSandbox {
         &self,
         running: &Running,
         spec: &LaunchSpec,
-        prepared: bool,
+        held: &Held,
     ) -> Result<(), SandboxError> {
+        let prepared = held.prepared;
         let failed = |e: std::io::Error| SandboxError::Spawn {
             program: spec.program.display().to_string(),
             source: e,
@@ -159,8 +167,13 @@ impl NamespaceSandbox {
             .as_ref()
             .ok_or_else(|| failed(std::io::Error::other("not a held environment")))?;
         let began = Instant::now();
-        cgroup::limit(self.fs.as_ref(), &self.layout, &running.cg, spec.memory_mb)
-            .map_err(SandboxError::Cgroup)?;
+        // Written when it started for its kind's latest size (a held
+        // runtime's kind has one size): on the cold start's path only for
+        // another size.
+        if held.memory_mb != spec.memory_mb {
+            cgroup::limit(self.fs.as_ref(), &self.layout, &running.cg, spec.memory_mb)
+                .map_err(SandboxError::Cgroup)?;
+        }
         let limited = began.elapsed();
         let mut trees = vec![(spec.code_dir.as_path(), mounts::TASK_ROOT)];
         if let Some(opt) = &spec.opt_dir {
@@ -348,7 +361,8 @@ fn kind_of(spec: &LaunchSpec, outside_base: bool) -> Option<String> {
 }
 
 /// What a prepared environment for `spec` is started from: nothing of its
-/// function, no program (the init waits for it).
+/// function, no program (the init waits for it); `spec`'s memory size, its
+/// kind's latest (written again when specialized for another).
 fn prepared_spec(spec: &LaunchSpec) -> LaunchSpec {
     LaunchSpec {
         program: std::path::PathBuf::new(),
@@ -356,7 +370,6 @@ fn prepared_spec(spec: &LaunchSpec) -> LaunchSpec {
         runtime_dir: None,
         opt_dir: None,
         env: Vec::new(),
-        memory_mb: HELD_MEMORY_MB,
         prestart_env: None,
         ..spec.clone()
     }
@@ -424,6 +437,9 @@ impl Prewarming {
             starting: 0,
         });
         k.note_demand(now);
+        // A prepared kind's next ones are limited for its latest size (a
+        // held runtime's kind has one size).
+        k.spec.memory_mb = spec.memory_mb;
         let held = std::iter::from_fn(|| k.ready.pop_front()).find(Held::alive);
         drop(kinds);
         self.pool.wake.notify_one();

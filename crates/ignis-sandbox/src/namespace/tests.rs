@@ -638,3 +638,134 @@ fn the_environment_has_one_value_per_key_the_last_given() {
     .collect();
     assert_eq!(got, ["LANG=C.UTF-8", "PATH=/usr/bin", "TMPDIR=/tmp"]);
 }
+
+/// What a runtime sees of itself, to compare a prepared sandbox's with a
+/// fresh launch's.
+const SELF_VIEW: &str = r#"
+    echo pid=$$ uid=$(id -u) gid=$(id -g) cwd=$(pwd) task=$(cat handler.txt) greeting=$GREETING
+    grep -E '^(CapEff|CapPrm|NoNewPrivs|Seccomp|SigIgn|SigBlk)' /proc/self/status | tr -s '\t' ' '
+    echo fds=$(ls /proc/self/fd | tr '\n' ' ') stdin=$(readlink /proc/self/fd/0)
+"#;
+
+async fn output_of(mut l: Launched) -> (String, ExitInfo) {
+    let mut out = String::new();
+    l.output.read_to_string(&mut out).await.unwrap();
+    let mut rx = l.process.exited();
+    let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+    (out, info)
+}
+
+#[tokio::test]
+async fn a_prepared_environment_runs_its_program_as_a_fresh_launch_would() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let spec = d.spec("prepared", SELF_VIEW, 128, 8);
+    // Its runtime is forked and restricted before the function is known,
+    // and execs the program once specialized.
+    let held = s.prestart(&spec).await.unwrap();
+    assert!(held.alive());
+    let (out, info) = output_of(s.specialize(held, &spec).await.unwrap()).await;
+    assert_eq!(info, ExitInfo::Code(0), "{out}");
+    let (fresh, info) = run(&s, d.spec("prepared-fresh", SELF_VIEW, 128, 8)).await;
+    assert_eq!(info, ExitInfo::Code(0), "{fresh}");
+    println!("{out}");
+    assert_eq!(out, fresh);
+    for want in [
+        "pid=2 uid=993 gid=990 cwd=/var/task task=code greeting=hi",
+        "CapEff: 0000000000000000",
+        "NoNewPrivs: 1",
+        "Seccomp: 2",
+        "stdin=/dev/null",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn a_prepared_environment_whose_program_cannot_exec_reports_why() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    // Missing, and not executable: the errno of the runtime's execve,
+    // as a fresh launch reports it.
+    for (program, errno) in [
+        ("/var/task/missing", libc::ENOENT),
+        ("/var/task/handler.txt", libc::EACCES),
+    ] {
+        let spec = LaunchSpec {
+            program: program.into(),
+            args: vec![],
+            ..d.spec("noexec", "", 128, 8)
+        };
+        let held = s.prestart(&spec).await.unwrap();
+        let errno_of = |e: SandboxError| match e {
+            SandboxError::Spawn { source, .. } => source.raw_os_error(),
+            other => panic!("{other}"),
+        };
+        let prepared = s.specialize(held, &spec).await.err().expect("no exec");
+        assert_eq!(errno_of(prepared), Some(errno), "{program}");
+        let fresh = s.launch(spec).await.err().expect("no exec");
+        assert_eq!(errno_of(fresh), Some(errno), "{program}");
+    }
+}
+
+#[tokio::test]
+async fn a_prepared_environment_whose_waiting_runtime_died_ends() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    let spec = d.spec("prepared-dies", "true", 128, 8);
+    let held = s.prestart(&spec).await.unwrap();
+    let init = held.pid().unwrap().to_string();
+    // The runtime forked ahead: the init's only child.
+    let children: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid: &u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+                st.lines()
+                    .any(|l| l.strip_prefix("PPid:").map(str::trim) == Some(init.as_str()))
+            })
+        })
+        .collect();
+    assert_eq!(children.len(), 1, "{children:?}");
+    // SAFETY: kill of a process of this test's own environment.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(children[0] as libc::pid_t, libc::SIGKILL);
+    }
+    let began = Instant::now();
+    while held.alive() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(10),
+            "the init outlived its runtime"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Specializing it fails (the pool then launches afresh).
+    assert!(s.specialize(held, &spec).await.is_err());
+}
+
+#[tokio::test]
+async fn a_prepared_environment_is_limited_for_its_function_s_size() {
+    let Some(s) = sandbox() else { return };
+    let d = Dirs::new();
+    // Prepared for 256 MB and specialized for 64 (the limits written
+    // again), and prepared for 64 (the limits already right).
+    for prepared_mb in [256, 64] {
+        let held = s
+            .prestart(&d.spec("prep-oom", "true", prepared_mb, 8))
+            .await
+            .unwrap();
+        let l = s
+            .specialize(held, &d.spec("prep-oom", "tail /dev/zero", 64, 8))
+            .await
+            .unwrap();
+        let mut rx = l.process.exited();
+        let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+        assert_eq!(info, ExitInfo::OutOfMemory, "prepared for {prepared_mb} MB");
+        let peak = l.process.peak_memory_bytes().unwrap();
+        assert!(
+            peak > 32 << 20 && peak <= 64 << 20,
+            "peak {peak} bytes with a 64 MB limit, prepared for {prepared_mb} MB"
+        );
+    }
+}
