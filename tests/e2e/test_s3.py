@@ -1149,3 +1149,81 @@ def test_cors_preflight_needs_no_signature_in_enforce_mode(own_server, tmp_path)
     r = requests.put(f"{srv.url}/site/app.js", data=b"x", headers={"Origin": "https://app.example.com", "Host": "site.s3.localhost"}, timeout=30)
     assert r.status_code == 403, r.text
     assert "Contents" not in s3.list_objects_v2(Bucket="site")
+
+
+# ------------------------------------------------------------------ website
+
+
+def site_get(url: str, bucket: str, path: str, method: str = "GET"):
+    port = url.rsplit(":", 1)[1]
+    return requests.request(method, f"{url}{path}", headers={"Host": f"{bucket}.s3-website.localhost:{port}"},
+                            allow_redirects=False, timeout=30)
+
+
+def test_website_configuration_and_endpoint(url, s3, bucket):
+    e = refused(lambda: s3.get_bucket_website(Bucket=bucket))
+    assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("NoSuchWebsiteConfiguration", 404)
+    r = site_get(url, bucket, "/")
+    assert r.status_code == 404 and "NoSuchWebsiteConfiguration" in r.text and r.headers["Content-Type"].startswith("text/html")
+    config = {
+        "IndexDocument": {"Suffix": "index.html"},
+        "ErrorDocument": {"Key": "404.html"},
+        "RoutingRules": [{"Condition": {"KeyPrefixEquals": "old/"},
+                          "Redirect": {"ReplaceKeyPrefixWith": "new/", "HttpRedirectCode": "302"}}],
+    }
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=config)
+    got = s3.get_bucket_website(Bucket=bucket)
+    assert got["IndexDocument"] == {"Suffix": "index.html"} and got["ErrorDocument"] == {"Key": "404.html"}
+    assert got["RoutingRules"] == config["RoutingRules"]
+    for bad in ({"IndexDocument": {"Suffix": "a/b"}}, {"ErrorDocument": {"Key": "e.html"}},
+                {"RedirectAllRequestsTo": {"HostName": "h"}, "IndexDocument": {"Suffix": "i"}}):
+        assert error_code(refused(lambda: s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=bad))) == "InvalidArgument", bad
+    assert s3.get_bucket_website(Bucket=bucket)["IndexDocument"] == {"Suffix": "index.html"}, "a refused document changed nothing"
+
+    s3.put_object(Bucket=bucket, Key="index.html", Body=b"<h1>home</h1>", ContentType="text/html")
+    s3.put_object(Bucket=bucket, Key="docs/index.html", Body=b"docs", ContentType="text/html")
+    s3.put_object(Bucket=bucket, Key="app.js", Body=b"js()", ContentType="application/javascript")
+    r = site_get(url, bucket, "/")
+    assert (r.status_code, r.content, r.headers["Content-Type"]) == (200, b"<h1>home</h1>", "text/html")
+    assert site_get(url, bucket, "/docs/").content == b"docs"
+    r = site_get(url, bucket, "/docs")
+    assert (r.status_code, r.headers["Location"]) == (302, "/docs/")
+    assert site_get(url, bucket, "/app.js").content == b"js()"
+    r = site_get(url, bucket, "/app.js", "HEAD")
+    assert r.status_code == 200 and r.headers["Content-Length"] == "4" and r.content == b""
+    r = site_get(url, bucket, "/old/page.html")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/new/page.html")
+    # No error document yet: S3's HTML 404; then the error document, with 404.
+    r = site_get(url, bucket, "/missing.html")
+    assert r.status_code == 404 and "<li>Code: NoSuchKey</li>" in r.text
+    s3.put_object(Bucket=bucket, Key="404.html", Body=b"not here", ContentType="text/html")
+    r = site_get(url, bucket, "/missing.html")
+    assert (r.status_code, r.content) == (404, b"not here")
+    assert site_get(url, bucket, "/app.js", "PUT").status_code == 405
+    assert keys(s3, bucket) == ["404.html", "app.js", "docs/index.html", "index.html"], "the endpoint writes nothing"
+    # Every request elsewhere.
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"RedirectAllRequestsTo": {"HostName": "example.com", "Protocol": "https"}})
+    r = site_get(url, bucket, "/a/b?c=d")
+    assert (r.status_code, r.headers["Location"]) == (301, "https://example.com/a/b")
+    s3.delete_bucket_website(Bucket=bucket)
+    assert error_code(refused(lambda: s3.get_bucket_website(Bucket=bucket))) == "NoSuchWebsiteConfiguration"
+    assert site_get(url, bucket, "/").status_code == 404
+
+
+def test_website_serves_only_public_objects_in_enforce_mode(own_server, tmp_path):
+    srv = own_server(tmp_path / "data", "--auth", "enforce")
+    root = json.loads((srv.data_dir / "root-access-key.json").read_text())
+    s3 = boto3.client("s3", endpoint_url=srv.url, region_name=REGION, aws_access_key_id=root["AccessKeyId"],
+                      aws_secret_access_key=root["SecretAccessKey"], config=botocore.config.Config(retries={"max_attempts": 0}))
+    s3.create_bucket(Bucket="site")
+    s3.put_bucket_website(Bucket="site", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    s3.put_object(Bucket="site", Key="index.html", Body=b"home")
+    s3.put_object(Bucket="site", Key="private/secret.txt", Body=b"secret")
+    r = site_get(srv.url, "site", "/")
+    assert r.status_code == 403 and "AccessDenied" in r.text, "no policy: nothing is public"
+    s3.put_bucket_policy(Bucket="site", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/index.html"}]}))
+    r = site_get(srv.url, "site", "/")
+    assert (r.status_code, r.content) == (200, b"home")
+    r = site_get(srv.url, "site", "/private/secret.txt")
+    assert r.status_code == 403 and b"secret" not in r.content

@@ -41,23 +41,23 @@ def test_cloudwatch_logs(url):
 
 
 def test_s3_rest_xml(url):
-    """S3 is served now; what it does not serve (websites, versioning
+    """S3 is served now; what it does not serve (replication, versioning
     writes) is S3's own NotImplemented, 501, in the REST-XML shape — and a
     request naming such a sub-resource never falls through to the bucket
-    operation (DELETE ?website does not delete the bucket)."""
+    operation (DELETE ?replication does not delete the bucket)."""
     s3 = aws_client(url, "s3")
     bucket = "services-probe"
     s3.create_bucket(Bucket=bucket)
     try:
-        e = refused(lambda: s3.get_bucket_website(Bucket=bucket))
+        e = refused(lambda: s3.get_bucket_replication(Bucket=bucket))
         assert error_code(e) == "NotImplemented"
-        assert "website" in error_message(e)
+        assert "replication" in error_message(e)
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
         e = refused(lambda: s3.put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"},
         ))
         assert error_code(e) == "NotImplemented"
-        e = refused(lambda: s3.delete_bucket_website(Bucket=bucket))
+        e = refused(lambda: s3.delete_bucket_replication(Bucket=bucket))
         assert error_code(e) == "NotImplemented"
         s3.head_bucket(Bucket=bucket)
         assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, "nothing stored"

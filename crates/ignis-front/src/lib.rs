@@ -183,6 +183,11 @@ impl tower::Service<Request> for Front {
             let inner = self.inner.clone();
             return Box::pin(async move { Ok(inner.sns_public(req).await) });
         }
+        // A bucket's website endpoint (by its host): unsigned reads.
+        if let Some(bucket) = s3::website_host(&req) {
+            let inner = self.inner.clone();
+            return Box::pin(async move { Ok(inner.s3_website(bucket, req).await) });
+        }
         // A browser's CORS preflight for S3: unsigned, routed by its host
         // or its path-style bucket.
         if s3::is_preflight(&req) {

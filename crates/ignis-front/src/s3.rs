@@ -18,6 +18,7 @@ use ignis_iam::Principal;
 use ignis_identity::policy::{PolicyDocument, PolicyKind};
 use ignis_identity::sigv4::RequestParts;
 use ignis_protocol::{AwsError, Recognized};
+use ignis_s3::website::WebsiteAnswer;
 use ignis_s3::xml::XmlWriter;
 use ignis_s3::{ResponseBody, S3Error, S3Op, S3Request, S3Response};
 use tokio::io::AsyncReadExt;
@@ -107,6 +108,13 @@ pub(crate) fn is_preflight(parts: &axum::extract::Request) -> bool {
             }
         });
     !api_version && first != "ignis" && ignis_s3::names::check_bucket_name(first).is_ok()
+}
+
+/// The bucket whose website endpoint a request's host names
+/// (`<bucket>.s3-website-<region>.…`, `<bucket>.s3-website.…`).
+pub(crate) fn website_host(req: &axum::extract::Request) -> Option<String> {
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    ignis_s3::website::website_bucket(host)
 }
 
 /// Whether a request, recognized without its body, is S3's.
@@ -280,6 +288,66 @@ impl Inner {
         }
     }
 
+    /// A bucket's website endpoint: an unsigned `GET`/`HEAD` answered with
+    /// the object, the index or error document, or a redirect, as
+    /// `ignis_s3::website` picks; errors are HTML pages. In `enforce` mode
+    /// the object is served only if the bucket policy lets anyone read it
+    /// (`s3:GetObject` for an anonymous caller), as S3's website endpoint
+    /// serves public objects only.
+    pub(crate) async fn s3_website(&self, bucket: String, req: axum::extract::Request) -> Response {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (parts, _body) = req.into_parts();
+        let head = parts.method == Method::HEAD;
+        if parts.method != Method::GET && !head {
+            let e = S3Error::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            );
+            return website_error(&e, head, &request_id);
+        }
+        let answer = match self
+            .s3
+            .website_route(&bucket, parts.uri.path(), &parts.headers)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return website_error(&e, head, &request_id),
+        };
+        let (key, status) = match answer {
+            WebsiteAnswer::Redirect { status, location } => {
+                let mut resp = Response::new(Body::empty());
+                *resp.status_mut() = status;
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    resp.headers_mut().insert(header::LOCATION, v);
+                }
+                return with_ids(resp, &request_id);
+            }
+            WebsiteAnswer::Object { key, status } => (key, status),
+        };
+        if self.mode == AuthMode::Enforce {
+            let policy = self.bucket_policy_doc(&bucket).await;
+            let resource = format!("arn:aws:s3:::{bucket}/{key}");
+            let deny = |m| AwsError::sender(StatusCode::FORBIDDEN, "AccessDenied", m);
+            if self
+                .decide_in(None, &[], "s3:GetObject", &resource, policy.as_ref(), deny)
+                .await
+                .is_err()
+            {
+                let e = S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied");
+                return website_error(&e, head, &request_id);
+            }
+        }
+        match self
+            .s3
+            .website_object(&bucket, &key, status, &parts.headers, head)
+            .await
+        {
+            Ok(resp) => render(resp, head, &request_id),
+            Err(e) => website_error(&e, head, &request_id),
+        }
+    }
+
     /// IAM's decision on `op` for `caller`, the bucket's policy as the
     /// resource policy; a copy also needs `s3:GetObject` on its source
     /// (under the source bucket's policy).
@@ -332,6 +400,22 @@ fn xml_response(status: StatusCode, xml: String, head: bool, request_id: &str) -
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
+    );
+    with_ids(resp, request_id)
+}
+
+/// An error of the website endpoint: an HTML page (no body for HEAD).
+fn website_error(e: &S3Error, head: bool, request_id: &str) -> Response {
+    let page = ignis_s3::website::error_html(e, request_id);
+    let mut resp = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(page)
+    });
+    *resp.status_mut() = e.status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
     );
     with_ids(resp, request_id)
 }

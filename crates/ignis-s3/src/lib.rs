@@ -13,7 +13,8 @@
 //! - [`encryption`] (SSE-S3 by default, KMS refused), `acl` (ACLs
 //!   disabled, the owner's full control), `versions` (ListObjectVersions
 //!   of unversioned buckets), `cors` (configurations, preflights) and
-//!   [`lifecycle`] (configurations and the sweeper that applies them).
+//!   [`lifecycle`] (configurations and the sweeper that applies them);
+//!   [`website`]: static website hosting (configurations, the endpoint).
 #![deny(missing_docs)]
 
 mod acl;
@@ -37,6 +38,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 mod versions;
+pub mod website;
 pub mod xml;
 
 pub use body::{ByteStream, RequestBody};

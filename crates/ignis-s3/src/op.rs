@@ -83,6 +83,8 @@ pub enum BucketDoc {
     Cors,
     /// `?lifecycle`.
     Lifecycle,
+    /// `?website`.
+    Website,
 }
 
 impl BucketDoc {
@@ -95,6 +97,7 @@ impl BucketDoc {
             Self::Encryption => "encryption",
             Self::Cors => "cors",
             Self::Lifecycle => "lifecycle",
+            Self::Website => "website",
         }
     }
 
@@ -107,6 +110,7 @@ impl BucketDoc {
             ("encryption", Self::Encryption),
             ("cors", Self::Cors),
             ("lifecycle", Self::Lifecycle),
+            ("website", Self::Website),
         ]
         .into_iter()
         .find_map(|(name, doc)| q.has(name).then_some(doc))
@@ -115,9 +119,8 @@ impl BucketDoc {
 
 /// Bucket sub-resources S3 has and Ignis does not serve: a request naming
 /// one is `NotImplemented`, never taken for the plain bucket operation
-/// (a `DELETE /bucket?website` must not delete the bucket).
-const UNSERVED_BUCKET: [&str; 13] = [
-    "website",
+/// (a `DELETE /bucket?replication` must not delete the bucket).
+const UNSERVED_BUCKET: [&str; 12] = [
     "replication",
     "logging",
     "accelerate",
@@ -214,21 +217,21 @@ pub enum S3Op {
         /// The key.
         key: String,
     },
-    /// `PUT /bucket?notification|policy|tagging|encryption|cors|lifecycle`.
+    /// `PUT /bucket?notification|policy|tagging|encryption|cors|lifecycle|website`.
     PutBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `GET /bucket?notification|policy|tagging|encryption|cors|lifecycle`.
+    /// `GET /bucket?notification|policy|tagging|encryption|cors|lifecycle|website`.
     GetBucketDoc {
         /// The bucket.
         bucket: String,
         /// Which.
         doc: BucketDoc,
     },
-    /// `DELETE /bucket?policy|tagging|encryption|cors|lifecycle`.
+    /// `DELETE /bucket?policy|tagging|encryption|cors|lifecycle|website`.
     DeleteBucketDoc {
         /// The bucket.
         bucket: String,
@@ -386,6 +389,7 @@ impl S3Op {
                 BucketDoc::Encryption => "PutBucketEncryption",
                 BucketDoc::Cors => "PutBucketCors",
                 BucketDoc::Lifecycle => "PutBucketLifecycleConfiguration",
+                BucketDoc::Website => "PutBucketWebsite",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "GetBucketNotificationConfiguration",
@@ -394,6 +398,7 @@ impl S3Op {
                 BucketDoc::Encryption => "GetBucketEncryption",
                 BucketDoc::Cors => "GetBucketCors",
                 BucketDoc::Lifecycle => "GetBucketLifecycleConfiguration",
+                BucketDoc::Website => "GetBucketWebsite",
             },
             Self::DeleteBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "PutBucketNotificationConfiguration",
@@ -402,6 +407,7 @@ impl S3Op {
                 BucketDoc::Encryption => "DeleteBucketEncryption",
                 BucketDoc::Cors => "DeleteBucketCors",
                 BucketDoc::Lifecycle => "DeleteBucketLifecycle",
+                BucketDoc::Website => "DeleteBucketWebsite",
             },
             Self::ListObjects { version, .. } => match version {
                 ListVersion::V1 => "ListObjects",
@@ -530,6 +536,10 @@ impl S3Op {
                 BucketDoc::Encryption => "s3:PutEncryptionConfiguration",
                 BucketDoc::Cors => "s3:PutBucketCORS",
                 BucketDoc::Lifecycle => "s3:PutLifecycleConfiguration",
+                BucketDoc::Website if matches!(self, Self::DeleteBucketDoc { .. }) => {
+                    "s3:DeleteBucketWebsite"
+                }
+                BucketDoc::Website => "s3:PutBucketWebsite",
             },
             Self::GetBucketDoc { doc, .. } => match doc {
                 BucketDoc::Notification => "s3:GetBucketNotification",
@@ -538,6 +548,7 @@ impl S3Op {
                 BucketDoc::Encryption => "s3:GetEncryptionConfiguration",
                 BucketDoc::Cors => "s3:GetBucketCORS",
                 BucketDoc::Lifecycle => "s3:GetLifecycleConfiguration",
+                BucketDoc::Website => "s3:GetBucketWebsite",
             },
             Self::ListMultipartUploads { .. } => "s3:ListBucketMultipartUploads",
             Self::DeleteObjects { .. } | Self::DeleteObject { .. } => "s3:DeleteObject",

@@ -20,6 +20,7 @@ use crate::lifecycle::LifecycleConfig;
 use crate::meta::{iso8601, now_ms};
 use crate::notify::{Destinations, NotificationConfig};
 use crate::op::{BucketDoc, Query, S3Op, S3Request};
+use crate::website::WebsiteConfig;
 use crate::xml::{self, XmlWriter};
 use crate::{names, S3Response};
 
@@ -213,6 +214,7 @@ impl S3 {
                     BucketDoc::Encryption => Some(DefaultEncryption::parse(&text)?.encode()),
                     BucketDoc::Cors => Some(CorsConfig::parse(&text)?.encode()),
                     BucketDoc::Lifecycle => Some(LifecycleConfig::parse(&text)?.encode()),
+                    BucketDoc::Website => Some(WebsiteConfig::parse(&text)?.encode()),
                 };
                 if !this
                     .store
@@ -279,6 +281,10 @@ impl S3 {
                         "The lifecycle configuration does not exist",
                     )
                     .with("BucketName", bucket)),
+                    (BucketDoc::Website, Some(c)) => {
+                        Ok(S3Response::xml(WebsiteConfig::decode(&c).to_xml()))
+                    }
+                    (BucketDoc::Website, None) => Err(crate::website::no_website(&bucket)),
                 }
             }
             S3Op::DeleteBucketDoc { bucket, doc } => {

@@ -268,9 +268,9 @@ async fn a_crash_leftover_is_swept_and_objects_stay() {
 async fn bucket_sub_resources_never_fall_through_to_the_bucket() {
     let f = fixture();
     call(&f.s3, "PUT", "/subs", "", b"").await.unwrap();
-    // DELETE ?website used to be DeleteBucket, PUT ?replication CreateBucket.
+    // DELETE ?logging used to be DeleteBucket, PUT ?replication CreateBucket.
     for (method, query) in [
-        ("DELETE", "website"),
+        ("DELETE", "logging"),
         ("PUT", "replication"),
         ("PUT", "versioning"),
     ] {
