@@ -35,8 +35,8 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../runtimes/java/src/ignis/runtime/Bootstrap.java"),
     ),
     (
-        "src/ignis/runtime/Training.java",
-        include_str!("../../../runtimes/java/src/ignis/runtime/Training.java"),
+        "src/ignis/training/Training.java",
+        include_str!("../../../runtimes/java/src/ignis/training/Training.java"),
     ),
 ];
 
@@ -114,8 +114,9 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
     Ok(classes)
 }
 
-/// Packs the classes under `dir` into `dir/`[`JAR`] with the `jar` tool
-/// beside `java` (stored, not compressed: nothing to inflate at start-up).
+/// Packs the client's classes under `dir` (`ignis/runtime`, not the
+/// training handler) into `dir/`[`JAR`] with the `jar` tool beside `java`
+/// (stored, not compressed: nothing to inflate at start-up).
 fn pack(java: &Path, dir: &Path) -> Result<(), String> {
     let jar = java.with_file_name("jar");
     let out = Command::new(&jar)
@@ -123,7 +124,7 @@ fn pack(java: &Path, dir: &Path) -> Result<(), String> {
         .arg(dir.join(JAR))
         .arg("-C")
         .arg(dir)
-        .arg("ignis")
+        .arg("ignis/runtime")
         .output()
         .map_err(|e| format!("failed to run {}: {e}", jar.display()))?;
     if !out.status.success() {

@@ -18,7 +18,8 @@
 //! its warning is silenced (see [`QUIET`]).
 //!
 //! A function's classes never go into the archive: the training run loads
-//! none (its task root and layer directory are empty directories).
+//! none (its task root is the client's directory, its layer directory an
+//! empty one).
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,8 +38,10 @@ use crate::java::{FLAGS, JAR, MAIN_CLASS};
 /// archive is recorded for.
 pub const SEEN_AT: &str = "/var/runtime";
 
-/// The handler of the training run, a class of the client.
-pub const TRAINING_HANDLER: &str = "ignis.runtime.Training::handle";
+/// The handler of the training run, compiled with the client but not in
+/// its jar: the training run's task root is the client's directory, and
+/// the handler loads from there the way a function's loads from its code.
+pub const TRAINING_HANDLER: &str = "ignis.training.Training::handle";
 
 /// Options that keep a refused archive quiet: the JVM warns on stdout,
 /// which is the function's log.
@@ -179,7 +182,7 @@ fn run(
         .env("LANG", "C.UTF-8")
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
         .env("_HANDLER", TRAINING_HANDLER)
-        .env("LAMBDA_TASK_ROOT", "/var/task")
+        .env("LAMBDA_TASK_ROOT", SEEN_AT)
         .env("IGNIS_OPT_DIR", "/var/opt")
         .env("AWS_LAMBDA_FUNCTION_NAME", "ignis-training")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -254,7 +257,7 @@ fn wait(child: &mut Child) -> Result<(), String> {
 }
 
 /// Makes the child see `dir` at [`SEEN_AT`] (writable, for the archive),
-/// with empty `/var/task` and `/var/opt`, in a mount namespace of its own:
+/// with an empty `/var/opt`, in a mount namespace of its own:
 /// a tmpfs over `/var` there, the host's untouched.
 #[allow(unsafe_code)]
 fn private_runtime_dir(cmd: &mut Command, dir: &Path) -> Result<(), String> {
@@ -263,7 +266,7 @@ fn private_runtime_dir(cmd: &mut Command, dir: &Path) -> Result<(), String> {
     let here = c(".")?;
     let (root, var, tmpfs, options) = (c("/")?, c("/var")?, c("tmpfs")?, c("size=1m,mode=755")?);
     let runtime = c(SEEN_AT)?;
-    let (task, opt) = (c("/var/task")?, c("/var/opt")?);
+    let opt = c("/var/opt")?;
     let setup = move || -> std::io::Result<()> {
         let check = |rc: libc::c_int| {
             if rc == 0 {
@@ -293,7 +296,7 @@ fn private_runtime_dir(cmd: &mut Command, dir: &Path) -> Result<(), String> {
                 libc::MS_NOSUID | libc::MS_NODEV,
                 options.as_ptr().cast(),
             ))?;
-            for d in [&runtime, &task, &opt] {
+            for d in [&runtime, &opt] {
                 check(libc::mkdir(d.as_ptr(), 0o755))?;
             }
             check(libc::mount(

@@ -36,9 +36,13 @@ import java.util.Set;
  * java21). Ignis starts one per execution environment, as
  *
  * <pre>
- *   java -XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xshare:auto
- *        -cp &lt;dir&gt;/java/classes ignis.runtime.Bootstrap
+ *   java -XX:Flags=/var/runtime/jvm.flags
+ *        -cp /var/runtime/ignis-runtime.jar ignis.runtime.Bootstrap
  * </pre>
+ *
+ * (the settings file holds the JVM's defaults, which the function's
+ * JAVA_TOOL_OPTIONS override; with the client's class data sharing
+ * archive for the JDK, its own settings file; see docs/runtimes.md)
  *
  * with the function's code directory as working directory and Lambda's
  * environment (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT,
