@@ -98,6 +98,18 @@ pub fn flags(classes: &Path, interpreter: &Interpreter) -> Option<String> {
 /// How the settings file's first line, a comment to the JVM, starts.
 const SIZE_LINE: &str = "# archive bytes: ";
 
+/// Options the archive's settings file adds to the defaults: the archive
+/// mapped where it was recorded to be mapped. The JDK 17 updates relocate
+/// CDS archives to a random address by default, which writes a pointer
+/// into most of their pages at every start (about 1,900 more page faults
+/// of a `java -version`, measured here: copies of the archive's pages);
+/// the function sees no difference but the addresses in its memory map,
+/// and may ask for relocation again with `JAVA_TOOL_OPTIONS`
+/// (`-XX:ArchiveRelocationMode=1`). Only the archive's settings carry it:
+/// it is a diagnostic option, checked to exist with this JDK by the run
+/// that checks the archive.
+pub const ARCHIVE_FLAGS: &str = "+UnlockDiagnosticVMOptions\nArchiveRelocationMode=0\n";
+
 /// Records, checks and installs `interpreter`'s archive of the client in
 /// `classes`, unless it is there already.
 pub fn prepare(interpreter: &Interpreter, classes: &Path) -> Result<(), String> {
@@ -106,54 +118,64 @@ pub fn prepare(interpreter: &Interpreter, classes: &Path) -> Result<(), String> 
     }
     let name = name(interpreter);
     let staging = format!("{name}.{}.staging", std::process::id());
-    let host_staging = classes.join(&staging);
-    let result = record_and_check(interpreter, classes, &staging);
+    let flags_staging = format!("{staging}.flags");
+    let result = record_and_check(interpreter, classes, &name, &staging, &flags_staging);
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&host_staging);
+        let _ = std::fs::remove_file(classes.join(&staging));
+        let _ = std::fs::remove_file(classes.join(&flags_staging));
         return Err(e);
     }
-    let size = std::fs::metadata(&host_staging)
-        .map_err(|e| format!("failed to read the archive: {e}"))?
-        .len();
-    let settings = format!(
-        "{SIZE_LINE}{size}\n{}SharedArchiveFile={SEEN_AT}/{name}.jsa\n",
-        crate::java::DEFAULT_FLAGS
-    );
-    let flags_staging = classes.join(format!("{staging}.flags"));
-    std::fs::write(&flags_staging, settings)
-        .map_err(|e| format!("failed to write the archive's settings: {e}"))?;
     // The archive first: the settings file is what says it is there.
-    std::fs::rename(&host_staging, classes.join(format!("{name}.jsa")))
-        .and_then(|()| std::fs::rename(&flags_staging, classes.join(format!("{name}.flags"))))
+    std::fs::rename(classes.join(&staging), classes.join(format!("{name}.jsa")))
+        .and_then(|()| {
+            std::fs::rename(
+                classes.join(&flags_staging),
+                classes.join(format!("{name}.flags")),
+            )
+        })
         .map_err(|e| format!("failed to install the archive: {e}"))
 }
 
+/// The training run, then the archive's settings file, then the run that
+/// checks the archive with those settings.
 fn record_and_check(
     interpreter: &Interpreter,
     classes: &Path,
+    name: &str,
     staging: &str,
+    flags_staging: &str,
 ) -> Result<(), String> {
     let archive = format!("{SEEN_AT}/{staging}");
+    let defaults = format!("-XX:Flags={SEEN_AT}/{FLAGS}");
     run(
         interpreter,
         classes,
         &[
+            defaults,
             "-XX:+UseSerialGC".to_string(),
             format!("-XX:ArchiveClassesAtExit={archive}"),
         ],
         false,
     )
     .map_err(|e| format!("the training run failed: {e}"))?;
-    if !classes.join(staging).is_file() {
-        return Err("the training run wrote no archive".into());
-    }
+    let size = std::fs::metadata(classes.join(staging))
+        .map_err(|e| format!("the training run wrote no archive: {e}"))?
+        .len();
+    let settings = format!(
+        "{SIZE_LINE}{size}\n{}{ARCHIVE_FLAGS}SharedArchiveFile={SEEN_AT}/{name}.jsa\n",
+        crate::java::DEFAULT_FLAGS
+    );
+    std::fs::write(classes.join(flags_staging), settings)
+        .map_err(|e| format!("failed to write the archive's settings: {e}"))?;
     run(
         interpreter,
         classes,
         &[
+            format!("-XX:Flags={SEEN_AT}/{flags_staging}"),
             "-XX:+UseSerialGC".to_string(),
             "-Xshare:on".to_string(),
             "-XX:+VerifySharedSpaces".to_string(),
+            // The archive under its staging name.
             format!("-XX:SharedArchiveFile={archive}"),
             "-Xlog:class+load=info:stdout".to_string(),
         ],
@@ -174,8 +196,7 @@ fn run(
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(&interpreter.path);
-    cmd.arg(format!("-XX:Flags={SEEN_AT}/{FLAGS}"))
-        .args(options)
+    cmd.args(options)
         .args(["-cp", &format!("{SEEN_AT}/{JAR}"), MAIN_CLASS])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -477,6 +498,7 @@ mod tests {
         );
         let text = std::fs::read_to_string(classes.join(&settings)).unwrap();
         assert!(text.contains("TieredStopAtLevel=1\n"), "{text}");
+        assert!(text.contains("ArchiveRelocationMode=0\n"), "{text}");
         assert!(
             text.contains(&format!(
                 "SharedArchiveFile=/var/runtime/{}.jsa\n",
