@@ -970,6 +970,17 @@ def test_object_versions_of_an_unversioned_bucket(s3, bucket):
     assert sorted((d["Key"], d["VersionId"]) for d in out["Deleted"]) == [("dir/a", "null"), ("dir/b", "null"), ("two", "null")]
     assert [(x["Key"], x["Code"]) for x in out["Errors"]] == [("two", "NoSuchVersion")]
     assert keys(s3, bucket) == []
+    # Never versioned; Suspended is what such a bucket already does, Enabled is not served.
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    e = refused(lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}))
+    assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == ("NotImplemented", 501)
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"2")
+    assert [(v["Key"], v["VersionId"]) for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == [("k", "null")], \
+        "a suspended bucket's write replaces the null version"
 
 
 # ------------------------------------------------------------------ CORS

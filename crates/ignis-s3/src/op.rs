@@ -178,6 +178,12 @@ pub enum S3Op {
         /// The bucket.
         bucket: String,
     },
+    /// `PUT /bucket?versioning`: `Suspended` only (what a never-versioned
+    /// bucket already does); `Enabled` is not served.
+    PutBucketVersioning {
+        /// The bucket.
+        bucket: String,
+    },
     /// `GET /bucket?versions`: every object once, its version `null`.
     ListObjectVersions {
         /// The bucket.
@@ -375,6 +381,7 @@ impl S3Op {
             Self::DeleteBucket { .. } => "DeleteBucket",
             Self::GetBucketLocation { .. } => "GetBucketLocation",
             Self::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Self::PutBucketVersioning { .. } => "PutBucketVersioning",
             Self::ListObjectVersions { .. } => "ListObjectVersions",
             Self::GetBucketAcl { .. } => "GetBucketAcl",
             Self::PutBucketAcl { .. } => "PutBucketAcl",
@@ -444,6 +451,7 @@ impl S3Op {
             | Self::DeleteBucket { bucket }
             | Self::GetBucketLocation { bucket }
             | Self::GetBucketVersioning { bucket }
+            | Self::PutBucketVersioning { bucket }
             | Self::ListObjectVersions { bucket }
             | Self::GetBucketAcl { bucket }
             | Self::PutBucketAcl { bucket }
@@ -519,6 +527,7 @@ impl S3Op {
             Self::HeadBucket { .. } | Self::ListObjects { .. } => "s3:ListBucket",
             Self::GetBucketLocation { .. } => "s3:GetBucketLocation",
             Self::GetBucketVersioning { .. } => "s3:GetBucketVersioning",
+            Self::PutBucketVersioning { .. } => "s3:PutBucketVersioning",
             Self::ListObjectVersions { .. } => "s3:ListBucketVersions",
             Self::GetBucketAcl { .. } => "s3:GetBucketAcl",
             Self::PutBucketAcl { .. } => "s3:PutBucketAcl",
@@ -745,10 +754,11 @@ fn bucket_op(
         ("PUT", Some(doc)) => Ok(S3Op::PutBucketDoc { bucket, doc }),
         ("GET", Some(doc)) => Ok(S3Op::GetBucketDoc { bucket, doc }),
         ("DELETE", Some(doc)) => Ok(S3Op::DeleteBucketDoc { bucket, doc }),
-        // Versioning is never enabled: reading it is served, setting it not.
+        // Versioning is never enabled (see `versions`).
         (_, None) if q.has("versioning") => match method {
             "GET" => Ok(S3Op::GetBucketVersioning { bucket }),
-            _ => Err(not_implemented("versioning")),
+            "PUT" => Ok(S3Op::PutBucketVersioning { bucket }),
+            _ => Err(method_not_allowed()),
         },
         (_, None) if q.has("acl") => match method {
             "GET" => Ok(S3Op::GetBucketAcl { bucket }),

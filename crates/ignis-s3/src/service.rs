@@ -183,13 +183,8 @@ impl S3 {
                 ));
                 Ok(S3Response::xml(w.finish()))
             }
-            S3Op::GetBucketVersioning { bucket } => {
-                this.existing(&bucket).await?;
-                let mut w = XmlWriter::new();
-                w.root("VersioningConfiguration");
-                w.close("VersioningConfiguration");
-                Ok(S3Response::xml(w.finish()))
-            }
+            S3Op::GetBucketVersioning { bucket } => this.get_versioning(&bucket).await,
+            S3Op::PutBucketVersioning { bucket } => this.put_versioning(&bucket, body).await,
             S3Op::PutBucketDoc { bucket, doc } => {
                 this.existing(&bucket).await?;
                 let text = body.read_all(DOC_MAX).await?;

@@ -272,7 +272,7 @@ async fn bucket_sub_resources_never_fall_through_to_the_bucket() {
     for (method, query) in [
         ("DELETE", "logging"),
         ("PUT", "replication"),
-        ("PUT", "versioning"),
+        ("PUT", "accelerate"),
     ] {
         let e = call(&f.s3, method, "/subs", query, b"").await.unwrap_err();
         assert_eq!(e.code, "NotImplemented", "{method} ?{query}");

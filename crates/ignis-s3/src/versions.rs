@@ -4,13 +4,23 @@
 //! a listing's — `prefix`, `delimiter` (common prefixes counting once),
 //! `max-keys`, `key-marker` (with `version-id-marker` `null`, the only
 //! version there is) and `encoding-type=url`.
+//!
+//! The bucket's versioning state is never `Enabled` (PutBucketVersioning
+//! with `Enabled` is `NotImplemented`: it would need versions kept beside
+//! the current object, docs/objects.md). `Suspended` is served: a
+//! suspended bucket writes every object as its `null` version, replacing
+//! the one before — exactly what an unversioned Ignis bucket does — so
+//! setting it only changes what GetBucketVersioning answers, as on S3.
 
+use http::StatusCode;
+
+use crate::body::RequestBody;
 use crate::error::S3Error;
 use crate::list::{encode_key, max_keys, url_encoding, Entry};
 use crate::meta::iso8601;
-use crate::op::{Query, NULL_VERSION};
-use crate::service::{Inner, OWNER_ID, OWNER_NAME};
-use crate::xml::XmlWriter;
+use crate::op::{not_implemented, Query, NULL_VERSION};
+use crate::service::{Inner, DOC_MAX, OWNER_ID, OWNER_NAME};
+use crate::xml::{self, XmlWriter};
 use crate::S3Response;
 
 /// The `key-marker` a listing starts after: `version-id-marker` needs one
@@ -32,7 +42,65 @@ fn key_marker(q: &Query) -> Result<Option<String>, S3Error> {
     }
 }
 
+/// The bucket setting holding a versioning state (only `Suspended`).
+const SETTING: &str = "versioning";
+const SUSPENDED: &str = "Suspended";
+
+/// What a `VersioningConfiguration` asks: `Some(true)` suspend, `None`
+/// leave the state as it is.
+fn parse_versioning(text: &str) -> Result<Option<bool>, S3Error> {
+    let root = xml::parse(text)
+        .filter(|r| r.name == "VersioningConfiguration")
+        .ok_or_else(S3Error::malformed_xml)?;
+    match root.text_of("MfaDelete").map(str::trim) {
+        None | Some("Disabled") => {}
+        Some("Enabled") => return Err(not_implemented("MFA delete")),
+        Some(_) => return Err(S3Error::malformed_xml()),
+    }
+    match root.text_of("Status").map(str::trim) {
+        None => Ok(None),
+        Some(SUSPENDED) => Ok(Some(true)),
+        Some("Enabled") => Err(not_implemented(
+            "versioning Enabled: Ignis keeps one version of an object (docs/objects.md)",
+        )),
+        Some(_) => Err(S3Error::malformed_xml()),
+    }
+}
+
 impl Inner {
+    /// GetBucketVersioning: empty (never versioned) or `Suspended`.
+    pub(crate) async fn get_versioning(&self, bucket: &str) -> Result<S3Response, S3Error> {
+        self.existing(bucket).await?;
+        let state = self.store.bucket_setting(bucket, SETTING).await?;
+        let mut w = XmlWriter::new();
+        w.root("VersioningConfiguration");
+        if state.as_deref() == Some(SUSPENDED) {
+            w.leaf("Status", SUSPENDED);
+        }
+        w.close("VersioningConfiguration");
+        Ok(S3Response::xml(w.finish()))
+    }
+
+    /// PutBucketVersioning: `Suspended` is recorded; `Enabled` refused.
+    pub(crate) async fn put_versioning(
+        &self,
+        bucket: &str,
+        body: &mut RequestBody,
+    ) -> Result<S3Response, S3Error> {
+        self.existing(bucket).await?;
+        let doc = body.read_all(DOC_MAX).await?;
+        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
+        if parse_versioning(text)? == Some(true)
+            && !self
+                .store
+                .set_bucket_setting(bucket, SETTING, Some(SUSPENDED.to_string()))
+                .await?
+        {
+            return Err(S3Error::no_such_bucket(bucket));
+        }
+        Ok(S3Response::empty(StatusCode::OK))
+    }
+
     pub(crate) async fn list_versions(
         &self,
         bucket: &str,
@@ -102,6 +170,41 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versioning_may_be_suspended_not_enabled() {
+        let doc = |status: &str| {
+            format!(
+                "<VersioningConfiguration xmlns=\"{}\">{status}</VersioningConfiguration>",
+                xml::NS
+            )
+        };
+        assert_eq!(
+            parse_versioning(&doc("<Status>Suspended</Status>")).unwrap(),
+            Some(true)
+        );
+        assert_eq!(parse_versioning(&doc("")).unwrap(), None);
+        assert_eq!(
+            parse_versioning(&doc("<Status>Enabled</Status>"))
+                .unwrap_err()
+                .code,
+            "NotImplemented"
+        );
+        assert_eq!(
+            parse_versioning(&doc("<Status>On</Status>"))
+                .unwrap_err()
+                .code,
+            "MalformedXML"
+        );
+        assert_eq!(
+            parse_versioning(&doc(
+                "<Status>Suspended</Status><MfaDelete>Enabled</MfaDelete>"
+            ))
+            .unwrap_err()
+            .code,
+            "NotImplemented"
+        );
+    }
 
     #[test]
     fn a_version_marker_needs_a_key_marker_and_is_null() {
