@@ -58,11 +58,19 @@ pub const FLAGS: &str = "jvm.flags";
 /// The defaults [`FLAGS`] holds, one `-XX` option a line without its `-XX:`.
 pub const DEFAULT_FLAGS: &str = "+TieredCompilation\nTieredStopAtLevel=1\n";
 
+/// What the classes directory holds besides the classes, hashed with the
+/// sources: a new layout gets a directory of its own. (2: the jar and the
+/// settings file, compiled in a directory of the process's own; directories
+/// an earlier layout's racing compiles left without some classes are never
+/// used again.)
+const LAYOUT: &str = "2";
+
 /// Compiles the client with the `javac` beside `java` into
 /// `<dir>/java/classes-<hash>`, unless it is there already.
 pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
     let mut hasher = DefaultHasher::new();
     SOURCES.hash(&mut hasher);
+    LAYOUT.hash(&mut hasher);
     let classes = dir.join(format!("java/classes-{:016x}", hasher.finish()));
     if classes.join(JAR).is_file() {
         return Ok(classes);
@@ -76,7 +84,23 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
             real.display()
         ));
     }
-    let src = dir.join("java/src");
+    // Sources and classes in a directory of this process's own: servers
+    // sharing the cache may compile at the same time (a shared one let one
+    // compile read a source the other was rewriting, and install classes
+    // without it, for good).
+    static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let work = dir.join(format!("java/build-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let result = compile_in(&real, &javac, &work, &classes);
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    Ok(classes)
+}
+
+/// Compiles into `work` and renames the classes to `classes`.
+fn compile_in(java: &Path, javac: &Path, work: &Path, classes: &Path) -> Result<(), String> {
+    let src = work.join("src");
     let mut files = Vec::new();
     for (rel, text) in SOURCES {
         let path = src.join(rel.trim_start_matches("src/"));
@@ -86,9 +110,8 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
         std::fs::write(&path, text).map_err(|e| format!("failed to write sources: {e}"))?;
         files.push(path);
     }
-    let staging = classes.with_extension("staging");
-    let _ = std::fs::remove_dir_all(&staging);
-    let out = Command::new(&javac)
+    let staging = work.join("classes");
+    let out = Command::new(javac)
         .args(["--release", "17", "-XDstringConcat=inline", "-d"])
         .arg(&staging)
         .args(&files)
@@ -100,18 +123,17 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    pack(&real, &staging)?;
+    pack(java, &staging)?;
     std::fs::write(staging.join(FLAGS), DEFAULT_FLAGS)
         .map_err(|e| format!("failed to write {FLAGS}: {e}"))?;
-    std::fs::rename(&staging, &classes).or_else(|e| {
+    std::fs::rename(&staging, classes).or_else(|e| {
         // Another server compiled it at the same time.
-        if classes.is_dir() {
+        if classes.join(JAR).is_file() {
             Ok(())
         } else {
             Err(format!("failed to install the classes: {e}"))
         }
-    })?;
-    Ok(classes)
+    })
 }
 
 /// Packs the client's classes under `dir` (`ignis/runtime`, not the
@@ -139,6 +161,66 @@ fn pack(java: &Path, dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiles_at_the_same_time_install_the_whole_client() {
+        let Some(java) =
+            crate::discovery::find(&[], &crate::discovery::search_dirs(Path::new("/")))
+                .into_iter()
+                .filter(|i| i.language == crate::discovery::Language::Java)
+                .max_by_key(|i| i.version)
+                .filter(|i| {
+                    std::fs::canonicalize(&i.path)
+                        .is_ok_and(|p| p.with_file_name("javac").is_file())
+                })
+        else {
+            eprintln!("skipped: no JDK with javac");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| compile(&java.path, dir.path())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let classes = results[0].clone().unwrap();
+        for r in &results {
+            assert_eq!(r.as_ref(), Ok(&classes));
+        }
+        let listing = Command::new(java.path.with_file_name("jar"))
+            .arg("--list")
+            .arg("--file")
+            .arg(classes.join(JAR))
+            .output();
+        // The jar tool beside a `java` link may not be there; the
+        // directory's classes tell as much.
+        let names: Vec<String> = match listing {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(String::from)
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (rel, _) in SOURCES {
+            let class = rel.trim_start_matches("src/").replace(".java", ".class");
+            assert!(classes.join(&class).is_file(), "{class} missing");
+            if !names.is_empty() && class.starts_with("ignis/runtime/") {
+                assert!(names.contains(&class), "{class} not in the jar");
+            }
+        }
+        assert!(!names.iter().any(|n| n.starts_with("ignis/training/")));
+        assert_eq!(
+            std::fs::read_to_string(classes.join(FLAGS)).unwrap(),
+            DEFAULT_FLAGS
+        );
+        // Nothing of the builds is left.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("java"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, [classes.file_name().unwrap().to_string_lossy()]);
+    }
 
     #[test]
     fn embedded_sources_match_sources_txt() {

@@ -117,6 +117,7 @@ pub fn prepare(interpreter: &Interpreter, classes: &Path) -> Result<(), String> 
         return Ok(());
     }
     let name = name(interpreter);
+    remove_abandoned(classes, &name);
     let staging = format!("{name}.{}.staging", std::process::id());
     let flags_staging = format!("{staging}.flags");
     let result = record_and_check(interpreter, classes, &name, &staging, &flags_staging);
@@ -134,6 +135,29 @@ pub fn prepare(interpreter: &Interpreter, classes: &Path) -> Result<(), String> 
             )
         })
         .map_err(|e| format!("failed to install the archive: {e}"))
+}
+
+/// Removes what recordings of processes that no longer run left (a server
+/// killed while recording): `<name>.<pid>.staging` and its settings.
+fn remove_abandoned(classes: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(classes) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(name)) else {
+            continue;
+        };
+        let pid = rest
+            .strip_prefix('.')
+            .and_then(|r| r.split_once(".staging"))
+            .map(|(pid, _)| pid);
+        if let Some(pid) = pid.filter(|p| p.parse::<u32>().is_ok()) {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// The training run, then the archive's settings file, then the run that
@@ -534,6 +558,29 @@ mod tests {
         assert_eq!(launch(&classes, &java, Some(seen)), plain);
         prepare(&java, &classes).unwrap();
         assert_eq!(flags(&classes, &java), Some(settings));
+    }
+
+    #[test]
+    fn what_killed_recordings_left_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = std::process::id();
+        let files = [
+            "cds-17-x.4000000000.staging".to_string(),
+            "cds-17-x.4000000000.staging.flags".to_string(),
+            format!("cds-17-x.{ours}.staging"),
+            "cds-17-x.jsa".to_string(),
+            "cds-21-y.4000000000.staging".to_string(),
+        ];
+        for f in &files {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        remove_abandoned(dir.path(), "cds-17-x");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [files[2].clone(), files[3].clone(), files[4].clone()]);
     }
 
     #[test]
