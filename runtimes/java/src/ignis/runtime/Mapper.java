@@ -854,40 +854,10 @@ final class Mapper {
             write(sb, o.isPresent() ? o.get() : null, active, depth + 1);
             return;
         }
-        if (v instanceof java.util.Date) {
-            sb.append(((java.util.Date) v).getTime());
-            return;
-        }
-        if (v instanceof java.util.Calendar) {
-            sb.append(((java.util.Calendar) v).getTimeInMillis());
-            return;
-        }
-        if (v instanceof java.util.UUID || v instanceof java.net.URI || v instanceof java.net.URL
-                || v instanceof java.util.Locale || v instanceof java.util.Currency
-                || v instanceof java.util.regex.Pattern || v instanceof java.nio.charset.Charset
-                || v instanceof java.time.temporal.TemporalAccessor || v instanceof java.time.Duration
-                || v instanceof java.time.Period || v instanceof java.time.ZoneId) {
-            Json.quote(sb, v.toString());
-            return;
-        }
-        if (v instanceof Class) {
-            Json.quote(sb, ((Class<?>) v).getName());
-            return;
-        }
-        if (v instanceof java.io.File) {
-            Json.quote(sb, ((java.io.File) v).getAbsolutePath());
-            return;
-        }
-        if (v instanceof byte[]) {
-            sb.append('"').append(Base64.getEncoder().encodeToString((byte[]) v)).append('"');
-            return;
-        }
-        if (v instanceof char[]) {
-            Json.quote(sb, new String((char[]) v));
-            return;
-        }
-        if (v instanceof Number) {
-            sb.append(v.toString());
+        // Maps and collections first: none of the value types below is one,
+        // and a handler's map or list result then does not load them all
+        // (java.time, UUID, URI, Currency, ...) at its first response.
+        if (!(v instanceof Map) && !(v instanceof java.util.Collection) && writeValueType(sb, v)) {
             return;
         }
         if (active.containsKey(v)) {
@@ -987,6 +957,48 @@ final class Mapper {
         } finally {
             active.remove(v);
         }
+    }
+
+    /** Writes a value of the types written as a scalar (dates, numbers,
+     * UUID, URI, ...); false for any other value. */
+    private static boolean writeValueType(StringBuilder sb, Object v) {
+        if (v instanceof java.util.Date) {
+            sb.append(((java.util.Date) v).getTime());
+            return true;
+        }
+        if (v instanceof java.util.Calendar) {
+            sb.append(((java.util.Calendar) v).getTimeInMillis());
+            return true;
+        }
+        if (v instanceof java.util.UUID || v instanceof java.net.URI || v instanceof java.net.URL
+                || v instanceof java.util.Locale || v instanceof java.util.Currency
+                || v instanceof java.util.regex.Pattern || v instanceof java.nio.charset.Charset
+                || v instanceof java.time.temporal.TemporalAccessor || v instanceof java.time.Duration
+                || v instanceof java.time.Period || v instanceof java.time.ZoneId) {
+            Json.quote(sb, v.toString());
+            return true;
+        }
+        if (v instanceof Class) {
+            Json.quote(sb, ((Class<?>) v).getName());
+            return true;
+        }
+        if (v instanceof java.io.File) {
+            Json.quote(sb, ((java.io.File) v).getAbsolutePath());
+            return true;
+        }
+        if (v instanceof byte[]) {
+            sb.append('"').append(Base64.getEncoder().encodeToString((byte[]) v)).append('"');
+            return true;
+        }
+        if (v instanceof char[]) {
+            Json.quote(sb, new String((char[]) v));
+            return true;
+        }
+        if (v instanceof Number) {
+            sb.append(v.toString());
+            return true;
+        }
+        return false;
     }
 
     private static Object invokeGetter(Method m, Object bean, Class<?> c, String name) {
