@@ -939,6 +939,25 @@ def test_acls_are_disabled_the_owner_has_full_control(s3, bucket):
     s3.delete_bucket(Bucket=other)
 
 
+def test_settings_that_cannot_be_set_read_as_never_set(s3, bucket):
+    # What Terraform's aws_s3_bucket reads of every bucket.
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    for call, code in [(s3.get_bucket_replication, "ReplicationConfigurationNotFoundError"),
+                       (s3.get_object_lock_configuration, "ObjectLockConfigurationNotFoundError"),
+                       (s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration")]:
+        e = refused(lambda: call(Bucket=bucket))
+        assert (error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]) == (code, 404)
+    e = refused(lambda: s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"}))
+    assert error_code(e) == "NotImplemented"
+    e = refused(lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True}))
+    assert error_code(e) == "NotImplemented"
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    e = refused(lambda: s3.get_object_lock_configuration(Bucket=unique("none")))
+    assert error_code(e) == "NoSuchBucket"
+
+
 def test_object_versions_of_an_unversioned_bucket(s3, bucket):
     for key in ["dir/a", "dir/b", "one", "two", "two"]:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())

@@ -41,17 +41,20 @@ def test_cloudwatch_logs(url):
 
 
 def test_s3_rest_xml(url):
-    """S3 is served now; what it does not serve (replication, versioning
-    writes) is S3's own NotImplemented, 501, in the REST-XML shape — and a
-    request naming such a sub-resource never falls through to the bucket
-    operation (DELETE ?replication does not delete the bucket)."""
+    """S3 is served now; what it does not serve (setting transfer
+    acceleration or replication, enabling versioning) is S3's own
+    NotImplemented, 501, in the REST-XML shape — and a request naming such
+    a sub-resource never falls through to the bucket operation (DELETE
+    ?replication does not delete the bucket)."""
     s3 = aws_client(url, "s3")
     bucket = "services-probe"
     s3.create_bucket(Bucket=bucket)
     try:
-        e = refused(lambda: s3.get_bucket_replication(Bucket=bucket))
+        e = refused(lambda: s3.put_bucket_accelerate_configuration(
+            Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"},
+        ))
         assert error_code(e) == "NotImplemented"
-        assert "replication" in error_message(e)
+        assert "accelerate" in error_message(e)
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
         e = refused(lambda: s3.put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"},

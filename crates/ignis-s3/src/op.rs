@@ -11,6 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::S3Error;
 use crate::names;
+use crate::unset::Unset;
 
 /// A request as the front sees it.
 #[derive(Debug, Clone, Copy)]
@@ -120,17 +121,11 @@ impl BucketDoc {
 /// Bucket sub-resources S3 has and Ignis does not serve: a request naming
 /// one is `NotImplemented`, never taken for the plain bucket operation
 /// (a `DELETE /bucket?replication` must not delete the bucket).
-const UNSERVED_BUCKET: [&str; 12] = [
-    "replication",
-    "logging",
-    "accelerate",
-    "requestPayment",
+const UNSERVED_BUCKET: [&str; 6] = [
     "analytics",
     "inventory",
     "metrics",
     "intelligent-tiering",
-    "object-lock",
-    "publicAccessBlock",
     "policyStatus",
     "metadataTable",
 ];
@@ -183,6 +178,14 @@ pub enum S3Op {
     PutBucketVersioning {
         /// The bucket.
         bucket: String,
+    },
+    /// `GET /bucket?accelerate|requestPayment|logging|replication|object-lock|publicAccessBlock`:
+    /// a setting Ignis has no way to set, as S3 reads it never set.
+    GetBucketUnset {
+        /// The bucket.
+        bucket: String,
+        /// Which.
+        which: Unset,
     },
     /// `GET /bucket?versions`: every object once, its version `null`.
     ListObjectVersions {
@@ -382,6 +385,7 @@ impl S3Op {
             Self::GetBucketLocation { .. } => "GetBucketLocation",
             Self::GetBucketVersioning { .. } => "GetBucketVersioning",
             Self::PutBucketVersioning { .. } => "PutBucketVersioning",
+            Self::GetBucketUnset { which, .. } => which.operation(),
             Self::ListObjectVersions { .. } => "ListObjectVersions",
             Self::GetBucketAcl { .. } => "GetBucketAcl",
             Self::PutBucketAcl { .. } => "PutBucketAcl",
@@ -452,6 +456,7 @@ impl S3Op {
             | Self::GetBucketLocation { bucket }
             | Self::GetBucketVersioning { bucket }
             | Self::PutBucketVersioning { bucket }
+            | Self::GetBucketUnset { bucket, .. }
             | Self::ListObjectVersions { bucket }
             | Self::GetBucketAcl { bucket }
             | Self::PutBucketAcl { bucket }
@@ -528,6 +533,7 @@ impl S3Op {
             Self::GetBucketLocation { .. } => "s3:GetBucketLocation",
             Self::GetBucketVersioning { .. } => "s3:GetBucketVersioning",
             Self::PutBucketVersioning { .. } => "s3:PutBucketVersioning",
+            Self::GetBucketUnset { which, .. } => which.action(),
             Self::ListObjectVersions { .. } => "s3:ListBucketVersions",
             Self::GetBucketAcl { .. } => "s3:GetBucketAcl",
             Self::PutBucketAcl { .. } => "s3:PutBucketAcl",
@@ -749,6 +755,13 @@ fn bucket_op(
 ) -> Result<S3Op, S3Error> {
     if let Some(sub) = UNSERVED_BUCKET.into_iter().find(|s| q.has(s)) {
         return Err(not_implemented(sub));
+    }
+    // Settings that cannot be set: read as never set, written not at all.
+    if let Some(which) = Unset::in_query(q) {
+        return match method {
+            "GET" => Ok(S3Op::GetBucketUnset { bucket, which }),
+            _ => Err(not_implemented(which.query_name())),
+        };
     }
     match (method, doc) {
         ("PUT", Some(doc)) => Ok(S3Op::PutBucketDoc { bucket, doc }),

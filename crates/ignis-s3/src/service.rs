@@ -185,6 +185,10 @@ impl S3 {
             }
             S3Op::GetBucketVersioning { bucket } => this.get_versioning(&bucket).await,
             S3Op::PutBucketVersioning { bucket } => this.put_versioning(&bucket, body).await,
+            S3Op::GetBucketUnset { bucket, which } => {
+                this.existing(&bucket).await?;
+                which.answer(&bucket)
+            }
             S3Op::PutBucketDoc { bucket, doc } => {
                 this.existing(&bucket).await?;
                 let text = body.read_all(DOC_MAX).await?;
