@@ -9,6 +9,8 @@
 #                     tests/e2e/test_sqs_query.py (default /var/tmp/ignis-venv-query)
 #   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
 #   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
+#   IGNIS_PYTEST_WORKERS  pytest-xdist workers of each end-to-end pass (default 2;
+#                     0 runs each pass in one process)
 #   IGNIS_NPM         npm prefix for cdk-assets (default /var/tmp/ignis-npm)
 #   IGNIS_SANDBOX     the servers' sandbox backend (default auto: namespace as
 #                     root, else process); IGNIS_SANDBOX=process runs the
@@ -69,11 +71,11 @@ install_python_packages() {
     step "create venv $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c 'import pytest, boto3, requests, awscli, pika' >/dev/null 2>&1 \
+  if ! "$VENV/bin/python" -c 'import pytest, xdist, boto3, requests, awscli, pika' >/dev/null 2>&1 \
     || [[ ! -x "$VENV/bin/aws" ]]; then
-    step "pip install pytest boto3 awscli requests pika"
+    step "pip install pytest pytest-xdist boto3 awscli requests pika"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q pytest boto3 awscli requests pika
+    "$VENV/bin/python" -m pip install -q pytest pytest-xdist boto3 awscli requests pika
   fi
 }
 
@@ -117,20 +119,29 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-step "pytest tests/e2e tests/runtimes"
+# The end-to-end suite runs twice, whole: with the defaults (managed runtimes
+# held and sandboxes prepared ahead of cold starts), then with every
+# environment started from scratch (IGNIS_PREWARM=off, which every server the
+# tests start inherits; tests/e2e/support.py fails a server that still says it
+# starts runtimes ahead, unless its test gave it a --prewarm of its own): the
+# fast path and the plain one both pass (docs/sandbox.md). Most of a pass is
+# waiting (cold starts, servers, brokers, the AWS CLI), so each is spread over
+# pytest-xdist workers, a test file to one worker (--dist loadfile: a module's
+# own servers stay in one process); each worker has its own session server.
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
-# shellcheck disable=SC2086
-"$VENV/bin/python" -m pytest tests/e2e tests/runtimes -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}
+WORKERS="${IGNIS_PYTEST_WORKERS:-2}"
+PARALLEL=()
+if [[ "$WORKERS" != 0 ]]; then
+  PARALLEL=(-n "$WORKERS" --dist loadfile)
+fi
 
-# The same again for what depends on how an environment starts, with every
-# environment started from scratch (no held runtimes or prepared sandboxes,
-# docs/sandbox.md): the fast path and the plain one both pass.
-step "pytest, environments started fresh (IGNIS_PREWARM=off)"
+step "pytest tests/e2e tests/runtimes (environments started ahead: the defaults)"
 # shellcheck disable=SC2086
-IGNIS_PREWARM=off "$VENV/bin/python" -m pytest \
-  tests/e2e/test_invoke.py tests/e2e/test_lifecycle.py tests/e2e/test_managed_runtimes.py \
-  tests/e2e/test_official_clients.py tests/e2e/test_hostile.py tests/e2e/test_tmp_disk.py \
-  tests/e2e/test_layers.py tests/e2e/test_provisioned.py tests/e2e/test_concurrency.py \
-  tests/e2e/test_streaming.py tests/e2e/test_execution_role.py tests/e2e/test_sandbox_root.py \
+"$VENV/bin/python" -m pytest tests/e2e tests/runtimes ${PARALLEL[@]+"${PARALLEL[@]}"} \
+  -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}
+
+step "pytest tests/e2e, environments started fresh (IGNIS_PREWARM=off)"
+# shellcheck disable=SC2086
+IGNIS_PREWARM=off "$VENV/bin/python" -m pytest tests/e2e ${PARALLEL[@]+"${PARALLEL[@]}"} \
   -q -p no:cacheprovider -rfEs --tb=short ${PYTEST_ARGS:-}

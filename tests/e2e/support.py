@@ -4,6 +4,8 @@ bounded polling and small wrappers over boto3 and the logs endpoint."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -12,6 +14,7 @@ import re
 import signal
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 import zipfile
@@ -28,9 +31,45 @@ IGNIS_BIN = Path(os.environ.get("IGNIS_BIN", TARGET_DIR / "debug" / "ignis"))
 ROLE = "arn:aws:iam::000000000000:role/ignis-e2e"
 REGION = "us-east-1"
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+# The line `ignis serve` prints before it listens: "sandbox: <backend> (<why>)";
+# the why says whether managed runtimes are started ahead ("prestarted").
+SANDBOX_LINE = "sandbox: "
+PRESTARTED = "managed runtimes prestarted"
 # A panic of the server itself; a function's own panic (the echo fixture's
 # `op=panic`) names its source file under fixtures/functions/.
 PANIC = re.compile(r"panicked at")
+
+
+# A starting server takes the lowest free bridge (`ignis<N>`) after removing
+# those of killed servers. The suite's pytest-xdist workers (scripts/test.sh)
+# start servers concurrently: every start holds this lock shared, and a test
+# that kills a server and checks the next start reclaims its bridge holds it
+# exclusively meanwhile (`bridges_held`).
+BRIDGE_LOCK = Path(tempfile.gettempdir()) / "ignis-e2e-bridges.lock"
+_bridges_held = False
+
+
+@contextlib.contextmanager
+def bridge_lock(exclusive: bool):
+    with open(BRIDGE_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def bridges_held():
+    """No server of another process starts (takes or reclaims a bridge)
+    within this block; this process's own still do."""
+    global _bridges_held
+    with bridge_lock(exclusive=True):
+        _bridges_held = True
+        try:
+            yield
+        finally:
+            _bridges_held = False
 
 
 class Server:
@@ -43,12 +82,19 @@ class Server:
         self.listen = listen
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.sandbox_line = ""
         self.stdout_path = log_dir / "stdout.log"
         self.stderr_path = log_dir / "stderr.log"
 
     def start(self, timeout: float = 60) -> "Server":
         if not IGNIS_BIN.exists():
             raise RuntimeError(f"{IGNIS_BIN} does not exist: build it with `cargo build -p ignis`")
+        if _bridges_held:
+            return self._start(timeout)
+        with bridge_lock(exclusive=False):
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> "Server":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(IGNIS_BIN), "serve", "--listen", self.listen, "--data-dir", str(self.data_dir)]
@@ -69,7 +115,10 @@ class Server:
                 for line in self.proc.stdout:
                     out.write(line)
                     out.flush()
-                    match = LISTENING.search(line.decode(errors="replace"))
+                    text = line.decode(errors="replace")
+                    if text.startswith(SANDBOX_LINE) and not found.is_set():
+                        self.sandbox_line = text.strip()
+                    match = LISTENING.search(text)
                     if match and not found.is_set():
                         self.url = match.group(1)
                         found.set()
@@ -82,7 +131,21 @@ class Server:
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"ignis serve printed no 'listening on' line:\n{self.stderr()}")
+        self.check_prewarm_off()
         return self
+
+    def check_prewarm_off(self) -> None:
+        """The suite's second pass (scripts/test.sh) runs with
+        IGNIS_PREWARM=off: a server a test starts without a `--prewarm` of its
+        own must then start every environment from scratch. Fails the start
+        if it says it starts managed runtimes ahead."""
+        if os.environ.get("IGNIS_PREWARM") != "off":
+            return
+        if any(arg == "--prewarm" or arg.startswith("--prewarm=") for arg in self.extra_args):
+            return
+        if PRESTARTED in self.sandbox_line:
+            self.kill()
+            raise RuntimeError(f"IGNIS_PREWARM=off, yet the server says: {self.sandbox_line}")
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then wait; SIGKILL if it does not stop in `timeout`."""

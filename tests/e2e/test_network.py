@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROLE, Server, build_zip, invoke, lambda_client, wait_for
+from support import ROLE, Server, bridges_held, build_zip, invoke, lambda_client, wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the namespace sandbox and network namespaces need root"
@@ -273,14 +273,16 @@ def test_fifty_environments_leave_no_veth_or_namespace_behind(servers, gateway):
 
 
 def test_a_killed_servers_bridge_is_reclaimed_by_the_next(tmp_path_factory):
-    killed = start(tmp_path_factory, "bridge")
-    bridge = BRIDGE.search(network_line(killed)[1]).group(1)
-    killed.kill()
-    # SIGKILL: no shutdown ran; the namespaces (and their veths) died with
-    # the process, the bridge and NAT table stay until a server reclaims them.
-    assert os.path.exists(f"/sys/class/net/{bridge}")
-    wait_for(lambda: veths(bridge) == 0, 30, what="the killed server's veths to go")
-    nxt = start(tmp_path_factory, "bridge")
+    # A server another pytest-xdist worker started meanwhile would reclaim it.
+    with bridges_held():
+        killed = start(tmp_path_factory, "bridge")
+        bridge = BRIDGE.search(network_line(killed)[1]).group(1)
+        killed.kill()
+        # SIGKILL: no shutdown ran; the namespaces (and their veths) died with
+        # the process, the bridge and NAT table stay until a server reclaims them.
+        assert os.path.exists(f"/sys/class/net/{bridge}")
+        wait_for(lambda: veths(bridge) == 0, 30, what="the killed server's veths to go")
+        nxt = start(tmp_path_factory, "bridge")
     try:
         assert BRIDGE.search(network_line(nxt)[1]).group(1) == bridge
         assert "removing a bridge left by a stopped server" in nxt.stderr()
