@@ -21,9 +21,10 @@ use ignis_model::Version;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::admission::Reservation;
 use crate::env::Env;
 use crate::report::InitType;
-use crate::{Pool, Router};
+use crate::{FunctionSpec, Pool, Resolved, Router};
 
 /// How often a provisioner checks that its environments are alive.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -155,14 +156,32 @@ impl Router {
                 self.admission.budget_mb()
             )
         })?;
+        let limit = self
+            .config
+            .init_timeout
+            .max(Duration::from_secs(u64::from(spec.record.timeout)));
+        self.start_ahead(&spec, &resolved, reservation, InitType::Provisioned, limit)
+            .await
+    }
+
+    /// Starts an environment of `spec` ahead of any invocation and runs its
+    /// init within `limit` (provisioned concurrency, pre-warming).
+    pub(crate) async fn start_ahead(
+        &self,
+        spec: &Arc<FunctionSpec>,
+        resolved: &Resolved,
+        reservation: Reservation,
+        init_type: InitType,
+        limit: Duration,
+    ) -> Result<Arc<Env>, String> {
         let logs = self.logs.function(&spec.record.name);
         let env = Env::launch(
             &self.ctx,
             spec.clone(),
-            &resolved,
+            resolved,
             logs,
             reservation,
-            InitType::Provisioned,
+            init_type,
         )
         .await
         .map_err(|f| format!("{}: {}", f.error_type, f.message))?;
@@ -170,10 +189,6 @@ impl Router {
             .lock()
             .expect("live lock poisoned")
             .insert(env.id.clone(), Arc::downgrade(&env));
-        let limit = self
-            .config
-            .init_timeout
-            .max(Duration::from_secs(u64::from(spec.record.timeout)));
         env.initialize(limit).await?;
         Ok(env)
     }

@@ -130,20 +130,14 @@ impl Router {
             .admission
             .try_reserve(u64::from(spec.record.memory_size))
             .ok_or("the memory budget is full")?;
-        let logs = self.logs.function(&spec.record.name);
-        let env = Env::launch(
-            &self.ctx,
-            spec.clone(),
+        self.start_ahead(
+            spec,
             &resolved,
-            logs,
             reservation,
             InitType::OnDemand,
+            self.config.init_timeout,
         )
         .await
-        .map_err(|f| format!("{}: {}", f.error_type, f.message))?;
-        lock(&self.live).insert(env.id.clone(), Arc::downgrade(&env));
-        env.initialize(self.config.init_timeout).await?;
-        Ok(env)
     }
 
     /// Whether `pool`'s idle environments are in their pre-warm window at
