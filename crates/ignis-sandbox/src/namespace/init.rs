@@ -578,69 +578,51 @@ const DEFERRED_ARGS: usize = 64;
 const DEFERRED_VARS: usize = 1024;
 
 /// A prepared init (no program yet, see `prewarm`) forks its runtime
-/// ahead ([`waiting_runtime`]: its privileges dropped and its seccomp filter
-/// installed before it waits), then waits for its function on `p.hold`:
-/// the trees as for [`hold`], then a `u32` argument count, the arguments
-/// (argv[0] is the program) and the environment, each NUL-terminated. It
-/// attaches the trees, hands the runtime the arguments and environment,
-/// and answers 0 once the runtime has exec'd, or the errno why not (then
-/// exits). The launch's report pipe is closed once the runtime is ready to
-/// wait: the environment is prepared. Stack buffers only. Returns only on
-/// a failure before the fork.
+/// ahead and is the ordinary init at once ([`init_loop`], which closes its
+/// copies of the control socket and of the launch's report pipe); the
+/// runtime waits for its function and specializes itself
+/// ([`waiting_runtime`]). Returns only on a failure before the fork.
 #[allow(unsafe_code)]
 unsafe fn deferred(p: &Prepared) -> io::Result<()> {
-    // SAFETY: raw system calls on descriptors of this process and stack
-    // buffers that outlive every pointer taken into them.
+    // SAFETY: fork in the init, which then only closes descriptors,
+    // waits and exits (`init_loop`).
     unsafe {
-        // The runtime's end gets one packet, its arguments and
-        // environment; the report pipe carries an `execve` failure back.
-        let mut chan: [libc::c_int; 2] = [-1, -1];
-        check(libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            chan.as_mut_ptr(),
-        ))?;
-        let mut report: [libc::c_int; 2] = [-1, -1];
-        check(libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC))?;
         let runtime = libc::fork();
         check(runtime)?;
         if runtime == 0 {
-            close_all_but(&[p.report, chan[1], report[1]]);
-            waiting_runtime(p, chan[1], report[1]);
+            waiting_runtime(p);
         }
-        close_all_but(&[p.hold, chan[0], report[0]]);
+        init_loop(runtime)
+    }
+}
+
+/// A prepared sandbox's runtime, forked before its function is known
+/// (nothing of it depends on the function): closes its copy of the
+/// launch's report pipe (the environment is prepared) and waits on
+/// `p.hold` for its function — the trees as for [`hold`], then a `u32`
+/// argument count, the arguments (argv[0] is the program) and the
+/// environment, each NUL-terminated. It attaches the trees (it is still
+/// root in the environment's namespaces), drops to the unprivileged user
+/// with `no_new_privs` and the seccomp filter, enters `/var/task` and
+/// execs the program, as a launch's runtime would. The `execve` closes the
+/// socket (close-on-exec; the init closed its copy): end of file tells the
+/// server it exec'd; a failure anywhere is answered as its errno before
+/// it exits 127. Stack buffers only.
+#[allow(unsafe_code)]
+unsafe fn waiting_runtime(p: &Prepared) -> ! {
+    // SAFETY: raw system calls on descriptors of this process and stack
+    // buffers that outlive every pointer taken into them.
+    unsafe {
+        close_all_but(&[p.hold]);
         let mut buf = [0u8; HOLD_MESSAGE];
         let mut fds = [-1; HOLD_TREES];
         let fail = |errno: libc::c_int| -> ! {
             libc::send(p.hold, (&errno as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
             libc::_exit(127)
         };
-        // The runtime never writes on its end: anything there (its end
-        // closed) means it died waiting, and so does the environment.
-        let mut polled = [
-            libc::pollfd {
-                fd: p.hold,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: chan[0],
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        loop {
-            let r = libc::poll(polled.as_mut_ptr(), 2, -1);
-            if r > 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
-            }
-        }
-        if polled[1].revents != 0 {
-            fail(read_report(report[0]).unwrap_or(libc::ECHILD));
-        }
         let (n, nfds) = match recv_hold(p.hold, &mut buf, &mut fds) {
             Ok(Some(got)) => got,
+            // The server let go of it.
             Ok(None) => libc::_exit(1),
             Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
         };
@@ -649,108 +631,24 @@ unsafe fn deferred(p: &Prepared) -> io::Result<()> {
         let Some((trees, rest)) = split_hold(msg, nfds) else {
             fail(libc::EBADMSG)
         };
-        // Checked here, so that a malformed one is answered as such; the
-        // runtime splits its copy again.
         let mut argv = [std::ptr::null::<libc::c_char>(); DEFERRED_ARGS + 1];
         let mut envp = [std::ptr::null::<libc::c_char>(); DEFERRED_VARS + 1];
-        if !split_exec(msg, rest.clone(), &mut argv, &mut envp) {
+        if !split_exec(msg, rest, &mut argv, &mut envp) {
             fail(libc::E2BIG);
         }
         if let Err(errno) = attach(msg, &trees, &fds[..nfds]) {
             fail(errno);
         }
-        let sent = libc::send(
-            chan[0],
-            msg[rest.clone()].as_ptr().cast(),
-            rest.len(),
-            libc::MSG_NOSIGNAL,
-        );
-        let send_error = io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO);
-        libc::close(chan[0]);
-        // End of file: the runtime exec'd (or died, which its init then
-        // reports as its exit).
-        if let Some(errno) = read_report(report[0]) {
-            fail(errno);
+        if let Err(e) = drop_privileges(p) {
+            fail(e.raw_os_error().unwrap_or(libc::EIO));
         }
-        if sent < 0 {
-            fail(send_error);
-        }
-        let ok: i32 = 0;
-        libc::send(p.hold, (&ok as *const i32).cast(), 4, libc::MSG_NOSIGNAL);
-        libc::close(p.hold);
-        init_loop(runtime)
-    }
-}
-
-/// Reads a report pipe to its end or its 4 bytes, and closes it: the
-/// errno it carries, if any.
-#[allow(unsafe_code)]
-unsafe fn read_report(fd: libc::c_int) -> Option<libc::c_int> {
-    let mut code = [0u8; 4];
-    let mut got = 0;
-    // SAFETY: read into a stack buffer within its length; close of our
-    // descriptor.
-    unsafe {
-        while got < 4 {
-            let r = libc::read(fd, code[got..].as_mut_ptr().cast(), 4 - got);
-            if r > 0 {
-                got += r as usize;
-            } else if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
-            }
-        }
-        libc::close(fd);
-    }
-    (got == 4).then(|| i32::from_ne_bytes(code))
-}
-
-/// A prepared sandbox's runtime, forked before its function is known:
-/// drops to the unprivileged user and installs the seccomp filter (none
-/// of it depends on the function), closes its copy of the launch's report
-/// pipe (the environment is prepared) and waits on `chan` for the one
-/// packet its init sends once the trees are attached: the arguments'
-/// count, the arguments and the environment. It enters `/var/task` (the
-/// code is mounted now) and execs the program, or writes why not to
-/// `report` and exits 127. A failure before it waits goes to the launch's
-/// report pipe, as a fresh launch's would.
-#[allow(unsafe_code)]
-unsafe fn waiting_runtime(p: &Prepared, chan: libc::c_int, report: libc::c_int) -> ! {
-    if let Err(e) = restrict(p) {
-        self::report(p, Err(e));
-    }
-    // SAFETY: raw system calls on descriptors of this process and stack
-    // buffers that outlive every pointer taken into them.
-    unsafe {
-        libc::close(p.report);
-        let mut buf = [0u8; HOLD_MESSAGE];
-        let n = loop {
-            let n = libc::recv(chan, buf.as_mut_ptr().cast(), buf.len(), 0);
-            if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break n;
-            }
-        };
-        if n <= 0 {
-            // Its init let go of it without a function.
-            libc::_exit(1);
-        }
-        libc::close(chan);
-        let n = n as usize;
-        let mut argv = [std::ptr::null::<libc::c_char>(); DEFERRED_ARGS + 1];
-        let mut envp = [std::ptr::null::<libc::c_char>(); DEFERRED_VARS + 1];
-        let err = if !split_exec(&buf[..n], 0..n, &mut argv, &mut envp) {
-            io::Error::from_raw_os_error(libc::E2BIG)
-        } else if libc::chdir(p.workdir.as_ptr()) < 0 {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+        libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+        fail(
             io::Error::last_os_error()
-        } else {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
-            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
-            io::Error::last_os_error()
-        };
-        let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
-        libc::write(report, (&code as *const i32).cast(), 4);
-        libc::_exit(127)
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 }
 

@@ -211,26 +211,30 @@ impl NamespaceSandbox {
         let prepared_in = sent_at - began - limited;
         zygote::send(sock.as_raw_fd(), &msg, &raw).map_err(failed)?;
         let mut answer = [0u8; 4];
-        match zygote::recv(sock.as_raw_fd(), &mut answer).map_err(failed)? {
+        // A held init answers 0 once it has written the environment; a
+        // prepared sandbox's runtime closes the socket as it execs (end of
+        // file) or answers why it could not.
+        let done = match zygote::recv(sock.as_raw_fd(), &mut answer).map_err(failed)? {
             (4, _) => match i32::from_ne_bytes(answer) {
-                0 => {
-                    // Where a specialization's time goes (`IGNIS_LOG=
-                    // ignis_sandbox::namespace::prewarm=debug`).
-                    tracing::debug!(
-                        env_id = %spec.env_id,
-                        limits_us = limited.as_micros() as u64,
-                        trees_us = prepared_in.as_micros() as u64,
-                        init_us = sent_at.elapsed().as_micros() as u64,
-                        "specialization timed"
-                    );
-                    Ok(())
-                }
-                errno => Err(failed(std::io::Error::from_raw_os_error(errno))),
+                0 => Ok(()),
+                errno => Err(std::io::Error::from_raw_os_error(errno)),
             },
-            _ => Err(failed(std::io::Error::other(
+            (0, _) if prepared => Ok(()),
+            _ => Err(std::io::Error::other(
                 "the held environment ended before it was specialized",
-            ))),
-        }
+            )),
+        };
+        done.map_err(failed)?;
+        // Where a specialization's time goes (`IGNIS_LOG=
+        // ignis_sandbox::namespace::prewarm=debug`).
+        tracing::debug!(
+            env_id = %spec.env_id,
+            limits_us = limited.as_micros() as u64,
+            trees_us = prepared_in.as_micros() as u64,
+            init_us = sent_at.elapsed().as_micros() as u64,
+            "specialization timed"
+        );
+        Ok(())
     }
 }
 
