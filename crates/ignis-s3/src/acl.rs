@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode};
 use crate::body::RequestBody;
 use crate::error::S3Error;
 use crate::op::not_implemented;
-use crate::service::{Inner, DOC_MAX, OWNER_ID, OWNER_NAME};
+use crate::service::{write_owner, write_owner_fields, Inner, DOC_MAX, OWNER_ID};
 use crate::xml::{self, XmlWriter};
 use crate::S3Response;
 
@@ -130,17 +130,13 @@ fn check_policy_doc(text: &str) -> Result<(), S3Error> {
 fn owner_acl_xml() -> String {
     let mut w = XmlWriter::new();
     w.root("AccessControlPolicy");
-    w.open("Owner");
-    w.leaf("ID", OWNER_ID);
-    w.leaf("DisplayName", OWNER_NAME);
-    w.close("Owner");
+    write_owner(&mut w, "Owner");
     w.open("AccessControlList");
     w.open("Grant");
     w.out_raw(
         "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">",
     );
-    w.leaf("ID", OWNER_ID);
-    w.leaf("DisplayName", OWNER_NAME);
+    write_owner_fields(&mut w);
     w.close("Grantee");
     w.leaf("Permission", "FULL_CONTROL");
     w.close("Grant");
@@ -150,19 +146,22 @@ fn owner_acl_xml() -> String {
 }
 
 impl Inner {
+    /// The bucket, or its object `key`, whose ACL a request reads or sets:
+    /// it must exist.
+    async fn acl_subject(&self, bucket: &str, key: Option<&str>) -> Result<(), S3Error> {
+        match key {
+            Some(key) => self.existing_object(bucket, key).await.map(|_| ()),
+            None => self.existing(bucket).await.map(|_| ()),
+        }
+    }
+
     /// GetBucketAcl, GetObjectAcl (`key`): the owner's full control.
     pub(crate) async fn get_acl(
         &self,
         bucket: &str,
         key: Option<&str>,
     ) -> Result<S3Response, S3Error> {
-        self.existing(bucket).await?;
-        if let Some(key) = key {
-            self.store
-                .object(bucket, key)
-                .await?
-                .ok_or_else(|| S3Error::no_such_key(key))?;
-        }
+        self.acl_subject(bucket, key).await?;
         Ok(S3Response::xml(owner_acl_xml()))
     }
 
@@ -175,13 +174,7 @@ impl Inner {
         headers: &HeaderMap,
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
-        self.existing(bucket).await?;
-        if let Some(key) = key {
-            self.store
-                .object(bucket, key)
-                .await?
-                .ok_or_else(|| S3Error::no_such_key(key))?;
-        }
+        self.acl_subject(bucket, key).await?;
         let doc = body.read_all(DOC_MAX).await?;
         let by_headers = owner_only_headers(headers).map_err(|()| not_supported())?;
         if doc.iter().all(u8::is_ascii_whitespace) {
@@ -194,8 +187,7 @@ impl Inner {
                 .with("MissingHeaderName", "x-amz-acl"));
             }
         } else {
-            let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-            check_policy_doc(text)?;
+            check_policy_doc(xml::doc_text(&doc)?)?;
         }
         Ok(S3Response::empty(StatusCode::OK))
     }
@@ -220,11 +212,8 @@ impl Inner {
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        let doc = body.read_all(DOC_MAX).await?;
-        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-        let root = xml::parse(text)
-            .filter(|r| r.name == "OwnershipControls")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let text = body.read_doc().await?;
+        let root = xml::parse_root(&text, "OwnershipControls")?;
         let rules: Vec<_> = root.all("Rule").collect();
         let [rule] = rules.as_slice() else {
             return Err(S3Error::malformed_xml());

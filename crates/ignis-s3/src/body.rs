@@ -355,6 +355,14 @@ impl RequestBody {
         Ok(out.freeze())
     }
 
+    /// The whole body as the text of an XML document (a configuration, a
+    /// list): at most `DOC_MAX` bytes, UTF-8
+    /// (else `MalformedXML`).
+    pub(crate) async fn read_doc(&mut self) -> Result<String, S3Error> {
+        let doc = self.read_all(crate::service::DOC_MAX).await?;
+        crate::xml::doc_text(&doc).map(str::to_string)
+    }
+
     /// Checks the decoded body's digests against what the request said;
     /// the checksum to keep with the object (algorithm and base64 value).
     pub fn verify(&self, d: &Digests) -> Result<Option<(ChecksumAlgorithm, String)>, S3Error> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::S3Error;
 use crate::op::S3Request;
+use crate::setting::StoredConfig;
 use crate::xml::{self, Element, XmlWriter};
 use crate::{S3Response, S3};
 
@@ -171,30 +172,14 @@ fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
     }
 }
 
+impl StoredConfig for CorsConfig {}
+
 impl CorsConfig {
     /// Reads a `CORSConfiguration` document.
     pub(crate) fn parse(text: &str) -> Result<Self, S3Error> {
-        let root = xml::parse(text)
-            .filter(|r| r.name == "CORSConfiguration")
-            .ok_or_else(S3Error::malformed_xml)?;
-        let rules = root
-            .all("CORSRule")
-            .map(CorsRule::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        if rules.is_empty() || rules.len() > MAX_RULES {
-            return Err(S3Error::malformed_xml());
-        }
+        let root = xml::parse_root(text, "CORSConfiguration")?;
+        let rules = xml::one_to_max(&root, "CORSRule", MAX_RULES, CorsRule::parse)?;
         Ok(Self { rules })
-    }
-
-    /// Encodes for the bucket's setting.
-    pub(crate) fn encode(&self) -> String {
-        serde_json::to_string(self).expect("plain fields")
-    }
-
-    /// A stored setting (empty if unreadable).
-    pub(crate) fn decode(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
     }
 
     /// GetBucketCors's document.

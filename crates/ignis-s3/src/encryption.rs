@@ -34,9 +34,7 @@ pub(crate) struct DefaultEncryption {
 impl DefaultEncryption {
     /// Reads a `ServerSideEncryptionConfiguration` document.
     pub(crate) fn parse(text: &str) -> Result<Self, S3Error> {
-        let root = xml::parse(text)
-            .filter(|r| r.name == "ServerSideEncryptionConfiguration")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let root = xml::parse_root(text, "ServerSideEncryptionConfiguration")?;
         let rules: Vec<_> = root.all("Rule").collect();
         let [rule] = rules.as_slice() else {
             return Err(S3Error::malformed_xml());

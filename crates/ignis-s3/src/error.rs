@@ -37,6 +37,12 @@ impl S3Error {
         self
     }
 
+    /// 404 `code`: `bucket` has no such configuration (a policy, CORS, a
+    /// lifecycle, …); `BucketName` names it.
+    pub(crate) fn not_configured(code: &'static str, message: &str, bucket: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message).with("BucketName", bucket)
+    }
+
     /// `NoSuchBucket`.
     pub fn no_such_bucket(bucket: &str) -> Self {
         Self::new(

@@ -18,6 +18,7 @@ use ignis_store::objects::NewObjectEvent;
 
 use crate::error::S3Error;
 use crate::notify::Destination;
+use crate::setting::StoredConfig;
 use crate::S3;
 
 /// The largest webhook body read, bytes.

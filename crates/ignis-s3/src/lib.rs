@@ -37,6 +37,7 @@ pub mod op;
 mod service;
 #[cfg(test)]
 mod service_tests;
+mod setting;
 pub mod unset;
 mod versions;
 pub mod website;

@@ -19,6 +19,7 @@ use crate::error::S3Error;
 use crate::meta::{iso8601, ObjectMeta};
 use crate::notify::EventName;
 use crate::op::not_implemented;
+use crate::setting::StoredConfig;
 use crate::xml::{self, Element, XmlWriter};
 use crate::S3;
 
@@ -381,19 +382,13 @@ fn write_sizes(w: &mut XmlWriter, f: &Filter) {
     }
 }
 
+impl StoredConfig for LifecycleConfig {}
+
 impl LifecycleConfig {
     /// Reads a `LifecycleConfiguration` document.
     pub(crate) fn parse(text: &str) -> Result<Self, S3Error> {
-        let root = xml::parse(text)
-            .filter(|r| r.name == "LifecycleConfiguration")
-            .ok_or_else(S3Error::malformed_xml)?;
-        let rules = root
-            .all("Rule")
-            .map(Rule::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        if rules.is_empty() || rules.len() > MAX_RULES {
-            return Err(S3Error::malformed_xml());
-        }
+        let root = xml::parse_root(text, "LifecycleConfiguration")?;
+        let rules = xml::one_to_max(&root, "Rule", MAX_RULES, Rule::parse)?;
         let mut ids = std::collections::HashSet::new();
         if !rules.iter().all(|r| ids.insert(r.id.as_str())) {
             return Err(invalid(
@@ -401,16 +396,6 @@ impl LifecycleConfig {
             ));
         }
         Ok(Self { rules })
-    }
-
-    /// Encodes for the bucket's setting.
-    pub(crate) fn encode(&self) -> String {
-        serde_json::to_string(self).expect("plain fields")
-    }
-
-    /// A stored setting (no rules if unreadable).
-    pub(crate) fn decode(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
     }
 
     /// GetBucketLifecycleConfiguration's document.

@@ -11,7 +11,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::error::S3Error;
 use crate::meta::{iso8601, ObjectMeta};
 use crate::op::{ListVersion, Query};
-use crate::service::{Inner, OWNER_ID, OWNER_NAME};
+use crate::service::{write_owner, Inner};
 use crate::xml::XmlWriter;
 use crate::S3Response;
 
@@ -44,6 +44,60 @@ pub(crate) struct Page {
     pub(crate) truncated: bool,
     /// The last key or prefix listed (where the next page starts after).
     pub(crate) last: Option<String>,
+}
+
+/// What every listing (ListObjects, ListObjectsV2, ListObjectVersions)
+/// reads from its query, and the parts of the answer it shapes.
+pub(crate) struct ListQuery<'q> {
+    /// `prefix` (empty: every key).
+    pub(crate) prefix: &'q str,
+    /// `delimiter` (empty: none).
+    pub(crate) delimiter: &'q str,
+    /// `max-keys`.
+    pub(crate) max: usize,
+    /// `encoding-type=url`.
+    pub(crate) url: bool,
+}
+
+impl<'q> ListQuery<'q> {
+    /// Reads `prefix`, `delimiter`, `max-keys` and `encoding-type`.
+    pub(crate) fn parse(q: &'q Query) -> Result<Self, S3Error> {
+        Ok(Self {
+            prefix: q.get("prefix").unwrap_or(""),
+            delimiter: q.get("delimiter").unwrap_or(""),
+            max: max_keys(q)?,
+            url: url_encoding(q)?,
+        })
+    }
+
+    /// A key or prefix as the answer writes it.
+    pub(crate) fn enc(&self, s: &str) -> String {
+        encode_key(s, self.url)
+    }
+
+    /// `MaxKeys`, `Delimiter` (if any), `EncodingType` (if `url`) and
+    /// `IsTruncated`.
+    pub(crate) fn write_limits(&self, w: &mut XmlWriter, truncated: bool) {
+        w.leaf("MaxKeys", &self.max.to_string());
+        if !self.delimiter.is_empty() {
+            w.leaf("Delimiter", &self.enc(self.delimiter));
+        }
+        if self.url {
+            w.leaf("EncodingType", "url");
+        }
+        w.leaf("IsTruncated", if truncated { "true" } else { "false" });
+    }
+
+    /// The page's common prefixes, each a `CommonPrefixes` element.
+    pub(crate) fn write_common_prefixes(&self, w: &mut XmlWriter, page: &Page) {
+        for entry in &page.entries {
+            if let Entry::Prefix(p) = entry {
+                w.open("CommonPrefixes");
+                w.leaf("Prefix", &self.enc(p));
+                w.close("CommonPrefixes");
+            }
+        }
+    }
 }
 
 impl Inner {
@@ -118,10 +172,7 @@ impl Inner {
         q: &Query,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        let prefix = q.get("prefix").unwrap_or("");
-        let delimiter = q.get("delimiter").unwrap_or("");
-        let max = max_keys(q)?;
-        let url = url_encoding(q)?;
+        let lq = ListQuery::parse(q)?;
         let token = q.get("continuation-token");
         let after = match version {
             ListVersion::V1 => q.get("marker").map(str::to_string),
@@ -133,21 +184,21 @@ impl Inner {
         let page = self
             .list_page(
                 bucket,
-                prefix,
-                delimiter,
+                lq.prefix,
+                lq.delimiter,
                 after.filter(|a| !a.is_empty()),
-                max,
+                lq.max,
             )
             .await?;
-        let enc = |s: &str| encode_key(s, url);
+        let enc = |s: &str| lq.enc(s);
         let mut w = XmlWriter::new();
         w.root("ListBucketResult");
         w.leaf("Name", bucket);
-        w.leaf("Prefix", &enc(prefix));
+        w.leaf("Prefix", &enc(lq.prefix));
         match version {
             ListVersion::V1 => {
                 w.leaf("Marker", &enc(q.get("marker").unwrap_or("")));
-                if page.truncated && !delimiter.is_empty() {
+                if page.truncated && !lq.delimiter.is_empty() {
                     if let Some(last) = &page.last {
                         w.leaf("NextMarker", &enc(last));
                     }
@@ -168,14 +219,7 @@ impl Inner {
                 }
             }
         }
-        w.leaf("MaxKeys", &max.to_string());
-        if !delimiter.is_empty() {
-            w.leaf("Delimiter", &enc(delimiter));
-        }
-        if url {
-            w.leaf("EncodingType", "url");
-        }
-        w.leaf("IsTruncated", if page.truncated { "true" } else { "false" });
+        lq.write_limits(&mut w, page.truncated);
         let owner = version == ListVersion::V1 || q.get("fetch-owner") == Some("true");
         for entry in &page.entries {
             if let Entry::Object(o) = entry {
@@ -194,29 +238,20 @@ impl Inner {
                 }
                 w.leaf("Size", &o.size.to_string());
                 if owner {
-                    w.open("Owner");
-                    w.leaf("ID", OWNER_ID);
-                    w.leaf("DisplayName", OWNER_NAME);
-                    w.close("Owner");
+                    write_owner(&mut w, "Owner");
                 }
                 w.leaf("StorageClass", "STANDARD");
                 w.close("Contents");
             }
         }
-        for entry in &page.entries {
-            if let Entry::Prefix(p) = entry {
-                w.open("CommonPrefixes");
-                w.leaf("Prefix", &enc(p));
-                w.close("CommonPrefixes");
-            }
-        }
+        lq.write_common_prefixes(&mut w, &page);
         w.close("ListBucketResult");
         Ok(S3Response::xml(w.finish()))
     }
 }
 
 /// `max-keys` (at most [`MAX_KEYS`]; the default).
-pub(crate) fn max_keys(q: &Query) -> Result<usize, S3Error> {
+fn max_keys(q: &Query) -> Result<usize, S3Error> {
     Ok(match q.get("max-keys") {
         Some(m) => m
             .parse::<i64>()
@@ -235,7 +270,7 @@ pub(crate) fn max_keys(q: &Query) -> Result<usize, S3Error> {
 }
 
 /// Whether `encoding-type=url` asks keys to be percent-encoded.
-pub(crate) fn url_encoding(q: &Query) -> Result<bool, S3Error> {
+fn url_encoding(q: &Query) -> Result<bool, S3Error> {
     match q.get("encoding-type") {
         None => Ok(false),
         Some(e) if e.eq_ignore_ascii_case("url") => Ok(true),
@@ -248,7 +283,7 @@ pub(crate) fn url_encoding(q: &Query) -> Result<bool, S3Error> {
 }
 
 /// A key or prefix as an answer writes it (`url`: percent-encoded).
-pub(crate) fn encode_key(s: &str, url: bool) -> String {
+fn encode_key(s: &str, url: bool) -> String {
     if url {
         utf8_percent_encode(s, URL_KEEP).to_string()
     } else {

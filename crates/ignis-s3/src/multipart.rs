@@ -13,7 +13,7 @@ use crate::error::S3Error;
 use crate::meta::{iso8601, now_ms, ObjectMeta};
 use crate::notify::EventName;
 use crate::op::S3Request;
-use crate::service::{Inner, DOC_MAX, OWNER_ID, OWNER_NAME};
+use crate::service::{write_owner, Inner};
 use crate::xml::{self, XmlWriter};
 use crate::S3Response;
 
@@ -252,11 +252,8 @@ impl Inner {
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
         let upload = self.existing_upload(bucket, key, upload_id).await?;
-        let doc = body.read_all(DOC_MAX).await?;
-        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-        let root = xml::parse(text)
-            .filter(|r| r.name == "CompleteMultipartUpload")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let text = body.read_doc().await?;
+        let root = xml::parse_root(&text, "CompleteMultipartUpload")?;
         let listed: Vec<(u32, String)> = root
             .all("Part")
             .map(|p| {
@@ -399,14 +396,8 @@ impl Inner {
             }
             w.close("Part");
         }
-        w.open("Initiator");
-        w.leaf("ID", OWNER_ID);
-        w.leaf("DisplayName", OWNER_NAME);
-        w.close("Initiator");
-        w.open("Owner");
-        w.leaf("ID", OWNER_ID);
-        w.leaf("DisplayName", OWNER_NAME);
-        w.close("Owner");
+        write_owner(&mut w, "Initiator");
+        write_owner(&mut w, "Owner");
         w.leaf("StorageClass", "STANDARD");
         if let Some(a) = &meta.checksum_algorithm {
             w.leaf("ChecksumAlgorithm", a);
@@ -429,14 +420,8 @@ impl Inner {
             w.open("Upload");
             w.leaf("Key", &u.key);
             w.leaf("UploadId", &u.upload_id);
-            w.open("Initiator");
-            w.leaf("ID", OWNER_ID);
-            w.leaf("DisplayName", OWNER_NAME);
-            w.close("Initiator");
-            w.open("Owner");
-            w.leaf("ID", OWNER_ID);
-            w.leaf("DisplayName", OWNER_NAME);
-            w.close("Owner");
+            write_owner(&mut w, "Initiator");
+            write_owner(&mut w, "Owner");
             w.leaf("StorageClass", "STANDARD");
             w.leaf("Initiated", &iso8601(u.initiated_ms));
             w.close("Upload");

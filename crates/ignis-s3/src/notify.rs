@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::S3Error;
 use crate::meta::{iso8601, now_ms};
 use crate::service::{Inner, OWNER_ID};
+use crate::setting::StoredConfig;
 use crate::xml::{self, Element, XmlWriter};
 
 /// The future a [`Destinations`] method answers with.
@@ -184,12 +185,12 @@ fn invalid(message: &str) -> S3Error {
     S3Error::new(StatusCode::BAD_REQUEST, "InvalidArgument", message)
 }
 
+impl StoredConfig for NotificationConfig {}
+
 impl NotificationConfig {
     /// Reads a `NotificationConfiguration` document.
     pub fn parse(text: &str) -> Result<Self, S3Error> {
-        let root = xml::parse(text)
-            .filter(|r| r.name == "NotificationConfiguration")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let root = xml::parse_root(text, "NotificationConfiguration")?;
         let mut config = Self {
             event_bridge: root.child("EventBridgeConfiguration").is_some(),
             ..Self::default()
@@ -244,16 +245,6 @@ impl NotificationConfig {
             e = e.with(name, d.arn.clone()).with(value, why);
         }
         Err(e)
-    }
-
-    /// For the store.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("plain data")
-    }
-
-    /// From the store.
-    pub fn decode(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
     }
 
     /// The `GetBucketNotificationConfiguration` document.

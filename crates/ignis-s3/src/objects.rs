@@ -10,7 +10,7 @@ use crate::error::S3Error;
 use crate::meta::{http_date, iso8601, now_ms, ObjectMeta};
 use crate::notify::EventName;
 use crate::op::{Query, S3Request, NULL_VERSION};
-use crate::service::{Inner, DOC_MAX};
+use crate::service::Inner;
 use crate::xml::{self, XmlWriter};
 use crate::{names, ResponseBody, S3Response};
 
@@ -84,12 +84,7 @@ impl Inner {
         req: &S3Request<'_>,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        self.existing(source_bucket).await?;
-        let source = self
-            .store
-            .object(source_bucket, source_key)
-            .await?
-            .ok_or_else(|| S3Error::no_such_key(source_key))?;
+        let source = self.existing_object(source_bucket, source_key).await?;
         let replace = req
             .headers
             .get("x-amz-metadata-directive")
@@ -158,12 +153,7 @@ impl Inner {
         q: &Query,
         head: bool,
     ) -> Result<S3Response, S3Error> {
-        self.existing(bucket).await?;
-        let row = self
-            .store
-            .object(bucket, key)
-            .await?
-            .ok_or_else(|| S3Error::no_such_key(key))?;
+        let row = self.existing_object(bucket, key).await?;
         let meta = ObjectMeta::decode(&row.meta);
         let mut headers = vec![
             ("etag".to_string(), row.etag.clone()),
@@ -284,11 +274,8 @@ impl Inner {
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        let doc = body.read_all(DOC_MAX).await?;
-        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-        let root = xml::parse(text)
-            .filter(|r| r.name == "Delete")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let text = body.read_doc().await?;
+        let root = xml::parse_root(&text, "Delete")?;
         let quiet = root.text_of("Quiet").is_some_and(|q| q.trim() == "true");
         let keys: Vec<(String, Option<String>)> = root
             .all("Object")
@@ -342,7 +329,13 @@ impl Inner {
         Ok(S3Response::xml(w.finish()))
     }
 
-    async fn existing_object(&self, bucket: &str, key: &str) -> Result<ObjectRow, S3Error> {
+    /// The object `key` of an existing bucket: `NoSuchBucket`, else
+    /// `NoSuchKey`.
+    pub(crate) async fn existing_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<ObjectRow, S3Error> {
         self.existing(bucket).await?;
         self.store
             .object(bucket, key)
@@ -357,9 +350,7 @@ impl Inner {
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
         let row = self.existing_object(bucket, key).await?;
-        let doc = body.read_all(DOC_MAX).await?;
-        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-        let tags = parse_tagging(text)?;
+        let tags = parse_tagging(&body.read_doc().await?)?;
         let mut meta = ObjectMeta::decode(&row.meta);
         meta.tags = tags;
         if !self
@@ -400,9 +391,7 @@ impl Inner {
 
 /// A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` document's tags.
 pub(crate) fn parse_tagging(text: &str) -> Result<Vec<(String, String)>, S3Error> {
-    let root = xml::parse(text)
-        .filter(|r| r.name == "Tagging")
-        .ok_or_else(S3Error::malformed_xml)?;
+    let root = xml::parse_root(text, "Tagging")?;
     let set = root.child("TagSet").ok_or_else(S3Error::malformed_xml)?;
     let tags: Vec<(String, String)> = set
         .all("Tag")

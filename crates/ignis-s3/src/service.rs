@@ -20,6 +20,7 @@ use crate::lifecycle::LifecycleConfig;
 use crate::meta::{iso8601, now_ms};
 use crate::notify::{Destinations, NotificationConfig};
 use crate::op::{BucketDoc, Query, S3Op, S3Request};
+use crate::setting::StoredConfig;
 use crate::website::WebsiteConfig;
 use crate::xml::{self, XmlWriter};
 use crate::{names, S3Response};
@@ -57,6 +58,20 @@ pub(crate) const OWNER_ID: &str =
     "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
 /// Its display name.
 pub(crate) const OWNER_NAME: &str = "ignis";
+
+/// The owner's `ID` and `DisplayName`, inside an element already open
+/// (an `Owner`, an `Initiator`, an ACL's `Grantee`).
+pub(crate) fn write_owner_fields(w: &mut XmlWriter) {
+    w.leaf("ID", OWNER_ID);
+    w.leaf("DisplayName", OWNER_NAME);
+}
+
+/// The owner as the element `name` (`Owner`, `Initiator`).
+pub(crate) fn write_owner(w: &mut XmlWriter, name: &str) {
+    w.open(name);
+    write_owner_fields(w);
+    w.close(name);
+}
 
 impl S3 {
     /// The store over `config`.
@@ -191,9 +206,7 @@ impl S3 {
             }
             S3Op::PutBucketDoc { bucket, doc } => {
                 this.existing(&bucket).await?;
-                let text = body.read_all(DOC_MAX).await?;
-                let text =
-                    String::from_utf8(text.to_vec()).map_err(|_| S3Error::malformed_xml())?;
+                let text = body.read_doc().await?;
                 let mut tested = Vec::new();
                 let value = match doc {
                     BucketDoc::Notification => {
@@ -215,13 +228,7 @@ impl S3 {
                     BucketDoc::Lifecycle => Some(LifecycleConfig::parse(&text)?.encode()),
                     BucketDoc::Website => Some(WebsiteConfig::parse(&text)?.encode()),
                 };
-                if !this
-                    .store
-                    .set_bucket_setting(&bucket, doc.setting(), value)
-                    .await?
-                {
-                    return Err(S3Error::no_such_bucket(&bucket));
-                }
+                this.set_setting(&bucket, doc.setting(), value).await?;
                 crate::notify::send_test_events(this.destinations.clone(), &bucket, tested);
                 Ok(S3Response::empty(if doc == BucketDoc::Policy {
                     StatusCode::NO_CONTENT
@@ -244,42 +251,38 @@ impl S3 {
                         headers: Vec::new(),
                         body: crate::ResponseBody::Text(p, "application/json"),
                     }),
-                    (BucketDoc::Policy, None) => Err(S3Error::new(
-                        StatusCode::NOT_FOUND,
+                    (BucketDoc::Policy, None) => Err(S3Error::not_configured(
                         "NoSuchBucketPolicy",
                         "The bucket policy does not exist",
-                    )
-                    .with("BucketName", bucket)),
+                        &bucket,
+                    )),
                     (BucketDoc::Tagging, Some(t)) => Ok(S3Response::xml(
                         crate::objects::tagging_xml(&crate::objects::decode_tags(&t)),
                     )),
-                    (BucketDoc::Tagging, None) => Err(S3Error::new(
-                        StatusCode::NOT_FOUND,
+                    (BucketDoc::Tagging, None) => Err(S3Error::not_configured(
                         "NoSuchTagSet",
                         "The TagSet does not exist",
-                    )
-                    .with("BucketName", bucket)),
+                        &bucket,
+                    )),
                     (BucketDoc::Encryption, v) => Ok(S3Response::xml(
                         DefaultEncryption::decode(v.as_deref()).to_xml(),
                     )),
                     (BucketDoc::Cors, Some(c)) => {
                         Ok(S3Response::xml(CorsConfig::decode(&c).to_xml()))
                     }
-                    (BucketDoc::Cors, None) => Err(S3Error::new(
-                        StatusCode::NOT_FOUND,
+                    (BucketDoc::Cors, None) => Err(S3Error::not_configured(
                         "NoSuchCORSConfiguration",
                         "The CORS configuration does not exist",
-                    )
-                    .with("BucketName", bucket)),
+                        &bucket,
+                    )),
                     (BucketDoc::Lifecycle, Some(l)) => {
                         Ok(S3Response::xml(LifecycleConfig::decode(&l).to_xml()))
                     }
-                    (BucketDoc::Lifecycle, None) => Err(S3Error::new(
-                        StatusCode::NOT_FOUND,
+                    (BucketDoc::Lifecycle, None) => Err(S3Error::not_configured(
                         "NoSuchLifecycleConfiguration",
                         "The lifecycle configuration does not exist",
-                    )
-                    .with("BucketName", bucket)),
+                        &bucket,
+                    )),
                     (BucketDoc::Website, Some(c)) => {
                         Ok(S3Response::xml(WebsiteConfig::decode(&c).to_xml()))
                     }
@@ -287,13 +290,7 @@ impl S3 {
                 }
             }
             S3Op::DeleteBucketDoc { bucket, doc } => {
-                if !this
-                    .store
-                    .set_bucket_setting(&bucket, doc.setting(), None)
-                    .await?
-                {
-                    return Err(S3Error::no_such_bucket(&bucket));
-                }
+                this.set_setting(&bucket, doc.setting(), None).await?;
                 Ok(S3Response::empty(StatusCode::NO_CONTENT))
             }
             S3Op::ListObjects { bucket, version } => this.list_objects(&bucket, version, &q).await,
@@ -386,14 +383,26 @@ impl Inner {
             .ok_or_else(|| S3Error::no_such_bucket(bucket))
     }
 
+    /// Sets (`None`: removes) the bucket setting `name`; a bucket gone
+    /// meanwhile is `NoSuchBucket`.
+    pub(crate) async fn set_setting(
+        &self,
+        bucket: &str,
+        name: &str,
+        value: Option<String>,
+    ) -> Result<(), S3Error> {
+        if self.store.set_bucket_setting(bucket, name, value).await? {
+            Ok(())
+        } else {
+            Err(S3Error::no_such_bucket(bucket))
+        }
+    }
+
     async fn list_buckets(&self) -> Result<S3Response, S3Error> {
         let buckets = self.store.buckets().await?;
         let mut w = XmlWriter::new();
         w.root("ListAllMyBucketsResult");
-        w.open("Owner");
-        w.leaf("ID", OWNER_ID);
-        w.leaf("DisplayName", OWNER_NAME);
-        w.close("Owner");
+        write_owner(&mut w, "Owner");
         w.open("Buckets");
         for b in buckets {
             w.open("Bucket");
@@ -416,8 +425,7 @@ impl Inner {
         let doc = body.read_all(DOC_MAX).await?;
         let mut region = self.region.clone();
         if !doc.iter().all(u8::is_ascii_whitespace) {
-            let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-            let root = xml::parse(text).ok_or_else(S3Error::malformed_xml)?;
+            let root = xml::parse(xml::doc_text(&doc)?).ok_or_else(S3Error::malformed_xml)?;
             if let Some(loc) = root.text_of("LocationConstraint") {
                 if !loc.is_empty() {
                     region = loc.to_string();

@@ -5,8 +5,6 @@
 //! answer is always true. Tools that read every setting of a bucket
 //! (Terraform's `aws_s3_bucket`) get S3's answers, not refusals.
 
-use http::StatusCode;
-
 use crate::error::S3Error;
 use crate::xml::XmlWriter;
 use crate::S3Response;
@@ -81,9 +79,8 @@ impl Unset {
 
     /// S3's answer for `bucket` where it was never set.
     pub(crate) fn answer(self, bucket: &str) -> Result<S3Response, S3Error> {
-        let not_found = |code: &'static str, message: &str| {
-            Err(S3Error::new(StatusCode::NOT_FOUND, code, message).with("BucketName", bucket))
-        };
+        let not_found =
+            |code: &'static str, message: &str| Err(S3Error::not_configured(code, message, bucket));
         let empty = |root: &str, leaf: Option<(&str, &str)>| {
             let mut w = XmlWriter::new();
             w.root(root);
@@ -118,6 +115,8 @@ impl Unset {
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+
     use super::*;
 
     #[test]

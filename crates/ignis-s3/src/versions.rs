@@ -16,10 +16,10 @@ use http::StatusCode;
 
 use crate::body::RequestBody;
 use crate::error::S3Error;
-use crate::list::{encode_key, max_keys, url_encoding, Entry};
+use crate::list::{Entry, ListQuery};
 use crate::meta::iso8601;
 use crate::op::{not_implemented, Query, NULL_VERSION};
-use crate::service::{Inner, DOC_MAX, OWNER_ID, OWNER_NAME};
+use crate::service::{write_owner, Inner};
 use crate::xml::{self, XmlWriter};
 use crate::S3Response;
 
@@ -49,9 +49,7 @@ const SUSPENDED: &str = "Suspended";
 /// What a `VersioningConfiguration` asks: `Some(true)` suspend, `None`
 /// leave the state as it is.
 fn parse_versioning(text: &str) -> Result<Option<bool>, S3Error> {
-    let root = xml::parse(text)
-        .filter(|r| r.name == "VersioningConfiguration")
-        .ok_or_else(S3Error::malformed_xml)?;
+    let root = xml::parse_root(text, "VersioningConfiguration")?;
     match root.text_of("MfaDelete").map(str::trim) {
         None | Some("Disabled") => {}
         Some("Enabled") => return Err(not_implemented("MFA delete")),
@@ -88,15 +86,9 @@ impl Inner {
         body: &mut RequestBody,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        let doc = body.read_all(DOC_MAX).await?;
-        let text = std::str::from_utf8(&doc).map_err(|_| S3Error::malformed_xml())?;
-        if parse_versioning(text)? == Some(true)
-            && !self
-                .store
-                .set_bucket_setting(bucket, SETTING, Some(SUSPENDED.to_string()))
-                .await?
-        {
-            return Err(S3Error::no_such_bucket(bucket));
+        if parse_versioning(&body.read_doc().await?)? == Some(true) {
+            self.set_setting(bucket, SETTING, Some(SUSPENDED.to_string()))
+                .await?;
         }
         Ok(S3Response::empty(StatusCode::OK))
     }
@@ -107,19 +99,16 @@ impl Inner {
         q: &Query,
     ) -> Result<S3Response, S3Error> {
         self.existing(bucket).await?;
-        let prefix = q.get("prefix").unwrap_or("");
-        let delimiter = q.get("delimiter").unwrap_or("");
-        let max = max_keys(q)?;
-        let url = url_encoding(q)?;
+        let lq = ListQuery::parse(q)?;
         let marker = key_marker(q)?;
         let page = self
-            .list_page(bucket, prefix, delimiter, marker.clone(), max)
+            .list_page(bucket, lq.prefix, lq.delimiter, marker.clone(), lq.max)
             .await?;
-        let enc = |s: &str| encode_key(s, url);
+        let enc = |s: &str| lq.enc(s);
         let mut w = XmlWriter::new();
         w.root("ListVersionsResult");
         w.leaf("Name", bucket);
-        w.leaf("Prefix", &enc(prefix));
+        w.leaf("Prefix", &enc(lq.prefix));
         w.leaf("KeyMarker", &enc(marker.as_deref().unwrap_or("")));
         w.leaf("VersionIdMarker", q.get("version-id-marker").unwrap_or(""));
         if page.truncated {
@@ -130,14 +119,7 @@ impl Inner {
                 }
             }
         }
-        w.leaf("MaxKeys", &max.to_string());
-        if !delimiter.is_empty() {
-            w.leaf("Delimiter", &enc(delimiter));
-        }
-        if url {
-            w.leaf("EncodingType", "url");
-        }
-        w.leaf("IsTruncated", if page.truncated { "true" } else { "false" });
+        lq.write_limits(&mut w, page.truncated);
         for entry in &page.entries {
             if let Entry::Object(o) = entry {
                 w.open("Version");
@@ -147,21 +129,12 @@ impl Inner {
                 w.leaf("LastModified", &iso8601(o.modified_ms));
                 w.leaf("ETag", &o.etag);
                 w.leaf("Size", &o.size.to_string());
-                w.open("Owner");
-                w.leaf("ID", OWNER_ID);
-                w.leaf("DisplayName", OWNER_NAME);
-                w.close("Owner");
+                write_owner(&mut w, "Owner");
                 w.leaf("StorageClass", "STANDARD");
                 w.close("Version");
             }
         }
-        for entry in &page.entries {
-            if let Entry::Prefix(p) = entry {
-                w.open("CommonPrefixes");
-                w.leaf("Prefix", &enc(p));
-                w.close("CommonPrefixes");
-            }
-        }
+        lq.write_common_prefixes(&mut w, &page);
         w.close("ListVersionsResult");
         Ok(S3Response::xml(w.finish()))
     }

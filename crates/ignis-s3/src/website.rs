@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::S3Error;
+use crate::setting::StoredConfig;
 use crate::xml::{self, Element, XmlWriter};
 use crate::S3;
 
@@ -153,12 +154,12 @@ impl RoutingRule {
     }
 }
 
+impl StoredConfig for WebsiteConfig {}
+
 impl WebsiteConfig {
     /// Reads a `WebsiteConfiguration` document.
     pub(crate) fn parse(text: &str) -> Result<Self, S3Error> {
-        let root = xml::parse(text)
-            .filter(|r| r.name == "WebsiteConfiguration")
-            .ok_or_else(S3Error::malformed_xml)?;
+        let root = xml::parse_root(text, "WebsiteConfiguration")?;
         let redirect_all = match root.child("RedirectAllRequestsTo") {
             Some(r) => Some(RedirectAll {
                 host: r
@@ -212,16 +213,6 @@ impl WebsiteConfig {
                 "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
             )),
         }
-    }
-
-    /// Encodes for the bucket's setting.
-    pub(crate) fn encode(&self) -> String {
-        serde_json::to_string(self).expect("plain fields")
-    }
-
-    /// A stored setting.
-    pub(crate) fn decode(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
     }
 
     /// GetBucketWebsite's document.
@@ -432,12 +423,11 @@ fn redirect(rule: &RoutingRule, key: &str, host: &str) -> WebsiteAnswer {
 
 /// `NoSuchWebsiteConfiguration`.
 pub(crate) fn no_website(bucket: &str) -> S3Error {
-    S3Error::new(
-        StatusCode::NOT_FOUND,
+    S3Error::not_configured(
         "NoSuchWebsiteConfiguration",
         "The specified bucket does not have a website configuration",
+        bucket,
     )
-    .with("BucketName", bucket)
 }
 
 /// An error as the website endpoint shows it: an HTML page.

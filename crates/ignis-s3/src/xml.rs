@@ -175,6 +175,35 @@ pub fn parse(doc: &str) -> Option<Element> {
     root
 }
 
+/// A request body's bytes as the text of an XML document; bytes that are
+/// not UTF-8 are `MalformedXML`.
+pub(crate) fn doc_text(doc: &[u8]) -> Result<&str, crate::error::S3Error> {
+    std::str::from_utf8(doc).map_err(|_| crate::error::S3Error::malformed_xml())
+}
+
+/// The root element of a request's document, which must be named `name`;
+/// a document not well-formed, or with another root, is `MalformedXML`.
+pub(crate) fn parse_root(text: &str, name: &str) -> Result<Element, crate::error::S3Error> {
+    parse(text)
+        .filter(|r| r.name == name)
+        .ok_or_else(crate::error::S3Error::malformed_xml)
+}
+
+/// The children of `parent` named `name`, each read by `read`: one to
+/// `max` of them, else `MalformedXML` (a configuration's rules).
+pub(crate) fn one_to_max<T>(
+    parent: &Element,
+    name: &str,
+    max: usize,
+    read: impl Fn(&Element) -> Result<T, crate::error::S3Error>,
+) -> Result<Vec<T>, crate::error::S3Error> {
+    let items = parent.all(name).map(read).collect::<Result<Vec<_>, _>>()?;
+    if items.is_empty() || items.len() > max {
+        return Err(crate::error::S3Error::malformed_xml());
+    }
+    Ok(items)
+}
+
 fn local(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, l)| l)
 }
