@@ -210,6 +210,34 @@ def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, langu
             assert results[("held", "a")][field] != results[("held", "b")][field], field
 
 
+def test_a_prepared_runtime_that_cannot_exec_its_bootstrap_fails_as_a_fresh_one(servers):
+    """A prepared sandbox's runtime, forked ahead, execs the bootstrap once
+    specialized: a bootstrap naming a missing interpreter fails there
+    (ENOENT), the cold start launches afresh, which fails the same way, and
+    the invoke answers Runtime.InvalidEntrypoint as on a server without
+    environments started ahead."""
+    held_srv, fresh_srv = servers
+    prefix, files, handler = CASES["custom"]
+    bad = [("bootstrap", "#!/nonexistent/interpreter\n", 0o100755)]
+    answers = {}
+    for label, srv in (("held", held_srv), ("fresh", fresh_srv)):
+        lam = lambda_client(srv.url)
+        layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
+        deploy(lam, "custom-warmup", prefix, files, handler, layer)
+        run(lam, "custom-warmup")
+        deploy(lam, "custom-bad", prefix, bad, handler, layer)
+        if label == "held":
+            wait_for(lambda: ready(srv) >= 1, 60, what="a prepared sandbox")
+        resp, body, out = invoke(lam, "custom-bad", {})
+        assert resp.get("FunctionError") == "Unhandled", body
+        answers[label] = out["errorType"]
+    assert answers == {"held": "Runtime.InvalidEntrypoint", "fresh": "Runtime.InvalidEntrypoint"}, answers
+    # The held server tried the prepared sandbox first.
+    log = held_srv.stderr()
+    assert "failed to specialize a held environment" in log, log[-4000:]
+    assert "No such file or directory" in log, log[-4000:]
+
+
 def ready(srv) -> int:
     """Held environments the server says are ready (its debug log counts
     them as they are taken; the pool refills within a second of demand)."""
@@ -272,8 +300,12 @@ def test_held_environments_end_with_the_server(own_server, tmp_path, monkeypatch
     inits = [int(p.name) for p in os.scandir("/proc")
              if p.name.isdigit() and parent(int(p.name)) == server_pid and comm(int(p.name)) == "ignis-init"]
     assert inits
+    # A prepared sandbox's runtime, forked ahead, waits under its init.
+    waiting = [int(p.name) for p in os.scandir("/proc")
+               if p.name.isdigit() and parent(int(p.name)) in inits and comm(int(p.name)) == "ignis-waiting"]
+    assert waiting
     assert srv.stop() == 0
-    for pid in held + inits:
+    for pid in held + inits + waiting:
         assert not os.path.exists(f"/proc/{pid}") or zombie(pid), f"{pid} outlived the server"
 
 

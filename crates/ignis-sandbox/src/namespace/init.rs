@@ -614,6 +614,8 @@ unsafe fn waiting_runtime(p: &Prepared) -> ! {
     // buffers that outlive every pointer taken into them.
     unsafe {
         close_all_but(&[p.hold]);
+        // For `ps` on the host until it execs.
+        libc::prctl(libc::PR_SET_NAME, c"ignis-waiting".as_ptr());
         let mut buf = [0u8; HOLD_MESSAGE];
         let mut fds = [-1; HOLD_TREES];
         let fail = |errno: libc::c_int| -> ! {
