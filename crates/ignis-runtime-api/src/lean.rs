@@ -333,10 +333,11 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 fn parse_head(head: &[u8]) -> Option<Head> {
     let mut lines = CrlfLines { rest: head, at: 0 };
     let (request_line, _) = lines.next()?;
-    let mut parts = request_line.split(|&b| b == b' ');
-    let method = parts.next()?;
-    let target = parts.next()?;
-    if parts.next()? != b"HTTP/1.1" || parts.next().is_some() {
+    let (method, rest) = request_line.split_at(find(request_line, b' ')?);
+    // The version is the line's last 9 bytes; the target is what is between
+    // (a space in it fails the target's check below).
+    let (target, version) = rest[1..].split_at(rest.len().checked_sub(10)?);
+    if version != b" HTTP/1.1" {
         return None;
     }
     // The target: visible ASCII, no query; the id's range is relative to
