@@ -110,6 +110,12 @@ def test_a_java_function_starts_from_the_archive_and_without_it_the_same(java_se
     )
     assert body == {"archive": True, "name": f"jarch-b-{stamp}", "var": "b", "probe": "yes", "level": "4"}
 
+    # The archive holds the client's classes and none of a function's,
+    # not even after its functions ran (it is recorded once, before any).
+    archive = next(classes.glob("cds-*.jsa")).read_bytes()
+    assert b"ignis/runtime/Bootstrap" in archive
+    assert b"example/Probe" not in archive and b"example.Probe" not in archive
+
     # A stale archive (its jar changed since it was recorded): the JVM
     # refuses it, quietly, and the function starts without it.
     jar = classes / "ignis-runtime.jar"

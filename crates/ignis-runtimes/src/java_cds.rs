@@ -134,7 +134,11 @@ pub fn prepare(interpreter: &Interpreter, classes: &Path) -> Result<(), String> 
                 classes.join(format!("{name}.flags")),
             )
         })
-        .map_err(|e| format!("failed to install the archive: {e}"))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(classes.join(&staging));
+            let _ = std::fs::remove_file(classes.join(&flags_staging));
+            format!("failed to install the archive: {e}")
+        })
 }
 
 /// Removes what recordings of processes that no longer run left (a server
