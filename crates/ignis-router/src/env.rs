@@ -463,7 +463,12 @@ impl Env {
         let request_id = inv.request_id.clone();
         let timeout = inv.timeout;
         let cold = !self.initialized.load(Ordering::Acquire);
-        self.sink.start_capture();
+        // Only a caller that takes the log tail gets the lines copied.
+        if tail {
+            self.sink.start_capture();
+        } else {
+            self.sink.stop_capture();
+        }
         let start = {
             let (sink, id, system) = (self.sink.clone(), request_id.clone(), self.system);
             let version = self.version.clone();

@@ -64,7 +64,13 @@ impl LogSink {
 
     /// Starts capturing lines for an invocation.
     pub fn start_capture(&self) {
-        *self.capture.lock().expect("capture lock poisoned") = Some(Vec::new());
+        *self.capture.lock().expect("capture lock poisoned") = Some(Vec::with_capacity(1024));
+    }
+
+    /// Captures nothing: an invocation whose caller takes no log tail
+    /// (most of them) costs no copy of its lines.
+    pub fn stop_capture(&self) {
+        *self.capture.lock().expect("capture lock poisoned") = None;
     }
 
     /// Stops capturing and returns what was captured.
