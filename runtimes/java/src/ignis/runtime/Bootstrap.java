@@ -67,6 +67,7 @@ public final class Bootstrap {
     private static final Map<String, String> ENV = System.getenv();
     private static final String RUNTIME_PACKAGE = "ignis.runtime.";
     private static final String CORE = "com.amazonaws.services.lambda.runtime.";
+    private static final String CORE_PATH = "com/amazonaws/services/lambda/runtime/";
     private static final byte[] JSON_NULL = {'n', 'u', 'l', 'l'};
 
     static String env(String name) {
@@ -227,6 +228,14 @@ public final class Bootstrap {
         }
 
         private static Class<?> find(ClassLoader loader, String name) {
+            // Only the function's own code and layers can hold them (its
+            // loader's parents hold the JDK and this client): a look at its
+            // jars and directories first spares a failing load, and its
+            // exception, for each type a function without the library lacks.
+            if (loader instanceof URLClassLoader
+                    && ((URLClassLoader) loader).findResource(CORE_PATH + name + ".class") == null) {
+                return null;
+            }
             try {
                 return Class.forName(CORE + name, false, loader);
             } catch (ClassNotFoundException | LinkageError e) {
