@@ -1,5 +1,8 @@
 package ignis.training;
 
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.Map;
 
 /**
@@ -19,8 +22,27 @@ public final class Training {
     public Training() {
     }
 
-    /** Returns the event it was given. */
+    /** An interface of the training run's own, for a dynamic proxy. */
+    public interface Named {
+        /** A name. */
+        String name();
+    }
+
+    /** Returns the event it was given, after making a dynamic proxy the way
+     * the client wraps its context in a function's Context interface (from
+     * aws-lambda-java-core), so that the JDK's proxy machinery is recorded
+     * too. */
     public Map<String, Object> handle(Map<String, Object> event) {
+        Named named = (Named) Proxy.newProxyInstance(Training.class.getClassLoader(), new Class<?>[] {Named.class},
+                new InvocationHandler() {
+                    @Override
+                    public Object invoke(Object proxy, Method method, Object[] args) {
+                        return method.getName();
+                    }
+                });
+        if (!"name".equals(named.name())) {
+            throw new IllegalStateException("the proxy did not answer");
+        }
         return event;
     }
 }
