@@ -86,7 +86,7 @@ pub(crate) async fn serve(mut stream: TcpStream, slot: &Slot) -> Option<(TcpStre
                 buf.advance(total);
                 // `None`: the runtime hung up.
                 let invocation = next(&stream, slot, &mut buf).await?;
-                write_next(&mut out, &invocation);
+                write_next(&mut out, &invocation, head.close);
                 write_with_body(&mut stream, &mut out, &invocation.payload).await
             }
             Lean::Answer { id, error } => {
@@ -114,7 +114,7 @@ pub(crate) async fn serve(mut stream: TcpStream, slot: &Slot) -> Option<(TcpStre
                     Outcome::Response(body)
                 };
                 let (status, document) = answer_parts(slot.answer(&id, outcome));
-                write_head(&mut out, status, &[], document.len());
+                write_head(&mut out, status, &[], document.len(), head.close);
                 out.extend_from_slice(&document);
                 stream.write_all(&out).await
             }
@@ -478,7 +478,7 @@ fn ascii(bytes: &[u8]) -> String {
 /// The `/next` answer's head: the invocation's `Lambda-Runtime-*`
 /// headers (values that are not valid header values are left out, as the
 /// hyper path does).
-fn write_next(out: &mut Vec<u8>, inv: &Invocation) {
+fn write_next(out: &mut Vec<u8>, inv: &Invocation, close: bool) {
     let deadline = deadline_ms(inv, SystemTime::now());
     let mut digits = [0u8; 20];
     let mut extra: [(&str, &[u8]); 6] = [("", b""); 6];
@@ -507,12 +507,18 @@ fn write_next(out: &mut Vec<u8>, inv: &Invocation) {
             n += 1;
         }
     }
-    write_head(out, StatusCode::OK, &extra[..n], inv.payload.len());
+    write_head(out, StatusCode::OK, &extra[..n], inv.payload.len(), close);
 }
 
 /// A response head: status line, `content-type: application/json`,
-/// `extra`, `content-length` and `date`.
-fn write_head(out: &mut Vec<u8>, status: StatusCode, extra: &[(&str, &[u8])], len: usize) {
+/// `extra`, `content-length`, `connection: close` if `close`, and `date`.
+fn write_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    extra: &[(&str, &[u8])],
+    len: usize,
+    close: bool,
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
@@ -527,6 +533,10 @@ fn write_head(out: &mut Vec<u8>, status: StatusCode, extra: &[(&str, &[u8])], le
     let mut digits = [0u8; 20];
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(format_u64(len as u64, &mut digits));
+    if close {
+        // The request asked to close: this is the connection's last answer.
+        out.extend_from_slice(b"\r\nconnection: close");
+    }
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(&http_date());
     out.extend_from_slice(b"\r\n\r\n");

@@ -58,6 +58,8 @@ async fn next_delivers_payload_and_headers_untouched() {
     assert!(head.contains("lambda-runtime-deadline-ms: "));
     assert!(head.contains("lambda-runtime-invoked-function-arn: arn:aws:lambda"));
     assert!(head.contains("lambda-runtime-client-context: {\"custom\":{}}"));
+    // The request said `Connection: close`.
+    assert!(head.contains("\r\nconnection: close"), "{head}");
     assert!(sub.delivered.await.is_ok());
     assert!(api.ready_at().is_some());
     let (status, _, _) = call(
