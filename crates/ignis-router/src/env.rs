@@ -55,7 +55,7 @@ pub struct Completed {
 /// END and REPORT — when it is written after the answer went out (see
 /// [`Env::finish`]).
 struct Epilogue {
-    request_id: String,
+    request_id: Arc<str>,
     /// Its REPORT; `max_memory_used_mb` is a floor for the peak read when
     /// the lines are written (read before a kill, it is the only reading).
     report: Report,
@@ -569,7 +569,7 @@ impl Env {
                 };
                 self.write_epilogue(epilogue, finished);
                 return Ok(Answer::Whole(Completed {
-                    request_id,
+                    request_id: request_id.to_string(),
                     payload,
                     function_error: true,
                     log: self.sink.take_capture(),
@@ -602,7 +602,7 @@ impl Env {
         }
         if let Some(stream) = streamed {
             return Ok(Answer::Streamed {
-                request_id,
+                request_id: request_id.to_string(),
                 stream,
                 deadline: deadline.unwrap_or_else(|| finished + timeout),
             });
@@ -616,7 +616,7 @@ impl Env {
             Vec::new()
         };
         Ok(Answer::Whole(Completed {
-            request_id,
+            request_id: request_id.to_string(),
             payload,
             function_error,
             log,

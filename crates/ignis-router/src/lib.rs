@@ -480,7 +480,7 @@ impl Router {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let input_tail = input.tail;
-        let invocation = self.invocation(input, &spec, request_id.clone());
+        let invocation = self.invocation(input, &spec, &request_id);
         // A warm runtime may exit between invocations; the invocation it
         // never took runs on another environment.
         for _ in 0..3 {
@@ -517,25 +517,20 @@ impl Router {
         Err(InvokeError::NoCapacity)
     }
 
-    fn invocation(
-        &self,
-        input: InvokeInput,
-        spec: &FunctionSpec,
-        request_id: String,
-    ) -> Invocation {
+    fn invocation(&self, input: InvokeInput, spec: &FunctionSpec, request_id: &str) -> Invocation {
         let payload = if input.payload.is_empty() {
             Bytes::from_static(b"{}")
         } else {
             input.payload
         };
         Invocation {
-            request_id,
+            request_id: request_id.into(),
             payload,
             timeout: Duration::from_secs(spec.record.timeout as u64),
-            invoked_arn: input.invoked_arn,
+            invoked_arn: input.invoked_arn.into(),
             client_context: input.client_context,
             cognito_identity: None,
-            trace_id: input.trace_id.unwrap_or_else(trace_id),
+            trace_id: input.trace_id.unwrap_or_else(trace_id).into(),
             deadline: None,
             stream: false,
         }

@@ -200,7 +200,7 @@ impl Router {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let tail = input.tail;
-        let mut invocation = self.invocation(input, &spec, request_id.clone());
+        let mut invocation = self.invocation(input, &spec, &request_id);
         invocation.stream = true;
         // As in `invoke`: an invocation a warm runtime never took runs on
         // another environment.

@@ -33,20 +33,21 @@ pub use stream::{ResponseStream, StreamEnd, STREAM_RESPONSE_MAX};
 /// An invocation handed to the runtime.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    /// `Lambda-Runtime-Aws-Request-Id`.
-    pub request_id: String,
+    /// `Lambda-Runtime-Aws-Request-Id` (shared: the invocation's owner
+    /// keeps it for its log lines and answer without copying it).
+    pub request_id: Arc<str>,
     /// The event, exactly as the caller sent it.
     pub payload: Bytes,
     /// The function's timeout; the deadline is set when the runtime takes it.
     pub timeout: Duration,
     /// `Lambda-Runtime-Invoked-Function-Arn`.
-    pub invoked_arn: String,
+    pub invoked_arn: Arc<str>,
     /// `Lambda-Runtime-Client-Context` (decoded JSON), if any.
     pub client_context: Option<String>,
     /// `Lambda-Runtime-Cognito-Identity`, if any.
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`.
-    pub trace_id: String,
+    pub trace_id: Arc<str>,
     /// A deadline fixed before delivery (set with
     /// [`RuntimeApi::set_pending_deadline`]); `None`: delivery + `timeout`.
     pub deadline: Option<Instant>,

@@ -1,7 +1,7 @@
 //! The hand-off point between an environment's owner and its runtime: at most
 //! one invocation waiting for `/next`, at most one being processed.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::{oneshot, watch, Notify};
@@ -43,7 +43,7 @@ pub struct NextCalls {
 struct State {
     pending: Option<Pending>,
     current: Option<Current>,
-    last_answered: Option<String>,
+    last_answered: Option<Arc<str>>,
     ready_at: Option<Instant>,
     /// An `/init/error`'s type and document, answered to every invocation.
     init_error: Option<(Option<String>, bytes::Bytes)>,
@@ -64,7 +64,7 @@ struct Pending {
 }
 
 struct Current {
-    request_id: String,
+    request_id: Arc<str>,
     /// The invocation takes a streamed response as it arrives.
     stream: bool,
     outcome: oneshot::Sender<Outcome>,
@@ -191,7 +191,7 @@ impl Slot {
     pub(crate) fn answer(&self, request_id: &str, outcome: Outcome) -> Result<(), AnswerError> {
         let mut state = self.state.lock().expect("slot lock poisoned");
         match state.current.take() {
-            Some(current) if current.request_id == request_id => {
+            Some(current) if &*current.request_id == request_id => {
                 state.last_answered = Some(current.request_id);
                 let _ = current.outcome.send(outcome);
                 Ok(())
@@ -217,7 +217,7 @@ impl Slot {
         state
             .current
             .as_ref()
-            .is_some_and(|c| c.stream && c.request_id == request_id)
+            .is_some_and(|c| c.stream && &*c.request_id == request_id)
     }
 
     /// Reports an init failure (its error type and document) to the
