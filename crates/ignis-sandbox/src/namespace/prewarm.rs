@@ -43,6 +43,11 @@ pub const DEMAND_WINDOW: Duration = Duration::from_secs(60);
 pub const IDLE: Duration = Duration::from_secs(600);
 /// Held environments being started at once.
 const STARTING: usize = 2;
+/// The refill starts nothing until this long after the last cold start
+/// launched: a specialized environment's runtime is still starting then
+/// and its first invocation running, and on a small machine a held
+/// environment started beside them takes their CPU.
+const SETTLE: Duration = Duration::from_millis(20);
 /// How long the server waits for a held init to attach the trees.
 const SPECIALIZE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -303,10 +308,13 @@ struct Pool {
     /// Specializations that worked and that fell back to a fresh launch.
     hits: AtomicU64,
     misses: AtomicU64,
-    /// Cold starts launching afresh right now: the refill waits for them
-    /// (in a burst a held runtime started meanwhile only takes CPU from
-    /// the launches it could no longer serve).
+    /// Cold starts launching (afresh or specializing) right now: the
+    /// refill waits for them (in a burst a held runtime started meanwhile
+    /// only takes CPU from the launches it could no longer serve), and
+    /// until [`SETTLE`] after the last.
     launching: std::sync::atomic::AtomicUsize,
+    /// When the refill may start again.
+    settled_at: Mutex<Instant>,
 }
 
 /// One kind of held environment.
@@ -392,6 +400,7 @@ impl Prewarming {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             launching: std::sync::atomic::AtomicUsize::new(0),
+            settled_at: Mutex::new(Instant::now()),
         });
         let this = Arc::new(Self { sandbox, pool });
         let (sandbox, pool) = (this.sandbox.clone(), this.pool.clone());
@@ -444,10 +453,21 @@ impl Prewarming {
         // A prepared kind's next ones are limited for its latest size (a
         // held runtime's kind has one size).
         k.spec.memory_mb = spec.memory_mb;
-        let held = std::iter::from_fn(|| k.ready.pop_front()).find(Held::alive);
-        drop(kinds);
-        self.pool.wake.notify_one();
-        held
+        // The refill hears of the demand once the cold start launched.
+        std::iter::from_fn(|| k.ready.pop_front()).find(Held::alive)
+    }
+
+    /// A cold start launched (or failed to): the refill may go on
+    /// [`SETTLE`] after the last.
+    fn launched_one(&self) {
+        *self
+            .pool
+            .settled_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Instant::now() + SETTLE;
+        if self.pool.launching.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.pool.wake.notify_one();
+        }
     }
 }
 
@@ -475,11 +495,13 @@ impl Sandbox for Prewarming {
         let Some(kind) = kind_of(&spec, outside_base) else {
             return self.sandbox.launch(spec).await;
         };
+        self.pool.launching.fetch_add(1, Ordering::AcqRel);
         if let Some(held) = self.take(kind, &spec) {
             match self.sandbox.specialize(held, &spec).await {
                 Ok(launched) => {
                     self.pool.hits.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(env_id = %spec.env_id, "specialized a held environment");
+                    self.launched_one();
                     return Ok(launched);
                 }
                 Err(e) => {
@@ -488,19 +510,17 @@ impl Sandbox for Prewarming {
             }
         }
         self.pool.misses.fetch_add(1, Ordering::Relaxed);
-        self.pool.launching.fetch_add(1, Ordering::AcqRel);
         let launched = self.sandbox.launch(spec).await;
-        if self.pool.launching.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.pool.wake.notify_one();
-        }
+        self.launched_one();
         launched
     }
 }
 
 /// Keeps each kind at its target: starts held environments (up to
 /// [`STARTING`] at once, at the environments' CPU class, behind the
-/// invocations), ends the surplus and the dead. Wakes on demand and every
-/// second.
+/// invocations), ends the surplus and the dead; none while a cold start
+/// is launching nor until [`SETTLE`] after the last. Wakes once a cold
+/// start launched, and every second.
 async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
     let starting = Arc::new(tokio::sync::Semaphore::new(STARTING));
     loop {
@@ -513,6 +533,12 @@ async fn refill(sandbox: Arc<NamespaceSandbox>, pool: Arc<Pool>) {
         if pool.launching.load(Ordering::Acquire) > 0 {
             drop(permit);
             let _ = tokio::time::timeout(Duration::from_millis(50), pool.wake.notified()).await;
+            continue;
+        }
+        let settled_at = *pool.settled_at.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = settled_at.checked_duration_since(Instant::now()) {
+            drop(permit);
+            tokio::time::sleep(wait).await;
             continue;
         }
         let Some((kind, spec)) = next_start(&pool) else {
