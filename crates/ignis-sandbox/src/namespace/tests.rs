@@ -659,14 +659,28 @@ async fn output_of(mut l: Launched) -> (String, ExitInfo) {
 async fn a_prepared_environment_runs_its_program_as_a_fresh_launch_would() {
     let Some(s) = sandbox() else { return };
     let d = Dirs::new();
-    let spec = d.spec("prepared", SELF_VIEW, 128, 8);
-    // Its runtime is forked and restricted before the function is known,
-    // and execs the program once specialized.
+    // Code, layers and a runtime client: three trees attached by the
+    // waiting runtime.
+    for (dir, file) in [("opt", "layer.txt"), ("client", "client.txt")] {
+        std::fs::create_dir(d.root.path().join(dir)).unwrap();
+        std::fs::write(d.root.path().join(dir).join(file), dir).unwrap();
+    }
+    let script = format!(
+        "{SELF_VIEW}\necho opt=$(cat /opt/layer.txt) client=$(cat /var/runtime/client.txt)"
+    );
+    let with_trees = |id: &str| LaunchSpec {
+        opt_dir: Some(d.root.path().join("opt")),
+        runtime_dir: Some(d.root.path().join("client")),
+        ..d.spec(id, &script, 128, 8)
+    };
+    let spec = with_trees("prepared");
+    // Its runtime is forked before the function is known, and attaches
+    // the trees and execs the program once specialized.
     let held = s.prestart(&spec).await.unwrap();
     assert!(held.alive());
     let (out, info) = output_of(s.specialize(held, &spec).await.unwrap()).await;
     assert_eq!(info, ExitInfo::Code(0), "{out}");
-    let (fresh, info) = run(&s, d.spec("prepared-fresh", SELF_VIEW, 128, 8)).await;
+    let (fresh, info) = run(&s, with_trees("prepared-fresh")).await;
     assert_eq!(info, ExitInfo::Code(0), "{fresh}");
     println!("{out}");
     assert_eq!(out, fresh);
@@ -676,6 +690,7 @@ async fn a_prepared_environment_runs_its_program_as_a_fresh_launch_would() {
         "NoNewPrivs: 1",
         "Seccomp: 2",
         "stdin=/dev/null",
+        "opt=opt client=client",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
