@@ -2,15 +2,16 @@
 //! sandbox get a file system of their own on a loop device, sized by
 //! `EphemeralStorage`, instead of a tmpfs charged to their memory cgroup.
 //!
-//! Root only: without root (or without `mkfs.ext4`) each test prints why
-//! it skips. Each test starts its own disks in a temporary directory and
+//! Root only (and `mkfs.ext4`): the tests are `#[ignore]`d, and run as
+//! root with `--ignored` (`scripts/test.sh`). Each test starts its own
+//! disks in a temporary directory and
 //! counts — not times — what they leave.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ignis_sandbox::namespace::disk::{DiskError, TmpDisks};
+use ignis_sandbox::namespace::disk::TmpDisks;
 use ignis_sandbox::namespace::{NamespaceSandbox, DEFAULT_GID, DEFAULT_UID};
 use ignis_sandbox::{ExitInfo, LaunchSpec, Sandbox};
 use tokio::io::AsyncReadExt;
@@ -23,30 +24,22 @@ struct Setup {
 
 impl Setup {
     /// The sandbox with disks whose images go in a directory of the test's
-    /// own; `None`, with the reason printed, without root or `mkfs.ext4`.
-    fn new() -> Option<Setup> {
-        let sandbox = match NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID) {
-            Ok(s) => s,
-            Err(e) => {
-                println!("skipped: {e}");
-                return None;
-            }
-        };
+    /// own. These tests need root and `mkfs.ext4`: they are `#[ignore]`d
+    /// for it and run as root with `--ignored` (`scripts/test.sh`), where
+    /// a sandbox or disks that cannot start fail them.
+    fn new() -> Setup {
+        let sandbox = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
+            .expect("the namespace sandbox starts (as root)");
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("code")).unwrap();
-        let disks = match TmpDisks::start(&dir.path().join("disks")) {
-            Ok(d) => Arc::new(d),
-            Err(e @ DiskError::NoMkfs) => {
-                println!("skipped: {e}");
-                return None;
-            }
-            Err(e) => panic!("start the /tmp disks: {e}"),
-        };
-        Some(Setup {
+        let disks = Arc::new(
+            TmpDisks::start(&dir.path().join("disks")).expect("start the /tmp disks (mkfs.ext4)"),
+        );
+        Setup {
             sandbox: Arc::new(sandbox.with_tmp_disks(disks.clone())),
             disks,
             dir,
-        })
+        }
     }
 
     fn disk_dir(&self) -> PathBuf {
@@ -96,9 +89,10 @@ const DESCRIBE_TMP: &str = r#"
     echo avail=$(df -B1 --output=avail /tmp | tail -1 | tr -d ' ')
 "#;
 
+#[ignore = "needs root (namespaces, cgroups, loop devices): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_full_512_mb_tmp_answers_enospc() {
-    let Some(t) = Setup::new() else { return };
+    let t = Setup::new();
     // 256 MB of memory: the 300 MB past it that a tmpfs /tmp would have
     // charged to it (and been OOM-killed for) fit here.
     let script = format!(
@@ -123,9 +117,10 @@ async fn a_full_512_mb_tmp_answers_enospc() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups, loop devices): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_128_mb_function_writes_1_gb_into_a_2_gb_tmp() {
-    let Some(t) = Setup::new() else { return };
+    let t = Setup::new();
     let script = format!(
         "{DESCRIBE_TMP}
         dd if=/dev/zero of=/tmp/big bs=1M count=1024 2>/dev/null
@@ -156,9 +151,10 @@ async fn a_128_mb_function_writes_1_gb_into_a_2_gb_tmp() {
     assert!(peak <= 128 << 20, "peak {peak} bytes with a 128 MB limit");
 }
 
+#[ignore = "needs root (namespaces, cgroups, loop devices): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_second_environment_does_not_see_the_first_one_s_files() {
-    let Some(t) = Setup::new() else { return };
+    let t = Setup::new();
     // The first writes its file, says so, and stays until killed.
     let first = t
         .sandbox
@@ -243,9 +239,10 @@ async fn settle(dir: &Path, want: Left) -> Left {
     now
 }
 
+#[ignore = "needs root (namespaces, cgroups, loop devices): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_environments_leave_no_disk_behind() {
-    let Some(t) = Setup::new() else { return };
+    let t = Setup::new();
     let total: usize = std::env::var("IGNIS_DISK_ENVS")
         .ok()
         .and_then(|v| v.parse().ok())

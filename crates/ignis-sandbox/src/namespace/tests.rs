@@ -9,14 +9,11 @@ use tokio::io::AsyncReadExt;
 use super::*;
 use crate::process::ProcessSandbox;
 
-fn sandbox() -> Option<NamespaceSandbox> {
-    match NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            println!("skipped: {e}");
-            None
-        }
-    }
+/// The sandbox under test; these tests need root (namespaces, cgroups),
+/// are `#[ignore]`d for that reason, and run as root with `--ignored`
+/// (`scripts/test.sh` does), where a sandbox that cannot start fails them.
+fn sandbox() -> NamespaceSandbox {
+    NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID).expect("the namespace sandbox starts (as root)")
 }
 
 struct Dirs {
@@ -59,9 +56,10 @@ async fn run(s: &dyn Sandbox, spec: LaunchSpec) -> (String, ExitInfo) {
     (out, info)
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn the_function_sees_only_its_own_small_machine() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let secret = d.root.path().join("secret");
     let script = format!(
@@ -122,9 +120,10 @@ async fn the_function_sees_only_its_own_small_machine() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn the_runtime_client_is_at_var_runtime_and_tmp_starts_empty() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     // A runtime client under the host's /tmp, as when the data dir is there.
     let client = d.root.path().join("data/runtimes/python");
@@ -154,9 +153,10 @@ async fn the_runtime_client_is_at_var_runtime_and_tmp_starts_empty() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn allocating_past_memory_size_is_out_of_memory_and_measured() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let l = s
         .launch(d.spec("oom", "tail /dev/zero", 64, 8))
@@ -196,17 +196,19 @@ fn only_a_sigkill_after_an_oom_kill_is_out_of_memory() {
     );
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_plain_sigkill_is_not_out_of_memory() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let (_, info) = run(&s, d.spec("kill", "kill -KILL $$", 128, 1)).await;
     assert_eq!(info, ExitInfo::Signal(libc::SIGKILL));
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn exit_status_and_signals_pass_through_the_init() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let (_, info) = run(&s, d.spec("exit", "exit 3", 128, 1)).await;
     assert_eq!(info, ExitInfo::Code(3));
@@ -214,18 +216,20 @@ async fn exit_status_and_signals_pass_through_the_init() {
     assert_eq!(info, ExitInfo::Signal(libc::SIGTERM));
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn stdout_and_stderr_keep_their_order_through_the_init() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let script = "for i in 1 2 3; do echo out $i; echo err $i >&2; done";
     let (out, _) = run(&s, d.spec("order", script, 128, 1)).await;
     assert_eq!(out, "out 1\nerr 1\nout 2\nerr 2\nout 3\nerr 3\n");
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_missing_program_is_a_spawn_error_and_leaves_no_cgroup() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let mut spec = d.spec("missing", "", 128, 1);
     spec.program = "/var/task/bootstrap".into();
@@ -261,7 +265,7 @@ fn with_marker(marker: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_200_environments_leaves_nothing_behind() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let marker = format!("leak{}", std::process::id());
     for i in 0..200 {
@@ -300,9 +304,10 @@ async fn killing_200_environments_leaves_nothing_behind() {
     assert_eq!(left, (0, 0));
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn cold_start_overhead_against_the_process_backend() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let (mut ns, mut pr) = (Vec::new(), Vec::new());
     for i in 0..50 {
@@ -368,9 +373,10 @@ print([l.replace("\t", " ") for l in open("/proc/self/status") if l.startswith("
     )
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn the_seccomp_filter_denies_what_a_function_never_needs() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let mut spec = d.spec("seccomp", "", 1769, 8);
     spec.program = "/usr/bin/python3".into();
@@ -395,9 +401,10 @@ async fn the_seccomp_filter_denies_what_a_function_never_needs() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn interpreters_still_run_under_the_filter() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let node = "const {execFileSync} = require('child_process');
         const {Worker} = require('worker_threads');
@@ -494,12 +501,11 @@ pub(super) fn tiny_root() -> Option<tempfile::TempDir> {
     Some(d)
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_custom_root_replaces_the_host_s_base_directories() {
-    if sandbox().is_none() {
-        return;
-    }
-    let Some(root) = tiny_root() else { return };
+    sandbox();
+    let root = tiny_root().expect("bash and ldd on this host");
     let base = base_root::BaseRoot::custom(root.path()).unwrap();
     // The self-check runs /bin/sh inside the tiny root.
     let s = NamespaceSandbox::probe_with(DEFAULT_UID, DEFAULT_GID, base)
@@ -544,12 +550,11 @@ async fn a_custom_root_replaces_the_host_s_base_directories() {
     );
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_custom_root_without_etc_gets_the_host_s_resolver_files_only() {
-    if sandbox().is_none() {
-        return;
-    }
-    let Some(root) = tiny_root() else { return };
+    sandbox();
+    let root = tiny_root().expect("bash and ldd on this host");
     std::fs::remove_dir_all(root.path().join("etc")).unwrap();
     let base = base_root::BaseRoot::custom(root.path()).unwrap();
     let s = NamespaceSandbox::new(DEFAULT_UID, DEFAULT_GID)
@@ -587,9 +592,10 @@ async fn a_custom_root_without_etc_gets_the_host_s_resolver_files_only() {
 /// A host interpreter outside the base root, reached through a link that is
 /// not mounted itself (a venv's `bin/python3` -> pyenv's), runs by its real
 /// path inside its mounted installation.
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn an_interpreter_reached_through_an_unmounted_link_runs() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let Some(real) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|dir| dir.join("python3"))
         .filter_map(|p| std::fs::canonicalize(p).ok())
@@ -655,9 +661,10 @@ async fn output_of(mut l: Launched) -> (String, ExitInfo) {
     (out, info)
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_prepared_environment_runs_its_program_as_a_fresh_launch_would() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     // Code, layers and a runtime client: three trees attached by the
     // waiting runtime.
@@ -696,9 +703,10 @@ async fn a_prepared_environment_runs_its_program_as_a_fresh_launch_would() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_prepared_environment_whose_program_cannot_exec_reports_why() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     // Missing, and not executable: the errno of the runtime's execve,
     // as a fresh launch reports it.
@@ -723,9 +731,10 @@ async fn a_prepared_environment_whose_program_cannot_exec_reports_why() {
     }
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_prepared_environment_whose_waiting_runtime_died_ends() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     let spec = d.spec("prepared-dies", "true", 128, 8);
     let held = s.prestart(&spec).await.unwrap();
@@ -759,9 +768,10 @@ async fn a_prepared_environment_whose_waiting_runtime_died_ends() {
     assert!(s.specialize(held, &spec).await.is_err());
 }
 
+#[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn a_prepared_environment_is_limited_for_its_function_s_size() {
-    let Some(s) = sandbox() else { return };
+    let s = sandbox();
     let d = Dirs::new();
     // Prepared for 256 MB and specialized for 64 (the limits written
     // again), and prepared for 64 (the limits already right).
