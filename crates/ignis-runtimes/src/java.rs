@@ -91,11 +91,33 @@ pub fn compile(java: &Path, dir: &Path) -> Result<PathBuf, String> {
     static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let work = dir.join(format!("java/build-{}-{n}", std::process::id()));
+    remove_abandoned_builds(&dir.join("java"));
     let _ = std::fs::remove_dir_all(&work);
     let result = compile_in(&real, &javac, &work, &classes);
     let _ = std::fs::remove_dir_all(&work);
     result?;
     Ok(classes)
+}
+
+/// Removes the build directories (`build-<pid>-<n>`) of processes that no
+/// longer run: a server killed while compiling leaves its own behind.
+fn remove_abandoned_builds(java_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(java_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("build-"))
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(pid, _)| pid);
+        if let Some(pid) = pid.filter(|p| p.parse::<u32>().is_ok()) {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 /// Compiles into `work` and renames the classes to `classes`.
@@ -232,5 +254,20 @@ mod tests {
             .collect();
         let embedded: Vec<&str> = SOURCES.iter().map(|(p, _)| *p).collect();
         assert_eq!(listed, embedded);
+    }
+
+    #[test]
+    fn builds_of_processes_that_no_longer_run_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join(format!("build-{}-0", std::process::id()));
+        // Past the kernel's largest pid: no process has it.
+        let gone = dir.path().join("build-4194305-0");
+        let other = dir.path().join("classes-0123");
+        for d in [&ours, &gone, &other] {
+            std::fs::create_dir_all(d.join("src")).unwrap();
+        }
+        super::remove_abandoned_builds(dir.path());
+        assert!(ours.is_dir() && other.is_dir());
+        assert!(!gone.exists());
     }
 }
