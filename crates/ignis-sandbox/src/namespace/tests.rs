@@ -48,12 +48,7 @@ impl Dirs {
 }
 
 async fn run(s: &dyn Sandbox, spec: LaunchSpec) -> (String, ExitInfo) {
-    let mut l = s.launch(spec).await.unwrap();
-    let mut out = String::new();
-    l.output.read_to_string(&mut out).await.unwrap();
-    let mut rx = l.process.exited();
-    let info = rx.wait_for(Option::is_some).await.unwrap().unwrap();
-    (out, info)
+    output_of(s.launch(spec).await.unwrap()).await
 }
 
 #[ignore = "needs root (namespaces, cgroups): scripts/test.sh runs it as root with --ignored"]
