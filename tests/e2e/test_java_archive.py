@@ -52,7 +52,10 @@ def java_server(own_server, tmp_path, monkeypatch):
         pytest.skip("no JDK installed")
     cache = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    srv = own_server()
+    # Every cold start a JVM of its own, started then: a held one (started
+    # ahead, tests/e2e/test_prewarm.py) would have mapped the archive
+    # before the test made it stale.
+    srv = own_server(None, "--prewarm", "off")
     lam = lambda_client(srv.url)
 
     def ready():

@@ -1,6 +1,6 @@
 """Environments started ahead (issue 16): with `--prewarm` (the default) a
-cold start of a Python, Node.js or Ruby function specializes a held
-environment — a runtime started before its function was known — and one of
+cold start of a Python, Node.js, Ruby or Java (17, 22 and later) function
+specializes a held environment — a runtime started before its function was known — and one of
 a custom runtime a prepared sandbox (its bootstrap exec'd when specialized),
 instead of starting one.
 Such an environment must be indistinguishable to the function from a fresh
@@ -19,7 +19,7 @@ import os
 
 import pytest
 
-from support import ROLE, build_zip, invoke, lambda_client, wait_for
+from support import ROLE, all_log_lines, build_zip, invoke, lambda_client, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="held environments are a namespace-sandbox feature (needs root)")
 
@@ -89,8 +89,89 @@ while True:
     urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
 """
 
+# Java (the JDK 17 client holds through the incubating foreign function API,
+# the JDK 25 one through the final API): its stderr is /dev/null while held,
+# and a function's JAVA_TOOL_OPTIONS are read as the JVM starts.
+JAVA = '''\
+package example;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+public class Probe {
+    public Map<String, Object> handle(Map<String, Object> event) throws Exception {
+        Map<String, Object> out = new HashMap<>();
+        out.put("env", new HashMap<>(System.getenv()));
+        Process child = new ProcessBuilder("/bin/sh", "-c", "echo $GREETING:$AWS_LAMBDA_FUNCTION_NAME").start();
+        out.put("child", new String(child.getInputStream().readAllBytes()).trim());
+        child.waitFor();
+        out.put("random", Math.random());
+        byte[] bytes = new byte[16];
+        new SecureRandom().nextBytes(bytes);
+        StringBuilder hex = new StringBuilder();
+        for (byte b : bytes) {
+            hex.append(String.format("%02x", b));
+        }
+        out.put("secure", hex.toString());
+        out.put("pid", ProcessHandle.current().pid());
+        List<String> fds = new ArrayList<>();
+        for (String fd : new File("/proc/self/fd").list()) {
+            try {
+                fds.add(Files.readSymbolicLink(Paths.get("/proc/self/fd", fd)).toString());
+            } catch (java.io.IOException gone) {
+                // the listing's own descriptor
+            }
+        }
+        Collections.sort(fds);
+        out.put("fds", fds);
+        out.put("stdin", Files.readSymbolicLink(Paths.get("/proc/self/fd/0")).toString());
+        out.put("cwd", System.getProperty("user.dir"));
+        out.put("relative", new File("example/Probe.class").exists());
+        out.put("task", sorted("/var/task"));
+        out.put("opt", sorted("/opt"));
+        out.put("heap", Runtime.getRuntime().maxMemory());
+        out.put("probe", String.valueOf(System.getProperty("ignis.probe")));
+        out.put("held", String.valueOf(System.getProperty("ignis.held")));
+        System.err.println("probe says on stderr");
+        return out;
+    }
+
+    private static List<String> sorted(String dir) {
+        List<String> names = new ArrayList<>();
+        Collections.addAll(names, new File(dir).list());
+        Collections.sort(names);
+        return names;
+    }
+}
+'''
+
+
+def java_files(tmp_path) -> list:
+    import shutil
+    import subprocess
+
+    if not shutil.which("javac"):
+        pytest.skip("no JDK installed")
+    src = tmp_path / "probe-src" / "example" / "Probe.java"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text(JAVA)
+    out = tmp_path / "probe-classes"
+    subprocess.run(["javac", "--release", "17", "-d", str(out), str(src)], check=True)
+    return [("example/Probe.class", (out / "example" / "Probe.class").read_bytes())]
+
+
 CASES = {
     "custom": ("provided.al2023", [("bootstrap", CUSTOM, 0o100755)], "unused"),
+    "java17": ("java17", java_files, "example.Probe::handle"),
+    "java25": ("java25", java_files, "example.Probe::handle"),
     "python": ("python3", [("handler.py", PYTHON)], "handler.main"),
     "node": ("nodejs", [("index.js", NODE)], "index.handler"),
     "ruby": ("ruby", [("lambda_function.rb", RUBY)], "lambda_function.lambda_handler"),
@@ -108,6 +189,13 @@ def runtime_for(url: str, prefix: str) -> str:
 
     if prefix.startswith("provided"):
         return prefix
+    if prefix.startswith("java"):
+        # The Java client compiles in the background as the server starts.
+        def compiled():
+            r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
+            return not any("still being prepared" in str(i.get("Reason", ""))
+                           for i in r.json()["Runtimes"] if i["Runtime"].startswith("java"))
+        wait_for(compiled, 240, what="the Java runtime client")
     r = requests.get(f"{url}/ignis/v1/runtimes", timeout=30)
     r.raise_for_status()
     for info in r.json()["Runtimes"]:
@@ -124,10 +212,13 @@ def specialized(srv) -> int:
 
 
 def deploy(lam, name: str, runtime: str, files, handler: str, layer_arn: str, MemorySize: int = 512, **config) -> None:
+    variables = {"GREETING": f"hello-{name}"}
+    if runtime.startswith("java"):
+        variables["JAVA_TOOL_OPTIONS"] = "-Dignis.probe=yes"
     lam.create_function(
         FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE, Timeout=30,
         Code={"ZipFile": build_zip(files)}, Layers=[layer_arn],
-        Environment={"Variables": {"GREETING": f"hello-{name}"}}, MemorySize=MemorySize, **config,
+        Environment={"Variables": variables}, MemorySize=MemorySize, **config,
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
@@ -148,10 +239,12 @@ def servers(own_server, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("language", sorted(CASES))
-def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, language):
+def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, language, tmp_path):
     held_srv, fresh_srv = servers
     prefix, files, handler = CASES[language]
-    results = {}
+    if callable(files):
+        files = files(tmp_path)
+    results, logs = {}, {}
     for label, srv in (("held", held_srv), ("fresh", fresh_srv)):
         lam = lambda_client(srv.url)
         runtime = runtime_for(srv.url, prefix)
@@ -171,7 +264,10 @@ def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, langu
                 # Wait until a held environment is ready, so that this
                 # cold start takes one.
                 wait_for(lambda: ready(srv) >= 1, 60, what="a held environment")
-            results[(label, n)] = run(lam, name)
+            resp, body, out = invoke(lam, name, {})
+            assert "FunctionError" not in resp, body
+            results[(label, n)] = out
+            logs[(label, n)] = "\n".join(all_log_lines(srv.url, name))
     assert specialized(held_srv) >= 2, held_srv.stderr()[-4000:]
     assert "failed to specialize" not in held_srv.stderr(), held_srv.stderr()[-4000:]
     assert specialized(fresh_srv) == 0
@@ -199,8 +295,25 @@ def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, langu
         assert held.get("heap") == fresh.get("heap")
         if "pids" in fresh:
             assert held["pids"] == fresh["pids"]
-            assert held["fds"] == fresh["fds"]
+        if "fds" in fresh:
+            # (Java names each descriptor's file: pipes and sockets by kind.)
+            assert kinds(held["fds"]) == kinds(fresh["fds"])
             assert held["stdin"] == fresh["stdin"] == "/dev/null"
+        # The JVM: the working directory it started in and the one it is in
+        # now, its heap sized for its memory as it started, its function's
+        # JAVA_TOOL_OPTIONS read as it started, nothing of the held start.
+        for key in ("relative", "heap", "probe", "held"):
+            assert held.get(key) == fresh.get(key), key
+        if "probe" in fresh:
+            assert (held["relative"], held["probe"], held["held"]) == (True, "yes", "null")
+        # The log: what the runtime says as it starts and what the function
+        # writes (stdout and stderr), nothing of the held start.
+        log, fresh_log = logs[("held", n)], logs[("fresh", n)]
+        for word in ("_IGNIS", "ignis.held", "JDK_JAVA_OPTIONS", "incubat"):
+            assert word not in log, (word, log)
+        if language.startswith("java"):
+            for line in ("Picked up JAVA_TOOL_OPTIONS: -Dignis.probe=yes", "probe says on stderr"):
+                assert line in log and line in fresh_log, (line, log, fresh_log)
     # Credentials of its own: each environment has its own key.
     keys = {results[("held", n)]["env"].get("AWS_ACCESS_KEY_ID") for n in ("a", "b")}
     assert len(keys) == 2 and None not in keys
@@ -236,6 +349,12 @@ def test_a_prepared_runtime_that_cannot_exec_its_bootstrap_fails_as_a_fresh_one(
     log = held_srv.stderr()
     assert "failed to specialize a held environment" in log, log[-4000:]
     assert "No such file or directory" in log, log[-4000:]
+
+
+def kinds(fds: list) -> list:
+    import re
+
+    return [re.sub(r":\[\d+\]$", "", str(fd)) for fd in fds]
 
 
 def ready(srv) -> int:

@@ -165,10 +165,6 @@ impl Env {
         let guest = ctx
             .sandbox
             .guest_paths(&spec.code_dir, &tmp_dir, spec.opt_dir.as_deref());
-        let language = match resolved {
-            Resolved::Managed(l) => Some(l.interpreter.language),
-            Resolved::Custom => None,
-        };
         let (program, args, runtime_env, note, runtime_dir) = match resolved {
             Resolved::Custom => {
                 // As Lambda: the function's own bootstrap, else one a layer
@@ -272,11 +268,16 @@ impl Env {
         // A provisioned environment is started ahead anyway: it runs its
         // runtime with its whole environment from the start (its
         // `/proc/<pid>/environ` says so too, see docs/sandbox.md).
-        let prestart_env = language
-            .filter(|_| init_type != InitType::Provisioned)
-            .and_then(|l| prestart_env(l, &env));
+        let held = match resolved {
+            Resolved::Managed(l) if init_type != InitType::Provisioned => {
+                l.holding().and_then(|holding| prestart_env(holding, &env))
+            }
+            _ => None,
+        };
+        let park_stderr_while_held = held.as_ref().is_some_and(|(_, park)| *park);
         let launch = LaunchSpec {
-            prestart_env,
+            prestart_env: held.map(|(env, _)| env),
+            park_stderr_while_held,
             env_id: id.clone(),
             program,
             args,
@@ -1068,28 +1069,31 @@ fn read_at_start_up(key: &str) -> bool {
     PREFIXES.iter().any(|p| key.starts_with(p)) || NAMES.contains(&key)
 }
 
-/// The environment a runtime of `language` may be started with before its
-/// function is known (see `ignis_sandbox::namespace::prewarm`): of the
-/// complete `env`, the last value of every variable read at start-up.
-/// Runtimes whose clients can take the rest later: Python, Node.js and
-/// Ruby replace their environment in place; Java's `System.getenv` is a
-/// snapshot taken at start, so a JVM starts with its function's.
+/// The environment a managed runtime may be started with before its
+/// function is known (see `ignis_sandbox::namespace::prewarm`), and
+/// whether its stderr is parked meanwhile: of the complete `env`, the last
+/// value of every variable read at start-up, and what `holding` adds.
+/// `None` when the function sets a variable of the held start's own (its
+/// runtime then starts with the whole environment, as always).
 fn prestart_env(
-    language: ignis_runtimes::Language,
+    holding: ignis_runtimes::Holding,
     env: &[(String, String)],
-) -> Option<Vec<(String, String)>> {
-    use ignis_runtimes::Language;
-    if !matches!(language, Language::Python | Language::Node | Language::Ruby) {
+) -> Option<(Vec<(String, String)>, bool)> {
+    if env
+        .iter()
+        .any(|(k, _)| holding.env.iter().any(|(own, _)| own == k))
+    {
         return None;
     }
     let last: std::collections::BTreeMap<&str, &str> =
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Some(
-        last.into_iter()
-            .filter(|(k, _)| read_at_start_up(k))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    let vars = last
+        .into_iter()
+        .filter(|(k, _)| read_at_start_up(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(holding.env)
+        .collect();
+    Some((vars, holding.park_stderr))
 }
 
 fn lambda_env(
@@ -1208,5 +1212,39 @@ mod tests {
             var(&env, "LD_LIBRARY_PATH"),
             "/var/task:/var/task/lib:/opt/lib"
         );
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_held_start_has_the_start_up_variables_and_its_own_unless_the_function_sets_them() {
+        let holding = ignis_runtimes::Holding {
+            env: pairs(&[("JDK_JAVA_OPTIONS", "-Dignis.held=1")]),
+            park_stderr: true,
+        };
+        let env = pairs(&[
+            ("GREETING", "hi"),
+            ("JAVA_TOOL_OPTIONS", "-Xss1m"),
+            ("TZ", ":UTC"),
+            ("TZ", "Europe/Paris"),
+        ]);
+        let (vars, park) = prestart_env(holding.clone(), &env).unwrap();
+        assert!(park);
+        assert_eq!(
+            vars,
+            pairs(&[
+                ("JAVA_TOOL_OPTIONS", "-Xss1m"),
+                ("TZ", "Europe/Paris"),
+                ("JDK_JAVA_OPTIONS", "-Dignis.held=1"),
+            ])
+        );
+        let mut own = env.clone();
+        own.extend(pairs(&[("JDK_JAVA_OPTIONS", "-Xmx64m")]));
+        assert_eq!(prestart_env(holding, &own), None);
     }
 }

@@ -31,6 +31,10 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../runtimes/java/src/ignis/runtime/RuntimeApi.java"),
     ),
     (
+        "src/ignis/runtime/Held.java",
+        include_str!("../../../runtimes/java/src/ignis/runtime/Held.java"),
+    ),
+    (
         "src/ignis/runtime/Bootstrap.java",
         include_str!("../../../runtimes/java/src/ignis/runtime/Bootstrap.java"),
     ),
@@ -42,6 +46,24 @@ pub const SOURCES: &[(&str, &str)] = &[
 
 /// The main class.
 pub const MAIN_CLASS: &str = "ignis.runtime.Bootstrap";
+
+/// The variable the `java` launcher reads options from, besides its
+/// command line: a held JVM's options (`Held.java`).
+pub const LAUNCHER_OPTIONS: &str = "JDK_JAVA_OPTIONS";
+
+/// The options of a JVM started held, for [`LAUNCHER_OPTIONS`]: the
+/// property that tells the client (`ignis.held`) and the foreign function
+/// API it completes its process with once specialized (`setenv`, `chdir`,
+/// `dup2`): JDK 17's incubator module, the final API from JDK 22. `None`
+/// for the JDKs between (other incubator and preview APIs): never held.
+pub fn held_options(feature: u32) -> Option<String> {
+    const COMMON: &str = "--enable-native-access=ALL-UNNAMED -Dignis.held=1";
+    match feature {
+        17 => Some(format!("--add-modules=jdk.incubator.foreign {COMMON}")),
+        f if f >= 22 => Some(COMMON.to_string()),
+        _ => None,
+    }
+}
 
 /// The client's classes packed in one uncompressed jar, beside them: class
 /// data sharing archives classes from jars only.
@@ -183,6 +205,19 @@ fn pack(java: &Path, dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jdks_with_a_foreign_function_api_the_client_knows_are_held() {
+        let options = |f| held_options(f).unwrap_or_default();
+        assert!(options(17).contains("--add-modules=jdk.incubator.foreign"));
+        for f in [17, 22, 25] {
+            assert!(options(f).contains("--enable-native-access=ALL-UNNAMED -Dignis.held=1"));
+        }
+        assert!(!options(25).contains("incubator"));
+        for f in [8, 11, 18, 21] {
+            assert_eq!(held_options(f), None, "JDK {f}");
+        }
+    }
 
     #[test]
     fn compiles_at_the_same_time_install_the_whole_client() {

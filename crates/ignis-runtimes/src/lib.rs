@@ -39,6 +39,43 @@ pub struct Launch {
     pub interpreter: Interpreter,
 }
 
+/// How a managed runtime may be started *held*: before its function is
+/// known, with only the variables its start-up reads, its client taking
+/// the rest of its environment once specialized (see the sandbox's
+/// `namespace::prewarm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    /// Variables a held start has besides the function's start-up ones,
+    /// which its client removes once specialized. A function that sets one
+    /// of them itself is not held.
+    pub env: Vec<(String, String)>,
+    /// Whether its stderr is `/dev/null` while held, the log's pipe waiting
+    /// for its client (a JVM's launcher notes on stderr the options it was
+    /// held with).
+    pub park_stderr: bool,
+}
+
+impl Launch {
+    /// How its runtime may be started held; `None`: never (it takes its
+    /// environment once, at start). Python, Node.js and Ruby replace their
+    /// environment in place; the Java client completes its process through
+    /// the JDK's foreign function API, on the JDKs whose API it knows.
+    pub fn holding(&self) -> Option<Holding> {
+        match self.interpreter.language {
+            Language::Python | Language::Node | Language::Ruby => Some(Holding {
+                env: Vec::new(),
+                park_stderr: false,
+            }),
+            Language::Java => {
+                java::held_options(self.interpreter.version.0).map(|options| Holding {
+                    env: vec![(java::LAUNCHER_OPTIONS.to_string(), options)],
+                    park_stderr: true,
+                })
+            }
+        }
+    }
+}
+
 /// What a runtime identifier resolves to on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {

@@ -49,6 +49,11 @@ pub struct LaunchSpec {
     /// waits for the rest of `env` (see `namespace::prewarm`). `None`:
     /// started with `env` only.
     pub prestart_env: Option<Vec<(String, String)>>,
+    /// Started held, its runtime's stderr is `/dev/null` until it is
+    /// specialized, the log's pipe waiting at fd 3 for its client to put
+    /// back (a JVM's launcher says on stderr which options it was held
+    /// with; see `namespace::init`'s `park_stderr`).
+    pub park_stderr_while_held: bool,
 }
 
 /// How a runtime process ended.

@@ -197,6 +197,7 @@ mod tests {
             memory_mb: 128,
             tmp_mb: 512,
             prestart_env: None,
+            park_stderr_while_held: false,
         }
     }
 

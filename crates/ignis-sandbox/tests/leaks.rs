@@ -79,6 +79,7 @@ impl Run {
             memory_mb: 128,
             tmp_mb: 1,
             prestart_env: None,
+            park_stderr_while_held: false,
         })
     }
 

@@ -59,6 +59,7 @@ impl Setup {
             memory_mb,
             tmp_mb,
             prestart_env: None,
+            park_stderr_while_held: false,
         }
     }
 }

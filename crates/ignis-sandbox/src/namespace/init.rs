@@ -83,7 +83,15 @@ pub struct Prepared {
     /// environment from its stdin; the init attaches the function's trees
     /// when the server sends them ([`hold`]).
     pub hold: libc::c_int,
+    /// A held runtime's stderr is `/dev/null` until it is specialized, the
+    /// log's pipe waiting at [`PARKED_STDERR`] for its client to put back
+    /// (see [`park_stderr`]).
+    pub park_stderr: bool,
 }
+
+/// Where a held runtime started with [`Prepared::park_stderr`] finds the
+/// log's pipe (not close-on-exec).
+pub const PARKED_STDERR: libc::c_int = 3;
 
 /// A program, its arguments and environment as the C arrays `execve`
 /// takes, built before the fork.
@@ -186,8 +194,13 @@ pub fn run_init(p: &Prepared, procs: &[libc::c_int]) -> ! {
 }
 
 /// Writes why the launch failed to the report pipe and exits 127.
-#[allow(unsafe_code)]
 fn report(p: &Prepared, result: io::Result<()>) -> ! {
+    report_to(p.report, result)
+}
+
+/// [`report`] to the report pipe at `fd`.
+#[allow(unsafe_code)]
+fn report_to(fd: libc::c_int, result: io::Result<()>) -> ! {
     let err = match result {
         Ok(()) => io::Error::from_raw_os_error(libc::EINVAL),
         Err(e) => e,
@@ -195,7 +208,7 @@ fn report(p: &Prepared, result: io::Result<()>) -> ! {
     let code: i32 = err.raw_os_error().unwrap_or(libc::EIO);
     // SAFETY: write and _exit on an integer and an open descriptor.
     unsafe {
-        libc::write(p.report, (&code as *const i32).cast(), 4);
+        libc::write(fd, (&code as *const i32).cast(), 4);
         libc::_exit(127)
     }
 }
@@ -320,12 +333,43 @@ fn init(p: &Prepared, procs: &[libc::c_int]) -> io::Result<()> {
         // Whatever the server inherited without close-on-exec (a service
         // manager's sockets, a harness's pipes) does not reach the runtime.
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+        let report = if p.hold >= 0 && p.park_stderr {
+            park_stderr(p.report)?
+        } else {
+            p.report
+        };
         libc::execve(
             p.exec.program.as_ptr(),
             p.exec.argv_ptrs.as_ptr(),
             p.exec.envp_ptrs.as_ptr(),
         );
-        Err(io::Error::last_os_error())
+        report_to(report, Err(io::Error::last_os_error()))
+    }
+}
+
+/// A held runtime's stderr while it starts: `/dev/null`, the log's pipe
+/// kept at [`PARKED_STDERR`] (not close-on-exec) for its client to put
+/// back once specialized. A JVM started held says on stderr what a fresh
+/// start of its function would not (the launcher's note of the options it
+/// was held with, the module system's of the incubating foreign function
+/// API). Returns where the report pipe is now (moved when it was at
+/// [`PARKED_STDERR`]). Descriptors only: called between fork and exec.
+#[allow(unsafe_code)]
+unsafe fn park_stderr(report: libc::c_int) -> io::Result<libc::c_int> {
+    // SAFETY: fcntl, dup2, open and close on descriptors of this process
+    // and a static C string.
+    unsafe {
+        let mut report = report;
+        if report == PARKED_STDERR {
+            report = libc::fcntl(report, libc::F_DUPFD_CLOEXEC, PARKED_STDERR + 1);
+            check(report)?;
+        }
+        check(libc::dup2(2, PARKED_STDERR))?;
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(null)?;
+        check(libc::dup2(null, 2))?;
+        libc::close(null);
+        Ok(report)
     }
 }
 

@@ -250,6 +250,7 @@ impl NamespaceSandbox {
             memory_mb: 128,
             tmp_mb: 1,
             prestart_env: None,
+            park_stderr_while_held: false,
         };
         let result = async {
             let launched = sandbox.launch(spec).await.map_err(|e| fail(&e))?;
@@ -358,6 +359,7 @@ impl NamespaceSandbox {
             lifeline: -1,
             sched_policy: crate::sched::policy(),
             hold: io.hold.as_ref().map_or(-1, |h| h.1.as_raw_fd()),
+            park_stderr: held && spec.park_stderr_while_held,
         })
     }
 

@@ -364,8 +364,14 @@ impl Kind {
 fn kind_of(spec: &LaunchSpec, outside_base: bool) -> Option<String> {
     match &spec.prestart_env {
         Some(env) => Some(format!(
-            "runtime\0{:?}\0{:?}\0{:?}\0{}\0{}\0{:?}",
-            spec.program, spec.args, spec.runtime_dir, spec.memory_mb, spec.tmp_mb, env
+            "runtime\0{:?}\0{:?}\0{:?}\0{}\0{}\0{:?}\0{}",
+            spec.program,
+            spec.args,
+            spec.runtime_dir,
+            spec.memory_mb,
+            spec.tmp_mb,
+            env,
+            spec.park_stderr_while_held
         )),
         None if !outside_base => Some(format!("prepared\0{}", spec.tmp_mb)),
         None => None,
@@ -383,6 +389,7 @@ fn prepared_spec(spec: &LaunchSpec) -> LaunchSpec {
         opt_dir: None,
         env: Vec::new(),
         prestart_env: None,
+        park_stderr_while_held: false,
         ..spec.clone()
     }
 }
@@ -625,6 +632,7 @@ mod tests {
                 memory_mb: 128,
                 tmp_mb: 512,
                 prestart_env: Some(vec![]),
+                park_stderr_while_held: false,
             },
             ready: VecDeque::new(),
             demand: VecDeque::new(),
@@ -720,6 +728,7 @@ mod tests {
         assert_ne!(kind_of(&k, false), kind_of(&other_size, false));
         let other_env = LaunchSpec {
             prestart_env: Some(vec![("PYTHONPATH".into(), "/x".into())]),
+            park_stderr_while_held: false,
             ..k.clone()
         };
         assert_ne!(kind_of(&k, false), kind_of(&other_env, false));
@@ -730,6 +739,7 @@ mod tests {
         assert_ne!(kind_of(&k, false), kind_of(&other_tmp, false));
         let not_held = LaunchSpec {
             prestart_env: None,
+            park_stderr_while_held: false,
             ..k
         };
         // Without a start-up environment: prepared only, one kind per

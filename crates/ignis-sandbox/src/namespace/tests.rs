@@ -43,6 +43,7 @@ impl Dirs {
             memory_mb,
             tmp_mb,
             prestart_env: None,
+            park_stderr_while_held: false,
         }
     }
 }

@@ -409,7 +409,8 @@ fn encode(p: &Prepared) -> (Vec<u8>, Vec<RawFd>) {
     w.u32(p.gid);
     w.u32(u32::from(p.seccomp.is_some()));
     w.u32(u32::from(p.netns >= 0));
-    w.u32(u32::from(p.hold >= 0));
+    // 0: not held; 1: held; 2: held, its stderr parked.
+    w.u32(u32::from(p.hold >= 0) + u32::from(p.hold >= 0 && p.park_stderr));
     w.u32(p.sched_policy as u32);
     w.list(p.procs.iter().map(|c| c.as_bytes()));
     w.list(p.trees.iter().map(|(_, at)| at.as_bytes()));
@@ -457,7 +458,12 @@ fn decode(
     let gid = r.u32()?;
     let wants_filter = r.u32()? == 1;
     let has_netns = r.u32()? == 1;
-    let has_hold = r.u32()? == 1;
+    let (has_hold, park_stderr) = match r.u32()? {
+        0 => (false, false),
+        1 => (true, false),
+        2 => (true, true),
+        _ => return Err(io::Error::from_raw_os_error(libc::EBADMSG)),
+    };
     let sched_policy = r.u32()? as libc::c_int;
     let procs = r.list()?;
     let targets = r.list()?;
@@ -510,6 +516,7 @@ fn decode(
         lifeline,
         sched_policy,
         hold: hold.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+        park_stderr,
     };
     if wants_filter && prepared.seccomp.is_none() {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
@@ -648,6 +655,7 @@ mod tests {
             lifeline: -1,
             sched_policy: libc::SCHED_BATCH,
             hold: -1,
+            park_stderr: false,
         };
         let (msg, raw) = encode(&p);
         // The most a launch passes: template, stdio, report, network,
@@ -675,6 +683,7 @@ mod tests {
             [c("/var/task"), c("/var/runtime"), c("/opt"), c("/tmp")]
         );
         assert_eq!(back.hold, -1);
+        assert!(!back.park_stderr);
 
         // A held launch: its control socket travels too, without the
         // function's trees.
@@ -682,6 +691,7 @@ mod tests {
         let held = Prepared {
             trees: p.trees.into_iter().skip(1).take(1).collect(),
             hold: hold.as_raw_fd(),
+            park_stderr: true,
             netns: -1,
             ..p
         };
@@ -690,7 +700,7 @@ mod tests {
         let (n, fds) = recv(theirs.as_raw_fd(), &mut buf).unwrap();
         assert_eq!(fds.len(), 6);
         let back = decode(&buf[..n], fds, None, 0, -1).unwrap().prepared;
-        assert!(back.hold >= 0 && back.netns < 0);
+        assert!(back.hold >= 0 && back.netns < 0 && back.park_stderr);
         assert_eq!(back.trees.len(), 1);
         assert_eq!(back.trees[0].1, c("/var/runtime"));
     }

@@ -205,6 +205,7 @@ async fn run_script(s: &NamespaceSandbox, dir: &std::path::Path, script: &str) -
         memory_mb: 256,
         tmp_mb: 1,
         prestart_env: None,
+        park_stderr_while_held: false,
     };
     let mut l = s.launch(spec).await.unwrap();
     let api = l.runtime_api.take().expect("a Runtime API socket inside");
@@ -332,6 +333,7 @@ async fn cold_start_by_network_mode() {
         memory_mb: 3538,
         tmp_mb: 1,
         prestart_env: None,
+        park_stderr_while_held: false,
     };
     let modes = [
         (NetMode::Host, 0),

@@ -64,14 +64,16 @@ public final class Bootstrap {
     private Bootstrap() {
     }
 
-    private static final Map<String, String> ENV = System.getenv();
     private static final String RUNTIME_PACKAGE = "ignis.runtime.";
     private static final String CORE = "com.amazonaws.services.lambda.runtime.";
     private static final String CORE_PATH = "com/amazonaws/services/lambda/runtime/";
     private static final byte[] JSON_NULL = {'n', 'u', 'l', 'l'};
 
+    /** A variable of the function's environment. (Read when needed, not
+     * when this class loads: a held JVM's environment is completed in
+     * main, before anything reads it; see Held.) */
     static String env(String name) {
-        return ENV.get(name);
+        return System.getenv(name);
     }
 
     // =====================================================================
@@ -702,6 +704,9 @@ public final class Bootstrap {
     }
 
     public static void main(String[] args) {
+        if (Held.held()) {
+            Held.specialize();
+        }
         System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
         String address = env("AWS_LAMBDA_RUNTIME_API");
