@@ -84,7 +84,11 @@ pub(crate) struct Env {
     process: Arc<dyn EnvProcess>,
     sink: Arc<LogSink>,
     pump: Arc<Pump>,
+    /// Its cold start's timeline: `launch` called, the sandbox asked to
+    /// launch it (`launched_at`, where its init begins), the sandbox done.
+    created: Instant,
     launched_at: Instant,
+    sandboxed: Instant,
     init_timeout: Duration,
     /// How its platform lines are written (text, or JSON records).
     system: report::SystemLog,
@@ -157,6 +161,7 @@ impl Env {
         reservation: Reservation,
         init_type: InitType,
     ) -> Result<Arc<Env>, LaunchFailure> {
+        let created = Instant::now();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let record = &spec.record;
         let scratch = ctx.envs_dir.join(&id);
@@ -300,6 +305,7 @@ impl Env {
                 });
             }
         };
+        let sandboxed = Instant::now();
         let api = match (host_api, launched.runtime_api.take()) {
             (Some(api), _) => Ok(api),
             (None, Some(inside)) => {
@@ -335,7 +341,9 @@ impl Env {
             process: Arc::from(launched.process),
             sink,
             pump,
+            created,
             launched_at,
+            sandboxed,
             init_timeout: ctx.init_timeout,
             system,
             version: record_version.into(),
@@ -515,6 +523,7 @@ impl Env {
         *self.last_used.lock().expect("last_used lock poisoned") = finished;
 
         let init = if cold {
+            self.cold_timed(delivered.map(|d| d.at), finished);
             self.api
                 .ready_at()
                 .map(|at| at.saturating_duration_since(self.launched_at))
@@ -623,6 +632,30 @@ impl Env {
             log,
             version: self.spec.record.version,
         }))
+    }
+
+    /// Where a cold start's time went (`IGNIS_LOG=ignis_router::env=debug`),
+    /// in µs from one step to the next: the router's set-up of the launch
+    /// (variables, credentials, `/tmp`), the sandbox's launch (or
+    /// specialization), the Runtime API's start, the runtime's start to its
+    /// first `/next`, the event's delivery, the function's answer.
+    fn cold_timed(&self, delivered: Option<Instant>, answered: Instant) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let us = |from: Instant, to: Instant| to.saturating_duration_since(from).as_micros() as u64;
+        let ready = self.api.ready_at().unwrap_or(answered);
+        let delivered = delivered.unwrap_or(answered);
+        tracing::debug!(
+            env_id = %self.id,
+            setup_us = us(self.created, self.launched_at),
+            sandbox_us = us(self.launched_at, self.sandboxed),
+            to_next_us = us(self.sandboxed, ready),
+            deliver_us = us(ready, delivered),
+            answer_us = us(delivered, answered),
+            total_us = us(self.created, answered),
+            "cold start timed"
+        );
     }
 
     /// The log captured since the invocation started (START on), for a
