@@ -231,7 +231,7 @@ def run(lam, name: str, **kwargs) -> dict:
 
 @pytest.fixture
 def servers(own_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("IGNIS_LOG", "info,ignis_sandbox::namespace::prewarm=debug")
+    monkeypatch.setenv("IGNIS_LOG", "info,ignis_sandbox::namespace::prewarm=debug,ignis_runtimes=debug")
     monkeypatch.delenv("IGNIS_PREWARM", raising=False)
     held = own_server(tmp_path / "held", "--sandbox", "namespace")
     fresh = own_server(tmp_path / "fresh", "--sandbox", "namespace", "--prewarm", "off")
@@ -248,6 +248,11 @@ def test_a_held_environment_is_indistinguishable_from_a_fresh_one(servers, langu
     for label, srv in (("held", held_srv), ("fresh", fresh_srv)):
         lam = lambda_client(srv.url)
         runtime = runtime_for(srv.url, prefix)
+        if language.startswith("java"):
+            # A JVM's options name the client's archive once it is recorded
+            # (the first time a client is compiled on a machine): held JVMs
+            # started before are of another kind than the cold starts after.
+            wait_for(lambda: archives_settled(srv), 240, what="the Java client's archives")
         layer = lam.publish_layer_version(LayerName="pw", Content={"ZipFile": LAYER})["LayerVersionArn"]
         # The first cold start of a kind finds no held environment and
         # makes the pool want one; the next ones (other functions, the
@@ -349,6 +354,17 @@ def test_a_prepared_runtime_that_cannot_exec_its_bootstrap_fails_as_a_fresh_one(
     log = held_srv.stderr()
     assert "failed to specialize a held environment" in log, log[-4000:]
     assert "No such file or directory" in log, log[-4000:]
+
+
+def archives_settled(srv) -> bool:
+    """Whether the server has recorded (or given up on) the Java client's
+    class data sharing archive for every JDK it found."""
+    import re
+
+    log = re.sub(r"\x1b\[[0-9;]*m", "", srv.stderr())
+    jdks = sum(1 for line in log.splitlines() if "interpreter found" in line and re.search(r'language="?Java\b', line))
+    assert jdks, "the server names the JDKs it found (ignis_runtimes=debug)"
+    return log.count("class data sharing archive") >= jdks
 
 
 def kinds(fds: list) -> list:

@@ -201,76 +201,93 @@ final class Held {
 
     /** One JDK's foreign function API: downcall handles returning int. */
     abstract static class Api {
+        private Object intLayout;
+        private Object pointerLayout;
+        private Class<?> layoutType;
+        private Method describe;
+
+        /** The API's C int and pointer layouts and its function
+         * descriptor's factory, which every handle is described with. */
+        void describeWith(Object intLayout, Object pointerLayout, Class<?> layoutType, Class<?> descriptorType)
+                throws NoSuchMethodException {
+            this.intLayout = intLayout;
+            this.pointerLayout = pointerLayout;
+            this.layoutType = layoutType;
+            describe = descriptorType.getMethod("of", layoutType, layoutType.arrayType());
+        }
+
         /** A handle of {@code name} taking {@code pointers} C strings, then
-         * {@code ints} ints. */
-        abstract MethodHandle handle(String name, int pointers, int ints) throws Throwable;
+         * {@code ints} ints, returning an int. */
+        MethodHandle handle(String name, int pointers, int ints) throws Throwable {
+            Object[] args = new Object[pointers + ints];
+            Class<?>[] params = new Class<?>[pointers + ints];
+            for (int i = 0; i < args.length; i++) {
+                args[i] = i < pointers ? pointerLayout : intLayout;
+                params[i] = i < pointers ? pointerClass() : int.class;
+            }
+            Object layouts = Array.newInstance(layoutType, args.length);
+            for (int i = 0; i < args.length; i++) {
+                Array.set(layouts, i, args[i]);
+            }
+            Object descriptor = describe.invoke(null, intLayout, layouts);
+            return downcall(symbol(name), descriptor, MethodType.methodType(int.class, params));
+        }
+
+        /** The C library's function {@code name}. */
+        abstract Object symbol(String name) throws Throwable;
+
+        /** The Java type a pointer argument has. */
+        abstract Class<?> pointerClass();
+
+        /** A downcall handle of {@code symbol}. */
+        abstract MethodHandle downcall(Object symbol, Object descriptor, MethodType type) throws Throwable;
 
         /** A NUL-terminated copy of {@code s} for a call (never freed: a
          * specialization passes a few kilobytes once). */
         abstract Object string(String s) throws Throwable;
-
-        static Object layouts(Class<?> type, Object... items) {
-            Object array = Array.newInstance(type, items.length);
-            for (int i = 0; i < items.length; i++) {
-                Array.set(array, i, items[i]);
-            }
-            return array;
-        }
-
-        static Object[] arguments(Object pointer, Object integer, int pointers, int ints) {
-            Object[] args = new Object[pointers + ints];
-            for (int i = 0; i < args.length; i++) {
-                args[i] = i < pointers ? pointer : integer;
-            }
-            return args;
-        }
     }
 
     /** JDK 17's {@code jdk.incubator.foreign}. */
     static final class Incubator extends Api {
         private final Object linker;
         private final Object lookup;
-        private final Object intLayout;
-        private final Object pointerLayout;
-        private final Class<?> layoutType;
         private final Class<?> addressType;
         private final Method lookupSymbol;
         private final Method downcall;
-        private final Method describe;
         private final Method toCString;
         private final Method address;
         private final Object scope;
 
         Incubator() throws Throwable {
             Class<?> linkerType = Class.forName("jdk.incubator.foreign.CLinker");
-            Class<?> lookupType = Class.forName("jdk.incubator.foreign.SymbolLookup");
             Class<?> descriptorType = Class.forName("jdk.incubator.foreign.FunctionDescriptor");
             Class<?> scopeType = Class.forName("jdk.incubator.foreign.ResourceScope");
-            layoutType = Class.forName("jdk.incubator.foreign.MemoryLayout");
             addressType = Class.forName("jdk.incubator.foreign.MemoryAddress");
+            describeWith(linkerType.getField("C_INT").get(null), linkerType.getField("C_POINTER").get(null),
+                    Class.forName("jdk.incubator.foreign.MemoryLayout"), descriptorType);
             linker = linkerType.getMethod("getInstance").invoke(null);
             lookup = linkerType.getMethod("systemLookup").invoke(null);
-            intLayout = linkerType.getField("C_INT").get(null);
-            pointerLayout = linkerType.getField("C_POINTER").get(null);
-            lookupSymbol = lookupType.getMethod("lookup", String.class);
+            lookupSymbol = Class.forName("jdk.incubator.foreign.SymbolLookup").getMethod("lookup", String.class);
             downcall = linkerType.getMethod("downcallHandle",
                     Class.forName("jdk.incubator.foreign.Addressable"), MethodType.class, descriptorType);
-            describe = descriptorType.getMethod("of", layoutType, layoutType.arrayType());
             toCString = linkerType.getMethod("toCString", String.class, scopeType);
             address = Class.forName("jdk.incubator.foreign.MemorySegment").getMethod("address");
             scope = scopeType.getMethod("globalScope").invoke(null);
         }
 
         @Override
-        MethodHandle handle(String name, int pointers, int ints) throws Throwable {
-            Object symbol = ((Optional<?>) lookupSymbol.invoke(lookup, name)).orElseThrow();
-            Class<?>[] params = new Class<?>[pointers + ints];
-            for (int i = 0; i < params.length; i++) {
-                params[i] = i < pointers ? addressType : int.class;
-            }
-            Object descriptor = describe.invoke(null, intLayout,
-                    layouts(layoutType, arguments(pointerLayout, intLayout, pointers, ints)));
-            return (MethodHandle) downcall.invoke(linker, symbol, MethodType.methodType(int.class, params), descriptor);
+        Object symbol(String name) throws Throwable {
+            return ((Optional<?>) lookupSymbol.invoke(lookup, name)).orElseThrow();
+        }
+
+        @Override
+        Class<?> pointerClass() {
+            return addressType;
+        }
+
+        @Override
+        MethodHandle downcall(Object symbol, Object descriptor, MethodType type) throws Throwable {
+            return (MethodHandle) downcall.invoke(linker, symbol, type, descriptor);
         }
 
         @Override
@@ -283,42 +300,43 @@ final class Held {
     static final class Final extends Api {
         private final Object linker;
         private final Object lookup;
-        private final Object intLayout;
-        private final Object pointerLayout;
-        private final Class<?> layoutType;
+        private final Class<?> segmentType;
         private final Object noOptions;
         private final Method find;
         private final Method downcall;
-        private final Method describe;
         private final Method allocate;
         private final Object arena;
 
         Final() throws Throwable {
             Class<?> linkerType = Class.forName("java.lang.foreign.Linker");
-            Class<?> lookupType = Class.forName("java.lang.foreign.SymbolLookup");
             Class<?> descriptorType = Class.forName("java.lang.foreign.FunctionDescriptor");
             Class<?> valueLayout = Class.forName("java.lang.foreign.ValueLayout");
             Class<?> optionType = Class.forName("java.lang.foreign.Linker$Option");
-            Class<?> arenaType = Class.forName("java.lang.foreign.Arena");
-            layoutType = Class.forName("java.lang.foreign.MemoryLayout");
+            segmentType = Class.forName("java.lang.foreign.MemorySegment");
+            describeWith(valueLayout.getField("JAVA_INT").get(null), valueLayout.getField("ADDRESS").get(null),
+                    Class.forName("java.lang.foreign.MemoryLayout"), descriptorType);
             linker = linkerType.getMethod("nativeLinker").invoke(null);
             lookup = linkerType.getMethod("defaultLookup").invoke(linker);
-            intLayout = valueLayout.getField("JAVA_INT").get(null);
-            pointerLayout = valueLayout.getField("ADDRESS").get(null);
             noOptions = Array.newInstance(optionType, 0);
-            find = lookupType.getMethod("find", String.class);
-            downcall = linkerType.getMethod("downcallHandle",
-                    Class.forName("java.lang.foreign.MemorySegment"), descriptorType, optionType.arrayType());
-            describe = descriptorType.getMethod("of", layoutType, layoutType.arrayType());
-            arena = arenaType.getMethod("global").invoke(null);
+            find = Class.forName("java.lang.foreign.SymbolLookup").getMethod("find", String.class);
+            downcall = linkerType.getMethod("downcallHandle", segmentType, descriptorType, optionType.arrayType());
+            arena = Class.forName("java.lang.foreign.Arena").getMethod("global").invoke(null);
             allocate = Class.forName("java.lang.foreign.SegmentAllocator").getMethod("allocateFrom", String.class);
         }
 
         @Override
-        MethodHandle handle(String name, int pointers, int ints) throws Throwable {
-            Object symbol = ((Optional<?>) find.invoke(lookup, name)).orElseThrow();
-            Object descriptor = describe.invoke(null, intLayout,
-                    layouts(layoutType, arguments(pointerLayout, intLayout, pointers, ints)));
+        Object symbol(String name) throws Throwable {
+            return ((Optional<?>) find.invoke(lookup, name)).orElseThrow();
+        }
+
+        @Override
+        Class<?> pointerClass() {
+            return segmentType;
+        }
+
+        @Override
+        MethodHandle downcall(Object symbol, Object descriptor, MethodType type) throws Throwable {
+            // The handle's type follows from the descriptor.
             return (MethodHandle) downcall.invoke(linker, symbol, descriptor, noOptions);
         }
 
