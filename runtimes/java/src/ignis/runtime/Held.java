@@ -203,41 +203,40 @@ final class Held {
     abstract static class Api {
         private Object intLayout;
         private Object pointerLayout;
+        private Class<?> pointerType;
         private Class<?> layoutType;
         private Method describe;
+        private Object lookup;
+        private Method find;
 
-        /** The API's C int and pointer layouts and its function
-         * descriptor's factory, which every handle is described with. */
-        void describeWith(Object intLayout, Object pointerLayout, Class<?> layoutType, Class<?> descriptorType)
-                throws NoSuchMethodException {
+        /** What every handle is made with: the API's C int and pointer
+         * layouts, the Java type of a pointer argument, its function
+         * descriptor's factory, and the C library's symbols with the
+         * method that finds one (answering an Optional). */
+        void uses(Object intLayout, Object pointerLayout, Class<?> pointerType, Class<?> layoutType,
+                Class<?> descriptorType, Object lookup, Method find) throws NoSuchMethodException {
             this.intLayout = intLayout;
             this.pointerLayout = pointerLayout;
+            this.pointerType = pointerType;
             this.layoutType = layoutType;
             describe = descriptorType.getMethod("of", layoutType, layoutType.arrayType());
+            this.lookup = lookup;
+            this.find = find;
         }
 
         /** A handle of {@code name} taking {@code pointers} C strings, then
          * {@code ints} ints, returning an int. */
         MethodHandle handle(String name, int pointers, int ints) throws Throwable {
-            Object[] args = new Object[pointers + ints];
+            Object layouts = Array.newInstance(layoutType, pointers + ints);
             Class<?>[] params = new Class<?>[pointers + ints];
-            for (int i = 0; i < args.length; i++) {
-                args[i] = i < pointers ? pointerLayout : intLayout;
-                params[i] = i < pointers ? pointerClass() : int.class;
+            for (int i = 0; i < params.length; i++) {
+                Array.set(layouts, i, i < pointers ? pointerLayout : intLayout);
+                params[i] = i < pointers ? pointerType : int.class;
             }
-            Object layouts = Array.newInstance(layoutType, args.length);
-            for (int i = 0; i < args.length; i++) {
-                Array.set(layouts, i, args[i]);
-            }
+            Object symbol = ((Optional<?>) find.invoke(lookup, name)).orElseThrow();
             Object descriptor = describe.invoke(null, intLayout, layouts);
-            return downcall(symbol(name), descriptor, MethodType.methodType(int.class, params));
+            return downcall(symbol, descriptor, MethodType.methodType(int.class, params));
         }
-
-        /** The C library's function {@code name}. */
-        abstract Object symbol(String name) throws Throwable;
-
-        /** The Java type a pointer argument has. */
-        abstract Class<?> pointerClass();
 
         /** A downcall handle of {@code symbol}. */
         abstract MethodHandle downcall(Object symbol, Object descriptor, MethodType type) throws Throwable;
@@ -250,9 +249,6 @@ final class Held {
     /** JDK 17's {@code jdk.incubator.foreign}. */
     static final class Incubator extends Api {
         private final Object linker;
-        private final Object lookup;
-        private final Class<?> addressType;
-        private final Method lookupSymbol;
         private final Method downcall;
         private final Method toCString;
         private final Method address;
@@ -262,27 +258,17 @@ final class Held {
             Class<?> linkerType = Class.forName("jdk.incubator.foreign.CLinker");
             Class<?> descriptorType = Class.forName("jdk.incubator.foreign.FunctionDescriptor");
             Class<?> scopeType = Class.forName("jdk.incubator.foreign.ResourceScope");
-            addressType = Class.forName("jdk.incubator.foreign.MemoryAddress");
-            describeWith(linkerType.getField("C_INT").get(null), linkerType.getField("C_POINTER").get(null),
-                    Class.forName("jdk.incubator.foreign.MemoryLayout"), descriptorType);
+            uses(linkerType.getField("C_INT").get(null), linkerType.getField("C_POINTER").get(null),
+                    Class.forName("jdk.incubator.foreign.MemoryAddress"),
+                    Class.forName("jdk.incubator.foreign.MemoryLayout"), descriptorType,
+                    linkerType.getMethod("systemLookup").invoke(null),
+                    Class.forName("jdk.incubator.foreign.SymbolLookup").getMethod("lookup", String.class));
             linker = linkerType.getMethod("getInstance").invoke(null);
-            lookup = linkerType.getMethod("systemLookup").invoke(null);
-            lookupSymbol = Class.forName("jdk.incubator.foreign.SymbolLookup").getMethod("lookup", String.class);
             downcall = linkerType.getMethod("downcallHandle",
                     Class.forName("jdk.incubator.foreign.Addressable"), MethodType.class, descriptorType);
             toCString = linkerType.getMethod("toCString", String.class, scopeType);
             address = Class.forName("jdk.incubator.foreign.MemorySegment").getMethod("address");
             scope = scopeType.getMethod("globalScope").invoke(null);
-        }
-
-        @Override
-        Object symbol(String name) throws Throwable {
-            return ((Optional<?>) lookupSymbol.invoke(lookup, name)).orElseThrow();
-        }
-
-        @Override
-        Class<?> pointerClass() {
-            return addressType;
         }
 
         @Override
@@ -299,10 +285,7 @@ final class Held {
     /** The final {@code java.lang.foreign} of JDK 22 and later. */
     static final class Final extends Api {
         private final Object linker;
-        private final Object lookup;
-        private final Class<?> segmentType;
         private final Object noOptions;
-        private final Method find;
         private final Method downcall;
         private final Method allocate;
         private final Object arena;
@@ -312,26 +295,16 @@ final class Held {
             Class<?> descriptorType = Class.forName("java.lang.foreign.FunctionDescriptor");
             Class<?> valueLayout = Class.forName("java.lang.foreign.ValueLayout");
             Class<?> optionType = Class.forName("java.lang.foreign.Linker$Option");
-            segmentType = Class.forName("java.lang.foreign.MemorySegment");
-            describeWith(valueLayout.getField("JAVA_INT").get(null), valueLayout.getField("ADDRESS").get(null),
-                    Class.forName("java.lang.foreign.MemoryLayout"), descriptorType);
+            Class<?> segmentType = Class.forName("java.lang.foreign.MemorySegment");
             linker = linkerType.getMethod("nativeLinker").invoke(null);
-            lookup = linkerType.getMethod("defaultLookup").invoke(linker);
+            uses(valueLayout.getField("JAVA_INT").get(null), valueLayout.getField("ADDRESS").get(null),
+                    segmentType, Class.forName("java.lang.foreign.MemoryLayout"), descriptorType,
+                    linkerType.getMethod("defaultLookup").invoke(linker),
+                    Class.forName("java.lang.foreign.SymbolLookup").getMethod("find", String.class));
             noOptions = Array.newInstance(optionType, 0);
-            find = Class.forName("java.lang.foreign.SymbolLookup").getMethod("find", String.class);
             downcall = linkerType.getMethod("downcallHandle", segmentType, descriptorType, optionType.arrayType());
             arena = Class.forName("java.lang.foreign.Arena").getMethod("global").invoke(null);
             allocate = Class.forName("java.lang.foreign.SegmentAllocator").getMethod("allocateFrom", String.class);
-        }
-
-        @Override
-        Object symbol(String name) throws Throwable {
-            return ((Optional<?>) find.invoke(lookup, name)).orElseThrow();
-        }
-
-        @Override
-        Class<?> pointerClass() {
-            return segmentType;
         }
 
         @Override
