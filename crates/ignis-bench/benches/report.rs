@@ -617,24 +617,47 @@ async fn variant_run(
                     continue;
                 }
             };
-            let function = match runtimes::echo_function(&info, &settings.bootstrap, scratch) {
-                Ok(f) => f,
-                Err(e) => {
-                    skipped.push(format!("{} {label}: {e:#}", variant.name));
-                    continue;
+            // `provided.al2023` twice: with the minimal Runtime API client,
+            // whose own start is about a dynamic binary's exec (what remains
+            // is Ignis's), and with the `lambda_runtime` echo, whose start
+            // (its loader, tokio's threads) is a function's own cost.
+            let mut subjects = vec![(None, settings.bootstrap.as_path())];
+            if runtimes::language(label) == "provided" {
+                subjects = [
+                    settings
+                        .min_bootstrap
+                        .as_deref()
+                        .map(|b| (Some("rust-min-echo"), b)),
+                    Some((Some("rust-echo"), settings.bootstrap.as_path())),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+            }
+            for (echo, bootstrap) in subjects {
+                let function = match runtimes::echo_function(&info, bootstrap, scratch) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        skipped.push(format!("{} {label}: {e:#}", variant.name));
+                        continue;
+                    }
+                };
+                let floor = cold_floor(function.language())
+                    .and_then(|key| floors.iter().find(|f| f.key == key));
+                let subject = ColdSubject {
+                    function: &function,
+                    echo,
+                };
+                if let Err(e) =
+                    cold_runtime(settings, &ignis, &client, &subject, floor, &mut run).await
+                {
+                    bail!(
+                        "{} {}: {e:#}\nserver stderr:\n{}",
+                        variant.name,
+                        subject.name(),
+                        ignis.stderr_tail()
+                    );
                 }
-            };
-            let floor = cold_floor(function.language())
-                .and_then(|key| floors.iter().find(|f| f.key == key));
-            if let Err(e) =
-                cold_runtime(settings, &ignis, &client, &function, floor, &mut run).await
-            {
-                bail!(
-                    "{} {}: {e:#}\nserver stderr:\n{}",
-                    variant.name,
-                    function.runtime,
-                    ignis.stderr_tail()
-                );
             }
         }
     }
@@ -666,17 +689,38 @@ async fn variant_run(
     Ok(run)
 }
 
+/// A cold start's function: its runtime's echo, named by the echo where a
+/// runtime has more than one (`provided.al2023 (rust-min-echo)`).
+struct ColdSubject<'a> {
+    function: &'a EchoFunction,
+    echo: Option<&'static str>,
+}
+
+impl ColdSubject<'_> {
+    fn name(&self) -> String {
+        match self.echo {
+            Some(echo) => format!("{} ({echo})", self.function.runtime),
+            None => self.function.runtime.clone(),
+        }
+    }
+}
+
 /// One runtime on a cold-start server: the first invoke (untimed), the
 /// idle environment it left, then the cold starts.
 async fn cold_runtime(
     settings: &Settings,
     ignis: &IgnisProcess,
     client: &Client,
-    function: &EchoFunction,
+    subject: &ColdSubject<'_>,
     floor: Option<&ProcFloor>,
     run: &mut VariantRun,
 ) -> anyhow::Result<()> {
-    let name = format!("cold-{}", function.runtime.replace('.', "-"));
+    let function = subject.function;
+    let name = format!(
+        "cold-{}{}",
+        function.runtime.replace('.', "-"),
+        subject.echo.map(|e| format!("-{e}")).unwrap_or_default()
+    );
     ignis
         .deploy_zip(
             &name,
@@ -698,14 +742,14 @@ async fn cold_runtime(
         progress(format_args!(
             "{} {}: idle environment USS {:.1} MiB PSS {:.1} MiB ({} processes, {} environments found)",
             run.variant.name,
-            function.runtime,
+            subject.name(),
             footprint.uss_kib as f64 / 1024.0,
             footprint.pss_kib as f64 / 1024.0,
             footprint.processes,
             envs.len()
         ));
         run.memory.push(EnvMemory {
-            runtime: function.runtime.clone(),
+            runtime: subject.name(),
             language: function.language().into(),
             found: envs.len(),
             footprint,
@@ -729,7 +773,7 @@ async fn cold_runtime(
         progress(format_args!(
             "{} {}: cold p50 {:.1} ms p90 {:.1} ms; floor alongside p50 {}",
             run.variant.name,
-            function.runtime,
+            subject.name(),
             ms(cold.p50),
             ms(cold.p90),
             floor.map_or_else(
@@ -738,7 +782,7 @@ async fn cold_runtime(
             ),
         ));
         run.cold.push(ColdRuntime {
-            runtime: function.runtime.clone(),
+            runtime: subject.name(),
             language: function.language().into(),
             cold,
             init: Percentiles::of(&samples.init),

@@ -215,10 +215,14 @@ impl Env {
                 )
             }
         };
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
-            error_type: "Runtime.Unknown",
-            message: format!("failed to create the environment's /tmp: {e}"),
-        })?;
+        // Only a backend that shows the function this host directory as its
+        // `/tmp` needs it (the namespace sandbox mounts a disk of its own).
+        if guest.tmp == tmp_dir {
+            std::fs::create_dir_all(&tmp_dir).map_err(|e| LaunchFailure {
+                error_type: "Runtime.Unknown",
+                message: format!("failed to create the environment's /tmp: {e}"),
+            })?;
+        }
         let api_failed = |e: std::io::Error| LaunchFailure {
             error_type: "Runtime.Unknown",
             message: format!("failed to bind the Runtime API: {e}"),

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::{blocking, cgroup, mounts, template, zygote, NamespaceSandbox, Running};
+use super::{cgroup, mounts, template, zygote, NamespaceSandbox, Running};
 use crate::{GuestPaths, LaunchSpec, Launched, Sandbox, SandboxError};
 
 /// The variable that tells a managed runtime client it was started held:
@@ -144,8 +144,8 @@ impl NamespaceSandbox {
         mut held: Held,
         spec: &LaunchSpec,
     ) -> Result<Launched, SandboxError> {
-        let running = held.running.take().expect("a held environment is running");
-        let sent = blocking(|| self.send_function(&running, spec, &held));
+        let mut running = held.running.take().expect("a held environment is running");
+        let sent = self.send_function(&mut running, spec, &held).await;
         match sent {
             Ok(()) => self.launched(running, spec.memory_mb),
             Err(e) => {
@@ -155,10 +155,13 @@ impl NamespaceSandbox {
         }
     }
 
-    /// The server's half of a specialization (see [`super::init`]'s `hold`).
-    fn send_function(
+    /// The server's half of a specialization (see [`super::init`]'s `hold`):
+    /// writes the limits, sends the trees and the environment (system calls
+    /// that do not wait), then awaits the init's answer without holding a
+    /// worker thread.
+    async fn send_function(
         &self,
-        running: &Running,
+        running: &mut Running,
         spec: &LaunchSpec,
         held: &Held,
     ) -> Result<(), SandboxError> {
@@ -169,7 +172,7 @@ impl NamespaceSandbox {
         };
         let sock = running
             .hold
-            .as_ref()
+            .take()
             .ok_or_else(|| failed(std::io::Error::other("not a held environment")))?;
         let began = Instant::now();
         // Written when it started for its kind's latest size (a held
@@ -211,25 +214,11 @@ impl NamespaceSandbox {
             ))));
         }
         let raw: Vec<_> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-        set_timeout(sock, SPECIALIZE_TIMEOUT).map_err(failed)?;
         let sent_at = Instant::now();
         let prepared_in = sent_at - began - limited;
         zygote::send(sock.as_raw_fd(), &msg, &raw).map_err(failed)?;
-        let mut answer = [0u8; 4];
-        // A held init answers 0 once it has written the environment; a
-        // prepared sandbox's runtime closes the socket as it execs (end of
-        // file) or answers why it could not.
-        let done = match zygote::recv(sock.as_raw_fd(), &mut answer).map_err(failed)? {
-            (4, _) => match i32::from_ne_bytes(answer) {
-                0 => Ok(()),
-                errno => Err(std::io::Error::from_raw_os_error(errno)),
-            },
-            (0, _) if prepared => Ok(()),
-            _ => Err(std::io::Error::other(
-                "the held environment ended before it was specialized",
-            )),
-        };
-        done.map_err(failed)?;
+        drop(fds);
+        init_answer(sock, prepared).await.map_err(failed)?;
         // Where a specialization's time goes (`IGNIS_LOG=
         // ignis_sandbox::namespace::prewarm=debug`).
         tracing::debug!(
@@ -271,24 +260,54 @@ fn specialization<'a>(
     msg
 }
 
+/// Awaits a specialized init's answer on its control socket: a held init
+/// answers 0 once it has written the environment; a prepared sandbox's
+/// runtime closes the socket as it execs (end of file) or answers why it
+/// could not. At most [`SPECIALIZE_TIMEOUT`].
 #[allow(unsafe_code)]
-fn set_timeout(sock: &OwnedFd, d: Duration) -> std::io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: 0,
+async fn init_answer(sock: OwnedFd, prepared: bool) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    set_nonblocking(&sock)?;
+    // SAFETY: the `AsyncFd` owns the `OwnedFd`, which keeps its descriptor
+    // open, the same one, until both are dropped.
+    let sock = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE)
+    }?;
+    let answer = async {
+        loop {
+            let mut ready = sock.readable().await?;
+            let mut buf = [0u8; 4];
+            if let Ok(got) = ready.try_io(|s| zygote::recv(s.as_raw_fd(), &mut buf)) {
+                return got.map(|(n, _)| (n, buf));
+            }
+        }
     };
-    // SAFETY: setsockopt reads a timeval of the given size.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
+    let (n, buf) = tokio::time::timeout(SPECIALIZE_TIMEOUT, answer)
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::TimedOut,
+                "the held environment did not answer its specialization",
+            )
+        })??;
+    match (n, i32::from_ne_bytes(buf)) {
+        (4, 0) => Ok(()),
+        (4, errno) => Err(Error::from_raw_os_error(errno)),
+        (0, _) if prepared => Ok(()),
+        _ => Err(Error::other(
+            "the held environment ended before it was specialized",
+        )),
+    }
+}
+
+#[allow(unsafe_code)]
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; no memory is passed.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
     }
     Ok(())
 }

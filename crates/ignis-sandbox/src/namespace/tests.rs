@@ -710,10 +710,13 @@ async fn a_prepared_environment_whose_program_cannot_exec_reports_why() {
         ("/var/task/missing", libc::ENOENT),
         ("/var/task/handler.txt", libc::EACCES),
     ] {
+        // Each its own environment id: a cgroup made for an id is removed
+        // (its processes killed) by the ended environment's clean-up, which
+        // may still be under way when the next launch starts.
         let spec = LaunchSpec {
             program: program.into(),
             args: vec![],
-            ..d.spec("noexec", "", 128, 8)
+            ..d.spec(&format!("noexec{errno}"), "", 128, 8)
         };
         let held = s.prestart(&spec).await.unwrap();
         let errno_of = |e: SandboxError| match e {
