@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ignis_runtime_api::{Delivery, DeliveryHook, Invocation, NextCalls, Outcome, RuntimeApi};
 use ignis_runtimes::Resolved;
-use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Sandbox};
+use ignis_sandbox::{EnvProcess, ExitInfo, GuestPaths, LaunchSpec, Prestart, Sandbox};
 use tokio::sync::watch;
 
 use crate::admission::Reservation;
@@ -277,16 +277,14 @@ impl Env {
         // A provisioned environment is started ahead anyway: it runs its
         // runtime with its whole environment from the start (its
         // `/proc/<pid>/environ` says so too, see docs/sandbox.md).
-        let held = match resolved {
+        let prestart = match resolved {
             Resolved::Managed(l) if init_type != InitType::Provisioned => {
-                l.holding().and_then(|holding| prestart_env(holding, &env))
+                l.holding().and_then(|holding| prestart(holding, &env))
             }
             _ => None,
         };
-        let park_stderr_while_held = held.as_ref().is_some_and(|(_, park)| *park);
         let launch = LaunchSpec {
-            prestart_env: held.map(|(env, _)| env),
-            park_stderr_while_held,
+            prestart,
             env_id: id.clone(),
             program,
             args,
@@ -1106,16 +1104,12 @@ fn read_at_start_up(key: &str) -> bool {
     PREFIXES.iter().any(|p| key.starts_with(p)) || NAMES.contains(&key)
 }
 
-/// The environment a managed runtime may be started with before its
-/// function is known (see `ignis_sandbox::namespace::prewarm`), and
-/// whether its stderr is parked meanwhile: of the complete `env`, the last
-/// value of every variable read at start-up, and what `holding` adds.
+/// How a managed runtime may be started before its function is known
+/// (see `ignis_sandbox::namespace::prewarm`): of the complete `env`, the
+/// last value of every variable read at start-up, and what `holding` adds.
 /// `None` when the function sets a variable of the held start's own (its
 /// runtime then starts with the whole environment, as always).
-fn prestart_env(
-    holding: ignis_runtimes::Holding,
-    env: &[(String, String)],
-) -> Option<(Vec<(String, String)>, bool)> {
+fn prestart(holding: ignis_runtimes::Holding, env: &[(String, String)]) -> Option<Prestart> {
     if env
         .iter()
         .any(|(k, _)| holding.env.iter().any(|(own, _)| own == k))
@@ -1130,7 +1124,10 @@ fn prestart_env(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain(holding.env)
         .collect();
-    Some((vars, holding.park_stderr))
+    Some(Prestart {
+        env: vars,
+        park_stderr: holding.park_stderr,
+    })
 }
 
 fn lambda_env(
@@ -1270,10 +1267,10 @@ mod tests {
             ("TZ", ":UTC"),
             ("TZ", "Europe/Paris"),
         ]);
-        let (vars, park) = prestart_env(holding.clone(), &env).unwrap();
-        assert!(park);
+        let held = prestart(holding.clone(), &env).unwrap();
+        assert!(held.park_stderr);
         assert_eq!(
-            vars,
+            held.env,
             pairs(&[
                 ("JAVA_TOOL_OPTIONS", "-Xss1m"),
                 ("TZ", "Europe/Paris"),
@@ -1282,6 +1279,6 @@ mod tests {
         );
         let mut own = env.clone();
         own.extend(pairs(&[("JDK_JAVA_OPTIONS", "-Xmx64m")]));
-        assert_eq!(prestart_env(holding, &own), None);
+        assert_eq!(prestart(holding, &own), None);
     }
 }

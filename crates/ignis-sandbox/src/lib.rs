@@ -43,17 +43,24 @@ pub struct LaunchSpec {
     pub memory_mb: u32,
     /// `/tmp` size, MB.
     pub tmp_mb: u32,
-    /// The environment a managed runtime may be started with before its
-    /// function is known (what its start-up reads: the interpreter's and
-    /// the loader's variables), when the router allows it; its client then
-    /// waits for the rest of `env` (see `namespace::prewarm`). `None`:
-    /// started with `env` only.
-    pub prestart_env: Option<Vec<(String, String)>>,
-    /// Started held, its runtime's stderr is `/dev/null` until it is
-    /// specialized, the log's pipe waiting at fd 3 for its client to put
-    /// back (a JVM's launcher says on stderr which options it was held
-    /// with; see `namespace::init`'s `park_stderr`).
-    pub park_stderr_while_held: bool,
+    /// How a managed runtime may be started before its function is known,
+    /// when the router allows it (see `namespace::prewarm`). `None`:
+    /// started with `env` only, once its function is.
+    pub prestart: Option<Prestart>,
+}
+
+/// A managed runtime's start ahead of its function (*held*).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Prestart {
+    /// The environment it starts with (what its start-up reads: the
+    /// interpreter's and the loader's variables, and the held start's
+    /// own); its client then waits for the rest of [`LaunchSpec::env`].
+    pub env: Vec<(String, String)>,
+    /// Its stderr is `/dev/null` until it is specialized, the log's pipe
+    /// waiting at fd 3 for its client to put back (a JVM's launcher says
+    /// on stderr which options it was held with; see `namespace::init`'s
+    /// `park_stderr`).
+    pub park_stderr: bool,
 }
 
 /// How a runtime process ended.

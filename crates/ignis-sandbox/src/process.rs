@@ -196,8 +196,7 @@ mod tests {
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb: 128,
             tmp_mb: 512,
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
         }
     }
 

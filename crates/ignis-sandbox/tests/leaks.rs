@@ -78,8 +78,7 @@ impl Run {
             env: vec![(MARK.into(), self.marker.clone())],
             memory_mb: 128,
             tmp_mb: 1,
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
         })
     }
 

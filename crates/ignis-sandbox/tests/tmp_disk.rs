@@ -58,8 +58,7 @@ impl Setup {
             env: Vec::new(),
             memory_mb,
             tmp_mb,
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
         }
     }
 }

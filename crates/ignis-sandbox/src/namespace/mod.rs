@@ -249,8 +249,7 @@ impl NamespaceSandbox {
             env: Vec::new(),
             memory_mb: 128,
             tmp_mb: 1,
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
         };
         let result = async {
             let launched = sandbox.launch(spec).await.map_err(|e| fail(&e))?;
@@ -359,7 +358,7 @@ impl NamespaceSandbox {
             lifeline: -1,
             sched_policy: crate::sched::policy(),
             hold: io.hold.as_ref().map_or(-1, |h| h.1.as_raw_fd()),
-            park_stderr: held && spec.park_stderr_while_held,
+            park_stderr: held && spec.prestart.as_ref().is_some_and(|p| p.park_stderr),
         })
     }
 

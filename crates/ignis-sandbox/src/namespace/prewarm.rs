@@ -18,7 +18,7 @@
 //!
 //! [`Prewarming`] wraps the sandbox with a pool of held environments per
 //! *kind* (the same program, arguments, runtime client, `/tmp` size and
-//! start-up environment, [`LaunchSpec::prestart_env`]), sized from recent
+//! start-up environment, [`LaunchSpec::prestart`]), sized from recent
 //! demand: as many as the kind's cold starts of the last minute, at most
 //! `per_kind`, none once it has had none for [`IDLE`].
 
@@ -107,15 +107,16 @@ impl Drop for Held {
 
 impl NamespaceSandbox {
     /// Starts an environment for `spec` ahead of its function: with
-    /// `spec.prestart_env`, its runtime held — started without the
+    /// `spec.prestart`, its runtime held — started without the
     /// function's code, layers and variables, with that environment (plus
     /// [`SPECIALIZE_VAR`]); without, only prepared — its namespaces,
     /// cgroups, `/tmp` and network, the init waiting for the program to
     /// start.
     pub async fn prestart(&self, spec: &LaunchSpec) -> Result<Held, SandboxError> {
-        let held = match &spec.prestart_env {
-            Some(env) => LaunchSpec {
-                env: env
+        let held = match &spec.prestart {
+            Some(prestart) => LaunchSpec {
+                env: prestart
+                    .env
                     .iter()
                     .cloned()
                     .chain([(SPECIALIZE_VAR.to_string(), "0".to_string())])
@@ -131,7 +132,7 @@ impl NamespaceSandbox {
         let running = self.start_env(&held, true).await?;
         Ok(Held {
             running: Some(running),
-            prepared: spec.prestart_env.is_none(),
+            prepared: spec.prestart.is_none(),
             memory_mb: held.memory_mb,
         })
     }
@@ -381,16 +382,16 @@ impl Kind {
 /// environment), its `/tmp` size — if its program is inside the base
 /// root (`outside_base`: the template would need the program's prefix).
 fn kind_of(spec: &LaunchSpec, outside_base: bool) -> Option<String> {
-    match &spec.prestart_env {
-        Some(env) => Some(format!(
+    match &spec.prestart {
+        Some(prestart) => Some(format!(
             "runtime\0{:?}\0{:?}\0{:?}\0{}\0{}\0{:?}\0{}",
             spec.program,
             spec.args,
             spec.runtime_dir,
             spec.memory_mb,
             spec.tmp_mb,
-            env,
-            spec.park_stderr_while_held
+            prestart.env,
+            prestart.park_stderr
         )),
         None if !outside_base => Some(format!("prepared\0{}", spec.tmp_mb)),
         None => None,
@@ -407,8 +408,7 @@ fn prepared_spec(spec: &LaunchSpec) -> LaunchSpec {
         runtime_dir: None,
         opt_dir: None,
         env: Vec::new(),
-        prestart_env: None,
-        park_stderr_while_held: false,
+        prestart: None,
         ..spec.clone()
     }
 }
@@ -650,8 +650,10 @@ mod tests {
                 env: vec![],
                 memory_mb: 128,
                 tmp_mb: 512,
-                prestart_env: Some(vec![]),
-                park_stderr_while_held: false,
+                prestart: Some(crate::Prestart {
+                    env: vec![],
+                    park_stderr: false,
+                }),
             },
             ready: VecDeque::new(),
             demand: VecDeque::new(),
@@ -746,8 +748,10 @@ mod tests {
         };
         assert_ne!(kind_of(&k, false), kind_of(&other_size, false));
         let other_env = LaunchSpec {
-            prestart_env: Some(vec![("PYTHONPATH".into(), "/x".into())]),
-            park_stderr_while_held: false,
+            prestart: Some(crate::Prestart {
+                env: vec![("PYTHONPATH".into(), "/x".into())],
+                park_stderr: false,
+            }),
             ..k.clone()
         };
         assert_ne!(kind_of(&k, false), kind_of(&other_env, false));
@@ -757,8 +761,7 @@ mod tests {
         };
         assert_ne!(kind_of(&k, false), kind_of(&other_tmp, false));
         let not_held = LaunchSpec {
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
             ..k
         };
         // Without a start-up environment: prepared only, one kind per

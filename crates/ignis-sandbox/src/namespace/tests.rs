@@ -42,8 +42,7 @@ impl Dirs {
             env: vec![("GREETING".into(), "hi".into())],
             memory_mb,
             tmp_mb,
-            prestart_env: None,
-            park_stderr_while_held: false,
+            prestart: None,
         }
     }
 }

@@ -204,8 +204,7 @@ async fn run_script(s: &NamespaceSandbox, dir: &std::path::Path, script: &str) -
         env: Vec::new(),
         memory_mb: 256,
         tmp_mb: 1,
-        prestart_env: None,
-        park_stderr_while_held: false,
+        prestart: None,
     };
     let mut l = s.launch(spec).await.unwrap();
     let api = l.runtime_api.take().expect("a Runtime API socket inside");
@@ -332,8 +331,7 @@ async fn cold_start_by_network_mode() {
         env: Vec::new(),
         memory_mb: 3538,
         tmp_mb: 1,
-        prestart_env: None,
-        park_stderr_while_held: false,
+        prestart: None,
     };
     let modes = [
         (NetMode::Host, 0),
