@@ -9,9 +9,8 @@
 #                     tests/e2e/test_sqs_query.py (default /var/tmp/ignis-venv-query)
 #   CARGO_TARGET_DIR  cargo's target dir (default /var/tmp/ignis-target)
 #   PYTEST_ARGS       extra arguments for pytest (e.g. "-k invoke -x")
-#   IGNIS_PYTEST_WORKERS  pytest-xdist workers of each end-to-end pass (default 0:
-#                     each pass in one process; with two workers' servers
-#                     running at once a few tests still fail, README)
+#   IGNIS_PYTEST_WORKERS  pytest-xdist workers of each end-to-end pass (default 2,
+#                     a test file to a worker; 0 runs each pass in one process)
 #   IGNIS_NPM         npm prefix for cdk-assets (default /var/tmp/ignis-npm)
 #   IGNIS_SANDBOX     the servers' sandbox backend (default auto: namespace as
 #                     root, else process); IGNIS_SANDBOX=process runs the
@@ -137,13 +136,13 @@ cargo fmt --all -- --check
 # tests start inherits; tests/e2e/support.py fails a server that still says it
 # starts runtimes ahead, unless its test gave it a --prewarm of its own): the
 # fast path and the plain one both pass (docs/sandbox.md). Most of a pass is
-# waiting (cold starts, servers, brokers, the AWS CLI): IGNIS_PYTEST_WORKERS=N
-# spreads each over pytest-xdist workers, a test file to one worker (--dist
-# loadfile: a module's own servers stay in one process), each worker with its
-# own session server.
+# waiting (cold starts, servers, brokers, the AWS CLI): each is spread over
+# IGNIS_PYTEST_WORKERS pytest-xdist workers (2 by default), a test file to one
+# worker (--dist loadfile: a module's own servers stay in one process), each
+# worker with its own session server.
 export IGNIS_BIN="${IGNIS_BIN:-$CARGO_TARGET_DIR/debug/ignis}"
 export PATH="$VENV/bin:$PATH"
-WORKERS="${IGNIS_PYTEST_WORKERS:-0}"
+WORKERS="${IGNIS_PYTEST_WORKERS:-2}"
 PARALLEL=()
 if [[ "$WORKERS" != 0 ]]; then
   PARALLEL=(-n "$WORKERS" --dist loadfile)

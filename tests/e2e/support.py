@@ -41,10 +41,12 @@ PANIC = re.compile(r"panicked at")
 
 
 # A starting server takes the lowest free bridge (`ignis<N>`) after removing
-# those of killed servers. The suite's pytest-xdist workers (scripts/test.sh)
-# start servers concurrently: every start holds this lock shared, and a test
-# that kills a server and checks the next start reclaims its bridge holds it
-# exclusively meanwhile (`bridges_held`).
+# those of killed servers (servers starting at once take turns, the server's
+# own lock). The suite's pytest-xdist workers (scripts/test.sh) start servers
+# concurrently: every start holds this lock shared, and a test that checks
+# which bridges exist after one of its servers stopped or was killed (that
+# the next start reclaims it, that a stop removes it) holds it exclusively
+# meanwhile (`bridges_held`): no server of another worker takes the number.
 BRIDGE_LOCK = Path(tempfile.gettempdir()) / "ignis-e2e-bridges.lock"
 _bridges_held = False
 

@@ -75,14 +75,17 @@ def servers(tmp_path_factory):
     made = {mode: start(tmp_path_factory, mode) for mode in ("bridge", "none")}
     yield made
     bridge = BRIDGE.search(made["bridge"].stderr())
-    for srv in made.values():
-        assert srv.stop() == 0
-    for srv in made.values():
-        assert not srv.panics_since(0), srv.stderr()[-8000:]
-    # Shutdown removes the bridge and every veth.
-    assert bridge and not os.path.exists(f"/sys/class/net/{bridge.group(1)}")
-    assert veths(bridge.group(1)) == 0
-    assert not shutil.which("nft") or not nft_table(bridge.group(1))
+    # No server of another pytest-xdist worker starts meanwhile: it could take
+    # the bridge's number, once free, before the checks below.
+    with bridges_held():
+        for srv in made.values():
+            assert srv.stop() == 0
+        for srv in made.values():
+            assert not srv.panics_since(0), srv.stderr()[-8000:]
+        # Shutdown removes the bridge and every veth.
+        assert bridge and not os.path.exists(f"/sys/class/net/{bridge.group(1)}")
+        assert veths(bridge.group(1)) == 0
+        assert not shutil.which("nft") or not nft_table(bridge.group(1))
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forward_before
 
 
@@ -272,8 +275,13 @@ def test_fifty_environments_leave_no_veth_or_namespace_behind(servers, gateway):
     assert len(seen) > 4
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def test_a_killed_servers_bridge_is_reclaimed_by_the_next(tmp_path_factory):
-    # A server another pytest-xdist worker started meanwhile would reclaim it.
+    # No server of another pytest-xdist worker starts meanwhile: it would
+    # reclaim the bridge first, or take a freed number before the checks.
+    # Theirs may stop, though, freeing a number below the killed one's.
     with bridges_held():
         killed = start(tmp_path_factory, "bridge")
         bridge = BRIDGE.search(network_line(killed)[1]).group(1)
@@ -283,10 +291,17 @@ def test_a_killed_servers_bridge_is_reclaimed_by_the_next(tmp_path_factory):
         assert os.path.exists(f"/sys/class/net/{bridge}")
         wait_for(lambda: veths(bridge) == 0, 30, what="the killed server's veths to go")
         nxt = start(tmp_path_factory, "bridge")
-    try:
-        assert BRIDGE.search(network_line(nxt)[1]).group(1) == bridge
-        assert "removing a bridge left by a stopped server" in nxt.stderr()
-    finally:
-        assert nxt.stop() == 0
-    assert not os.path.exists(f"/sys/class/net/{bridge}")
-    assert not shutil.which("nft") or not nft_table(bridge)
+        try:
+            taken = BRIDGE.search(network_line(nxt)[1]).group(1)
+            log = ANSI.sub("", nxt.stderr())
+            assert re.search(rf"removing a bridge left by a stopped server bridge={bridge}\b", log), log[-4000:]
+            # The first free number: the killed server's, unless a server of
+            # another worker stopped meanwhile and freed a lower one.
+            assert int(taken.removeprefix("ignis")) <= int(bridge.removeprefix("ignis")), (taken, bridge)
+            if taken != bridge:
+                assert not os.path.exists(f"/sys/class/net/{bridge}")
+                assert not shutil.which("nft") or not nft_table(bridge)
+        finally:
+            assert nxt.stop() == 0
+        assert not os.path.exists(f"/sys/class/net/{taken}")
+        assert not shutil.which("nft") or not nft_table(taken)

@@ -6,16 +6,17 @@
 //! writes only its size's limits (`cgroup::limit`), or makes its own when
 //! the pool is empty.
 //!
-//! Blank cgroups are empty directories, so another server starting on the
-//! same host may remove the ones older than a minute as left over
-//! (`cgroup::remove_stale`); a take whose limits cannot be written drops
-//! that one and tries the next.
+//! Blank cgroups are empty directories: another server starting on the
+//! same host removes those left over (`cgroup::remove_stale`), but not
+//! those of a server still running, named by its pid. Should one be gone
+//! all the same, a take whose limits cannot be written drops that one and
+//! tries the next.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::cgroup::{self, CgroupFs, EnvCgroups, Layout, PREFIX};
+use super::cgroup::{self, CgroupFs, EnvCgroups, Layout, POOL_PREFIX};
 use super::stock::{background_priority, Stock};
 
 /// Blank cgroups kept by the pool, and its refill thread.
@@ -41,7 +42,7 @@ impl std::fmt::Debug for CgroupPool {
 
 /// The name prefix of this process's blank cgroups.
 pub fn pool_prefix() -> String {
-    format!("{PREFIX}pool-{}-", std::process::id())
+    format!("{POOL_PREFIX}{}-", std::process::id())
 }
 
 impl CgroupPool {

@@ -283,14 +283,34 @@ pub fn cpu_share(
     writes
 }
 
+/// Name prefix of the blank cgroups a server keeps ready
+/// (`ignis-pool-<pid>-<n>`, see `cgpool`).
+pub const POOL_PREFIX: &str = "ignis-pool-";
+
+/// The pid of the server that made blank cgroup `name`, when it is one
+/// (`ignis-pool-<pid>-<n>`).
+pub fn pool_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(POOL_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Removes the empty environment cgroups (`ignis-*`) below `parents` that
 /// are older than `min_age`: those of environments whose server was killed
 /// before it could remove them (their processes died with it). A cgroup
 /// that still holds processes cannot be removed and stays; the age spares
-/// one another server is just setting up. Returns how many went.
+/// one another server is just setting up. A blank cgroup of a server's
+/// pool stays while that server (its pid in this PID namespace) lives,
+/// whatever its age: it is empty until the server hands it to an
+/// environment, and on cgroup v1 a launch notices no missing `pids`
+/// directory before its init fails to join it. Returns how many went.
 pub fn remove_stale(parents: &[PathBuf], min_age: Duration) -> usize {
     let stale = |e: &std::fs::DirEntry| {
-        e.file_name().to_string_lossy().starts_with(PREFIX)
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.starts_with(PREFIX)
+            && !pool_owner(&name).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
             && e.metadata()
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age))
@@ -499,6 +519,29 @@ pub(crate) mod tests {
         assert_eq!(remove_stale(&parents, Duration::ZERO), 2);
         assert!(a.join("ignis-busy").exists() && a.join("other").exists());
         assert!(!a.join("ignis-old").exists() && !b.join("ignis-x").exists());
+    }
+
+    #[test]
+    fn a_live_server_s_blank_cgroups_stay_and_a_dead_one_s_go() {
+        let root = tempfile::tempdir().unwrap();
+        // pid_max itself is never a pid.
+        let dead: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let ours = format!("{POOL_PREFIX}{}-3", std::process::id());
+        let theirs = format!("{POOL_PREFIX}{dead}-0");
+        for d in [&ours, &theirs] {
+            std::fs::create_dir(root.path().join(d)).unwrap();
+        }
+        assert_eq!(pool_owner(&ours), Some(std::process::id()));
+        assert_eq!(pool_owner("ignis-0123abcd"), None);
+        assert_eq!(
+            remove_stale(&[root.path().to_path_buf()], Duration::ZERO),
+            1
+        );
+        assert!(root.path().join(&ours).exists() && !root.path().join(&theirs).exists());
     }
 
     #[test]

@@ -55,6 +55,9 @@ impl Bridge {
 
     /// Creates the bridge on the first free subnet, with NAT and forwarding.
     pub fn setup(host: &Socket) -> Result<Self, NetError> {
+        // From the first look at the bridges until this one is set up, no
+        // other server on the host does the same (see [`SetupLock`]).
+        let _lock = SetupLock::take();
         for n in 0..addr::MAX_BRIDGES {
             reclaim(host, n);
         }
@@ -63,14 +66,30 @@ impl Bridge {
             .into_iter()
             .map(|(_, s)| s)
             .collect();
-        let (n, subnet) = addr::choose(&routes, |n| {
-            !std::path::Path::new("/sys/class/net")
-                .join(format!("ignis{n}"))
-                .exists()
-        })
-        .ok_or(NetError::NoSubnet)?;
-        let name = format!("ignis{n}");
-        host.request("create the bridge", netlink::new_bridge(&name))?;
+        // A server that set up its bridge without the lock (an older one,
+        // or none could be had) may take the number chosen between our look
+        // and our request: the kernel refuses the second `ignis<N>`
+        // (EEXIST), and the next free one is tried.
+        let mut lost = Vec::new();
+        let (subnet, name) = loop {
+            let (n, subnet) = addr::choose(&routes, |n| {
+                !lost.contains(&n)
+                    && !std::path::Path::new("/sys/class/net")
+                        .join(format!("ignis{n}"))
+                        .exists()
+            })
+            .ok_or(NetError::NoSubnet)?;
+            let name = format!("ignis{n}");
+            match host.request("create the bridge", netlink::new_bridge(&name)) {
+                Ok(()) => break (subnet, name),
+                Err(netlink::NetlinkError::Refused { source, .. })
+                    if source.raw_os_error() == Some(libc::EEXIST) =>
+                {
+                    lost.push(n);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let mut bridge = Self {
             index: 0,
             name,
@@ -120,6 +139,60 @@ impl Bridge {
             let _ = std::fs::write(FORWARD, "0");
         }
         tracing::info!(bridge = %self.name, "network bridge removed");
+    }
+}
+
+/// Serializes the bridge set-up of the servers on this host. Reclaiming a
+/// killed server's bridge is a look (its alias names a dead owner) and
+/// then deletions by name — of its NAT table, the bridge and the `ig<N>g…`
+/// veths. Two servers starting at once used to both find the same bridge
+/// stale: while one was still deleting, the other had deleted it, made its
+/// own `ignis<N>` by the same name and its NAT table, and lost them (the
+/// new server then failed to bind its functions' endpoint on the gateway,
+/// or its environments their veths). Held with `flock` on a file in `/run`
+/// from before the first look until the new bridge has its owner's alias
+/// and its NAT; the kernel lets go of it when its holder dies. Without the
+/// file (no `/run`), or after 30 s of waiting for a server stuck in its
+/// set-up, the set-up goes ahead unlocked.
+struct SetupLock {
+    _held: Option<std::fs::File>,
+}
+
+/// The lock file.
+const SETUP_LOCK: &str = "/run/ignis-network.lock";
+
+impl SetupLock {
+    #[allow(unsafe_code)]
+    fn take() -> Self {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(SETUP_LOCK)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(path = SETUP_LOCK, error = %e, "failed to open the network set-up lock; setting up without it");
+                return Self { _held: None };
+            }
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Self { _held: Some(file) };
+            }
+            let e = std::io::Error::last_os_error();
+            let busy = e.raw_os_error() == Some(libc::EWOULDBLOCK)
+                || e.kind() == std::io::ErrorKind::Interrupted;
+            if !busy || std::time::Instant::now() >= until {
+                tracing::warn!(path = SETUP_LOCK, error = %e, "failed to take the network set-up lock; setting up without it");
+                return Self { _held: None };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
@@ -327,24 +400,18 @@ mod nat_tests {
             .all(|(_, _, r)| r.ends_with(&["DROP".to_string()])));
     }
 
-    /// `nft -c` parses the table without applying it (root and nftables
-    /// needed, else skipped with the reason).
+    /// `nft -c` parses the table without applying it (nftables needed,
+    /// which scripts/test.sh installs).
+    #[ignore = "needs root (nft -c): scripts/test.sh runs it as root with --ignored"]
     #[test]
     fn nft_accepts_the_table() {
-        // SAFETY: geteuid has no preconditions.
-        #[allow(unsafe_code)]
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            println!("skipped: nft -c needs root");
-            return;
-        }
         match run(
             "nft",
             &["-c", "-f", "-"],
             Some(&nft_table("ignis7", Subnet::nth(7))),
         ) {
             Ok(true) => {}
-            Ok(false) => println!("skipped: nft is not installed"),
+            Ok(false) => panic!("nft is not installed (scripts/test.sh installs nftables)"),
             Err(e) => panic!("nft refused the table: {e}"),
         }
     }

@@ -16,16 +16,6 @@ use crate::{ExitInfo, LaunchSpec, Sandbox};
 /// descriptors is exact.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[allow(unsafe_code)]
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        println!("skipped: network namespaces need root (running as uid {euid})");
-    }
-    euid == 0
-}
-
 fn veths(net: &Network) -> usize {
     let prefix = net.veth_prefix().unwrap();
     std::fs::read_dir("/sys/class/net")
@@ -64,11 +54,9 @@ fn veth_names_fit_in_an_interface_name() {
     assert!(veth_prefix(Some("ignis3")).starts_with("ig3g"));
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[test]
 fn a_none_namespace_holds_the_runtime_api_socket_and_nothing_of_the_host() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.blocking_lock();
     let net = Network::setup(NetMode::None, 0).unwrap();
     assert_eq!(net.runtime_api_addr(), Some(RUNTIME_API_ADDR));
@@ -89,11 +77,89 @@ fn a_none_namespace_holds_the_runtime_api_socket_and_nothing_of_the_host() {
     net.shutdown();
 }
 
+/// `n` bridge set-ups started together, the `i`-th `delay(i)` after the
+/// others: servers starting on one host at the same moment.
+fn set_up_at_once(n: u64, delay: impl Fn(u64) -> Duration + Sync) -> Vec<Network> {
+    let start = std::sync::Barrier::new(n as usize);
+    std::thread::scope(|s| {
+        let setups: Vec<_> = (0..n)
+            .map(|i| {
+                let (start, delay) = (&start, &delay);
+                s.spawn(move || {
+                    start.wait();
+                    std::thread::sleep(delay(i));
+                    Network::setup(NetMode::Bridge, 0)
+                })
+            })
+            .collect();
+        setups
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect()
+    })
+}
+
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
+#[test]
+fn bridges_set_up_at_the_same_moment_each_get_their_own() {
+    let _serial = SERIAL.blocking_lock();
+    for _ in 0..10 {
+        let nets = set_up_at_once(2, |_| Duration::ZERO);
+        let names: Vec<_> = nets
+            .iter()
+            .map(|n| n.bridge_name().unwrap().to_string())
+            .collect();
+        assert_ne!(names[0], names[1]);
+        nets.iter().for_each(Network::shutdown);
+    }
+}
+
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
+#[test]
+fn a_killed_server_s_bridge_reclaimed_by_servers_starting_at_once_leaves_each_its_own() {
+    let _serial = SERIAL.blocking_lock();
+    let host = Socket::open().unwrap();
+    // pid_max itself is never a pid: the owner is gone.
+    let dead = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    let pidns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let alias = format!("ignis pid {} {}", dead.trim(), pidns.display());
+    // Four servers, each starting 0–3 ms after the last: their looks at
+    // the stale bridge and deletions by name used to meet the bridge one
+    // of them had made anew by that name.
+    for round in 0..8u64 {
+        // What a killed server leaves: the first free bridge, its alias
+        // naming its owner.
+        let n = (0..addr::MAX_BRIDGES)
+            .find(|n| !std::path::Path::new(&format!("/sys/class/net/ignis{n}")).exists())
+            .unwrap();
+        let stale = format!("ignis{n}");
+        host.request("make a stale bridge", netlink::new_bridge(&stale))
+            .unwrap();
+        let index = netlink::index_of(&stale).unwrap();
+        host.request("name its owner", netlink::set_alias(index, &alias))
+            .unwrap();
+        let nets = set_up_at_once(4, |i| Duration::from_millis(i * (round % 4)));
+        assert_ne!(
+            netlink::index_of(&stale).ok(),
+            Some(index),
+            "the stale bridge stayed"
+        );
+        for net in &nets {
+            let name = net.bridge_name().unwrap();
+            assert!(
+                netlink::index_of(name).is_ok(),
+                "{name} was deleted under its server"
+            );
+            // What `ignis serve` binds its functions' endpoint on.
+            TcpListener::bind((net.gateway().unwrap(), 0)).unwrap();
+        }
+        nets.iter().for_each(Network::shutdown);
+    }
+}
+
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[test]
 fn bridge_environments_reach_the_gateway_not_the_hosts_loopback_and_veths_go_with_them() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.blocking_lock();
     let net = Network::setup(NetMode::Bridge, 0).unwrap();
     let bridge = net.bridge_name().unwrap().to_string();
@@ -144,11 +210,9 @@ fn time_ms(f: impl FnOnce()) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[test]
 fn cost_of_a_namespace_made_on_demand_and_taken_from_the_pool() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.blocking_lock();
     for mode in [NetMode::None, NetMode::Bridge] {
         let net = Network::setup(mode, 4).unwrap();
@@ -241,11 +305,9 @@ fn probe_script(lo_port: u16, gateway: Option<Ipv4Addr>, gw_port: u16) -> String
     )
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn functions_in_none_and_bridge_reach_the_runtime_api_at_9001_and_not_the_hosts_loopback() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let on_loopback = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -277,11 +339,9 @@ async fn functions_in_none_and_bridge_reach_the_runtime_api_at_9001_and_not_the_
     }
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn fifty_environments_leave_no_veth_behind() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let net = Arc::new(Network::setup(NetMode::Bridge, 2).unwrap());
@@ -310,11 +370,9 @@ async fn fifty_environments_leave_no_veth_behind() {
 /// Launch to exit of `/bin/sh -c 'exit 0'` (3,538 MB: two vCPUs, so the
 /// CPU quota does not throttle it), p50 of 30 rounds; each round launches
 /// once per mode, alternating, so a busy machine skews them alike.
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn cold_start_by_network_mode() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     for d in ["code", "tmp"] {
@@ -468,11 +526,9 @@ impl Drop for Outside {
     }
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[tokio::test]
 async fn bridge_traffic_leaves_the_host_masqueraded() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.lock().await;
     let net = Arc::new(Network::setup(NetMode::Bridge, 0).unwrap());
     let nat = net.state.as_ref().unwrap().0.bridge.as_ref().unwrap().nat;
@@ -513,11 +569,9 @@ fn netns_fds() -> usize {
         .count()
 }
 
+#[ignore = "needs root (network namespaces): scripts/test.sh runs it as root with --ignored"]
 #[test]
 fn two_thousand_namespaces_leave_no_veth_descriptor_or_address_behind() {
-    if !root() {
-        return;
-    }
     let _serial = SERIAL.blocking_lock();
     let before = netns_fds();
     let net = Network::setup(NetMode::Bridge, 0).unwrap();
