@@ -361,7 +361,7 @@ def archives_settled(srv) -> bool:
     class data sharing archive for every JDK it found."""
     import re
 
-    log = re.sub(r"\x1b\[[0-9;]*m", "", srv.stderr())
+    log = srv.stderr()
     jdks = sum(1 for line in log.splitlines() if "interpreter found" in line and re.search(r'language="?Java\b', line))
     assert jdks, "the server names the JDKs it found (ignis_runtimes=debug)"
     return log.count("class data sharing archive") >= jdks

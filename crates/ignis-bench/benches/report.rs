@@ -621,19 +621,23 @@ async fn variant_run(
             // whose own start is about a dynamic binary's exec (what remains
             // is Ignis's), and with the `lambda_runtime` echo, whose start
             // (its loader, tokio's threads) is a function's own cost.
-            let mut subjects = vec![(None, settings.bootstrap.as_path())];
-            if runtimes::language(label) == "provided" {
-                subjects = [
-                    settings
-                        .min_bootstrap
-                        .as_deref()
-                        .map(|b| (Some("rust-min-echo"), b)),
-                    Some((Some("rust-echo"), settings.bootstrap.as_path())),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-            }
+            let echo = settings.bootstrap.as_path();
+            let subjects: Vec<(Option<&'static str>, &Path)> = match runtimes::language(label) {
+                "provided" => {
+                    if settings.min_bootstrap.is_none() {
+                        skipped.push(format!(
+                            "{} {label} (rust-min-echo): not built (cargo build --release -p ignis-fixture-min-echo)",
+                            variant.name
+                        ));
+                    }
+                    let min = settings.min_bootstrap.as_deref();
+                    min.map(|b| (Some("rust-min-echo"), b))
+                        .into_iter()
+                        .chain([(Some("rust-echo"), echo)])
+                        .collect()
+                }
+                _ => vec![(None, echo)],
+            };
             for (echo, bootstrap) in subjects {
                 let function = match runtimes::echo_function(&info, bootstrap, scratch) {
                     Ok(f) => f,

@@ -50,7 +50,7 @@ pub struct LaunchSpec {
 }
 
 /// A managed runtime's start ahead of its function (*held*).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prestart {
     /// The environment it starts with (what its start-up reads: the
     /// interpreter's and the loader's variables, and the held start's

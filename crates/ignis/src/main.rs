@@ -98,12 +98,15 @@ fn server_config(a: ServeArgs) -> ServerConfig {
 }
 
 /// Logs to stderr; `IGNIS_LOG` (or `RUST_LOG`) sets the filter, default `info`.
+/// Coloured only on a terminal: a log file or journal gets plain text.
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = std::env::var("IGNIS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -289,7 +289,7 @@ pub const POOL_PREFIX: &str = "ignis-pool-";
 
 /// The pid of the server that made blank cgroup `name`, when it is one
 /// (`ignis-pool-<pid>-<n>`).
-pub fn pool_owner(name: &str) -> Option<u32> {
+pub fn pool_owner(name: &str) -> Option<libc::pid_t> {
     name.strip_prefix(POOL_PREFIX)?
         .split('-')
         .next()?
@@ -310,7 +310,7 @@ pub fn remove_stale(parents: &[PathBuf], min_age: Duration) -> usize {
     let stale = |e: &std::fs::DirEntry| {
         let name = e.file_name().to_string_lossy().into_owned();
         name.starts_with(PREFIX)
-            && !pool_owner(&name).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            && !pool_owner(&name).is_some_and(super::spawn::exists)
             && e.metadata()
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age))
@@ -535,7 +535,7 @@ pub(crate) mod tests {
         for d in [&ours, &theirs] {
             std::fs::create_dir(root.path().join(d)).unwrap();
         }
-        assert_eq!(pool_owner(&ours), Some(std::process::id()));
+        assert_eq!(pool_owner(&ours), Some(std::process::id() as libc::pid_t));
         assert_eq!(pool_owner("ignis-0123abcd"), None);
         assert_eq!(
             remove_stale(&[root.path().to_path_buf()], Duration::ZERO),

@@ -39,6 +39,15 @@ impl Spawned {
     }
 }
 
+/// Whether process `pid` of this PID namespace exists (signal 0: a process
+/// we may not signal exists too).
+#[allow(unsafe_code)]
+pub fn exists(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks whether the process exists.
+    let signalled = unsafe { libc::kill(pid, 0) } == 0;
+    signalled || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// Sends SIGKILL through a pidfd: it reaches that process or nothing, even
 /// once the process is reaped and its pid reused.
 #[allow(unsafe_code)]

@@ -231,7 +231,6 @@ fn reclaim(host: &Socket, n: u32) {
 /// checked within our own PID namespace (two servers in different PID
 /// namespaces sharing one network namespace cannot see each other's pids,
 /// and must not take each other's bridge for stale).
-#[allow(unsafe_code)]
 fn stale(iface: &str) -> bool {
     let path = format!("/sys/class/net/{iface}/ifalias");
     let Some((pid, pidns)) = std::fs::read_to_string(path).ok().and_then(|a| {
@@ -245,10 +244,7 @@ fn stale(iface: &str) -> bool {
     if pidns.as_deref() != Some(pid_namespace().as_str()) {
         return false;
     }
-    // SAFETY: signal 0 only checks whether the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    !alive
+    !crate::namespace::spawn::exists(pid)
 }
 
 /// This process's PID namespace (`pid:[4026531836]`), as the kernel names
