@@ -172,19 +172,44 @@ pub fn make_template(dir: &Path, name: &str, mkfs: &Path, mb: u32) -> Result<Tem
     let made = format(mkfs, &path).and_then(|()| {
         let device = loopdev::attach(&file).map_err(DiskError::Attach)?;
         let mount = mount_ext4(device.path()).map_err(DiskError::Mount)?;
+        let number = device.number();
         drop(device);
         let root = open_root(&mount).map_err(DiskError::Mount)?;
         make_tmp_root(&root).map_err(DiskError::Mount)?;
-        // Closing the last reference unmounts it, and the unmount has
-        // written everything back, through the loop device, when the
-        // close returns (the kernel runs it before going back to user
-        // space).
+        // Closing the last reference unmounts it, writing everything back
+        // through the loop device, which then detaches itself. Ours is not
+        // always the last: a process forked meanwhile holds a copy of the
+        // mount's descriptor until it execs. The image is read once the
+        // device let go of it, not before (a template read earlier has
+        // mkfs's root, mode 755: every disk made from it refuses the
+        // function's user its /tmp).
         drop(root);
         drop(mount);
+        released(number, &path).map_err(DiskError::Mount)?;
         Template::read(&file).map_err(DiskError::Template)
     });
     let _ = std::fs::remove_file(&path);
     made
+}
+
+/// Waits (at most 10 s) until loop device `number` is no longer attached
+/// to the image at `path`: its file system is unmounted and written back.
+fn released(number: u32, path: &Path) -> io::Result<()> {
+    let backing = format!("/sys/block/loop{number}/loop/backing_file");
+    // The kernel names it by its absolute path, symbolic links resolved.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let ours = path.as_os_str().as_encoded_bytes();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read(&backing).is_ok_and(|b| b.trim_ascii_end() == ours) {
+        if std::time::Instant::now() >= until {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("loop{number} still holds the template image after its unmount"),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
 }
 
 /// A new sparse file of `len` bytes at `path`, open read-write.
