@@ -237,7 +237,10 @@ def test_the_first_chunk_reaches_the_client_before_the_function_writes_the_secon
     assert not any("AFTER-WAIT" in line for line in lines), lines
     lam.tag_resource(Resource=arn, Tags={"received": "first"})
     rest = list(events)
-    assert [e["PayloadChunk"]["Payload"] for e in rest if "PayloadChunk" in e] == [b"second"]
+    assert [e["PayloadChunk"]["Payload"] for e in rest if "PayloadChunk" in e] == [b"second"], (
+        rest,
+        all_log_lines(url, name)[-20:],
+    )
     assert "ErrorCode" not in rest[-1]["InvokeComplete"], rest
 
 

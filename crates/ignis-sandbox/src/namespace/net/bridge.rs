@@ -80,7 +80,7 @@ impl Bridge {
             })
             .ok_or(NetError::NoSubnet)?;
             let name = format!("ignis{n}");
-            match host.request("create the bridge", netlink::new_bridge(&name)) {
+            match host.request("create the bridge", netlink::new_bridge(&name, mac(n))) {
                 Ok(()) => break (subnet, name),
                 Err(netlink::NetlinkError::Refused { source, .. })
                     if source.raw_os_error() == Some(libc::EEXIST) =>
@@ -194,6 +194,16 @@ impl SetupLock {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
+}
+
+/// The hardware address of `ignis<n>`: locally administered (`02:`),
+/// unicast, "IG", the bridge's number. Set at creation so that it never
+/// changes (`netlink::new_bridge`); the same on every start of the same
+/// bridge number, and each bridge is its own link, so no two environments
+/// ever see it on two machines at once.
+pub(super) fn mac(n: u32) -> [u8; 6] {
+    let [_, _, hi, lo] = n.to_be_bytes();
+    [0x02, b'I', b'G', 0, hi, lo]
 }
 
 /// Deletes `ignis<n>` and its NAT table if a server that is gone (killed)

@@ -25,6 +25,7 @@ const RTM_SETLINK: u16 = 19;
 const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_PROTINFO: u16 = 12;
@@ -163,14 +164,19 @@ fn ifinfo(family: u8, index: i32, flags: u32, change: u32) -> [u8; 16] {
     h
 }
 
-/// Creates bridge `name`, up.
-pub fn new_bridge(name: &str) -> Message {
+/// Creates bridge `name`, up, with hardware address `mac`. A bridge left
+/// to the kernel's random address takes the lowest of its ports' as ports
+/// come and go, and an environment whose ARP entry holds the old one sends
+/// to an address nobody answers until the entry goes stale (tens of
+/// seconds); one that is set never changes.
+pub fn new_bridge(name: &str, mac: [u8; 6]) -> Message {
     Message::new(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         &ifinfo(AF_UNSPEC, 0, IFF_UP, IFF_UP),
     )
     .str_attr(IFLA_IFNAME, name)
+    .attr(IFLA_ADDRESS, &mac)
     .begin(IFLA_LINKINFO)
     .str_attr(IFLA_INFO_KIND, "bridge")
     .end()
