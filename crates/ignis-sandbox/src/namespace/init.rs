@@ -640,7 +640,7 @@ const WAITING_STACK: usize = 256 * 1024;
 /// stack) until it execs. A forked copy had page tables of its own — the
 /// zygote's ≈ 3 MB, relocated data of the server's binary included — and
 /// its `execve` spent about half of its 0.3–1 ms tearing them down on the
-/// cold start's path (bpftrace, 20 cold starts); an exec that leaves a
+/// cold start's path (bpftrace, 10 cold starts; on-CPU stacks of 20); an exec that leaves a
 /// shared address space only drops a reference to it. It shares nothing
 /// else: its own descriptor table, working directory, signal handlers,
 /// credentials and seccomp filter. Both see one `errno` (one thread

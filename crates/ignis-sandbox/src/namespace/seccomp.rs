@@ -233,8 +233,8 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 /// kernel works out which calls it allows whatever their arguments by
 /// running it for every system call number (its action cache,
 /// `seccomp_cache_prepare`), under the task's signal lock with interrupts
-/// off. Through a chain of 50 tests that took 130–500 µs of every
-/// specialization (bpftrace, 20 cold starts); a search walks about a
+/// off. Through a chain of 50 tests that took 128 µs–1 ms of every
+/// specialization (bpftrace, 10 cold starts); a search walks about a
 /// fifth of the instructions per number. Calls the kernel cannot decide
 /// ahead (`clone`, whose flags are read) run the filter each time, and
 /// take the same short path.
