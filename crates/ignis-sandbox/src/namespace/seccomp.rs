@@ -357,22 +357,32 @@ mod tests {
     }
 
     /// Runs the program as the kernel would, for the instructions
-    /// `compile` emits.
-    fn run(f: &Filter, d: &Data) -> u32 {
-        let (mut pc, mut a) = (0usize, 0u32);
+    /// `compile` emits: the action and how many instructions ran (what
+    /// the kernel's cache preparation walks per number).
+    fn exec(f: &Filter, d: &Data) -> (u32, usize) {
+        let (mut pc, mut a, mut ran) = (0usize, 0u32, 0usize);
         loop {
             let i = f.insns[pc];
             pc += 1;
+            ran += 1;
             let cond = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
             match i.code {
                 BPF_LD_W_ABS => a = d.word(i.k),
                 BPF_JEQ_K => pc += cond(a == i.k),
                 BPF_JGE_K => pc += cond(a >= i.k),
                 BPF_JSET_K => pc += cond(a & i.k != 0),
-                BPF_RET_K => return i.k,
+                BPF_RET_K => return (i.k, ran),
                 c => panic!("unexpected opcode {c:#x}"),
             }
         }
+    }
+
+    fn run(f: &Filter, d: &Data) -> u32 {
+        exec(f, d).0
+    }
+
+    fn steps(f: &Filter, d: &Data) -> usize {
+        exec(f, d).1
     }
 
     fn call(arch: Arch, name: &str, args: [u64; 6]) -> u32 {
@@ -521,25 +531,6 @@ mod tests {
         }
         p.push(stmt(BPF_RET_K, RET_ALLOW));
         Filter { insns: p }
-    }
-
-    /// Instructions run to decide `d` (what the kernel's cache
-    /// preparation walks per number).
-    fn steps(f: &Filter, d: &Data) -> usize {
-        let (mut pc, mut a, mut n) = (0usize, 0u32, 0);
-        loop {
-            let i = f.insns[pc];
-            pc += 1;
-            n += 1;
-            let cond = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
-            match i.code {
-                BPF_LD_W_ABS => a = d.word(i.k),
-                BPF_JEQ_K => pc += cond(a == i.k),
-                BPF_JGE_K => pc += cond(a >= i.k),
-                BPF_JSET_K => pc += cond(a & i.k != 0),
-                _ => return n,
-            }
-        }
     }
 
     #[test]
