@@ -645,7 +645,10 @@ const WAITING_STACK: usize = 256 * 1024;
 /// else: its own descriptor table, working directory, signal handlers,
 /// credentials and seccomp filter. Both see one `errno` (one thread
 /// pointer) until the exec, which is why [`init_loop`] reads `errno` only
-/// to tell `ECHILD`, which the runtime never causes.
+/// to tell `ECHILD`, which the runtime never causes. The stack pages the
+/// runtime wrote (its buffers, under 100 KB) stay with the init; an idle
+/// environment of the minimal echo measured 488 KiB private dirty after
+/// this, 520 KiB before (the fork's copied pages are gone instead).
 #[allow(unsafe_code)]
 unsafe fn deferred(p: &Prepared) -> io::Result<()> {
     // SAFETY: an anonymous mapping for the runtime's stack (never
@@ -655,9 +658,12 @@ unsafe fn deferred(p: &Prepared) -> io::Result<()> {
     // `init_loop`, and `p` lives in its frame's caller). The init then
     // only closes descriptors, waits and exits (`init_loop`).
     unsafe {
+        // A guard page below it: an overflow faults instead of writing
+        // into the init's memory beneath.
+        let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(64 * 1024);
         let stack = libc::mmap(
             std::ptr::null_mut(),
-            WAITING_STACK,
+            page + WAITING_STACK,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
             -1,
@@ -666,7 +672,8 @@ unsafe fn deferred(p: &Prepared) -> io::Result<()> {
         if stack == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let top = stack.cast::<u8>().add(WAITING_STACK).cast();
+        check(libc::mprotect(stack, page, libc::PROT_NONE))?;
+        let top = stack.cast::<u8>().add(page + WAITING_STACK).cast();
         let runtime = libc::clone(
             waiting_entry,
             top,
