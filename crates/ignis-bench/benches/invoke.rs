@@ -163,12 +163,10 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     ));
 
     let ignis_cpu = || {
-        let (server, function) = ignis.cpu_ns();
-        cpu::Sample {
-            client: cpu::main_thread_ns(),
-            server,
-            function: Some(function),
-        }
+        cpu::Sample::take(|| {
+            let (server, function) = ignis.cpu_ns();
+            (server, Some(function))
+        })
     };
     let floor_target = Arc::new(Target {
         addr: floor.addr(),
@@ -176,10 +174,8 @@ async fn run(settings: &Settings) -> anyhow::Result<Results> {
     });
     let mut subjects = vec![
         Subject::new("ignis", ignis_target.clone(), ignis_cpu),
-        Subject::new("floor", floor_target, || cpu::Sample {
-            client: cpu::main_thread_ns(),
-            server: floor.cpu_ns(),
-            function: None,
+        Subject::new("floor", floor_target, || {
+            cpu::Sample::take(|| (floor.cpu_ns(), None))
         }),
     ];
     if let Some(target) = min_target {

@@ -533,17 +533,13 @@ async fn warm_section(
         payload: Bytes::from_static(PAYLOAD.as_bytes()),
     });
     let ignis_cpu = || {
-        let (server, below) = ignis.cpu_ns_all();
-        cpu::Sample {
-            client: cpu::main_thread_ns(),
-            server,
-            function: Some(below),
-        }
+        cpu::Sample::take(|| {
+            let (server, below) = ignis.cpu_ns_all();
+            (server, Some(below))
+        })
     };
-    let mut subjects = vec![Subject::new("floor", floor_target, || cpu::Sample {
-        client: cpu::main_thread_ns(),
-        server: floor.cpu_ns(),
-        function: None,
+    let mut subjects = vec![Subject::new("floor", floor_target, || {
+        cpu::Sample::take(|| (floor.cpu_ns(), None))
     })];
     for (name, _, target) in &functions {
         subjects.push(Subject::new(*name, target.clone(), ignis_cpu));

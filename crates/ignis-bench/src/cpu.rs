@@ -25,12 +25,37 @@ pub struct Sample {
     pub server: u64,
     /// What runs below the server (its environments); `None` for the floor.
     pub function: Option<u64>,
+    /// The client thread's own time taking this sample (reading the
+    /// server's and its environments' `/proc` files), which is no part of
+    /// the requests measured from it.
+    pub sampling: u64,
 }
 
 impl Sample {
+    /// Samples the client's thread and what `read` says the server and
+    /// what runs below it have used. The client's time is read before and
+    /// after `read`: a walk of the environments' `/proc` entries costs the
+    /// client's thread as much as a block of requests, and counted it
+    /// tripled the client's CPU per warm invoke in the report.
+    pub fn take(read: impl FnOnce() -> (u64, Option<u64>)) -> Sample {
+        Self::take_on(main_thread_ns, read)
+    }
+
+    /// [`Sample::take`] with the client's thread timed by `clock`.
+    fn take_on(clock: impl Fn() -> u64, read: impl FnOnce() -> (u64, Option<u64>)) -> Sample {
+        let client = clock();
+        let (server, function) = read();
+        Sample {
+            client,
+            server,
+            function,
+            sampling: clock().saturating_sub(client),
+        }
+    }
+
     /// Adds what was used between `before` and `after`.
     pub fn add(&mut self, before: &Sample, after: &Sample) {
-        self.client += after.client.saturating_sub(before.client);
+        self.client += after.client.saturating_sub(before.client + before.sampling);
         self.server += after.server.saturating_sub(before.server);
         if let (Some(a), Some(b)) = (before.function, after.function) {
             *self.function.get_or_insert(0) += b.saturating_sub(a);
@@ -75,25 +100,49 @@ mod tests {
     #[test]
     fn samples_add_differences() {
         let mut total = Sample::default();
+        // The client spent 2 of its 5 taking the first sample.
         let before = Sample {
             client: 10,
             server: 100,
             function: Some(5),
+            sampling: 2,
         };
         let after = Sample {
             client: 15,
             server: 130,
             function: Some(9),
+            sampling: 4,
         };
         total.add(&before, &after);
         total.add(&before, &after);
         assert_eq!(
             (total.client, total.server, total.function),
-            (10, 60, Some(8))
+            (6, 60, Some(8))
         );
         let mut floor = Sample::default();
         floor.add(&Sample::default(), &Sample::default());
         assert_eq!(floor.function, None);
+    }
+
+    #[test]
+    fn taking_a_sample_keeps_its_own_cost_out() {
+        let tid = current_thread_id().unwrap();
+        let s = Sample::take_on(
+            || own_thread_ns(tid),
+            || {
+                let spin = (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b));
+                std::hint::black_box(spin);
+                (1, None)
+            },
+        );
+        assert!(s.sampling > 0, "the read's own CPU is measured");
+        let mut total = Sample::default();
+        let after = Sample {
+            client: s.client + s.sampling,
+            ..s
+        };
+        total.add(&s, &after);
+        assert_eq!(total.client, 0, "a sample's own cost is no request's");
     }
 
     #[test]
