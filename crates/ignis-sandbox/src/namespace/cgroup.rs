@@ -524,12 +524,7 @@ pub(crate) mod tests {
     #[test]
     fn a_live_server_s_blank_cgroups_stay_and_a_dead_one_s_go() {
         let root = tempfile::tempdir().unwrap();
-        // pid_max itself is never a pid.
-        let dead: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let dead = crate::namespace::spawn::never_a_pid();
         let ours = format!("{POOL_PREFIX}{}-3", std::process::id());
         let theirs = format!("{POOL_PREFIX}{dead}-0");
         for d in [&ours, &theirs] {

@@ -48,6 +48,17 @@ pub fn exists(pid: libc::pid_t) -> bool {
     signalled || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// A pid no process has: `pid_max` itself (pids stay below it), for tests
+/// of what a gone owner leaves.
+#[cfg(test)]
+pub(crate) fn never_a_pid() -> libc::pid_t {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("read pid_max")
+        .trim()
+        .parse()
+        .expect("pid_max is a number")
+}
+
 /// Sends SIGKILL through a pidfd: it reaches that process or nothing, even
 /// once the process is reaped and its pid reused.
 #[allow(unsafe_code)]

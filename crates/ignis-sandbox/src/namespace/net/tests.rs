@@ -119,10 +119,9 @@ fn bridges_set_up_at_the_same_moment_each_get_their_own() {
 fn a_killed_server_s_bridge_reclaimed_by_servers_starting_at_once_leaves_each_its_own() {
     let _serial = SERIAL.blocking_lock();
     let host = Socket::open().unwrap();
-    // pid_max itself is never a pid: the owner is gone.
-    let dead = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    let dead = crate::namespace::spawn::never_a_pid();
     let pidns = std::fs::read_link("/proc/self/ns/pid").unwrap();
-    let alias = format!("ignis pid {} {}", dead.trim(), pidns.display());
+    let alias = format!("ignis pid {dead} {}", pidns.display());
     // Four servers, each starting 0–3 ms after the last: their looks at
     // the stale bridge and deletions by name used to meet the bridge one
     // of them had made anew by that name.
